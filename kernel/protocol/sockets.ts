@@ -1,0 +1,78 @@
+/** ZeroMQ sockets speaking the Jupyter wire protocol, with ordered sends. */
+import * as zmq from "zeromq";
+import { decode, encode, Message, SignatureError, Signer } from "./wire";
+
+type Log = (line: string) => void;
+
+/**
+ * A socket whose sends are queued so that at most one is in flight
+ * (zeromq 6 rejects concurrent sends) and messages keep their order.
+ */
+export class WireSocket {
+  private queue: Promise<void> = Promise.resolve();
+  private closed = false;
+
+  constructor(
+    readonly socket: zmq.Router | zmq.Publisher | zmq.Dealer | zmq.Subscriber,
+    private readonly signer: Signer,
+    private readonly log: Log = () => {},
+  ) {}
+
+  send(msg: Message<unknown>): Promise<void> {
+    const frames = encode(msg, this.signer);
+    return this.sendFrames(frames);
+  }
+
+  sendFrames(frames: Buffer[]): Promise<void> {
+    const s = this.socket as zmq.Writable & zmq.Socket;
+    this.queue = this.queue.then(async () => {
+      if (this.closed) return;
+      try {
+        await s.send(frames);
+      } catch (e) {
+        if (!this.closed) this.log(`send failed: ${(e as Error).message}`);
+      }
+    });
+    return this.queue;
+  }
+
+  /** Yields verified messages; messages with a bad signature are logged and dropped. */
+  async *messages(): AsyncGenerator<Message> {
+    const s = this.socket as zmq.Readable & zmq.Socket;
+    while (!this.closed) {
+      let frames: Buffer[];
+      try {
+        frames = await s.receive();
+      } catch (e) {
+        if (this.closed || (e as { code?: string }).code === "EAGAIN") return;
+        throw e;
+      }
+      try {
+        yield decode(frames, this.signer);
+      } catch (e) {
+        if (e instanceof SignatureError) this.log("rejected a message with an invalid signature");
+        else this.log(`dropped a malformed message: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.queue;
+    this.closed = true;
+    this.socket.close();
+  }
+}
+
+/** Heartbeat: echo every message back, forever. */
+export async function serveHeartbeat(rep: zmq.Reply): Promise<void> {
+  try {
+    for await (const frames of rep) await rep.send(frames);
+  } catch {
+    // socket closed
+  }
+}
+
+/** A Router with linger 0 so that closing never blocks the process exit. */
+export function newRouter(): zmq.Router {
+  return new zmq.Router({ linger: 0 });
+}

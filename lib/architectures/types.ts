@@ -1,0 +1,64 @@
+/**
+ * The contract every multi-task architecture keeps, so the trainer, the weighting methods and the
+ * gradient aggregators can work with any of them:
+ * - `encode(x)` computes the shared representation z (what "rep"-level balancing differentiates);
+ * - `decode(z, x)` computes one output per task from it (x is there for architectures whose task
+ *   paths also read the input, e.g. MMoE's gates);
+ * - shared variables θ_s and each task's variables θ_i are listed separately ("param"-level
+ *   balancing differentiates θ_s; each head always gets its own task's gradient).
+ */
+import * as tf from "@tensorflow/tfjs";
+
+export interface MultiTaskModel {
+  readonly architecture: string;
+  readonly taskNames: readonly string[];
+  readonly inputSize: number;
+  encode(x: tf.Tensor2D, training: boolean): tf.Tensor2D;
+  decode(representation: tf.Tensor2D, x: tf.Tensor2D, training: boolean): tf.Tensor2D[];
+  /** encode then decode. */
+  forward(x: tf.Tensor2D, training: boolean): tf.Tensor2D[];
+  /** θ_s with stable names. */
+  sharedVariables(): Array<[string, tf.Variable]>;
+  /** θ_i of task i with stable names. */
+  taskVariables(taskIndex: number): Array<[string, tf.Variable]>;
+  /** Every trainable variable with its name (shared first, then task by task). */
+  namedVariables(): Array<[string, tf.Variable]>;
+  /** Parameter counts, shared and per task. */
+  parameterCounts(): { shared: number; perTask: Record<string, number>; total: number };
+  /** Forward FLOPs per example where known. */
+  flopsPerExample(): number | undefined;
+  dispose(): void;
+}
+
+export function countParameters(vars: Array<[string, tf.Variable]>): number {
+  return vars.reduce((s, [, v]) => s + v.size, 0);
+}
+
+/** Shared machinery for models made of blocks; subclasses define encode/decode and the variable lists. */
+export abstract class BaseModel implements MultiTaskModel {
+  abstract readonly architecture: string;
+  abstract readonly taskNames: readonly string[];
+  abstract readonly inputSize: number;
+  abstract encode(x: tf.Tensor2D, training: boolean): tf.Tensor2D;
+  abstract decode(representation: tf.Tensor2D, x: tf.Tensor2D, training: boolean): tf.Tensor2D[];
+  abstract sharedVariables(): Array<[string, tf.Variable]>;
+  abstract taskVariables(taskIndex: number): Array<[string, tf.Variable]>;
+  abstract flopsPerExample(): number | undefined;
+  abstract dispose(): void;
+
+  forward(x: tf.Tensor2D, training: boolean): tf.Tensor2D[] {
+    return this.decode(this.encode(x, training), x, training);
+  }
+
+  namedVariables(): Array<[string, tf.Variable]> {
+    return [...this.sharedVariables(), ...this.taskNames.flatMap((_, i) => this.taskVariables(i))];
+  }
+
+  parameterCounts(): { shared: number; perTask: Record<string, number>; total: number } {
+    const shared = countParameters(this.sharedVariables());
+    const perTask: Record<string, number> = {};
+    this.taskNames.forEach((t, i) => (perTask[t] = countParameters(this.taskVariables(i))));
+    const total = shared + Object.values(perTask).reduce((a, b) => a + b, 0);
+    return { shared, perTask, total };
+  }
+}

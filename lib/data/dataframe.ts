@@ -1,0 +1,178 @@
+/**
+ * Builds a multi-task dataset from a table: a danfo DataFrame (anything with `columns` and
+ * `column(name).values`) or an array of records. Numeric feature columns are used as they are,
+ * string feature columns are one-hot encoded, and each task's target columns are encoded for
+ * that task (class names to indices, booleans and two-label strings to 0/1).
+ */
+import { check, checkKnownOptions, MtlError } from "../errors";
+import { Task, TargetArray } from "../tasks/task";
+import { checkFiniteFeatures, MultiTaskData, validateForTasks } from "./dataset";
+
+/** The part of danfo's DataFrame mtlkit reads. */
+export interface DataFrameLike {
+  columns: string[];
+  column(name: string): { values: ArrayLike<unknown> };
+}
+
+export type Table = DataFrameLike | Array<Record<string, unknown>>;
+
+export interface FromDataFrameOptions {
+  /** Feature columns; string columns are one-hot encoded as `column=value`. */
+  features: string[];
+  tasks: Task[];
+  /**
+   * What to do with rows that have a missing value (null, undefined, NaN, "") in a used column:
+   * "refuse" (default) throws naming each column and its count; "drop" removes those rows.
+   */
+  missing?: "refuse" | "drop";
+}
+
+export interface TableDataset extends MultiTaskData {
+  /** Row numbers of the original table that were kept. */
+  sourceRows: Int32Array;
+  /** For each one-hot encoded feature column, its categories in encoding order. */
+  categories: Record<string, string[]>;
+}
+
+function isMissing(v: unknown): boolean {
+  return v === null || v === undefined || v === "" || (typeof v === "number" && Number.isNaN(v));
+}
+
+function readColumns(table: Table, names: string[], where: string): Record<string, ArrayLike<unknown>> {
+  const out: Record<string, ArrayLike<unknown>> = {};
+  if (Array.isArray(table)) {
+    const available = new Set(table.flatMap((r) => Object.keys(r ?? {})));
+    for (const name of names) {
+      check(available.has(name), where, () => `column '${name}' does not exist. Columns: ${[...available].join(", ")}.`);
+      out[name] = table.map((r) => r?.[name]);
+    }
+    return out;
+  }
+  check(table && Array.isArray(table.columns) && typeof table.column === "function", where,
+    () => "expected a danfo DataFrame or an array of records.");
+  for (const name of names) {
+    check(table.columns.includes(name), where, () => `column '${name}' does not exist. Columns: ${table.columns.join(", ")}.`);
+    out[name] = table.column(name).values;
+  }
+  return out;
+}
+
+export function fromDataFrame(table: Table, options: FromDataFrameOptions): TableDataset {
+  const where = "fromDataFrame";
+  checkKnownOptions(where, options, ["features", "tasks", "missing"]);
+  check(Array.isArray(options?.features) && options.features.length > 0, where, () => "option 'features' must list at least one column.");
+  check(Array.isArray(options.tasks) && options.tasks.length > 0, where, () => "option 'tasks' must list at least one task.");
+  const missing = options.missing ?? "refuse";
+  check(missing === "refuse" || missing === "drop", where, () => `option 'missing' must be "refuse" or "drop", got ${JSON.stringify(missing)}.`);
+  const targetColumns = options.tasks.flatMap((t) => t.columns);
+  for (const c of options.features) {
+    check(!targetColumns.includes(c), where, () => `column '${c}' is both a feature and a target; a model would see its own answer.`);
+  }
+  const used = [...new Set([...options.features, ...targetColumns])];
+  const columns = readColumns(table, used, where);
+  const total = columns[used[0]].length;
+  check(total > 0, where, () => "the table has no rows.");
+
+  // Missing values: refuse with counts per column, or drop those rows.
+  const counts: Record<string, number> = {};
+  const keep: number[] = [];
+  for (let r = 0; r < total; r++) {
+    let ok = true;
+    for (const c of used) {
+      if (isMissing(columns[c][r])) {
+        counts[c] = (counts[c] ?? 0) + 1;
+        ok = false;
+      }
+    }
+    if (ok) keep.push(r);
+  }
+  if (missing === "refuse" && Object.keys(counts).length > 0) {
+    const list = Object.entries(counts).map(([c, n]) => `'${c}' (${n} rows)`).join(", ");
+    throw new MtlError(where, `missing values in ${list}; pass missing: "drop" to remove those rows, or fill them first.`);
+  }
+  const rows = keep.length;
+  check(rows > 0, where, () => "no rows are left after dropping rows with missing values.");
+
+  // Features: numbers as they are, strings one-hot.
+  const featureNames: string[] = [];
+  const categories: Record<string, string[]> = {};
+  const encoders: Array<(r: number, out: Float32Array, offset: number) => number> = [];
+  for (const c of options.features) {
+    const values = columns[c];
+    const kind = typeof values[keep[0]];
+    if (kind === "number" || kind === "boolean") {
+      featureNames.push(c);
+      encoders.push((r, out, o) => {
+        const v = values[r];
+        if (typeof v !== "number" && typeof v !== "boolean") {
+          throw new MtlError(where, `feature column '${c}' mixes numbers and ${typeof v} (${JSON.stringify(v)} at row ${r}).`);
+        }
+        out[o] = Number(v);
+        return 1;
+      });
+    } else {
+      const cats = [...new Set(keep.map((r) => String(values[r])))].sort();
+      categories[c] = cats;
+      for (const cat of cats) featureNames.push(`${c}=${cat}`);
+      encoders.push((r, out, o) => {
+        out[o + cats.indexOf(String(values[r]))] = 1;
+        return cats.length;
+      });
+    }
+  }
+  const featureCount = featureNames.length;
+  const features = new Float32Array(rows * featureCount);
+  keep.forEach((r, i) => {
+    let o = i * featureCount;
+    for (const enc of encoders) o += enc(r, features, o);
+  });
+  checkFiniteFeatures(where, features, featureCount, featureNames);
+
+  const targets: Record<string, TargetArray> = {};
+  for (const task of options.tasks) targets[task.name] = encodeTargets(task, columns, keep);
+  const data: TableDataset = { rows, features, featureCount, featureNames, targets, sourceRows: Int32Array.from(keep), categories };
+  validateForTasks(data, options.tasks);
+  return data;
+}
+
+function encodeTargets(task: Task, columns: Record<string, ArrayLike<unknown>>, keep: number[]): TargetArray {
+  const where = `${task.kind}('${task.name}')`;
+  const width = task.targetWidth;
+  const n = keep.length;
+  if (task.kind === "classification") {
+    const values = columns[task.columns[0]];
+    const labels = task.labels;
+    const out = new Int32Array(n);
+    keep.forEach((r, i) => {
+      const v = values[r];
+      if (typeof v === "number") out[i] = v;
+      else if (labels) {
+        const idx = labels.indexOf(String(v));
+        if (idx < 0) throw new MtlError(where, `label ${JSON.stringify(v)} at row ${r} of column '${task.columns[0]}' is not one of the classes (${labels.join(", ")}).`);
+        out[i] = idx;
+      } else {
+        throw new MtlError(where, `column '${task.columns[0]}' holds text labels (${JSON.stringify(v)} at row ${r}); give the task its class names: classes: [...].`);
+      }
+    });
+    return { values: out, width: 1 };
+  }
+  const out = new Float32Array(n * width);
+  task.columns.forEach((column, c) => {
+    const values = columns[column];
+    keep.forEach((r, i) => {
+      const v = values[r];
+      let x: number;
+      if (typeof v === "number") x = v;
+      else if (typeof v === "boolean") x = v ? 1 : 0;
+      else if (task.kind === "binary" && task.labels) {
+        x = task.labels.indexOf(String(v));
+        if (x < 0) throw new MtlError(where, `label ${JSON.stringify(v)} at row ${r} of column '${column}' is neither of the labels (${task.labels.join(", ")}).`);
+      } else {
+        const what = task.kind === "regression" ? "a regression target must be numeric" : "labels must be 0/1, booleans, or the task's two label names";
+        throw new MtlError(where, `column '${column}' has ${JSON.stringify(v)} at row ${r}; ${what}.`);
+      }
+      out[i * width + c] = x;
+    });
+  });
+  return { values: out, width };
+}

@@ -1,0 +1,225 @@
+/**
+ * A multi-task dataset: one feature matrix and, per task, a target array, row-aligned.
+ * Built from plain arrays or from a danfo DataFrame (see fromDataFrame), split with a seed.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { check, MtlError } from "../errors";
+import { Rng } from "../random";
+import { Task, TargetArray } from "../tasks/task";
+
+export interface MultiTaskData {
+  readonly rows: number;
+  /** rows × featureCount, row by row. */
+  readonly features: Float32Array;
+  readonly featureCount: number;
+  readonly featureNames: string[];
+  /** Targets per task name. */
+  readonly targets: Readonly<Record<string, TargetArray>>;
+}
+
+export interface FromArraysOptions {
+  /** Features as rows of numbers, or a flat Float32Array with `featureCount` columns. */
+  x: ArrayLike<number>[] | Float32Array;
+  featureCount?: number;
+  featureNames?: string[];
+  /** Targets per task: one number per row, or one array of numbers per row (multi-output). */
+  targets: Record<string, ArrayLike<number>[] | ArrayLike<number>>;
+  /** When given, every task must have targets and they are validated now, not at training time. */
+  tasks?: Task[];
+}
+
+/** Builds a dataset from plain arrays; every shape and value problem is reported up front. */
+export function fromArrays(options: FromArraysOptions): MultiTaskData {
+  const where = "fromArrays";
+  check(options && typeof options === "object", where, () => "expected an options object { x, targets, tasks }.");
+  const { x } = options;
+  let features: Float32Array;
+  let rows: number;
+  let featureCount: number;
+  if (x instanceof Float32Array) {
+    check(options.featureCount !== undefined, where, () => "a flat Float32Array 'x' needs 'featureCount'.");
+    featureCount = options.featureCount;
+    check(Number.isInteger(featureCount) && featureCount > 0 && x.length % featureCount === 0, where,
+      () => `'x' has ${x.length} values, not a multiple of featureCount ${featureCount}.`);
+    rows = x.length / featureCount;
+    features = x;
+  } else {
+    check(Array.isArray(x), where, () => `'x' must be an array of rows or a Float32Array, got ${typeof x}.`);
+    rows = x.length;
+    check(rows > 0, where, () => "'x' has no rows.");
+    featureCount = x[0]?.length ?? 0;
+    check(featureCount > 0, where, () => "row 0 of 'x' has no features.");
+    features = new Float32Array(rows * featureCount);
+    for (let r = 0; r < rows; r++) {
+      const row = x[r];
+      check(row && row.length === featureCount, where, () => `row ${r} of 'x' has ${row?.length} features; row 0 has ${featureCount}.`);
+      for (let c = 0; c < featureCount; c++) features[r * featureCount + c] = Number(row[c]);
+    }
+  }
+  const featureNames = options.featureNames ?? Array.from({ length: featureCount }, (_, i) => `x${i}`);
+  check(featureNames.length === featureCount, where, () => `'featureNames' has ${featureNames.length} names for ${featureCount} features.`);
+  checkFiniteFeatures(where, features, featureCount, featureNames);
+
+  check(options.targets && typeof options.targets === "object", where, () => "'targets' must map task names to arrays.");
+  const targets: Record<string, TargetArray> = {};
+  for (const [name, values] of Object.entries(options.targets)) {
+    targets[name] = toTargetArray(where, name, values, rows);
+  }
+  const data: MultiTaskData = { rows, features, featureCount, featureNames, targets };
+  if (options.tasks) validateForTasks(data, options.tasks);
+  return data;
+}
+
+function toTargetArray(where: string, task: string, values: ArrayLike<number>[] | ArrayLike<number>, rows: number): TargetArray {
+  check(values !== null && values !== undefined && typeof values.length === "number", where,
+    () => `targets of task '${task}' must be an array, got ${values === null ? "null" : typeof values}.`);
+  check(values.length === rows, where, () => `task '${task}' has ${values.length} targets but 'x' has ${rows} rows.`);
+  const first = (values as ArrayLike<unknown>)[0];
+  if (first !== null && typeof first === "object") {
+    const rowsOf = values as ArrayLike<number>[];
+    const width = rowsOf[0].length;
+    const out = new Float32Array(rows * width);
+    for (let r = 0; r < rows; r++) {
+      check(rowsOf[r] && rowsOf[r].length === width, where, () => `task '${task}' target row ${r} has ${rowsOf[r]?.length} values; row 0 has ${width}.`);
+      for (let c = 0; c < width; c++) out[r * width + c] = toNumber(where, task, rowsOf[r][c], r);
+    }
+    return { values: out, width };
+  }
+  const flat = values as ArrayLike<number>;
+  if (flat instanceof Int32Array || flat instanceof Float32Array) return { values: flat, width: 1 };
+  const out = new Float32Array(rows);
+  for (let r = 0; r < rows; r++) out[r] = toNumber(where, task, flat[r], r);
+  return { values: out, width: 1 };
+}
+
+function toNumber(where: string, task: string, v: unknown, row: number): number {
+  if (typeof v === "number") return v;
+  if (typeof v === "boolean") return v ? 1 : 0;
+  throw new MtlError(where, `target of task '${task}' at row ${row} is ${JSON.stringify(v)}, not a number.`);
+}
+
+export function checkFiniteFeatures(where: string, features: Float32Array, featureCount: number, featureNames: string[]): void {
+  for (let i = 0; i < features.length; i++) {
+    if (!Number.isFinite(features[i])) {
+      const row = Math.floor(i / featureCount);
+      const col = featureNames[i % featureCount];
+      throw new MtlError(where, `feature '${col}' is ${features[i]} at row ${row}; features must be finite (drop or impute missing values first).`);
+    }
+  }
+}
+
+/** Checks a dataset against the tasks that will train on it; names the task, column and row at fault. */
+export function validateForTasks(data: MultiTaskData, tasks: Task[]): void {
+  for (const task of tasks) {
+    const target = data.targets[task.name];
+    if (!target) {
+      throw new MtlError(`${task.kind}('${task.name}')`,
+        `the dataset has no targets for this task; it has targets for: ${Object.keys(data.targets).join(", ") || "no task"}.`);
+    }
+    check(target.values.length === data.rows * target.width, `${task.kind}('${task.name}')`,
+      () => `the dataset has ${target.values.length / target.width} target rows for ${data.rows} feature rows.`);
+    check(target.width === task.targetWidth, `${task.kind}('${task.name}')`,
+      () => `targets have ${target.width} values per row but the task expects ${task.targetWidth}.`);
+    task.validateTargets(target);
+  }
+}
+
+/** The rows at `indices`, as a new dataset. */
+export function subset(data: MultiTaskData, indices: ArrayLike<number>): MultiTaskData {
+  const n = indices.length;
+  const f = data.featureCount;
+  const features = new Float32Array(n * f);
+  for (let i = 0; i < n; i++) features.set(data.features.subarray(indices[i] * f, indices[i] * f + f), i * f);
+  const targets: Record<string, TargetArray> = {};
+  for (const [name, t] of Object.entries(data.targets)) {
+    const w = t.width;
+    const values = t.values instanceof Int32Array ? new Int32Array(n * w) : new Float32Array(n * w);
+    for (let i = 0; i < n; i++) values.set(t.values.subarray(indices[i] * w, indices[i] * w + w), i * w);
+    targets[name] = { values, width: w };
+  }
+  return { rows: n, features, featureCount: f, featureNames: data.featureNames, targets };
+}
+
+export interface SplitOptions {
+  /** Fractions of the rows; test gets the rest. Defaults: train 0.7, validation 0.15. */
+  train?: number;
+  validation?: number;
+  seed?: number;
+}
+
+export interface Splits {
+  train: MultiTaskData;
+  validation: MultiTaskData;
+  test: MultiTaskData;
+}
+
+/** A seeded random train/validation/test split. */
+export function split(data: MultiTaskData, options: SplitOptions = {}): Splits {
+  const train = options.train ?? 0.7;
+  const validation = options.validation ?? 0.15;
+  check(train > 0 && validation >= 0 && train + validation <= 1, "split",
+    () => `fractions must satisfy 0 < train, 0 ≤ validation, train + validation ≤ 1; got train ${train}, validation ${validation}.`);
+  const order = new Rng(options.seed ?? 0).permutation(data.rows);
+  const nTrain = Math.round(train * data.rows);
+  const nVal = Math.round(validation * data.rows);
+  check(nTrain > 0, "split", () => `the train split of ${data.rows} rows is empty.`);
+  return {
+    train: subset(data, order.subarray(0, nTrain)),
+    validation: subset(data, order.subarray(nTrain, nTrain + nVal)),
+    test: subset(data, order.subarray(nTrain + nVal)),
+  };
+}
+
+export interface Standardizer {
+  mean: Float32Array;
+  std: Float32Array;
+  apply(data: MultiTaskData): MultiTaskData;
+}
+
+/**
+ * Fits per-feature mean and standard deviation on `data` (the training split only, so nothing
+ * leaks from validation or test) and returns a function that standardises any split with them.
+ * A constant feature keeps std 1.
+ */
+export function fitStandardizer(data: MultiTaskData): Standardizer {
+  const f = data.featureCount;
+  const mean = new Float32Array(f);
+  const std = new Float32Array(f);
+  const sums = new Float64Array(f);
+  const squares = new Float64Array(f);
+  for (let r = 0; r < data.rows; r++) {
+    for (let c = 0; c < f; c++) {
+      const v = data.features[r * f + c];
+      sums[c] += v;
+      squares[c] += v * v;
+    }
+  }
+  for (let c = 0; c < f; c++) {
+    const m = sums[c] / data.rows;
+    const variance = Math.max(squares[c] / data.rows - m * m, 0);
+    mean[c] = m;
+    std[c] = variance > 1e-12 ? Math.sqrt(variance) : 1;
+  }
+  return {
+    mean,
+    std,
+    apply(other: MultiTaskData): MultiTaskData {
+      check(other.featureCount === f, "standardize", () => `the data has ${other.featureCount} features; the standardizer was fitted on ${f}.`);
+      const features = new Float32Array(other.features.length);
+      for (let i = 0; i < features.length; i++) features[i] = (other.features[i] - mean[i % f]) / std[i % f];
+      return { ...other, features };
+    },
+  };
+}
+
+/** Feature and target tensors for the rows [start, end) of `order` (a batch). */
+export function batchTensors(
+  data: MultiTaskData,
+  tasks: Task[],
+  indices: ArrayLike<number>,
+): { x: tf.Tensor2D; targets: tf.Tensor[] } {
+  const part = subset(data, indices);
+  const x = tf.tensor2d(part.features, [part.rows, part.featureCount]);
+  const targets = tasks.map((t) => t.targetTensor(part.targets[t.name], part.rows));
+  return { x, targets };
+}

@@ -1,0 +1,61 @@
+/**
+ * mtlkit's one error type. Every precondition mtlkit checks throws an `MtlError` whose message
+ * names the culprit (task, column, row, option or shape) in the style of tfjs-core's own errors:
+ * `Error in <where>: <what is wrong>.`
+ */
+export class MtlError extends Error {
+  /** Where the problem was found, e.g. "classification('species')" or "Trainer option 'epochs'". */
+  readonly where: string;
+
+  constructor(where: string, message: string) {
+    super(`Error in ${where}: ${message}`);
+    this.name = "MtlError";
+    this.where = where;
+  }
+}
+
+/** Training stopped because a loss or gradient was not finite. */
+export class NonFiniteLossError extends MtlError {
+  readonly task: string;
+  readonly step: number;
+
+  constructor(task: string, step: number, value: number, what = "loss") {
+    super(
+      "training",
+      `the ${what} of task '${task}' is ${value} at step ${step}; training stopped ` +
+        "(lower the learning rate, check the data for extreme values, or clip gradients).",
+    );
+    this.name = "NonFiniteLossError";
+    this.task = task;
+    this.step = step;
+  }
+}
+
+/** Throws `MtlError(where, message)` unless `condition` holds. */
+export function check(condition: unknown, where: string, message: () => string): asserts condition {
+  if (!condition) throw new MtlError(where, message());
+}
+
+/** Refuses option names that the method does not know, so a typo never passes silently. */
+export function checkKnownOptions(where: string, options: object | undefined, known: readonly string[]): void {
+  if (options === undefined || options === null) return;
+  check(typeof options === "object", where, () => `options must be an object, got ${typeof options}.`);
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) {
+      throw new MtlError(where, `unknown option '${key}'. Known options: ${known.join(", ")}.`);
+    }
+  }
+}
+
+/** A finite number check with a message naming the option. */
+export function checkFiniteNumber(where: string, name: string, value: unknown): asserts value is number {
+  check(typeof value === "number" && Number.isFinite(value), where, () => `option '${name}' must be a finite number, got ${String(value)}.`);
+}
+
+export function checkPositiveInteger(where: string, name: string, value: unknown): asserts value is number {
+  check(
+    typeof value === "number" && Number.isInteger(value) && value > 0,
+    where,
+    () => `option '${name}' must be a positive integer, got ${String(value)}.`,
+  );
+}

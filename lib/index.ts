@@ -1,0 +1,41 @@
+/**
+ * mtlkit: multi-task learning for TypeScript on TensorFlow.js.
+ *
+ *   import * as mtl from "mtlkit";
+ *   await mtl.useBestBackend();
+ *   const tasks = [mtl.tasks.classification("species", { classes: 3 }), mtl.tasks.regression("mass")];
+ *   const model = mtl.hardSharing({ inputSize: 4, trunk: [64], tasks });
+ *   const trainer = new mtl.Trainer({ model, tasks, epochs: 20 });
+ *   await trainer.fit(train, { validation });
+ */
+export * as tf from "@tensorflow/tfjs";
+export { useBestBackend, backendInfo, BackendInfo, BackendCandidate, BackendName, UseBackendOptions } from "./backend";
+export { MtlError, NonFiniteLossError } from "./errors";
+export { Rng, RngState } from "./random";
+export * as tasks from "./tasks";
+export type { Task, TaskKind, MetricSpec, TargetArray } from "./tasks";
+export { MultiTaskModel, BaseModel } from "./architectures/types";
+export { hardSharing, HardSharingModel, HardSharingOptions } from "./architectures/hardSharing";
+export { Dense, Initializer } from "./layers/dense";
+export { Block, BlockSpec, FunctionBlockSpec, Mlp } from "./layers/block";
+export { Activation } from "./layers/activations";
+export { linear } from "./ops/linear";
+export { matMulFast } from "./ops/matmul";
+export * as regularizers from "./regularizers";
+export * as optimizers from "./train/optimizers";
+export { Trainer, TrainerOptions, FitOptions, TaskEvaluation } from "./train/trainer";
+export { History, StepRecord, EpochRecord } from "./train/history";
+export { Callbacks } from "./train/callbacks";
+export {
+  fromArrays,
+  FromArraysOptions,
+  MultiTaskData,
+  split,
+  subset,
+  SplitOptions,
+  Splits,
+  fitStandardizer,
+  Standardizer,
+  validateForTasks,
+} from "./data/dataset";
+export { fromDataFrame, FromDataFrameOptions, TableDataset, DataFrameLike, Table } from "./data/dataframe";

@@ -1,0 +1,83 @@
+/**
+ * A fully connected layer `y = act(x·W + b)` whose variables mtlkit owns, initialised from a
+ * seeded generator, and whose matmul gradients take the backend's fast path (see ops/linear).
+ */
+import * as tf from "@tensorflow/tfjs";
+import { linear } from "../ops/linear";
+import { Rng } from "../random";
+import { Activation, activate } from "./activations";
+
+/**
+ * Initialisers:
+ * - "glorot": W ~ U(−a, a), a = √(6 / (in + out)), b = 0 (Keras' default);
+ * - "he":     W ~ N(0, 2 / in) truncated at 2σ, b = 0;
+ * - "torch":  W, b ~ U(−1/√in, 1/√in) (PyTorch's nn.Linear default).
+ */
+export type Initializer = "glorot" | "he" | "torch";
+
+export interface DenseOptions {
+  activation?: Activation;
+  useBias?: boolean;
+  init?: Initializer;
+}
+
+export class Dense {
+  readonly kernel: tf.Variable<tf.Rank.R2>;
+  readonly bias?: tf.Variable<tf.Rank.R1>;
+  readonly activation: Activation;
+
+  constructor(
+    readonly name: string,
+    readonly inputSize: number,
+    readonly units: number,
+    rng: Rng,
+    options: DenseOptions = {},
+  ) {
+    this.activation = options.activation ?? "linear";
+    const init = options.init ?? "glorot";
+    const w = new Float32Array(inputSize * units);
+    const b = new Float32Array(units);
+    if (init === "glorot") {
+      const a = Math.sqrt(6 / (inputSize + units));
+      for (let i = 0; i < w.length; i++) w[i] = (2 * rng.uniform() - 1) * a;
+    } else if (init === "he") {
+      const std = Math.sqrt(2 / inputSize);
+      for (let i = 0; i < w.length; i++) {
+        let v = rng.normal();
+        while (Math.abs(v) > 2) v = rng.normal();
+        w[i] = v * std;
+      }
+    } else {
+      const a = 1 / Math.sqrt(inputSize);
+      for (let i = 0; i < w.length; i++) w[i] = (2 * rng.uniform() - 1) * a;
+      for (let i = 0; i < b.length; i++) b[i] = (2 * rng.uniform() - 1) * a;
+    }
+    // tfjs variable names are global; mtlkit keeps its own names (see namedVariables).
+    this.kernel = tf.variable(tf.tensor2d(w, [inputSize, units]), true);
+    if (options.useBias ?? true) this.bias = tf.variable(tf.tensor1d(b), true);
+  }
+
+  apply(x: tf.Tensor2D): tf.Tensor2D {
+    return activate(linear(x, this.kernel, this.bias), this.activation);
+  }
+
+  variables(): tf.Variable[] {
+    return this.bias ? [this.kernel, this.bias] : [this.kernel];
+  }
+
+  namedVariables(): Array<[string, tf.Variable]> {
+    const named: Array<[string, tf.Variable]> = [[`${this.name}.kernel`, this.kernel]];
+    if (this.bias) named.push([`${this.name}.bias`, this.bias]);
+    return named;
+  }
+
+  /** Multiply-adds per example of the forward pass. */
+  flopsPerExample(): number {
+    return 2 * this.inputSize * this.units;
+  }
+
+  dispose(): void {
+    this.kernel.dispose();
+    this.bias?.dispose();
+  }
+}

@@ -1,0 +1,6 @@
+export * from "./task";
+export { classification, ClassificationOptions } from "./classification";
+export { binary, BinaryOptions } from "./binary";
+export { multiLabel, MultiLabelOptions } from "./multiLabel";
+export { regression, RegressionOptions, RegressionLoss } from "./regression";
+export * as metrics from "./metrics";

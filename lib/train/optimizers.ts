@@ -1,0 +1,25 @@
+/**
+ * Optimizers. Any tf.Optimizer works; these helpers give the defaults PyTorch users expect.
+ * `adam` uses ε = 1e-8 (PyTorch's default; tfjs's own default is 1e-7), so a model trained here
+ * and in PyTorch from the same weights follows the same path.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { check } from "../errors";
+
+export interface AdamOptions {
+  learningRate?: number;
+  beta1?: number;
+  beta2?: number;
+  epsilon?: number;
+}
+
+export function adam(options: AdamOptions = {}): tf.AdamOptimizer {
+  const lr = options.learningRate ?? 1e-3;
+  check(Number.isFinite(lr) && lr > 0, "optimizers.adam", () => `option 'learningRate' must be a positive number, got ${lr}.`);
+  return tf.train.adam(lr, options.beta1 ?? 0.9, options.beta2 ?? 0.999, options.epsilon ?? 1e-8) as tf.AdamOptimizer;
+}
+
+export function sgd(learningRate: number, momentum = 0): tf.Optimizer {
+  check(Number.isFinite(learningRate) && learningRate > 0, "optimizers.sgd", () => `learning rate must be a positive number, got ${learningRate}.`);
+  return momentum > 0 ? tf.train.momentum(learningRate, momentum) : tf.train.sgd(learningRate);
+}

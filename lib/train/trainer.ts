@@ -1,0 +1,298 @@
+/**
+ * The trainer: mini-batch training of a multi-task model on
+ *   L_total = Σ_i w_i L_i(θ_s, θ_i) + Σ_r R_r(θ),
+ * with seeded shuffling, validation each epoch, a history, callbacks and progress.
+ * Each step runs inside tf.tidy, so the number of live tensors stays flat across steps.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { MultiTaskModel } from "../architectures/types";
+import { backendInfo } from "../backend";
+import { batchTensors, MultiTaskData, validateForTasks } from "../data/dataset";
+import { check, checkKnownOptions, MtlError } from "../errors";
+import { Rng, RngState } from "../random";
+import { Regularizer } from "../regularizers";
+import { Task } from "../tasks/task";
+import { Callbacks } from "./callbacks";
+import { EpochRecord, History, StepRecord } from "./history";
+import { adam } from "./optimizers";
+import { createProgress, ProgressState } from "./progress";
+import { StepInput } from "./steps/types";
+import { weightedStep } from "./steps/weighted";
+
+export interface TrainerOptions {
+  model: MultiTaskModel;
+  /** The tasks in the model's order. */
+  tasks: Task[];
+  /** Any tfjs optimizer; default `mtl.optimizers.adam()` (lr 1e-3). */
+  optimizer?: tf.Optimizer;
+  /** Static task weights w_i, as an array in task order or by task name (default all 1). */
+  weights?: number[] | Record<string, number>;
+  regularizers?: Regularizer[];
+  epochs?: number;
+  batchSize?: number;
+  /** Seed of the batch shuffling. */
+  seed?: number;
+  shuffle?: boolean;
+  callbacks?: Callbacks;
+  /** Show progress in the terminal or notebook (default true). */
+  progress?: boolean;
+  /** On a non-finite loss: stop with an error naming task and step (default), or skip the step. */
+  onNonFinite?: "stop" | "skip";
+}
+
+const OPTIONS = ["model", "tasks", "optimizer", "weights", "regularizers", "epochs", "batchSize", "seed", "shuffle", "callbacks", "progress", "onNonFinite"];
+
+export interface FitOptions {
+  validation?: MultiTaskData;
+  /** Overrides the trainer's epochs for this call. */
+  epochs?: number;
+}
+
+export interface TaskEvaluation {
+  loss: number;
+  metrics: Record<string, number>;
+}
+
+export class Trainer {
+  readonly model: MultiTaskModel;
+  readonly tasks: Task[];
+  readonly optimizer: tf.Optimizer;
+  readonly weights: number[];
+  readonly regularizers: Regularizer[];
+  readonly epochs: number;
+  readonly batchSize: number;
+  readonly history: History;
+  private readonly rng: Rng;
+  private readonly options: TrainerOptions;
+  private readonly variables: tf.Variable[];
+  private globalStep = 0;
+  private epoch = 0;
+  private stopRequested = false;
+
+  constructor(options: TrainerOptions) {
+    const where = "Trainer";
+    checkKnownOptions(where, options, OPTIONS);
+    check(options?.model && typeof options.model.forward === "function", where, () => "option 'model' must be an mtlkit model (e.g. mtl.hardSharing({...})).");
+    check(Array.isArray(options.tasks) && options.tasks.length > 0, where, () => "option 'tasks' must list the model's tasks.");
+    const names = options.tasks.map((t) => t.name);
+    check(
+      names.length === options.model.taskNames.length && names.every((n, i) => n === options.model.taskNames[i]),
+      where,
+      () => `option 'tasks' (${names.join(", ")}) must be the model's tasks in its order (${options.model.taskNames.join(", ")}).`,
+    );
+    this.options = options;
+    this.model = options.model;
+    this.tasks = options.tasks;
+    this.weights = resolveWeights(names, options.weights);
+    this.regularizers = options.regularizers ?? [];
+    check(Array.isArray(this.regularizers) && this.regularizers.every((r) => r && typeof r.penalty === "function"), where,
+      () => "option 'regularizers' must be a list of mtl.regularizers values.");
+    this.epochs = options.epochs ?? 10;
+    check(Number.isInteger(this.epochs) && this.epochs > 0, where, () => `option 'epochs' must be a positive integer, got ${options.epochs}.`);
+    this.batchSize = options.batchSize ?? 32;
+    check(Number.isInteger(this.batchSize) && this.batchSize > 0, where, () => `option 'batchSize' must be a positive integer, got ${options.batchSize}.`);
+    const onNonFinite = options.onNonFinite ?? "stop";
+    check(onNonFinite === "stop" || onNonFinite === "skip", where, () => `option 'onNonFinite' must be "stop" or "skip", got ${JSON.stringify(onNonFinite)}.`);
+    this.optimizer = options.optimizer ?? adam();
+    check(this.optimizer instanceof tf.Optimizer, where, () => "option 'optimizer' must be a tf.Optimizer (e.g. mtl.optimizers.adam()).");
+    this.rng = new Rng(options.seed ?? 0);
+    this.variables = this.model.namedVariables().map(([, v]) => v);
+    const info = backendInfo();
+    this.history = new History(names, { backend: info.backend, device: info.device, startedAt: new Date().toISOString() });
+  }
+
+  /** Stops training after the current step. */
+  stop(): void {
+    this.stopRequested = true;
+  }
+
+  get step(): number {
+    return this.globalStep;
+  }
+
+  get rngState(): RngState {
+    return this.rng.getState();
+  }
+
+  /**
+   * One optimisation step on a batch (x, targets in task order). Returns the step's record.
+   * The caller keeps ownership of x and the targets.
+   */
+  trainStep(x: tf.Tensor2D, targets: tf.Tensor[]): StepRecord {
+    const input: StepInput = {
+      model: this.model,
+      tasks: this.tasks,
+      optimizer: this.optimizer,
+      regularizers: this.regularizers,
+      variables: this.variables,
+      x,
+      targets,
+      step: this.globalStep,
+      epoch: this.epoch,
+      onNonFinite: this.options.onNonFinite ?? "stop",
+    };
+    const out = weightedStep(input, this.weights);
+    const regularizers: Record<string, number> = {};
+    this.regularizers.forEach((r, i) => (regularizers[r.name] = out.regularizers[i]));
+    let total = 0;
+    out.losses.forEach((l, i) => (total += out.weights[i] * l));
+    for (const v of out.regularizers) total += v;
+    const record: StepRecord = {
+      epoch: this.epoch,
+      step: this.globalStep,
+      losses: out.losses,
+      weights: out.weights,
+      regularizers,
+      total,
+      applied: out.applied,
+    };
+    this.history.steps.push(record);
+    this.globalStep++;
+    return record;
+  }
+
+  /** Trains for the configured epochs (or `options.epochs`) and returns the history. */
+  async fit(train: MultiTaskData, options: FitOptions = {}): Promise<History> {
+    checkKnownOptions("Trainer.fit", options, ["validation", "epochs"]);
+    validateForTasks(train, this.tasks);
+    if (options.validation) validateForTasks(options.validation, this.tasks);
+    const epochs = options.epochs ?? this.epochs;
+    check(Number.isInteger(epochs) && epochs > 0, "Trainer.fit", () => `option 'epochs' must be a positive integer, got ${options.epochs}.`);
+    check(train.rows > 0, "Trainer.fit", () => "the training data has no rows.");
+    const callbacks = this.options.callbacks ?? {};
+    const progress = createProgress(this.options.progress ?? true);
+    const stepsPerEpoch = Math.ceil(train.rows / this.batchSize);
+    const start = Date.now();
+    this.stopRequested = false;
+    callbacks.onTrainBegin?.(this.history);
+    let lastYield = Date.now();
+    const firstEpoch = this.epoch;
+    try {
+      for (let e = 0; e < epochs && !this.stopRequested; e++) {
+        const epochStart = Date.now();
+        callbacks.onEpochBegin?.(this.epoch);
+        const order = this.options.shuffle === false ? Int32Array.from({ length: train.rows }, (_, i) => i) : this.rng.permutation(train.rows);
+        const sums = new Float64Array(this.tasks.length);
+        let counted = 0;
+        for (let b = 0; b < stepsPerEpoch && !this.stopRequested; b++) {
+          const indices = order.subarray(b * this.batchSize, Math.min((b + 1) * this.batchSize, train.rows));
+          const batch = batchTensors(train, this.tasks, indices);
+          let record: StepRecord;
+          try {
+            record = this.trainStep(batch.x, batch.targets);
+          } finally {
+            batch.x.dispose();
+            tf.dispose(batch.targets);
+          }
+          if (record.applied) {
+            record.losses.forEach((l, i) => (sums[i] += l));
+            counted++;
+          }
+          if (callbacks.onStepEnd?.(record) === false) this.stopRequested = true;
+          progress.update(this.progressState(e + firstEpoch, firstEpoch + epochs, stepsPerEpoch, record, start), false);
+          // Yield to the event loop now and then so a notebook can interrupt a long run.
+          if (Date.now() - lastYield > 200) {
+            await new Promise((resolve) => setImmediate(resolve));
+            lastYield = Date.now();
+          }
+        }
+        const trainLoss: Record<string, number> = {};
+        this.tasks.forEach((t, i) => (trainLoss[t.name] = counted > 0 ? sums[i] / counted : NaN));
+        const record: EpochRecord = { epoch: this.epoch, trainLoss, seconds: (Date.now() - epochStart) / 1000 };
+        if (options.validation) {
+          const evaluation = this.evaluate(options.validation);
+          record.validationLoss = {};
+          record.validationMetrics = {};
+          for (const [t, ev] of Object.entries(evaluation)) {
+            record.validationLoss[t] = ev.loss;
+            record.validationMetrics[t] = ev.metrics;
+          }
+        }
+        this.history.epochs.push(record);
+        const last = this.history.steps[this.history.steps.length - 1];
+        const state = this.progressState(this.epoch, firstEpoch + epochs, stepsPerEpoch, last, start);
+        if (record.validationLoss) state.validation = record.validationLoss;
+        progress.update(state, true);
+        this.epoch++;
+        if (callbacks.onEpochEnd?.(record, this.history) === false) this.stopRequested = true;
+      }
+    } finally {
+      progress.close();
+    }
+    callbacks.onTrainEnd?.(this.history);
+    return this.history;
+  }
+
+  private progressState(epoch: number, epochs: number, stepsPerEpoch: number, record: StepRecord | undefined, start: number): ProgressState {
+    const losses: Record<string, number> = {};
+    this.tasks.forEach((t, i) => (losses[t.name] = record?.losses[i] ?? NaN));
+    return { epoch, epochs, step: this.globalStep, stepsPerEpoch, losses, elapsedSeconds: (Date.now() - start) / 1000 };
+  }
+
+  /** Raw outputs per task for every row of `data`, computed in batches without gradients. */
+  predictRaw(data: MultiTaskData, batchSize = 1024): Float32Array[] {
+    const parts: Float32Array[][] = this.tasks.map(() => []);
+    for (let start = 0; start < data.rows; start += batchSize) {
+      const end = Math.min(start + batchSize, data.rows);
+      const outs = tf.tidy(() => {
+        const x = tf.tensor2d(data.features.subarray(start * data.featureCount, end * data.featureCount), [end - start, data.featureCount]);
+        return this.model.forward(x, false);
+      });
+      outs.forEach((o, i) => parts[i].push(o.dataSync() as Float32Array));
+      tf.dispose(outs);
+    }
+    return parts.map((chunks, i) => concatFloat(chunks, data.rows * this.tasks[i].outputUnits));
+  }
+
+  /** Predictions in target space per task name (class indices, 0/1, values). */
+  predict(data: MultiTaskData): Record<string, Float32Array | Int32Array> {
+    const raw = this.predictRaw(data);
+    const out: Record<string, Float32Array | Int32Array> = {};
+    this.tasks.forEach((t, i) => (out[t.name] = t.decode(raw[i], data.rows)));
+    return out;
+  }
+
+  /** Loss and every metric of every task on `data`. */
+  evaluate(data: MultiTaskData, batchSize = 1024): Record<string, TaskEvaluation> {
+    validateForTasks(data, this.tasks);
+    check(data.rows > 0, "Trainer.evaluate", () => "the data has no rows.");
+    const raw = this.predictRaw(data, batchSize);
+    const result: Record<string, TaskEvaluation> = {};
+    this.tasks.forEach((task, i) => {
+      const target = data.targets[task.name];
+      const loss = tf.tidy(() => task.loss(tf.tensor2d(raw[i], [data.rows, task.outputUnits]), task.targetTensor(target, data.rows)).dataSync()[0]);
+      result[task.name] = { loss, metrics: task.metrics(task.decode(raw[i], data.rows), target.values) };
+    });
+    return result;
+  }
+}
+
+function resolveWeights(names: string[], weights: number[] | Record<string, number> | undefined): number[] {
+  const where = "Trainer option 'weights'";
+  if (weights === undefined) return names.map(() => 1);
+  let list: number[];
+  if (Array.isArray(weights)) {
+    check(weights.length === names.length, where, () => `has ${weights.length} values for ${names.length} tasks (${names.join(", ")}).`);
+    list = weights;
+  } else {
+    check(weights !== null && typeof weights === "object", where, () => "must be an array or an object keyed by task name.");
+    for (const key of Object.keys(weights)) check(names.includes(key), where, () => `names task '${key}', which is not one of ${names.join(", ")}.`);
+    list = names.map((n) => weights[n] ?? 1);
+  }
+  list.forEach((w, i) => {
+    if (typeof w !== "number" || !Number.isFinite(w) || w < 0) {
+      throw new MtlError(where, `the weight of task '${names[i]}' must be a finite number ≥ 0, got ${w}.`);
+    }
+  });
+  return [...list];
+}
+
+function concatFloat(chunks: Float32Array[], length: number): Float32Array {
+  const out = new Float32Array(length);
+  let o = 0;
+  for (const c of chunks) {
+    out.set(c, o);
+    o += c.length;
+  }
+  return out;
+}
