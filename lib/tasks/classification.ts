@@ -59,8 +59,8 @@ export function classification(name: string, options: ClassificationOptions): Ta
         }
       }
     },
-    targetTensor(target: TargetArray, rows: number) {
-      return tf.tensor1d(target.values instanceof Int32Array ? target.values : Int32Array.from(target.values), "int32").reshape([rows]);
+    targetTensor(target: TargetArray) {
+      return tf.tensor1d(target.values instanceof Int32Array ? target.values : Int32Array.from(target.values), "int32");
     },
     loss(output: tf.Tensor2D, target: tf.Tensor) {
       return tf.tidy(() => {
