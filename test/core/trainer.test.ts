@@ -104,7 +104,7 @@ eachBackend(() => {
         inputSize: 4,
         trunk,
         tasks,
-        heads: { reg: { apply: (h) => tf.matMul(h, w), variables: [w], outputSize: 1 } },
+        heads: { reg: { apply: (h: tf.Tensor2D) => tf.matMul(h, w) as tf.Tensor2D, variables: [w], outputSize: 1 } },
       });
       expect(model.sharedVariables().length).toBe(2);
       const before = w.dataSync().slice();
