@@ -23,7 +23,9 @@ export { linear } from "./ops/linear";
 export { matMulFast } from "./ops/matmul";
 export * as regularizers from "./regularizers";
 export * as optimizers from "./train/optimizers";
-export { Trainer, TrainerOptions, FitOptions, TaskEvaluation } from "./train/trainer";
+export { Trainer, TrainerOptions, FitOptions, TaskEvaluation, TrainerState, AutoCheckpointOptions } from "./train/trainer";
+export { CheckpointManifest, listCheckpoints } from "./train/checkpoint";
+export { Stateful } from "./train/stateful";
 export { History, StepRecord, EpochRecord } from "./train/history";
 export { Callbacks } from "./train/callbacks";
 export {
@@ -39,3 +41,4 @@ export {
   validateForTasks,
 } from "./data/dataset";
 export { fromDataFrame, FromDataFrameOptions, TableDataset, DataFrameLike, Table } from "./data/dataframe";
+export * as data from "./data";

@@ -13,7 +13,9 @@ import { Rng, RngState } from "../random";
 import { Regularizer } from "../regularizers";
 import { Task } from "../tasks/task";
 import { Callbacks } from "./callbacks";
-import { EpochRecord, History, StepRecord } from "./history";
+import { CheckpointManifest, loadCheckpoint, saveCheckpoint } from "./checkpoint";
+import { Stateful } from "./stateful";
+import { EpochRecord, History, RunInfo, StepRecord } from "./history";
 import { adam } from "./optimizers";
 import { createProgress, ProgressState } from "./progress";
 import { StepInput } from "./steps/types";
@@ -38,9 +40,36 @@ export interface TrainerOptions {
   progress?: boolean;
   /** On a non-finite loss: stop with an error naming task and step (default), or skip the step. */
   onNonFinite?: "stop" | "skip";
+  /** Automatic checkpoints during fit: into `dir`, every N steps and/or minutes, keeping the last `keep` (default 3). */
+  checkpoint?: AutoCheckpointOptions;
 }
 
-const OPTIONS = ["model", "tasks", "optimizer", "weights", "regularizers", "epochs", "batchSize", "seed", "shuffle", "callbacks", "progress", "onNonFinite"];
+export interface AutoCheckpointOptions {
+  dir: string;
+  everySteps?: number;
+  everyMinutes?: number;
+  keep?: number;
+}
+
+interface EpochCursor {
+  rows: number;
+  order: number[];
+  next: number;
+  sums: number[];
+  counted: number;
+}
+
+/** The trainer's own state, beside weights and optimizer slots, as checkpoints store it. */
+export interface TrainerState {
+  step: number;
+  epoch: number;
+  rng: RngState;
+  history: { steps: StepRecord[]; epochs: EpochRecord[]; run?: RunInfo };
+  components: Record<string, unknown>;
+  cursor?: EpochCursor;
+}
+
+const OPTIONS = ["model", "tasks", "optimizer", "weights", "regularizers", "epochs", "batchSize", "seed", "shuffle", "callbacks", "progress", "onNonFinite", "checkpoint"];
 
 export interface FitOptions {
   validation?: MultiTaskData;
@@ -62,6 +91,8 @@ export class Trainer {
   readonly epochs: number;
   readonly batchSize: number;
   readonly history: History;
+  /** Parts whose state checkpoints carry, by name (a loss-weighting method, an aggregator…). */
+  readonly components: Record<string, Stateful> = {};
   private readonly rng: Rng;
   private readonly options: TrainerOptions;
   private readonly variables: tf.Variable[];
@@ -95,6 +126,15 @@ export class Trainer {
     check(onNonFinite === "stop" || onNonFinite === "skip", where, () => `option 'onNonFinite' must be "stop" or "skip", got ${JSON.stringify(onNonFinite)}.`);
     this.optimizer = options.optimizer ?? adam();
     check(this.optimizer instanceof tf.Optimizer, where, () => "option 'optimizer' must be a tf.Optimizer (e.g. mtl.optimizers.adam()).");
+    if (options.checkpoint !== undefined) {
+      const c = options.checkpoint;
+      checkKnownOptions("Trainer option 'checkpoint'", c, ["dir", "everySteps", "everyMinutes", "keep"]);
+      check(typeof c.dir === "string" && c.dir.length > 0, where, () => "option 'checkpoint.dir' must be a folder path.");
+      check(c.everySteps !== undefined || c.everyMinutes !== undefined, where, () => "option 'checkpoint' needs 'everySteps' or 'everyMinutes'.");
+      check(c.everySteps === undefined || (Number.isInteger(c.everySteps) && c.everySteps > 0), where, () => `option 'checkpoint.everySteps' must be a positive integer, got ${c.everySteps}.`);
+      check(c.everyMinutes === undefined || (Number.isFinite(c.everyMinutes) && c.everyMinutes > 0), where, () => `option 'checkpoint.everyMinutes' must be a positive number, got ${c.everyMinutes}.`);
+      check(c.keep === undefined || (Number.isInteger(c.keep) && c.keep > 0), where, () => `option 'checkpoint.keep' must be a positive integer, got ${c.keep}.`);
+    }
     this.rng = new Rng(options.seed ?? 0);
     this.variables = this.model.namedVariables().map(([, v]) => v);
     const info = backendInfo();
@@ -112,6 +152,59 @@ export class Trainer {
 
   get rngState(): RngState {
     return this.rng.getState();
+  }
+
+  /** The epoch the next step belongs to. */
+  get currentEpoch(): number {
+    return this.epoch;
+  }
+
+  /** The trainer's state for a checkpoint (weights and optimizer slots are saved separately). */
+  snapshot(): TrainerState {
+    const components: Record<string, unknown> = {};
+    for (const [name, c] of Object.entries(this.components)) components[name] = c.state();
+    return {
+      step: this.globalStep,
+      epoch: this.epoch,
+      rng: this.rng.getState(),
+      history: { steps: this.history.steps, epochs: this.history.epochs, run: this.history.run },
+      components,
+      cursor: this.cursor,
+    };
+  }
+
+  /** Restores what `snapshot` returned. */
+  restore(state: TrainerState): void {
+    this.globalStep = state.step;
+    this.epoch = state.epoch;
+    this.rng.setState(state.rng);
+    this.cursor = state.cursor ? { ...state.cursor, order: [...state.cursor.order], sums: [...state.cursor.sums] } : undefined;
+    this.history.steps.splice(0, this.history.steps.length, ...state.history.steps);
+    this.history.epochs.splice(0, this.history.epochs.length, ...state.history.epochs);
+    for (const [name, c] of Object.entries(this.components)) {
+      if (!(name in state.components)) throw new MtlError("Trainer.restore", `the checkpoint has no state for '${name}'.`);
+      c.loadState(state.components[name]);
+    }
+  }
+
+  /** Saves a checkpoint (weights, optimizer slots, component state, RNG, step, history) into `dir`. */
+  async save(dir: string, options: { keep?: number } = {}): Promise<string> {
+    return saveCheckpoint(this, dir, options.keep ?? this.options.checkpoint?.keep ?? 3);
+  }
+
+  /** Loads the newest valid checkpoint of `dir` into this trainer. */
+  async load(dir: string): Promise<CheckpointManifest> {
+    return loadCheckpoint(this, dir);
+  }
+
+  /**
+   * A trainer built from `options` (the same model, tasks and methods as the run that saved) with
+   * the newest valid checkpoint of `dir` loaded: training continues exactly where it stopped.
+   */
+  static async resume(dir: string, options: TrainerOptions): Promise<Trainer> {
+    const trainer = new Trainer(options);
+    await trainer.load(dir);
+    return trainer;
   }
 
   /**
@@ -170,12 +263,12 @@ export class Trainer {
     try {
       for (let e = 0; e < epochs && !this.stopRequested; e++) {
         const epochStart = Date.now();
-        callbacks.onEpochBegin?.(this.epoch);
-        const order = this.options.shuffle === false ? Int32Array.from({ length: train.rows }, (_, i) => i) : this.rng.permutation(train.rows);
-        const sums = new Float64Array(this.tasks.length);
-        let counted = 0;
-        for (let b = 0; b < stepsPerEpoch && !this.stopRequested; b++) {
-          const indices = order.subarray(b * this.batchSize, Math.min((b + 1) * this.batchSize, train.rows));
+        // A run stopped or checkpointed mid-epoch continues that epoch's batches in order.
+        if (!this.cursor || this.cursor.rows !== train.rows) this.cursor = this.newEpochCursor(train.rows);
+        const cursor = this.cursor;
+        if (cursor.next === 0) callbacks.onEpochBegin?.(this.epoch);
+        for (let b = cursor.next; b < stepsPerEpoch && !this.stopRequested; b++) {
+          const indices = Int32Array.from(cursor.order.slice(b * this.batchSize, Math.min((b + 1) * this.batchSize, train.rows)));
           const batch = batchTensors(train, this.tasks, indices);
           let record: StepRecord;
           try {
@@ -185,10 +278,12 @@ export class Trainer {
             tf.dispose(batch.targets);
           }
           if (record.applied) {
-            record.losses.forEach((l, i) => (sums[i] += l));
-            counted++;
+            record.losses.forEach((l, i) => (cursor.sums[i] += l));
+            cursor.counted++;
           }
+          cursor.next = b + 1;
           if (callbacks.onStepEnd?.(record) === false) this.stopRequested = true;
+          await this.autoCheckpoint();
           progress.update(this.progressState(e + firstEpoch, firstEpoch + epochs, stepsPerEpoch, record, start), false);
           // Yield to the event loop now and then so a notebook can interrupt a long run.
           if (Date.now() - lastYield > 200) {
@@ -196,6 +291,9 @@ export class Trainer {
             lastYield = Date.now();
           }
         }
+        if (cursor.next < stepsPerEpoch) break; // stopped mid-epoch: the cursor waits for the next fit
+        this.cursor = undefined;
+        const { sums, counted } = cursor;
         const trainLoss: Record<string, number> = {};
         this.tasks.forEach((t, i) => (trainLoss[t.name] = counted > 0 ? sums[i] / counted : NaN));
         const record: EpochRecord = { epoch: this.epoch, trainLoss, seconds: (Date.now() - epochStart) / 1000 };
@@ -221,6 +319,27 @@ export class Trainer {
     }
     callbacks.onTrainEnd?.(this.history);
     return this.history;
+  }
+
+  private lastCheckpointTime = Date.now();
+  /** Position inside the current epoch: its batch order, the next batch, and its running loss sums. */
+  private cursor?: EpochCursor;
+
+  private newEpochCursor(rows: number): EpochCursor {
+    const order = this.options.shuffle === false ? Array.from({ length: rows }, (_, i) => i) : Array.from(this.rng.permutation(rows));
+    return { rows, order, next: 0, sums: this.tasks.map(() => 0), counted: 0 };
+  }
+
+  /** Saves when the `checkpoint` option's step or time interval has passed. */
+  private async autoCheckpoint(): Promise<void> {
+    const c = this.options.checkpoint;
+    if (!c) return;
+    const dueBySteps = c.everySteps !== undefined && this.globalStep % c.everySteps === 0;
+    const dueByTime = c.everyMinutes !== undefined && Date.now() - this.lastCheckpointTime >= c.everyMinutes * 60_000;
+    if (dueBySteps || dueByTime) {
+      await this.save(c.dir, { keep: c.keep });
+      this.lastCheckpointTime = Date.now();
+    }
   }
 
   private progressState(epoch: number, epochs: number, stepsPerEpoch: number, record: StepRecord | undefined, start: number): ProgressState {
