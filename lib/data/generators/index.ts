@@ -1,0 +1,2 @@
+export { mmoeSynthetic, MmoeSynthetic, MmoeSyntheticOptions } from "./mmoeSynthetic";
+export { gradNormToy, GradNormToy, GradNormToyOptions } from "./gradNormToy";
