@@ -38,8 +38,9 @@ export function check(condition: unknown, where: string, message: () => string):
 
 /** Refuses option names that the method does not know, so a typo never passes silently. */
 export function checkKnownOptions(where: string, options: object | undefined, known: readonly string[]): void {
-  if (options === undefined || options === null) return;
-  check(typeof options === "object", where, () => `options must be an object, got ${typeof options}.`);
+  if (options === undefined) return;
+  check(typeof options === "object" && options !== null && !Array.isArray(options), where,
+    () => `options must be an object, got ${options === null ? "null" : Array.isArray(options) ? "an array" : typeof options}.`);
   for (const key of Object.keys(options)) {
     if (!known.includes(key)) {
       throw new MtlError(where, `unknown option '${key}'. Known options: ${known.join(", ")}.`);

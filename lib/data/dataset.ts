@@ -108,8 +108,21 @@ export function checkFiniteFeatures(where: string, features: Float32Array, featu
   }
 }
 
+/** Checks that `data` is a MultiTaskData (callers from untyped JavaScript may pass anything). */
+export function checkDataset(where: string, data: unknown): asserts data is MultiTaskData {
+  const d = data as MultiTaskData;
+  check(
+    d !== null && typeof d === "object" && Number.isInteger(d.rows) && d.rows >= 0 && Number.isInteger(d.featureCount) &&
+      d.features instanceof Float32Array && d.features.length === d.rows * d.featureCount && d.targets !== null && typeof d.targets === "object",
+    where,
+    () => "expected a dataset made by mtl.fromArrays, mtl.fromDataFrame, mtl.split or an mtl.data loader " +
+      `(rows, features, featureCount, targets); got ${data === null ? "null" : Array.isArray(data) ? "an array" : typeof data}.`,
+  );
+}
+
 /** Checks a dataset against the tasks that will train on it; names the task, column and row at fault. */
-export function validateForTasks(data: MultiTaskData, tasks: Task[]): void {
+export function validateForTasks(data: MultiTaskData, tasks: Task[], where = "dataset"): void {
+  checkDataset(where, data);
   for (const task of tasks) {
     const target = data.targets[task.name];
     if (!target) {

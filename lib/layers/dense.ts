@@ -3,6 +3,7 @@
  * seeded generator, and whose matmul gradients take the backend's fast path (see ops/linear).
  */
 import * as tf from "@tensorflow/tfjs";
+import { check } from "../errors";
 import { linear } from "../ops/linear";
 import { Rng } from "../random";
 import { Activation, activate } from "./activations";
@@ -21,6 +22,9 @@ export interface DenseOptions {
   init?: Initializer;
 }
 
+/** Typed arrays hold at most 2³¹ − 1 elements on every engine mtlkit supports. */
+export const MAX_LAYER_WEIGHTS = 2 ** 31 - 1;
+
 export class Dense {
   readonly kernel: tf.Variable<tf.Rank.R2>;
   readonly bias?: tf.Variable<tf.Rank.R1>;
@@ -33,6 +37,11 @@ export class Dense {
     rng: Rng,
     options: DenseOptions = {},
   ) {
+    check(
+      Number.isInteger(inputSize) && Number.isInteger(units) && inputSize > 0 && units > 0 && inputSize * units <= MAX_LAYER_WEIGHTS,
+      name,
+      () => `a ${inputSize} × ${units} layer cannot be built: sizes must be positive integers with at most ${MAX_LAYER_WEIGHTS} weights per layer.`,
+    );
     this.activation = options.activation ?? "linear";
     const init = options.init ?? "glorot";
     const w = new Float32Array(inputSize * units);

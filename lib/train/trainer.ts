@@ -247,8 +247,8 @@ export class Trainer {
   /** Trains for the configured epochs (or `options.epochs`) and returns the history. */
   async fit(train: MultiTaskData, options: FitOptions = {}): Promise<History> {
     checkKnownOptions("Trainer.fit", options, ["validation", "epochs"]);
-    validateForTasks(train, this.tasks);
-    if (options.validation) validateForTasks(options.validation, this.tasks);
+    validateForTasks(train, this.tasks, "Trainer.fit (training data)");
+    if (options.validation !== undefined) validateForTasks(options.validation, this.tasks, "Trainer.fit (option 'validation')");
     const epochs = options.epochs ?? this.epochs;
     check(Number.isInteger(epochs) && epochs > 0, "Trainer.fit", () => `option 'epochs' must be a positive integer, got ${options.epochs}.`);
     check(train.rows > 0, "Trainer.fit", () => "the training data has no rows.");
@@ -373,7 +373,7 @@ export class Trainer {
 
   /** Loss and every metric of every task on `data`. */
   evaluate(data: MultiTaskData, batchSize = 1024): Record<string, TaskEvaluation> {
-    validateForTasks(data, this.tasks);
+    validateForTasks(data, this.tasks, "Trainer.evaluate");
     check(data.rows > 0, "Trainer.evaluate", () => "the data has no rows.");
     const raw = this.predictRaw(data, batchSize);
     const result: Record<string, TaskEvaluation> = {};
