@@ -2,3 +2,5 @@
 export * from "./dataset";
 export * from "./dataframe";
 export * from "./generators";
+export * from "./datasets";
+export { readIdx, parseIdx, writeIdx, encodeIdx, IdxArray } from "./idx";

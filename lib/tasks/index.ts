@@ -4,3 +4,4 @@ export { binary, BinaryOptions } from "./binary";
 export { multiLabel, MultiLabelOptions } from "./multiLabel";
 export { regression, RegressionOptions, RegressionLoss } from "./regression";
 export * as metrics from "./metrics";
+export { boundingBox, BoundingBoxOptions, iou } from "./boundingBox";

@@ -1,0 +1,23 @@
+/** The folder of mtlkit's own package.json, found by walking up from this file (lib/ or dist/lib/). */
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+
+let cached: string | undefined;
+
+export function packageRoot(): string {
+  if (cached) return cached;
+  let dir = __dirname;
+  for (;;) {
+    const pkg = join(dir, "package.json");
+    if (existsSync(pkg)) {
+      try {
+        if (JSON.parse(readFileSync(pkg, "utf8")).name === "mtlkit") return (cached = dir);
+      } catch {
+        // Not ours or unreadable: keep walking up.
+      }
+    }
+    const up = dirname(dir);
+    if (up === dir) throw new Error(`mtlkit's package.json was not found above ${__dirname}.`);
+    dir = up;
+  }
+}
