@@ -22,6 +22,8 @@ export { Activation } from "./layers/activations";
 export { linear } from "./ops/linear";
 export { matMulFast } from "./ops/matmul";
 export * as regularizers from "./regularizers";
+export * as weighting from "./weighting";
+export type { Weighting } from "./weighting";
 export * as optimizers from "./train/optimizers";
 export { Trainer, TrainerOptions, FitOptions, TaskEvaluation, TrainerState, AutoCheckpointOptions } from "./train/trainer";
 export { CheckpointManifest, listCheckpoints } from "./train/checkpoint";

@@ -20,6 +20,10 @@ import { adam } from "./optimizers";
 import { createProgress, ProgressState } from "./progress";
 import { StepInput } from "./steps/types";
 import { weightedStep } from "./steps/weighted";
+import { Weighting } from "../weighting/types";
+import { equal } from "../weighting/equal";
+import { staticWeights } from "../weighting/static";
+import { isWeighting } from "../weighting/isWeighting";
 
 export interface TrainerOptions {
   model: MultiTaskModel;
@@ -29,6 +33,8 @@ export interface TrainerOptions {
   optimizer?: tf.Optimizer;
   /** Static task weights w_i, as an array in task order or by task name (default all 1). */
   weights?: number[] | Record<string, number>;
+  /** A loss-weighting method, e.g. `mtl.weighting.uncertainty()` (default equal; not with `weights`). */
+  weighting?: Weighting;
   regularizers?: Regularizer[];
   epochs?: number;
   batchSize?: number;
@@ -69,7 +75,7 @@ export interface TrainerState {
   cursor?: EpochCursor;
 }
 
-const OPTIONS = ["model", "tasks", "optimizer", "weights", "regularizers", "epochs", "batchSize", "seed", "shuffle", "callbacks", "progress", "onNonFinite", "checkpoint"];
+const OPTIONS = ["model", "tasks", "optimizer", "weights", "weighting", "regularizers", "epochs", "batchSize", "seed", "shuffle", "callbacks", "progress", "onNonFinite", "checkpoint"];
 
 export interface FitOptions {
   validation?: MultiTaskData;
@@ -87,6 +93,8 @@ export class Trainer {
   readonly tasks: Task[];
   readonly optimizer: tf.Optimizer;
   readonly weights: number[];
+  /** The loss-weighting method of every step (static when `weights` was given, else equal by default). */
+  readonly weighting: Weighting;
   readonly regularizers: Regularizer[];
   readonly epochs: number;
   readonly batchSize: number;
@@ -115,6 +123,13 @@ export class Trainer {
     this.model = options.model;
     this.tasks = options.tasks;
     this.weights = resolveWeights(names, options.weights);
+    check(options.weights === undefined || options.weighting === undefined, where,
+      () => "options 'weights' and 'weighting' cannot be used together; for fixed weights pass weighting: mtl.weighting.static([...]).");
+    check(options.weighting === undefined || isWeighting(options.weighting), where,
+      () => "option 'weighting' must be a method from mtl.weighting (e.g. mtl.weighting.dwa()).");
+    this.weighting = options.weighting ?? (options.weights !== undefined ? staticWeights(this.weights) : equal());
+    this.weighting.bind({ tasks: options.tasks, model: options.model });
+    this.components.weighting = this.weighting;
     this.regularizers = options.regularizers ?? [];
     check(Array.isArray(this.regularizers) && this.regularizers.every((r) => r && typeof r.penalty === "function"), where,
       () => "option 'regularizers' must be a list of mtl.regularizers values.");
@@ -224,7 +239,7 @@ export class Trainer {
       epoch: this.epoch,
       onNonFinite: this.options.onNonFinite ?? "stop",
     };
-    const out = weightedStep(input, this.weights);
+    const out = weightedStep(input, this.weighting);
     const regularizers: Record<string, number> = {};
     this.regularizers.forEach((r, i) => (regularizers[r.name] = out.regularizers[i]));
     let total = 0;
@@ -296,6 +311,7 @@ export class Trainer {
         const { sums, counted } = cursor;
         const trainLoss: Record<string, number> = {};
         this.tasks.forEach((t, i) => (trainLoss[t.name] = counted > 0 ? sums[i] / counted : NaN));
+        this.weighting.endEpoch?.(this.tasks.map((t) => trainLoss[t.name]));
         const record: EpochRecord = { epoch: this.epoch, trainLoss, seconds: (Date.now() - epochStart) / 1000 };
         if (options.validation) {
           const evaluation = this.evaluate(options.validation);

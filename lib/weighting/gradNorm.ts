@@ -1,0 +1,103 @@
+/**
+ * GradNorm — Chen, Badrinarayanan, Lee & Rabinovich, "GradNorm: Gradient Normalization for
+ * Adaptive Loss Balancing in Deep Multitask Networks", ICML 2018 (Algorithm 1). With W the last
+ * shared layer's weights (or, cheaper, the shared representation z),
+ *
+ *   G_i(t) = ‖∇_W w_i(t) L_i(t)‖₂ = w_i ‖∇_W L_i‖₂,   Ḡ(t) = mean_i G_i(t),
+ *   L̃_i(t) = L_i(t) / L_i(0),   r_i(t) = L̃_i(t) / mean_j L̃_j(t),
+ *   L_grad = Σ_i | G_i(t) − Ḡ(t) · r_i(t)^α |,   targets Ḡ·r_i^α held constant,
+ *   ∂L_grad/∂w_i = sign(G_i − Ḡ r_i^α) · ‖∇_W L_i‖₂,
+ *
+ * then w ← optimizer step on ∂L_grad/∂w and w ← k · w / Σ_j w_j. Step t's model update uses w(t);
+ * the new w(t+1) is used from the next step on. w(0) = 1.
+ *
+ * Readings where the paper leaves a choice: L_i(0) is the loss of the first step the method sees;
+ * the weights are updated by their own Adam (learning rate `learningRate`, default 0.025; the
+ * paper names no optimizer for w); a weight the step would push below 0 is clipped to 0 before
+ * the renormalisation (the paper assumes w_i > 0). α = 1.5 by default (the paper's NYUv2 value;
+ * its toy problem used α = 0.12).
+ */
+import { check } from "../errors";
+import { Adam64, AdamState, checkBound, checkOptions, numberArray, numberOption, readState, where } from "./common";
+import { GradientTarget, WeighContext, Weighting, WeightingSetup } from "./types";
+
+export interface GradNormOptions {
+  /** Asymmetry α ≥ 0 (default 1.5): how hard tasks that train slower are pulled back. */
+  alpha?: number;
+  /** Which gradients are normalised (default "lastSharedLayer"). */
+  target?: GradientTarget;
+  /** Learning rate of the weights' Adam (default 0.025). */
+  learningRate?: number;
+}
+
+export interface GradNormTerms {
+  /** G_i = w_i ‖∇L_i‖. */
+  norms: number[];
+  meanNorm: number;
+  /** r_i, the relative inverse training rates. */
+  rates: number[];
+  /** Ḡ · r_i^α. */
+  targets: number[];
+  /** ∂L_grad/∂w_i. */
+  gradient: number[];
+  /** L_grad itself. */
+  loss: number;
+}
+
+/** GradNorm's quantities for one step, from the weights, the unweighted gradient norms and the losses. */
+export function gradNormTerms(weights: readonly number[], gradNorms: readonly number[], losses: readonly number[], initialLosses: readonly number[], alpha: number): GradNormTerms {
+  const k = weights.length;
+  const norms = weights.map((w, i) => w * gradNorms[i]);
+  const meanNorm = norms.reduce((a, b) => a + b, 0) / k;
+  const ratios = losses.map((l, i) => l / initialLosses[i]);
+  const meanRatio = ratios.reduce((a, b) => a + b, 0) / k;
+  const rates = ratios.map((r) => r / meanRatio);
+  const targets = rates.map((r) => meanNorm * Math.pow(r, alpha));
+  const gradient = norms.map((g, i) => Math.sign(g - targets[i]) * gradNorms[i]);
+  const loss = norms.reduce((s, g, i) => s + Math.abs(g - targets[i]), 0);
+  return { norms, meanNorm, rates, targets, gradient, loss };
+}
+
+export function gradNorm(options: GradNormOptions = {}): Weighting<Required<GradNormOptions>> & { lastTerms(): GradNormTerms | undefined } {
+  checkOptions("gradNorm", options, ["alpha", "target", "learningRate"]);
+  const alpha = numberOption("gradNorm", "alpha", options.alpha ?? 1.5, { min: 0 });
+  const target = options.target ?? "lastSharedLayer";
+  check(target === "lastSharedLayer" || target === "representation", where("gradNorm"),
+    () => `option 'target' must be "lastSharedLayer" or "representation", got ${JSON.stringify(target)}.`);
+  const learningRate = numberOption("gradNorm", "learningRate", options.learningRate ?? 0.025, { above: 0 });
+  let k: number | undefined;
+  let weights: number[] = [];
+  let initialLosses: number[] | undefined;
+  let adam: Adam64 | undefined;
+  let last: GradNormTerms | undefined;
+  return {
+    name: "gradNorm",
+    options: Object.freeze({ alpha, target, learningRate }),
+    bind(setup: WeightingSetup) {
+      k = setup.tasks.length;
+      weights = new Array(k).fill(1);
+      initialLosses = undefined;
+      adam = new Adam64(k, learningRate);
+    },
+    weigh(context: WeighContext) {
+      const n = checkBound("gradNorm", k);
+      const used = [...weights];
+      if (!initialLosses) initialLosses = [...context.losses];
+      last = gradNormTerms(used, context.gradientNorms(target), context.losses, initialLosses, alpha);
+      const stepped = adam!.step(used, last.gradient).map((w) => Math.max(w, 0));
+      const sum = stepped.reduce((a, b) => a + b, 0);
+      weights = sum > 0 ? stepped.map((w) => (w * n) / sum) : new Array(n).fill(1);
+      return used;
+    },
+    lastTerms: () => last,
+    variables: () => [],
+    state: () => ({ method: "gradNorm", weights: [...weights], initialLosses: initialLosses ? [...initialLosses] : null, adam: adam?.getState() ?? null }),
+    loadState(state: unknown) {
+      const st = readState("gradNorm", state);
+      const n = checkBound("gradNorm", k);
+      weights = numberArray("gradNorm", "weights", st.weights, n);
+      initialLosses = st.initialLosses === null ? undefined : numberArray("gradNorm", "initialLosses", st.initialLosses, n);
+      if (st.adam) adam!.setState(st.adam as AdamState);
+    },
+  };
+}

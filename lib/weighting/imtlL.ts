@@ -1,0 +1,53 @@
+/**
+ * IMTL-L, the loss-balancing half of "Towards Impartial Multi-task Learning" — Liu, Li, Kuang, Xue,
+ * Chen, Yang, Liao & Zhang, ICLR 2021. A learnable scale s_i per task:
+ *
+ *   L_total = Σ_i ( e^{s_i} L_i − s_i ),   w_i = e^{s_i},   ∂L_total/∂s_i = e^{s_i} L_i − 1,
+ *
+ * so at the optimum every scaled loss e^{s_i} L_i equals 1 (scale-impartial). The s_i start at 0
+ * and are trained by the trainer's optimizer in the same step as the model (the paper updates
+ * θ and s jointly by gradient descent); `parameterLoss` sees the losses detached, so the model's
+ * gradient is Σ e^{s_i} ∇L_i. Only IMTL-L is here; IMTL-G (gradient part) is an aggregator.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { checkBound, checkOptions, numberArray, numberOption, readState } from "./common";
+import { Weighting, WeightingSetup } from "./types";
+
+export interface ImtlLOptions {
+  /** Starting value of every s_i (default 0, so w_i = 1). */
+  initialScale?: number;
+}
+
+export function imtlL(options: ImtlLOptions = {}): Weighting<Required<ImtlLOptions>> & { scales(): number[] } {
+  checkOptions("imtlL", options, ["initialScale"]);
+  const init = numberOption("imtlL", "initialScale", options.initialScale ?? 0);
+  let s: tf.Variable | undefined;
+  const scales = () => Array.from(s!.dataSync());
+  return {
+    name: "imtlL",
+    options: Object.freeze({ initialScale: init }),
+    bind(setup: WeightingSetup) {
+      s?.dispose();
+      s = tf.variable(tf.fill([setup.tasks.length], init), true);
+    },
+    weigh() {
+      checkBound("imtlL", s?.size);
+      return scales().map(Math.exp);
+    },
+    variables: () => (s ? [s] : []),
+    parameterLoss(detachedLosses: tf.Tensor1D): tf.Scalar {
+      return tf.tidy(() => tf.sum(tf.sub(tf.mul(tf.exp(s!), detachedLosses), s!)) as tf.Scalar);
+    },
+    scales,
+    state: () => ({ method: "imtlL", scales: s ? scales() : [] }),
+    loadState(state: unknown) {
+      const st = readState("imtlL", state);
+      const k = checkBound("imtlL", s?.size);
+      s!.assign(tf.tensor1d(numberArray("imtlL", "scales", st.scales, k)));
+    },
+    dispose() {
+      s?.dispose();
+      s = undefined;
+    },
+  };
+}
