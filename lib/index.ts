@@ -21,6 +21,7 @@ export { Block, BlockSpec, FunctionBlockSpec, Mlp } from "./layers/block";
 export { Activation } from "./layers/activations";
 export { linear } from "./ops/linear";
 export { matMulFast } from "./ops/matmul";
+export * as native from "./native";
 export * as regularizers from "./regularizers";
 export * as weighting from "./weighting";
 export type { Weighting } from "./weighting";

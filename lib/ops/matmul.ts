@@ -8,12 +8,17 @@
  * kernels handle the flags well (native TensorFlow, WebGL, WebGPU) get the flags unchanged.
  */
 import * as tf from "@tensorflow/tfjs";
+import { nativeMatMulActive } from "../native/kernels";
 
 const TRANSPOSE_FIRST = new Set(["wasm", "cpu"]);
 
-/** True when the active backend multiplies faster with explicit transposes than with flags. */
+/**
+ * True when the active backend multiplies faster with explicit transposes than with flags
+ * (not when mtlkit's native BLAS kernels serve its matmuls: sgemm takes transposes for free).
+ */
 export function transposesExplicitly(): boolean {
-  return TRANSPOSE_FIRST.has(tf.getBackend());
+  const backend = tf.getBackend();
+  return TRANSPOSE_FIRST.has(backend) && !nativeMatMulActive(backend);
 }
 
 /** `a·b` with optional transposes, taking the active backend's fast path. */

@@ -1,0 +1,84 @@
+/**
+ * Loads mtlkit's optional native addon (native/, built by `npm install` when a C++ compiler and
+ * OpenBLAS are present). It is strictly optional: when it is missing, `nativeStatus()` says why
+ * and everything runs on the wasm or cpu backend as before.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+
+export interface NativeAddon {
+  gemm(
+    transA: boolean,
+    transB: boolean,
+    batch: number,
+    m: number,
+    n: number,
+    k: number,
+    a: Float32Array,
+    strideA: number,
+    b: Float32Array,
+    strideB: number,
+    c: Float32Array,
+  ): void;
+  setThreads(threads: number): void;
+  info(): { threads: number; blas: string };
+}
+
+export interface NativeStatus {
+  available: boolean;
+  /** Why it is not available, or what it is. */
+  reason: string;
+  path?: string;
+}
+
+/** The package root: the nearest folder above this file whose package.json is mtlkit's. */
+function packageRoot(): string | undefined {
+  let dir = __dirname;
+  for (let i = 0; i < 6; i++) {
+    const manifest = join(dir, "package.json");
+    if (existsSync(manifest)) {
+      try {
+        if (JSON.parse(readFileSync(manifest, "utf8")).name === "mtlkit") return dir;
+      } catch {
+        // keep looking
+      }
+    }
+    dir = dirname(dir);
+  }
+  return undefined;
+}
+
+let cached: { addon?: NativeAddon; status: NativeStatus } | undefined;
+
+export function loadNative(): { addon?: NativeAddon; status: NativeStatus } {
+  if (cached) return cached;
+  const root = packageRoot();
+  if (process.env.MTLKIT_NATIVE === "0") {
+    cached = { status: { available: false, reason: "disabled by MTLKIT_NATIVE=0" } };
+    return cached;
+  }
+  if (!root) {
+    cached = { status: { available: false, reason: "the mtlkit package folder was not found" } };
+    return cached;
+  }
+  const path = join(root, "native", "build", "Release", "mtlkit_native.node");
+  if (!existsSync(path)) {
+    let why = "the native addon was not built";
+    try {
+      const status = JSON.parse(readFileSync(join(root, "native", "build-status.json"), "utf8")) as { ok: boolean; reason: string };
+      if (!status.ok) why = `the native addon failed to build: ${status.reason}`;
+    } catch {
+      why += " (run `npm run build:native`)";
+    }
+    cached = { status: { available: false, reason: why } };
+    return cached;
+  }
+  try {
+    const addon = require(path) as NativeAddon;
+    const info = addon.info();
+    cached = { addon, status: { available: true, reason: `${info.blas.split(" ").slice(0, 2).join(" ")}, ${info.threads} threads`, path } };
+  } catch (e) {
+    cached = { status: { available: false, reason: `the native addon failed to load: ${(e as Error).message.split("\n")[0]}`, path } };
+  }
+  return cached;
+}

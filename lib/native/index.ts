@@ -1,0 +1,2 @@
+export { loadNative, NativeStatus } from "./addon";
+export { enableNativeKernels, disableNativeKernels, nativeMatMulActive, NativeKernelsStatus } from "./kernels";

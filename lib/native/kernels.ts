@@ -1,0 +1,136 @@
+/**
+ * Native matmul kernels for tfjs's wasm and cpu backends. `enableNativeKernels()` replaces each
+ * backend's BatchMatMul with one that calls OpenBLAS's sgemm through the addon — on the wasm backend
+ * directly on views of the WebAssembly heap, so nothing is copied — and keeps the original kernel
+ * for what it does not handle (broadcast batch dimensions other than 1). Transpose flags cost
+ * nothing here, so lib/ops/matmul.ts stops materialising transposes while these kernels are active.
+ * Results equal the backends' own within float32 rounding (BLAS sums in a different order).
+ */
+import * as tf from "@tensorflow/tfjs";
+import { loadNative, NativeAddon } from "./addon";
+
+type KernelFunc = (args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }) => tf.TensorInfo | tf.TensorInfo[];
+
+interface TensorInfo {
+  dataId: object;
+  shape: number[];
+  dtype: string;
+}
+
+interface WasmBackendLike {
+  makeOutput(shape: number[], dtype: string): TensorInfo;
+  typedArrayFromHeap(t: TensorInfo): Float32Array;
+}
+
+interface CpuBackendLike {
+  data: { get(dataId: object): { values: Float32Array } };
+  makeTensorInfo(shape: number[], dtype: string, values: Float32Array): TensorInfo;
+}
+
+const SUPPORTED = ["wasm", "cpu"] as const;
+type SupportedBackend = (typeof SUPPORTED)[number];
+
+const originals = new Map<SupportedBackend, tf.KernelConfig>();
+
+interface Plan {
+  transA: boolean;
+  transB: boolean;
+  batch: number;
+  m: number;
+  n: number;
+  k: number;
+  strideA: number;
+  strideB: number;
+  outShape: number[];
+}
+
+/** Shapes of a BatchMatMul the native kernel can run, or undefined to defer to the original. */
+function plan(a: TensorInfo, b: TensorInfo, transA: boolean, transB: boolean): Plan | undefined {
+  if (a.dtype !== "float32" || b.dtype !== "float32") return undefined;
+  const ra = a.shape.length;
+  const rb = b.shape.length;
+  if (ra < 2 || rb < 2) return undefined;
+  const m = transA ? a.shape[ra - 1] : a.shape[ra - 2];
+  const k = transA ? a.shape[ra - 2] : a.shape[ra - 1];
+  const kb = transB ? b.shape[rb - 1] : b.shape[rb - 2];
+  const n = transB ? b.shape[rb - 2] : b.shape[rb - 1];
+  if (k !== kb) return undefined; // let the original kernel raise tfjs's own error
+  const outerA = a.shape.slice(0, -2);
+  const outerB = b.shape.slice(0, -2);
+  const batchA = outerA.reduce((p, q) => p * q, 1);
+  const batchB = outerB.reduce((p, q) => p * q, 1);
+  let outer: number[];
+  if (batchA === batchB && outerA.join() === outerB.join()) outer = outerA;
+  else if (batchB === 1) outer = outerA.length >= outerB.length ? outerA : outerB;
+  else if (batchA === 1) outer = outerB.length >= outerA.length ? outerB : outerA;
+  else return undefined;
+  const batch = Math.max(batchA, batchB);
+  if (batch * m * n === 0 || k === 0) return undefined;
+  return { transA, transB, batch, m, n, k, strideA: batchA === 1 ? 0 : m * k, strideB: batchB === 1 ? 0 : k * n, outShape: [...outer, m, n] };
+}
+
+function nativeKernel(backendName: SupportedBackend, addon: NativeAddon, original: tf.KernelConfig): KernelFunc {
+  const fallback = original.kernelFunc as unknown as KernelFunc;
+  return (args) => {
+    const a = args.inputs.a as unknown as TensorInfo;
+    const b = args.inputs.b as unknown as TensorInfo;
+    const p = plan(a, b, Boolean(args.attrs?.transposeA), Boolean(args.attrs?.transposeB));
+    if (!p) return fallback(args);
+    const run = (av: Float32Array, bv: Float32Array, cv: Float32Array) =>
+      addon.gemm(p.transA, p.transB, p.batch, p.m, p.n, p.k, av, p.strideA, bv, p.strideB, cv);
+    if (backendName === "wasm") {
+      const backend = args.backend as WasmBackendLike;
+      // Allocate the output first: allocation may grow the heap and detach earlier views.
+      const out = backend.makeOutput(p.outShape, "float32");
+      run(backend.typedArrayFromHeap(a), backend.typedArrayFromHeap(b), backend.typedArrayFromHeap(out));
+      return out as unknown as tf.TensorInfo;
+    }
+    const backend = args.backend as CpuBackendLike;
+    const values = new Float32Array(p.batch * p.m * p.n);
+    run(backend.data.get(a.dataId).values, backend.data.get(b.dataId).values, values);
+    return backend.makeTensorInfo(p.outShape, "float32", values) as unknown as tf.TensorInfo;
+  };
+}
+
+export interface NativeKernelsStatus {
+  enabled: SupportedBackend[];
+  reason: string;
+}
+
+/** Replaces BatchMatMul on the wasm and cpu backends with the native one, when the addon loads. */
+export function enableNativeKernels(options: { threads?: number } = {}): NativeKernelsStatus {
+  const { addon, status } = loadNative();
+  if (!addon) return { enabled: [], reason: status.reason };
+  const threads = options.threads ?? defaultThreads();
+  addon.setThreads(threads);
+  for (const backendName of SUPPORTED) {
+    if (originals.has(backendName) || !tf.findBackendFactory(backendName)) continue;
+    const original = tf.getKernel(tf.BatchMatMul, backendName);
+    if (!original) continue;
+    originals.set(backendName, original);
+    tf.unregisterKernel(tf.BatchMatMul, backendName);
+    tf.registerKernel({ kernelName: tf.BatchMatMul, backendName, kernelFunc: nativeKernel(backendName, addon, original) as never });
+  }
+  return { enabled: [...originals.keys()], reason: `${status.reason.replace(/\d+ threads/, `${threads} threads`)}` };
+}
+
+/** Puts the backends' own BatchMatMul kernels back. */
+export function disableNativeKernels(): void {
+  for (const [backendName, original] of originals) {
+    tf.unregisterKernel(tf.BatchMatMul, backendName);
+    tf.registerKernel(original);
+  }
+  originals.clear();
+}
+
+/** True when the active backend's matmul is the native one. */
+export function nativeMatMulActive(backendName = tf.getBackend()): boolean {
+  return originals.has(backendName as SupportedBackend);
+}
+
+function defaultThreads(): number {
+  const fromEnv = Number(process.env.MTLKIT_THREADS);
+  if (Number.isInteger(fromEnv) && fromEnv > 0) return fromEnv;
+  const os = require("node:os") as typeof import("node:os");
+  return typeof os.availableParallelism === "function" ? os.availableParallelism() : os.cpus().length;
+}

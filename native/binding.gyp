@@ -1,0 +1,12 @@
+{
+  "targets": [
+    {
+      "target_name": "mtlkit_native",
+      "sources": ["src/mtlkit_native.cc"],
+      "include_dirs": ["/usr/include/x86_64-linux-gnu/openblas-pthread", "/usr/include/openblas"],
+      "libraries": ["-lopenblas"],
+      "cflags_cc": ["-O3", "-std=c++17"],
+      "defines": ["NAPI_VERSION=8"]
+    }
+  ]
+}
