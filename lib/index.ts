@@ -45,3 +45,4 @@ export {
 } from "./data/dataset";
 export { fromDataFrame, FromDataFrameOptions, TableDataset, DataFrameLike, Table } from "./data/dataframe";
 export * as data from "./data";
+export * as viz from "./viz";

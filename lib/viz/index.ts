@@ -1,0 +1,1 @@
+export { figure, Figure, Trace, Layout, describeFigure, isFigure, PLOTLY_MIME } from "./figure";
