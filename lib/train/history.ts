@@ -17,6 +17,8 @@ export interface StepRecord {
   total: number;
   /** Whether the update was applied (false when a non-finite step was skipped). */
   applied: boolean;
+  /** Global L2 norm of the update before clipping, when the step computed it. */
+  gradNorm?: number;
 }
 
 export interface EpochRecord {

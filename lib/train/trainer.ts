@@ -46,6 +46,10 @@ export interface TrainerOptions {
   progress?: boolean;
   /** On a non-finite loss: stop with an error naming task and step (default), or skip the step. */
   onNonFinite?: "stop" | "skip";
+  /** Clip the whole update to this global L2 norm (after the non-finite check). */
+  clipNorm?: number;
+  /** Clip each task's weighted gradient to this L2 norm before the tasks' gradients are summed. */
+  clipTaskNorm?: number;
   /** Automatic checkpoints during fit: into `dir`, every N steps and/or minutes, keeping the last `keep` (default 3). */
   checkpoint?: AutoCheckpointOptions;
 }
@@ -75,7 +79,7 @@ export interface TrainerState {
   cursor?: EpochCursor;
 }
 
-const OPTIONS = ["model", "tasks", "optimizer", "weights", "weighting", "regularizers", "epochs", "batchSize", "seed", "shuffle", "callbacks", "progress", "onNonFinite", "checkpoint"];
+const OPTIONS = ["model", "tasks", "optimizer", "weights", "weighting", "regularizers", "epochs", "batchSize", "seed", "shuffle", "callbacks", "progress", "onNonFinite", "clipNorm", "clipTaskNorm", "checkpoint"];
 
 export interface FitOptions {
   validation?: MultiTaskData;
@@ -137,6 +141,10 @@ export class Trainer {
     check(Number.isInteger(this.epochs) && this.epochs > 0, where, () => `option 'epochs' must be a positive integer, got ${options.epochs}.`);
     this.batchSize = options.batchSize ?? 32;
     check(Number.isInteger(this.batchSize) && this.batchSize > 0, where, () => `option 'batchSize' must be a positive integer, got ${options.batchSize}.`);
+    for (const name of ["clipNorm", "clipTaskNorm"] as const) {
+      const c = options[name];
+      check(c === undefined || (typeof c === "number" && Number.isFinite(c) && c > 0), where, () => `option '${name}' must be a positive number, got ${c}.`);
+    }
     const onNonFinite = options.onNonFinite ?? "stop";
     check(onNonFinite === "stop" || onNonFinite === "skip", where, () => `option 'onNonFinite' must be "stop" or "skip", got ${JSON.stringify(onNonFinite)}.`);
     this.optimizer = options.optimizer ?? adam();
@@ -238,6 +246,8 @@ export class Trainer {
       step: this.globalStep,
       epoch: this.epoch,
       onNonFinite: this.options.onNonFinite ?? "stop",
+      clipNorm: this.options.clipNorm,
+      clipTaskNorm: this.options.clipTaskNorm,
     };
     const out = weightedStep(input, this.weighting);
     const regularizers: Record<string, number> = {};
@@ -253,6 +263,7 @@ export class Trainer {
       regularizers,
       total,
       applied: out.applied,
+      gradNorm: out.gradNorm,
     };
     this.history.steps.push(record);
     this.globalStep++;

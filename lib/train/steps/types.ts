@@ -23,6 +23,10 @@ export interface StepInput {
   step: number;
   epoch: number;
   onNonFinite: "stop" | "skip";
+  /** Clip the whole update to this global norm. */
+  clipNorm?: number;
+  /** Clip each task's gradient to this norm before they are combined. */
+  clipTaskNorm?: number;
 }
 
 export interface StepOutput {
@@ -34,6 +38,8 @@ export interface StepOutput {
   regularizers: number[];
   /** Whether the update was applied. */
   applied: boolean;
+  /** Global norm of the update before clipping (when it was applied). */
+  gradNorm?: number;
 }
 
 export function firstNonFinite(values: ArrayLike<number>): number {

@@ -13,6 +13,7 @@ import * as tf from "@tensorflow/tfjs";
 import { MtlError, NonFiniteLossError } from "../../errors";
 import { AfterStepContext, GradientTarget, WeighContext, Weighting } from "../../weighting/types";
 import { firstNonFinite, StepInput, StepOutput } from "./types";
+import { addGradients, applyUpdate, clippedTaskGradients } from "./update";
 
 /** Thrown inside the tape to abandon a step whose loss is not finite when onNonFinite is "skip". */
 class SkipStep extends Error {}
@@ -26,8 +27,10 @@ export function weightedStep(input: StepInput, weighting: Weighting): StepOutput
   const own = weighting.variables();
   const varList = own.length > 0 ? [...input.variables, ...own] : input.variables;
   let applied = true;
+  let gradNorm: number | undefined;
   try {
     tf.tidy(() => {
+      let taskGrads: tf.NamedTensorMap | undefined;
       const { grads } = tf.variableGrads(() => {
         const z = model.encode(x, true);
         const outputs = model.decode(z, x, true);
@@ -41,6 +44,13 @@ export function weightedStep(input: StepInput, weighting: Weighting): StepOutput
         weights = weighting.weigh(weighContext(input, weighting, losses, lossValues, z, outputs));
         checkWeights(weighting.name, weights, k);
         let total = tf.sum(tf.mul(losses, tf.tensor1d(weights))) as tf.Scalar;
+        if (input.clipTaskNorm !== undefined) {
+          // Per-task clipping: the task terms' gradients come clipped from the recorded tape; the
+          // returned total keeps only a zero-weighted link to them (so the tape stays connected).
+          taskGrads = clippedTaskGradients(losses, weights, varList, input.clipTaskNorm);
+          for (const g of Object.values(taskGrads)) tf.keep(g); // outlive the tape's scope; disposed below
+          total = tf.mul(0, total);
+        }
         if (weighting.parameterLoss) total = tf.add(total, weighting.parameterLoss(tf.tensor1d(lossValues)));
         if (regularizers.length > 0) {
           const penalties = tf.stack(regularizers.map((r) => r.penalty(model)));
@@ -49,14 +59,20 @@ export function weightedStep(input: StepInput, weighting: Weighting): StepOutput
         }
         return total;
       }, varList);
-      input.optimizer.applyGradients(grads);
+      const update = taskGrads ? addGradients(grads, taskGrads) : grads;
+      try {
+        gradNorm = applyUpdate(input, update);
+      } finally {
+        if (taskGrads) tf.dispose(Object.values(taskGrads));
+      }
+      if (gradNorm === undefined) throw new SkipStep();
     });
   } catch (e) {
     if (!(e instanceof SkipStep)) throw e;
     applied = false;
   }
   if (applied && weighting.afterStep) weighting.afterStep(afterContext(input, lossValues));
-  return { losses: lossValues, weights: [...weights], regularizers: regValues, applied };
+  return { losses: lossValues, weights: [...weights], regularizers: regValues, applied, gradNorm };
 }
 
 function weighContext(input: StepInput, weighting: Weighting, losses: tf.Tensor1D, values: number[], z: tf.Tensor2D, outputs: tf.Tensor2D[]): WeighContext {
