@@ -19,6 +19,13 @@ export { hardSharing, HardSharingModel, HardSharingOptions } from "./architectur
 export { Dense, Initializer } from "./layers/dense";
 export { Block, BlockSpec, FunctionBlockSpec, Mlp } from "./layers/block";
 export { Activation } from "./layers/activations";
+export { Embedding } from "./layers/embedding";
+export { Conv2d, Conv2dOptions } from "./layers/conv2d";
+export { maxPool2d, avgPool2d, maskedMaxOverTime, maskedMeanOverTime } from "./layers/pooling";
+export { cnnEncoder, CnnEncoder, CnnEncoderOptions } from "./layers/cnnEncoder";
+export { textEncoder, TextCnnEncoder, TextEncoderOptions } from "./layers/textEncoder";
+export { positionwiseHead, PositionwiseDense, PositionwiseOptions } from "./layers/positionwise";
+export { registerWasmTrainingKernels } from "./layers/wasmKernels";
 export { linear } from "./ops/linear";
 export { matMulFast } from "./ops/matmul";
 export * as native from "./native";

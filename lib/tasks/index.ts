@@ -5,3 +5,4 @@ export { multiLabel, MultiLabelOptions } from "./multiLabel";
 export { regression, RegressionOptions, RegressionLoss } from "./regression";
 export * as metrics from "./metrics";
 export { boundingBox, BoundingBoxOptions, iou } from "./boundingBox";
+export { sequenceTagging, SequenceTaggingOptions } from "./sequenceTagging";

@@ -5,7 +5,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { check, MtlError } from "../errors";
 
-export type TaskKind = "classification" | "binary" | "multiLabel" | "regression";
+export type TaskKind = "classification" | "binary" | "multiLabel" | "regression" | "sequenceTagging";
 
 export interface MetricSpec {
   name: string;
