@@ -11,6 +11,7 @@
 export * as tf from "@tensorflow/tfjs";
 export { useBestBackend, backendInfo, BackendInfo, BackendCandidate, BackendName, UseBackendOptions } from "./backend";
 export { MtlError, NonFiniteLossError } from "./errors";
+export { NonFiniteGradientError } from "./train/steps/update";
 export { Rng, RngState } from "./random";
 export * as tasks from "./tasks";
 export type { Task, TaskKind, MetricSpec, TargetArray } from "./tasks";
@@ -34,6 +35,7 @@ export * as weighting from "./weighting";
 export type { Weighting } from "./weighting";
 export * as optimizers from "./train/optimizers";
 export { Trainer, TrainerOptions, FitOptions, TaskEvaluation, TrainerState, AutoCheckpointOptions } from "./train/trainer";
+export { MultiDatasetTrainer, MultiDatasetOptions, MultiDatasetHistory, MultiDatasetStep, sizes as datasetSizes } from "./train/multiDataset";
 export { CheckpointManifest, listCheckpoints } from "./train/checkpoint";
 export { Stateful } from "./train/stateful";
 export { History, StepRecord, EpochRecord } from "./train/history";

@@ -4,3 +4,4 @@ export * from "./dataframe";
 export * from "./generators";
 export * from "./datasets";
 export { readIdx, parseIdx, writeIdx, encodeIdx, IdxArray } from "./idx";
+export { TaskSampler, TaskSizes, roundRobin, proportional, temperature, annealed } from "./samplers";
