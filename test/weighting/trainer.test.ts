@@ -116,7 +116,7 @@ eachBackend(() => {
       const kernel = model.sharedVariables().filter(([n]) => n.endsWith("kernel")).at(-1)![1];
       const expectedW = tasks.map((t, i) => tf.tidy(() => tf.norm(tf.variableGrads(() => t.loss(model.forward(x, true)[i], targets[i]), [kernel]).grads[kernel.name]).dataSync()[0]));
       const z = model.encode(x, true);
-      const expectedZ = tasks.map((t, i) => tf.tidy(() => tf.norm(tf.grad((zz: tf.Tensor2D) => t.loss(model.decode(zz, x, true)[i], targets[i]))(z)).dataSync()[0]));
+      const expectedZ = tasks.map((t, i) => tf.tidy(() => tf.norm(tf.grad((zz: tf.Tensor) => t.loss(model.decode(zz as tf.Tensor2D, x, true)[i], targets[i]))(z)).dataSync()[0]));
       let seen: Record<string, number[]> = {};
       const probe: mtl.weighting.Weighting = {
         ...W.equal(),
@@ -149,7 +149,9 @@ eachBackend(() => {
       const t1 = new mtl.Trainer({ model: m1, tasks, weighting: W.gls(), optimizer: mtl.optimizers.sgd(0.1), progress: false });
       t1.trainStep(x, targets);
       const opt = tf.train.sgd(0.1);
-      tf.tidy(() => opt.minimize(() => tf.exp(tf.mean(tf.log(lossesOf(m2)))) as tf.Scalar, false, m2.namedVariables().map(([, v]) => v)));
+      tf.tidy(() => {
+        opt.minimize(() => tf.exp(tf.mean(tf.log(lossesOf(m2)))) as tf.Scalar, false, m2.namedVariables().map(([, v]) => v));
+      });
       const p1 = params(m1);
       params(m2).forEach((v, i) => expect(p1[i]).toBeCloseTo(v, 5));
       // Uncertainty: Σ ½e^{−s}L (regression) / e^{−s}L (classification) + ½s with s in the graph.
@@ -161,7 +163,9 @@ eachBackend(() => {
       const s = tf.variable(tf.fill([3], 0.3));
       const c = tf.tensor1d([1, 1, 0.5]);
       const opt2 = tf.train.sgd(0.1);
-      tf.tidy(() => opt2.minimize(() => tf.sum(tf.add(tf.mul(tf.mul(c, tf.exp(tf.neg(s))), lossesOf(m4)), tf.mul(0.5, s))) as tf.Scalar, false, [...m4.namedVariables().map(([, v]) => v), s]));
+      tf.tidy(() => {
+        opt2.minimize(() => tf.sum(tf.add(tf.mul(tf.mul(c, tf.exp(tf.neg(s))), lossesOf(m4)), tf.mul(0.5, s))) as tf.Scalar, false, [...m4.namedVariables().map(([, v]) => v), s]);
+      });
       const p3 = params(m3);
       params(m4).forEach((v, i) => expect(p3[i]).toBeCloseTo(v, 5));
       const sv = Array.from(s.dataSync());
