@@ -22,9 +22,15 @@ export interface FromDataFrameOptions {
   tasks: Task[];
   /**
    * What to do with rows that have a missing value (null, undefined, NaN, "") in a used column:
-   * "refuse" (default) throws naming each column and its count; "drop" removes those rows.
+   * "refuse" (default) throws naming each column and its count; "drop" removes those rows;
+   * "impute" fills missing feature values — numbers with the column's median, text with its most
+   * frequent value — computed over the rows `imputeFrom` (default all rows; pass the training
+   * rows so nothing leaks from validation or test), and drops rows whose target is missing
+   * (a label cannot be imputed).
    */
-  missing?: "refuse" | "drop";
+  missing?: "refuse" | "drop" | "impute";
+  /** Row numbers whose values the imputation statistics are computed from (missing: "impute"). */
+  imputeFrom?: ArrayLike<number>;
 }
 
 export interface TableDataset extends MultiTaskData {
@@ -32,6 +38,8 @@ export interface TableDataset extends MultiTaskData {
   sourceRows: Int32Array;
   /** For each one-hot encoded feature column, its categories in encoding order. */
   categories: Record<string, string[]>;
+  /** With missing: "impute", the value each feature column's gaps were filled with, and how many. */
+  imputed?: Record<string, { value: number | string; count: number }>;
 }
 
 function isMissing(v: unknown): boolean {
@@ -59,11 +67,13 @@ function readColumns(table: Table, names: string[], where: string): Record<strin
 
 export function fromDataFrame(table: Table, options: FromDataFrameOptions): TableDataset {
   const where = "fromDataFrame";
-  checkKnownOptions(where, options, ["features", "tasks", "missing"]);
+  checkKnownOptions(where, options, ["features", "tasks", "missing", "imputeFrom"]);
   check(Array.isArray(options?.features) && options.features.length > 0, where, () => "option 'features' must list at least one column.");
   check(Array.isArray(options.tasks) && options.tasks.length > 0, where, () => "option 'tasks' must list at least one task.");
   const missing = options.missing ?? "refuse";
-  check(missing === "refuse" || missing === "drop", where, () => `option 'missing' must be "refuse" or "drop", got ${JSON.stringify(missing)}.`);
+  check(missing === "refuse" || missing === "drop" || missing === "impute", where,
+    () => `option 'missing' must be "refuse", "drop" or "impute", got ${JSON.stringify(missing)}.`);
+  check(options.imputeFrom === undefined || missing === "impute", where, () => "option 'imputeFrom' only applies with missing: \"impute\".");
   const targetColumns = options.tasks.flatMap((t) => t.columns);
   for (const c of options.features) {
     check(!targetColumns.includes(c), where, () => `column '${c}' is both a feature and a target; a model would see its own answer.`);
@@ -72,6 +82,7 @@ export function fromDataFrame(table: Table, options: FromDataFrameOptions): Tabl
   const columns = readColumns(table, used, where);
   const total = columns[used[0]].length;
   check(total > 0, where, () => "the table has no rows.");
+  const imputed = missing === "impute" ? imputeFeatures(where, columns, options.features, total, options.imputeFrom) : undefined;
 
   // Missing values: refuse with counts per column, or drop those rows.
   const counts: Record<string, number> = {};
@@ -131,6 +142,7 @@ export function fromDataFrame(table: Table, options: FromDataFrameOptions): Tabl
   const targets: Record<string, TargetArray> = {};
   for (const task of options.tasks) targets[task.name] = encodeTargets(task, columns, keep);
   const data: TableDataset = { rows, features, featureCount, featureNames, targets, sourceRows: Int32Array.from(keep), categories };
+  if (imputed) data.imputed = imputed;
   validateForTasks(data, options.tasks);
   return data;
 }
@@ -175,4 +187,40 @@ function encodeTargets(task: Task, columns: Record<string, ArrayLike<unknown>>, 
     });
   });
   return { values: out, width };
+}
+
+/**
+ * Fills the missing values of the feature columns in place (on copies): numbers with the median,
+ * text with the most frequent value (ties: the first in sorted order), over the rows `from`.
+ */
+function imputeFeatures(
+  where: string,
+  columns: Record<string, ArrayLike<unknown>>,
+  features: string[],
+  total: number,
+  from?: ArrayLike<number>,
+): Record<string, { value: number | string; count: number }> {
+  const rows = from ? Array.from(from) : Array.from({ length: total }, (_, r) => r);
+  for (const r of rows) check(Number.isInteger(r) && r >= 0 && r < total, where, () => `option 'imputeFrom' has row ${r}, outside the table's ${total} rows.`);
+  const out: Record<string, { value: number | string; count: number }> = {};
+  for (const c of features) {
+    const values = Array.from(columns[c]);
+    const gaps = values.reduce<number>((n, v) => n + (isMissing(v) ? 1 : 0), 0);
+    if (gaps === 0) continue;
+    const present = rows.map((r) => values[r]).filter((v) => !isMissing(v));
+    check(present.length > 0, where, () => `feature column '${c}' has no value in the rows used for imputation; nothing to impute from.`);
+    let fill: number | string;
+    if (present.every((v) => typeof v === "number" || typeof v === "boolean")) {
+      const sorted = present.map(Number).sort((a, b) => a - b);
+      const m = sorted.length >> 1;
+      fill = sorted.length % 2 ? sorted[m] : (sorted[m - 1] + sorted[m]) / 2;
+    } else {
+      const counts = new Map<string, number>();
+      for (const v of present) counts.set(String(v), (counts.get(String(v)) ?? 0) + 1);
+      fill = [...counts.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))[0][0];
+    }
+    columns[c] = values.map((v) => (isMissing(v) ? fill : v));
+    out[c] = { value: fill, count: gaps };
+  }
+  return out;
 }
