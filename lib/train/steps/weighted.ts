@@ -34,14 +34,15 @@ export function weightedStep(input: StepInput, weighting: Weighting): StepOutput
       const { grads } = tf.variableGrads(() => {
         const z = model.encode(x, true);
         const outputs = model.decode(z, x, true);
-        const losses = tf.stack(tasks.map((t, i) => t.loss(outputs[i], targets[i]))) as tf.Tensor1D;
+        const taskLosses = tasks.map((t, i) => t.loss(outputs[i], targets[i]));
+        const losses = tf.stack(taskLosses) as tf.Tensor1D;
         lossValues = Array.from(losses.dataSync());
         const bad = firstNonFinite(lossValues);
         if (bad >= 0) {
           if (input.onNonFinite === "stop") throw new NonFiniteLossError(tasks[bad].name, input.step, lossValues[bad]);
           throw new SkipStep();
         }
-        weights = weighting.weigh(weighContext(input, weighting, losses, lossValues, z, outputs));
+        weights = weighting.weigh(weighContext(input, weighting, losses, taskLosses, lossValues, z, outputs));
         checkWeights(weighting.name, weights, k);
         let total = tf.sum(tf.mul(losses, tf.tensor1d(weights))) as tf.Scalar;
         if (input.clipTaskNorm !== undefined) {
@@ -75,7 +76,7 @@ export function weightedStep(input: StepInput, weighting: Weighting): StepOutput
   return { losses: lossValues, weights: [...weights], regularizers: regValues, applied, gradNorm };
 }
 
-function weighContext(input: StepInput, weighting: Weighting, losses: tf.Tensor1D, values: number[], z: tf.Tensor2D, outputs: tf.Tensor2D[]): WeighContext {
+function weighContext(input: StepInput, weighting: Weighting, losses: tf.Tensor1D, taskLosses: tf.Scalar[], values: number[], z: tf.Tensor2D, outputs: tf.Tensor2D[]): WeighContext {
   const norms = new Map<GradientTarget, number[]>();
   let metrics: Array<Record<string, number>> | undefined;
   return {
@@ -86,7 +87,7 @@ function weighContext(input: StepInput, weighting: Weighting, losses: tf.Tensor1
     gradientNorms(target: GradientTarget): number[] {
       let cached = norms.get(target);
       if (!cached) {
-        cached = target === "representation" ? representationNorms(losses, z, input.tasks.length) : lastLayerNorms(input, losses, weighting.name);
+        cached = target === "representation" ? representationNorms(taskLosses, z) : lastLayerNorms(input, taskLosses, weighting.name);
         norms.set(target, cached);
       }
       return [...cached];
@@ -104,18 +105,21 @@ function weighContext(input: StepInput, weighting: Weighting, losses: tf.Tensor1
   };
 }
 
-/** ‖∂L_i/∂z‖ (Frobenius, over the batch) by differentiating through the recorded tape. */
-function representationNorms(losses: tf.Tensor1D, z: tf.Tensor2D, k: number): number[] {
-  return Array.from({ length: k }, (_, i) =>
+/**
+ * ‖∂L_i/∂z‖ (Frobenius, over the batch) by differentiating through the recorded tape. Each L_i is
+ * the task's own scalar (not a slice of the stacked losses), so only task i's head is replayed.
+ */
+function representationNorms(taskLosses: tf.Scalar[], z: tf.Tensor2D): number[] {
+  return taskLosses.map((loss) =>
     tf.tidy(() => {
-      const [g] = tf.grads(() => tf.squeeze(tf.slice(losses, [i], [1])) as tf.Scalar)([z]);
+      const [g] = tf.grads(() => tf.add(loss, 0) as tf.Scalar)([z]);
       return tf.norm(g).dataSync()[0];
     }),
   );
 }
 
 /** ‖∂L_i/∂W‖ for W the last shared kernel (the last shared variable named "…kernel"). */
-function lastLayerNorms(input: StepInput, losses: tf.Tensor1D, method: string): number[] {
+function lastLayerNorms(input: StepInput, taskLosses: tf.Scalar[], method: string): number[] {
   const shared = input.model.sharedVariables();
   const kernels = shared.filter(([name]) => name === "kernel" || name.endsWith(".kernel"));
   const chosen = kernels.length > 0 ? kernels[kernels.length - 1] : undefined;
@@ -123,9 +127,9 @@ function lastLayerNorms(input: StepInput, losses: tf.Tensor1D, method: string): 
     throw new MtlError(`weighting.${method}`, `the model's shared variables (${shared.map(([n]) => n).join(", ") || "none"}) have no kernel; use option target: "representation".`);
   }
   const W = chosen[1];
-  return Array.from({ length: input.tasks.length }, (_, i) =>
+  return taskLosses.map((loss) =>
     tf.tidy(() => {
-      const { grads } = tf.variableGrads(() => tf.squeeze(tf.slice(losses, [i], [1])) as tf.Scalar, [W]);
+      const { grads } = tf.variableGrads(() => tf.add(loss, 0) as tf.Scalar, [W]);
       const g = grads[W.name];
       return g ? tf.norm(g).dataSync()[0] : 0;
     }),
