@@ -6,3 +6,6 @@ export {
   penguins, seattleWeather, weather, cars, balancedClassWeights, Row, TableInfo,
   PENGUINS_INFO, SEATTLE_WEATHER_INFO, WEATHER_INFO, CARS_INFO,
 } from "./vega";
+export {
+  brownCorpus, brownTagging, universalTag, BrownPassage, BrownSentence, BrownTagging, BrownTaggingOptions, BROWN_GENRES, UNIVERSAL_TAGS,
+} from "./brown";
