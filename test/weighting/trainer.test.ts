@@ -1,5 +1,8 @@
 /** Every weighting method in the trainer, on wasm and cpu: trains, records its weights, keeps the tensor count flat, resumes from its state. */
 import * as tf from "@tensorflow/tfjs";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import * as mtl from "../../lib";
 import { weightedStep } from "../../lib/train/steps/weighted";
@@ -105,6 +108,32 @@ eachBackend(() => {
         for (const t of [a, b, c]) t.method.dispose?.();
         a.model.dispose();
         b.model.dispose();
+      }
+    });
+
+    it("a checkpoint carries the method's state and its variables' optimizer slots (uncertainty, GradNorm, with Adam)", async () => {
+      for (const name of ["uncertainty", "gradNorm", "dwa"]) {
+        const dir = mkdtempSync(join(tmpdir(), "mtlkit-weighting-"));
+        try {
+          const a = makeTrainer(name, { shuffle: false });
+          await a.trainer.fit(a.data, { epochs: 4 });
+          const b = makeTrainer(name, { shuffle: false });
+          await b.trainer.fit(b.data, { epochs: 2 });
+          await b.trainer.save(dir);
+          const fresh = makeTrainer(name, { shuffle: false });
+          await fresh.trainer.load(dir);
+          await fresh.trainer.fit(fresh.data, { epochs: 2 });
+          const expected = a.trainer.history.steps.slice(8);
+          const got = fresh.trainer.history.steps.slice(8);
+          expect(got.length, name).toBe(8);
+          got.forEach((s, i) => s.weights.forEach((w, j) => expect(w, `${name} step ${i + 8} task ${j}`).toBeCloseTo(expected[i].weights[j], 4)));
+          for (const t of [a, b, fresh]) {
+            t.method.dispose?.();
+            t.model.dispose();
+          }
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
       }
     });
 
