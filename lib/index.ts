@@ -55,3 +55,5 @@ export {
 export { fromDataFrame, FromDataFrameOptions, TableDataset, DataFrameLike, Table } from "./data/dataframe";
 export * as data from "./data";
 export * as viz from "./viz";
+export * as evaluation from "./eval";
+export { evaluate, deltaM, Evaluation, MetricTable } from "./eval";

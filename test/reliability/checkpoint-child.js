@@ -43,6 +43,8 @@ async function main() {
     const resume = fs.existsSync(dir) && fs.readdirSync(dir).some((n) => n.startsWith("step-"));
     const trainer = resume ? await mtl.Trainer.resume(dir, options) : new mtl.Trainer({ ...options, callbacks: stopAfter(3) });
     if (!resume) await trainer.fit(data, { epochs: 1000 });
+    // One complete checkpoint exists before the parent may kill us.
+    if (!resume) await trainer.save(dir, { keep: 2 });
     process.stdout.write("ready\n");
     for (;;) {
       trainer.trainStep(

@@ -32,8 +32,8 @@ eachBackend(() => {
     it("clipNorm caps the global update norm, clipTaskNorm each task's gradient", () => {
       const { tasks, model, x, targets } = setup();
       const sgd = (c: Partial<mtl.TrainerOptions>) => new mtl.Trainer({ model, tasks, progress: false, optimizer: mtl.optimizers.sgd(1), ...c });
-      const snapshot = () => model.namedVariables().map(([, v]) => v.dataSync().slice());
-      const restore = (values: Float32Array[]) => model.namedVariables().forEach(([, v], i) => v.assign(tf.tensor(values[i], v.shape)));
+      const snapshot = () => model.namedVariables().map(([, v]) => Array.from(v.dataSync()));
+      const restore = (values: number[][]) => model.namedVariables().forEach(([, v], i) => v.assign(tf.tensor(values[i], v.shape)));
       const start = snapshot();
       const stepSize = () => Math.sqrt(snapshot().reduce((s, v, i) => s + v.reduce((t, x, j) => t + (x - start[i][j]) ** 2, 0), 0));
 

@@ -20,9 +20,20 @@ export class NonFiniteGradientError extends MtlError {
   }
 }
 
-/** Squared global norm of a gradient map, as a scalar tensor (no read-back). */
-export function squaredNorm(grads: tf.NamedTensorMap): tf.Scalar {
-  return tf.tidy(() => tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g)))) as tf.Scalar);
+/**
+ * Global L2 norm of a gradient map, as a scalar tensor (no read-back). Computed as
+ * m·sqrt(Σ (g/m)²) with m = max|g|, so large but finite gradients do not overflow float32 in the
+ * squares; a NaN or infinite element still makes it non-finite.
+ */
+export function globalNorm(grads: tf.NamedTensorMap): tf.Scalar {
+  return tf.tidy(() => {
+    const gs = Object.values(grads);
+    if (gs.length === 0) return tf.scalar(0);
+    const m = tf.max(tf.stack(gs.map((g) => tf.max(tf.abs(g)))));
+    const safe = tf.maximum(m, 1e-30);
+    const sum = tf.addN(gs.map((g) => tf.sum(tf.square(tf.div(g, safe)))));
+    return tf.mul(tf.sqrt(sum), m) as tf.Scalar;
+  });
 }
 
 /** Scales a gradient map to norm at most `maxNorm` given its norm. */
@@ -39,7 +50,7 @@ export function clipByNorm(grads: tf.NamedTensorMap, norm: number, maxNorm: numb
  * clipping, or undefined when the step was skipped. Call inside the step's tf.tidy.
  */
 export function applyUpdate(input: StepInput, grads: tf.NamedTensorMap): number | undefined {
-  const norm = Math.sqrt(squaredNorm(grads).dataSync()[0]);
+  const norm = globalNorm(grads).dataSync()[0];
   if (!Number.isFinite(norm)) {
     if (input.onNonFinite === "skip") return undefined;
     throw blameNonFinite(input, grads, norm);
@@ -52,24 +63,30 @@ export function applyUpdate(input: StepInput, grads: tf.NamedTensorMap): number 
 /** Slow path, only after a failure: finds the variable and the task whose gradient is not finite. */
 function blameNonFinite(input: StepInput, grads: tf.NamedTensorMap, norm: number): NonFiniteGradientError {
   const names = new Map(input.model.namedVariables().map(([name, v]) => [v.name, name]));
-  const badVariable = Object.entries(grads).find(([, g]) => !Number.isFinite(tf.tidy(() => tf.sum(tf.abs(g)).dataSync()[0])));
-  const variableName = badVariable ? (names.get(badVariable[0]) ?? badVariable[0]) : "an unnamed variable";
-  const variable = badVariable ? input.variables.find((v) => v.name === badVariable[0]) : undefined;
+  const isFinite = (g: tf.Tensor) => tf.tidy(() => tf.all(tf.isFinite(g)).dataSync()[0] === 1);
+  const bad = Object.entries(grads).find(([, g]) => !isFinite(g));
+  // No element is NaN or infinite: the norm itself overflows float32; blame the largest tensor.
+  const culprit = bad ?? Object.entries(grads).reduce((best, cur) => (globalNorm({ a: cur[1] }).dataSync()[0] > globalNorm({ a: best[1] }).dataSync()[0] ? cur : best));
+  const tensor = names.get(culprit[0]) ?? culprit[0];
+  const variable = input.variables.find((v) => v.name === culprit[0]);
   let task = "unknown";
-  if (variable) {
-    for (let i = 0; i < input.tasks.length && task === "unknown"; i++) {
-      const value = tf.tidy(() => {
-        const { grads: g } = tf.variableGrads(() => {
-          const outputs = input.model.forward(input.x, true);
-          return input.tasks[i].loss(outputs[i], input.targets[i]);
-        }, [variable]);
-        const gv = g[variable.name];
-        return gv ? tf.sum(tf.abs(gv)).dataSync()[0] : 0;
-      });
-      if (!Number.isFinite(value)) task = input.tasks[i].name;
+  let worst = -1;
+  for (let i = 0; variable && i < input.tasks.length; i++) {
+    const taskNorm = tf.tidy(() => {
+      const { grads: g } = tf.variableGrads(() => {
+        const outputs = input.model.forward(input.x, true);
+        return input.tasks[i].loss(outputs[i], input.targets[i]);
+      }, [variable]);
+      const gv = g[variable.name];
+      return gv ? globalNorm({ a: gv }).dataSync()[0] : 0;
+    });
+    const score = Number.isFinite(taskNorm) ? taskNorm : Infinity;
+    if (score > worst) {
+      worst = score;
+      task = input.tasks[i].name;
     }
   }
-  return new NonFiniteGradientError(task, input.step, variableName, norm);
+  return new NonFiniteGradientError(task, input.step, bad ? tensor : `${tensor} (every element finite, the norm overflows float32)`, norm);
 }
 
 /**
@@ -82,7 +99,7 @@ export function clippedTaskGradients(losses: tf.Tensor1D, weights: number[], var
   weights.forEach((w, i) => {
     if (w === 0) return;
     const { grads } = tf.variableGrads(() => tf.mul(w, tf.squeeze(tf.slice(losses, [i], [1]))) as tf.Scalar, variables);
-    const norm = Math.sqrt(squaredNorm(grads).dataSync()[0]);
+    const norm = globalNorm(grads).dataSync()[0];
     const clipped = clipByNorm(grads, norm, maxNorm);
     for (const [name, g] of Object.entries(clipped)) sum[name] = sum[name] ? tf.add(sum[name], g) : g;
   });
