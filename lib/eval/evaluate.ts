@@ -1,0 +1,278 @@
+/**
+ * evaluate(model, data, tasks): every metric of every task, streamed over batches.
+ *
+ * The model runs on one batch at a time (no gradients); each batch's decoded predictions update
+ * sufficient statistics and are dropped, so a large test set never sits in one tensor:
+ * - classification: the k × k confusion matrix (accuracy, macro/micro precision/recall/F1, per class);
+ * - binary: the 2 × 2 confusion matrix (accuracy, precision/recall/F1 of the positive class);
+ * - multi-label: per-label TP/FP/FN/TN and the exact-match count;
+ * - regression: per output n, Σy, Σy², Σ(ŷ−y)², Σ|ŷ−y| (MSE, MAE, R² = 1 − SS_res/SS_tot).
+ * The formulas, and the 0/0 := 0 convention of lib/tasks/metrics.ts (a class never predicted has
+ * precision 0, never NaN), are the same as `task.metrics`, which the tests check.
+ * The loss is the mean of batch losses weighted by batch rows: exact for losses that are plain
+ * means over examples (all but class-weighted cross-entropy, where it is the batch-weighted mean).
+ */
+import * as tf from "@tensorflow/tfjs";
+import { MultiTaskModel } from "../architectures/types";
+import { MultiTaskData, validateForTasks } from "../data/dataset";
+import { check, checkKnownOptions } from "../errors";
+import { binaryScores, classificationScores, ClassScores, perClassScores, safeDivide } from "../tasks/metrics";
+import { Task } from "../tasks/task";
+import { toFrame } from "../train/history";
+
+/** Metrics per task name, then per metric name: the plain form Δm and the reports work on. */
+export type MetricTable = Record<string, Record<string, number>>;
+
+export interface TaskReport {
+  task: string;
+  kind: Task["kind"];
+  rows: number;
+  loss: number;
+  metrics: Record<string, number>;
+  /** Direction of each metric, from the task's metricSpecs. */
+  higherIsBetter: Record<string, boolean>;
+  /** confusion[target][predicted] (classification: k × k; binary: 2 × 2 with class 1 positive). */
+  confusion?: number[][];
+  /** Per-class precision, recall, F1 and support (classification and binary). */
+  perClass?: ClassScores & { labels: string[] };
+}
+
+export interface EvaluationRow {
+  task: string;
+  metric: string;
+  value: number;
+  higherIsBetter: boolean;
+}
+
+export interface Evaluation {
+  tasks: Record<string, TaskReport>;
+  /** One row per (task, metric), including the loss (lower is better). */
+  rows: EvaluationRow[];
+  /** The metrics alone, task → metric → value. */
+  table: MetricTable;
+  /** The rows as a danfo DataFrame with columns task, metric, value, higherIsBetter. */
+  toDataFrame(): import("danfojs-node").DataFrame;
+}
+
+export interface EvaluateOptions {
+  /** Rows per forward pass (default 1024). */
+  batchSize?: number;
+}
+
+interface Accumulator {
+  add(predicted: ArrayLike<number>, target: ArrayLike<number>, rows: number): void;
+  finish(): Pick<TaskReport, "metrics" | "confusion" | "perClass">;
+}
+
+export function evaluate(model: MultiTaskModel, data: MultiTaskData, tasks: Task[], options: EvaluateOptions = {}): Evaluation {
+  const where = "evaluate";
+  checkKnownOptions(where, options, ["batchSize"]);
+  check(model && typeof model.forward === "function", where, () => "the first argument must be an mtlkit model.");
+  check(Array.isArray(tasks) && tasks.length > 0, where, () => "the third argument must list the model's tasks.");
+  const names = tasks.map((t) => t.name);
+  check(
+    names.length === model.taskNames.length && names.every((n, i) => n === model.taskNames[i]),
+    where,
+    () => `the tasks (${names.join(", ")}) must be the model's tasks in its order (${model.taskNames.join(", ")}).`,
+  );
+  check(data && data.rows > 0, where, () => "the data has no rows.");
+  check(data.featureCount === model.inputSize, where,
+    () => `the data has ${data.featureCount} features but the model expects ${model.inputSize}.`);
+  validateForTasks(data, tasks);
+  const batchSize = options.batchSize ?? 1024;
+  check(Number.isInteger(batchSize) && batchSize > 0, where, () => `option 'batchSize' must be a positive integer, got ${batchSize}.`);
+
+  const accumulators = tasks.map(accumulatorFor);
+  const lossSums = new Float64Array(tasks.length);
+  for (let start = 0; start < data.rows; start += batchSize) {
+    const end = Math.min(start + batchSize, data.rows);
+    const rows = end - start;
+    const batch = tf.tidy(() => {
+      const x = tf.tensor2d(data.features.subarray(start * data.featureCount, end * data.featureCount), [rows, data.featureCount]);
+      const outputs = model.forward(x, false);
+      const losses = tasks.map((task, i) => {
+        const target = sliceTarget(data, task, start, end);
+        return task.loss(outputs[i], task.targetTensor(target, rows));
+      });
+      return { outputs, losses: tf.stack(losses) };
+    });
+    const raw = batch.outputs.map((o) => o.dataSync() as Float32Array);
+    const losses = batch.losses.dataSync();
+    tf.dispose([...batch.outputs, batch.losses]);
+    tasks.forEach((task, i) => {
+      lossSums[i] += losses[i] * rows;
+      accumulators[i].add(task.decode(raw[i], rows), sliceTarget(data, task, start, end).values, rows);
+    });
+  }
+
+  const reports: Record<string, TaskReport> = {};
+  const rows: EvaluationRow[] = [];
+  const table: MetricTable = {};
+  tasks.forEach((task, i) => {
+    const done = accumulators[i].finish();
+    const higherIsBetter: Record<string, boolean> = {};
+    for (const s of task.metricSpecs) higherIsBetter[s.name] = s.higherIsBetter;
+    const report: TaskReport = { task: task.name, kind: task.kind, rows: data.rows, loss: lossSums[i] / data.rows, higherIsBetter, ...done };
+    reports[task.name] = report;
+    table[task.name] = { ...report.metrics };
+    rows.push({ task: task.name, metric: "loss", value: report.loss, higherIsBetter: false });
+    for (const s of task.metricSpecs) rows.push({ task: task.name, metric: s.name, value: report.metrics[s.name], higherIsBetter: s.higherIsBetter });
+  });
+  return { tasks: reports, rows, table, toDataFrame: () => toFrame(rows as unknown as Array<Record<string, unknown>>) };
+}
+
+function sliceTarget(data: MultiTaskData, task: Task, start: number, end: number) {
+  const t = data.targets[task.name];
+  return { values: t.values.subarray(start * t.width, end * t.width), width: t.width };
+}
+
+function accumulatorFor(task: Task): Accumulator {
+  switch (task.kind) {
+    case "classification":
+      return confusionAccumulator(task.outputUnits, task.labels, false, (c) => classificationScores(c));
+    case "binary":
+      return confusionAccumulator(2, task.labels, true, binaryFromConfusion);
+    case "multiLabel":
+      return multiLabelAccumulator(task.outputUnits);
+    case "regression":
+      return regressionAccumulator(task.targetWidth);
+    default:
+      return collectingAccumulator(task);
+  }
+}
+
+/** `binarize`: targets and predictions are 0/1 values thresholded at 0.5, as binaryScores reads them. */
+function confusionAccumulator(k: number, labels: string[] | undefined, binarize: boolean, score: (c: number[][]) => Record<string, number>): Accumulator {
+  const confusion = Array.from({ length: k }, () => new Array<number>(k).fill(0));
+  const cls = binarize ? (v: number) => (v >= 0.5 ? 1 : 0) : (v: number) => v;
+  return {
+    add(predicted, target, rows) {
+      for (let r = 0; r < rows; r++) confusion[cls(target[r])][cls(predicted[r])] += 1;
+    },
+    finish() {
+      const perClass = perClassScores(confusion);
+      return {
+        metrics: score(confusion),
+        confusion: confusion.map((row) => [...row]),
+        perClass: { ...perClass, labels: labels ?? Array.from({ length: k }, (_, i) => String(i)) },
+      };
+    },
+  };
+}
+
+/** binaryScores' formulas from the 2 × 2 confusion matrix (class 1 positive). */
+function binaryFromConfusion(c: number[][]): Record<string, number> {
+  const [tn, fp] = c[0];
+  const [fn, tp] = c[1];
+  const precision = safeDivide(tp, tp + fp);
+  const recall = safeDivide(tp, tp + fn);
+  return {
+    accuracy: safeDivide(tp + tn, tp + tn + fp + fn),
+    precision,
+    recall,
+    f1: safeDivide(2 * precision * recall, precision + recall),
+  };
+}
+
+function multiLabelAccumulator(labels: number): Accumulator {
+  const tp = new Float64Array(labels);
+  const fp = new Float64Array(labels);
+  const fn = new Float64Array(labels);
+  let agree = 0;
+  let exact = 0;
+  let total = 0;
+  return {
+    add(predicted, target, rows) {
+      for (let r = 0; r < rows; r++) {
+        let all = true;
+        for (let l = 0; l < labels; l++) {
+          const p = predicted[r * labels + l] >= 0.5;
+          const t = target[r * labels + l] >= 0.5;
+          if (p === t) agree++;
+          else all = false;
+          if (p && t) tp[l]++;
+          else if (p && !t) fp[l]++;
+          else if (!p && t) fn[l]++;
+        }
+        if (all) exact++;
+      }
+      total += rows;
+    },
+    finish() {
+      const sum = (xs: Float64Array) => xs.reduce((a, b) => a + b, 0);
+      const microP = safeDivide(sum(tp), sum(tp) + sum(fp));
+      const microR = safeDivide(sum(tp), sum(tp) + sum(fn));
+      let f1Sum = 0;
+      for (let l = 0; l < labels; l++) {
+        const p = safeDivide(tp[l], tp[l] + fp[l]);
+        const r = safeDivide(tp[l], tp[l] + fn[l]);
+        f1Sum += safeDivide(2 * p * r, p + r);
+      }
+      return {
+        metrics: {
+          accuracy: safeDivide(agree, total * labels),
+          exactMatch: safeDivide(exact, total),
+          precisionMicro: microP,
+          recallMicro: microR,
+          f1Micro: safeDivide(2 * microP * microR, microP + microR),
+          f1Macro: f1Sum / labels,
+        },
+      };
+    },
+  };
+}
+
+function regressionAccumulator(width: number): Accumulator {
+  const n = new Float64Array(width);
+  const sumY = new Float64Array(width);
+  const sumY2 = new Float64Array(width);
+  const sse = new Float64Array(width);
+  const sae = new Float64Array(width);
+  return {
+    add(predicted, target, rows) {
+      for (let r = 0; r < rows; r++) {
+        for (let c = 0; c < width; c++) {
+          const i = r * width + c;
+          const y = target[i];
+          const d = predicted[i] - y;
+          n[c]++;
+          sumY[c] += y;
+          sumY2[c] += y * y;
+          sse[c] += d * d;
+          sae[c] += Math.abs(d);
+        }
+      }
+    },
+    finish() {
+      let r2 = 0;
+      for (let c = 0; c < width; c++) {
+        // SS_tot = Σy² − (Σy)²/n; clamp tiny negative rounding of a constant column to 0 (R² := 0 then).
+        const ssTot = Math.max(0, sumY2[c] - (sumY[c] * sumY[c]) / n[c]);
+        r2 += ssTot <= 1e-12 * Math.max(1, sumY2[c]) ? 0 : 1 - sse[c] / ssTot;
+      }
+      const count = n.reduce((a, b) => a + b, 0);
+      return {
+        metrics: {
+          mse: safeDivide(sse.reduce((a, b) => a + b, 0), count),
+          mae: safeDivide(sae.reduce((a, b) => a + b, 0), count),
+          r2: r2 / width,
+        },
+      };
+    },
+  };
+}
+
+/** A task kind without sufficient statistics here: keep the decoded predictions (plain arrays) and call task.metrics. */
+function collectingAccumulator(task: Task): Accumulator {
+  const predicted: number[] = [];
+  const target: number[] = [];
+  return {
+    add(p, t) {
+      for (let i = 0; i < p.length; i++) predicted.push(p[i]);
+      for (let i = 0; i < t.length; i++) target.push(t[i]);
+    },
+    finish() {
+      return { metrics: task.metrics(predicted, target) };
+    },
+  };
+}

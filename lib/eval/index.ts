@@ -1,0 +1,17 @@
+/** Evaluation and analysis: `mtl.evaluation.*` (evaluate and deltaM are also top-level). */
+export { evaluate, Evaluation, EvaluationRow, EvaluateOptions, MetricTable, TaskReport } from "./evaluate";
+export { deltaM, deltaMOverSeeds, meanTable, metricTable, DeltaM, DeltaMOptions, DeltaMOverSeeds, Directions, MetricSource } from "./deltaM";
+export { negativeTransfer, compare as compareRuns, NegativeTransferOptions, NegativeTransferReport, TransferRow, Verdict } from "./negativeTransfer";
+export {
+  sharedGradients,
+  cosineMatrix,
+  lookaheadAffinity,
+  relatednessMonitor,
+  RelatednessMonitor,
+  RelatednessMonitorOptions,
+  RelatednessSnapshot,
+  PairConflict,
+  suggestGroups,
+  Grouping,
+} from "./relatedness";
+export { summarize, Summary, Interval, mean, std, studentTQuantile, studentTCdf } from "./stats";

@@ -1,0 +1,266 @@
+/**
+ * Task relatedness measured on the shared parameters θ_s during training.
+ *
+ * 1. Gradient cosine (as in PCGrad, Yu et al., NeurIPS 2020): cos(g_i, g_j) with g_i = ∇_{θ_s} L_i on
+ *    the same batch; cos < 0 is a conflict. A zero gradient has cosine 0 with everything (no direction).
+ * 2. Lookahead inter-task affinity of TAG (Fifty et al., "Efficiently Identifying Task Groupings
+ *    for Multi-Task Learning", NeurIPS 2021, eq. 2):
+ *      Z^t_{i→j} = 1 − L_j(X^t, θ_s^t − η ∇_{θ_s} L_i(X^t), θ_j^t) / L_j(X^t, θ_s^t, θ_j^t),
+ *    averaged over the steps t where it is measured. Z_{i→j} > 0: a step on task i alone lowers
+ *    task j's loss. Readings: the lookahead is a plain SGD step of size η on θ_s only (the equation;
+ *    the authors' code can also replay their optimizer), measured every `every` steps on a fresh
+ *    seeded batch of the given data rather than on the trainer's own batch, with the model in
+ *    inference mode (no dropout), so the measure is deterministic given its seed.
+ * Both are computed here with tf.variableGrads on model.sharedVariables(), one task at a time.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { MultiTaskModel } from "../architectures/types";
+import { batchTensors, MultiTaskData, validateForTasks } from "../data/dataset";
+import { check, checkKnownOptions, checkPositiveInteger } from "../errors";
+import { Rng } from "../random";
+import { Task } from "../tasks/task";
+import { Callbacks } from "../train/callbacks";
+
+/** ∇_{θ_s} L_i for each task on one batch, each flattened in sharedVariables() order (float64 rows). */
+export function sharedGradients(model: MultiTaskModel, tasks: Task[], x: tf.Tensor2D, targets: tf.Tensor[]): Float64Array[] {
+  const shared = model.sharedVariables().map(([, v]) => v);
+  check(shared.length > 0, "sharedGradients", () => `the model (${model.architecture}) has no shared parameters to compare gradients on.`);
+  return tasks.map((task, i) => {
+    const flat = tf.tidy(() => {
+      const { grads } = tf.variableGrads(() => task.loss(model.forward(x, false)[i], targets[i]), shared);
+      return tf.concat(shared.map((v) => tf.reshape(grads[v.name], [-1])));
+    });
+    const out = Float64Array.from(flat.dataSync());
+    flat.dispose();
+    return out;
+  });
+}
+
+/** Pairwise cosine similarities of the rows of G (k × k, float64); 1 on the diagonal. */
+export function cosineMatrix(rows: ArrayLike<number>[]): number[][] {
+  const k = rows.length;
+  const norms = rows.map((r) => Math.sqrt(dot(r, r)));
+  return Array.from({ length: k }, (_, i) =>
+    Array.from({ length: k }, (_, j) => {
+      if (i === j) return 1;
+      return norms[i] === 0 || norms[j] === 0 ? 0 : dot(rows[i], rows[j]) / (norms[i] * norms[j]);
+    }),
+  );
+}
+
+function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
+  return s;
+}
+
+/** Task losses on a batch without gradients. */
+function taskLosses(model: MultiTaskModel, tasks: Task[], x: tf.Tensor2D, targets: tf.Tensor[]): number[] {
+  return tf.tidy(() => {
+    const outputs = model.forward(x, false);
+    return Array.from(tf.stack(tasks.map((t, i) => t.loss(outputs[i], targets[i]))).dataSync());
+  });
+}
+
+/**
+ * TAG's lookahead affinity on one batch: Z[i][j] = Z_{i→j} = 1 − L_j(θ_s − η g_i) / L_j(θ_s).
+ * θ_s is restored exactly afterwards.
+ */
+export function lookaheadAffinity(model: MultiTaskModel, tasks: Task[], x: tf.Tensor2D, targets: tf.Tensor[], learningRate: number): number[][] {
+  check(Number.isFinite(learningRate) && learningRate > 0, "lookaheadAffinity", () => `the learning rate η must be a positive number, got ${learningRate}.`);
+  const shared = model.sharedVariables().map(([, v]) => v);
+  check(shared.length > 0, "lookaheadAffinity", () => `the model (${model.architecture}) has no shared parameters.`);
+  const before = taskLosses(model, tasks, x, targets);
+  const saved = shared.map((v) => tf.clone(v));
+  try {
+    return tasks.map((task, i) => {
+      tf.tidy(() => {
+        const { grads } = tf.variableGrads(() => task.loss(model.forward(x, false)[i], targets[i]), shared);
+        shared.forEach((v, n) => v.assign(tf.sub(saved[n], tf.mul(learningRate, grads[v.name]))));
+      });
+      const after = taskLosses(model, tasks, x, targets);
+      shared.forEach((v, n) => v.assign(saved[n]));
+      return after.map((l, j) => 1 - l / before[j]);
+    });
+  } finally {
+    shared.forEach((v, n) => v.assign(saved[n]));
+    tf.dispose(saved);
+  }
+}
+
+export interface RelatednessSnapshot {
+  step: number;
+  /** cos(g_i, g_j) on this step's probe batch. */
+  cosine: number[][];
+  /** Z_{i→j} on this step's probe batch (when a learning rate η was given). */
+  affinity?: number[][];
+}
+
+export interface PairConflict {
+  a: string;
+  b: string;
+  meanCosine: number;
+  /** Fraction of snapshots with cos < 0. */
+  conflictRate: number;
+  /** Mean of the negative cosines (0 when none): how strongly they conflict when they do. */
+  meanConflict: number;
+}
+
+export interface RelatednessMonitorOptions {
+  model: MultiTaskModel;
+  tasks: Task[];
+  /** Data the probe batches are drawn from (usually the training set). */
+  data: MultiTaskData;
+  /** Measure after every this many training steps (default 10), and once before training. */
+  every?: number;
+  /** Rows per probe batch (default 256, or all rows if fewer). */
+  batchSize?: number;
+  /** η of TAG's lookahead; without it only gradient cosines are recorded. */
+  learningRate?: number;
+  seed?: number;
+}
+
+/** Records gradient cosines (and TAG affinities) while a Trainer runs: pass `monitor.callbacks` to it. */
+export class RelatednessMonitor {
+  readonly snapshots: RelatednessSnapshot[] = [];
+  readonly taskNames: string[];
+  readonly callbacks: Callbacks;
+  private readonly rng: Rng;
+  private readonly every: number;
+  private readonly batchSize: number;
+
+  constructor(private readonly options: RelatednessMonitorOptions) {
+    const where = "relatednessMonitor";
+    checkKnownOptions(where, options, ["model", "tasks", "data", "every", "batchSize", "learningRate", "seed"]);
+    check(options.model && Array.isArray(options.tasks) && options.tasks.length >= 2, where, () => "needs a model and at least two tasks.");
+    check(options.tasks.every((t, i) => t.name === options.model.taskNames[i]) && options.tasks.length === options.model.taskNames.length, where,
+      () => `the tasks must be the model's tasks in its order (${options.model.taskNames.join(", ")}).`);
+    validateForTasks(options.data, options.tasks);
+    this.every = options.every ?? 10;
+    checkPositiveInteger(where, "every", this.every);
+    this.batchSize = Math.min(options.batchSize ?? 256, options.data.rows);
+    checkPositiveInteger(where, "batchSize", this.batchSize);
+    if (options.learningRate !== undefined) {
+      check(Number.isFinite(options.learningRate) && options.learningRate > 0, where, () => `option 'learningRate' must be a positive number, got ${options.learningRate}.`);
+    }
+    this.rng = new Rng(options.seed ?? 0);
+    this.taskNames = options.tasks.map((t) => t.name);
+    this.callbacks = {
+      onTrainBegin: (history) => {
+        if (this.snapshots.length === 0) this.measure(history.steps.length);
+      },
+      onStepEnd: (record) => {
+        if ((record.step + 1) % this.every === 0) this.measure(record.step + 1);
+      },
+    };
+  }
+
+  /** Takes one measurement now, labelled with `step`. */
+  measure(step: number): RelatednessSnapshot {
+    const { model, tasks, data, learningRate } = this.options;
+    const indices = this.rng.permutation(data.rows).subarray(0, this.batchSize);
+    const batch = batchTensors(data, tasks, indices);
+    try {
+      const snapshot: RelatednessSnapshot = { step, cosine: cosineMatrix(sharedGradients(model, tasks, batch.x, batch.targets)) };
+      if (learningRate !== undefined) snapshot.affinity = lookaheadAffinity(model, tasks, batch.x, batch.targets, learningRate);
+      this.snapshots.push(snapshot);
+      return snapshot;
+    } finally {
+      batch.x.dispose();
+      tf.dispose(batch.targets);
+    }
+  }
+
+  /** Mean cosine matrix over the snapshots. */
+  meanCosine(): number[][] {
+    return meanMatrices(this.snapshots.map((s) => s.cosine));
+  }
+
+  /** TAG's affinity averaged over the snapshots: Z[i][j] = Z_{i→j}. */
+  affinity(): number[][] {
+    const zs = this.snapshots.flatMap((s) => (s.affinity ? [s.affinity] : []));
+    check(zs.length > 0, "RelatednessMonitor.affinity", () => "no affinities were recorded; give option 'learningRate' (TAG's η).");
+    return meanMatrices(zs);
+  }
+
+  /** Per pair of tasks: mean cosine, how often (fraction of snapshots) and how strongly they conflict. */
+  conflicts(): PairConflict[] {
+    check(this.snapshots.length > 0, "RelatednessMonitor.conflicts", () => "no snapshots yet.");
+    const out: PairConflict[] = [];
+    const k = this.taskNames.length;
+    for (let i = 0; i < k; i++) {
+      for (let j = i + 1; j < k; j++) {
+        const c = this.snapshots.map((s) => s.cosine[i][j]);
+        const neg = c.filter((v) => v < 0);
+        out.push({
+          a: this.taskNames[i],
+          b: this.taskNames[j],
+          meanCosine: c.reduce((x, y) => x + y, 0) / c.length,
+          conflictRate: neg.length / c.length,
+          meanConflict: neg.length ? neg.reduce((x, y) => x + y, 0) / neg.length : 0,
+        });
+      }
+    }
+    return out;
+  }
+}
+
+export function relatednessMonitor(options: RelatednessMonitorOptions): RelatednessMonitor {
+  return new RelatednessMonitor(options);
+}
+
+function meanMatrices(ms: number[][][]): number[][] {
+  check(ms.length > 0, "meanMatrices", () => "no matrices to average.");
+  return ms[0].map((row, i) => row.map((_, j) => ms.reduce((s, m) => s + m[i][j], 0) / ms.length));
+}
+
+export interface Grouping {
+  groups: string[][];
+  /** Σ_j (mean over the other members i of j's group of Z_{i→j}); a task alone scores 0. */
+  score: number;
+}
+
+/**
+ * Task grouping from affinities (TAG's network selection, Fifty et al. 2021 §3.2): score each
+ * candidate grouping by the affinity every task receives from the other members of its group,
+ *   score = Σ_j (1/(|g(j)| − 1)) Σ_{i ∈ g(j), i ≠ j} Z_{i→j},
+ * and search all of them exhaustively. Reading: the paper lets a task sit in several groups and be
+ * served by its best one; here a grouping is a partition (every task trained in exactly one
+ * network), which is what a user trains. A task alone gets 0 (no transfer), so all-separate wins
+ * when every affinity is negative. Returns the `top` best groupings with at most `maxGroups` groups.
+ */
+export function suggestGroups(affinity: number[][], taskNames: string[], options: { maxGroups?: number; top?: number } = {}): Grouping[] {
+  const where = "suggestGroups";
+  checkKnownOptions(where, options, ["maxGroups", "top"]);
+  const k = taskNames.length;
+  check(k >= 1 && k <= 10, where, () => `exhaustive search handles 1 to 10 tasks, got ${k}.`);
+  check(affinity.length === k && affinity.every((r) => r.length === k && r.every(Number.isFinite)), where,
+    () => `the affinity matrix must be ${k} × ${k} finite numbers (one row and column per task: ${taskNames.join(", ")}).`);
+  const maxGroups = options.maxGroups ?? k;
+  checkPositiveInteger(where, "maxGroups", maxGroups);
+  const top = options.top ?? 5;
+  checkPositiveInteger(where, "top", top);
+  const found: Grouping[] = [];
+  const assign = new Array<number>(k).fill(0);
+  // Restricted growth strings enumerate each partition once.
+  const visit = (pos: number, used: number) => {
+    if (pos === k) {
+      const groups: number[][] = Array.from({ length: used }, () => []);
+      assign.forEach((g, t) => groups[g].push(t));
+      let score = 0;
+      for (const g of groups) {
+        if (g.length < 2) continue;
+        for (const j of g) score += g.filter((i) => i !== j).reduce((s, i) => s + affinity[i][j], 0) / (g.length - 1);
+      }
+      found.push({ groups: groups.map((g) => g.map((t) => taskNames[t])), score });
+      return;
+    }
+    for (let g = 0; g < Math.min(used + 1, maxGroups); g++) {
+      assign[pos] = g;
+      visit(pos + 1, Math.max(used, g + 1));
+    }
+  };
+  visit(0, 0);
+  found.sort((a, b) => b.score - a.score);
+  return found.slice(0, top);
+}
