@@ -13,6 +13,7 @@ import { Rng, RngState } from "../random";
 import { Regularizer } from "../regularizers";
 import { Task } from "../tasks/task";
 import { Callbacks } from "./callbacks";
+import { evaluate } from "../eval/evaluate";
 import { CheckpointManifest, loadCheckpoint, saveCheckpoint } from "./checkpoint";
 import { Stateful } from "./stateful";
 import { EpochRecord, History, RunInfo, StepRecord } from "./history";
@@ -402,13 +403,10 @@ export class Trainer {
   evaluate(data: MultiTaskData, batchSize = 1024): Record<string, TaskEvaluation> {
     validateForTasks(data, this.tasks, "Trainer.evaluate");
     check(data.rows > 0, "Trainer.evaluate", () => "the data has no rows.");
-    const raw = this.predictRaw(data, batchSize);
+    // Streamed over batches by mtl.evaluate (which also gives confusion matrices and a DataFrame).
+    const evaluation = evaluate(this.model, data, this.tasks, { batchSize });
     const result: Record<string, TaskEvaluation> = {};
-    this.tasks.forEach((task, i) => {
-      const target = data.targets[task.name];
-      const loss = tf.tidy(() => task.loss(tf.tensor2d(raw[i], [data.rows, task.outputUnits]), task.targetTensor(target, data.rows)).dataSync()[0]);
-      result[task.name] = { loss, metrics: task.metrics(task.decode(raw[i], data.rows), target.values) };
-    });
+    for (const task of this.tasks) result[task.name] = { loss: evaluation.tasks[task.name].loss, metrics: evaluation.tasks[task.name].metrics };
     return result;
   }
 }
