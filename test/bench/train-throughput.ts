@@ -1,0 +1,458 @@
+/**
+ * Training throughput per backend, beside the backend's own matmul speed and PyTorch (1 thread).
+ *
+ * Models (hard sharing, ReLU trunk, a classification head + a 1-output regression head, loss = CE + MSE,
+ * Adam lr 1e-3, one `Trainer.trainStep` per step on a fixed batch, so batch assembly is not timed):
+ *   seed  input 20,  trunk [64],       4 classes, batch 64   (the guide's example)
+ *   mlp   input 784, trunk [512, 512], 10 classes, batch 256
+ * Matmul reference: plain tf.matMul [256,784]×[784,512] and [256,512]×[512,512] on the same backend.
+ *
+ * FLOPs: a dense layer in→out costs 2·in·out per sample forward; training counts 3× that
+ * (forward, ∂L/∂x, ∂L/∂W), the usual convention, for every layer, although nobody computes ∂L/∂x
+ * of the first layer (neither mtlkit nor PyTorch do). Bias, activation, loss and optimizer work is
+ * not counted. Training GFLOP/s = 3 · forward FLOPs/sample · samples/s.
+ *
+ * Each round measures, on one backend: the matmuls, then each model in mtlkit and in PyTorch,
+ * alternating which goes first; PyTorch runs in one persistent child process
+ * (test/bench/torch_throughput.py) that times its own steps, so no start-up or pipe time is counted.
+ * Ratios (training / matmul, mtlkit / PyTorch) are taken per round, then the median over rounds.
+ *
+ *   npm run build && npm run bench -- [--rounds=7] [--backends=wasm,cpu] [--quick] [--no-torch]
+ *                                     [--target-ms=400] [--json=out.json]
+ * Environment: MTLKIT_BENCH_ROUNDS, MTLKIT_BENCH_BACKENDS, MTLKIT_BENCH_QUICK=1, MTLKIT_BENCH_TORCH=0,
+ * MTLKIT_BENCH_PYTHON (default /usr/bin/python3), MTLKIT_BENCH_TORCH_THREADS (default 1).
+ */
+import { ChildProcessWithoutNullStreams, spawn, spawnSync } from "node:child_process";
+import { renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { createInterface, Interface } from "node:readline";
+import * as tf from "@tensorflow/tfjs";
+import "@tensorflow/tfjs-backend-wasm";
+import * as mtl from "../../lib";
+
+/** The criterion of issue 2: wasm training on the mlp reaches this share of wasm's matmul GFLOP/s. */
+const TARGET_SHARE = 0.6;
+
+interface ModelSpec {
+  name: "seed" | "mlp";
+  input: number;
+  hidden: number[];
+  classes: number;
+  batch: number;
+}
+
+const MODELS: ModelSpec[] = [
+  { name: "seed", input: 20, hidden: [64], classes: 4, batch: 64 },
+  { name: "mlp", input: 784, hidden: [512, 512], classes: 10, batch: 256 },
+];
+
+const MATMULS: Array<[number, number, number]> = [
+  [256, 784, 512],
+  [256, 512, 512],
+];
+
+interface Options {
+  rounds: number;
+  backends: string[];
+  quick: boolean;
+  torch: boolean;
+  targetMs: number;
+  json?: string;
+  python: string;
+}
+
+function parseOptions(argv: string[]): Options {
+  const flags = new Map<string, string>();
+  for (const arg of argv) {
+    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
+    if (!m) throw new Error(`train-throughput: unknown argument '${arg}' (flags: --rounds=N --backends=a,b --quick --no-torch --target-ms=N --json=PATH)`);
+    flags.set(m[1], m[2] ?? "true");
+  }
+  const known = ["rounds", "backends", "quick", "no-torch", "target-ms", "json"];
+  for (const k of flags.keys()) if (!known.includes(k)) throw new Error(`train-throughput: unknown flag --${k} (known: ${known.map((f) => "--" + f).join(" ")})`);
+  const env = process.env;
+  const quick = flags.has("quick") || env.MTLKIT_BENCH_QUICK === "1";
+  const rounds = Number(flags.get("rounds") ?? env.MTLKIT_BENCH_ROUNDS ?? (quick ? 3 : 7));
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`train-throughput: --rounds must be a positive integer, got ${rounds}`);
+  const targetMs = Number(flags.get("target-ms") ?? (quick ? 150 : 400));
+  if (!(targetMs > 0)) throw new Error(`train-throughput: --target-ms must be positive, got ${targetMs}`);
+  const listed = flags.get("backends") ?? env.MTLKIT_BENCH_BACKENDS;
+  const backends = listed ? listed.split(",").map((s) => s.trim()).filter(Boolean) : defaultBackends();
+  for (const b of backends) if (!["tensorflow", "wasm", "cpu"].includes(b)) throw new Error(`train-throughput: unknown backend '${b}' (tensorflow, wasm, cpu)`);
+  return {
+    rounds,
+    backends,
+    quick,
+    torch: !flags.has("no-torch") && env.MTLKIT_BENCH_TORCH !== "0",
+    targetMs,
+    json: flags.get("json"),
+    python: env.MTLKIT_BENCH_PYTHON ?? "/usr/bin/python3",
+  };
+}
+
+/** Native TensorFlow when it loads, then wasm and cpu. */
+function defaultBackends(): string[] {
+  const native = mtl.backendInfo().candidates.find((c) => c.name === "tensorflow");
+  return [...(native?.available ? ["tensorflow"] : []), "wasm", "cpu"];
+}
+
+// ---------------------------------------------------------------- statistics
+
+function quantile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const pos = (s.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return s[lo] + (s[hi] - s[lo]) * (pos - lo);
+}
+
+interface Summary {
+  median: number;
+  min: number;
+  max: number;
+  q1: number;
+  q3: number;
+  values: number[];
+}
+
+function summarize(values: number[]): Summary {
+  return { median: quantile(values, 0.5), min: Math.min(...values), max: Math.max(...values), q1: quantile(values, 0.25), q3: quantile(values, 0.75), values };
+}
+
+function fmt(x: number): string {
+  if (!Number.isFinite(x)) return String(x);
+  const a = Math.abs(x);
+  return a >= 1000 ? x.toFixed(0) : a >= 100 ? x.toFixed(1) : a >= 10 ? x.toFixed(2) : x.toFixed(3);
+}
+
+function cell(s: Summary | undefined): string {
+  return s ? `${fmt(s.median)} (${fmt(s.min)}–${fmt(s.max)})` : "–";
+}
+
+// ---------------------------------------------------------------- PyTorch child
+
+class TorchChild {
+  private readonly child: ChildProcessWithoutNullStreams;
+  private readonly lines: Interface;
+  private readonly pending: Array<(line: string) => void> = [];
+  private stderr = "";
+
+  constructor(python: string) {
+    this.child = spawn(python, [join(sourceDir(), "torch_throughput.py")], { stdio: ["pipe", "pipe", "pipe"] });
+    this.child.stderr.on("data", (d: Buffer) => (this.stderr += d.toString()));
+    this.lines = createInterface({ input: this.child.stdout });
+    this.lines.on("line", (line) => this.pending.shift()?.(line));
+    this.child.on("exit", (code) => {
+      for (const resolve of this.pending.splice(0)) resolve(JSON.stringify({ error: `python exited with ${code}: ${this.stderr.slice(-500)}` }));
+    });
+  }
+
+  async ask<T>(msg: object): Promise<T> {
+    const line = await new Promise<string>((resolve) => {
+      this.pending.push(resolve);
+      this.child.stdin.write(JSON.stringify(msg) + "\n");
+    });
+    const reply = JSON.parse(line) as T & { error?: string };
+    if (reply.error) throw new Error(`torch_throughput.py: ${reply.error}`);
+    return reply;
+  }
+
+  close(): void {
+    this.child.stdin.end(JSON.stringify({ op: "quit" }) + "\n");
+  }
+}
+
+/** test/bench/, whether this runs from the sources (ts-node, vitest) or from dist/test/bench. */
+function sourceDir(): string {
+  return __dirname.includes(join("dist", "test", "bench")) ? join(__dirname, "..", "..", "..", "test", "bench") : __dirname;
+}
+
+/** Python with torch, or why not. */
+function probeTorch(python: string): { ok: true } | { ok: false; why: string } {
+  const r = spawnSync(python, ["-c", "import torch; print(torch.__version__)"], { encoding: "utf8", timeout: 120_000 });
+  if (r.error) return { ok: false, why: `${python} could not run (${r.error.message})` };
+  if (r.status !== 0) return { ok: false, why: `${python} has no torch (${(r.stderr || "").trim().split("\n").pop()})` };
+  return { ok: true };
+}
+
+// ---------------------------------------------------------------- mtlkit side
+
+/** Forward FLOPs per sample of the dense layers (2·in·out each). */
+function forwardFlops(spec: ModelSpec): number {
+  let flops = 0;
+  let width = spec.input;
+  for (const units of spec.hidden) {
+    flops += 2 * width * units;
+    width = units;
+  }
+  return flops + 2 * width * (spec.classes + 1);
+}
+
+interface MtlRun {
+  spec: ModelSpec;
+  trainer: mtl.Trainer;
+  x: tf.Tensor2D;
+  targets: tf.Tensor[];
+  model: mtl.HardSharingModel;
+}
+
+function buildMtl(spec: ModelSpec): MtlRun {
+  const tasks = [mtl.tasks.classification("label", { classes: spec.classes }), mtl.tasks.regression("value")];
+  const model = mtl.hardSharing({ inputSize: spec.input, trunk: spec.hidden, tasks, seed: 1 });
+  const trainer = new mtl.Trainer({ model, tasks, optimizer: mtl.optimizers.adam({ learningRate: 1e-3 }), progress: false });
+  const rng = new mtl.Rng(2);
+  const x = tf.tensor2d(Float32Array.from({ length: spec.batch * spec.input }, () => rng.normal()), [spec.batch, spec.input]);
+  const labels = tf.tensor1d(Int32Array.from({ length: spec.batch }, () => Math.floor(rng.uniform() * spec.classes)), "int32");
+  const values = tf.tensor2d(Float32Array.from({ length: spec.batch }, () => rng.normal()), [spec.batch, 1]);
+  return { spec, trainer, x, targets: [labels, values], model };
+}
+
+function disposeMtl(run: MtlRun): void {
+  run.model.dispose();
+  run.trainer.optimizer.dispose();
+  tf.dispose([run.x, ...run.targets]);
+}
+
+function timeMtlSteps(run: MtlRun, steps: number): number {
+  const start = performance.now();
+  for (let i = 0; i < steps; i++) run.trainer.trainStep(run.x, run.targets);
+  const seconds = (performance.now() - start) / 1000;
+  run.trainer.history.steps.length = 0; // a benchmark keeps no history
+  return seconds;
+}
+
+function timeMatMul(a: tf.Tensor2D, b: tf.Tensor2D, reps: number): number {
+  const start = performance.now();
+  for (let i = 0; i < reps; i++) {
+    const c = tf.matMul(a, b);
+    if (i === reps - 1) c.dataSync(); // the product is really there
+    c.dispose();
+  }
+  return (performance.now() - start) / 1000;
+}
+
+/** How many repetitions make one measurement last about `targetMs`, from a trial of `trial` reps. */
+function repsFor(seconds: number, trial: number, targetMs: number): number {
+  return Math.max(1, Math.round((targetMs / 1000) * (trial / seconds)));
+}
+
+// ---------------------------------------------------------------- one backend
+
+interface ModelResult {
+  model: string;
+  batch: number;
+  forwardFlops: number;
+  samplesPerSec: Summary;
+  trainGflops: Summary;
+  /** Training GFLOP/s / the matmul reference's, per round. */
+  shareOfMatmul: Summary;
+  torchSamplesPerSec?: Summary;
+  /** mtlkit samples/s ÷ PyTorch samples/s, per round. */
+  ratioToTorch?: Summary;
+  stepsPerRound: number;
+  torchStepsPerRound?: number;
+}
+
+interface MatMulResult {
+  shape: string;
+  gflops: Summary;
+  torchGflops?: Summary;
+}
+
+interface BackendResult {
+  backend: string;
+  device: string;
+  matmuls: MatMulResult[];
+  /** Both matmul shapes together: total FLOPs / total time, per round. */
+  matmulReference: Summary;
+  models: ModelResult[];
+  leakedTensors: number;
+}
+
+async function benchBackend(backend: string, options: Options, torch?: TorchChild): Promise<BackendResult> {
+  const info = await mtl.useBestBackend({ prefer: backend as mtl.BackendName });
+  const log = (s: string) => process.stderr.write(s + "\n");
+  log(`[${backend}] ${info.device}`);
+  const tensorsBefore = tf.memory().numTensors;
+
+  const operands = MATMULS.map(([m, k, n]) => {
+    const rng = new mtl.Rng(m + k + n);
+    const a = tf.tensor2d(Float32Array.from({ length: m * k }, () => rng.normal()), [m, k]);
+    const b = tf.tensor2d(Float32Array.from({ length: k * n }, () => rng.normal()), [k, n]);
+    return { m, k, n, a, b, flops: 2 * m * k * n };
+  });
+  const matmulReps = operands.map((o) => {
+    timeMatMul(o.a, o.b, 1);
+    return repsFor(timeMatMul(o.a, o.b, 2), 2, options.targetMs / 2);
+  });
+  const torchMatmulReps = torch
+    ? await Promise.all(operands.map(async (o) => {
+        const { seconds } = await torch.ask<{ seconds: number }>({ op: "matmul", m: o.m, k: o.k, n: o.n, reps: 3 });
+        return repsFor(seconds, 3, options.targetMs / 2);
+      }))
+    : [];
+
+  const runs = MODELS.map(buildMtl);
+  const stepsPerRound: number[] = [];
+  const torchSteps: number[] = [];
+  for (const run of runs) {
+    timeMtlSteps(run, 2); // warm-up: kernels, optimizer slots
+    stepsPerRound.push(repsFor(timeMtlSteps(run, 2), 2, options.targetMs));
+    if (torch) {
+      await torch.ask({ op: "build", ...run.spec, seed: 0 });
+      await torch.ask({ op: "train", name: run.spec.name, steps: 2 });
+      const { seconds } = await torch.ask<{ seconds: number }>({ op: "train", name: run.spec.name, steps: 2 });
+      torchSteps.push(repsFor(seconds, 2, options.targetMs));
+    }
+  }
+  const tensorsAfterWarmup = tf.memory().numTensors;
+
+  const mm: number[][] = operands.map(() => []);
+  const torchMm: number[][] = operands.map(() => []);
+  const reference: number[] = [];
+  const samples: number[][] = runs.map(() => []);
+  const torchSamples: number[][] = runs.map(() => []);
+  const shares: number[][] = runs.map(() => []);
+  const ratios: number[][] = runs.map(() => []);
+
+  for (let round = 0; round < options.rounds; round++) {
+    const torchFirst = round % 2 === 1;
+    let refFlops = 0;
+    let refSeconds = 0;
+    for (let i = 0; i < operands.length; i++) {
+      const o = operands[i];
+      const measureTorch = async () => {
+        if (!torch) return;
+        const { seconds } = await torch.ask<{ seconds: number }>({ op: "matmul", m: o.m, k: o.k, n: o.n, reps: torchMatmulReps[i] });
+        torchMm[i].push((o.flops * torchMatmulReps[i]) / seconds / 1e9);
+      };
+      if (torchFirst) await measureTorch();
+      const seconds = timeMatMul(o.a, o.b, matmulReps[i]);
+      if (!torchFirst) await measureTorch();
+      mm[i].push((o.flops * matmulReps[i]) / seconds / 1e9);
+      refFlops += o.flops * matmulReps[i];
+      refSeconds += seconds;
+    }
+    const ref = refFlops / refSeconds / 1e9;
+    reference.push(ref);
+    for (let j = 0; j < runs.length; j++) {
+      const run = runs[j];
+      let torchRate: number | undefined;
+      const measureTorch = async () => {
+        if (!torch) return;
+        const { seconds } = await torch.ask<{ seconds: number }>({ op: "train", name: run.spec.name, steps: torchSteps[j] });
+        torchRate = (torchSteps[j] * run.spec.batch) / seconds;
+        torchSamples[j].push(torchRate);
+      };
+      if (torchFirst) await measureTorch();
+      const seconds = timeMtlSteps(run, stepsPerRound[j]);
+      if (!torchFirst) await measureTorch();
+      const rate = (stepsPerRound[j] * run.spec.batch) / seconds;
+      samples[j].push(rate);
+      shares[j].push((3 * forwardFlops(run.spec) * rate) / 1e9 / ref);
+      if (torchRate !== undefined) ratios[j].push(rate / torchRate);
+    }
+    log(`[${backend}] round ${round + 1}/${options.rounds}: matmul ${fmt(ref)} GFLOP/s, ` +
+      runs.map((r, j) => `${r.spec.name} ${fmt(samples[j][round])} samples/s`).join(", "));
+  }
+
+  const leakedTensors = tf.memory().numTensors - tensorsAfterWarmup;
+  runs.forEach(disposeMtl);
+  for (const o of operands) tf.dispose([o.a, o.b]);
+  const leftover = tf.memory().numTensors - tensorsBefore;
+  if (leakedTensors !== 0 || leftover !== 0) log(`[${backend}] warning: ${leakedTensors} tensors leaked during the rounds, ${leftover} left after disposal`);
+
+  return {
+    backend,
+    device: info.device,
+    matmuls: operands.map((o, i) => ({
+      shape: `[${o.m},${o.k}]×[${o.k},${o.n}]`,
+      gflops: summarize(mm[i]),
+      torchGflops: torch ? summarize(torchMm[i]) : undefined,
+    })),
+    matmulReference: summarize(reference),
+    models: runs.map((run, j) => ({
+      model: run.spec.name === "seed" ? `seed ${run.spec.input}-${run.spec.hidden.join("-")} (4-class + regression)` : `mlp ${run.spec.input}-${run.spec.hidden.join("-")} (10-class + regression)`,
+      batch: run.spec.batch,
+      forwardFlops: forwardFlops(run.spec),
+      samplesPerSec: summarize(samples[j]),
+      trainGflops: summarize(samples[j].map((r) => (3 * forwardFlops(run.spec) * r) / 1e9)),
+      shareOfMatmul: summarize(shares[j]),
+      torchSamplesPerSec: torch ? summarize(torchSamples[j]) : undefined,
+      ratioToTorch: torch ? summarize(ratios[j]) : undefined,
+      stepsPerRound: stepsPerRound[j],
+      torchStepsPerRound: torch ? torchSteps[j] : undefined,
+    })),
+    leakedTensors,
+  };
+}
+
+// ---------------------------------------------------------------- report
+
+function report(results: BackendResult[], options: Options, torchInfo: string): string {
+  const out: string[] = [];
+  out.push(`Training throughput, ${options.rounds} rounds${options.quick ? " (quick)" : ""}; median (min–max) over rounds; ` +
+    `ratios taken per round. ${torchInfo}. Node ${process.version}, tfjs ${tf.version.tfjs}.`);
+  out.push("");
+  out.push("| backend | model | batch | mtlkit samples/s | training GFLOP/s | share of matmul GFLOP/s | PyTorch samples/s | mtlkit / PyTorch |");
+  out.push("|---|---|---:|---:|---:|---:|---:|---:|");
+  for (const r of results) {
+    for (const m of r.models) {
+      out.push(`| ${r.backend} | ${m.model} | ${m.batch} | ${cell(m.samplesPerSec)} | ${cell(m.trainGflops)} | ${cell(m.shareOfMatmul)} | ${cell(m.torchSamplesPerSec)} | ${cell(m.ratioToTorch)} |`);
+    }
+  }
+  out.push("");
+  out.push("| backend | matmul | GFLOP/s | PyTorch GFLOP/s |");
+  out.push("|---|---|---:|---:|");
+  for (const r of results) {
+    for (const m of r.matmuls) out.push(`| ${r.backend} | ${m.shape} | ${cell(m.gflops)} | ${cell(m.torchGflops)} |`);
+    out.push(`| ${r.backend} | both (reference) | ${cell(r.matmulReference)} | |`);
+  }
+  out.push("");
+  out.push("Training GFLOP/s counts 3 × 2·in·out per dense layer and sample (forward, ∂x, ∂W), bias/activation/loss/optimizer not counted.");
+  const wasm = results.find((r) => r.backend === "wasm");
+  const mlp = wasm?.models.find((m) => m.model.startsWith("mlp"));
+  if (wasm && mlp) {
+    const share = mlp.shareOfMatmul.median;
+    out.push(`Criterion (issue 2): wasm training on the 784-512-512 model reaches ${(100 * share).toFixed(0)}% ` +
+      `(rounds: ${(100 * mlp.shareOfMatmul.min).toFixed(0)}–${(100 * mlp.shareOfMatmul.max).toFixed(0)}%) of wasm's matmul GFLOP/s ` +
+      `in the same run: ${share >= TARGET_SHARE ? "PASS" : "FAIL"} (needs ≥ ${100 * TARGET_SHARE}%).`);
+  }
+  return out.join("\n");
+}
+
+function writeAtomic(path: string, text: string): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, path);
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  let torch: TorchChild | undefined;
+  let torchInfo = "PyTorch: not run (--no-torch)";
+  if (options.torch) {
+    const probe = probeTorch(options.python);
+    if (probe.ok) {
+      torch = new TorchChild(options.python);
+      const info = await torch.ask<{ torch: string; threads: number }>({ op: "info" });
+      torchInfo = `PyTorch ${info.torch}, ${info.threads} thread${info.threads === 1 ? "" : "s"}, interleaved with mtlkit`;
+    } else {
+      torchInfo = `PyTorch: not run (${probe.why})`;
+    }
+  }
+  const results: BackendResult[] = [];
+  try {
+    for (const backend of options.backends) results.push(await benchBackend(backend, options, torch));
+  } finally {
+    torch?.close();
+  }
+  const text = report(results, options, torchInfo);
+  console.log(text);
+  if (options.json) writeAtomic(options.json, JSON.stringify({ options, torchInfo, results }, null, 2) + "\n");
+}
+
+main().catch((e) => {
+  console.error(e instanceof Error ? e.stack ?? e.message : e);
+  process.exit(1);
+});
