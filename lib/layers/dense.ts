@@ -22,6 +22,13 @@ export interface DenseOptions {
   init?: Initializer;
 }
 
+/** A trainable variable that owns its memory alone (the initial tensor is released). */
+function ownedVariable<R extends tf.Rank>(initial: tf.Tensor<R>): tf.Variable<R> {
+  const v = tf.variable(initial, true);
+  initial.dispose();
+  return v;
+}
+
 /** Typed arrays hold at most 2³¹ − 1 elements on every engine mtlkit supports. */
 export const MAX_LAYER_WEIGHTS = 2 ** 31 - 1;
 
@@ -62,8 +69,8 @@ export class Dense {
       for (let i = 0; i < b.length; i++) b[i] = (2 * rng.uniform() - 1) * a;
     }
     // tfjs variable names are global; mtlkit keeps its own names (see namedVariables).
-    this.kernel = tf.variable(tf.tensor2d(w, [inputSize, units]), true);
-    if (options.useBias ?? true) this.bias = tf.variable(tf.tensor1d(b), true);
+    this.kernel = ownedVariable(tf.tensor2d(w, [inputSize, units]));
+    if (options.useBias ?? true) this.bias = ownedVariable(tf.tensor1d(b));
   }
 
   apply(x: tf.Tensor2D): tf.Tensor2D {

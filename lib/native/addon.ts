@@ -20,6 +20,20 @@ export interface NativeAddon {
     strideB: number,
     c: Float32Array,
   ): void;
+  adam(
+    value: Float32Array,
+    gradient: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    beta1: number,
+    beta2: number,
+    oneMinusBeta1: number,
+    oneMinusBeta2: number,
+    oneMinusAccBeta1: number,
+    oneMinusAccBeta2: number,
+    epsilon: number,
+    negLearningRate: number,
+  ): void;
   setThreads(threads: number): void;
   info(): { threads: number; blas: string };
 }

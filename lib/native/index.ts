@@ -1,2 +1,3 @@
 export { loadNative, NativeStatus } from "./addon";
-export { enableNativeKernels, disableNativeKernels, nativeMatMulActive, NativeKernelsStatus } from "./kernels";
+export { enableNativeKernels, disableNativeKernels, nativeMatMulActive, nativeAddonFor, NativeKernelsStatus } from "./kernels";
+export { FusedAdamOptimizer } from "./adam";

@@ -123,6 +123,11 @@ export function disableNativeKernels(): void {
   originals.clear();
 }
 
+/** The addon, when native kernels are enabled for `backendName` (for mtlkit's fused optimizer). */
+export function nativeAddonFor(backendName = tf.getBackend()): NativeAddon | undefined {
+  return originals.has(backendName as SupportedBackend) ? loadNative().addon : undefined;
+}
+
 /** True when the active backend's matmul is the native one. */
 export function nativeMatMulActive(backendName = tf.getBackend()): boolean {
   return originals.has(backendName as SupportedBackend);

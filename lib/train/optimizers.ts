@@ -5,6 +5,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { check } from "../errors";
+import { FusedAdamOptimizer } from "../native/adam";
 
 export interface AdamOptions {
   learningRate?: number;
@@ -13,10 +14,14 @@ export interface AdamOptions {
   epsilon?: number;
 }
 
+/**
+ * Adam (Kingma & Ba, ICLR 2015). When mtlkit's native kernels are enabled (see `useBestBackend`),
+ * each variable's update runs as one fused native call with the same float32 arithmetic as tfjs.
+ */
 export function adam(options: AdamOptions = {}): tf.AdamOptimizer {
   const lr = options.learningRate ?? 1e-3;
   check(Number.isFinite(lr) && lr > 0, "optimizers.adam", () => `option 'learningRate' must be a positive number, got ${lr}.`);
-  return tf.train.adam(lr, options.beta1 ?? 0.9, options.beta2 ?? 0.999, options.epsilon ?? 1e-8) as tf.AdamOptimizer;
+  return new FusedAdamOptimizer(lr, options.beta1 ?? 0.9, options.beta2 ?? 0.999, options.epsilon ?? 1e-8);
 }
 
 export function sgd(learningRate: number, momentum = 0): tf.Optimizer {

@@ -4,6 +4,7 @@
 #include <node_api.h>
 #include <cblas.h>
 
+#include <cmath>
 #include <cstdint>
 #include <string>
 
@@ -80,6 +81,65 @@ napi_value Gemm(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+bool GetDouble(napi_env env, napi_value value, double* out, const char* name) {
+  if (napi_get_value_double(env, value, out) != napi_ok) {
+    std::string message = std::string("mtlkit native: argument '") + name + "' must be a number";
+    napi_throw_type_error(env, nullptr, message.c_str());
+    return false;
+  }
+  return true;
+}
+
+// adam(value, gradient, m, v, beta1, beta2, oneMinusBeta1, oneMinusBeta2, oneMinusAccBeta1, oneMinusAccBeta2,
+//      epsilon, negLearningRate): one Adam update in place, with tfjs's AdamOptimizer's float32 operations
+// in tfjs's order (so the wasm backend's results are reproduced bit for bit):
+//   m ← m·β1 + g·(1−β1);  v ← v·β2 + g²·(1−β2);  value ← (m/(1−β1ᵗ)) / (sqrt(v/(1−β2ᵗ)) + ε) · (−lr) + value
+napi_value Adam(napi_env env, napi_callback_info info) {
+  size_t argc = 12;
+  napi_value argv[12];
+  if (!Check(env, napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr), "mtlkit native: bad call")) return nullptr;
+  if (argc != 12) {
+    napi_throw_error(env, nullptr, "mtlkit native: adam expects 12 arguments");
+    return nullptr;
+  }
+  float *value, *grad, *m, *v;
+  size_t n, ng, nm, nv;
+  if (!GetFloatArray(env, argv[0], &value, &n, "value") || !GetFloatArray(env, argv[1], &grad, &ng, "gradient") ||
+      !GetFloatArray(env, argv[2], &m, &nm, "m") || !GetFloatArray(env, argv[3], &v, &nv, "v")) {
+    return nullptr;
+  }
+  if (ng != n || nm != n || nv != n) {
+    napi_throw_range_error(env, nullptr, "mtlkit native: adam arrays must have equal lengths");
+    return nullptr;
+  }
+  double d[8];
+  const char* names[8] = {"beta1", "beta2", "oneMinusBeta1", "oneMinusBeta2", "oneMinusAccBeta1", "oneMinusAccBeta2", "epsilon", "negLearningRate"};
+  for (int i = 0; i < 8; ++i) {
+    if (!GetDouble(env, argv[4 + i], &d[i], names[i])) return nullptr;
+  }
+  const float b1 = static_cast<float>(d[0]), b2 = static_cast<float>(d[1]), c1 = static_cast<float>(d[2]),
+              c2 = static_cast<float>(d[3]), a1 = static_cast<float>(d[4]), a2 = static_cast<float>(d[5]),
+              eps = static_cast<float>(d[6]), negLr = static_cast<float>(d[7]);
+  for (size_t i = 0; i < n; ++i) {
+    const float g = grad[i];
+    const float m1 = m[i] * b1;
+    const float m2 = g * c1;
+    const float mNew = m1 + m2;
+    const float g2 = g * g;
+    const float v1 = v[i] * b2;
+    const float v2 = g2 * c2;
+    const float vNew = v1 + v2;
+    const float mHat = mNew / a1;
+    const float vHat = vNew / a2;
+    const float denom = std::sqrt(vHat) + eps;
+    const float step = (mHat / denom) * negLr;
+    m[i] = mNew;
+    v[i] = vNew;
+    value[i] = step + value[i];
+  }
+  return nullptr;
+}
+
 napi_value SetThreads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -103,6 +163,7 @@ napi_value Info(napi_env env, napi_callback_info) {
 napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"gemm", nullptr, Gemm, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"adam", nullptr, Adam, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
   };

@@ -1,0 +1,110 @@
+/**
+ * Adam with a fused native update. tfjs's AdamOptimizer runs about a dozen element-wise kernels per
+ * variable per step; when mtlkit's native kernels are enabled for the backend (wasm or cpu), this
+ * subclass updates each variable and its two moments in place with one native call, doing tfjs's
+ * float32 operations in tfjs's order (bit-identical on wasm). Everything else — slot creation,
+ * getWeights/setWeights, checkpoints, dispose — is tfjs's own, so the two are interchangeable.
+ * A variable whose memory is shared with another tensor is updated the ordinary way.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { NativeAddon } from "./addon";
+import { nativeAddonFor } from "./kernels";
+
+interface Slot {
+  originalName: string;
+  variable: tf.Variable;
+}
+
+interface HeapBackend {
+  dataIdMap?: { get(dataId: object): { refCount: number } | undefined };
+  typedArrayFromHeap?(t: tf.Tensor): Float32Array;
+  data?: { get(dataId: object): { values: Float32Array; refCount: number } | undefined };
+}
+
+/** A Float32Array over the tensor's own memory (no copy), or undefined when it is shared or not float32. */
+function exclusiveView(backendName: string, backend: HeapBackend, t: tf.Tensor): Float32Array | undefined {
+  if (t.dtype !== "float32") return undefined;
+  if (backendName === "wasm") {
+    const info = backend.dataIdMap?.get(t.dataId);
+    return info && info.refCount === 1 ? backend.typedArrayFromHeap!(t) : undefined;
+  }
+  const data = backend.data?.get(t.dataId);
+  return data && data.refCount === 1 && data.values instanceof Float32Array ? data.values : undefined;
+}
+
+/** A read-only view of a tensor's values (shared memory is fine for reading). */
+function readView(backendName: string, backend: HeapBackend, t: tf.Tensor): Float32Array | undefined {
+  if (t.dtype !== "float32") return undefined;
+  if (backendName === "wasm") return backend.typedArrayFromHeap!(t);
+  const values = backend.data?.get(t.dataId)?.values;
+  return values instanceof Float32Array ? values : undefined;
+}
+
+export class FusedAdamOptimizer extends tf.AdamOptimizer {
+  override applyGradients(variableGradients: Parameters<tf.AdamOptimizer["applyGradients"]>[0]): void {
+    const backendName = tf.getBackend();
+    const addon = nativeAddonFor(backendName);
+    if (!addon || Array.isArray(variableGradients)) {
+      super.applyGradients(variableGradients);
+      return;
+    }
+    this.applyFused(addon, backendName, variableGradients as tf.NamedTensorMap);
+  }
+
+  private applyFused(addon: NativeAddon, backendName: string, grads: tf.NamedTensorMap): void {
+    const self = this as unknown as {
+      accumulatedFirstMoment: Slot[];
+      accumulatedSecondMoment: Slot[];
+      accBeta1: tf.Variable;
+      accBeta2: tf.Variable;
+      beta1: number;
+      beta2: number;
+      epsilon: number;
+      learningRate: number;
+      incrementIterations(): void;
+    };
+    const backend = tf.backend() as unknown as HeapBackend;
+    // tfjs forms (1 − β1ᵗ) in float32 from the float32 running product; so do we.
+    const oneMinusAcc1 = Math.fround(1 - self.accBeta1.dataSync()[0]);
+    const oneMinusAcc2 = Math.fround(1 - self.accBeta2.dataSync()[0]);
+    Object.keys(grads).forEach((name, i) => {
+      const value = tf.engine().registeredVariables[name];
+      if (self.accumulatedFirstMoment[i] == null) {
+        self.accumulatedFirstMoment[i] = { originalName: `${name}/m`, variable: tf.tidy(() => tf.zerosLike(value).variable(false)) };
+      }
+      if (self.accumulatedSecondMoment[i] == null) {
+        self.accumulatedSecondMoment[i] = { originalName: `${name}/v`, variable: tf.tidy(() => tf.zerosLike(value).variable(false)) };
+      }
+      const gradient = grads[name];
+      if (gradient == null) return;
+      const m = self.accumulatedFirstMoment[i].variable;
+      const v = self.accumulatedSecondMoment[i].variable;
+      // Views are taken last: nothing may allocate (and so move the wasm heap) before the call.
+      const views = [exclusiveView(backendName, backend, value), readView(backendName, backend, gradient), exclusiveView(backendName, backend, m), exclusiveView(backendName, backend, v)];
+      if (views.some((view) => view === undefined) || views[0]!.length !== views[1]!.length) {
+        this.updateOne(value, gradient, m, v, oneMinusAcc1, oneMinusAcc2);
+        return;
+      }
+      addon.adam(views[0]!, views[1]!, views[2]!, views[3]!, self.beta1, self.beta2, 1 - self.beta1, 1 - self.beta2, oneMinusAcc1, oneMinusAcc2, self.epsilon, -self.learningRate);
+    });
+    tf.tidy(() => {
+      self.accBeta1.assign(tf.mul(self.accBeta1, self.beta1));
+      self.accBeta2.assign(tf.mul(self.accBeta2, self.beta2));
+    });
+    self.incrementIterations();
+  }
+
+  /** tfjs's own update for one variable (used when its memory is shared). */
+  private updateOne(value: tf.Variable, g: tf.Tensor, m: tf.Variable, v: tf.Variable, oneMinusAcc1: number, oneMinusAcc2: number): void {
+    const { beta1, beta2, epsilon, learningRate } = this as unknown as { beta1: number; beta2: number; epsilon: number; learningRate: number };
+    tf.tidy(() => {
+      const mNew = tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1));
+      const vNew = tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), 1 - beta2));
+      const mHat = tf.div(mNew, oneMinusAcc1);
+      const vHat = tf.div(vNew, oneMinusAcc2);
+      m.assign(mNew);
+      v.assign(vNew);
+      value.assign(tf.add(tf.mul(tf.div(mHat, tf.add(tf.sqrt(vHat), epsilon)), -learningRate), value));
+    });
+  }
+}
