@@ -15,3 +15,6 @@ export {
   Grouping,
 } from "./relatedness";
 export { summarize, Summary, Interval, mean, std, studentTQuantile, studentTCdf } from "./stats";
+export { trainSeeds, trainSingleTaskBaselines, tablesOf, ModelFactory, TrainerSettings, SeedsOptions, SeedRun, Baselines } from "./baselines";
+export { compareTransfer, freezeShared, copyShared, TransferOptions, TransferResult, TransferStrategy } from "./transfer";
+export { complexity, compareComplexity, Complexity, ComplexityOptions, ComplexityRow } from "./complexity";
