@@ -1,0 +1,97 @@
+/**
+ * MoCo — Fernando, Shen, Liu, Chaudhury, Murugesan, Chen, "Mitigating Gradient Bias in
+ * Multi-objective Learning: A Provably Convergent Approach", ICLR 2023 (Algorithm 1).
+ * Tracks the task gradients and the weights across steps t = 1, 2, …:
+ *   Y_{t+1} = Y_t − β_t (Y_t − J_t),             β_t = β / t^{σ_β}
+ *   λ_{t+1} = Π_Δ(λ_t − γ_t (Y_{t+1} Y_{t+1}ᵀ + ρ I) λ_t),   γ_t = γ / t^{σ_γ}
+ *   d = Y_{t+1}ᵀ λ_{t+1}
+ * from Y_0 = 0, λ_0 = 1/k. Defaults β = 0.5, σ_β = 0.5, γ = 0.1, σ_γ = 0.5, ρ = 0 (LibMTL's).
+ * Readings: Π_Δ is the Euclidean projection onto the simplex (the paper; LibMTL uses a softmax);
+ * the paper's optional projection of y_i onto a ball of radius L_i is omitted (L_i = ∞);
+ * `normalize: "loss"` replaces g_i by L_i g_i / ||g_i|| first, as the authors' and LibMTL's code.
+ * Param level only: the tracked Y must refer to the same coordinates at every step, which the
+ * representation of a new batch does not. State: t, λ and Y (k × d, kept as a tf.Variable).
+ */
+import * as tf from "@tensorflow/tfjs";
+import { check } from "../errors";
+import { checkNumberIn, checkOneOf, options } from "./common";
+import { matVec, projectSimplex } from "./linalg/matrix";
+import { AggregationContext, Aggregator, checkJacobian, gramianOf, requireLosses } from "./types";
+
+export interface MocoOptions {
+  beta?: number;
+  betaSigma?: number;
+  gamma?: number;
+  gammaSigma?: number;
+  rho?: number;
+  normalize?: "none" | "loss";
+}
+
+export interface StatefulAggregator extends Aggregator {
+  /** Frees the tensors of the state. */
+  dispose(): void;
+}
+
+export function moco(opts?: MocoOptions): StatefulAggregator {
+  const o = options("moco", opts, ["beta", "betaSigma", "gamma", "gammaSigma", "rho", "normalize"]);
+  const beta = o.beta ?? 0.5;
+  const betaSigma = o.betaSigma ?? 0.5;
+  const gamma = o.gamma ?? 0.1;
+  const gammaSigma = o.gammaSigma ?? 0.5;
+  const rho = o.rho ?? 0;
+  const normalize = o.normalize ?? "none";
+  checkNumberIn("moco", "beta", beta, 0, 1);
+  checkNumberIn("moco", "betaSigma", betaSigma, 0, 10);
+  checkNumberIn("moco", "gamma", gamma, 0, 1e6);
+  checkNumberIn("moco", "gammaSigma", gammaSigma, 0, 10);
+  checkNumberIn("moco", "rho", rho, 0, 1e6);
+  checkOneOf("moco", "normalize", normalize, ["none", "loss"] as const);
+  let Y: tf.Variable | undefined;
+  let lambda: number[] | undefined;
+  let t = 0;
+  return {
+    name: "MoCo",
+    levels: ["param"],
+    get lastWeights() {
+      return lambda ? [...lambda] : undefined;
+    },
+    aggregate(jacobian: tf.Tensor2D, context?: AggregationContext): tf.Tensor1D {
+      checkJacobian("MoCo", jacobian, context, Y?.shape[0]);
+      const [k, d] = jacobian.shape;
+      if (Y) check(Y.shape[1] === d, "MoCo", () => `the Jacobian has ${d} columns but the tracked gradients have ${Y!.shape[1]}.`);
+      const losses = normalize === "loss" ? requireLosses("moco", k, context) : undefined;
+      Y ??= tf.variable(tf.zeros([k, d]), false);
+      lambda ??= new Array<number>(k).fill(1 / k);
+      t++;
+      const betaT = beta / Math.pow(t, betaSigma);
+      const gammaT = gamma / Math.pow(t, gammaSigma);
+      const tracked = Y;
+      tf.tidy(() => {
+        let J: tf.Tensor2D = jacobian;
+        if (losses) {
+          const norms = tf.sqrt(tf.sum(tf.square(J), 1, true));
+          J = tf.mul(tf.div(J, tf.add(norms, 1e-8)), tf.tensor2d(losses, [k, 1]));
+        }
+        tracked.assign(tf.sub(tracked, tf.mul(betaT, tf.sub(tracked, J))));
+      });
+      const G = gramianOf(Y as tf.Tensor2D);
+      const step = matVec(G, lambda).map((v, i) => v + rho * lambda![i]);
+      lambda = projectSimplex(lambda.map((l, i) => l - gammaT * step[i]));
+      const w = lambda;
+      return tf.tidy(() => tf.reshape(tf.matMul(tf.tensor2d(w, [1, k]), tracked as tf.Tensor2D), [d]) as tf.Tensor1D);
+    },
+    state: () => ({ t, lambda: lambda ? [...lambda] : null, y: Y ? Array.from(Y.dataSync()) : null, shape: Y?.shape ?? null }),
+    loadState(s) {
+      Y?.dispose();
+      Y = undefined;
+      t = Number(s.t ?? 0);
+      lambda = (s.lambda as number[] | null) ?? undefined;
+      if (s.y && s.shape) Y = tf.variable(tf.tensor2d(s.y as number[], s.shape as [number, number]), false);
+    },
+    dispose() {
+      Y?.dispose();
+      Y = undefined;
+    },
+    toString: () => `MoCo(beta=${beta}, gamma=${gamma}, rho=${rho})`,
+  };
+}

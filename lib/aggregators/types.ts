@@ -1,0 +1,151 @@
+/**
+ * The aggregator contract (see ../../README.md, section aggregators): an aggregator turns the
+ * Jacobian J (k × d, row i = gradient of task i) into one update direction d ∈ ℝ^d, before the
+ * learning rate. Methods defined by weights on the Gramian G = J Jᵀ (MGDA, UPGrad, IMTL-G, …) follow
+ * torchjd's split: a *weighting* G ↦ w ∈ ℝ^k in float64 on the k × k matrix, and the aggregator
+ * applies it, d = Jᵀ w. The big-d work is then two matrix products on the tfjs backend.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { check, MtlError } from "../errors";
+import { matMulFast } from "../ops/matmul";
+import { Matrix } from "./linalg/matrix";
+
+/** Where the per-task gradients are taken: shared parameters θ_s, or the shared representation z. */
+export type Level = "param" | "rep";
+
+/** What the trainer knows about the step, for methods that need more than the Jacobian. */
+export interface AggregationContext {
+  /** Task names in row order (used in error messages, and to check the row count). */
+  taskNames?: readonly string[];
+  /** The task losses L_i of the step (MGDA's "loss" normalisations, DB-MTL). */
+  losses?: number[];
+  /** The level the Jacobian was taken at. */
+  level?: Level;
+  /** The shared representation z [batch, width] at level "rep" (GradDrop's sign(z) and batch sums). */
+  representation?: tf.Tensor2D;
+  /** The trainer already checked the rows are finite. */
+  rowsChecked?: boolean;
+}
+
+export interface Aggregator {
+  /** Short name, e.g. "PCGrad". */
+  readonly name: string;
+  /** The levels the method is defined at. */
+  readonly levels: readonly Level[];
+  /** d from J [k, d]. The caller owns J; the result is a new tensor. */
+  aggregate(jacobian: tf.Tensor2D, context?: AggregationContext): tf.Tensor1D;
+  /** The weights w with d = Jᵀ w that the last `aggregate` call used, where the method has them. */
+  readonly lastWeights: number[] | undefined;
+  /** Checkpointable state of stateful methods (EMA, tracked gradients, random generator). */
+  state?(): AggregatorState;
+  loadState?(state: AggregatorState): void;
+  toString(): string;
+}
+
+/** A Gramian-based aggregator also exposes its weighting. */
+export interface GramianAggregator extends Aggregator {
+  /** w ∈ ℝ^k from the Gramian G = J Jᵀ (float64). May update the method's state (GradVac's EMA). */
+  weights(gramian: Matrix, context?: AggregationContext): number[];
+}
+
+export type AggregatorState = Record<string, unknown>;
+
+/** The name of row i in messages: the task's name if known, else "row i". */
+export function rowName(i: number, context?: AggregationContext): string {
+  return context?.taskNames?.[i] !== undefined ? `task '${context.taskNames[i]}'` : `row ${i} (task ${i})`;
+}
+
+/** Refuses a malformed Jacobian: not 2-D, no rows, a row count that is not the task count, non-finite rows. */
+export function checkJacobian(where: string, jacobian: tf.Tensor, context?: AggregationContext, expectedRows?: number): void {
+  check(jacobian instanceof tf.Tensor && jacobian.rank === 2, where, () => `the Jacobian must be a 2-D tensor [tasks, parameters], got shape [${(jacobian as tf.Tensor)?.shape}].`);
+  const k = jacobian.shape[0];
+  check(k > 0, where, () => "the Jacobian has no rows (no tasks).");
+  const tasks = context?.taskNames;
+  if (tasks) check(k === tasks.length, where, () => `the Jacobian has ${k} rows but there are ${tasks.length} tasks (${tasks.join(", ")}).`);
+  if (expectedRows !== undefined) check(k === expectedRows, where, () => `the Jacobian has ${k} rows but this aggregator's state is for ${expectedRows} tasks.`);
+  if (context?.rowsChecked) return;
+  const bad = tf.tidy(() => tf.any(tf.logicalNot(tf.isFinite(jacobian)), 1).dataSync());
+  for (let i = 0; i < k; i++) {
+    if (bad[i]) throw new MtlError(where, `the gradient of ${rowName(i, context)} has a non-finite entry (NaN or ±Infinity).`);
+  }
+}
+
+/** Refuses a malformed Gramian: not square, non-finite, asymmetric, or with a negative diagonal. */
+export function checkGramian(where: string, G: Matrix, context?: AggregationContext): void {
+  check(Array.isArray(G) && G.length > 0, where, () => "the Gramian must be a non-empty k × k array.");
+  const k = G.length;
+  if (context?.taskNames) check(k === context.taskNames.length, where, () => `the Gramian is ${k} × ${k} but there are ${context.taskNames!.length} tasks.`);
+  for (let i = 0; i < k; i++) {
+    check(Array.isArray(G[i]) && G[i].length === k, where, () => `the Gramian must be square: row ${i} has ${G[i]?.length} entries for ${k} rows.`);
+    for (let j = 0; j < k; j++) {
+      if (!Number.isFinite(G[i][j])) throw new MtlError(where, `the Gramian entry (${i}, ${j}) is ${G[i][j]}: the gradient of ${rowName(i, context)} is not finite.`);
+    }
+    check(G[i][i] >= 0, where, () => `the Gramian has a negative diagonal entry ${G[i][i]} at ${rowName(i, context)}; a Gramian is positive semi-definite.`);
+  }
+  for (let i = 0; i < k; i++) {
+    for (let j = 0; j < i; j++) {
+      const tol = 1e-5 * Math.sqrt(G[i][i] * G[j][j]) + 1e-30;
+      check(Math.abs(G[i][j] - G[j][i]) <= tol, where, () => `the Gramian is not symmetric: entries (${i}, ${j}) and (${j}, ${i}) are ${G[i][j]} and ${G[j][i]}.`);
+    }
+  }
+}
+
+/** G = J Jᵀ read back as float64 rows. */
+export function gramianOf(jacobian: tf.Tensor2D): Matrix {
+  const k = jacobian.shape[0];
+  const flat = tf.tidy(() => matMulFast(jacobian, jacobian, false, true).dataSync());
+  return Array.from({ length: k }, (_, i) => Array.from(flat.subarray(i * k, (i + 1) * k)));
+}
+
+/** d = Jᵀ w. */
+export function combine(jacobian: tf.Tensor2D, weights: number[]): tf.Tensor1D {
+  return tf.tidy(() => tf.reshape(tf.matMul(tf.tensor2d(weights, [1, weights.length]), jacobian), [jacobian.shape[1]]) as tf.Tensor1D);
+}
+
+export const BOTH_LEVELS: readonly Level[] = ["param", "rep"];
+
+/**
+ * Builds a Gramian-based aggregator from its weighting: aggregate(J) = Jᵀ weights(J Jᵀ).
+ * `rowsNeeded` is the task count the weighting's state is bound to, if any.
+ */
+export function gramianAggregator(
+  name: string,
+  levels: readonly Level[],
+  weighting: (G: Matrix, context?: AggregationContext) => number[],
+  extra: { describe?: string; state?: () => AggregatorState; loadState?: (s: AggregatorState) => void; rowsNeeded?: () => number | undefined } = {},
+): GramianAggregator {
+  let last: number[] | undefined;
+  const aggregator: GramianAggregator = {
+    name,
+    levels,
+    get lastWeights() {
+      return last ? [...last] : undefined;
+    },
+    weights(G: Matrix, context?: AggregationContext): number[] {
+      checkGramian(name, G, context);
+      const expected = extra.rowsNeeded?.();
+      if (expected !== undefined) check(G.length === expected, name, () => `the Gramian is for ${G.length} tasks but this aggregator's state is for ${expected}.`);
+      return weighting(G, context);
+    },
+    aggregate(jacobian: tf.Tensor2D, context?: AggregationContext): tf.Tensor1D {
+      checkJacobian(name, jacobian, context, extra.rowsNeeded?.());
+      const G = gramianOf(jacobian);
+      const w = aggregator.weights(G, { ...context, rowsChecked: true });
+      last = w;
+      return combine(jacobian, w);
+    },
+    toString: () => extra.describe ?? name,
+  };
+  if (extra.state) aggregator.state = extra.state;
+  if (extra.loadState) aggregator.loadState = extra.loadState;
+  return aggregator;
+}
+
+/** Refuses a loss vector that is missing or of the wrong length, for methods that need the losses. */
+export function requireLosses(where: string, k: number, context?: AggregationContext): number[] {
+  const losses = context?.losses;
+  check(Array.isArray(losses) && losses.length === k, where, () =>
+    `this method needs the task losses: pass { losses } (${k} numbers) in the context (the trainer does).`);
+  losses.forEach((l, i) => check(Number.isFinite(l), where, () => `the loss of ${rowName(i, context)} is ${l}.`));
+  return losses;
+}
