@@ -57,3 +57,4 @@ export * as data from "./data";
 export * as viz from "./viz";
 export * as evaluation from "./eval";
 export { evaluate, deltaM, Evaluation, MetricTable } from "./eval";
+export * as aggregators from "./aggregators";

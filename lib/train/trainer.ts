@@ -21,6 +21,8 @@ import { adam } from "./optimizers";
 import { createProgress, ProgressState } from "./progress";
 import { StepInput } from "./steps/types";
 import { weightedStep } from "./steps/weighted";
+import { aggregatedStep } from "./steps/aggregated";
+import { Aggregator, Level } from "../aggregators/types";
 import { Weighting } from "../weighting/types";
 import { equal } from "../weighting/equal";
 import { staticWeights } from "../weighting/static";
@@ -53,6 +55,10 @@ export interface TrainerOptions {
   clipTaskNorm?: number;
   /** Automatic checkpoints during fit: into `dir`, every N steps and/or minutes, keeping the last `keep` (default 3). */
   checkpoint?: AutoCheckpointOptions;
+  /** A gradient aggregator, e.g. `mtl.aggregators.pcgrad()` (not with `weights` or `weighting`). */
+  aggregator?: Aggregator;
+  /** Where the aggregator takes the per-task gradients: "param" (θ_s) or "rep" (z); default its first supported level. */
+  level?: Level;
 }
 
 export interface AutoCheckpointOptions {
@@ -80,7 +86,7 @@ export interface TrainerState {
   cursor?: EpochCursor;
 }
 
-const OPTIONS = ["model", "tasks", "optimizer", "weights", "weighting", "regularizers", "epochs", "batchSize", "seed", "shuffle", "callbacks", "progress", "onNonFinite", "clipNorm", "clipTaskNorm", "checkpoint"];
+const OPTIONS = ["model", "tasks", "optimizer", "weights", "weighting", "regularizers", "epochs", "batchSize", "seed", "shuffle", "callbacks", "progress", "onNonFinite", "clipNorm", "clipTaskNorm", "checkpoint", "aggregator", "level"];
 
 export interface FitOptions {
   validation?: MultiTaskData;
@@ -101,6 +107,9 @@ export class Trainer {
   /** The loss-weighting method of every step (static when `weights` was given, else equal by default). */
   readonly weighting: Weighting;
   readonly regularizers: Regularizer[];
+  /** The gradient aggregator and its level, when one is used instead of a weighting. */
+  readonly aggregator?: Aggregator;
+  readonly level?: Level;
   readonly epochs: number;
   readonly batchSize: number;
   readonly history: History;
@@ -135,9 +144,24 @@ export class Trainer {
     this.weighting = options.weighting ?? (options.weights !== undefined ? staticWeights(this.weights) : equal());
     this.weighting.bind({ tasks: options.tasks, model: options.model });
     this.components.weighting = this.weighting;
+    if (options.aggregator !== undefined) {
+      const agg = options.aggregator;
+      check(agg && typeof agg.aggregate === "function" && Array.isArray(agg.levels), where, () => "option 'aggregator' must be a method from mtl.aggregators (e.g. mtl.aggregators.pcgrad()).");
+      check(options.weights === undefined && options.weighting === undefined, where,
+        () => `option 'aggregator' (${agg.name}) cannot be combined with '${options.weights !== undefined ? "weights" : "weighting"}': the aggregator forms the update from the per-task gradients.`);
+      const level = options.level ?? agg.levels[0];
+      check(level === "param" || level === "rep", where, () => `option 'level' must be "param" or "rep", got ${JSON.stringify(options.level)}.`);
+      check(agg.levels.includes(level), where, () => `${agg.name} is not defined at level "${level}"; it supports ${agg.levels.map((l) => `"${l}"`).join(" and ")}.`);
+      this.aggregator = agg;
+      this.level = level;
+      if (agg.state && agg.loadState) this.components.aggregator = { state: () => agg.state!(), loadState: (s) => agg.loadState!(s as Record<string, unknown>) };
+    } else {
+      check(options.level === undefined, where, () => "option 'level' only applies with an 'aggregator'.");
+    }
     this.regularizers = options.regularizers ?? [];
     check(Array.isArray(this.regularizers) && this.regularizers.every((r) => r && typeof r.penalty === "function"), where,
       () => "option 'regularizers' must be a list of mtl.regularizers values.");
+    for (const r of this.regularizers) r.validate?.(this.model);
     this.epochs = options.epochs ?? 10;
     check(Number.isInteger(this.epochs) && this.epochs > 0, where, () => `option 'epochs' must be a positive integer, got ${options.epochs}.`);
     this.batchSize = options.batchSize ?? 32;
@@ -250,7 +274,7 @@ export class Trainer {
       clipNorm: this.options.clipNorm,
       clipTaskNorm: this.options.clipTaskNorm,
     };
-    const out = weightedStep(input, this.weighting);
+    const out = this.aggregator ? aggregatedStep(input, this.aggregator, this.level!) : weightedStep(input, this.weighting);
     const regularizers: Record<string, number> = {};
     this.regularizers.forEach((r, i) => (regularizers[r.name] = out.regularizers[i]));
     let total = 0;
