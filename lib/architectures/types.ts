@@ -6,6 +6,12 @@
  *   paths also read the input, e.g. MMoE's gates);
  * - shared variables θ_s and each task's variables θ_i are listed separately ("param"-level
  *   balancing differentiates θ_s; each head always gets its own task's gradient).
+ * What counts as shared: θ_s holds every parameter that more than one task's output depends on, or
+ * that a regulariser ties across tasks (soft sharing's towers and learned center); θ_i holds the
+ * parameters only task i's output depends on, wherever they sit (PLE's last-but-one task gates are
+ * computed inside encode). A task's loss may not depend on all of θ_s (soft sharing: another task's
+ * tower, the center); its gradient there is exactly zero. Each architecture's file says what its
+ * θ_s and z are.
  */
 import * as tf from "@tensorflow/tfjs";
 

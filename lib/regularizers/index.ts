@@ -4,6 +4,7 @@
  *   l1(λ):  λ Σ_{θ ∈ S} ||θ||₁
  * S is the chosen set of parameters: "all", "shared" (θ_s), "tasks" (all θ_i), one task's
  * parameters, or any predicate on the variable's name. Biases are included unless `biases: false`.
+ * softSharing(λ) (softSharing.ts) penalises the distance between task towers tied by soft sharing.
  */
 import * as tf from "@tensorflow/tfjs";
 import { MultiTaskModel } from "../architectures/types";
@@ -15,6 +16,8 @@ export interface Regularizer {
   readonly name: string;
   /** The penalty on the model's parameters, a scalar added to the loss. */
   penalty(model: MultiTaskModel): tf.Scalar;
+  /** Optional: throws an MtlError when the regularizer cannot apply to `model` (the trainer calls it before training). */
+  validate?(model: MultiTaskModel): void;
 }
 
 export interface NormRegularizerOptions {
@@ -63,3 +66,5 @@ export function l2(lambda: number, options: NormRegularizerOptions = {}): Regula
 export function l1(lambda: number, options: NormRegularizerOptions = {}): Regularizer {
   return normRegularizer("l1", lambda, options);
 }
+
+export { softSharing, groupPenalty, SoftSharingPenaltyOptions, SoftSharingForm, SoftSharingDistance } from "./softSharing";

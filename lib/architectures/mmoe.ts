@@ -1,0 +1,150 @@
+/**
+ * Multi-gate Mixture-of-Experts (Ma, Zhao, Yi, Chen, Hong & Chi, "Modeling Task Relationships in
+ * Multi-task Learning with Multi-gate Mixture-of-Experts", KDD 2018):
+ *
+ *   y_k = h^k(f^k(x)),   f^k(x) = Σ_{i=1..n} g^k(x)_i f_i(x),   g^k(x) = softmax(W_gk x)
+ *
+ * n experts f_i (MLPs on x), one softmax gate g^k per task reading x, one tower h^k per task.
+ * Readings: the paper's gate has no bias (default here; `gateBias: true` adds one, as LibMTL does);
+ * experts apply the activation to every layer (their outputs are hidden features).
+ * `gates: { task: { experts: [i, j] } }` restricts a task's gate to some experts (default all).
+ *
+ * Shared and task parameters (the trainer's contract, see types.ts): θ_s = the experts, which every
+ * task uses through its gate; θ_k = task k's gate and tower. The shared representation
+ * z = encode(x) is the experts' outputs side by side, [f_1(x), …, f_n(x)] ([batch, n·h]); decode
+ * computes each gate from x and mixes z's slices. With one expert every gate is the constant 1 and
+ * MMoE is hard sharing with the expert as trunk and the towers as heads.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { check, checkKnownOptions, checkPositiveInteger } from "../errors";
+import { Activation, checkActivation } from "../layers/activations";
+import { Block, makeBlock, Mlp } from "../layers/block";
+import { Initializer } from "../layers/dense";
+import { Rng } from "../random";
+import { Task } from "../tasks/task";
+import { checkSizes, checkTaskKeys, checkTasks, Gate, mixExperts, mixFlops, splitColumns, sumFlops } from "./parts";
+import { BaseModel } from "./types";
+
+export interface MmoeOptions {
+  inputSize: number;
+  tasks: Task[];
+  /** Number of experts n (≥ 1). */
+  experts: number;
+  /** Layer sizes of each expert (e.g. [16]); the last is the expert's output width h. */
+  expertLayers: number[];
+  /** Hidden layers of each task's tower before its output layer (default none). */
+  towers?: number[];
+  /** Per task, the experts its gate mixes (indices 0..n−1; default all). */
+  gates?: Record<string, { experts: number[] }>;
+  /** Add a bias to the gates' logits (default false, as in the paper). */
+  gateBias?: boolean;
+  activation?: Activation;
+  init?: Initializer;
+  seed?: number;
+}
+
+const OPTIONS = ["inputSize", "tasks", "experts", "expertLayers", "towers", "gates", "gateBias", "activation", "init", "seed"] as const;
+
+export class MmoeModel extends BaseModel {
+  readonly architecture = "mmoe";
+  readonly taskNames: readonly string[];
+  readonly inputSize: number;
+  readonly experts: Mlp[];
+  readonly gates: Gate[];
+  readonly towers: Block[];
+  /** Per task, the indices of the experts its gate mixes. */
+  readonly gateExperts: number[][];
+  readonly expertWidth: number;
+
+  constructor(options: MmoeOptions) {
+    super();
+    const where = "mmoe";
+    checkKnownOptions(where, options, OPTIONS);
+    checkPositiveInteger(where, "inputSize", options.inputSize);
+    checkTasks(where, options.tasks);
+    check(Number.isInteger(options.experts) && options.experts >= 1, where, () => `option 'experts' (the number of experts) must be an integer ≥ 1, got ${String(options.experts)}.`);
+    checkSizes(where, "expertLayers", options.expertLayers, false);
+    const towers = options.towers ?? [];
+    checkSizes(where, "towers", towers);
+    const activation = options.activation ?? "relu";
+    checkActivation(where, activation);
+    this.inputSize = options.inputSize;
+    this.taskNames = options.tasks.map((t) => t.name);
+    const n = options.experts;
+    const gates = options.gates ?? {};
+    check(gates !== null && typeof gates === "object", where, () => "option 'gates' must be an object keyed by task name.");
+    checkTaskKeys(where, "gates", gates, this.taskNames);
+    this.gateExperts = this.taskNames.map((t) => {
+      const g = gates[t];
+      if (g === undefined) return Array.from({ length: n }, (_, i) => i);
+      checkKnownOptions(`${where} option 'gates.${t}'`, g, ["experts"]);
+      const list = g.experts;
+      check(Array.isArray(list) && list.length > 0 && list.every((e) => Number.isInteger(e) && e >= 0 && e < n) && new Set(list).size === list.length, where, () =>
+        `the gate of task '${t}' must list distinct expert indices in 0..${n - 1}, at least one; got ${JSON.stringify(list)}.`);
+      return [...list];
+    });
+    for (let e = 0; e < n; e++) {
+      check(this.gateExperts.some((l) => l.includes(e)), where, () => `expert ${e} is mixed by no task's gate, so it would never train; list it in some gate or lower 'experts'.`);
+    }
+
+    const rng = new Rng(options.seed ?? 0);
+    this.experts = Array.from({ length: n }, (_, e) => new Mlp(`expert.${e}`, options.inputSize, options.expertLayers, rng, { activation, init: options.init }));
+    this.expertWidth = this.experts[0].outputSize;
+    this.gates = options.tasks.map((t, k) => new Gate(`gate.${t.name}`, options.inputSize, this.gateExperts[k].length, rng, { bias: options.gateBias ?? false, init: options.init }));
+    this.towers = options.tasks.map((t) =>
+      makeBlock(`tower.${t.name}`, this.expertWidth, [...towers, t.outputUnits], rng, { activation, outputActivation: "linear", init: options.init }),
+    );
+  }
+
+  /** z = [f_1(x), …, f_n(x)]. */
+  encode(x: tf.Tensor2D, _training: boolean): tf.Tensor2D {
+    return tf.tidy(() => {
+      const outs = this.experts.map((e) => e.apply(x));
+      return outs.length === 1 ? outs[0] : tf.concat(outs, 1);
+    });
+  }
+
+  decode(z: tf.Tensor2D, x: tf.Tensor2D, training: boolean): tf.Tensor2D[] {
+    const f = splitColumns(z, this.experts.map(() => this.expertWidth));
+    return this.towers.map((tower, k) => {
+      const mixed = mixExperts(this.gates[k].apply(x), this.gateExperts[k].map((e) => f[e]));
+      return tower.apply(mixed, training);
+    });
+  }
+
+  /** Each task's gate weights g^k(x) over all n experts (0 for experts outside its gate), [rows, n] per task. */
+  gateWeights(x: tf.Tensor2D): number[][][] {
+    return this.gates.map((g, k) => {
+      const t = tf.tidy(() => g.apply(x));
+      const w = t.arraySync() as number[][];
+      t.dispose();
+      return w.map((row) => {
+        const full = new Array<number>(this.experts.length).fill(0);
+        this.gateExperts[k].forEach((e, j) => (full[e] = row[j]));
+        return full;
+      });
+    });
+  }
+
+  sharedVariables(): Array<[string, tf.Variable]> {
+    return this.experts.flatMap((e) => e.namedVariables());
+  }
+
+  taskVariables(taskIndex: number): Array<[string, tf.Variable]> {
+    return [...this.gates[taskIndex].namedVariables(), ...this.towers[taskIndex].namedVariables()];
+  }
+
+  flopsPerExample(): number | undefined {
+    const mixes = this.gateExperts.map((l) => mixFlops(l.length, this.expertWidth));
+    return sumFlops([...this.experts, ...this.gates, ...this.towers].map((b) => b.flopsPerExample()).concat(mixes));
+  }
+
+  dispose(): void {
+    for (const b of [...this.experts, ...this.gates, ...this.towers]) b.dispose();
+  }
+}
+
+/** Builds an MMoE model: n shared experts, one softmax gate and one tower per task. */
+export function mmoe(options: MmoeOptions): MmoeModel {
+  return new MmoeModel(options);
+}
