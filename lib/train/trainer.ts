@@ -162,7 +162,6 @@ export class Trainer {
     check(Array.isArray(this.regularizers) && this.regularizers.every((r) => r && typeof r.penalty === "function"), where,
       () => "option 'regularizers' must be a list of mtl.regularizers values.");
     for (const r of this.regularizers) r.validate?.(this.model);
-    for (const r of this.regularizers) r.validate?.(this.model);
     this.epochs = options.epochs ?? 10;
     check(Number.isInteger(this.epochs) && this.epochs > 0, where, () => `option 'epochs' must be a positive integer, got ${options.epochs}.`);
     this.batchSize = options.batchSize ?? 32;
