@@ -41,11 +41,12 @@ export function cagradDual(G: Matrix, c: number): { w: Vector; rho: number; gwNo
   const rho = c * Math.sqrt(g0sq);
   const scale = maxDiagonal(G);
   if (!(rho > 1e-15 * Math.sqrt(scale)) || scale === 0) return { w: ones, rho: 0, gwNorm: Math.sqrt(g0sq) };
-  // Majorise–minimise on n, each inner step an exact min-norm problem.
-  let w = minNormPoint(G).weights;
-  let n = Math.sqrt(Math.max(quad(G, w), 1e-30 * scale));
+  // Majorise–minimise on n from w = 1/k (so n starts at ||g_0||), each inner step an exact
+  // min-norm problem; F decreases monotonically.
+  let w = ones;
+  let n = Math.sqrt(g0sq);
   let best = { w, value: objective(G, a, rho, w) };
-  for (let it = 0; it < 500; it++) {
+  for (let it = 0; it < 2000; it++) {
     const t = n / rho;
     const shifted = G.map((row, i) => row.map((v, j) => v + t * (a[i] + a[j]) + t * t * g0sq));
     w = minNormPoint(shifted).weights;
@@ -53,13 +54,21 @@ export function cagradDual(G: Matrix, c: number): { w: Vector; rho: number; gwNo
     const nextN = Math.sqrt(Math.max(0, quad(G, w)));
     if (value < best.value) best = { w, value };
     if (nextN < 1e-12 * Math.sqrt(scale)) break;
-    if (Math.abs(nextN - n) <= 1e-14 * n) break;
+    if (Math.abs(nextN - n) <= 1e-13 * n) break;
     n = nextN;
   }
   // Polish on the support with the closed form.
-  const S = best.w.flatMap((v, i) => (v > 1e-12 ? [i] : []));
+  const S = best.w.flatMap((v, i) => (v > 1e-9 ? [i] : []));
   const polished = closedForm(G, a, rho, S);
-  if (polished && objective(G, a, rho, polished) <= best.value + 1e-15 * Math.abs(best.value)) best = { w: polished, value: objective(G, a, rho, polished) };
+  if (polished) {
+    const value = objective(G, a, rho, polished);
+    if (value <= best.value + 1e-12 * Math.abs(best.value)) best = { w: polished, value };
+  }
+  // The origin in the hull (F = 0 at g_w = 0) is a candidate the iteration only approaches.
+  const origin = minNormPoint(G);
+  if (origin.normSquared <= 1e-20 * scale && best.value >= -1e-9 * rho * Math.sqrt(scale)) {
+    return { w: origin.weights, rho, gwNorm: 0 };
+  }
   return { w: best.w, rho, gwNorm: Math.sqrt(Math.max(0, quad(G, best.w))) };
 }
 
@@ -93,7 +102,7 @@ export function cagradWeights(G: Matrix, c = 0.5, rescale: CagradRescale = "none
   const { w, rho, gwNorm } = cagradDual(G, c);
   const divisor = rescale === "none" ? 1 : rescale === "1+c^2" ? 1 + c * c : 1 + c;
   if (rho === 0) return new Array<number>(k).fill(1 / k / divisor);
-  if (!(gwNorm > 1e-12 * Math.sqrt(maxDiagonal(G)))) return new Array<number>(k).fill(0);
+  if (!(gwNorm > 0)) return new Array<number>(k).fill(0);
   return w.map((wi) => (1 / k + (rho / gwNorm) * wi) / divisor);
 }
 

@@ -29,9 +29,12 @@ function affineMinimizer(G: Matrix, S: number[]): Vector | undefined {
   return x?.slice(0, m);
 }
 
-export function minNormPoint(G: Matrix, tolerance = 1e-13): MinNormResult {
-  const k = G.length;
-  const scale = maxDiagonal(G);
+export function minNormPoint(G0: Matrix, tolerance = 1e-13): MinNormResult {
+  const k = G0.length;
+  const scale0 = maxDiagonal(G0);
+  // Work on G / max G_ii so the bordered systems [G 1; 1ᵀ 0] are well scaled.
+  const G = scale0 > 0 ? G0.map((r) => r.map((v) => v / scale0)) : G0;
+  const scale = scale0 > 0 ? 1 : 0;
   const weights = new Array<number>(k).fill(0);
   if (k === 0) return { weights, normSquared: 0, iterations: 0 };
   if (scale === 0) {
@@ -87,6 +90,6 @@ export function minNormPoint(G: Matrix, tolerance = 1e-13): MinNormResult {
   const total = lambda.reduce((a, b) => a + b, 0);
   S.forEach((j, a) => (weights[j] = Math.max(0, lambda[a]) / total));
   let normSquared = 0;
-  for (let a = 0; a < k; a++) for (let b = 0; b < k; b++) normSquared += weights[a] * G[a][b] * weights[b];
+  for (let a = 0; a < k; a++) for (let b = 0; b < k; b++) normSquared += weights[a] * G0[a][b] * weights[b];
   return { weights, normSquared: Math.max(0, normSquared), iterations: Number.isFinite(iterations) ? iterations : k };
 }

@@ -48,16 +48,19 @@ export function fairWeights(G: Matrix, alpha: number, start?: Vector): Vector | 
     for (let i = 0; i < n; i++) if (step[i] < 0) t = Math.min(t, -0.99 * w[i] / step[i]);
     let next = w.map((wi, i) => wi + t * step[i]);
     let nextValue = f(next);
-    while (!(nextValue <= value - 0.25 * t * decrement) && t > 1e-12) {
+    // Near the optimum f changes by less than its rounding error: take the (quadratically
+    // convergent) full step without the line search, which could not tell better from worse.
+    const local = decrement < 1e-8 * Math.max(1, Math.abs(value)) && t === 1;
+    while (!local && !(nextValue <= value - 0.25 * t * decrement) && t > 1e-12) {
       t /= 2;
       next = w.map((wi, i) => wi + t * step[i]);
       nextValue = f(next);
     }
-    if (!(nextValue <= value)) break;
+    if (!local && !(nextValue <= value)) break;
     const moved = next.some((x, i) => x !== w[i]);
     w = next;
     value = nextValue;
-    if (!moved) break;
+    if (!moved || (local && decrement < 1e-30 * Math.max(1, Math.abs(value)))) break;
     if (w.some((x) => x > 1e15 * Math.pow(scale, -alpha / (alpha + 1)))) return undefined;
   }
   // Unbounded problems drift without converging: verify the stationarity condition.
