@@ -11,8 +11,8 @@
  * towers and says which tower layers are tied (`tie`, default all of them).
  *
  * What "shared" means here (the trainer's contract, see types.ts): no computation is shared, so
- * θ_s = the parameters the regulariser couples across tasks: every task's copy of the tied tower
- * layers, then the learned center θ_s (one variable per tied variable) when `center: "learned"`.
+ * θ_s = the parameters the regulariser couples across tasks: the learned center θ_s (one variable
+ * per tied variable) when `center: "learned"`, then every task's copy of the tied tower layers.
  * θ_i = task i's untied tower layers and its head. A task's loss depends only on its own tower, so
  * its gradient with respect to the other towers and to the center is exactly zero: per-task
  * gradients never conflict in parameter space, only the regulariser couples them.
@@ -154,7 +154,8 @@ export class SoftSharingModel extends BaseModel implements TiedModel {
   sharedVariables(): Array<[string, tf.Variable]> {
     const tied = this.towers.flatMap((t) => this.tiedLayers.flatMap((l) => t.layers[l].namedVariables()));
     const centers = [...this.centers].map(([name, v]) => [`center.${name}`, v] as [string, tf.Variable]);
-    return [...tied, ...centers];
+    // Centers first: methods that read "the last shared kernel" (GradNorm) then see a tower's layer.
+    return [...centers, ...tied];
   }
 
   taskVariables(taskIndex: number): Array<[string, tf.Variable]> {
