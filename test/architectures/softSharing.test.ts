@@ -35,7 +35,7 @@ const sq = (v: number[]) => v.reduce((s, x) => s + x * x, 0);
 const abs1 = (v: number[]) => v.reduce((s, x) => s + Math.abs(x), 0);
 const sub = (a: number[], b: number[]) => a.map((x, j) => x - b[j]);
 
-function penaltyAndGrads(model: mtl.SoftSharingModel, reg: mtl.Regularizer) {
+function penaltyAndGrads(model: mtl.SoftSharingModel, reg: mtl.regularizers.Regularizer) {
   const vars = model.namedVariables();
   const { value, grads } = tf.variableGrads(() => reg.penalty(model), vars.map(([, v]) => v));
   const out = { value: value.dataSync()[0], grads: {} as Record<string, number[]> };
