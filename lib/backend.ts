@@ -1,19 +1,26 @@
 /**
- * Backend selection. mtlkit runs on whichever TensorFlow.js backend is best here:
- * native TensorFlow (`@tensorflow/tfjs-node-gpu`, then `@tensorflow/tfjs-node`), else WebAssembly,
- * else plain JavaScript. It never runs slow silently: `backendInfo()` says which backend runs,
- * on what device, and why each better one is not in use.
+ * Backend selection. mtlkit runs on whichever TensorFlow.js backend is best here, a GPU first:
+ * native TensorFlow from `@tensorflow/tfjs-node-gpu` (CUDA), WebGPU (Dawn, when an adapter exists),
+ * native TensorFlow on the CPU (`@tensorflow/tfjs-node`), WebAssembly, plain JavaScript.
+ * It never runs slow silently: `backendInfo()` says which backend runs, on what device, and why each
+ * better one is not in use. `prefer` or the MTLKIT_BACKEND environment variable forces one.
  */
 import * as tf from "@tensorflow/tfjs";
 import { MtlError } from "./errors";
+import { firstLine, loaders } from "./backends/loaders";
+import { describeAdapter, probeWebGpu, registerWebGpu, WebGpuProbe } from "./backends/webgpu";
 
-export type BackendName = "tensorflow" | "wasm" | "cpu";
+export type BackendName = "tensorflow" | "webgpu" | "wasm" | "cpu";
 
 export interface BackendCandidate {
   name: BackendName;
   /** The npm package that provides it. */
   package: string;
+  /** That package's version, when installed. */
+  version?: string;
   available: boolean;
+  /** Whether it computes on a GPU (decides the ranking). */
+  gpu: boolean;
   /** Why it is not available (or, when available, what it runs on). */
   reason: string;
 }
@@ -33,80 +40,139 @@ export interface UseBackendOptions {
   prefer?: BackendName;
   /** Print one line saying which backend runs (default false). */
   verbose?: boolean;
+  /** Probe for a WebGPU adapter (a child process, under a second here; default true). */
+  webgpu?: boolean;
+  /** Limit on the WebGPU probe (default 5000 ms). */
+  webgpuTimeoutMs?: number;
 }
 
-const ORDER: BackendName[] = ["tensorflow", "wasm", "cpu"];
+export const BACKEND_NAMES: readonly BackendName[] = ["tensorflow", "webgpu", "wasm", "cpu"];
 let lastCandidates: BackendCandidate[] | undefined;
+let lastWebGpu: WebGpuProbe | undefined;
+
+function installedVersion(pkg: string): { name?: string; version?: string } | undefined {
+  try {
+    return loaders.require(`${pkg}/package.json`) as { name?: string; version?: string };
+  } catch {
+    return undefined;
+  }
+}
 
 /** Loads native TensorFlow if one of its packages is installed and loads; says why not otherwise. */
-function probeNative(): BackendCandidate {
+export function probeNative(): BackendCandidate {
   const failures: string[] = [];
   for (const pkg of ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"]) {
-    let manifest: { name?: string } | undefined;
-    try {
-      manifest = require(`${pkg}/package.json`);
-    } catch {
+    const manifest = installedVersion(pkg);
+    if (!manifest) {
       failures.push(`${pkg} is not installed`);
       continue;
     }
     // danfojs-node's `@tensorflow/tfjs-node` is aliased to plain tfjs (see package.json overrides).
-    if (manifest?.name !== pkg) {
-      failures.push(`${pkg} is not installed (the name is an alias of ${manifest?.name ?? "another package"})`);
+    if (manifest.name !== pkg) {
+      failures.push(`${pkg} is not installed (the name is an alias of ${manifest.name ?? "another package"})`);
       continue;
     }
+    const gpu = pkg.endsWith("-gpu");
     try {
-      require(pkg);
-      if (tf.findBackend("tensorflow")) {
-        return { name: "tensorflow", package: pkg, available: true, reason: `loaded from ${pkg}` };
+      loaders.require(pkg);
+      if (tf.findBackendFactory("tensorflow")) {
+        return { name: "tensorflow", package: pkg, version: manifest.version, available: true, gpu, reason: `loaded from ${pkg}` };
       }
-      failures.push(`${pkg} loaded but registered no 'tensorflow' backend`);
+      failures.push(`${pkg} loaded but registered no 'tensorflow' backend (two copies of @tensorflow/tfjs-core?)`);
     } catch (e) {
-      failures.push(`${pkg} is installed but failed to load: ${firstLine(e)}`);
+      failures.push(`${pkg} is installed but failed to load: ${explainNativeFailure(firstLine(e))}`);
     }
   }
-  return { name: "tensorflow", package: "@tensorflow/tfjs-node-gpu", available: false, reason: failures.join("; ") };
+  return { name: "tensorflow", package: "@tensorflow/tfjs-node-gpu", available: false, gpu: false, reason: failures.join("; ") };
 }
 
-function probeWasm(): BackendCandidate {
+/** Names the missing CUDA piece when libtensorflow's loader says which library it could not open. */
+export function explainNativeFailure(message: string): string {
+  const lib = /(lib(?:cudart|cublas|cublasLt|cudnn|cufft|curand|cusolver|cusparse|tensorflow)[\w.]*\.so[\w.]*)/.exec(message)?.[1];
+  if (!lib) return message;
+  if (lib.startsWith("libtensorflow")) return `${message} (libtensorflow 2.9.1 was not downloaded at install: reinstall with network access)`;
+  return `${message} (tfjs-node-gpu 4.22 runs libtensorflow 2.9.1, which needs CUDA 11.2 and cuDNN 8.1 on the library path)`;
+}
+
+export function probeWasm(): BackendCandidate {
+  const version = installedVersion("@tensorflow/tfjs-backend-wasm")?.version;
   try {
-    require("@tensorflow/tfjs-backend-wasm");
-    return { name: "wasm", package: "@tensorflow/tfjs-backend-wasm", available: true, reason: "WebAssembly with SIMD" };
+    loaders.require("@tensorflow/tfjs-backend-wasm");
+    return { name: "wasm", package: "@tensorflow/tfjs-backend-wasm", version, available: true, gpu: false, reason: "WebAssembly with SIMD" };
   } catch (e) {
-    return { name: "wasm", package: "@tensorflow/tfjs-backend-wasm", available: false, reason: `failed to load: ${firstLine(e)}` };
+    return { name: "wasm", package: "@tensorflow/tfjs-backend-wasm", version, available: false, gpu: false, reason: `failed to load: ${firstLine(e)}` };
   }
 }
 
-function firstLine(e: unknown): string {
-  const text = e instanceof Error ? e.message : String(e);
-  return text.split("\n")[0].slice(0, 300);
+/** The WebGPU candidate from a probe; a software adapter counts as no GPU. */
+export function webGpuCandidate(probe: WebGpuProbe | undefined): BackendCandidate {
+  const version = installedVersion("@tensorflow/tfjs-backend-webgpu")?.version;
+  const base = { name: "webgpu" as const, package: "@tensorflow/tfjs-backend-webgpu + webgpu", version };
+  if (!probe) return { ...base, available: false, gpu: false, reason: "not probed (call useBestBackend() or mtl.doctor())" };
+  if (!version) return { ...base, available: false, gpu: false, reason: "@tensorflow/tfjs-backend-webgpu is not installed" };
+  if (probe.status !== "adapter") return { ...base, available: false, gpu: false, reason: probe.reason };
+  const gpu = !probe.adapter!.isFallbackAdapter;
+  return { ...base, available: true, gpu, reason: `Dawn ${probe.version}, ${describeAdapter(probe.adapter!)}` };
 }
 
-function probeAll(): BackendCandidate[] {
-  const cpu: BackendCandidate = { name: "cpu", package: "@tensorflow/tfjs", available: true, reason: "plain JavaScript (slowest)" };
-  return [probeNative(), probeWasm(), cpu];
+const CPU_CANDIDATE = (): BackendCandidate => ({
+  name: "cpu",
+  package: "@tensorflow/tfjs",
+  version: tf.version.tfjs,
+  available: true,
+  gpu: false,
+  reason: "plain JavaScript (slowest)",
+});
+
+/**
+ * Best first: available before unavailable, GPU before CPU, then native TensorFlow, WebGPU, wasm,
+ * cpu. (A software WebGPU adapter is CPU work through a GPU API: it ranks after wasm.)
+ */
+export function rankBackends(candidates: BackendCandidate[]): BackendCandidate[] {
+  const cpuOrder: BackendName[] = ["tensorflow", "wasm", "webgpu", "cpu"];
+  const score = (c: BackendCandidate) => (c.available ? 0 : 100) + (c.gpu ? 0 : 10) + (c.gpu ? BACKEND_NAMES : cpuOrder).indexOf(c.name);
+  return [...candidates].sort((a, b) => score(a) - score(b));
+}
+
+function probeSync(): BackendCandidate[] {
+  return rankBackends([probeNative(), webGpuCandidate(lastWebGpu), probeWasm(), CPU_CANDIDATE()]);
+}
+
+function parseForced(options: UseBackendOptions): BackendName | undefined {
+  const fromEnv = process.env.MTLKIT_BACKEND?.trim() || undefined;
+  const forced = options.prefer ?? fromEnv;
+  if (forced !== undefined && !BACKEND_NAMES.includes(forced as BackendName)) {
+    throw new MtlError(
+      "useBestBackend",
+      `unknown backend '${forced}'${options.prefer ? "" : " (from MTLKIT_BACKEND)"}. Known backends: ${BACKEND_NAMES.join(", ")}.`,
+    );
+  }
+  return forced as BackendName | undefined;
 }
 
 /**
  * Chooses and initialises the best available backend (or the one asked for) and returns what runs.
- * A backend that fails to initialise is reported and the next one is tried.
+ * A backend that fails to initialise is reported and the next one is tried; a forced backend that
+ * is not available is an error that says why.
  */
 export async function useBestBackend(options: UseBackendOptions = {}): Promise<BackendInfo> {
-  const forced = options.prefer ?? (process.env.MTLKIT_BACKEND as BackendName | undefined);
-  if (forced !== undefined && !ORDER.includes(forced)) {
-    throw new MtlError(
-      "useBestBackend",
-      `unknown backend '${forced}'${options.prefer ? "" : " (from MTLKIT_BACKEND)"}. Known backends: ${ORDER.join(", ")}.`,
-    );
-  }
-  const candidates = probeAll();
+  const forced = parseForced(options);
+  const wantWebGpu = forced === "webgpu" || (forced === undefined && options.webgpu !== false);
+  if (wantWebGpu) lastWebGpu = await probeWebGpu({ timeoutMs: options.webgpuTimeoutMs });
+  const candidates = probeSync();
   lastCandidates = candidates;
   const ranked = forced ? [candidates.find((c) => c.name === forced)!] : candidates;
   for (const candidate of ranked) {
     if (!candidate.available) continue;
     let ok = false;
     try {
+      if (candidate.name === "webgpu" && !tf.findBackendFactory("webgpu")) {
+        registerWebGpu(lastWebGpu!.dawnPath!);
+        if (!tf.findBackendFactory("webgpu")) throw new Error("@tensorflow/tfjs-backend-webgpu registered no 'webgpu' backend (was it loaded before navigator.gpu existed?)");
+      }
       ok = await tf.setBackend(candidate.name);
       await tf.ready();
+      if (!ok) candidate.reason = "failed to initialise (tf.setBackend returned false; see the warning above)";
     } catch (e) {
       candidate.reason = `failed to initialise: ${firstLine(e)}`;
     }
@@ -118,14 +184,25 @@ export async function useBestBackend(options: UseBackendOptions = {}): Promise<B
     candidate.available = false;
   }
   const tried = ranked.map((c) => `${c.name}: ${c.reason}`).join("; ");
-  throw new MtlError("useBestBackend", `no backend could be initialised (${tried}).`);
+  throw new MtlError("useBestBackend", `no backend could be initialised${forced ? ` (forced: ${forced})` : ""} (${tried}).`);
 }
 
 /** What runs now, and why the better backends do not. */
 export function backendInfo(): BackendInfo {
-  const candidates = lastCandidates ?? probeAll();
+  const candidates = lastCandidates ?? probeSync();
   const backend = tf.getBackend();
   return { backend, device: describeDevice(backend), candidates, tfjsVersion: tf.version.tfjs };
+}
+
+/** The last WebGPU probe this process ran (undefined before the first). */
+export function lastWebGpuProbe(): WebGpuProbe | undefined {
+  return lastWebGpu;
+}
+
+/** Forget cached probes (tests; after installing a package or driver). */
+export function resetBackendProbes(): void {
+  lastCandidates = undefined;
+  lastWebGpu = undefined;
 }
 
 function describeDevice(backend: string): string {
@@ -133,6 +210,10 @@ function describeDevice(backend: string): string {
     case "tensorflow": {
       const gpu = (tf.backend() as unknown as { isUsingGpuDevice?: boolean }).isUsingGpuDevice;
       return gpu ? "GPU (native TensorFlow, CUDA)" : "CPU (native TensorFlow)";
+    }
+    case "webgpu": {
+      const a = lastWebGpu?.adapter;
+      return a ? `${a.isFallbackAdapter ? "CPU" : "GPU"} (WebGPU via Dawn: ${describeAdapter(a)})` : "GPU (WebGPU)";
     }
     case "wasm":
       return "CPU (WebAssembly, SIMD, 1 thread)";

@@ -1,0 +1,254 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import * as tf from "@tensorflow/tfjs";
+import "@tensorflow/tfjs-backend-wasm";
+import { afterEach, describe, expect, it } from "vitest";
+import { BackendCandidate, backendInfo, rankBackends, useBestBackend } from "../../lib/backend";
+import { MtlError } from "../../lib/errors";
+import { fakeRequire, NOT_FOUND, registerCpuClone, resetAll } from "./fakeBackends";
+import * as mtl from "../../lib";
+
+const FAKE_DAWN = path.join(__dirname, "fixtures", "fake-dawn.js");
+
+function candidate(name: BackendCandidate["name"], available: boolean, gpu: boolean): BackendCandidate {
+  return { name, package: name, available, gpu, reason: "" };
+}
+
+/** Native TensorFlow "installed": package.json answers, the import registers a cpu-clone 'tensorflow'. */
+function fakeNative(pkg: "@tensorflow/tfjs-node-gpu" | "@tensorflow/tfjs-node", onImport: () => void = () => registerCpuClone("tensorflow")): void {
+  fakeRequire((id, real) => {
+    if (id === `${pkg}/package.json`) return { name: pkg, version: "4.22.0" };
+    if (id === pkg) return onImport();
+    if (id.startsWith("@tensorflow/tfjs-node")) throw NOT_FOUND(id);
+    return real(id);
+  });
+}
+
+afterEach(resetAll);
+
+describe("rankBackends", () => {
+  it("puts available before unavailable, a GPU first, then tensorflow, wasm, cpu", () => {
+    const ranked = rankBackends([
+      candidate("cpu", true, false),
+      candidate("wasm", true, false),
+      candidate("tensorflow", true, false),
+      candidate("webgpu", true, true),
+    ]);
+    expect(ranked.map((c) => c.name)).toEqual(["webgpu", "tensorflow", "wasm", "cpu"]);
+  });
+
+  it("ranks native TensorFlow on CUDA above WebGPU, and a software WebGPU adapter below wasm", () => {
+    expect(rankBackends([candidate("webgpu", true, true), candidate("tensorflow", true, true)]).map((c) => c.name)).toEqual(["tensorflow", "webgpu"]);
+    expect(rankBackends([candidate("cpu", true, false), candidate("webgpu", true, false), candidate("wasm", true, false)]).map((c) => c.name)).toEqual([
+      "wasm",
+      "webgpu",
+      "cpu",
+    ]);
+  });
+
+  it("never ranks an unavailable GPU backend above an available CPU one", () => {
+    const ranked = rankBackends([candidate("tensorflow", false, true), candidate("cpu", true, false)]);
+    expect(ranked[0].name).toBe("cpu");
+  });
+});
+
+describe("useBestBackend on this machine", () => {
+  it("picks wasm and says why native TensorFlow and WebGPU are not in use", async () => {
+    const info = await useBestBackend();
+    expect(info.backend).toBe("wasm");
+    const byName = Object.fromEntries(info.candidates.map((c) => [c.name, c]));
+    expect(byName.tensorflow.available).toBe(false);
+    expect(byName.tensorflow.reason).toMatch(/tfjs-node-gpu is not installed/);
+    expect(byName.tensorflow.reason).toMatch(/alias of @tensorflow\/tfjs/);
+    expect(byName.webgpu.available).toBe(false);
+    expect(byName.webgpu.reason).toMatch(/^no adapter/);
+    expect(info.candidates.map((c) => c.name)).toEqual(["wasm", "cpu", "tensorflow", "webgpu"]);
+  });
+});
+
+describe("native TensorFlow (simulated)", () => {
+  it("present: tfjs-node-gpu loads and ranks first as a GPU backend", async () => {
+    fakeNative("@tensorflow/tfjs-node-gpu");
+    const info = await useBestBackend({ webgpu: false });
+    expect(info.backend).toBe("tensorflow");
+    expect(info.candidates[0]).toMatchObject({ name: "tensorflow", available: true, gpu: true, package: "@tensorflow/tfjs-node-gpu", version: "4.22.0" });
+    // It computes (with the cloned cpu kernels), so a trainer can run on it and records it.
+    expect(Array.from(tf.matMul(tf.tensor2d([[1, 2]]), tf.tensor2d([[3], [4]])).dataSync())).toEqual([11]);
+  });
+
+  it("present (CPU build): tfjs-node ranks after a GPU but before wasm", async () => {
+    fakeNative("@tensorflow/tfjs-node");
+    const info = await useBestBackend({ webgpu: false });
+    expect(info.backend).toBe("tensorflow");
+    expect(info.candidates[0]).toMatchObject({ name: "tensorflow", gpu: false });
+  });
+
+  it("present but broken (the import throws for missing CUDA): falls back to wasm and names CUDA 11.2 / cuDNN 8.1", async () => {
+    fakeNative("@tensorflow/tfjs-node-gpu", () => {
+      throw new Error("libcudart.so.11.0: cannot open shared object file: No such file or directory");
+    });
+    const info = await useBestBackend({ webgpu: false });
+    expect(info.backend).toBe("wasm");
+    const native = info.candidates.find((c) => c.name === "tensorflow")!;
+    expect(native.available).toBe(false);
+    expect(native.reason).toMatch(/installed but failed to load: libcudart\.so\.11\.0/);
+    expect(native.reason).toMatch(/CUDA 11\.2 and cuDNN 8\.1/);
+  });
+
+  it("present but registering no backend: says so and falls back", async () => {
+    fakeNative("@tensorflow/tfjs-node-gpu", () => ({}));
+    const info = await useBestBackend({ webgpu: false });
+    expect(info.backend).toBe("wasm");
+    expect(info.candidates.find((c) => c.name === "tensorflow")!.reason).toMatch(/registered no 'tensorflow' backend/);
+  });
+
+  it("loads but fails to initialise: reported, and the next backend is used", async () => {
+    fakeNative("@tensorflow/tfjs-node-gpu", () =>
+      registerCpuClone("tensorflow", () => {
+        throw new Error("CUDA_ERROR_NO_DEVICE: no CUDA-capable device is detected");
+      }),
+    );
+    const info = await useBestBackend({ webgpu: false });
+    expect(info.backend).toBe("wasm");
+    const native = info.candidates.find((c) => c.name === "tensorflow")!;
+    expect(native.available).toBe(false);
+    expect(native.reason).toMatch(/failed to initialise/);
+  });
+
+  it("absent and wasm broken too: plain cpu, with both reasons", async () => {
+    fakeRequire((id, real) => {
+      if (id.startsWith("@tensorflow/tfjs-node")) throw NOT_FOUND(id);
+      if (id === "@tensorflow/tfjs-backend-wasm") throw new Error("WebAssembly.instantiate(): out of memory");
+      return real(id);
+    });
+    const info = await useBestBackend({ webgpu: false });
+    expect(info.backend).toBe("cpu");
+    const wasm = info.candidates.find((c) => c.name === "wasm")!;
+    expect(wasm).toMatchObject({ available: false });
+    expect(wasm.reason).toMatch(/failed to load: WebAssembly\.instantiate\(\): out of memory/);
+    expect(info.candidates.find((c) => c.name === "tensorflow")!.reason).toMatch(/tfjs-node-gpu is not installed/);
+  });
+});
+
+describe("WebGPU (simulated through MTLKIT_DAWN_PATH)", () => {
+  function fakeWebGpuPackage(): void {
+    fakeRequire((id, real) => {
+      if (id === "@tensorflow/tfjs-backend-webgpu") return registerCpuClone("webgpu");
+      return real(id);
+    });
+  }
+
+  it("present: a GPU adapter makes webgpu the first choice; the device request gets a flat feature list", async () => {
+    process.env.MTLKIT_DAWN_PATH = FAKE_DAWN;
+    process.env.FAKE_DAWN_MODE = "adapter";
+    fakeWebGpuPackage();
+    const info = await useBestBackend();
+    expect(info.backend).toBe("webgpu");
+    expect(info.device).toBe("GPU (WebGPU via Dawn: Fake H200)");
+    expect(info.candidates[0]).toMatchObject({ name: "webgpu", available: true, gpu: true });
+    // navigator.gpu now serves tfjs-backend-webgpu; its nested feature list is flattened for Dawn.
+    const gpu = (globalThis as unknown as { navigator: { gpu: { requestAdapter(): Promise<{ requestDevice(d: object): Promise<unknown> }> } } }).navigator.gpu;
+    const adapter = await gpu.requestAdapter();
+    await adapter.requestDevice({ requiredFeatures: ["timestamp-query", ["bgra8unorm-storage"]] });
+    const fake = require(FAKE_DAWN) as { requested: Array<{ requiredFeatures: unknown[] }> };
+    expect(fake.requested.at(-1)!.requiredFeatures).toEqual(["timestamp-query", "bgra8unorm-storage"]);
+  });
+
+  it("a software (fallback) adapter ranks after wasm", async () => {
+    process.env.MTLKIT_DAWN_PATH = FAKE_DAWN;
+    process.env.FAKE_DAWN_MODE = "fallback";
+    fakeWebGpuPackage();
+    const info = await useBestBackend();
+    expect(info.backend).toBe("wasm");
+    expect(info.candidates.map((c) => c.name)).toEqual(["wasm", "webgpu", "cpu", "tensorflow"]);
+  });
+
+  it("present but broken (the backend's import throws): falls back to wasm with the reason", async () => {
+    process.env.MTLKIT_DAWN_PATH = FAKE_DAWN;
+    process.env.FAKE_DAWN_MODE = "adapter";
+    fakeRequire((id, real) => {
+      if (id === "@tensorflow/tfjs-backend-webgpu") throw new Error("SyntaxError: Unexpected token");
+      return real(id);
+    });
+    const info = await useBestBackend();
+    expect(info.backend).toBe("wasm");
+    expect(info.candidates.find((c) => c.name === "webgpu")!.reason).toMatch(/failed to initialise: SyntaxError/);
+  });
+
+  it("webgpu: false skips the probe", async () => {
+    process.env.MTLKIT_DAWN_PATH = FAKE_DAWN;
+    process.env.FAKE_DAWN_MODE = "adapter";
+    const info = await useBestBackend({ webgpu: false });
+    expect(info.backend).toBe("wasm");
+    expect(info.candidates.find((c) => c.name === "webgpu")!.reason).toMatch(/not probed/);
+  });
+});
+
+describe("forcing a backend", () => {
+  it("MTLKIT_BACKEND=cpu forces cpu over wasm", async () => {
+    process.env.MTLKIT_BACKEND = "cpu";
+    expect((await useBestBackend()).backend).toBe("cpu");
+  });
+
+  it("prefer wins over MTLKIT_BACKEND", async () => {
+    process.env.MTLKIT_BACKEND = "cpu";
+    expect((await useBestBackend({ prefer: "wasm" })).backend).toBe("wasm");
+  });
+
+  it("an unknown name in MTLKIT_BACKEND is an MtlError naming the variable and the known backends", async () => {
+    process.env.MTLKIT_BACKEND = "cuda";
+    const err = await useBestBackend().catch((e) => e);
+    expect(err).toBeInstanceOf(MtlError);
+    expect(err.message).toMatch(/unknown backend 'cuda' \(from MTLKIT_BACKEND\)/);
+    expect(err.message).toMatch(/tensorflow, webgpu, wasm, cpu/);
+  });
+
+  it("forcing a backend that is not here fails with the reason instead of silently running elsewhere", async () => {
+    process.env.MTLKIT_BACKEND = "tensorflow";
+    const err = await useBestBackend().catch((e) => e);
+    expect(err).toBeInstanceOf(MtlError);
+    expect(err.message).toMatch(/forced: tensorflow/);
+    expect(err.message).toMatch(/tfjs-node-gpu is not installed/);
+    expect(tf.getBackend()).toBe("cpu"); // unchanged
+  });
+
+  it("MTLKIT_BACKEND=webgpu on this machine fails with Dawn's reason", async () => {
+    process.env.MTLKIT_BACKEND = "webgpu";
+    const err = await useBestBackend().catch((e) => e);
+    expect(err).toBeInstanceOf(MtlError);
+    expect(err.message).toMatch(/webgpu: no adapter/);
+  });
+
+  it("MTLKIT_BACKEND=tensorflow with native present forces it", async () => {
+    fakeNative("@tensorflow/tfjs-node");
+    process.env.MTLKIT_BACKEND = "tensorflow";
+    expect((await useBestBackend()).backend).toBe("tensorflow");
+  });
+});
+
+describe("the trainer records the backend and device", () => {
+  it("history.run names the backend that trained, also a simulated GPU one", async () => {
+    fakeNative("@tensorflow/tfjs-node-gpu");
+    await useBestBackend({ webgpu: false });
+    const tasks = [mtl.tasks.classification("c", { classes: 3 }), mtl.tasks.regression("r")];
+    const model = mtl.hardSharing({ inputSize: 4, trunk: [8], tasks, seed: 1 });
+    const trainer = new mtl.Trainer({ model, tasks, progress: false });
+    expect(trainer.history.run?.backend).toBe("tensorflow");
+    expect(trainer.history.run?.device).toBe(backendInfo().device);
+    expect(trainer.history.run?.device).toMatch(/native TensorFlow/);
+    model.dispose();
+  });
+});
+
+describe("no libvulkan here", () => {
+  const hasVulkan = ["/usr/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib"].some((d) => fs.existsSync(path.join(d, "libvulkan.so.1")));
+  it.skipIf(hasVulkan)("the real probe answers 'no adapter' in under 5 s and names libvulkan", async () => {
+    const { probeWebGpu } = await import("../../lib/backends/webgpu");
+    const start = performance.now();
+    const probe = await probeWebGpu({ refresh: true });
+    expect(performance.now() - start).toBeLessThan(5000);
+    expect(probe.status).toBe("no-adapter");
+    expect(probe.reason).toMatch(/libvulkan\.so\.1/);
+    expect(probe.warnings.join(" ")).toMatch(/Couldn't load Vulkan/);
+  });
+});
