@@ -9,7 +9,9 @@
  *   await trainer.fit(train, { validation });
  */
 export * as tf from "@tensorflow/tfjs";
-export { useBestBackend, backendInfo, BackendInfo, BackendCandidate, BackendName, UseBackendOptions } from "./backend";
+export { useBestBackend, backendInfo, rankBackends, BackendInfo, BackendCandidate, BackendName, UseBackendOptions } from "./backend";
+export { probeWebGpu, WebGpuProbe, GpuAdapterSummary } from "./backends/webgpu";
+export { doctor, formatDoctor, DoctorReport, BackendCheck } from "./doctor";
 export { MtlError, NonFiniteLossError } from "./errors";
 export { NonFiniteGradientError } from "./train/steps/update";
 export { Rng, RngState } from "./random";

@@ -1,0 +1,249 @@
+/**
+ * `mtlkit doctor`: what this machine offers mtlkit and what to do about what is missing. Node, tfjs
+ * and backend versions; which backends load (and compute a matmul that agrees with float64) and
+ * why the others do not; GPUs seen (NVIDIA driver, WebGPU adapter, Vulkan loader, CUDA libraries);
+ * Jupyter and the mtlkit kernelspec, found without running Python; a one-line verdict.
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as tf from "@tensorflow/tfjs";
+import { BackendCandidate, BackendName, lastWebGpuProbe, useBestBackend } from "./backend";
+import { firstLine, loaders } from "./backends/loaders";
+import { gpuLibraries, NvidiaInfo, nvidiaInfo, SharedLibrary, which } from "./backends/system";
+import { WebGpuProbe } from "./backends/webgpu";
+
+export interface BackendCheck extends BackendCandidate {
+  /** For an available backend: a 64×64 matmul ran and agreed with float64 (relative error below 1e-4). */
+  works?: boolean;
+  /** max |C − C64| / max |C64| of that matmul, or why it could not run. */
+  check?: string;
+}
+
+export interface KernelspecFound {
+  name: string;
+  dir: string;
+  argv: string[];
+  /** Whether argv's program and script exist. */
+  ok: boolean;
+  problem?: string;
+}
+
+export interface JupyterInfo {
+  /** The `jupyter` executable, when there is one. */
+  executable?: string;
+  /** Jupyter's data path, in jupyter_core's order (user, JUPYTER_PATH, environment, system). */
+  dataDirs: string[];
+  /** Every mtlkit kernelspec (kernel.json whose argv runs mtlkit's cli.js, or named mtlkit*). */
+  kernelspecs: KernelspecFound[];
+}
+
+export interface DoctorReport {
+  node: { version: string; platform: string; arch: string; execPath: string };
+  tfjsVersion: string;
+  /** Optional and backend packages: version or null when not installed. */
+  packages: Record<string, string | null>;
+  /** Every backend, best first, with a correctness check for those that load. */
+  backends: BackendCheck[];
+  /** What useBestBackend picks here. */
+  best: { backend: string; device: string };
+  gpu: { nvidia: NvidiaInfo; webgpu?: WebGpuProbe; libraries: SharedLibrary[] };
+  jupyter: JupyterInfo;
+  verdict: string;
+  todo: string[];
+}
+
+export interface DoctorOptions {
+  /** Limit on the WebGPU probe (default 5000 ms). */
+  webgpuTimeoutMs?: number;
+  /** Kernelspec name to look for (default "mtlkit"). */
+  kernelName?: string;
+}
+
+const PACKAGES = [
+  "@tensorflow/tfjs",
+  "@tensorflow/tfjs-backend-wasm",
+  "@tensorflow/tfjs-backend-webgpu",
+  "webgpu",
+  "@tensorflow/tfjs-node-gpu",
+  "@tensorflow/tfjs-node",
+];
+
+function packageVersion(name: string): string | null {
+  try {
+    const m = loaders.require(`${name}/package.json`) as { name?: string; version?: string };
+    // An npm alias (danfojs-node's tfjs-node -> tfjs) is not the package.
+    return m.name === name ? (m.version ?? "?") : null;
+  } catch {
+    return null;
+  }
+}
+
+/** jupyter_core's data path, computed without Python. */
+export function jupyterDataDirs(executable?: string): string[] {
+  const home = os.homedir();
+  const user =
+    process.env.JUPYTER_DATA_DIR ??
+    (process.platform === "darwin"
+      ? path.join(home, "Library", "Jupyter")
+      : process.platform === "win32"
+        ? path.join(process.env.APPDATA ?? home, "jupyter")
+        : path.join(process.env.XDG_DATA_HOME || path.join(home, ".local", "share"), "jupyter"));
+  const fromEnv = (process.env.JUPYTER_PATH ?? "").split(path.delimiter).filter(Boolean);
+  const envPrefixes = [process.env.CONDA_PREFIX, process.env.VIRTUAL_ENV].filter((p): p is string => Boolean(p));
+  // {sys.prefix}/share/jupyter: the prefix of the Python that runs `jupyter` (…/bin/jupyter).
+  if (executable) envPrefixes.push(path.dirname(path.dirname(fs.realpathSync(executable))));
+  const system = process.platform === "win32" ? [path.join(process.env.PROGRAMDATA ?? "C:\\ProgramData", "jupyter")] : ["/usr/local/share/jupyter", "/usr/share/jupyter"];
+  return [...new Set([user, ...fromEnv, ...envPrefixes.map((p) => path.join(p, "share", "jupyter")), ...system])];
+}
+
+export function findKernelspecs(dataDirs: string[], name = "mtlkit"): KernelspecFound[] {
+  const found: KernelspecFound[] = [];
+  for (const dir of dataDirs) {
+    let entries: string[] = [];
+    try {
+      entries = fs.readdirSync(path.join(dir, "kernels"));
+    } catch {
+      continue;
+    }
+    for (const entry of entries) {
+      const specDir = path.join(dir, "kernels", entry);
+      let argv: string[];
+      try {
+        argv = (JSON.parse(fs.readFileSync(path.join(specDir, "kernel.json"), "utf8")) as { argv?: string[] }).argv ?? [];
+      } catch {
+        if (entry === name) found.push({ name: entry, dir: specDir, argv: [], ok: false, problem: "kernel.json is missing or not JSON" });
+        continue;
+      }
+      const isOurs = entry === name || argv.some((a) => /mtlkit|kernel[\\/]cli\.js|dist[\\/]kernel[\\/]cli\.js/.test(a));
+      if (!isOurs) continue;
+      const missing = argv.slice(0, 2).filter((a) => path.isAbsolute(a) && !fs.existsSync(a));
+      found.push({ name: entry, dir: specDir, argv, ok: missing.length === 0, problem: missing.length ? `missing: ${missing.join(", ")}` : undefined });
+    }
+  }
+  return found;
+}
+
+/** A 64×64 matmul on `backend`, compared with float64; restores nothing (the caller does). */
+async function checkBackend(backend: BackendName): Promise<{ works: boolean; check: string }> {
+  try {
+    if (!(await tf.setBackend(backend))) return { works: false, check: "tf.setBackend returned false" };
+    await tf.ready();
+    // The cpu backend's first write prints "install our node backend": the doctor says it better.
+    const fresh = tf.backend() as unknown as { firstUse?: boolean };
+    if (fresh.firstUse) fresh.firstUse = false;
+    const n = 64;
+    const a = Array.from({ length: n * n }, (_, i) => Math.sin(i * 0.37));
+    const b = Array.from({ length: n * n }, (_, i) => Math.cos(i * 0.11));
+    const c = tf.tidy(() => tf.matMul(tf.tensor2d(a, [n, n]), tf.tensor2d(b, [n, n])).dataSync());
+    let err = 0;
+    let scale = 0;
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < n; j++) {
+        let s = 0;
+        for (let k = 0; k < n; k++) s += a[i * n + k] * b[k * n + j];
+        err = Math.max(err, Math.abs(c[i * n + j] - s));
+        scale = Math.max(scale, Math.abs(s));
+      }
+    }
+    const rel = err / scale;
+    return { works: rel < 1e-4, check: `matmul 64×64 rel. error ${rel.toExponential(1)}` };
+  } catch (e) {
+    return { works: false, check: `failed: ${firstLine(e)}` };
+  }
+}
+
+export async function doctor(options: DoctorOptions = {}): Promise<DoctorReport> {
+  const previous = (tf.engine() as unknown as { backendName: string | null }).backendName;
+  const packages = Object.fromEntries(PACKAGES.map((p) => [p, packageVersion(p)]));
+  const [nvidia, bestInfo] = await Promise.all([nvidiaInfo(), useBestBackend({ webgpuTimeoutMs: options.webgpuTimeoutMs })]);
+  const best = { backend: bestInfo.backend, device: bestInfo.device };
+  const backends: BackendCheck[] = [];
+  for (const c of bestInfo.candidates) backends.push(c.available ? { ...c, ...(await checkBackend(c.name)) } : { ...c });
+  await tf.setBackend(previous ?? best.backend);
+
+  const executable = which("jupyter", ["/usr/bin/jupyter", "/usr/local/bin/jupyter"]);
+  const dataDirs = jupyterDataDirs(executable);
+  const jupyter: JupyterInfo = { executable, dataDirs, kernelspecs: findKernelspecs(dataDirs, options.kernelName) };
+  const gpu = { nvidia, webgpu: lastWebGpuProbe(), libraries: gpuLibraries() };
+  const report: DoctorReport = {
+    node: { version: process.version, platform: process.platform, arch: process.arch, execPath: process.execPath },
+    tfjsVersion: tf.version.tfjs,
+    packages,
+    backends,
+    best,
+    gpu,
+    jupyter,
+    verdict: "",
+    todo: [],
+  };
+  Object.assign(report, diagnose(report));
+  return report;
+}
+
+/** The one-line verdict and the list of things to do, from the facts gathered. */
+export function diagnose(r: Omit<DoctorReport, "verdict" | "todo">): { verdict: string; todo: string[] } {
+  const todo: string[] = [];
+  const working = r.backends.filter((b) => b.works);
+  const gpuBackend = working.find((b) => b.gpu);
+  const lib = (name: string) => r.gpu.libraries.find((l) => l.name === name);
+  const hasNvidia = r.gpu.nvidia.gpus.length > 0 || r.gpu.nvidia.driver !== undefined;
+  const native = r.backends.find((b) => b.name === "tensorflow");
+  const webgpu = r.backends.find((b) => b.name === "webgpu");
+
+  let verdict: string;
+  if (gpuBackend) {
+    verdict = `OK: mtlkit trains on the GPU (${gpuBackend.name}: ${r.best.device}).`;
+  } else if (hasNvidia) {
+    verdict = `A GPU is here (${r.gpu.nvidia.gpus[0] ?? `NVIDIA driver ${r.gpu.nvidia.driver}`}) but no GPU backend loads: mtlkit runs on ${r.best.backend} (${r.best.device}).`;
+    if (lib("libvulkan.so.1") && !lib("libvulkan.so.1")!.path) todo.push("for WebGPU: install the Vulkan loader (Debian/Ubuntu: apt-get install libvulkan1); NVIDIA's driver provides the Vulkan driver");
+    else if (webgpu && !webgpu.available) todo.push(`for WebGPU: ${webgpu.reason}`);
+    if (r.packages["@tensorflow/tfjs-node-gpu"] === null) todo.push("for native TensorFlow on CUDA: npm install @tensorflow/tfjs-node-gpu@4.22.0 (needs CUDA 11.2 and cuDNN 8.1; see the README's GPU section)");
+    else if (native && !native.available) todo.push(`for native TensorFlow: ${native.reason}`);
+  } else {
+    verdict = `No GPU here: mtlkit runs on ${r.best.backend} (${r.best.device}); the tutorials' default sizes are made for that.`;
+    if (r.best.backend === "cpu") todo.push("install @tensorflow/tfjs-backend-wasm: several times faster than plain JavaScript");
+  }
+  if (r.backends.some((b) => b.available && b.works === false)) {
+    for (const b of r.backends.filter((x) => x.available && x.works === false)) todo.push(`the ${b.name} backend loads but its check failed (${b.check}): force another with MTLKIT_BACKEND`);
+  }
+  const specs = r.jupyter.kernelspecs;
+  if (specs.length === 0) todo.push("install the Jupyter kernel: npx mtlkit kernel install --user");
+  else if (!specs.some((s) => s.ok)) todo.push(`the mtlkit kernelspec points at files that are gone (${specs[0].problem}): rerun npx mtlkit kernel install --user`);
+  if (!r.jupyter.executable) todo.push("Jupyter is not installed: `mtlkit run` still executes notebooks; install JupyterLab to edit them");
+  return { verdict, todo };
+}
+
+const mark = (b: BackendCheck) => (b.works ? "ok " : b.available ? "?? " : "-- ");
+
+export function formatDoctor(r: DoctorReport): string {
+  const lines: string[] = [];
+  const row = (k: string, v: string) => lines.push(`  ${k.padEnd(12)}${v}`);
+  lines.push("mtlkit doctor");
+  row("node", `${r.node.version} (${r.node.platform} ${r.node.arch}) ${r.node.execPath}`);
+  row("tfjs", r.tfjsVersion);
+  for (const [name, version] of Object.entries(r.packages)) if (name !== "@tensorflow/tfjs") row("", `${name} ${version ?? "not installed"}`);
+  lines.push("backends (best first)");
+  for (const b of r.backends) {
+    lines.push(`  ${mark(b)}${b.name.padEnd(11)}${b.available ? `${b.gpu ? "GPU" : "CPU"}, ${b.reason}${b.check ? `; ${b.check}` : ""}` : b.reason}`);
+  }
+  row("selected", `${r.best.backend}: ${r.best.device}`);
+  lines.push("GPU");
+  row("NVIDIA", r.gpu.nvidia.gpus.length ? `${r.gpu.nvidia.gpus.join("; ")} (driver ${r.gpu.nvidia.driver ?? "?"})` : r.gpu.nvidia.note);
+  const w = r.gpu.webgpu;
+  row("WebGPU", w ? `${w.reason} [probe ${w.ms} ms${w.version ? `, webgpu ${w.version}` : ""}]` : "not probed");
+  for (const l of r.gpu.libraries) lines.push(`  ${l.name.padEnd(19)}${l.path ?? "not found"}  (${l.neededBy})`);
+  lines.push("Jupyter");
+  row("jupyter", r.jupyter.executable ?? "not found on PATH, /usr/bin or /usr/local/bin");
+  row("data path", r.jupyter.dataDirs.join(path.delimiter));
+  if (r.jupyter.kernelspecs.length === 0) row("kernelspec", "mtlkit not installed in any of those");
+  for (const s of r.jupyter.kernelspecs) row("kernelspec", `${s.name} in ${s.dir}${s.ok ? "" : ` (broken: ${s.problem})`}`);
+  lines.push(`verdict: ${r.verdict}`);
+  if (r.todo.length) {
+    lines.push("to do:");
+    for (const t of r.todo) lines.push(`  - ${t}`);
+  } else {
+    lines.push("to do: nothing");
+  }
+  return lines.join("\n");
+}
