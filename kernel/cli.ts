@@ -1,0 +1,131 @@
+#!/usr/bin/env node
+/**
+ * mtlkit command line:
+ *   mtlkit kernel install   [--user | --sys-prefix | --prefix DIR | --jupyter-dir DIR] [--name NAME]
+ *   mtlkit kernel uninstall [--user | --sys-prefix | --prefix DIR | --jupyter-dir DIR] [--name NAME]
+ *   mtlkit kernel start --connection-file FILE
+ *   mtlkit run <notebook.ipynb…> [--out DIR] [--timeout S] [--allow-errors] [--kernel NAME]
+ *   mtlkit doctor [--json]
+ */
+import { DEFAULT_KERNEL_NAME, install, InstallError, Location, uninstall } from "./install";
+
+const USAGE = `usage:
+  mtlkit kernel install   [--user | --sys-prefix | --prefix DIR | --jupyter-dir DIR] [--name NAME]
+  mtlkit kernel uninstall [--user | --sys-prefix | --prefix DIR | --jupyter-dir DIR] [--name NAME]
+  mtlkit kernel start --connection-file FILE
+  mtlkit run <notebook.ipynb...> [--out DIR] [--timeout SECONDS] [--allow-errors] [--kernel NAME]
+  mtlkit doctor [--json]`;
+
+class UsageError extends Error {}
+
+interface Parsed {
+  positional: string[];
+  flags: Set<string>;
+  values: Map<string, string>;
+}
+
+function parseArgs(args: string[], withValue: string[], flags: string[]): Parsed {
+  const out: Parsed = { positional: [], flags: new Set(), values: new Map() };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a.startsWith("--")) {
+      const eq = a.indexOf("=");
+      const name = eq > 0 ? a.slice(2, eq) : a.slice(2);
+      if (withValue.includes(name)) {
+        const v = eq > 0 ? a.slice(eq + 1) : args[++i];
+        if (v === undefined) throw new UsageError(`--${name} needs a value`);
+        out.values.set(name, v);
+      } else if (flags.includes(name) && eq < 0) {
+        out.flags.add(name);
+      } else {
+        throw new UsageError(`unknown option ${a}`);
+      }
+    } else {
+      out.positional.push(a);
+    }
+  }
+  return out;
+}
+
+function location(p: Parsed): Location {
+  return {
+    user: p.flags.has("user"),
+    sysPrefix: p.flags.has("sys-prefix"),
+    prefix: p.values.get("prefix"),
+    jupyterDir: p.values.get("jupyter-dir"),
+  };
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (cmd === "kernel") {
+    const [sub, ...args] = rest;
+    if (sub === "start") {
+      const p = parseArgs(args, ["connection-file"], []);
+      const file = p.values.get("connection-file") ?? p.positional[0];
+      if (!file) throw new UsageError("kernel start needs --connection-file FILE");
+      const { runKernel } = await import("./main");
+      await runKernel(file);
+      return -1; // keep running
+    }
+    if (sub === "install" || sub === "uninstall") {
+      const p = parseArgs(args, ["prefix", "jupyter-dir", "name"], ["user", "sys-prefix"]);
+      if (p.positional.length) throw new UsageError(`unexpected argument ${p.positional[0]}`);
+      const name = p.values.get("name") ?? DEFAULT_KERNEL_NAME;
+      if (sub === "install") {
+        const dir = install(location(p), name);
+        console.log(`Installed kernelspec ${name} in ${dir}`);
+      } else {
+        const dir = uninstall(location(p), name);
+        console.log(dir ? `Removed kernelspec ${name} from ${dir}` : `No kernelspec ${name} was installed there`);
+      }
+      return 0;
+    }
+    throw new UsageError(`unknown kernel command ${sub ?? "(none)"}`);
+  }
+  if (cmd === "run") {
+    const p = parseArgs(rest, ["out", "timeout", "kernel"], ["allow-errors"]);
+    if (p.positional.length === 0) throw new UsageError("run needs at least one notebook");
+    const timeout = p.values.has("timeout") ? Number(p.values.get("timeout")) : undefined;
+    if (timeout !== undefined && !(timeout > 0)) throw new UsageError("--timeout must be a positive number of seconds");
+    const { runNotebooks } = await import("./runner/run");
+    const ok = await runNotebooks(p.positional, {
+      outDir: p.values.get("out"),
+      timeoutSeconds: timeout,
+      allowErrors: p.flags.has("allow-errors"),
+      kernelName: p.values.get("kernel"),
+    });
+    return ok ? 0 : 1;
+  }
+  if (cmd === "doctor") {
+    const p = parseArgs(rest, [], ["json"]);
+    if (p.positional.length) throw new UsageError(`unexpected argument ${p.positional[0]}`);
+    const { doctor, formatDoctor } = await import("../lib/doctor");
+    const report = await doctor();
+    console.log(p.flags.has("json") ? JSON.stringify(report, null, 2) : formatDoctor(report));
+    return 0;
+  }
+  if (cmd === "--help" || cmd === "-h" || cmd === "help" || cmd === undefined) {
+    console.log(USAGE);
+    return cmd === undefined ? 2 : 0;
+  }
+  throw new UsageError(`unknown command ${cmd}`);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (e: Error) => {
+    if (e instanceof UsageError) {
+      console.error(`mtlkit: ${e.message}\n${USAGE}`);
+      process.exitCode = 2;
+    } else if (e instanceof InstallError) {
+      console.error(`mtlkit: ${e.message}`);
+      process.exitCode = 1;
+    } else {
+      console.error(`mtlkit: ${e.stack ?? e.message}`);
+      process.exitCode = 1;
+    }
+  },
+);

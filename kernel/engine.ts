@@ -1,0 +1,323 @@
+/**
+ * The TypeScript engine: tslab's converter (type-check + transpile, completion,
+ * quick info) and our own execution of its output, which returns structured
+ * results instead of printing them: the cell's last value, or an error whose
+ * traceback points at the cell's TypeScript lines.
+ */
+import Module from "module";
+import * as path from "path";
+import * as vm from "vm";
+import { GLOBALS_DTS } from "./globals";
+import { lookup, LineMap } from "./sourcemap";
+import { loadTslab, Tslab, TslabConverter, TslabDiagnostic } from "./tslab-hooks";
+
+export interface ErrorInfo {
+  ename: string;
+  evalue: string;
+  traceback: string[];
+}
+
+export type Outcome =
+  | { status: "ok"; hasValue: boolean; value?: unknown }
+  | ({ status: "error" } & ErrorInfo);
+
+export interface Completion {
+  matches: string[];
+  /** UTF-16 offsets into the code. */
+  start: number;
+  end: number;
+}
+
+export class InterruptedError extends Error {
+  constructor(message = "execution interrupted") {
+    super(message);
+    this.name = "Interrupted";
+  }
+}
+
+const CELL_FILE = /mtlkit-cell-(\d+)\.js:(\d+):(\d+)/g;
+const CELL_ARGS = 'globalThis[Symbol.for("mtlkit.cell")]';
+const WRAP_SYNC = "(function (exports, require) { ";
+const WRAP_ASYNC = "(async function (exports, require) { ";
+
+interface CellRecord {
+  label: string;
+  lines: string[];
+  map: LineMap | null;
+  wrapOffset: number;
+}
+
+export class Engine {
+  private tslabLoaded: Tslab | null = null;
+  private conv: TslabConverter | null = null;
+  private prevDecl = "";
+  private readonly locals: Record<string, unknown> = {};
+  private readonly exportsProxy: Record<string, unknown>;
+  private readonly sideOutputs = new Map<string, string>();
+  private readonly sideModules = new Map<string, Module>();
+  private readonly cells = new Map<string, CellRecord>();
+  private cellSeq = 0;
+  private rejectInterrupt: ((e: Error) => void) | null = null;
+  private readonly requireFn: NodeJS.Require;
+
+  constructor(private readonly rootDir: string = process.cwd()) {
+    const locals = this.locals;
+    this.exportsProxy = new Proxy(locals, {
+      // TypeScript's CommonJS output defines named imports with defineProperty
+      // (getters); store plain values so that later cells may reassign them.
+      defineProperty(_t, prop, attrs) {
+        if (prop === "__esModule") return true;
+        locals[prop as string] = attrs.get ? attrs.get() : attrs.value;
+        return true;
+      },
+    });
+    this.requireFn = this.wrapRequire(Module.createRequire(path.join(rootDir, "__notebook__.js")), rootDir);
+  }
+
+  /** tslab and the TypeScript compiler are loaded on first use (about 250 ms). */
+  private get tslab(): Tslab {
+    this.tslabLoaded ??= loadTslab(GLOBALS_DTS);
+    return this.tslabLoaded;
+  }
+
+  /** The version of the TypeScript compiler tslab runs (read without loading it). */
+  get typescriptVersion(): string {
+    if (this.tslabLoaded) return this.tslabLoaded.ts.version;
+    const tslabDir = path.dirname(require.resolve("tslab/package.json"));
+    const pj = require.resolve("@tslab/typescript-for-tslab/package.json", { paths: [tslabDir] });
+    return (require(pj) as { version: string }).version;
+  }
+
+  /** Create the compiler now (it takes a few hundred ms); otherwise the first cell does. */
+  warm(): void {
+    this.converter();
+  }
+
+  private converter(): TslabConverter {
+    if (!this.conv) this.conv = this.tslab.createConverter({ isJS: false, isBrowser: false });
+    return this.conv;
+  }
+
+  /** Type-check, transpile and run one cell. `label` names the cell in tracebacks, e.g. "Cell [3]". */
+  async execute(code: string, label: string): Promise<Outcome> {
+    const conv = this.converter();
+    const converted = conv.convert(this.prevDecl, code);
+    for (const out of converted.sideOutputs ?? []) {
+      this.sideModules.delete(out.path);
+      this.sideOutputs.set(out.path, out.data);
+    }
+    if (converted.diagnostics.length > 0) {
+      return { status: "error", ...formatDiagnostics(converted.diagnostics, code, label) };
+    }
+    if (!converted.output) {
+      this.tslab.takeSourceMap("");
+      this.prevDecl = converted.declOutput ?? "";
+      return { status: "ok", hasValue: false };
+    }
+    const file = `mtlkit-cell-${++this.cellSeq}.js`;
+    const prefix = converted.hasToplevelAwait ? WRAP_ASYNC : WRAP_SYNC;
+    this.cells.set(file, {
+      label,
+      lines: code.split("\n"),
+      map: this.tslab.takeSourceMap(converted.output),
+      wrapOffset: prefix.length,
+    });
+    // The call happens inside the script so that breakOnSigint covers the cell's synchronous run.
+    const wrapped = `${prefix}${converted.output}\n})(${CELL_ARGS}.exports, ${CELL_ARGS}.require)`;
+    try {
+      (globalThis as Record<symbol, unknown>)[Symbol.for("mtlkit.cell")] = {
+        exports: this.exportsProxy,
+        require: this.requireFn,
+      };
+      const ret: unknown = vm.runInThisContext(wrapped, { filename: file, breakOnSigint: true });
+      if (converted.hasToplevelAwait) {
+        const interrupted = new Promise<never>((_, reject) => {
+          this.rejectInterrupt = reject;
+        });
+        try {
+          await Promise.race([ret, interrupted]);
+        } finally {
+          this.rejectInterrupt = null;
+        }
+      }
+    } catch (e) {
+      return { status: "error", ...this.describeError(e) };
+    }
+    this.prevDecl = converted.declOutput ?? "";
+    const name = converted.lastExpressionVar;
+    if (name && name in this.locals) {
+      const value = this.locals[name];
+      delete this.locals[name];
+      if (value !== undefined) return { status: "ok", hasValue: true, value };
+    }
+    return { status: "ok", hasValue: false };
+  }
+
+  /** Interrupt a cell that is awaiting (SIGINT interrupts synchronous code by itself). */
+  interrupt(): void {
+    this.rejectInterrupt?.(new InterruptedError());
+  }
+
+  complete(code: string, cursor: number): Completion {
+    const info = this.converter().complete(this.prevDecl, code, cursor);
+    return { matches: info.candidates, start: info.start, end: info.end };
+  }
+
+  /** Quick info (signature + docs) at the cursor, or null. */
+  inspect(code: string, cursor: number): { text: string; markdown: string } | null {
+    const conv = this.converter();
+    const ts = this.tslab.ts;
+    for (const pos of [cursor, cursor - 1]) {
+      if (pos < 0) continue;
+      const info = conv.inspect(this.prevDecl, code, pos);
+      if (!info) continue;
+      const signature = ts.displayPartsToString(info.displayParts);
+      const docs = ts.displayPartsToString(info.documentation);
+      const tags = (info.tags ?? []).map((t) => `@${t.name} ${ts.displayPartsToString(t.text)}`.trim());
+      const text = [signature, docs, ...tags].filter((s) => s).join("\n\n");
+      const markdown = ["```typescript\n" + signature + "\n```", docs, ...tags].filter((s) => s).join("\n\n");
+      return { text, markdown };
+    }
+    return null;
+  }
+
+  /** "complete", "incomplete" (with the indent for the next line) or "invalid". */
+  isComplete(code: string): { status: "complete" | "incomplete" | "invalid"; indent?: string } {
+    const r = this.tslab.isCompleteCode(code);
+    if (!r.completed) return { status: "incomplete", indent: r.indent ?? "" };
+    const ts = this.tslab.ts;
+    const sf = ts.createSourceFile("cell.ts", code, ts.ScriptTarget.Latest, false, ts.ScriptKind.TS);
+    const diags = (sf as unknown as { parseDiagnostics?: unknown[] }).parseDiagnostics ?? [];
+    return diags.length > 0 ? { status: "invalid" } : { status: "complete" };
+  }
+
+  /** Forget all variables and declarations (used by restart-in-place). */
+  reset(): void {
+    this.prevDecl = "";
+    for (const k of Object.keys(this.locals)) delete this.locals[k];
+  }
+
+  close(): void {
+    this.conv?.close();
+    this.conv = null;
+  }
+
+  /** ename/evalue/traceback for a thrown value, with cell frames mapped to TypeScript lines. */
+  describeError(e: unknown): ErrorInfo {
+    if (isInterrupt(e)) {
+      return { ename: "Interrupted", evalue: "execution interrupted", traceback: ["Interrupted: execution interrupted"] };
+    }
+    if (!(e instanceof Error)) {
+      const text = safeInspect(e);
+      return { ename: "Uncaught", evalue: text, traceback: [`Uncaught ${text}`] };
+    }
+    const ename = e.name || e.constructor?.name || "Error";
+    const evalue = e.message ?? "";
+    const head = `${ename}: ${evalue}`;
+    const frames: string[] = [];
+    let context: string[] = [];
+    const kernelDir = __dirname;
+    const tslabDir = path.dirname(require.resolve("tslab/package.json"));
+    for (const line of (e.stack ?? "").split("\n")) {
+      if (!/^\s+at /.test(line)) continue;
+      if (line.includes("node:internal") || line.includes(kernelDir) || line.includes(tslabDir)) continue;
+      if (line.includes("node:vm")) continue;
+      let firstCell: { rec: CellRecord; line: number; col: number } | null = null;
+      const mapped = line.replace(CELL_FILE, (_m, _n: string, l: string, c: string) => {
+        const file = `mtlkit-cell-${_n}.js`;
+        const rec = this.cells.get(file);
+        if (!rec) return _m;
+        const pos = this.mapPosition(rec, Number(l), Number(c));
+        if (!pos) return `${rec.label}`;
+        firstCell ??= { rec, line: pos.line, col: pos.col };
+        return `${rec.label}:${pos.line}:${pos.col}`;
+      });
+      frames.push(mapped);
+      if (firstCell && context.length === 0) {
+        const { rec, line: ln, col } = firstCell as { rec: CellRecord; line: number; col: number };
+        const src = rec.lines[ln - 1];
+        if (src !== undefined) context = ["", `${rec.label}, line ${ln}:`, `  ${src}`, `  ${" ".repeat(Math.max(0, col - 1))}^`];
+      }
+    }
+    return { ename, evalue, traceback: [head, ...frames, ...context] };
+  }
+
+  /** 1-based (line, col) in wrapped JavaScript -> 1-based position in the cell's TypeScript. */
+  private mapPosition(rec: CellRecord, line: number, col: number): { line: number; col: number } | null {
+    if (!rec.map) return null;
+    const jsCol = line === 1 ? col - 1 - rec.wrapOffset : col - 1;
+    const p = lookup(rec.map, line - 1, Math.max(0, jsCol));
+    if (!p) return null;
+    // tslab prefixes each cell with one line ("export {};") before compiling it.
+    return { line: p.line, col: p.col + 1 };
+  }
+
+  /** `require` that also serves local .ts files tslab compiled alongside the cell. */
+  private wrapRequire(req: NodeJS.Require, dir: string): NodeJS.Require {
+    const self = this;
+    const load = (id: string): unknown => {
+      if (id.startsWith(".") || path.isAbsolute(id)) {
+        let file = path.resolve(dir, id);
+        if (path.extname(file) === "") file += ".js";
+        const cached = self.sideModules.get(file);
+        if (cached) return cached.exports;
+        const code = self.sideOutputs.get(file);
+        if (code !== undefined) {
+          const mod = new Module(file, module) as Module & { _compile(code: string, file: string): void };
+          mod.filename = file;
+          mod.paths = (Module as unknown as { _nodeModulePaths(d: string): string[] })._nodeModulePaths(
+            path.dirname(file),
+          );
+          const inner = self.wrapRequire(Module.createRequire(file), path.dirname(file));
+          mod.require = inner as typeof mod.require;
+          self.sideModules.set(file, mod);
+          mod._compile(code, file);
+          return mod.exports;
+        }
+      }
+      return req(id);
+    };
+    return Object.assign(load, {
+      resolve: req.resolve,
+      cache: req.cache,
+      extensions: req.extensions,
+      main: req.main,
+    }) as NodeJS.Require;
+  }
+}
+
+function isInterrupt(e: unknown): boolean {
+  return (
+    e instanceof InterruptedError ||
+    (e instanceof Error && (e as { code?: string }).code === "ERR_SCRIPT_EXECUTION_INTERRUPTED")
+  );
+}
+
+function safeInspect(v: unknown): string {
+  try {
+    return require("util").inspect(v) as string;
+  } catch {
+    return String(v);
+  }
+}
+
+const CATEGORY = ["warning", "error", "suggestion", "message"];
+
+function formatDiagnostics(diags: TslabDiagnostic[], code: string, label: string): ErrorInfo {
+  const lines = code.split("\n");
+  const first = diags[0];
+  const traceback: string[] = [];
+  for (const d of diags) {
+    const where = d.fileName ? d.fileName : label;
+    const kind = CATEGORY[d.category] ?? "error";
+    traceback.push(`${where}:${d.start.line + 1}:${d.start.character + 1} - ${kind} TS${d.code}: ${d.messageText}`);
+    if (!d.fileName) {
+      const src = lines[d.start.line];
+      if (src !== undefined) {
+        const width = d.end.line === d.start.line ? Math.max(1, d.end.character - d.start.character) : 1;
+        traceback.push(`  ${src}`, `  ${" ".repeat(d.start.character)}${"~".repeat(width)}`);
+      }
+    }
+  }
+  return { ename: "TSError", evalue: `TS${first.code}: ${first.messageText}`, traceback };
+}

@@ -1,0 +1,46 @@
+/** Find installed kernelspecs the way jupyter_client does, without Python. */
+import * as fs from "fs";
+import * as path from "path";
+import { userDataDir } from "../install";
+
+export interface FoundKernelSpec {
+  name: string;
+  dir: string;
+  argv: string[];
+  display_name: string;
+  language: string;
+  interrupt_mode: "signal" | "message";
+  env: Record<string, string>;
+}
+
+/** Jupyter data dirs in priority order: JUPYTER_PATH, user, environment, system. */
+export function jupyterPath(): string[] {
+  const dirs: string[] = [];
+  if (process.env.JUPYTER_PATH) dirs.push(...process.env.JUPYTER_PATH.split(path.delimiter).filter(Boolean));
+  dirs.push(userDataDir());
+  for (const env of [process.env.CONDA_PREFIX, process.env.VIRTUAL_ENV]) if (env) dirs.push(path.join(env, "share", "jupyter"));
+  if (process.platform !== "win32") dirs.push("/usr/local/share/jupyter", "/usr/share/jupyter");
+  return [...new Set(dirs.map((d) => path.resolve(d)))];
+}
+
+export function findKernelSpec(name: string): FoundKernelSpec {
+  const searched: string[] = [];
+  for (const base of jupyterPath()) {
+    const dir = path.join(base, "kernels", name);
+    const file = path.join(dir, "kernel.json");
+    searched.push(dir);
+    if (!fs.existsSync(file)) continue;
+    const spec = JSON.parse(fs.readFileSync(file, "utf8")) as Partial<FoundKernelSpec>;
+    if (!Array.isArray(spec.argv) || spec.argv.length === 0) throw new Error(`${file}: argv is missing`);
+    return {
+      name,
+      dir,
+      argv: spec.argv.map(String),
+      display_name: spec.display_name ?? name,
+      language: spec.language ?? "",
+      interrupt_mode: spec.interrupt_mode === "message" ? "message" : "signal",
+      env: spec.env ?? {},
+    };
+  }
+  throw new Error(`no kernelspec named "${name}" (looked in ${searched.join(", ")}); try \`mtlkit kernel install\``);
+}

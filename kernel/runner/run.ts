@@ -1,0 +1,127 @@
+/** `mtlkit run`: execute notebooks through a kernel, save them and their HTML, print a summary. */
+import * as fs from "fs";
+import * as path from "path";
+import { writeFileAtomic } from "../fsutil";
+import { CellTimeoutError, KernelClient, KernelDiedError } from "./client";
+import { notebookToHtml } from "./html";
+import { findKernelSpec } from "./kernelspec";
+import { Notebook, OutputCollector, readNotebook, serializeNotebook, joinSource } from "./notebook";
+
+export interface RunOptions {
+  outDir?: string;
+  timeoutSeconds?: number;
+  allowErrors?: boolean;
+  kernelName?: string;
+  /** Where the summary goes (default stdout). */
+  print?: (line: string) => void;
+}
+
+export type RunStatus = "ok" | "error" | "timeout" | "kernel died" | "failed";
+
+export interface NotebookRun {
+  notebook: string;
+  cells: number;
+  seconds: number;
+  status: RunStatus;
+  message?: string;
+  outputFile?: string;
+  htmlFile?: string;
+}
+
+function kernelNameOf(nb: Notebook, override?: string): string {
+  if (override) return override;
+  const ks = nb.metadata.kernelspec as { name?: string } | undefined;
+  return ks?.name ?? "mtlkit";
+}
+
+/** Execute one notebook; writes the .ipynb and .html unless the kernel died. */
+export async function runNotebook(file: string, opts: RunOptions): Promise<NotebookRun> {
+  const started = Date.now();
+  const result: NotebookRun = { notebook: file, cells: 0, seconds: 0, status: "ok" };
+  const finish = () => {
+    result.seconds = (Date.now() - started) / 1000;
+    return result;
+  };
+  let nb: Notebook;
+  let client: KernelClient | null = null;
+  try {
+    nb = readNotebook(file);
+    const spec = findKernelSpec(kernelNameOf(nb, opts.kernelName));
+    client = new KernelClient(spec, path.dirname(path.resolve(file)));
+    await client.start();
+    const collector = new OutputCollector();
+    for (const cell of nb.cells) {
+      if (cell.cell_type !== "code") continue;
+      const code = joinSource(cell.source);
+      if (!code.trim()) {
+        cell.outputs = [];
+        cell.execution_count = null;
+        continue;
+      }
+      const allowed = opts.allowErrors || (cell.metadata.tags ?? []).includes("raises-exception");
+      const r = await client.execute(code, {
+        timeoutMs: opts.timeoutSeconds ? opts.timeoutSeconds * 1000 : undefined,
+        stopOnError: !allowed,
+      });
+      result.cells++;
+      collector.collect(cell, r.messages);
+      cell.execution_count = typeof r.reply.execution_count === "number" ? r.reply.execution_count : null;
+      if (r.timedOut) {
+        result.status = "timeout";
+        result.message = `cell ${result.cells} timed out after ${opts.timeoutSeconds} s and was interrupted`;
+        break;
+      }
+      if (r.reply.status === "error" && !allowed) {
+        result.status = "error";
+        result.message = `cell ${result.cells}: ${String(r.reply.ename)}: ${String(r.reply.evalue)}`;
+        break;
+      }
+    }
+    if (nb.metadata.kernelspec === undefined) {
+      nb.metadata.kernelspec = { name: spec.name, display_name: spec.display_name, language: spec.language };
+    }
+    const info = await client.kernelInfo().catch(() => null);
+    if (info?.language_info) nb.metadata.language_info = info.language_info;
+  } catch (e) {
+    if (e instanceof KernelDiedError) {
+      result.status = "kernel died";
+      result.message = `${e.message.split("\n")[0]} (notebook left unchanged)`;
+    } else if (e instanceof CellTimeoutError) {
+      result.status = "timeout";
+      result.message = `${e.message} (notebook left unchanged)`;
+    } else {
+      result.status = "failed";
+      result.message = (e as Error).message;
+    }
+    await client?.shutdown().catch(() => {});
+    return finish();
+  }
+  await client.shutdown().catch(() => {});
+  const outDir = opts.outDir ? path.resolve(opts.outDir) : path.dirname(path.resolve(file));
+  fs.mkdirSync(outDir, { recursive: true });
+  const base = path.basename(file, ".ipynb");
+  result.outputFile = path.join(outDir, `${base}.ipynb`);
+  result.htmlFile = path.join(outDir, `${base}.html`);
+  writeFileAtomic(result.outputFile, serializeNotebook(nb));
+  writeFileAtomic(result.htmlFile, notebookToHtml(nb, base));
+  return finish();
+}
+
+export function formatSummary(runs: NotebookRun[]): string {
+  const rows = [["notebook", "cells", "seconds", "status"]];
+  for (const r of runs) rows.push([r.notebook, String(r.cells), r.seconds.toFixed(1), r.status]);
+  const widths = rows[0].map((_, j) => Math.max(...rows.map((r) => r[j].length)));
+  const lines = rows.map((r) => r.map((c, j) => (j === 1 || j === 2 ? c.padStart(widths[j]) : c.padEnd(widths[j]))).join("  "));
+  lines.splice(1, 0, widths.map((w) => "-".repeat(w)).join("  "));
+  for (const r of runs) if (r.message) lines.push(`${r.notebook}: ${r.message}`);
+  return lines.join("\n");
+}
+
+/** Run notebooks one after the other; true when all succeeded. */
+export async function runNotebooks(files: string[], opts: RunOptions): Promise<boolean> {
+  const print = opts.print ?? ((l: string) => console.log(l));
+  const runs: NotebookRun[] = [];
+  for (const f of files) runs.push(await runNotebook(f, opts));
+  print(formatSummary(runs));
+  return runs.every((r) => r.status === "ok");
+}

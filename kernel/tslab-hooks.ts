@@ -1,0 +1,159 @@
+/**
+ * Loads tslab's converter with three adjustments to the TypeScript compiler it
+ * drives, made by wrapping the `@tslab/typescript-for-tslab` module object that
+ * tslab requires (its exports are read-only getters, so we put a Proxy in front
+ * of it in the require cache before tslab's converter is loaded):
+ *
+ * - `createWatchCompilerHost`: adds inline source maps (runtime errors then point
+ *   at the cell's TypeScript lines), the kernel's global declarations (`display`,
+ *   `prompt`…) as a root file, and a `paths` entry so that a notebook inside a
+ *   package can import that package by name. Node resolves this "self-reference"
+ *   at run time through package.json `exports`; TypeScript's `node10` resolution,
+ *   which tslab uses, does not, so we map the name to the package's `types`.
+ * - `transpileModule` (tslab's ES module -> CommonJS step): carries the source map
+ *   through, composing CommonJS -> ES module -> TypeScript.
+ * - `sys.readFile`/`fileExists`: serve the virtual declarations file.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import type * as TS from "typescript";
+import { compose, decodeMappings, LineMap, splitInlineMap } from "./sourcemap";
+
+export const GLOBALS_FILE = "/__mtlkit__/kernel-globals.d.ts";
+
+export interface TslabConverter {
+  convert(prevDecl: string, src: string): {
+    output?: string;
+    declOutput?: string;
+    diagnostics: TslabDiagnostic[];
+    lastExpressionVar?: string;
+    hasToplevelAwait?: boolean;
+    sideOutputs?: { path: string; data: string }[];
+  };
+  inspect(prevDecl: string, src: string, position: number): TS.QuickInfo | undefined;
+  complete(prevDecl: string, src: string, position: number): { start: number; end: number; candidates: string[] };
+  close(): void;
+}
+
+export interface TslabDiagnostic {
+  start: { offset: number; line: number; character: number };
+  end: { offset: number; line: number; character: number };
+  messageText: string;
+  category: number;
+  code: number;
+  fileName?: string;
+}
+
+export interface Tslab {
+  ts: typeof TS;
+  createConverter(options?: { isJS?: boolean; isBrowser?: boolean }): TslabConverter;
+  isCompleteCode(src: string): { completed: boolean; indent?: string };
+  /** The composed CommonJS -> TypeScript line map of a converted output, if any. */
+  takeSourceMap(output: string): LineMap | null;
+}
+
+/** The nearest package.json at or above `dir` with a name and a types entry. */
+export function findEnclosingPackage(dir: string): { name: string; root: string; types: string } | null {
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    const pj = path.join(d, "package.json");
+    if (fs.existsSync(pj)) {
+      try {
+        const json = JSON.parse(fs.readFileSync(pj, "utf8")) as {
+          name?: string;
+          types?: string;
+          typings?: string;
+          exports?: unknown;
+        };
+        const dotExport = (json.exports as Record<string, unknown> | undefined)?.["."];
+        const exportTypes =
+          dotExport && typeof dotExport === "object" ? (dotExport as Record<string, unknown>).types : undefined;
+        const types = typeof exportTypes === "string" ? exportTypes : json.types ?? json.typings;
+        if (json.name && types) return { name: json.name, root: d, types: path.resolve(d, types) };
+      } catch {
+        // unreadable package.json: keep looking upward
+      }
+      return null;
+    }
+    if (path.dirname(d) === d) return null;
+  }
+}
+
+let loaded: Tslab | null = null;
+
+export function loadTslab(globalsDts: string): Tslab {
+  if (loaded) return loaded;
+  const tslabMain = require.resolve("tslab/dist/converter.js");
+  const tsPath = require.resolve("@tslab/typescript-for-tslab", { paths: [path.dirname(tslabMain)] });
+  const ts = require(tsPath) as typeof TS;
+  const maps = new Map<string, LineMap>();
+
+  const sys = ts.sys as TS.System & Record<string, unknown>;
+  const { readFile, fileExists, watchFile } = sys;
+  sys.readFile = (p, enc) => (p === GLOBALS_FILE ? globalsDts : readFile.call(sys, p, enc));
+  sys.fileExists = (p) => p === GLOBALS_FILE || fileExists.call(sys, p);
+  if (watchFile) {
+    sys.watchFile = (p, cb, interval, opts) =>
+      p === GLOBALS_FILE ? { close() {} } : watchFile.call(sys, p, cb, interval, opts);
+  }
+
+  const createWatchCompilerHost = ((rootFiles: string[], options: TS.CompilerOptions, ...rest: unknown[]) => {
+    const extra: TS.CompilerOptions = { inlineSourceMap: true, sourceMap: false };
+    const pkg = findEnclosingPackage(process.cwd());
+    if (pkg && fs.existsSync(pkg.types)) {
+      extra.paths = { ...(options.paths ?? {}), [pkg.name]: [pkg.types] };
+    }
+    const real = ts.createWatchCompilerHost as unknown as (...a: unknown[]) => unknown;
+    return real([...rootFiles, GLOBALS_FILE], { ...options, ...extra }, ...rest);
+  }) as unknown as typeof ts.createWatchCompilerHost;
+
+  const transpileModule = (input: string, opts: TS.TranspileOptions): TS.TranspileOutput => {
+    if (opts.fileName !== "custom.js") return ts.transpileModule(input, opts);
+    const { code, map: inner } = splitInlineMap(input);
+    if (!inner) return ts.transpileModule(input, opts);
+    const out = ts.transpileModule(code, {
+      ...opts,
+      compilerOptions: { ...opts.compilerOptions, sourceMap: true, inlineSourceMap: false },
+    });
+    const text = out.outputText.replace(/\n?\/\/# sourceMappingURL=\S+\s*$/, "\n");
+    if (out.sourceMapText) {
+      const outer = decodeMappings((JSON.parse(out.sourceMapText) as { mappings: string }).mappings);
+      maps.set(text, compose(outer, inner));
+    }
+    return { ...out, outputText: text };
+  };
+
+  const proxy = new Proxy(ts, {
+    get(target, key, receiver) {
+      if (key === "createWatchCompilerHost") return createWatchCompilerHost;
+      if (key === "transpileModule") return transpileModule;
+      return Reflect.get(target, key, receiver);
+    },
+  });
+  const cached = require.cache[tsPath];
+  if (!cached) throw new Error(`mtlkit kernel: ${tsPath} is not in the require cache`);
+  if (require.cache[tslabMain]) {
+    throw new Error("mtlkit kernel: tslab's converter was loaded before the kernel could hook it");
+  }
+  const original = cached.exports;
+  cached.exports = proxy;
+  let converterModule: {
+    createConverter: Tslab["createConverter"];
+    isCompleteCode: Tslab["isCompleteCode"];
+  };
+  try {
+    converterModule = require(tslabMain);
+  } finally {
+    cached.exports = original;
+  }
+  loaded = {
+    ts,
+    createConverter: converterModule.createConverter,
+    isCompleteCode: converterModule.isCompleteCode,
+    takeSourceMap(output) {
+      const m = maps.get(output) ?? null;
+      maps.clear();
+      return m;
+    },
+  };
+  return loaded;
+}
