@@ -24,7 +24,9 @@
  * Ratios (training / matmul, mtlkit / PyTorch) are taken per round, then the median over rounds.
  *
  *   npm run build && npm run bench -- [--rounds=7] [--backends=wasm,cpu] [--quick] [--no-torch]
- *                                     [--target-ms=400] [--json=out.json]
+ *                                     [--clock=wall|cpu] [--target-ms=400] [--json=out.json]
+ * --clock=cpu times with the process's CPU time (Node: process.cpuUsage; Python: time.process_time)
+ * instead of wall time: on a shared, loaded machine it measures the work, not the scheduler.
  * Environment: MTLKIT_BENCH_ROUNDS, MTLKIT_BENCH_BACKENDS, MTLKIT_BENCH_QUICK=1, MTLKIT_BENCH_TORCH=0,
  * MTLKIT_BENCH_PYTHON (default /usr/bin/python3), MTLKIT_BENCH_TORCH_THREADS (default 1).
  */
@@ -59,6 +61,7 @@ const MATMULS: Array<[number, number, number]> = [
 
 interface Options {
   rounds: number;
+  clock: "wall" | "cpu";
   backends: string[];
   quick: boolean;
   torch: boolean;
@@ -71,10 +74,10 @@ function parseOptions(argv: string[]): Options {
   const flags = new Map<string, string>();
   for (const arg of argv) {
     const m = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
-    if (!m) throw new Error(`train-throughput: unknown argument '${arg}' (flags: --rounds=N --backends=a,b --quick --no-torch --target-ms=N --json=PATH)`);
+    if (!m) throw new Error(`train-throughput: unknown argument '${arg}' (flags: --rounds=N --backends=a,b --quick --no-torch --clock=wall|cpu --target-ms=N --json=PATH)`);
     flags.set(m[1], m[2] ?? "true");
   }
-  const known = ["rounds", "backends", "quick", "no-torch", "target-ms", "json"];
+  const known = ["rounds", "backends", "quick", "no-torch", "clock", "target-ms", "json"];
   const backendNames = ["tensorflow", "wasm", "cpu", "wasm+native", "cpu+native"];
   for (const k of flags.keys()) if (!known.includes(k)) throw new Error(`train-throughput: unknown flag --${k} (known: ${known.map((f) => "--" + f).join(" ")})`);
   const env = process.env;
@@ -86,8 +89,11 @@ function parseOptions(argv: string[]): Options {
   const listed = flags.get("backends") ?? env.MTLKIT_BENCH_BACKENDS;
   const backends = listed ? listed.split(",").map((s) => s.trim()).filter(Boolean) : defaultBackends();
   for (const b of backends) if (!backendNames.includes(b)) throw new Error(`train-throughput: unknown backend '${b}' (${backendNames.join(", ")})`);
+  const clock = flags.get("clock") ?? env.MTLKIT_BENCH_CLOCK ?? "wall";
+  if (clock !== "wall" && clock !== "cpu") throw new Error(`train-throughput: --clock must be wall or cpu, got ${clock}`);
   return {
     rounds,
+    clock,
     backends,
     quick,
     torch: !flags.has("no-torch") && env.MTLKIT_BENCH_TORCH !== "0",
@@ -102,6 +108,17 @@ function defaultBackends(): string[] {
   const native = mtl.backendInfo().candidates.find((c) => c.name === "tensorflow");
   const addon = mtl.native.loadNative().status.available;
   return [...(native?.available ? ["tensorflow"] : []), "wasm", "cpu", ...(addon ? ["wasm+native", "cpu+native"] : [])];
+}
+
+// ---------------------------------------------------------------- clocks
+
+let clock: "wall" | "cpu" = "wall";
+
+/** Seconds on the chosen clock: wall time, or this process's CPU time (user + system). */
+function now(): number {
+  if (clock === "wall") return performance.now() / 1000;
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
 }
 
 // ---------------------------------------------------------------- statistics
@@ -227,21 +244,21 @@ function disposeMtl(run: MtlRun): void {
 }
 
 function timeMtlSteps(run: MtlRun, steps: number): number {
-  const start = performance.now();
+  const start = now();
   for (let i = 0; i < steps; i++) run.trainer.trainStep(run.x, run.targets);
-  const seconds = (performance.now() - start) / 1000;
+  const seconds = now() - start;
   run.trainer.history.steps.length = 0; // a benchmark keeps no history
   return seconds;
 }
 
 function timeMatMul(a: tf.Tensor2D, b: tf.Tensor2D, reps: number): number {
-  const start = performance.now();
+  const start = now();
   for (let i = 0; i < reps; i++) {
     const c = tf.matMul(a, b);
     if (i === reps - 1) c.dataSync(); // the product is really there
     c.dispose();
   }
-  return (performance.now() - start) / 1000;
+  return now() - start;
 }
 
 /** How many repetitions make one measurement last about `targetMs`, from a trial of `trial` reps. */
@@ -437,7 +454,7 @@ async function benchOn(backend: string, device: string, options: Options, torch?
 
 function report(results: BackendResult[], options: Options, torchInfo: string): string {
   const out: string[] = [];
-  out.push(`Training throughput, ${options.rounds} rounds${options.quick ? " (quick)" : ""}; median (min–max) over rounds; ` +
+  out.push(`Training throughput, ${options.rounds} rounds${options.quick ? " (quick)" : ""}, ${options.clock === "cpu" ? "per CPU-second (process CPU time)" : "wall time"}; median (min–max) over rounds; ` +
     `ratios taken per round. ${torchInfo}. Node ${process.version}, tfjs ${tf.version.tfjs}.`);
   out.push("");
   out.push("| backend | model | batch | mtlkit samples/s | training GFLOP/s | share of matmul GFLOP/s | executed-FLOP share | PyTorch samples/s | mtlkit / PyTorch |");
@@ -479,13 +496,14 @@ function writeAtomic(path: string, text: string): void {
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
+  clock = options.clock;
   let torch: TorchChild | undefined;
   let torchInfo = "PyTorch: not run (--no-torch)";
   if (options.torch) {
     const probe = probeTorch(options.python);
     if (probe.ok) {
       torch = new TorchChild(options.python);
-      const info = await torch.ask<{ torch: string; threads: number }>({ op: "info" });
+      const info = await torch.ask<{ torch: string; threads: number }>({ op: "info", clock: options.clock });
       torchInfo = `PyTorch ${info.torch}, ${info.threads} thread${info.threads === 1 ? "" : "s"}, interleaved with mtlkit`;
     } else {
       torchInfo = `PyTorch: not run (${probe.why})`;
