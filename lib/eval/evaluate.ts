@@ -276,3 +276,47 @@ function collectingAccumulator(task: Task): Accumulator {
     },
   };
 }
+
+/**
+ * Scores predictions made elsewhere (decoded: class indices, 0/1, values; row by row) against a
+ * dataset's targets, with the same metrics and outputs as `evaluate` (no loss, which needs raw outputs).
+ * Refuses predictions whose length does not match the targets, naming the task.
+ */
+export function evaluatePredictions(tasks: Task[], predictions: Record<string, ArrayLike<number>>, data: MultiTaskData): Evaluation {
+  const where = "evaluatePredictions";
+  check(Array.isArray(tasks) && tasks.length > 0, where, () => "the first argument must list the tasks.");
+  check(predictions !== null && typeof predictions === "object", where, () => "predictions must map task names to arrays.");
+  validateForTasks(data, tasks);
+  for (const key of Object.keys(predictions)) {
+    check(tasks.some((t) => t.name === key), where, () => `predictions for task '${key}', which is not one of ${tasks.map((t) => t.name).join(", ")}.`);
+  }
+  const reports: Record<string, TaskReport> = {};
+  const rows: EvaluationRow[] = [];
+  const table: MetricTable = {};
+  for (const task of tasks) {
+    const predicted = predictions[task.name];
+    check(predicted !== undefined, where, () => `no predictions for task '${task.name}'.`);
+    const target = data.targets[task.name];
+    check(predicted.length === target.values.length, where,
+      () => `task '${task.name}' has ${predicted.length} predicted values but ${target.values.length} target values (${data.rows} rows × ${target.width}).`);
+    for (let i = 0; i < predicted.length; i++) {
+      check(Number.isFinite(predicted[i]), where, () => `the prediction of task '${task.name}' at position ${i} is ${predicted[i]}, not a finite number.`);
+    }
+    if (task.kind === "classification") {
+      for (let i = 0; i < predicted.length; i++) {
+        check(Number.isInteger(predicted[i]) && predicted[i] >= 0 && predicted[i] < task.outputUnits, where,
+          () => `the prediction of task '${task.name}' at row ${i} is ${predicted[i]}, not a class index in [0, ${task.outputUnits - 1}].`);
+      }
+    }
+    const acc = accumulatorFor(task);
+    acc.add(predicted, target.values, data.rows);
+    const done = acc.finish();
+    const higherIsBetter: Record<string, boolean> = {};
+    for (const spec of task.metricSpecs) higherIsBetter[spec.name] = spec.higherIsBetter;
+    reports[task.name] = { task: task.name, kind: task.kind, rows: data.rows, loss: NaN, higherIsBetter, ...done };
+    table[task.name] = { ...done.metrics };
+    for (const spec of task.metricSpecs) rows.push({ task: task.name, metric: spec.name, value: done.metrics[spec.name], higherIsBetter: spec.higherIsBetter });
+  }
+  return { tasks: reports, rows, table, toDataFrame: () => toFrame(rows as unknown as Array<Record<string, unknown>>) };
+}
+

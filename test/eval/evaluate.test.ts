@@ -138,3 +138,21 @@ eachBackend(() => {
     });
   });
 });
+
+describe("evaluatePredictions", () => {
+  it("scores given predictions like evaluate, and refuses lengths that do not match", () => {
+    const cls = mtl.tasks.classification("c", { classes: 3 });
+    const reg = mtl.tasks.regression("r");
+    const data = mtl.fromArrays({ x: [[0], [1], [2], [3]], targets: { c: [0, 1, 2, 2], r: [1, 2, 3, 4] }, tasks: [cls, reg] });
+    const ev = mtl.evaluation.evaluatePredictions([cls, reg], { c: [2, 2, 2, 2], r: [1, 2, 3, 5] }, data);
+    expect(ev.tasks.c.confusion).toEqual([[0, 0, 1], [0, 0, 1], [0, 0, 2]]);
+    expect(ev.tasks.c.metrics.precisionMacro).toBeCloseTo(0.5 / 3, 12);
+    expect(ev.tasks.r.metrics.mse).toBeCloseTo(0.25, 12);
+    expect(ev.tasks.r.metrics.r2).toBeCloseTo(1 - 1 / 5, 12);
+    expect(() => mtl.evaluation.evaluatePredictions([cls, reg], { c: [2, 2, 2], r: [1, 2, 3, 5] }, data))
+      .toThrow(/task 'c' has 3 predicted values but 4 target values/);
+    expect(() => mtl.evaluation.evaluatePredictions([cls, reg], { c: [2, 2, 2, 3], r: [1, 2, 3, 5] }, data)).toThrow(/row 3 is 3, not a class index in \[0, 2\]/);
+    expect(() => mtl.evaluation.evaluatePredictions([cls], { c: [0, 0, 0, 0], z: [1] }, data)).toThrow(/task 'z', which is not one of c/);
+    expect(() => mtl.evaluation.evaluatePredictions([cls, reg], { c: [0, 0, 0, 0] }, data)).toThrow(/no predictions for task 'r'/);
+  });
+});
