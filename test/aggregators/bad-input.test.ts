@@ -74,7 +74,7 @@ eachBackend(() => {
       // sqrt'(0) = ∞: the trunk's ReLU zeros make task b's gradient infinite while its loss is finite.
       const model = mtl.hardSharing({
         inputSize: 2, trunk: [4], tasks, seed: 1,
-        heads: { b: { apply: (z) => tf.matMul(tf.sqrt(z), w), variables: [w], outputSize: 1 } },
+        heads: { b: { apply: (z: tf.Tensor2D) => tf.matMul(tf.sqrt(z), w) as tf.Tensor2D, variables: [w], outputSize: 1 } },
       });
       for (const level of ["param", "rep"] as const) {
         const trainer = new mtl.Trainer({ model, tasks, aggregator: A.pcgrad(), level, progress: false });
