@@ -77,6 +77,21 @@ eachBackend(() => {
       }
     });
 
+    it("clipTaskNorm with sum at the param level clips each task's whole gradient, like the weighted step", async () => {
+      const { tasks, data } = toyData(64, 3);
+      const run = async (aggregator?: mtl.aggregators.Aggregator) => {
+        const model = mtl.hardSharing({ inputSize: 4, trunk: [8], tasks, seed: 5 });
+        const trainer = new mtl.Trainer({ model, tasks, epochs: 2, batchSize: 16, optimizer: tf.train.sgd(0.05), progress: false, aggregator, level: aggregator ? "param" : undefined, shuffle: false, clipTaskNorm: 0.1 });
+        await trainer.fit(data);
+        const p = params(model);
+        model.dispose();
+        return p;
+      };
+      const reference = await run();
+      const p = await run(A.sum());
+      p.forEach((v, i) => expect(v).toBeCloseTo(reference[i], 5));
+    });
+
     for (const [label, make, level] of [
       ["PCGrad (param)", () => A.pcgrad({ seed: 1 }), "param"],
       ["MGDA-UB (rep)", () => A.mgdaUB(), "rep"],
