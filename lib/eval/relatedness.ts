@@ -11,7 +11,8 @@
  *    the authors' code can also replay their optimizer), measured every `every` steps on a fresh
  *    seeded batch of the given data rather than on the trainer's own batch, with the model in
  *    inference mode (no dropout), so the measure is deterministic given its seed.
- * Both are computed here with tf.variableGrads on model.sharedVariables(), one task at a time.
+ * Per-task gradients come from one forward and k backward passes (lib/train/jacobian.ts); TAG's
+ * lookahead uses tf.variableGrads on model.sharedVariables(), one task at a time.
  */
 import * as tf from "@tensorflow/tfjs";
 import { MultiTaskModel } from "../architectures/types";
@@ -20,20 +21,25 @@ import { check, checkKnownOptions, checkPositiveInteger } from "../errors";
 import { Rng } from "../random";
 import { Task } from "../tasks/task";
 import { Callbacks } from "../train/callbacks";
+import { recordOnce, taskGradients } from "../train/jacobian";
 
-/** ∇_{θ_s} L_i for each task on one batch, each flattened in sharedVariables() order (float64 rows). */
+/**
+ * ∇_{θ_s} L_i for each task on one batch, each flattened in sharedVariables() order (float64 rows).
+ * One forward pass and k backward passes through the recorded tape (lib/train/jacobian.ts).
+ */
 export function sharedGradients(model: MultiTaskModel, tasks: Task[], x: tf.Tensor2D, targets: tf.Tensor[]): Float64Array[] {
   const shared = model.sharedVariables().map(([, v]) => v);
   check(shared.length > 0, "sharedGradients", () => `the model (${model.architecture}) has no shared parameters to compare gradients on.`);
-  return tasks.map((task, i) => {
-    const flat = tf.tidy(() => {
-      const { grads } = tf.variableGrads(() => task.loss(model.forward(x, false)[i], targets[i]), shared);
-      return tf.concat(shared.map((v) => tf.reshape(grads[v.name], [-1])));
-    });
-    const out = Float64Array.from(flat.dataSync());
-    flat.dispose();
-    return out;
+  const jacobian = recordOnce(x, () => {
+    const z = model.encode(x, false);
+    const outputs = model.decode(z, x, false);
+    const losses = tasks.map((t, i) => t.loss(outputs[i], targets[i]));
+    return tf.keep(taskGradients("param", losses, shared, tasks.map(() => []), z).jacobian);
   });
+  const flat = jacobian.dataSync();
+  const d = jacobian.shape[1];
+  jacobian.dispose();
+  return tasks.map((_, i) => Float64Array.from(flat.subarray(i * d, (i + 1) * d)));
 }
 
 /** Pairwise cosine similarities of the rows of G (k × k, float64); 1 on the diagonal. */
