@@ -4,7 +4,7 @@
  *   mtlkit kernel install   [--user | --sys-prefix | --prefix DIR | --jupyter-dir DIR] [--name NAME]
  *   mtlkit kernel uninstall [--user | --sys-prefix | --prefix DIR | --jupyter-dir DIR] [--name NAME]
  *   mtlkit kernel start --connection-file FILE
- *   mtlkit run <notebook.ipynb…> [--out DIR] [--timeout S] [--allow-errors] [--kernel NAME]
+ *   mtlkit run <notebook.ipynb | dir…> [--out DIR] [--timeout S] [--allow-errors] [--kernel NAME]
  *   mtlkit doctor [--json]
  */
 import { DEFAULT_KERNEL_NAME, install, InstallError, Location, uninstall } from "./install";
@@ -13,7 +13,7 @@ const USAGE = `usage:
   mtlkit kernel install   [--user | --sys-prefix | --prefix DIR | --jupyter-dir DIR] [--name NAME]
   mtlkit kernel uninstall [--user | --sys-prefix | --prefix DIR | --jupyter-dir DIR] [--name NAME]
   mtlkit kernel start --connection-file FILE
-  mtlkit run <notebook.ipynb...> [--out DIR] [--timeout SECONDS] [--allow-errors] [--kernel NAME]
+  mtlkit run <notebook.ipynb | dir...> [--out DIR] [--timeout SECONDS] [--allow-errors] [--kernel NAME]
   mtlkit doctor [--json]`;
 
 class UsageError extends Error {}

@@ -141,6 +141,8 @@ export class Engine {
         }
       }
     } catch (e) {
+      // What the cell declared before it threw stays usable (as in IPython): keep its declarations.
+      this.prevDecl = converted.declOutput ?? this.prevDecl;
       return { status: "error", ...this.describeError(e) };
     }
     this.prevDecl = converted.declOutput ?? "";

@@ -58,6 +58,8 @@ export class Kernel {
   private readonly realStderr = process.stderr.write.bind(process.stderr);
   private readonly log: (line: string) => void;
   private shuttingDown = false;
+  private exiting = false;
+  private realExit: (code?: number) => never = process.exit.bind(process);
   private warmed = false;
   /** execute_reply payloads (the pager) of the running request. */
   private payloads: JsonObject[] = [];
@@ -80,6 +82,7 @@ export class Kernel {
     this.captureStreams();
     this.installGlobals();
     process.on("SIGINT", () => this.engine.interrupt());
+    this.trapExit();
     process.on("unhandledRejection", (reason) => this.reportAsync("Unhandled promise rejection", reason));
     process.on("uncaughtException", (err) => this.reportAsync("Uncaught exception", err));
     this.publish("status", { execution_state: "starting" }, null);
@@ -134,10 +137,34 @@ export class Kernel {
       this.worker.on("exit", (code) => {
         if (!this.shuttingDown) {
           this.log(`control worker exited (${code}); the kernel cannot continue`);
-          process.exit(1);
+          this.realExit(1);
         }
       });
     });
+  }
+
+  /**
+   * process.exit() from a cell: zeromq aborts the process if it exits with sockets
+   * open, so close them (the worker's too) first, then exit with the code asked for.
+   * The cell stops here: the call throws so that no more of it runs.
+   */
+  private trapExit(): void {
+    const realExit = process.exit.bind(process);
+    process.exit = ((code?: number | string | null) => {
+      if (this.exiting) throw new Error("the kernel is exiting");
+      this.exiting = true;
+      const status = typeof code === "number" ? code : Number(code ?? process.exitCode ?? 0) || 0;
+      this.flushStreams();
+      this.shell.closeNow();
+      this.iopub.closeNow();
+      this.shuttingDown = true;
+      const done = () => realExit(status);
+      this.worker.once("exit", done);
+      this.worker.postMessage({ kind: "close" } satisfies ToWorker);
+      setTimeout(() => void this.worker.terminate(), 1000).unref();
+      throw new Error(`process.exit(${status}) called: the kernel is exiting`);
+    }) as typeof process.exit;
+    this.realExit = realExit;
   }
 
   // ---- sending ---------------------------------------------------------------------------
@@ -509,16 +536,17 @@ export class Kernel {
     this.publish("status", { execution_state: "idle" }, msg);
     this.flushStreams();
     await this.close();
-    process.exit(0);
+    this.realExit(0);
   }
 
   async close(): Promise<void> {
     this.shuttingDown = true;
     this.engine.close();
+    const workerGone = new Promise((r) => this.worker.once("exit", r));
     this.worker.postMessage({ kind: "close" } satisfies ToWorker);
     await Promise.race([
-      Promise.all([this.iopub.close(), this.shell.close()]),
-      new Promise((r) => setTimeout(r, 500)),
+      Promise.all([this.iopub.close(), this.shell.close(), workerGone]),
+      new Promise((r) => setTimeout(r, 1000)),
     ]);
   }
 }

@@ -56,10 +56,16 @@ export class WireSocket {
     }
   }
 
-  async close(): Promise<void> {
-    await this.queue;
+  /** Close at once, dropping queued sends. */
+  closeNow(): void {
+    if (this.closed) return;
     this.closed = true;
     this.socket.close();
+  }
+
+  async close(): Promise<void> {
+    await this.queue;
+    this.closeNow();
   }
 }
 

@@ -185,12 +185,15 @@ export class KernelClient {
    * After `timeoutMs` the kernel is interrupted; if it still does not answer
    * within `graceMs`, the promise rejects with CellTimeoutError.
    */
-  async execute(code: string, opts: { timeoutMs?: number; graceMs?: number; stopOnError?: boolean } = {}): Promise<ExecuteResult> {
+  async execute(
+    code: string,
+    opts: { timeoutMs?: number; graceMs?: number; stopOnError?: boolean; silent?: boolean } = {},
+  ): Promise<ExecuteResult> {
     if (this.died) throw this.died;
     const { msgId, reply } = this.request(this.shell, "execute_request", {
       code,
-      silent: false,
-      store_history: true,
+      silent: opts.silent ?? false,
+      store_history: !opts.silent,
       user_expressions: {},
       allow_stdin: false,
       stop_on_error: opts.stopOnError ?? true,

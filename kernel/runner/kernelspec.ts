@@ -1,7 +1,7 @@
 /** Find installed kernelspecs the way jupyter_client does, without Python. */
 import * as fs from "fs";
 import * as path from "path";
-import { userDataDir } from "../install";
+import { DEFAULT_KERNEL_NAME, kernelSpec, userDataDir } from "../install";
 
 export interface FoundKernelSpec {
   name: string;
@@ -41,6 +41,11 @@ export function findKernelSpec(name: string): FoundKernelSpec {
       interrupt_mode: spec.interrupt_mode === "message" ? "message" : "signal",
       env: spec.env ?? {},
     };
+  }
+  if (name === DEFAULT_KERNEL_NAME) {
+    // Not installed: this very package's kernel is runnable anyway.
+    const spec = kernelSpec(path.join(__dirname, "..", "cli.js"));
+    return { name, dir: path.join(__dirname, ".."), ...spec };
   }
   throw new Error(`no kernelspec named "${name}" (looked in ${searched.join(", ")}); try \`mtlkit kernel install\``);
 }

@@ -49,6 +49,9 @@ export async function runNotebook(file: string, opts: RunOptions): Promise<Noteb
     const spec = findKernelSpec(kernelNameOf(nb, opts.kernelName));
     client = new KernelClient(spec, path.dirname(path.resolve(file)));
     await client.start();
+    // A silent empty cell first: kernels that prepare lazily (mtlkit builds its
+    // compiler) do it now, so that --timeout measures the notebook's own cells.
+    await client.execute("", { silent: true });
     const collector = new OutputCollector();
     for (const cell of nb.cells) {
       if (cell.cell_type !== "code") continue;
@@ -117,11 +120,30 @@ export function formatSummary(runs: NotebookRun[]): string {
   return lines.join("\n");
 }
 
+/** Files as given; a directory stands for the .ipynb files directly in it, sorted by name. */
+export function expandNotebookArgs(args: string[]): string[] {
+  const out: string[] = [];
+  for (const a of args) {
+    if (fs.existsSync(a) && fs.statSync(a).isDirectory()) {
+      const names = fs.readdirSync(a).filter((n) => n.endsWith(".ipynb") && !n.startsWith(".")).sort();
+      if (names.length === 0) throw new Error(`${a}: no notebooks in this directory`);
+      out.push(...names.map((n) => path.join(a, n)));
+    } else {
+      out.push(a);
+    }
+  }
+  return out;
+}
+
 /** Run notebooks one after the other; true when all succeeded. */
-export async function runNotebooks(files: string[], opts: RunOptions): Promise<boolean> {
+export async function runNotebooks(args: string[], opts: RunOptions): Promise<boolean> {
   const print = opts.print ?? ((l: string) => console.log(l));
   const runs: NotebookRun[] = [];
-  for (const f of files) runs.push(await runNotebook(f, opts));
+  for (const f of expandNotebookArgs(args)) {
+    const r = await runNotebook(f, opts);
+    print(`${r.notebook}: ${r.status} (${r.cells} cells, ${r.seconds.toFixed(1)} s)`);
+    runs.push(r);
+  }
   print(formatSummary(runs));
   return runs.every((r) => r.status === "ok");
 }
