@@ -6,6 +6,7 @@
  * better one is not in use. `prefer` or the MTLKIT_BACKEND environment variable forces one.
  */
 import * as tf from "@tensorflow/tfjs";
+import { disableNativeKernels, enableNativeKernels, loadNative, nativeMatMulActive, NativeKernelsStatus } from "./native";
 import { MtlError } from "./errors";
 import { firstLine, loaders } from "./backends/loaders";
 import { describeAdapter, probeWebGpu, registerWebGpu, WebGpuProbe } from "./backends/webgpu";
@@ -33,6 +34,8 @@ export interface BackendInfo {
   /** Every backend considered, best first. */
   candidates: BackendCandidate[];
   tfjsVersion: string;
+  /** mtlkit's optional native kernels (OpenBLAS matmul, fused Adam) for the wasm and cpu backends. */
+  native: { enabled: boolean; reason: string };
 }
 
 export interface UseBackendOptions {
@@ -44,11 +47,14 @@ export interface UseBackendOptions {
   webgpu?: boolean;
   /** Limit on the WebGPU probe (default 5000 ms). */
   webgpuTimeoutMs?: number;
+  /** Use mtlkit's native kernels on wasm and cpu when the addon is built (default true; MTLKIT_NATIVE=0 also turns them off). */
+  native?: boolean;
 }
 
 export const BACKEND_NAMES: readonly BackendName[] = ["tensorflow", "webgpu", "wasm", "cpu"];
 let lastCandidates: BackendCandidate[] | undefined;
 let lastWebGpu: WebGpuProbe | undefined;
+let nativeStatus: NativeKernelsStatus | undefined;
 
 function installedVersion(pkg: string): { name?: string; version?: string } | undefined {
   try {
@@ -177,6 +183,11 @@ export async function useBestBackend(options: UseBackendOptions = {}): Promise<B
       candidate.reason = `failed to initialise: ${firstLine(e)}`;
     }
     if (ok && tf.getBackend() === candidate.name) {
+      if (options.native === false) {
+        disableNativeKernels();
+        nativeStatus = { enabled: [], reason: "turned off by the option native: false" };
+      }
+      else if (candidate.name === "wasm" || candidate.name === "cpu") nativeStatus = enableNativeKernels();
       const info = backendInfo();
       if (options.verbose) console.log(`mtlkit: using the ${info.backend} backend on ${info.device}`);
       return info;
@@ -191,7 +202,10 @@ export async function useBestBackend(options: UseBackendOptions = {}): Promise<B
 export function backendInfo(): BackendInfo {
   const candidates = lastCandidates ?? probeSync();
   const backend = tf.getBackend();
-  return { backend, device: describeDevice(backend), candidates, tfjsVersion: tf.version.tfjs };
+  const native = nativeMatMulActive(backend);
+  const reason = native ? (nativeStatus?.reason ?? "enabled") : (nativeStatus?.reason ?? loadNative().status.reason);
+  const device = describeDevice(backend) + (native ? ` + native kernels (${reason})` : "");
+  return { backend, device, candidates, tfjsVersion: tf.version.tfjs, native: { enabled: native, reason } };
 }
 
 /** The last WebGPU probe this process ran (undefined before the first). */

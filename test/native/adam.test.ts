@@ -19,8 +19,8 @@ describe.runIf(loadNative().status.available)("fused native Adam", () => {
       const plainOpt = tf.train.adam(0.01, 0.9, 0.999, 1e-8);
       for (let step = 0; step < 20; step++) {
         const grads = shapes.map((s, i) => tf.randomNormal(s, 0, step + 1, "float32", 100 * step + i));
-        fusedOpt.applyGradients(Object.fromEntries(fused.map((v, i) => [v.name, grads[i]])));
-        plainOpt.applyGradients(Object.fromEntries(plain.map((v, i) => [v.name, grads[i]])));
+        fusedOpt.applyGradients(Object.fromEntries(fused.map((v, i) => [v.name, grads[i]])) as never);
+        plainOpt.applyGradients(Object.fromEntries(plain.map((v, i) => [v.name, grads[i]])) as never);
         tf.dispose(grads);
       }
       fused.forEach((v, i) => {
@@ -50,7 +50,7 @@ describe.runIf(loadNative().status.available)("fused native Adam", () => {
       const init = tf.tensor1d([1, 2, 3]);
       const v = tf.variable(init); // shares init's memory: an in-place update would change `init`
       const opt = mtl.optimizers.adam({ learningRate: 0.1 });
-      opt.applyGradients({ [v.name]: tf.tensor1d([1, 1, 1]) });
+      opt.applyGradients({ [v.name]: tf.tensor1d([1, 1, 1]) } as never);
       expect(Array.from(init.dataSync())).toEqual([1, 2, 3]);
       expect(v.dataSync()[0]).toBeCloseTo(0.9, 5);
       tf.dispose([init, v]);

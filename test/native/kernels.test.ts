@@ -86,3 +86,16 @@ describe.runIf(status.available)("native kernels", () => {
     });
   });
 });
+
+describe.runIf(status.available)("useBestBackend and the native kernels", () => {
+  afterAll(() => disableNativeKernels());
+
+  it("turns them on for wasm and cpu, reports them, and turns them off on request", async () => {
+    const on = await mtl.useBestBackend({ prefer: "wasm", webgpu: false });
+    expect(on.native.enabled).toBe(true);
+    expect(on.device).toMatch(/native kernels \(OpenBLAS/);
+    const off = await mtl.useBestBackend({ prefer: "wasm", webgpu: false, native: false });
+    expect(off.native).toEqual({ enabled: false, reason: "turned off by the option native: false" });
+    expect(nativeMatMulActive()).toBe(false);
+  });
+});
