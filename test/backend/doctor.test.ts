@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -142,5 +143,19 @@ describe("diagnose", () => {
       "install the Jupyter kernel: npx mtlkit kernel install --user",
       "Jupyter is not installed: `mtlkit run` still executes notebooks; install JupyterLab to edit them",
     ]);
+  });
+});
+
+const CLI = path.join(__dirname, "..", "..", "dist", "kernel", "cli.js");
+describe.skipIf(!fs.existsSync(CLI))("`mtlkit doctor` (built CLI)", () => {
+  it("prints the report as text and as JSON, and exits 0", () => {
+    const text = execFileSync(process.execPath, [CLI, "doctor"], { encoding: "utf8", timeout: 60_000 });
+    expect(text).toMatch(/^mtlkit doctor\n  node {8}v\d+/);
+    expect(text).toMatch(/^backends \(best first\)$/m);
+    expect(text).toMatch(/^verdict: /m);
+    const json = JSON.parse(execFileSync(process.execPath, [CLI, "doctor", "--json"], { encoding: "utf8", timeout: 60_000 })) as DoctorReport;
+    expect(json.node.version).toBe(process.version);
+    expect(json.backends.map((b) => b.name).sort()).toEqual(["cpu", "tensorflow", "wasm", "webgpu"]);
+    expect(typeof json.verdict).toBe("string");
   });
 });
