@@ -1,6 +1,5 @@
 /** Option checks shared by the aggregators. */
 import { check, checkKnownOptions } from "../errors";
-import { Rng, RngState } from "../random";
 
 export function options<T extends object>(where: string, given: T | undefined, known: readonly string[]): T {
   checkKnownOptions(where, given, known);
@@ -22,8 +21,4 @@ export function checkOrder(where: string, order: readonly number[], k: number): 
   const sorted = [...order].sort((a, b) => a - b);
   check(order.length === k && sorted.every((v, i) => v === i), where, () =>
     `option 'order' must be a permutation of the ${k} task indices 0..${k - 1}, got [${order.join(", ")}].`);
-}
-
-export function rngState(rng: Rng): { rng: RngState } {
-  return { rng: rng.getState() };
 }
