@@ -303,19 +303,21 @@ interface BackendResult {
 
 async function benchBackend(backend: string, options: Options, torch?: TorchChild): Promise<BackendResult> {
   const [base, variant] = backend.split("+");
-  const info = await mtl.useBestBackend({ prefer: base as mtl.BackendName });
-  const log = (s: string) => process.stderr.write(s + "\n");
-  let device = info.device;
+  await mtl.useBestBackend({ prefer: base as mtl.BackendName });
+  // "wasm" and "cpu" mean the backends' own kernels, whatever useBestBackend turned on by default;
+  // "+native" turns mtlkit's native kernels on with a fixed thread count (1, as PyTorch here).
+  mtl.native.disableNativeKernels();
+  let device = mtl.backendInfo().device;
   if (variant === "native") {
     const threads = Number(process.env.MTLKIT_BENCH_NATIVE_THREADS ?? 1);
     const status = mtl.native.enableNativeKernels({ threads });
     if (!status.enabled.includes(base as "wasm" | "cpu")) throw new Error(`train-throughput: ${backend}: the native kernels are not available (${status.reason})`);
-    device = `${info.device} + native kernels (${status.reason})`;
+    device = `${device} + native kernels (${status.reason})`;
   }
   try {
     return await benchOn(backend, device, options, torch);
   } finally {
-    if (variant === "native") mtl.native.disableNativeKernels();
+    mtl.native.disableNativeKernels();
   }
 }
 
