@@ -33,6 +33,8 @@ export interface ExecuteResult {
   /** IOPub messages of this request, after execute_input and before idle. */
   messages: Message[];
   timedOut: boolean;
+  /** Milliseconds from sending the request to its execute_reply. */
+  replyMs: number;
 }
 
 interface Waiter {
@@ -198,12 +200,15 @@ export class KernelClient {
       allow_stdin: false,
       stop_on_error: opts.stopOnError ?? true,
     });
+    const sentAt = performance.now();
+    let replyMs = NaN;
     let resolveDone!: () => void;
     const done = new Promise<void>((r) => (resolveDone = r));
     const w: Waiter = { msgId, messages: [], reply: null, idle: false, done: () => resolveDone() };
     this.waiters.set(msgId, w);
     void reply.then(
       (m) => {
+        replyMs = performance.now() - sentAt;
         w.reply = m.content;
         if (w.idle) w.done();
         else setTimeout(() => w.done(), 2000); // tolerate a lost idle status
@@ -234,7 +239,7 @@ export class KernelClient {
     } finally {
       this.waiters.delete(msgId);
     }
-    return { reply: w.reply ?? {}, messages: w.messages, timedOut };
+    return { reply: w.reply ?? {}, messages: w.messages, timedOut, replyMs };
   }
 
   /** Interrupt as the kernelspec says: interrupt_request on control, or SIGINT. */
