@@ -34,6 +34,8 @@ export interface NativeAddon {
     epsilon: number,
     negLearningRate: number,
   ): void;
+  /** Σ x² over all elements of all arrays, in double precision. */
+  sumOfSquares(arrays: Float32Array[]): number;
   setThreads(threads: number): void;
   info(): { threads: number; blas: string };
 }
@@ -90,7 +92,7 @@ export function loadNative(): { addon?: NativeAddon; status: NativeStatus } {
   try {
     const addon = require(path) as NativeAddon;
     const info = addon.info();
-    cached = { addon, status: { available: true, reason: `${info.blas.split(" ").slice(0, 2).join(" ")}, ${info.threads} threads`, path } };
+    cached = { addon, status: { available: true, reason: `${info.blas.split(" ").slice(0, 2).join(" ")}, ${info.threads} thread${info.threads === 1 ? "" : "s"}`, path } };
   } catch (e) {
     cached = { status: { available: false, reason: `the native addon failed to load: ${(e as Error).message.split("\n")[0]}`, path } };
   }

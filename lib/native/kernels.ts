@@ -111,7 +111,7 @@ export function enableNativeKernels(options: { threads?: number } = {}): NativeK
     tf.unregisterKernel(tf.BatchMatMul, backendName);
     tf.registerKernel({ kernelName: tf.BatchMatMul, backendName, kernelFunc: nativeKernel(backendName, addon, original) as never });
   }
-  return { enabled: [...originals.keys()], reason: `${status.reason.replace(/\d+ threads/, `${threads} threads`)}` };
+  return { enabled: [...originals.keys()], reason: status.reason.replace(/\d+ threads?/, `${threads} thread${threads === 1 ? "" : "s"}`) };
 }
 
 /** Puts the backends' own BatchMatMul kernels back. */

@@ -140,6 +140,35 @@ napi_value Adam(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// sumOfSquares(arrays): Σ x² over every element of every Float32Array, accumulated in double
+// precision (float32 squares cannot overflow a double), NaN or ±Infinity when any element is.
+napi_value SumOfSquares(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  bool isArray = false;
+  if (argc < 1 || napi_is_array(env, argv[0], &isArray) != napi_ok || !isArray) {
+    napi_throw_type_error(env, nullptr, "mtlkit native: sumOfSquares expects an array of Float32Arrays");
+    return nullptr;
+  }
+  uint32_t count = 0;
+  napi_get_array_length(env, argv[0], &count);
+  double total = 0.0;
+  for (uint32_t j = 0; j < count; ++j) {
+    napi_value element;
+    napi_get_element(env, argv[0], j, &element);
+    float* data;
+    size_t n;
+    if (!GetFloatArray(env, element, &data, &n, "arrays[i]")) return nullptr;
+    double partial = 0.0;
+    for (size_t i = 0; i < n; ++i) partial += static_cast<double>(data[i]) * static_cast<double>(data[i]);
+    total += partial;
+  }
+  napi_value result;
+  napi_create_double(env, total, &result);
+  return result;
+}
+
 napi_value SetThreads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -164,6 +193,7 @@ napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"gemm", nullptr, Gemm, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"adam", nullptr, Adam, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sumOfSquares", nullptr, SumOfSquares, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
   };

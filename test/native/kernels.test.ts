@@ -99,3 +99,23 @@ describe.runIf(status.available)("useBestBackend and the native kernels", () => 
     expect(nativeMatMulActive()).toBe(false);
   });
 });
+
+describe.runIf(status.available)("native global gradient norm", () => {
+  afterAll(() => disableNativeKernels());
+
+  eachBackend(() => {
+    it("equals the tensor computation, and is not finite when an element is not", async () => {
+      const { nativeGlobalNorm } = await import("../../lib/native/norm");
+      const { globalNorm } = await import("../../lib/train/steps/update");
+      enableNativeKernels();
+      const grads = { a: tf.randomNormal([30, 7], 0, 3, "float32", 1), b: tf.randomNormal([7], 0, 1e19, "float32", 2) };
+      const expected = globalNorm(grads).dataSync()[0];
+      expect(nativeGlobalNorm(grads)! / expected).toBeCloseTo(1, 5);
+      const bad = { a: grads.a, c: tf.tensor1d([1, NaN]) };
+      expect(nativeGlobalNorm(bad)).toBeNaN();
+      disableNativeKernels();
+      expect(nativeGlobalNorm(grads)).toBeUndefined();
+      tf.dispose([grads.a, grads.b, bad.c]);
+    });
+  });
+});

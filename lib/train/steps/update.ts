@@ -7,6 +7,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { MtlError } from "../../errors";
+import { nativeGlobalNorm } from "../../native/norm";
 import { StepInput } from "./types";
 
 export class NonFiniteGradientError extends MtlError {
@@ -50,7 +51,7 @@ export function clipByNorm(grads: tf.NamedTensorMap, norm: number, maxNorm: numb
  * clipping, or undefined when the step was skipped. Call inside the step's tf.tidy.
  */
 export function applyUpdate(input: StepInput, grads: tf.NamedTensorMap): number | undefined {
-  const norm = globalNorm(grads).dataSync()[0];
+  const norm = nativeGlobalNorm(grads) ?? globalNorm(grads).dataSync()[0];
   if (!Number.isFinite(norm)) {
     if (input.onNonFinite === "skip") return undefined;
     throw blameNonFinite(input, grads, norm);

@@ -1,0 +1,32 @@
+/**
+ * Float32Array views over a tensor's memory on the wasm heap or in the cpu backend's store, so the
+ * native addon works on tensors without copying them. A view is valid only until the next tfjs
+ * allocation (which may grow and move the wasm heap): take views last, right before the call.
+ */
+import * as tf from "@tensorflow/tfjs";
+
+export interface HeapBackend {
+  dataIdMap?: { get(dataId: object): { refCount: number } | undefined };
+  typedArrayFromHeap?(t: tf.Tensor): Float32Array;
+  data?: { get(dataId: object): { values: Float32Array; refCount: number } | undefined };
+}
+
+/** A Float32Array over the tensor's own memory (no copy), or undefined when it is shared or not float32. */
+export function exclusiveView(backendName: string, backend: HeapBackend, t: tf.Tensor): Float32Array | undefined {
+  if (t.dtype !== "float32") return undefined;
+  if (backendName === "wasm") {
+    const info = backend.dataIdMap?.get(t.dataId);
+    return info && info.refCount === 1 ? backend.typedArrayFromHeap!(t) : undefined;
+  }
+  const data = backend.data?.get(t.dataId);
+  return data && data.refCount === 1 && data.values instanceof Float32Array ? data.values : undefined;
+}
+
+/** A read-only view of a tensor's values (shared memory is fine for reading). */
+export function readView(backendName: string, backend: HeapBackend, t: tf.Tensor): Float32Array | undefined {
+  if (t.dtype !== "float32") return undefined;
+  if (backendName === "wasm") return backend.typedArrayFromHeap!(t);
+  const values = backend.data?.get(t.dataId)?.values;
+  return values instanceof Float32Array ? values : undefined;
+}
+
