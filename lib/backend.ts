@@ -43,7 +43,12 @@ export interface UseBackendOptions {
   prefer?: BackendName;
   /** Print one line saying which backend runs (default false). */
   verbose?: boolean;
-  /** Probe for a WebGPU adapter (a child process, under a second here; default true). */
+  /**
+   * WebGPU is opt-in: by default it is probed (a child process, under a second) and reported but not
+   * picked, because tfjs-backend-webgpu cannot read tensors synchronously in Node and mtlkit's
+   * Trainer does. `true` lets useBestBackend pick it (for async tfjs code); `false` skips the probe.
+   * `prefer: "webgpu"` / MTLKIT_BACKEND=webgpu force it.
+   */
   webgpu?: boolean;
   /** Limit on the WebGPU probe (default 5000 ms). */
   webgpuTimeoutMs?: number;
@@ -52,6 +57,8 @@ export interface UseBackendOptions {
 }
 
 export const BACKEND_NAMES: readonly BackendName[] = ["tensorflow", "webgpu", "wasm", "cpu"];
+const WEBGPU_OPT_IN =
+  "not picked unless asked (useBestBackend({ webgpu: true }) or MTLKIT_BACKEND=webgpu): in Node it reads tensors back only asynchronously, and mtlkit's Trainer reads synchronously";
 let lastCandidates: BackendCandidate[] | undefined;
 let lastWebGpu: WebGpuProbe | undefined;
 let nativeStatus: NativeKernelsStatus | undefined;
@@ -168,8 +175,12 @@ export async function useBestBackend(options: UseBackendOptions = {}): Promise<B
   const candidates = probeSync();
   lastCandidates = candidates;
   const ranked = forced ? [candidates.find((c) => c.name === forced)!] : candidates;
+  const webgpu = candidates.find((c) => c.name === "webgpu")!;
+  const optedIn = forced === "webgpu" || options.webgpu === true;
+  if (webgpu.available && !optedIn) webgpu.reason += `; ${WEBGPU_OPT_IN}`;
   for (const candidate of ranked) {
     if (!candidate.available) continue;
+    if (candidate.name === "webgpu" && !optedIn) continue;
     let ok = false;
     try {
       if (candidate.name === "webgpu" && !tf.findBackendFactory("webgpu")) {

@@ -11,11 +11,13 @@ import * as tf from "@tensorflow/tfjs";
 import { BackendCandidate, BackendName, lastWebGpuProbe, useBestBackend } from "./backend";
 import { firstLine, loaders } from "./backends/loaders";
 import { gpuLibraries, NvidiaInfo, nvidiaInfo, SharedLibrary, which } from "./backends/system";
-import { WebGpuProbe } from "./backends/webgpu";
+import { registerWebGpu, WebGpuProbe } from "./backends/webgpu";
 
 export interface BackendCheck extends BackendCandidate {
   /** For an available backend: a 64×64 matmul ran and agreed with float64 (relative error below 1e-4). */
   works?: boolean;
+  /** Whether it reads tensors back synchronously, as mtlkit's Trainer needs (WebGPU in Node does not). */
+  syncReads?: boolean;
   /** max |C − C64| / max |C64| of that matmul, or why it could not run. */
   check?: string;
 }
@@ -125,7 +127,7 @@ export function findKernelspecs(dataDirs: string[], name = "mtlkit"): Kernelspec
 }
 
 /** A 64×64 matmul on `backend`, compared with float64; restores nothing (the caller does). */
-async function checkBackend(backend: BackendName): Promise<{ works: boolean; check: string }> {
+async function checkBackend(backend: BackendName): Promise<{ works: boolean; syncReads?: boolean; check: string }> {
   try {
     if (!(await tf.setBackend(backend))) return { works: false, check: "tf.setBackend returned false" };
     await tf.ready();
@@ -135,7 +137,17 @@ async function checkBackend(backend: BackendName): Promise<{ works: boolean; che
     const n = 64;
     const a = Array.from({ length: n * n }, (_, i) => Math.sin(i * 0.37));
     const b = Array.from({ length: n * n }, (_, i) => Math.cos(i * 0.11));
-    const c = tf.tidy(() => tf.matMul(tf.tensor2d(a, [n, n]), tf.tensor2d(b, [n, n])).dataSync());
+    const product = tf.tidy(() => tf.matMul(tf.tensor2d(a, [n, n]), tf.tensor2d(b, [n, n])));
+    const c = await product.data();
+    product.dispose();
+    let syncReads = true;
+    try {
+      const probe = tf.tidy(() => tf.add(tf.scalar(1), tf.scalar(1)));
+      probe.dataSync();
+      probe.dispose();
+    } catch {
+      syncReads = false;
+    }
     let err = 0;
     let scale = 0;
     for (let i = 0; i < n; i++) {
@@ -147,7 +159,8 @@ async function checkBackend(backend: BackendName): Promise<{ works: boolean; che
       }
     }
     const rel = err / scale;
-    return { works: rel < 1e-4, check: `matmul 64×64 rel. error ${rel.toExponential(1)}` };
+    const note = syncReads ? "" : "; async reads only: mtlkit's Trainer cannot use it";
+    return { works: rel < 1e-4, syncReads, check: `matmul 64×64 rel. error ${rel.toExponential(1)}${note}` };
   } catch (e) {
     return { works: false, check: `failed: ${firstLine(e)}` };
   }
@@ -159,7 +172,22 @@ export async function doctor(options: DoctorOptions = {}): Promise<DoctorReport>
   const [nvidia, bestInfo] = await Promise.all([nvidiaInfo(), useBestBackend({ webgpuTimeoutMs: options.webgpuTimeoutMs })]);
   const best = { backend: bestInfo.backend, device: bestInfo.device };
   const backends: BackendCheck[] = [];
-  for (const c of bestInfo.candidates) backends.push(c.available ? { ...c, ...(await checkBackend(c.name)) } : { ...c });
+  for (const c of bestInfo.candidates) {
+    if (!c.available) {
+      backends.push({ ...c });
+      continue;
+    }
+    // useBestBackend registers WebGPU only when it picks it; the check needs it either way.
+    if (c.name === "webgpu" && !tf.findBackendFactory("webgpu")) {
+      try {
+        registerWebGpu(lastWebGpuProbe()!.dawnPath!);
+      } catch (e) {
+        backends.push({ ...c, works: false, check: `failed to load: ${firstLine(e)}` });
+        continue;
+      }
+    }
+    backends.push({ ...c, ...(await checkBackend(c.name)) });
+  }
   await tf.setBackend(previous ?? best.backend);
 
   const executable = which("jupyter", ["/usr/bin/jupyter", "/usr/local/bin/jupyter"]);
@@ -185,7 +213,8 @@ export async function doctor(options: DoctorOptions = {}): Promise<DoctorReport>
 export function diagnose(r: Omit<DoctorReport, "verdict" | "todo">): { verdict: string; todo: string[] } {
   const todo: string[] = [];
   const working = r.backends.filter((b) => b.works);
-  const gpuBackend = working.find((b) => b.gpu);
+  const gpuBackend = working.find((b) => b.gpu && b.syncReads !== false);
+  const gpuAsyncOnly = working.find((b) => b.gpu && b.syncReads === false);
   const lib = (name: string) => r.gpu.libraries.find((l) => l.name === name);
   const hasNvidia = r.gpu.nvidia.gpus.length > 0 || r.gpu.nvidia.driver !== undefined;
   const native = r.backends.find((b) => b.name === "tensorflow");
@@ -194,6 +223,9 @@ export function diagnose(r: Omit<DoctorReport, "verdict" | "todo">): { verdict: 
   let verdict: string;
   if (gpuBackend) {
     verdict = `OK: mtlkit trains on the GPU (${gpuBackend.name}: ${r.best.device}).`;
+  } else if (gpuAsyncOnly) {
+    verdict = `A GPU answers through ${gpuAsyncOnly.name} (${gpuAsyncOnly.reason.split(";")[0]}), for tfjs code that reads results with await; mtlkit's Trainer runs on ${r.best.backend} (${r.best.device}).`;
+    if (r.packages["@tensorflow/tfjs-node-gpu"] === null && hasNvidia) todo.push("for training on the GPU: npm install @tensorflow/tfjs-node-gpu@4.22.0 (needs CUDA 11.2 and cuDNN 8.1; see the README's GPU section)");
   } else if (hasNvidia) {
     verdict = `A GPU is here (${r.gpu.nvidia.gpus[0] ?? `NVIDIA driver ${r.gpu.nvidia.driver}`}) but no GPU backend loads: mtlkit runs on ${r.best.backend} (${r.best.device}).`;
     if (lib("libvulkan.so.1") && !lib("libvulkan.so.1")!.path) todo.push("for WebGPU: install the Vulkan loader (Debian/Ubuntu: apt-get install libvulkan1); NVIDIA's driver provides the Vulkan driver");

@@ -244,5 +244,27 @@ export function registerWebGpu(dawnPath: string): void {
   } else {
     Object.defineProperty(g, "navigator", { value: { gpu: patched }, configurable: true, writable: true });
   }
-  loaders.require("@tensorflow/tfjs-backend-webgpu");
+  const backend = loaders.require("@tensorflow/tfjs-backend-webgpu") as undefined | { WebGPUBackend?: { prototype: { readSync?: (id: object) => unknown } } };
+  explainSyncReads(backend?.WebGPUBackend?.prototype);
+}
+
+/** What a synchronous read (dataSync, arraySync) on WebGPU in Node fails with, in words. */
+export const SYNC_READ_MESSAGE =
+  "the webgpu backend cannot read tensors synchronously in Node (dataSync/arraySync: tfjs-backend-webgpu " +
+  "needs a browser's OffscreenCanvas for that); use `await tensor.data()`, or another backend for mtlkit's Trainer";
+
+/** tfjs-backend-webgpu's readSync fails in Node with "OffscreenCanvas is not defined": say why instead. */
+function explainSyncReads(proto: { readSync?: (id: object) => unknown } | undefined): void {
+  if (!proto?.readSync || (proto.readSync as { explained?: boolean }).explained) return;
+  const original = proto.readSync;
+  const readSync = function (this: unknown, dataId: object) {
+    try {
+      return original.call(this, dataId);
+    } catch (e) {
+      if (typeof (globalThis as { OffscreenCanvas?: unknown }).OffscreenCanvas === "undefined") throw new Error(SYNC_READ_MESSAGE);
+      throw e;
+    }
+  };
+  (readSync as { explained?: boolean }).explained = true;
+  proto.readSync = readSync;
 }

@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { BackendCandidate, backendInfo, rankBackends, useBestBackend } from "../../lib/backend";
 import { MtlError } from "../../lib/errors";
 import { fakeRequire, NOT_FOUND, registerCpuClone, resetAll } from "./fakeBackends";
+import { registerWebGpu, SYNC_READ_MESSAGE } from "../../lib/backends/webgpu";
 import * as mtl from "../../lib";
 
 const FAKE_DAWN = path.join(__dirname, "fixtures", "fake-dawn.js");
@@ -138,11 +139,22 @@ describe("WebGPU (simulated through MTLKIT_DAWN_PATH)", () => {
     });
   }
 
-  it("present: a GPU adapter makes webgpu the first choice; the device request gets a flat feature list", async () => {
+  it("present, by default: reported with its adapter but not picked (async reads only), wasm trains", async () => {
     process.env.MTLKIT_DAWN_PATH = FAKE_DAWN;
     process.env.FAKE_DAWN_MODE = "adapter";
     fakeWebGpuPackage();
     const info = await useBestBackend();
+    expect(info.backend).toBe("wasm");
+    const webgpu = info.candidates.find((c) => c.name === "webgpu")!;
+    expect(webgpu).toMatchObject({ available: true, gpu: true });
+    expect(webgpu.reason).toMatch(/Fake H200; not picked unless asked \(useBestBackend\(\{ webgpu: true \}\) or MTLKIT_BACKEND=webgpu\)/);
+  });
+
+  it("present, opted in: a GPU adapter makes webgpu the first choice; the device request gets a flat feature list", async () => {
+    process.env.MTLKIT_DAWN_PATH = FAKE_DAWN;
+    process.env.FAKE_DAWN_MODE = "adapter";
+    fakeWebGpuPackage();
+    const info = await useBestBackend({ webgpu: true });
     expect(info.backend).toBe("webgpu");
     expect(info.device).toBe("GPU (WebGPU via Dawn: Fake H200)");
     expect(info.candidates[0]).toMatchObject({ name: "webgpu", available: true, gpu: true });
@@ -158,7 +170,7 @@ describe("WebGPU (simulated through MTLKIT_DAWN_PATH)", () => {
     process.env.MTLKIT_DAWN_PATH = FAKE_DAWN;
     process.env.FAKE_DAWN_MODE = "fallback";
     fakeWebGpuPackage();
-    const info = await useBestBackend();
+    const info = await useBestBackend({ webgpu: true });
     expect(info.backend).toBe("wasm");
     expect(info.candidates.map((c) => c.name)).toEqual(["wasm", "webgpu", "cpu", "tensorflow"]);
   });
@@ -170,9 +182,21 @@ describe("WebGPU (simulated through MTLKIT_DAWN_PATH)", () => {
       if (id === "@tensorflow/tfjs-backend-webgpu") throw new Error("SyntaxError: Unexpected token");
       return real(id);
     });
-    const info = await useBestBackend();
+    const info = await useBestBackend({ webgpu: true });
     expect(info.backend).toBe("wasm");
     expect(info.candidates.find((c) => c.name === "webgpu")!.reason).toMatch(/failed to initialise: SyntaxError/);
+  });
+
+  it("a synchronous read on WebGPU in Node fails with an explanation, not 'OffscreenCanvas is not defined'", () => {
+    process.env.MTLKIT_DAWN_PATH = FAKE_DAWN;
+    class WebGPUBackend {
+      readSync(): unknown {
+        throw new ReferenceError("OffscreenCanvas is not defined");
+      }
+    }
+    fakeRequire((id, real) => (id === "@tensorflow/tfjs-backend-webgpu" ? { WebGPUBackend } : real(id)));
+    registerWebGpu(FAKE_DAWN);
+    expect(() => new WebGPUBackend().readSync()).toThrow(SYNC_READ_MESSAGE);
   });
 
   it("webgpu: false skips the probe", async () => {
