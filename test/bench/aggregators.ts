@@ -12,7 +12,7 @@
  * LibMTL (PyTorch) reference for this model, from the issue: rep-level methods 1.5–2.6×,
  * param-level PCGrad 3.8–4.8×, MGDA 3.1–5.1×, CAGrad 3.0–3.9×.
  *
- *   npm run build && node dist/test/bench/aggregators.js [backend=wasm] [rounds=5] [stepsPerRound=3]
+ *   npm run build && node dist/test/bench/aggregators.js [backend=wasm] [rounds=5] [stepsPerRound=3] [methods=all|PCGrad,MGDA,…]
  */
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
@@ -45,6 +45,7 @@ async function main(): Promise<void> {
   const backend = process.argv[2] ?? "wasm";
   const rounds = Number(process.argv[3] ?? 5);
   const perRound = Number(process.argv[4] ?? 3);
+  const only = process.argv[5] && process.argv[5] !== "all" ? new Set(process.argv[5].split(",")) : undefined;
   await tf.setBackend(backend);
   await tf.ready();
   const batch = 256;
@@ -59,6 +60,7 @@ async function main(): Promise<void> {
   };
   const runs: Run[] = [make("equal weighting", "-")];
   for (const [name, factory] of METHODS) {
+    if (only && !only.has(name)) continue;
     for (const level of ["param", "rep"] as const) {
       const agg = factory();
       if (agg.levels.includes(level)) runs.push(make(name, level, agg));
