@@ -58,6 +58,8 @@ export class Engine {
   private readonly cells = new Map<string, CellRecord>();
   private cellSeq = 0;
   private rejectInterrupt: ((e: Error) => void) | null = null;
+  /** An interrupt that came while the cell was not yet running (e.g. during compilation). */
+  private interruptRequested = false;
   private readonly requireFn: NodeJS.Require;
 
   constructor(private readonly rootDir: string = process.cwd()) {
@@ -124,6 +126,12 @@ export class Engine {
     });
     // The call happens inside the script so that breakOnSigint covers the cell's synchronous run.
     const wrapped = `${prefix}${converted.output}\n})(${CELL_ARGS}.exports, ${CELL_ARGS}.require)`;
+    // A SIGINT that arrived while we compiled has only been queued: let its handler run first.
+    await new Promise((r) => setImmediate(r));
+    if (this.interruptRequested) {
+      this.interruptRequested = false;
+      return { status: "error", ...this.describeError(new InterruptedError()) };
+    }
     try {
       (globalThis as Record<symbol, unknown>)[Symbol.for("mtlkit.cell")] = {
         exports: this.exportsProxy,
@@ -155,9 +163,18 @@ export class Engine {
     return { status: "ok", hasValue: false };
   }
 
-  /** Interrupt a cell that is awaiting (SIGINT interrupts synchronous code by itself). */
+  /**
+   * Interrupt the cell: one that awaits is rejected now; one that has not started
+   * running yet stops before it does. (SIGINT breaks synchronous code by itself.)
+   */
   interrupt(): void {
-    this.rejectInterrupt?.(new InterruptedError());
+    if (this.rejectInterrupt) this.rejectInterrupt(new InterruptedError());
+    else this.interruptRequested = true;
+  }
+
+  /** Forget an interrupt that found no cell to stop. */
+  clearInterrupt(): void {
+    this.interruptRequested = false;
   }
 
   complete(code: string, cursor: number): Completion {

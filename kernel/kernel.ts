@@ -59,6 +59,7 @@ export class Kernel {
   private readonly log: (line: string) => void;
   private shuttingDown = false;
   private exiting = false;
+  private executing = false;
   private realExit: (code?: number) => never = process.exit.bind(process);
   private warmed = false;
   /** execute_reply payloads (the pager) of the running request. */
@@ -81,7 +82,7 @@ export class Kernel {
     await this.startWorker();
     this.captureStreams();
     this.installGlobals();
-    process.on("SIGINT", () => this.engine.interrupt());
+    process.on("SIGINT", () => this.interrupt());
     this.trapExit();
     process.on("unhandledRejection", (reason) => this.reportAsync("Unhandled promise rejection", reason));
     process.on("uncaughtException", (err) => this.reportAsync("Uncaught exception", err));
@@ -123,7 +124,7 @@ export class Kernel {
             this.acks.delete(m.ack);
             break;
           case "interrupt":
-            this.engine.interrupt();
+            this.interrupt();
             break;
           case "control":
             void this.handleControl(fromForwarded(m.msg));
@@ -165,6 +166,11 @@ export class Kernel {
       throw new Error(`process.exit(${status}) called: the kernel is exiting`);
     }) as typeof process.exit;
     this.realExit = realExit;
+  }
+
+  /** Interrupt the running or next queued cell; with no cell to run, nothing happens. */
+  private interrupt(): void {
+    if (this.executing || this.pending.some((m) => m.header.msg_type === "execute_request")) this.engine.interrupt();
   }
 
   // ---- sending ---------------------------------------------------------------------------
@@ -415,7 +421,11 @@ export class Kernel {
     this.payloads = [];
     if (!silent) this.publish("execute_input", { code, execution_count: count });
 
-    const outcome = await this.engine.execute(code, `Cell [${count}]`);
+    this.executing = true;
+    const outcome = await this.engine.execute(code, `Cell [${count}]`).finally(() => {
+      this.executing = false;
+      this.engine.clearInterrupt();
+    });
     let resultText: string | null = null;
     if (outcome.status === "ok" && outcome.hasValue && !silent) {
       try {

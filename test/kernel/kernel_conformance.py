@@ -341,9 +341,11 @@ class MtlkitKernelTests(jupyter_kernel_test.KernelTests):
 
     def test_mtlkit_interrupt_by_message(self):
         self.assertEqual(self.km.kernel_spec.interrupt_mode, "message")
-        # Cells that await. (A synchronous busy loop is not interruptible once the
-        # TypeScript compiler has run in the process: see kernel/README.md.)
-        for code in ["await new Promise(() => {})", "for (;;) { await new Promise((r) => setTimeout(r, 5)); }"]:
+        for code in [
+            "while (true) {}",
+            "await new Promise(() => {})",
+            "for (;;) { await new Promise((r) => setTimeout(r, 5)); }",
+        ]:
             with self.subTest(code=code):
                 self.flush_channels()
                 msg_id = self.kc.execute(code)
@@ -359,7 +361,8 @@ class MtlkitKernelTests(jupyter_kernel_test.KernelTests):
 
     def test_mtlkit_interrupt_by_signal(self):
         self.flush_channels()
-        msg_id = self.kc.execute("await new Promise((r) => setTimeout(r, 60000))")
+        self.run_cell("'warm'")
+        msg_id = self.kc.execute("let spins = 0;\nfor (;;) { spins++; }")
         self.wait_iopub(lambda m: m["msg_type"] == "execute_input" and m["parent_header"]["msg_id"] == msg_id)
         time.sleep(0.3)
         self.km.signal_kernel(signal.SIGINT)

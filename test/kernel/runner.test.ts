@@ -122,7 +122,7 @@ describe("mtlkit run", () => {
 
   it("interrupts a cell that runs past --timeout", () => {
     const nb = path.join(work, "slow.ipynb");
-    writeNotebook(nb, [{ source: "'fast'" }, { source: "await new Promise(() => {})" }, { source: "'never'" }]);
+    writeNotebook(nb, [{ source: "'fast'" }, { source: "let n = 0;\nwhile (true) { n++; }" }, { source: "'never'" }]);
     const t0 = Date.now();
     // (the runner lets the kernel warm up before it starts timing cells)
     const r = mtlkitRun([nb, "--out", path.join(work, "out3"), "--timeout", "5"]);
