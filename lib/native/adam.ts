@@ -70,6 +70,43 @@ export class FusedAdamOptimizer extends tf.AdamOptimizer {
     self.incrementIterations();
   }
 
+  /** The moment slots of the i-th variable of the gradient map's order, created as tfjs would. */
+  slotsAt(index: number, variable: tf.Variable): { m: tf.Variable; v: tf.Variable } {
+    const self = this as unknown as { accumulatedFirstMoment: Slot[]; accumulatedSecondMoment: Slot[] };
+    if (self.accumulatedFirstMoment[index] == null) {
+      self.accumulatedFirstMoment[index] = { originalName: `${variable.name}/m`, variable: tf.tidy(() => tf.zerosLike(variable).variable(false)) };
+    }
+    if (self.accumulatedSecondMoment[index] == null) {
+      self.accumulatedSecondMoment[index] = { originalName: `${variable.name}/v`, variable: tf.tidy(() => tf.zerosLike(variable).variable(false)) };
+    }
+    return { m: self.accumulatedFirstMoment[index].variable, v: self.accumulatedSecondMoment[index].variable };
+  }
+
+  /** [β1, β2, 1−β1, 1−β2, 1−β1ᵗ, 1−β2ᵗ, ε, −lr] for a native update of this step (tfjs's float32 forms). */
+  updateConstants(): number[] {
+    const self = this as unknown as { accBeta1: tf.Variable; accBeta2: tf.Variable; beta1: number; beta2: number; epsilon: number; learningRate: number };
+    return [
+      self.beta1,
+      self.beta2,
+      1 - self.beta1,
+      1 - self.beta2,
+      Math.fround(1 - self.accBeta1.dataSync()[0]),
+      Math.fround(1 - self.accBeta2.dataSync()[0]),
+      self.epsilon,
+      -self.learningRate,
+    ];
+  }
+
+  /** Advances the running β powers and the iteration count after a native update. */
+  finishNativeStep(): void {
+    const self = this as unknown as { accBeta1: tf.Variable; accBeta2: tf.Variable; beta1: number; beta2: number; incrementIterations(): void };
+    tf.tidy(() => {
+      self.accBeta1.assign(tf.mul(self.accBeta1, self.beta1));
+      self.accBeta2.assign(tf.mul(self.accBeta2, self.beta2));
+    });
+    self.incrementIterations();
+  }
+
   /** tfjs's own update for one variable (used when its memory is shared). */
   private updateOne(value: tf.Variable, g: tf.Tensor, m: tf.Variable, v: tf.Variable, oneMinusAcc1: number, oneMinusAcc2: number): void {
     const { beta1, beta2, epsilon, learningRate } = this as unknown as { beta1: number; beta2: number; epsilon: number; learningRate: number };

@@ -34,6 +34,7 @@ export function binary(name: string, options: BinaryOptions = {}): Task {
       { name: "recall", higherIsBetter: true },
       { name: "f1", higherIsBetter: true },
     ],
+    fusedLoss: "sigmoidCrossEntropy",
     primaryMetric: "accuracy",
     validateTargets(target: TargetArray) {
       const v = target.values;

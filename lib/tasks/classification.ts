@@ -50,6 +50,7 @@ export function classification(name: string, options: ClassificationOptions): Ta
       { name: "f1Macro", higherIsBetter: true },
       { name: "f1Micro", higherIsBetter: true },
     ],
+    fusedLoss: weights ? undefined : "softmaxCrossEntropy",
     primaryMetric: "accuracy",
     validateTargets(target: TargetArray) {
       const v = target.values;

@@ -39,6 +39,7 @@ export function multiLabel(name: string, options: MultiLabelOptions): Task {
       { name: "f1Micro", higherIsBetter: true },
       { name: "f1Macro", higherIsBetter: true },
     ],
+    fusedLoss: "sigmoidCrossEntropy",
     primaryMetric: "f1Micro",
     validateTargets(target: TargetArray) {
       const v = target.values;

@@ -46,6 +46,7 @@ export function regression(name: string, options: RegressionOptions = {}): Task 
       { name: "mae", higherIsBetter: false },
       { name: "r2", higherIsBetter: true },
     ],
+    fusedLoss: lossName === "mse" ? "meanSquaredError" : undefined,
     primaryMetric: "mse",
     validateTargets(target: TargetArray) {
       checkFiniteTargets(where, target, columns.join(", "));

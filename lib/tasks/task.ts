@@ -7,6 +7,8 @@ import { check, MtlError } from "../errors";
 
 export type TaskKind = "classification" | "binary" | "multiLabel" | "regression" | "sequenceTagging";
 
+export type FusedLoss = "softmaxCrossEntropy" | "meanSquaredError" | "sigmoidCrossEntropy";
+
 export interface MetricSpec {
   name: string;
   higherIsBetter: boolean;
@@ -32,6 +34,11 @@ export interface Task {
   readonly metricSpecs: MetricSpec[];
   /** The metric used for model selection and summaries. */
   readonly primaryMetric: string;
+  /**
+   * The loss in a closed form that fused native kernels implement, when it is one of them
+   * (unweighted softmax cross-entropy, mean squared error, mean sigmoid cross-entropy).
+   */
+  readonly fusedLoss?: FusedLoss;
   /** Throws an MtlError naming the task and row if a target is invalid for this task. */
   validateTargets(target: TargetArray): void;
   /** Mean loss over the batch; `output` is the head's raw output [batch, outputUnits]. */

@@ -21,6 +21,7 @@ import { adam } from "./optimizers";
 import { createProgress, ProgressState } from "./progress";
 import { StepInput } from "./steps/types";
 import { weightedStep } from "./steps/weighted";
+import { fusedMlpStep } from "../native/mlpStep";
 import { aggregatedStep } from "./steps/aggregated";
 import { Aggregator, Level } from "../aggregators/types";
 import { Weighting } from "../weighting/types";
@@ -274,7 +275,9 @@ export class Trainer {
       clipNorm: this.options.clipNorm,
       clipTaskNorm: this.options.clipTaskNorm,
     };
-    const out = this.aggregator ? aggregatedStep(input, this.aggregator, this.level!) : weightedStep(input, this.weighting);
+    const out = this.aggregator
+      ? aggregatedStep(input, this.aggregator, this.level!)
+      : (fusedMlpStep(input, this.weighting) ?? weightedStep(input, this.weighting));
     const regularizers: Record<string, number> = {};
     this.regularizers.forEach((r, i) => (regularizers[r.name] = out.regularizers[i]));
     let total = 0;

@@ -7,6 +7,9 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <vector>
+
+#include "mlp_step.h"
 
 namespace {
 
@@ -169,6 +172,144 @@ napi_value SumOfSquares(napi_env env, napi_callback_info info) {
   return result;
 }
 
+napi_value Property(napi_env env, napi_value object, const char* name) {
+  napi_value value = nullptr;
+  napi_get_named_property(env, object, name, &value);
+  return value;
+}
+
+bool ReadLayer(napi_env env, napi_value object, mtlkit::Dense* d) {
+  float* arrays[6];
+  size_t lengths[6];
+  const char* names[6] = {"kernel", "bias", "mKernel", "vKernel", "mBias", "vBias"};
+  for (int i = 0; i < 6; ++i) {
+    if (!GetFloatArray(env, Property(env, object, names[i]), &arrays[i], &lengths[i], names[i])) return false;
+  }
+  bool relu = false;
+  napi_get_value_bool(env, Property(env, object, "relu"), &relu);
+  const size_t out = lengths[1];
+  if (out == 0 || lengths[0] % out != 0 || lengths[2] != lengths[0] || lengths[3] != lengths[0] || lengths[4] != out || lengths[5] != out) {
+    napi_throw_range_error(env, nullptr, "mtlkit native: mlpStep layer arrays have inconsistent sizes");
+    return false;
+  }
+  *d = mtlkit::Dense{arrays[0], arrays[1], arrays[2], arrays[3], arrays[4], arrays[5], static_cast<int>(lengths[0] / out), static_cast<int>(out), relu};
+  return true;
+}
+
+bool ReadLayers(napi_env env, napi_value array, std::vector<mtlkit::Dense>* layers) {
+  uint32_t n = 0;
+  napi_get_array_length(env, array, &n);
+  for (uint32_t i = 0; i < n; ++i) {
+    napi_value element;
+    napi_get_element(env, array, i, &element);
+    mtlkit::Dense d;
+    if (!ReadLayer(env, element, &d)) return false;
+    if (!layers->empty() && layers->back().out != d.in) {
+      napi_throw_range_error(env, nullptr, "mtlkit native: mlpStep layers do not chain (out ≠ next in)");
+      return false;
+    }
+    layers->push_back(d);
+  }
+  return true;
+}
+
+// mlpStep({ x, batch, trunk: [layer], heads: [{ layers, loss, target, weight }], adam: [8], clipNorm })
+//   → { losses: number[], gradNorm, applied }. See mlp_step.h.
+napi_value MlpStepBinding(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  if (argc < 1) {
+    napi_throw_type_error(env, nullptr, "mtlkit native: mlpStep expects one object");
+    return nullptr;
+  }
+  napi_value spec = argv[0];
+  float* x;
+  size_t xLength;
+  int64_t batch = 0;
+  double clipNorm = 0;
+  if (!GetFloatArray(env, Property(env, spec, "x"), &x, &xLength, "x") || !GetInt(env, Property(env, spec, "batch"), &batch, "batch") ||
+      !GetDouble(env, Property(env, spec, "clipNorm"), &clipNorm, "clipNorm")) {
+    return nullptr;
+  }
+  std::vector<mtlkit::Dense> trunk;
+  if (!ReadLayers(env, Property(env, spec, "trunk"), &trunk)) return nullptr;
+  if (batch < 1 || trunk.empty() || xLength != static_cast<size_t>(batch) * trunk[0].in) {
+    napi_throw_range_error(env, nullptr, "mtlkit native: mlpStep x does not match batch × the first layer's inputs");
+    return nullptr;
+  }
+  napi_value headsArray = Property(env, spec, "heads");
+  uint32_t headCount = 0;
+  napi_get_array_length(env, headsArray, &headCount);
+  std::vector<mtlkit::Head> heads(headCount);
+  for (uint32_t t = 0; t < headCount; ++t) {
+    napi_value h;
+    napi_get_element(env, headsArray, t, &h);
+    if (!ReadLayers(env, Property(env, h, "layers"), &heads[t].layers)) return nullptr;
+    if (heads[t].layers.empty() || heads[t].layers[0].in != trunk.back().out) {
+      napi_throw_range_error(env, nullptr, "mtlkit native: mlpStep head does not read the trunk's output");
+      return nullptr;
+    }
+    int64_t loss = 0;
+    if (!GetInt(env, Property(env, h, "loss"), &loss, "loss") || !GetDouble(env, Property(env, h, "weight"), &heads[t].weight, "weight")) return nullptr;
+    heads[t].loss = static_cast<mtlkit::Loss>(loss);
+    napi_value target = Property(env, h, "target");
+    napi_typedarray_type type;
+    size_t length;
+    void* data;
+    napi_value buffer;
+    size_t offset;
+    if (napi_get_typedarray_info(env, target, &type, &length, &data, &buffer, &offset) != napi_ok) {
+      napi_throw_type_error(env, nullptr, "mtlkit native: mlpStep head target must be a typed array");
+      return nullptr;
+    }
+    const size_t width = heads[t].layers.back().out;
+    if (loss == 0) {
+      if (type != napi_int32_array || length != static_cast<size_t>(batch)) {
+        napi_throw_range_error(env, nullptr, "mtlkit native: class targets must be an Int32Array of batch labels");
+        return nullptr;
+      }
+      heads[t].targetI = static_cast<const int*>(data);
+      for (size_t i = 0; i < length; ++i) {
+        if (heads[t].targetI[i] < 0 || static_cast<size_t>(heads[t].targetI[i]) >= width) {
+          napi_throw_range_error(env, nullptr, "mtlkit native: a class target is outside the class range");
+          return nullptr;
+        }
+      }
+    } else {
+      if (type != napi_float32_array || length != static_cast<size_t>(batch) * width) {
+        napi_throw_range_error(env, nullptr, "mtlkit native: value targets must be a Float32Array of batch × outputs");
+        return nullptr;
+      }
+      heads[t].targetF = static_cast<const float*>(data);
+    }
+  }
+  napi_value adamArray = Property(env, spec, "adam");
+  double a[8];
+  for (uint32_t i = 0; i < 8; ++i) {
+    napi_value element;
+    napi_get_element(env, adamArray, i, &element);
+    if (!GetDouble(env, element, &a[i], "adam[i]")) return nullptr;
+  }
+  const mtlkit::Adam adam{static_cast<float>(a[0]), static_cast<float>(a[1]), static_cast<float>(a[2]), static_cast<float>(a[3]),
+                          static_cast<float>(a[4]), static_cast<float>(a[5]), static_cast<float>(a[6]), static_cast<float>(a[7])};
+  const mtlkit::StepResult r = mtlkit::MlpStep(x, static_cast<int>(batch), trunk, heads, adam, clipNorm);
+  napi_value result, losses, norm, applied;
+  napi_create_object(env, &result);
+  napi_create_array_with_length(env, r.losses.size(), &losses);
+  for (size_t i = 0; i < r.losses.size(); ++i) {
+    napi_value v;
+    napi_create_double(env, r.losses[i], &v);
+    napi_set_element(env, losses, static_cast<uint32_t>(i), v);
+  }
+  napi_create_double(env, r.gradNorm, &norm);
+  napi_get_boolean(env, r.applied, &applied);
+  napi_set_named_property(env, result, "losses", losses);
+  napi_set_named_property(env, result, "gradNorm", norm);
+  napi_set_named_property(env, result, "applied", applied);
+  return result;
+}
+
 napi_value SetThreads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -194,6 +335,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"gemm", nullptr, Gemm, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"adam", nullptr, Adam, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sumOfSquares", nullptr, SumOfSquares, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"mlpStep", nullptr, MlpStepBinding, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
   };

@@ -1,0 +1,118 @@
+/**
+ * The fused native training step: for a hard-sharing model built from mtlkit's dense layers with
+ * tasks whose losses have a closed form (softmax cross-entropy, MSE, sigmoid cross-entropy),
+ * constant task weights and mtlkit's Adam, the whole step — forward, losses, backward, gradient
+ * norm, clipping and the Adam update — is one native call on the tensors' memory, instead of about
+ * a hundred tfjs kernels. It computes the same function as the generic step (equal within float32
+ * rounding; tested), and declines — returning undefined — whenever anything falls outside that
+ * scope, so the trainer then takes the generic path.
+ */
+import * as tf from "@tensorflow/tfjs";
+import { HardSharingModel } from "../architectures/hardSharing";
+import { NonFiniteLossError } from "../errors";
+import { Mlp } from "../layers/block";
+import { Dense } from "../layers/dense";
+import { FusedLoss } from "../tasks/task";
+import type { StepInput, StepOutput } from "../train/steps/types";
+import type { Weighting } from "../weighting/types";
+import { FusedAdamOptimizer } from "./adam";
+import { nativeAddonFor } from "./kernels";
+import { exclusiveView, HeapBackend, readInt32View, readView } from "./views";
+
+const LOSS_CODES: Record<FusedLoss, number> = { softmaxCrossEntropy: 0, meanSquaredError: 1, sigmoidCrossEntropy: 2 };
+
+interface NativeLayer {
+  kernel: Float32Array;
+  bias: Float32Array;
+  mKernel: Float32Array;
+  vKernel: Float32Array;
+  mBias: Float32Array;
+  vBias: Float32Array;
+  relu: boolean;
+}
+
+interface StepAddon {
+  mlpStep(spec: {
+    x: Float32Array;
+    batch: number;
+    trunk: NativeLayer[];
+    heads: Array<{ layers: NativeLayer[]; loss: number; target: Float32Array | Int32Array; weight: number }>;
+    adam: number[];
+    clipNorm: number;
+  }): { losses: number[]; gradNorm: number; applied: boolean };
+}
+
+function denseLayers(block: unknown): Dense[] | undefined {
+  if (!(block instanceof Mlp)) return undefined;
+  const ok = block.layers.every((l) => l.bias !== undefined && (l.activation === "relu" || l.activation === "linear"));
+  return ok ? block.layers : undefined;
+}
+
+/** Constant weights of `equal` and `static` (the only methods whose weights need no context). */
+function constantWeights(weighting: Weighting): number[] | undefined {
+  if ((weighting.name !== "equal" && weighting.name !== "static") || weighting.variables().length > 0) return undefined;
+  return weighting.weigh(undefined as never);
+}
+
+/** Runs the fused step, or returns undefined when the step is outside its scope. */
+export function fusedMlpStep(input: StepInput, weighting: Weighting): StepOutput | undefined {
+  const backendName = tf.getBackend();
+  const addon = nativeAddonFor(backendName) as unknown as StepAddon | undefined;
+  const { model, tasks, optimizer } = input;
+  if (!addon || typeof addon.mlpStep !== "function") return undefined;
+  if (!(model instanceof HardSharingModel) || !(optimizer instanceof FusedAdamOptimizer)) return undefined;
+  if (input.regularizers.length > 0 || input.clipTaskNorm !== undefined) return undefined;
+  const trunk = denseLayers(model.trunk);
+  const heads = model.heads.map(denseLayers);
+  if (!trunk || trunk.length === 0 || heads.some((h) => !h || h[h.length - 1].activation !== "linear")) return undefined;
+  if (tasks.some((t) => t.fusedLoss === undefined)) return undefined;
+  const weights = constantWeights(weighting);
+  if (!weights) return undefined;
+
+  // The variables in the order the optimizer's slots follow (the trainer's variable list).
+  const index = new Map(input.variables.map((v, i) => [v, i]));
+  const all = [...trunk, ...heads.flatMap((h) => h!)];
+  if (all.some((d) => !index.has(d.kernel) || !index.has(d.bias!))) return undefined;
+  // Allocate every slot before taking any view: allocation may move the wasm heap.
+  const slots = all.map((d) => ({ kernel: optimizer.slotsAt(index.get(d.kernel)!, d.kernel), bias: optimizer.slotsAt(index.get(d.bias!)!, d.bias!) }));
+  const adam = optimizer.updateConstants();
+
+  const backend = tf.backend() as unknown as HeapBackend;
+  const own = (t: tf.Tensor) => exclusiveView(backendName, backend, t);
+  const layerViews = all.map((d, i): NativeLayer | undefined => {
+    const views = [own(d.kernel), own(d.bias!), own(slots[i].kernel.m), own(slots[i].kernel.v), own(slots[i].bias.m), own(slots[i].bias.v)];
+    if (views.some((v) => v === undefined)) return undefined;
+    const [kernel, bias, mKernel, vKernel, mBias, vBias] = views as Float32Array[];
+    return { kernel, bias, mKernel, vKernel, mBias, vBias, relu: d.activation === "relu" };
+  });
+  if (layerViews.some((l) => l === undefined)) return undefined;
+  const x = readView(backendName, backend, input.x);
+  const targets = tasks.map((t, i) => (t.fusedLoss === "softmaxCrossEntropy" ? readInt32View(backendName, backend, input.targets[i]) : readView(backendName, backend, input.targets[i])));
+  if (!x || targets.some((t) => t === undefined)) return undefined;
+
+  let offset = trunk.length;
+  const result = addon.mlpStep({
+    x,
+    batch: input.x.shape[0],
+    trunk: layerViews.slice(0, trunk.length) as NativeLayer[],
+    heads: heads.map((h, t) => {
+      const layers = layerViews.slice(offset, offset + h!.length) as NativeLayer[];
+      offset += h!.length;
+      return { layers, loss: LOSS_CODES[tasks[t].fusedLoss!], target: targets[t]!, weight: weights[t] };
+    }),
+    adam,
+    clipNorm: input.clipNorm ?? 0,
+  });
+  const bad = result.losses.findIndex((l) => !Number.isFinite(l));
+  if (bad >= 0) {
+    if (input.onNonFinite === "stop") throw new NonFiniteLossError(tasks[bad].name, input.step, result.losses[bad]);
+    return { losses: padLosses(result.losses, tasks.length), weights, regularizers: [], applied: false };
+  }
+  if (!result.applied) return undefined; // a non-finite gradient: the generic step names task and tensor
+  optimizer.finishNativeStep();
+  return { losses: result.losses, weights, regularizers: [], applied: true, gradNorm: result.gradNorm };
+}
+
+function padLosses(losses: number[], k: number): number[] {
+  return Array.from({ length: k }, (_, i) => losses[i] ?? NaN);
+}

@@ -1,0 +1,46 @@
+// One fused training step for a hard-sharing MLP (dense layers, ReLU or linear) with softmax
+// cross-entropy, mean-squared-error and sigmoid cross-entropy heads, and Adam — forward, backward,
+// gradient norm and update in one call, with the matmuls through OpenBLAS.
+#pragma once
+#include <cstddef>
+#include <vector>
+
+namespace mtlkit {
+
+struct Dense {
+  float* kernel;  // in × out, row-major
+  float* bias;    // out
+  float* mKernel;
+  float* vKernel;
+  float* mBias;
+  float* vBias;
+  int in;
+  int out;
+  bool relu;
+};
+
+enum class Loss { SoftmaxCrossEntropy = 0, MeanSquaredError = 1, SigmoidCrossEntropy = 2 };
+
+struct Head {
+  std::vector<Dense> layers;
+  Loss loss;
+  const float* targetF;  // regression / binary targets, batch × width
+  const int* targetI;    // class indices, batch
+  double weight;
+};
+
+struct Adam {
+  float beta1, beta2, oneMinusBeta1, oneMinusBeta2, oneMinusAccBeta1, oneMinusAccBeta2, epsilon, negLearningRate;
+};
+
+struct StepResult {
+  std::vector<double> losses;
+  double gradNorm = 0;
+  bool applied = false;
+};
+
+// Runs the step. Nothing is written to the parameters unless every loss and the gradient norm are
+// finite. clipNorm ≤ 0 means no clipping.
+StepResult MlpStep(const float* x, int batch, std::vector<Dense>& trunk, std::vector<Head>& heads, const Adam& adam, double clipNorm);
+
+}  // namespace mtlkit
