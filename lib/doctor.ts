@@ -142,7 +142,8 @@ async function checkBackend(backend: BackendName): Promise<{ works: boolean; syn
     product.dispose();
     let syncReads = true;
     try {
-      const probe = tf.tidy(() => tf.add(tf.scalar(1), tf.scalar(1)));
+      // Large enough to stay on the device (WebGPU computes tiny tensors on the CPU).
+      const probe = tf.tidy(() => tf.matMul(tf.ones([n, n]), tf.ones([n, n])));
       probe.dataSync();
       probe.dispose();
     } catch {

@@ -96,6 +96,70 @@ interface StepResult {
   update: Float64Array;
 }
 
+/** Which training path a backend takes: mtlkit's Trainer (synchronous reads) or plain tfjs with awaited reads. */
+type Path = "trainer" | "tfjs-async";
+
+/** L = CE + MSE, the Trainer's objective with equal weights, written in plain tfjs. */
+function plainLoss(model: HardSharingModel, x: tf.Tensor2D, targets: tf.Tensor[]): tf.Scalar {
+  const [logits, value] = model.forward(x, true);
+  const ce = tf.losses.softmaxCrossEntropy(tf.oneHot(targets[0] as tf.Tensor1D, CLASSES), logits);
+  return tf.add(ce, tf.losses.meanSquaredError(targets[1], value)) as tf.Scalar;
+}
+
+async function flatWeightsAsync(model: HardSharingModel): Promise<Float64Array> {
+  const parts = await Promise.all(model.namedVariables().map(([, v]) => v.data()));
+  const out = new Float64Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p as Float32Array, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/** One SGD step in plain tfjs, reading back with await: the path WebGPU supports in Node. */
+async function oneStepAsync(name: ModelName, size: number): Promise<StepResult> {
+  const { model } = buildModel(name);
+  const optimizer = tf.train.sgd(0.05);
+  const { x, targets } = batch(size, 11);
+  const before = await flatWeightsAsync(model);
+  const cost = optimizer.minimize(() => plainLoss(model, x, targets), true, model.namedVariables().map(([, v]) => v))!;
+  const loss = (await cost.data())[0];
+  const after = await flatWeightsAsync(model);
+  for (let i = 0; i < after.length; i++) after[i] -= before[i];
+  cost.dispose();
+  optimizer.dispose();
+  model.dispose();
+  tf.dispose([x, ...targets]);
+  return { loss, update: after };
+}
+
+async function throughputAsync(name: ModelName, size: number, targetMs: number): Promise<{ steps: number; seconds: number; leaked: number }> {
+  const { model } = buildModel(name);
+  const optimizer = tf.train.adam(1e-3);
+  const vars = model.namedVariables().map(([, v]) => v);
+  const { x, targets } = batch(size, 3);
+  const step = async () => {
+    const cost = optimizer.minimize(() => plainLoss(model, x, targets), true, vars)!;
+    await cost.data();
+    cost.dispose();
+  };
+  for (let i = 0; i < 2; i++) await step();
+  const tensors = tf.memory().numTensors;
+  let steps = 0;
+  const start = performance.now();
+  while (steps < 3 || performance.now() - start < targetMs) {
+    await step();
+    steps++;
+  }
+  const seconds = (performance.now() - start) / 1000;
+  const leaked = tf.memory().numTensors - tensors;
+  optimizer.dispose();
+  model.dispose();
+  tf.dispose([x, ...targets]);
+  return { steps, seconds, leaked };
+}
+
 /** One SGD step from the seeded initial weights on the current backend. */
 function oneStep(name: ModelName, size: number): StepResult {
   const { model, taskList } = buildModel(name);
@@ -123,6 +187,7 @@ function relError(a: Float64Array, b: Float64Array): number {
 
 interface Agreement {
   backend: string;
+  path: Path;
   model: ModelName;
   lossRelError: number;
   updateRelError: number;
@@ -131,6 +196,7 @@ interface Agreement {
 
 interface Throughput {
   backend: string;
+  path: Path;
   device: string;
   model: ModelName;
   batch: number;
@@ -181,25 +247,38 @@ async function main(): Promise<void> {
 
   // Correctness against cpu.
   const agreements: Agreement[] = [];
+  // Backends that cannot read synchronously (WebGPU in Node) train through plain tfjs with awaited
+  // reads; wasm takes that path too, as their baseline.
+  const pathsOf = (b: BackendName): Path[] => {
+    if (report.backends.find((c) => c.name === b)?.syncReads === false) return ["tfjs-async"];
+    const asyncOnly = chosen.some((c) => report.backends.find((x) => x.name === c)?.syncReads === false);
+    return b === "wasm" && asyncOnly ? ["trainer", "tfjs-async"] : ["trainer"];
+  };
+  const step = (path: Path, m: ModelName, size: number) => (path === "trainer" ? Promise.resolve(oneStep(m, size)) : oneStepAsync(m, size));
   // The CNN's reference step on plain-JS cpu takes seconds per example: a small batch.
   const corrBatch = (m: ModelName) => (m === "mlp" ? 64 : 8);
-  await useBestBackend({ prefer: "cpu", webgpu: false });
-  const reference = new Map(options.models.map((m) => [m, oneStep(m, corrBatch(m))] as const));
+  // Backends' own kernels are compared: mtlkit's optional native CPU kernels stay off here.
+  await useBestBackend({ prefer: "cpu", webgpu: false, native: false });
+  const neededPaths = [...new Set(chosen.flatMap(pathsOf))];
+  const reference = new Map<string, StepResult>();
+  for (const path of neededPaths) for (const m of options.models) reference.set(`${path}/${m}`, await step(path, m, corrBatch(m)));
   for (const b of chosen.filter((x) => x !== "cpu")) {
-    await useBestBackend({ prefer: b });
-    for (const m of options.models) {
-      const r = oneStep(m, corrBatch(m));
-      const ref = reference.get(m)!;
-      const lossRelError = Math.abs(r.loss - ref.loss) / Math.abs(ref.loss);
-      const updateRelError = relError(r.update, ref.update);
-      agreements.push({ backend: b, model: m, lossRelError, updateRelError, pass: lossRelError < 1e-4 && updateRelError < 1e-3 });
+    await useBestBackend({ prefer: b, native: false });
+    for (const path of pathsOf(b)) {
+      for (const m of options.models) {
+        const r = await step(path, m, corrBatch(m));
+        const ref = reference.get(`${path}/${m}`)!;
+        const lossRelError = Math.abs(r.loss - ref.loss) / Math.abs(ref.loss);
+        const updateRelError = relError(r.update, ref.update);
+        agreements.push({ backend: b, path, model: m, lossRelError, updateRelError, pass: lossRelError < 1e-4 && updateRelError < 1e-3 });
+      }
     }
   }
   console.log(`\nOne SGD step (batch 64 mlp, 8 cnn) against cpu:`);
   console.log(
     table(
-      ["backend", "model", "loss rel.err", "update rel.err", "verdict"],
-      agreements.map((a) => [a.backend, a.model, a.lossRelError.toExponential(2), a.updateRelError.toExponential(2), a.pass ? "pass" : "FAIL"]),
+      ["backend", "path", "model", "loss rel.err", "update rel.err", "verdict"],
+      agreements.map((a) => [a.backend, a.path, a.model, a.lossRelError.toExponential(2), a.updateRelError.toExponential(2), a.pass ? "pass" : "FAIL"]),
     ),
   );
 
@@ -210,11 +289,12 @@ async function main(): Promise<void> {
     const onGpu = report.backends.find((c) => c.name === b)?.gpu ?? false;
     // CPU backends take seconds per large CNN batch: their default sizes stop at 256.
     const sizes = onGpu || options.batchesGiven ? options.batches : options.batches.filter((x) => x <= 256);
-    for (const m of options.models) {
+    for (const path of pathsOf(b)) for (const m of options.models) {
       for (const size of sizes) {
-        const t = throughput(m, size, options.targetMs);
+        const t = path === "trainer" ? throughput(m, size, options.targetMs) : await throughputAsync(m, size, options.targetMs);
         results.push({
           backend: b,
+          path,
           device: info.device,
           model: m,
           batch: size,
@@ -223,19 +303,19 @@ async function main(): Promise<void> {
           samplesPerSec: (size * t.steps) / t.seconds,
           leakedTensors: t.leaked,
         });
-        process.stderr.write(`  ${b} ${m} batch ${size}: ${Math.round((size * t.steps) / t.seconds)} samples/s\n`);
+        process.stderr.write(`  ${b} ${path} ${m} batch ${size}: ${Math.round((size * t.steps) / t.seconds)} samples/s\n`);
       }
     }
   }
   // Speed-ups are quoted against wasm (the CPU backend mtlkit uses when there is no GPU).
-  const baseRate = (m: string, size: number) => results.find((r) => r.backend === "wasm" && r.model === m && r.batch === size)?.samplesPerSec;
-  console.log("\nTraining throughput (Adam, CE + MSE, one trainStep per step, losses read back):");
+  const baseRate = (p: Path, m: string, size: number) => results.find((r) => r.backend === "wasm" && r.path === p && r.model === m && r.batch === size)?.samplesPerSec;
+  console.log("\nTraining throughput (Adam, CE + MSE; trainer: one Trainer.trainStep per step; tfjs-async: optimizer.minimize + await loss):");
   console.log(
     table(
-      ["backend", "model", "batch", "ms/step", "samples/s", "× wasm", "leaks"],
+      ["backend", "path", "model", "batch", "ms/step", "samples/s", "× wasm", "leaks"],
       results.map((r) => {
-        const base = baseRate(r.model, r.batch);
-        return [r.backend, r.model, String(r.batch), r.msPerStep.toFixed(1), r.samplesPerSec.toFixed(0), base ? (r.samplesPerSec / base).toFixed(1) : "–", String(r.leakedTensors)];
+        const base = baseRate(r.path, r.model, r.batch);
+        return [r.backend, r.path, r.model, String(r.batch), r.msPerStep.toFixed(1), r.samplesPerSec.toFixed(0), base ? (r.samplesPerSec / base).toFixed(1) : "–", String(r.leakedTensors)];
       }),
     ),
   );
