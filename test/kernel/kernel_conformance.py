@@ -66,6 +66,14 @@ class MtlkitKernelTests(jupyter_kernel_test.KernelTests):
     code_inspect_sample = "Math.max"
     code_clear_output = "clearOutput()"
 
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        # The kernel builds its compiler after answering kernel_info (about a second,
+        # much longer on a loaded CI machine); let that finish before the timed checks.
+        reply = cls.kc.execute_interactive("'warm-up'", timeout=180, output_hook=lambda msg: None)
+        assert reply["content"]["status"] == "ok", reply["content"]
+
     # ---- helpers ---------------------------------------------------------------------------
 
     def run_cell(self, code, timeout=TIMEOUT, **kw):
