@@ -4,6 +4,7 @@
  * results instead of printing them: the cell's last value, or an error whose
  * traceback points at the cell's TypeScript lines.
  */
+import { rewritePropertyNames } from "./cellRewrite";
 import Module from "module";
 import * as path from "path";
 import * as vm from "vm";
@@ -103,7 +104,7 @@ export class Engine {
   /** Type-check, transpile and run one cell. `label` names the cell in tracebacks, e.g. "Cell [3]". */
   async execute(code: string, label: string): Promise<Outcome> {
     const conv = this.converter();
-    const converted = conv.convert(this.prevDecl, code);
+    const converted = conv.convert(this.prevDecl, rewritePropertyNames(code));
     for (const out of converted.sideOutputs ?? []) {
       this.sideModules.delete(out.path);
       this.sideOutputs.set(out.path, out.data);
