@@ -17,6 +17,14 @@ interface Slot {
 }
 
 export class FusedAdamOptimizer extends tf.AdamOptimizer {
+  /**
+   * tfjs's Optimizer defines `instanceof` by duck typing (any optimizer is an "instance" of every
+   * optimizer class), so code that needs this class asks here instead.
+   */
+  static is(optimizer: unknown): optimizer is FusedAdamOptimizer {
+    return optimizer instanceof Object && Object.getPrototypeOf(optimizer) === FusedAdamOptimizer.prototype;
+  }
+
   override applyGradients(variableGradients: Parameters<tf.AdamOptimizer["applyGradients"]>[0]): void {
     const backendName = tf.getBackend();
     const addon = nativeAddonFor(backendName);

@@ -60,7 +60,7 @@ export function fusedMlpStep(input: StepInput, weighting: Weighting): StepOutput
   const addon = nativeAddonFor(backendName) as unknown as StepAddon | undefined;
   const { model, tasks, optimizer } = input;
   if (!addon || typeof addon.mlpStep !== "function") return undefined;
-  if (!(model instanceof HardSharingModel) || !(optimizer instanceof FusedAdamOptimizer)) return undefined;
+  if (!(model instanceof HardSharingModel) || !FusedAdamOptimizer.is(optimizer)) return undefined;
   if (input.regularizers.length > 0 || input.clipTaskNorm !== undefined) return undefined;
   const trunk = denseLayers(model.trunk);
   const heads = model.heads.map(denseLayers);

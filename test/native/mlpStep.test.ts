@@ -101,3 +101,17 @@ describe.runIf(loadNative().status.available)("fused native MLP step", () => {
     });
   });
 });
+
+describe.runIf(loadNative().status.available)("fused step and other optimizers", () => {
+  afterAll(() => disableNativeKernels());
+
+  it("leaves SGD to the generic step (tfjs's instanceof is duck-typed)", async () => {
+    enableNativeKernels();
+    const tasks = [mtl.tasks.regression("r")];
+    const model = mtl.hardSharing({ inputSize: 2, trunk: [3], tasks, seed: 1 });
+    const trainer = new mtl.Trainer({ model, tasks, optimizer: mtl.optimizers.sgd(0.1), progress: false });
+    await trainer.fit(mtl.fromArrays({ x: [[1, 2], [3, 4]], targets: { r: [1, 2] }, tasks }), { epochs: 2 });
+    expect(trainer.history.steps.every((s) => s.applied && Number.isFinite(s.losses[0]))).toBe(true);
+    model.dispose();
+  });
+});
