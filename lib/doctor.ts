@@ -4,6 +4,7 @@
  * why the others do not; GPUs seen (NVIDIA driver, WebGPU adapter, Vulkan loader, CUDA libraries);
  * Jupyter and the mtlkit kernelspec, found without running Python; a one-line verdict.
  */
+import { loadNative } from "./native";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -49,6 +50,8 @@ export interface DoctorReport {
   backends: BackendCheck[];
   /** What useBestBackend picks here. */
   best: { backend: string; device: string };
+  /** mtlkit's optional native addon (OpenBLAS matmul, fused Adam and MLP steps): loaded, or why not. */
+  native: { available: boolean; enabled: boolean; reason: string };
   gpu: { nvidia: NvidiaInfo; webgpu?: WebGpuProbe; libraries: SharedLibrary[] };
   jupyter: JupyterInfo;
   verdict: string;
@@ -172,6 +175,7 @@ export async function doctor(options: DoctorOptions = {}): Promise<DoctorReport>
   const packages = Object.fromEntries(PACKAGES.map((p) => [p, packageVersion(p)]));
   const [nvidia, bestInfo] = await Promise.all([nvidiaInfo(), useBestBackend({ webgpuTimeoutMs: options.webgpuTimeoutMs })]);
   const best = { backend: bestInfo.backend, device: bestInfo.device };
+  const native = { available: loadNative().status.available, enabled: bestInfo.native.enabled, reason: bestInfo.native.reason };
   const backends: BackendCheck[] = [];
   for (const c of bestInfo.candidates) {
     if (!c.available) {
@@ -201,6 +205,7 @@ export async function doctor(options: DoctorOptions = {}): Promise<DoctorReport>
     packages,
     backends,
     best,
+    native,
     gpu,
     jupyter,
     verdict: "",
@@ -240,6 +245,9 @@ export function diagnose(r: Omit<DoctorReport, "verdict" | "todo">): { verdict: 
   if (r.backends.some((b) => b.available && b.works === false)) {
     for (const b of r.backends.filter((x) => x.available && x.works === false)) todo.push(`the ${b.name} backend loads but its check failed (${b.check}): force another with MTLKIT_BACKEND`);
   }
+  if (!r.native.available && (r.best.backend === "wasm" || r.best.backend === "cpu")) {
+    todo.push(`for 2–30× faster CPU training, build the native addon (${r.native.reason}): install g++, make and libopenblas-dev, then npm run build:native`);
+  }
   const specs = r.jupyter.kernelspecs;
   if (specs.length === 0) todo.push("install the Jupyter kernel: npx mtlkit kernel install --user");
   else if (!specs.some((s) => s.ok)) todo.push(`the mtlkit kernelspec points at files that are gone (${specs[0].problem}): rerun npx mtlkit kernel install --user`);
@@ -261,6 +269,7 @@ export function formatDoctor(r: DoctorReport): string {
     lines.push(`  ${mark(b)}${b.name.padEnd(11)}${b.available ? `${b.gpu ? "GPU" : "CPU"}, ${b.reason}${b.check ? `; ${b.check}` : ""}` : b.reason}`);
   }
   row("selected", `${r.best.backend}: ${r.best.device}`);
+  row("native", r.native.available ? `${r.native.enabled ? "in use" : "built, not in use"}: ${r.native.reason}` : `not available: ${r.native.reason}`);
   lines.push("GPU");
   row("NVIDIA", r.gpu.nvidia.gpus.length ? `${r.gpu.nvidia.gpus.join("; ")} (driver ${r.gpu.nvidia.driver ?? "?"})` : r.gpu.nvidia.note);
   const w = r.gpu.webgpu;

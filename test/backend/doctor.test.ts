@@ -112,6 +112,7 @@ describe("diagnose", () => {
       { name: "tensorflow", package: "", available: false, gpu: false, reason: "@tensorflow/tfjs-node-gpu is not installed" },
     ],
     best: { backend: "wasm", device: "CPU (WebAssembly, SIMD, 1 thread)" },
+    native: { available: true, enabled: true, reason: "OpenBLAS 0.3.21, 2 threads" },
     gpu: { nvidia: { gpus: [], note: "none" }, libraries: [{ name: "libvulkan.so.1", neededBy: "WebGPU" }] },
     jupyter: { executable: "/usr/bin/jupyter", dataDirs: [], kernelspecs: [{ name: "mtlkit", dir: "/x", argv: [], ok: true }] },
   });
@@ -157,5 +158,23 @@ describe.skipIf(!fs.existsSync(CLI))("`mtlkit doctor` (built CLI)", () => {
     expect(json.node.version).toBe(process.version);
     expect(json.backends.map((b) => b.name).sort()).toEqual(["cpu", "tensorflow", "wasm", "webgpu"]);
     expect(typeof json.verdict).toBe("string");
+  });
+});
+
+describe("diagnose and the native addon", () => {
+  it("says how to build the native addon when it is missing", async () => {
+    const { diagnose } = await import("../../lib/doctor");
+    const report = {
+      node: { version: "v20", platform: "linux", arch: "x64", execPath: "/usr/bin/node" },
+      tfjsVersion: "4.22.0",
+      packages: {},
+      backends: [],
+      best: { backend: "wasm", device: "CPU (WebAssembly, SIMD, 1 thread)" },
+      native: { available: false, enabled: false, reason: "the native addon failed to build: cblas.h: No such file or directory" },
+      gpu: { nvidia: { gpus: [], note: "no nvidia-smi" }, libraries: [] },
+      jupyter: { executable: "/usr/bin/jupyter", dataDirs: [], kernelspecs: [{ name: "mtlkit", dir: "/x", argv: [], ok: true }] },
+    };
+    const { todo } = diagnose(report as never);
+    expect(todo.join("\n")).toMatch(/build the native addon \(the native addon failed to build: cblas.h: No such file or directory\): install g\+\+, make and libopenblas-dev/);
   });
 });
