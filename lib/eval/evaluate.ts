@@ -16,7 +16,7 @@ import * as tf from "@tensorflow/tfjs";
 import { MultiTaskModel } from "../architectures/types";
 import { MultiTaskData, validateForTasks } from "../data/dataset";
 import { check, checkKnownOptions } from "../errors";
-import { binaryScores, classificationScores, ClassScores, perClassScores, safeDivide } from "../tasks/metrics";
+import { binaryScores, binaryScoresFromCounts, classificationScores, ClassScores, perClassScores, safeDivide } from "../tasks/metrics";
 import { Task } from "../tasks/task";
 import { toFrame } from "../train/history";
 
@@ -164,14 +164,7 @@ function confusionAccumulator(k: number, labels: string[] | undefined, binarize:
 function binaryFromConfusion(c: number[][]): Record<string, number> {
   const [tn, fp] = c[0];
   const [fn, tp] = c[1];
-  const precision = safeDivide(tp, tp + fp);
-  const recall = safeDivide(tp, tp + fn);
-  return {
-    accuracy: safeDivide(tp + tn, tp + tn + fp + fn),
-    precision,
-    recall,
-    f1: safeDivide(2 * precision * recall, precision + recall),
-  };
+  return binaryScoresFromCounts(tp, fp, fn, tn);
 }
 
 function multiLabelAccumulator(labels: number): Accumulator {

@@ -81,6 +81,11 @@ export function binaryScores(predicted: ArrayLike<number>, target: ArrayLike<num
     else if (!p && t) fn++;
     else tn++;
   }
+  return binaryScoresFromCounts(tp, fp, fn, tn);
+}
+
+/** Accuracy, precision, recall and F1 of the positive class from the four counts. */
+export function binaryScoresFromCounts(tp: number, fp: number, fn: number, tn: number): Record<string, number> {
   const precision = safeDivide(tp, tp + fp);
   const recall = safeDivide(tp, tp + fn);
   return {

@@ -88,7 +88,14 @@ double LossAndGradient(const Head& h, const std::vector<float>& z, int batch, in
   return total / n;
 }
 
-// tfjs's AdamOptimizer update in its float32 operation order (see Adam in mtlkit_native.cc).
+double SumSquares(const std::vector<float>& a) {
+  double s = 0;
+  for (float v : a) s += static_cast<double>(v) * v;
+  return s;
+}
+
+}  // namespace
+
 void AdamUpdate(float* value, const float* g, float* m, float* v, size_t n, const Adam& a, float scale) {
   for (size_t i = 0; i < n; ++i) {
     const float gi = g[i] * scale;
@@ -108,14 +115,6 @@ void AdamUpdate(float* value, const float* g, float* m, float* v, size_t n, cons
     value[i] = step + value[i];
   }
 }
-
-double SumSquares(const std::vector<float>& a) {
-  double s = 0;
-  for (float v : a) s += static_cast<double>(v) * v;
-  return s;
-}
-
-}  // namespace
 
 StepResult MlpStep(const float* x, int batch, std::vector<Dense>& trunk, std::vector<Head>& heads, const Adam& adam, double clipNorm) {
   StepResult result;

@@ -39,6 +39,11 @@ struct StepResult {
   bool applied = false;
 };
 
+// One Adam update in place, tfjs's AdamOptimizer's float32 operations in tfjs's order, on the
+// gradient scaled by `scale` (1 when not clipping):
+//   m ← m·β1 + g·(1−β1);  v ← v·β2 + g²·(1−β2);  value ← (m/(1−β1ᵗ)) / (sqrt(v/(1−β2ᵗ)) + ε) · (−lr) + value
+void AdamUpdate(float* value, const float* g, float* m, float* v, size_t n, const Adam& a, float scale);
+
 // Runs the step. Nothing is written to the parameters unless every loss and the gradient norm are
 // finite. clipNorm ≤ 0 means no clipping.
 StepResult MlpStep(const float* x, int batch, std::vector<Dense>& trunk, std::vector<Head>& heads, const Adam& adam, double clipNorm);

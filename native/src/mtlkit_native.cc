@@ -94,9 +94,8 @@ bool GetDouble(napi_env env, napi_value value, double* out, const char* name) {
 }
 
 // adam(value, gradient, m, v, beta1, beta2, oneMinusBeta1, oneMinusBeta2, oneMinusAccBeta1, oneMinusAccBeta2,
-//      epsilon, negLearningRate): one Adam update in place, with tfjs's AdamOptimizer's float32 operations
-// in tfjs's order (so the wasm backend's results are reproduced bit for bit):
-//   m ← m·β1 + g·(1−β1);  v ← v·β2 + g²·(1−β2);  value ← (m/(1−β1ᵗ)) / (sqrt(v/(1−β2ᵗ)) + ε) · (−lr) + value
+//      epsilon, negLearningRate): one Adam update in place (mtlkit::AdamUpdate), reproducing tfjs's
+// AdamOptimizer bit for bit on the wasm backend.
 napi_value Adam(napi_env env, napi_callback_info info) {
   size_t argc = 12;
   napi_value argv[12];
@@ -120,26 +119,9 @@ napi_value Adam(napi_env env, napi_callback_info info) {
   for (int i = 0; i < 8; ++i) {
     if (!GetDouble(env, argv[4 + i], &d[i], names[i])) return nullptr;
   }
-  const float b1 = static_cast<float>(d[0]), b2 = static_cast<float>(d[1]), c1 = static_cast<float>(d[2]),
-              c2 = static_cast<float>(d[3]), a1 = static_cast<float>(d[4]), a2 = static_cast<float>(d[5]),
-              eps = static_cast<float>(d[6]), negLr = static_cast<float>(d[7]);
-  for (size_t i = 0; i < n; ++i) {
-    const float g = grad[i];
-    const float m1 = m[i] * b1;
-    const float m2 = g * c1;
-    const float mNew = m1 + m2;
-    const float g2 = g * g;
-    const float v1 = v[i] * b2;
-    const float v2 = g2 * c2;
-    const float vNew = v1 + v2;
-    const float mHat = mNew / a1;
-    const float vHat = vNew / a2;
-    const float denom = std::sqrt(vHat) + eps;
-    const float step = (mHat / denom) * negLr;
-    m[i] = mNew;
-    v[i] = vNew;
-    value[i] = step + value[i];
-  }
+  const mtlkit::Adam adam{static_cast<float>(d[0]), static_cast<float>(d[1]), static_cast<float>(d[2]), static_cast<float>(d[3]),
+                          static_cast<float>(d[4]), static_cast<float>(d[5]), static_cast<float>(d[6]), static_cast<float>(d[7])};
+  mtlkit::AdamUpdate(value, grad, m, v, n, adam, 1.0f);
   return nullptr;
 }
 
