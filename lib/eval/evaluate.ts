@@ -126,6 +126,8 @@ function sliceTarget(data: MultiTaskData, task: Task, start: number, end: number
   return { values: t.values.subarray(start * t.width, end * t.width), width: t.width };
 }
 
+const REGRESSION_METRICS = ["mse", "mae", "r2"];
+
 function accumulatorFor(task: Task): Accumulator {
   switch (task.kind) {
     case "classification":
@@ -135,7 +137,8 @@ function accumulatorFor(task: Task): Accumulator {
     case "multiLabel":
       return multiLabelAccumulator(task.outputUnits);
     case "regression":
-      return regressionAccumulator(task.targetWidth);
+      // Tasks built on regression with metrics of their own (boundingBox's IoU) are scored by the task.
+      return task.metricSpecs.every((m) => REGRESSION_METRICS.includes(m.name)) ? regressionAccumulator(task.targetWidth) : collectingAccumulator(task);
     default:
       return collectingAccumulator(task);
   }
