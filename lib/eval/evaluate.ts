@@ -16,7 +16,7 @@ import * as tf from "@tensorflow/tfjs";
 import { MultiTaskModel } from "../architectures/types";
 import { MultiTaskData, validateForTasks } from "../data/dataset";
 import { check, checkKnownOptions } from "../errors";
-import { binaryScores, binaryScoresFromCounts, classificationScores, ClassScores, perClassScores, safeDivide } from "../tasks/metrics";
+import { binaryScores, binaryScoresFromCounts, classificationScores, ClassScores, MultiLabelCounts, perClassScores, safeDivide } from "../tasks/metrics";
 import { Task } from "../tasks/task";
 import { toFrame } from "../train/history";
 
@@ -171,50 +171,10 @@ function binaryFromConfusion(c: number[][]): Record<string, number> {
 }
 
 function multiLabelAccumulator(labels: number): Accumulator {
-  const tp = new Float64Array(labels);
-  const fp = new Float64Array(labels);
-  const fn = new Float64Array(labels);
-  let agree = 0;
-  let exact = 0;
-  let total = 0;
+  const counts = new MultiLabelCounts(labels);
   return {
-    add(predicted, target, rows) {
-      for (let r = 0; r < rows; r++) {
-        let all = true;
-        for (let l = 0; l < labels; l++) {
-          const p = predicted[r * labels + l] >= 0.5;
-          const t = target[r * labels + l] >= 0.5;
-          if (p === t) agree++;
-          else all = false;
-          if (p && t) tp[l]++;
-          else if (p && !t) fp[l]++;
-          else if (!p && t) fn[l]++;
-        }
-        if (all) exact++;
-      }
-      total += rows;
-    },
-    finish() {
-      const sum = (xs: Float64Array) => xs.reduce((a, b) => a + b, 0);
-      const microP = safeDivide(sum(tp), sum(tp) + sum(fp));
-      const microR = safeDivide(sum(tp), sum(tp) + sum(fn));
-      let f1Sum = 0;
-      for (let l = 0; l < labels; l++) {
-        const p = safeDivide(tp[l], tp[l] + fp[l]);
-        const r = safeDivide(tp[l], tp[l] + fn[l]);
-        f1Sum += safeDivide(2 * p * r, p + r);
-      }
-      return {
-        metrics: {
-          accuracy: safeDivide(agree, total * labels),
-          exactMatch: safeDivide(exact, total),
-          precisionMicro: microP,
-          recallMicro: microR,
-          f1Micro: safeDivide(2 * microP * microR, microP + microR),
-          f1Macro: f1Sum / labels,
-        },
-      };
-    },
+    add: (predicted, target, rows) => counts.add(predicted, target, rows),
+    finish: () => ({ metrics: counts.scores() }),
   };
 }
 

@@ -96,44 +96,65 @@ export function binaryScoresFromCounts(tp: number, fp: number, fn: number, tn: n
   };
 }
 
+/** Running multi-label counts (predictions and targets are 0/1, thresholded at 0.5), batch by batch. */
+export class MultiLabelCounts {
+  private readonly tp: Float64Array;
+  private readonly fp: Float64Array;
+  private readonly fn: Float64Array;
+  private agree = 0;
+  private exact = 0;
+  private rows = 0;
+
+  constructor(readonly numLabels: number) {
+    this.tp = new Float64Array(numLabels);
+    this.fp = new Float64Array(numLabels);
+    this.fn = new Float64Array(numLabels);
+  }
+
+  add(predicted: ArrayLike<number>, target: ArrayLike<number>, rows: number): void {
+    const k = this.numLabels;
+    for (let r = 0; r < rows; r++) {
+      let all = true;
+      for (let l = 0; l < k; l++) {
+        const p = predicted[r * k + l] >= 0.5;
+        const t = target[r * k + l] >= 0.5;
+        if (p === t) this.agree++;
+        else all = false;
+        if (p && t) this.tp[l]++;
+        else if (p && !t) this.fp[l]++;
+        else if (!p && t) this.fn[l]++;
+      }
+      if (all) this.exact++;
+    }
+    this.rows += rows;
+  }
+
+  /** Per-label accuracy, exact-match accuracy, micro precision/recall/F1 and macro F1 over labels. */
+  scores(): Record<string, number> {
+    const sum = (xs: Float64Array) => xs.reduce((a, b) => a + b, 0);
+    const microP = safeDivide(sum(this.tp), sum(this.tp) + sum(this.fp));
+    const microR = safeDivide(sum(this.tp), sum(this.tp) + sum(this.fn));
+    const f1PerLabel = Array.from(this.tp, (t, l) => {
+      const p = safeDivide(t, t + this.fp[l]);
+      const r = safeDivide(t, t + this.fn[l]);
+      return safeDivide(2 * p * r, p + r);
+    });
+    return {
+      accuracy: safeDivide(this.agree, this.rows * this.numLabels),
+      exactMatch: safeDivide(this.exact, this.rows),
+      precisionMicro: microP,
+      recallMicro: microR,
+      f1Micro: safeDivide(2 * microP * microR, microP + microR),
+      f1Macro: mean(f1PerLabel),
+    };
+  }
+}
+
 /** Multi-label scores: per-label accuracy, exact-match accuracy, micro and macro F1 over labels. */
 export function multiLabelScores(predicted: ArrayLike<number>, target: ArrayLike<number>, numLabels: number): Record<string, number> {
-  const rows = target.length / numLabels;
-  const tp = new Array<number>(numLabels).fill(0);
-  const fp = new Array<number>(numLabels).fill(0);
-  const fn = new Array<number>(numLabels).fill(0);
-  let agree = 0;
-  let exact = 0;
-  for (let r = 0; r < rows; r++) {
-    let all = true;
-    for (let l = 0; l < numLabels; l++) {
-      const i = r * numLabels + l;
-      const p = predicted[i] >= 0.5;
-      const t = target[i] >= 0.5;
-      if (p === t) agree++;
-      else all = false;
-      if (p && t) tp[l]++;
-      else if (p && !t) fp[l]++;
-      else if (!p && t) fn[l]++;
-    }
-    if (all) exact++;
-  }
-  const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
-  const microP = safeDivide(sum(tp), sum(tp) + sum(fp));
-  const microR = safeDivide(sum(tp), sum(tp) + sum(fn));
-  const f1PerLabel = tp.map((t, l) => {
-    const p = safeDivide(t, t + fp[l]);
-    const r = safeDivide(t, t + fn[l]);
-    return safeDivide(2 * p * r, p + r);
-  });
-  return {
-    accuracy: safeDivide(agree, rows * numLabels),
-    exactMatch: safeDivide(exact, rows),
-    precisionMicro: microP,
-    recallMicro: microR,
-    f1Micro: safeDivide(2 * microP * microR, microP + microR),
-    f1Macro: mean(f1PerLabel),
-  };
+  const counts = new MultiLabelCounts(numLabels);
+  counts.add(predicted, target, target.length / numLabels);
+  return counts.scores();
 }
 
 /** MSE, MAE and R² averaged over output columns (R² of a constant target column is 0). */
