@@ -17,6 +17,7 @@
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import * as mtl from "../../lib";
+import { median, medianRatio, timeInterleaved } from "./interleave";
 
 const A = mtl.aggregators;
 const METHODS: Array<[string, () => mtl.aggregators.Aggregator]> = [
@@ -26,11 +27,6 @@ const METHODS: Array<[string, () => mtl.aggregators.Aggregator]> = [
   ["ConFIG", A.config], ["MoCo", () => A.moco()], ["FairGrad", () => A.fairgrad()], ["DB-MTL", () => A.dbmtl()],
 ];
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 interface Run {
   name: string;
@@ -67,29 +63,13 @@ async function main(): Promise<void> {
     }
   }
   for (const run of runs) for (let s = 0; s < 2; s++) run.trainer.trainStep(x, targets); // warm-up: kernels, optimizer slots, state
-  const tensors = tf.memory().numTensors;
-  for (let r = 0; r < rounds; r++) {
-    for (let o = 0; o < runs.length; o++) {
-      const run = runs[(o + r) % runs.length];
-      let sum = 0;
-      for (let s = 0; s < perRound; s++) {
-        const t0 = performance.now();
-        run.trainer.trainStep(x, targets);
-        const dt = performance.now() - t0;
-        run.times.push(dt);
-        sum += dt;
-      }
-      run.roundMeans.push(sum / perRound);
-    }
-  }
-  if (tf.memory().numTensors !== tensors) throw new Error(`tensor count grew from ${tensors} to ${tf.memory().numTensors}`);
+  timeInterleaved(runs, x, targets, rounds, perRound);
   const equal = runs[0];
   console.log(`backend ${tf.getBackend()}, 4 regression tasks, trunk 256-512-512 ReLU, batch ${batch}, ${rounds} rounds × ${perRound} steps, interleaved`);
   console.log("| method | level | median ms/step | × equal (median of per-round ratios) |");
   console.log("|---|---|---:|---:|");
   for (const run of runs) {
-    const ratios = run.roundMeans.map((m, i) => m / equal.roundMeans[i]);
-    console.log(`| ${run.name} | ${run.level} | ${median(run.times).toFixed(1)} | ${median(ratios).toFixed(2)} |`);
+        console.log(`| ${run.name} | ${run.level} | ${median(run.times).toFixed(1)} | ${medianRatio(run, equal).toFixed(2)} |`);
   }
   for (const run of runs) run.model.dispose();
 }

@@ -10,6 +10,7 @@
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import * as mtl from "../../lib";
+import { median, medianRatio, timeInterleaved } from "./interleave";
 
 const W = mtl.weighting;
 const METHODS: Array<[string, () => mtl.weighting.Weighting]> = [
@@ -27,11 +28,6 @@ const METHODS: Array<[string, () => mtl.weighting.Weighting]> = [
   ["stch", () => W.stch({ nadir: [1, 1, 1, 1] })],
 ];
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 async function main(): Promise<void> {
   const backend = process.argv[2] ?? "wasm";
@@ -51,30 +47,13 @@ async function main(): Promise<void> {
     return { name, trainer, times: [] as number[], roundMeans: [] as number[] };
   });
   for (const r of runs) for (let i = 0; i < 3; i++) r.trainer.trainStep(x, targets); // warm-up
-  const tensors = tf.memory().numTensors;
-  for (let round = 0; round < rounds; round++) {
-    // Rotate the starting method each round so no method always runs first.
-    for (let j = 0; j < runs.length; j++) {
-      const run = runs[(j + round) % runs.length];
-      let sum = 0;
-      for (let s = 0; s < perRound; s++) {
-        const t0 = performance.now();
-        run.trainer.trainStep(x, targets);
-        const dt = performance.now() - t0;
-        run.times.push(dt);
-        sum += dt;
-      }
-      run.roundMeans.push(sum / perRound);
-    }
-  }
-  if (tf.memory().numTensors !== tensors) throw new Error(`tensor count grew from ${tensors} to ${tf.memory().numTensors}`);
+  timeInterleaved(runs, x, targets, rounds, perRound);
   const equal = runs[0];
   console.log(`backend ${tf.getBackend()}, 4 regression tasks, trunk 256-512-512 ReLU, batch ${batch}, ${rounds} rounds × ${perRound} steps, interleaved`);
   console.log("| method | median ms/step | × equal (median of per-round ratios) |");
   console.log("|---|---:|---:|");
   for (const run of runs) {
-    const ratios = run.roundMeans.map((m, i) => m / equal.roundMeans[i]);
-    console.log(`| ${run.name} | ${median(run.times).toFixed(1)} | ${median(ratios).toFixed(2)} |`);
+        console.log(`| ${run.name} | ${median(run.times).toFixed(1)} | ${medianRatio(run, equal).toFixed(2)} |`);
   }
 }
 
