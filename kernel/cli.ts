@@ -1,18 +1,18 @@
 #!/usr/bin/env node
 /**
  * mtlkit command line:
- *   mtlkit kernel install   [--user | --sys-prefix | --prefix DIR | --jupyter-dir DIR] [--name NAME]
+ *   mtlkit kernel install   [--user | --sys-prefix | --prefix DIR | --jupyter-dir DIR] [--name NAME] [--heap-mb N]
  *   mtlkit kernel uninstall [--user | --sys-prefix | --prefix DIR | --jupyter-dir DIR] [--name NAME]
- *   mtlkit kernel start --connection-file FILE
+ *   mtlkit kernel start --connection-file FILE [--heap-mb N] [--no-supervisor]
  *   mtlkit run <notebook.ipynb | dir…> [--out DIR] [--timeout S] [--allow-errors] [--kernel NAME]
  *   mtlkit doctor [--json]
  */
 import { DEFAULT_KERNEL_NAME, install, InstallError, Location, uninstall } from "./install";
 
 const USAGE = `usage:
-  mtlkit kernel install   [--user | --sys-prefix | --prefix DIR | --jupyter-dir DIR] [--name NAME]
+  mtlkit kernel install   [--user | --sys-prefix | --prefix DIR | --jupyter-dir DIR] [--name NAME] [--heap-mb N]
   mtlkit kernel uninstall [--user | --sys-prefix | --prefix DIR | --jupyter-dir DIR] [--name NAME]
-  mtlkit kernel start --connection-file FILE
+  mtlkit kernel start --connection-file FILE [--heap-mb N] [--no-supervisor]
   mtlkit run <notebook.ipynb | dir...> [--out DIR] [--timeout SECONDS] [--allow-errors] [--kernel NAME]
   mtlkit doctor [--json]`;
 
@@ -56,24 +56,43 @@ function location(p: Parsed): Location {
   };
 }
 
+/** --heap-mb: the kernel's JavaScript heap limit in MiB. */
+function heapOption(p: Parsed): number | undefined {
+  const raw = p.values.get("heap-mb");
+  if (raw === undefined) return undefined;
+  const mb = Number(raw);
+  if (!Number.isInteger(mb) || mb < 32) throw new UsageError(`--heap-mb must be a whole number of MiB, at least 32 (got ${raw})`);
+  return mb;
+}
+
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   if (cmd === "kernel") {
     const [sub, ...args] = rest;
     if (sub === "start") {
-      const p = parseArgs(args, ["connection-file"], []);
+      const p = parseArgs(args, ["connection-file", "heap-mb"], ["no-supervisor"]);
       const file = p.values.get("connection-file") ?? p.positional[0];
       if (!file) throw new UsageError("kernel start needs --connection-file FILE");
-      const { runKernel } = await import("./main");
-      await runKernel(file);
+      const heapMb = heapOption(p);
+      if (p.flags.has("no-supervisor")) {
+        if (heapMb !== undefined) throw new UsageError("--heap-mb needs the supervisor (set node's --max-old-space-size yourself)");
+        const { runKernel } = await import("./main");
+        await runKernel(file);
+      } else {
+        // The kernel runs as a child of this process, which restarts it if it dies (supervisor.ts).
+        const { readConnectionFile } = await import("./protocol/connection");
+        readConnectionFile(file); // a bad file is reported here, not as a crash loop
+        const { Supervisor } = await import("./supervisor");
+        new Supervisor(file, { heapMb }).start();
+      }
       return -1; // keep running
     }
     if (sub === "install" || sub === "uninstall") {
-      const p = parseArgs(args, ["prefix", "jupyter-dir", "name"], ["user", "sys-prefix"]);
+      const p = parseArgs(args, ["prefix", "jupyter-dir", "name", "heap-mb"], ["user", "sys-prefix"]);
       if (p.positional.length) throw new UsageError(`unexpected argument ${p.positional[0]}`);
       const name = p.values.get("name") ?? DEFAULT_KERNEL_NAME;
       if (sub === "install") {
-        const dir = install(location(p), name);
+        const dir = install(location(p), name, { heapMb: heapOption(p) });
         console.log(`Installed kernelspec ${name} in ${dir}`);
       } else {
         const dir = uninstall(location(p), name);

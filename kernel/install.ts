@@ -60,10 +60,16 @@ export interface KernelSpec {
   metadata: Record<string, unknown>;
 }
 
-export function kernelSpec(cliPath: string = path.join(__dirname, "cli.js")): KernelSpec {
+export interface InstallOptions {
+  /** The kernel's JavaScript heap limit in MiB (default: Node's own). */
+  heapMb?: number;
+}
+
+export function kernelSpec(cliPath: string = path.join(__dirname, "cli.js"), opts: InstallOptions = {}): KernelSpec {
   const version = (require("../../package.json") as { version: string }).version;
+  const heap = opts.heapMb !== undefined ? ["--heap-mb", String(opts.heapMb)] : [];
   return {
-    argv: [process.execPath, cliPath, "kernel", "start", "--connection-file", "{connection_file}"],
+    argv: [process.execPath, cliPath, "kernel", "start", ...heap, "--connection-file", "{connection_file}"],
     display_name: DISPLAY_NAME,
     language: "typescript",
     interrupt_mode: "message",
@@ -73,13 +79,13 @@ export function kernelSpec(cliPath: string = path.join(__dirname, "cli.js")): Ke
 }
 
 /** Install the kernelspec; returns its directory. */
-export function install(loc: Location, name = DEFAULT_KERNEL_NAME): string {
+export function install(loc: Location, name = DEFAULT_KERNEL_NAME, opts: InstallOptions = {}): string {
   if (!/^[a-zA-Z0-9._-]+$/.test(name)) throw new InstallError(`invalid kernel name "${name}" (use letters, digits, . _ -)`);
   const cli = path.join(__dirname, "cli.js");
   if (!fs.existsSync(cli)) throw new InstallError(`${cli} does not exist: build mtlkit first (npm run build)`);
   const dir = path.join(dataDir(loc), "kernels", name);
   fs.mkdirSync(dir, { recursive: true });
-  writeFileAtomic(path.join(dir, "kernel.json"), JSON.stringify(kernelSpec(cli), null, 2) + "\n");
+  writeFileAtomic(path.join(dir, "kernel.json"), JSON.stringify(kernelSpec(cli, opts), null, 2) + "\n");
   writeFileAtomic(path.join(dir, "logo-32x32.png"), logoPng(32));
   writeFileAtomic(path.join(dir, "logo-64x64.png"), logoPng(64));
   return dir;

@@ -13,8 +13,9 @@ import { Engine, ErrorInfo, InterruptedError } from "./engine";
 import { History } from "./history";
 import { ConnectionInfo, endpoint } from "./protocol/connection";
 import type { ForwardedMessage, FromWorker, ToWorker, WorkerInit } from "./protocol/control-worker";
-import { WireSocket } from "./protocol/sockets";
+import { bindWithRetry, WireSocket } from "./protocol/sockets";
 import { encode, Header, JsonObject, Message, PROTOCOL_VERSION, replyTo, Signer } from "./protocol/wire";
+import { CrashReport, deserializeMessage, SupervisorLink } from "./supervision";
 
 const VERSION: string = (require("../../package.json") as { version: string }).version;
 const INPUT_BYTES = 1 << 20;
@@ -65,20 +66,28 @@ export class Kernel {
   /** execute_reply payloads (the pager) of the running request. */
   private payloads: JsonObject[] = [];
   private warmTimer: NodeJS.Timeout | null = null;
+  private link: SupervisorLink | null = null;
+  /** Resolves once a client has subscribed to IOPub (seen through XPUB). */
+  private readonly subscribed: Promise<void>;
+  private markSubscribed!: () => void;
 
   constructor(private readonly info: ConnectionInfo, opts: KernelOptions = {}) {
     this.signer = new Signer(info.signature_scheme, info.key);
     this.log = opts.log ?? ((line) => void this.realStderr(`[mtlkit kernel] ${line}\n`));
     this.shell = new WireSocket(new zmq.Router({ linger: 0 }), this.signer, this.log);
-    this.iopub = new WireSocket(new zmq.Publisher({ linger: 0 }), this.signer, this.log);
+    // XPUB rather than PUB: it tells us when a client subscribes, which a kernel
+    // restarted after a crash waits for before reporting what happened.
+    this.iopub = new WireSocket(new zmq.XPublisher({ linger: 0 }), this.signer, this.log);
+    this.subscribed = new Promise((r) => (this.markSubscribed = r));
     this.engine = new Engine(process.cwd());
     this.history = new History(opts.historyFile);
     this.comms = new CommManager((type, content) => this.publish(type, content));
   }
 
   async start(): Promise<void> {
-    await (this.shell.socket as zmq.Router).bind(endpoint(this.info, "shell"));
-    await (this.iopub.socket as zmq.Publisher).bind(endpoint(this.info, "iopub"));
+    await bindWithRetry(this.shell.socket as zmq.Router, endpoint(this.info, "shell"));
+    await bindWithRetry(this.iopub.socket as zmq.XPublisher, endpoint(this.info, "iopub"));
+    void this.watchSubscriptions();
     await this.startWorker();
     this.captureStreams();
     this.installGlobals();
@@ -87,6 +96,13 @@ export class Kernel {
     process.on("unhandledRejection", (reason) => this.reportAsync("Unhandled promise rejection", reason));
     process.on("uncaughtException", (err) => this.reportAsync("Uncaught exception", err));
     this.publish("status", { execution_state: "starting" }, null);
+    this.link = new SupervisorLink(
+      (report) => void this.reportCrash(report),
+      () => {
+        this.log("the supervisor is gone; exiting");
+        this.realExit(1);
+      },
+    );
     void this.readShell();
     void this.processShell();
     // Creating the compiler blocks for about a second: do it once the client has
@@ -156,6 +172,7 @@ export class Kernel {
       this.exiting = true;
       const status = typeof code === "number" ? code : Number(code ?? process.exitCode ?? 0) || 0;
       this.flushStreams();
+      this.link?.exiting(status);
       this.shell.closeNow();
       this.iopub.closeNow();
       this.shuttingDown = true;
@@ -307,6 +324,7 @@ export class Kernel {
 
   private async readShell(): Promise<void> {
     for await (const msg of this.shell.messages()) {
+      this.link?.received(msg);
       this.pending.push(msg);
       this.wake?.();
     }
@@ -326,6 +344,7 @@ export class Kernel {
       } catch (e) {
         this.log(`error handling ${msg.header.msg_type}: ${(e as Error).stack ?? e}`);
       }
+      this.link?.answered(msg);
       this.flushStreams();
       this.publish("status", { execution_state: "idle" }, msg);
     }
@@ -416,6 +435,7 @@ export class Kernel {
     const storeHistory = silent ? false : c.store_history !== false;
     if (storeHistory) this.executionCount++;
     const count = this.executionCount;
+    this.link?.running(msg, count);
     this.parent = msg;
     this.allowStdin = Boolean(c.allow_stdin);
     this.payloads = [];
@@ -482,6 +502,7 @@ export class Kernel {
       }
       this.publish("status", { execution_state: "busy" }, m);
       await this.reply(m, "execute_reply", { status: "aborted", execution_count: this.executionCount });
+      this.link?.answered(m);
       this.publish("status", { execution_state: "idle" }, m);
     }
     this.pending.unshift(...keep);
@@ -545,8 +566,45 @@ export class Kernel {
     await send(msg, "shutdown_reply", { status: "ok", restart });
     this.publish("status", { execution_state: "idle" }, msg);
     this.flushStreams();
+    this.link?.exiting(0);
     await this.close();
     this.realExit(0);
+  }
+
+  // ---- after a crash -----------------------------------------------------------------------
+
+  private async watchSubscriptions(): Promise<void> {
+    try {
+      for await (const [frame] of this.iopub.socket as zmq.XPublisher) {
+        if (frame?.[0] === 1) this.markSubscribed();
+      }
+    } catch {
+      // closed
+    }
+  }
+
+  /**
+   * This kernel replaces one that died: answer the cell it was running with an
+   * error that says what happened, and abort the cells queued behind it.
+   */
+  private async reportCrash(report: CrashReport): Promise<void> {
+    this.log(`restarted after a crash: ${report.summary}`);
+    // Clients reconnect to the new sockets by themselves; publish once one listens again.
+    await Promise.race([this.subscribed, new Promise((r) => setTimeout(r, 5000))]);
+    if (report.running) {
+      const req = deserializeMessage(report.running.msg);
+      const error = crashError(report, report.running.executionCount);
+      this.publish("status", { execution_state: "busy" }, req);
+      this.publish("error", error, req);
+      await this.reply(req, "execute_reply", { status: "error", execution_count: report.running.executionCount, ...error, user_expressions: {} });
+      this.publish("status", { execution_state: "idle" }, req);
+    }
+    for (const q of report.queued) {
+      const req = deserializeMessage(q);
+      this.publish("status", { execution_state: "busy" }, req);
+      await this.reply(req, "execute_reply", { status: "aborted", execution_count: report.running?.executionCount ?? 0 });
+      this.publish("status", { execution_state: "idle" }, req);
+    }
   }
 
   async close(): Promise<void> {
@@ -559,6 +617,21 @@ export class Kernel {
       new Promise((r) => setTimeout(r, 1000)),
     ]);
   }
+}
+
+/** The error a restarted kernel gives for the cell its predecessor died in. */
+export function crashError(report: CrashReport, executionCount: number): { ename: string; evalue: string; traceback: string[] } {
+  const cell = executionCount > 0 ? `Cell [${executionCount}]` : "This cell";
+  const lost = "The kernel was restarted: variables and imports from earlier cells are gone; run the notebook again from the top.";
+  const evalue =
+    report.cause === "heap"
+      ? `${cell} exhausted the JavaScript heap (limit ${report.heapLimitMb} MiB). ${lost}`
+      : `${cell} was running when ${report.summary}. ${lost}`;
+  const hint =
+    report.cause === "heap"
+      ? "To use less memory: dispose tensors (tf.tidy), keep fewer objects alive. To give the kernel more: mtlkit kernel install --heap-mb N."
+      : "The kernel's log (stderr) may say more.";
+  return { ename: "KernelRestarted", evalue, traceback: [`KernelRestarted: ${evalue}`, hint] };
 }
 
 function errorContent(e: ErrorInfo): JsonObject {

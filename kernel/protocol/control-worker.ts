@@ -13,7 +13,7 @@ import { spawnSync } from "child_process";
 import { parentPort, workerData } from "worker_threads";
 import * as zmq from "zeromq";
 import { ConnectionInfo, endpoint } from "./connection";
-import { serveHeartbeat, WireSocket } from "./sockets";
+import { bindWithRetry, serveHeartbeat, WireSocket } from "./sockets";
 import { Header, replyTo, Signer } from "./wire";
 
 export interface WorkerInit {
@@ -65,9 +65,9 @@ async function main(): Promise<void> {
   const control = new WireSocket(new zmq.Router({ linger: 0 }), signer, log);
   const stdin = new WireSocket(new zmq.Router({ linger: 0 }), signer, log);
   const hb = new zmq.Reply({ linger: 0 });
-  await (control.socket as zmq.Router).bind(endpoint(init.info, "control"));
-  await (stdin.socket as zmq.Router).bind(endpoint(init.info, "stdin"));
-  await hb.bind(endpoint(init.info, "hb"));
+  await bindWithRetry(control.socket as zmq.Router, endpoint(init.info, "control"));
+  await bindWithRetry(stdin.socket as zmq.Router, endpoint(init.info, "stdin"));
+  await bindWithRetry(hb, endpoint(init.info, "hb"));
   void serveHeartbeat(hb);
 
   const state = new Int32Array(init.inputState);

@@ -13,7 +13,7 @@ export class WireSocket {
   private closed = false;
 
   constructor(
-    readonly socket: zmq.Router | zmq.Publisher | zmq.Dealer | zmq.Subscriber,
+    readonly socket: zmq.Router | zmq.Publisher | zmq.XPublisher | zmq.Dealer | zmq.Subscriber,
     private readonly signer: Signer,
     private readonly log: Log = () => {},
   ) {}
@@ -66,6 +66,18 @@ export class WireSocket {
   async close(): Promise<void> {
     await this.queue;
     this.closeNow();
+  }
+}
+
+/** Bind, retrying for up to 2 s while a kernel that just died still holds the port. */
+export async function bindWithRetry(socket: { bind(address: string): Promise<void> }, address: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await socket.bind(address);
+    } catch (e) {
+      if (attempt >= 20 || !/in use/i.test((e as Error).message)) throw e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 }
 

@@ -15,6 +15,9 @@ import { Header, JsonObject, Message, newHeader, Signer } from "../protocol/wire
 import { FoundKernelSpec } from "./kernelspec";
 
 export class KernelDiedError extends Error {
+  /** IOPub messages the running cell had produced before the kernel died. */
+  partialMessages: Message[] = [];
+
   constructor(message: string) {
     super(message);
     this.name = "KernelDiedError";
@@ -69,6 +72,11 @@ export class KernelClient {
 
   get pid(): number | undefined {
     return this.proc?.pid;
+  }
+
+  /** Where the kernel listens and the key its messages are signed with. */
+  get connection(): ConnectionInfo {
+    return this.info;
   }
 
   async start(readyTimeoutMs = 60_000): Promise<void> {
@@ -236,6 +244,13 @@ export class KernelClient {
       } else {
         await Promise.race([done, death]);
       }
+    } catch (e) {
+      if (e instanceof KernelDiedError) {
+        const withOutputs = new KernelDiedError(e.message);
+        withOutputs.partialMessages = w.messages;
+        throw withOutputs;
+      }
+      throw e;
     } finally {
       this.waiters.delete(msgId);
     }

@@ -5,7 +5,7 @@ import { writeFileAtomic } from "../fsutil";
 import { CellTimeoutError, KernelClient, KernelDiedError } from "./client";
 import { notebookToHtml } from "./html";
 import { findKernelSpec } from "./kernelspec";
-import { Notebook, OutputCollector, readNotebook, serializeNotebook, joinSource } from "./notebook";
+import { Notebook, Output, OutputCollector, readNotebook, serializeNotebook, joinSource } from "./notebook";
 
 export interface RunOptions {
   outDir?: string;
@@ -34,7 +34,10 @@ function kernelNameOf(nb: Notebook, override?: string): string {
   return ks?.name ?? "mtlkit";
 }
 
-/** Execute one notebook; writes the .ipynb and .html unless the kernel died. */
+/**
+ * Execute one notebook and write the .ipynb and .html. If the kernel dies, what
+ * ran is still written, with the death reported in the cell that was running.
+ */
 export async function runNotebook(file: string, opts: RunOptions): Promise<NotebookRun> {
   const started = Date.now();
   const result: NotebookRun = { notebook: file, cells: 0, seconds: 0, status: "ok" };
@@ -42,8 +45,10 @@ export async function runNotebook(file: string, opts: RunOptions): Promise<Noteb
     result.seconds = (Date.now() - started) / 1000;
     return result;
   };
-  let nb: Notebook;
+  let nb: Notebook | null = null;
   let client: KernelClient | null = null;
+  let running: Notebook["cells"][number] | null = null;
+  const collector = new OutputCollector();
   try {
     nb = readNotebook(file);
     const spec = findKernelSpec(kernelNameOf(nb, opts.kernelName));
@@ -52,7 +57,6 @@ export async function runNotebook(file: string, opts: RunOptions): Promise<Noteb
     // A silent empty cell first: kernels that prepare lazily (mtlkit builds its
     // compiler) do it now, so that --timeout measures the notebook's own cells.
     await client.execute("", { silent: true });
-    const collector = new OutputCollector();
     for (const cell of nb.cells) {
       if (cell.cell_type !== "code") continue;
       const code = joinSource(cell.source);
@@ -62,11 +66,13 @@ export async function runNotebook(file: string, opts: RunOptions): Promise<Noteb
         continue;
       }
       const allowed = opts.allowErrors || (cell.metadata.tags ?? []).includes("raises-exception");
+      running = cell;
+      result.cells++;
       const r = await client.execute(code, {
         timeoutMs: opts.timeoutSeconds ? opts.timeoutSeconds * 1000 : undefined,
         stopOnError: !allowed,
       });
-      result.cells++;
+      running = null;
       collector.collect(cell, r.messages);
       cell.execution_count = typeof r.reply.execution_count === "number" ? r.reply.execution_count : null;
       if (r.timedOut) {
@@ -86,9 +92,17 @@ export async function runNotebook(file: string, opts: RunOptions): Promise<Noteb
     const info = await client.kernelInfo().catch(() => null);
     if (info?.language_info) nb.metadata.language_info = info.language_info;
   } catch (e) {
-    if (e instanceof KernelDiedError) {
+    if (e instanceof KernelDiedError && nb) {
+      const what = e.message.split("\n")[0];
       result.status = "kernel died";
-      result.message = `${e.message.split("\n")[0]} (notebook left unchanged)`;
+      result.message = running ? `cell ${result.cells}: ${what}` : what;
+      if (running) {
+        collector.collect(running, e.partialMessages);
+        running.outputs = [...(running.outputs ?? []), kernelDiedOutput(what)];
+      }
+      await client?.shutdown().catch(() => {});
+      saveNotebook(file, nb, opts, result);
+      return finish();
     } else if (e instanceof CellTimeoutError) {
       result.status = "timeout";
       result.message = `${e.message} (notebook left unchanged)`;
@@ -100,6 +114,11 @@ export async function runNotebook(file: string, opts: RunOptions): Promise<Noteb
     return finish();
   }
   await client.shutdown().catch(() => {});
+  saveNotebook(file, nb, opts, result);
+  return finish();
+}
+
+function saveNotebook(file: string, nb: Notebook, opts: RunOptions, result: NotebookRun): void {
   const outDir = opts.outDir ? path.resolve(opts.outDir) : path.dirname(path.resolve(file));
   fs.mkdirSync(outDir, { recursive: true });
   const base = path.basename(file, ".ipynb");
@@ -107,7 +126,12 @@ export async function runNotebook(file: string, opts: RunOptions): Promise<Noteb
   result.htmlFile = path.join(outDir, `${base}.html`);
   writeFileAtomic(result.outputFile, serializeNotebook(nb));
   writeFileAtomic(result.htmlFile, notebookToHtml(nb, base));
-  return finish();
+}
+
+/** The error output recorded in the cell that was running when the kernel died. */
+function kernelDiedOutput(what: string): Output {
+  const evalue = `${what} while this cell was running; later cells were not run`;
+  return { output_type: "error", ename: "KernelDied", evalue, traceback: [`KernelDied: ${evalue}`] };
 }
 
 export function formatSummary(runs: NotebookRun[]): string {

@@ -133,16 +133,18 @@ describe("mtlkit run", () => {
     expect(c[1].outputs[0].ename).toBe("Interrupted");
   }, 120_000);
 
-  it("reports a kernel that dies mid-run and leaves the notebook untouched", () => {
+  it("reports a kernel that exits mid-run at its cell, and saves what ran", () => {
     const nb = path.join(work, "dies.ipynb");
     writeNotebook(nb, [{ source: "1" }, { source: "process.exit(3)" }, { source: "2" }]);
-    const before = fs.readFileSync(nb);
     const r = mtlkitRun([nb]);
     expect(r.status).toBe(1);
-    expect(r.stdout).toMatch(/dies\.ipynb\s+\d+\s+[\d.]+\s+kernel died/);
-    expect(r.stdout).toContain("exit code 3");
-    expect(fs.readFileSync(nb).equals(before)).toBe(true);
-    expect(fs.existsSync(path.join(work, "dies.html"))).toBe(false);
+    expect(r.stdout).toMatch(/dies\.ipynb\s+2\s+[\d.]+\s+kernel died/);
+    expect(r.stdout).toContain("dies.ipynb: cell 2: kernel mtlkit died (exit code 3)");
+    const c = cells(nb);
+    expect(c[0].outputs[0].data?.["text/plain"]).toEqual(["1"]);
+    expect(c[1].outputs.at(-1)?.ename).toBe("KernelDied");
+    expect(c[2].outputs).toEqual([]);
+    expect(fs.existsSync(path.join(work, "dies.html"))).toBe(true);
   }, 120_000);
 
   describe.runIf(requireTool("Jupyter (python3-ipykernel)", haveJupyter()))("with IPython's kernel", () => {

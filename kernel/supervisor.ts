@@ -1,0 +1,141 @@
+/**
+ * The kernel supervisor: the process Jupyter launches. It runs the real kernel
+ * as a child process and, when that child dies unexpectedly (the JavaScript
+ * heap exhausted, a native crash, a kill from outside), starts a fresh one on
+ * the same ports. The fresh kernel answers the cell that was running with an
+ * error saying what happened, and the cells queued behind it with "aborted",
+ * so a frontend never waits for a reply that cannot come.
+ *
+ * V8 aborts the whole process when the heap is exhausted; no JavaScript runs
+ * after that, so the only place that can report it is another process.
+ */
+import { ChildProcess, spawn } from "child_process";
+import * as path from "path";
+import type { CrashReport, FromKernel, SerializedMessage, ToKernel } from "./supervision";
+
+export interface SupervisorOptions {
+  /** V8 old-space limit for the kernel, in MiB (node's --max-old-space-size); default: node's own. */
+  heapMb?: number;
+  /** Crashes allowed within `crashWindowMs` before giving up (default 5 in 60 s). */
+  maxCrashes?: number;
+  crashWindowMs?: number;
+  log?: (line: string) => void;
+}
+
+const STDERR_TAIL = 16_384;
+
+export class Supervisor {
+  private child: ChildProcess | null = null;
+  private stderrTail = "";
+  private heapLimitBytes = 0;
+  /** Execute requests the kernel has received and not yet answered, in order. */
+  private unanswered: { msg: SerializedMessage; executionCount?: number; running: boolean }[] = [];
+  private deliberateExit: number | null = null;
+  private crashes: number[] = [];
+  /** Handed to the next kernel once it says hello (its listener is in place by then). */
+  private pendingReport: CrashReport | null = null;
+  private stopping = false;
+  private readonly log: (line: string) => void;
+
+  constructor(
+    private readonly connectionFile: string,
+    private readonly opts: SupervisorOptions = {},
+  ) {
+    this.log = opts.log ?? ((line) => void process.stderr.write(`[mtlkit supervisor] ${line}\n`));
+  }
+
+  start(): void {
+    // Signals meant for the kernel: Jupyter's "signal" interrupt mode and polite termination.
+    process.on("SIGINT", () => this.child?.kill("SIGINT"));
+    process.on("SIGTERM", () => {
+      this.stopping = true;
+      if (this.child) this.child.kill("SIGTERM");
+      else process.exit(143);
+    });
+    this.spawnKernel(null);
+  }
+
+  private spawnKernel(crash: CrashReport | null): void {
+    const cli = path.join(__dirname, "cli.js");
+    const nodeArgs = this.opts.heapMb ? [`--max-old-space-size=${this.opts.heapMb}`] : [];
+    const child = spawn(
+      process.execPath,
+      [...nodeArgs, cli, "kernel", "start", "--no-supervisor", "--connection-file", this.connectionFile],
+      { stdio: ["ignore", "inherit", "pipe", "ipc"], env: process.env },
+    );
+    this.child = child;
+    this.stderrTail = "";
+    this.unanswered = [];
+    this.deliberateExit = null;
+    child.stderr!.on("data", (d: Buffer) => {
+      process.stderr.write(d);
+      this.stderrTail = (this.stderrTail + d.toString("utf8")).slice(-STDERR_TAIL);
+    });
+    child.on("message", (m: FromKernel) => this.onKernelMessage(m));
+    child.on("error", (e) => this.log(`cannot start the kernel: ${e.message}`));
+    child.on("exit", (code, signal) => this.onKernelExit(code, signal));
+    this.pendingReport = crash;
+  }
+
+  private onKernelMessage(m: FromKernel): void {
+    switch (m.kind) {
+      case "hello":
+        this.heapLimitBytes = m.heapLimitBytes;
+        if (this.pendingReport) this.child?.send({ kind: "crash", report: this.pendingReport } satisfies ToKernel);
+        this.pendingReport = null;
+        break;
+      case "received":
+        this.unanswered.push({ msg: m.msg, running: false });
+        break;
+      case "running": {
+        const entry = this.unanswered.find((u) => u.msg.header.msg_id === m.msgId);
+        if (entry) {
+          entry.running = true;
+          entry.executionCount = m.executionCount;
+        }
+        break;
+      }
+      case "answered":
+        this.unanswered = this.unanswered.filter((u) => u.msg.header.msg_id !== m.msgId);
+        break;
+      case "exiting":
+        this.deliberateExit = m.code;
+        break;
+    }
+  }
+
+  private onKernelExit(code: number | null, signal: NodeJS.Signals | null): void {
+    this.child = null;
+    if (this.deliberateExit !== null || this.stopping) {
+      process.exit(this.deliberateExit ?? code ?? 0);
+    }
+    const report = this.crashReport(code, signal);
+    this.log(`the kernel died: ${report.summary}`);
+    const now = Date.now();
+    const window = this.opts.crashWindowMs ?? 60_000;
+    this.crashes = this.crashes.filter((t) => now - t < window);
+    this.crashes.push(now);
+    if (this.crashes.length > (this.opts.maxCrashes ?? 5)) {
+      this.log(`giving up: ${this.crashes.length} crashes within ${window / 1000} s`);
+      process.exit(1);
+    }
+    this.spawnKernel(report);
+  }
+
+  private crashReport(code: number | null, signal: NodeJS.Signals | null): CrashReport {
+    const heapExhausted = /JavaScript heap out of memory|Reached heap limit/.test(this.stderrTail);
+    const how = signal ? `signal ${signal}` : `exit code ${code}`;
+    const limitMb = Math.round(this.heapLimitBytes / 2 ** 20);
+    const summary = heapExhausted
+      ? `it ran out of JavaScript heap memory (limit ${limitMb} MiB)`
+      : `the kernel process ended unexpectedly (${how})`;
+    const running = this.unanswered.find((u) => u.running);
+    return {
+      cause: heapExhausted ? "heap" : "died",
+      summary,
+      heapLimitMb: limitMb,
+      running: running ? { msg: running.msg, executionCount: running.executionCount ?? 0 } : null,
+      queued: this.unanswered.filter((u) => !u.running).map((u) => u.msg),
+    };
+  }
+}
