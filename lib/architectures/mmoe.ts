@@ -5,8 +5,13 @@
  *   y_k = h^k(f^k(x)),   f^k(x) = Σ_{i=1..n} g^k(x)_i f_i(x),   g^k(x) = softmax(W_gk x)
  *
  * n experts f_i (MLPs on x), one softmax gate g^k per task reading x, one tower h^k per task.
- * Readings: the paper's gate has no bias (default here; `gateBias: true` adds one, as LibMTL does);
- * experts apply the activation to every layer (their outputs are hidden features).
+ * Readings: the paper writes the gate without a bias; we add one by default (`gateBias: false` gives
+ * the paper's form), as LibMTL and the public reimplementations do. Without a bias the gate cannot
+ * give a task a fixed preference for some experts when x is centred: the logits W x average to zero
+ * over x and −x, so whatever the gate favours for x it disfavours for −x. On the paper's own synthetic
+ * tasks (x ~ N(0, I)) that costs MMoE its advantage when the tasks are unrelated (p = 0), where each
+ * task should keep to its own experts (scratch/mmoe-sweep.js; notebook 02).
+ * Experts apply the activation to every layer (their outputs are hidden features).
  * `gates: { task: { experts: [i, j] } }` restricts a task's gate to some experts (default all).
  *
  * Shared and task parameters (the trainer's contract, see types.ts): θ_s = the experts, which every
@@ -36,7 +41,7 @@ export interface MmoeOptions {
   towers?: number[];
   /** Per task, the experts its gate mixes (indices 0..n−1; default all). */
   gates?: Record<string, { experts: number[] }>;
-  /** Add a bias to the gates' logits (default false, as in the paper). */
+  /** Add a bias to the gates' logits (default true; false is the paper's softmax(W_gk x)). */
   gateBias?: boolean;
   activation?: Activation;
   init?: Initializer;
@@ -90,7 +95,7 @@ export class MmoeModel extends BaseModel {
     const rng = new Rng(options.seed ?? 0);
     this.experts = Array.from({ length: n }, (_, e) => new Mlp(`expert.${e}`, options.inputSize, options.expertLayers, rng, { activation, init: options.init }));
     this.expertWidth = this.experts[0].outputSize;
-    this.gates = options.tasks.map((t, k) => new Gate(`gate.${t.name}`, options.inputSize, this.gateExperts[k].length, rng, { bias: options.gateBias ?? false, init: options.init }));
+    this.gates = options.tasks.map((t, k) => new Gate(`gate.${t.name}`, options.inputSize, this.gateExperts[k].length, rng, { bias: options.gateBias ?? true, init: options.init }));
     this.towers = options.tasks.map((t) =>
       makeBlock(`tower.${t.name}`, this.expertWidth, [...towers, t.outputUnits], rng, { activation, outputActivation: "linear", init: options.init }),
     );

@@ -25,7 +25,7 @@ const ARCHITECTURES: Array<{ name: string; build: (tasks: mtl.Task[]) => mtl.Mul
     name: "mmoe",
     build: (tasks) => mtl.mmoe({ inputSize: 5, tasks, experts: 3, expertLayers: [4], seed: 3 }),
     shared: 3 * 24,
-    total: 3 * 24 + 4 * 5 * 3 + heads(4), // experts, bias-free gates, towers
+    total: 3 * 24 + 4 * 6 * 3 + heads(4), // experts, gates (with bias), towers
   },
   {
     name: "cgc",

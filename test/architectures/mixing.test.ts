@@ -94,6 +94,30 @@ eachBackend(() => {
       tf.dispose([x, z, ...f, mixed, expected, ya]);
       model.dispose();
     });
+
+    it("gates have a bias by default, so a task can prefer its experts for every input; the paper's bias-free gate cannot", () => {
+      const tasks = ["a", "b"].map((n) => mtl.tasks.regression(n));
+      const x = tf.randomNormal([8, 3], 0, 1, "float32", 5) as tf.Tensor2D;
+      const xs = tf.concat([x, tf.neg(x)]) as tf.Tensor2D; // centred inputs: x and −x
+      // Default: a bias of +4 on expert 1 for task a routes every input mostly to expert 1.
+      const withBias = mtl.mmoe({ inputSize: 3, tasks, experts: 2, expertLayers: [4], seed: 2 });
+      expect(withBias.gates[0].namedVariables().map(([n]) => n)).toEqual(["gate.a.kernel", "gate.a.bias"]);
+      const dense = withBias.gates[0].dense;
+      tf.tidy(() => {
+        dense.bias!.assign(tf.tensor1d([0, 4]));
+        dense.kernel.assign(tf.mul(dense.kernel, 0.1));
+      });
+      expect(withBias.gateWeights(xs)[0].every((row) => row[1] > 0.9)).toBe(true);
+      // gateBias: false (the paper's softmax(W x)): the gate's weight on an expert at x and at −x sum to
+      // one for two experts (softmax of opposite logits), so no expert is preferred over centred inputs.
+      const paper = mtl.mmoe({ inputSize: 3, tasks, experts: 2, expertLayers: [4], gateBias: false, seed: 2 });
+      expect(paper.gates[0].namedVariables().map(([n]) => n)).toEqual(["gate.a.kernel"]);
+      const g = paper.gateWeights(xs)[0];
+      for (let i = 0; i < 8; i++) expect(g[i][1] + g[i + 8][1]).toBeCloseTo(1, 5);
+      tf.dispose([x, xs]);
+      withBias.dispose();
+      paper.dispose();
+    });
   });
 
   describe("CGC and PLE", () => {
