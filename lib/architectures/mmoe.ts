@@ -10,7 +10,7 @@
  * give a task a fixed preference for some experts when x is centred: the logits W x average to zero
  * over x and −x, so whatever the gate favours for x it disfavours for −x. On the paper's own synthetic
  * tasks (x ~ N(0, I)) that costs MMoE its advantage when the tasks are unrelated (p = 0), where each
- * task should keep to its own experts (scratch/mmoe-sweep.js; notebook 02).
+ * task should keep to its own experts (notebook 02 measures it).
  * Experts apply the activation to every layer (their outputs are hidden features).
  * `gates: { task: { experts: [i, j] } }` restricts a task's gate to some experts (default all).
  *

@@ -16,6 +16,10 @@
  * paper names no optimizer for w); a weight the step would push below 0 is clipped to 0 before
  * the renormalisation (the paper assumes w_i > 0). α = 1.5 by default (the paper's NYUv2 value;
  * its toy problem used α = 0.12).
+ * The last shared layer must be shared: if at the first step some task's loss has exactly zero
+ * gradient on it while another's does not (soft sharing, where the last shared kernel is one task's
+ * tower), G_i = 0 can never meet its target and that task's weight would grow without end, so the
+ * method refuses and names target "representation".
  */
 import { check } from "../errors";
 import { Adam64, AdamState, checkBound, checkOptions, numberArray, numberOption, readState, where } from "./common";
@@ -70,11 +74,15 @@ export function gradNorm(options: GradNormOptions = {}): Weighting<Required<Grad
   let initialLosses: number[] | undefined;
   let adam: Adam64 | undefined;
   let last: GradNormTerms | undefined;
+  let taskNames: string[] = [];
+  let lastKernel: string | undefined;
   return {
     name: "gradNorm",
     options: Object.freeze({ alpha, target, learningRate }),
     bind(setup: WeightingSetup) {
       k = setup.tasks.length;
+      taskNames = setup.tasks.map((t) => t.name);
+      lastKernel = setup.model.sharedVariables().filter(([name]) => name === "kernel" || name.endsWith(".kernel")).at(-1)?.[0];
       weights = new Array(k).fill(1);
       initialLosses = undefined;
       adam = new Adam64(k, learningRate);
@@ -82,8 +90,12 @@ export function gradNorm(options: GradNormOptions = {}): Weighting<Required<Grad
     weigh(context: WeighContext) {
       const n = checkBound("gradNorm", k);
       const used = [...weights];
-      if (!initialLosses) initialLosses = [...context.losses];
-      last = gradNormTerms(used, context.gradientNorms(target), context.losses, initialLosses, alpha);
+      const gradientNorms = context.gradientNorms(target);
+      if (!initialLosses) {
+        initialLosses = [...context.losses];
+        if (target === "lastSharedLayer") checkShared(gradientNorms, taskNames, lastKernel);
+      }
+      last = gradNormTerms(used, gradientNorms, context.losses, initialLosses, alpha);
       const stepped = adam!.step(used, last.gradient).map((w) => Math.max(w, 0));
       const sum = stepped.reduce((a, b) => a + b, 0);
       weights = sum > 0 ? stepped.map((w) => (w * n) / sum) : new Array(n).fill(1);
@@ -100,4 +112,13 @@ export function gradNorm(options: GradNormOptions = {}): Weighting<Required<Grad
       if (st.adam) adam!.setState(st.adam as AdamState);
     },
   };
+}
+
+/** Refuses a "last shared layer" that some tasks do not use (their gradient on it is exactly 0). */
+function checkShared(norms: number[], taskNames: string[], kernel: string | undefined): void {
+  const unused = taskNames.filter((_, i) => norms[i] === 0);
+  check(unused.length === 0 || unused.length === norms.length, where("gradNorm"), () =>
+    `the last shared layer${kernel ? ` ('${kernel}')` : ""} is not used by task${unused.length > 1 ? "s" : ""} ${unused.map((t) => `'${t}'`).join(", ")} ` +
+    `(its gradient is zero), so GradNorm cannot balance ${unused.length > 1 ? "them" : "it"} there; in soft sharing that layer belongs to one task's tower. ` +
+    `Use option target: "representation".`);
 }

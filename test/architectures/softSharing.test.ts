@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import * as mtl from "../../lib";
-import { eachBackend } from "../helpers/backends";
+import { eachBackend, setBackend } from "../helpers/backends";
 import { copyInto, maxDiff, twoRegressions } from "./helpers";
 
 // Hand-built parameters: three towers of one 2 → 2 layer (kernel, bias), and a center.
@@ -170,6 +170,21 @@ eachBackend(() => {
       expect(tight.d).toBeLessThan(0.03 * tight.start);
       expect(tightLearned.d).toBeLessThan(0.03 * tightLearned.start);
     });
+  });
+});
+
+describe("soft sharing with GradNorm", () => {
+  beforeAll(() => setBackend("cpu"));
+
+  it("GradNorm refuses the default last-shared-layer target (one task's tower) and trains with target 'representation'", async () => {
+    const { tasks, data } = twoRegressions(32);
+    const model = mtl.softSharing({ inputSize: 4, towers: [3], tasks, seed: 1 });
+    const run = (target?: "representation") =>
+      new mtl.Trainer({ model, tasks, epochs: 1, batchSize: 16, progress: false, weighting: mtl.weighting.gradNorm(target ? { target } : {}), regularizers: [mtl.regularizers.softSharing(0.1)] }).fit(data);
+    await expect(run()).rejects.toThrow(/weighting\.gradNorm: the last shared layer \('tower\.b\.0\.kernel'\) is not used by task 'a' .*target: "representation"/);
+    const history = await run("representation");
+    expect(history.steps.length).toBe(2);
+    model.dispose();
   });
 });
 
