@@ -61,7 +61,8 @@ function heapOption(p: Parsed): number | undefined {
   const raw = p.values.get("heap-mb");
   if (raw === undefined) return undefined;
   const mb = Number(raw);
-  if (!Number.isInteger(mb) || mb < 32) throw new UsageError(`--heap-mb must be a whole number of MiB, at least 32 (got ${raw})`);
+  // The kernel itself (the TypeScript compiler with mtlkit's types loaded) uses about 100 MiB.
+  if (!Number.isInteger(mb) || mb < 160) throw new UsageError(`--heap-mb must be a whole number of MiB, at least 160 (got ${raw})`);
   return mb;
 }
 

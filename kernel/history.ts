@@ -2,10 +2,17 @@
  * Execution history kept across kernel restarts in a JSON-lines file: one
  * record per stored execution {session, line, input, output}. A kernel process
  * is one session, numbered after the highest session in the file.
+ *
+ * Memory stays bounded however long a session runs: outputs are kept as their
+ * first OUTPUT_CHARS characters (IPython keeps none by default), and only the
+ * newest RECORDS_IN_MEMORY records are held in memory.
  */
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+
+const OUTPUT_CHARS = 1024;
+const RECORDS_IN_MEMORY = 10_000;
 
 export interface HistoryRecord {
   session: number;
@@ -44,7 +51,7 @@ export class History {
   private records: HistoryRecord[] = [];
 
   constructor(private readonly file: string = defaultHistoryFile()) {
-    this.records = this.load();
+    this.records = this.load().slice(-RECORDS_IN_MEMORY);
     this.session = this.records.reduce((m, r) => Math.max(m, r.session), 0) + 1;
   }
 
@@ -70,8 +77,10 @@ export class History {
 
   /** Record one execution; each record is a single O_APPEND write. */
   add(line: number, input: string, output: string | null): void {
-    const rec: HistoryRecord = { session: this.session, line, input, output };
+    const kept = output !== null && output.length > OUTPUT_CHARS ? `${output.slice(0, OUTPUT_CHARS)}…` : output;
+    const rec: HistoryRecord = { session: this.session, line, input, output: kept };
     this.records.push(rec);
+    if (this.records.length > RECORDS_IN_MEMORY) this.records.splice(0, this.records.length - RECORDS_IN_MEMORY);
     try {
       fs.mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });
       fs.appendFileSync(this.file, JSON.stringify(rec) + "\n", { mode: 0o600 });

@@ -154,4 +154,19 @@ describe("kernel install", () => {
     expect(fs.existsSync(dir)).toBe(false);
     expect(uninstall({ jupyterDir: jd })).toBeNull();
   });
+
+  it("puts --heap-mb into the kernelspec and refuses a heap too small for the kernel", () => {
+    const cli = path.resolve(__dirname, "..", "..", "dist", "kernel", "cli.js");
+    const { spawnSync } = require("child_process") as typeof import("child_process");
+    const jd = tmpDir("mtlkit-install-heap-");
+    const ok = spawnSync(process.execPath, [cli, "kernel", "install", "--jupyter-dir", jd, "--heap-mb", "2048"], { encoding: "utf8" });
+    expect(ok.status, ok.stderr).toBe(0);
+    const spec = JSON.parse(fs.readFileSync(path.join(jd, "kernels", "mtlkit", "kernel.json"), "utf8"));
+    expect(spec.argv.slice(2)).toEqual(["kernel", "start", "--heap-mb", "2048", "--connection-file", "{connection_file}"]);
+    for (const bad of ["64", "1.5", "lots"]) {
+      const r = spawnSync(process.execPath, [cli, "kernel", "install", "--jupyter-dir", jd, "--heap-mb", bad], { encoding: "utf8" });
+      expect(r.status).toBe(2);
+      expect(r.stderr).toContain(`--heap-mb must be a whole number of MiB, at least 160 (got ${bad})`);
+    }
+  });
 });
