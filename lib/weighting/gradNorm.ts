@@ -93,7 +93,7 @@ export function gradNorm(options: GradNormOptions = {}): Weighting<Required<Grad
       const gradientNorms = context.gradientNorms(target);
       if (!initialLosses) {
         initialLosses = [...context.losses];
-        if (target === "lastSharedLayer") checkShared(gradientNorms, taskNames, lastKernel);
+        if (target === "lastSharedLayer") checkShared(gradientNorms, context.losses, taskNames, lastKernel);
       }
       last = gradNormTerms(used, gradientNorms, context.losses, initialLosses, alpha);
       const stepped = adam!.step(used, last.gradient).map((w) => Math.max(w, 0));
@@ -114,9 +114,13 @@ export function gradNorm(options: GradNormOptions = {}): Weighting<Required<Grad
   };
 }
 
-/** Refuses a "last shared layer" that some tasks do not use (their gradient on it is exactly 0). */
-function checkShared(norms: number[], taskNames: string[], kernel: string | undefined): void {
-  const unused = taskNames.filter((_, i) => norms[i] === 0);
+/**
+ * Refuses a "last shared layer" that some tasks do not use: their loss is non-zero but its gradient
+ * on the layer is exactly 0. (A task whose loss is 0 in this batch, e.g. all its labels missing,
+ * says nothing and is not counted.)
+ */
+function checkShared(norms: number[], losses: readonly number[], taskNames: string[], kernel: string | undefined): void {
+  const unused = taskNames.filter((_, i) => norms[i] === 0 && losses[i] !== 0);
   check(unused.length === 0 || unused.length === norms.length, where("gradNorm"), () =>
     `the last shared layer${kernel ? ` ('${kernel}')` : ""} is not used by task${unused.length > 1 ? "s" : ""} ${unused.map((t) => `'${t}'`).join(", ")} ` +
     `(its gradient is zero), so GradNorm cannot balance ${unused.length > 1 ? "them" : "it"} there; in soft sharing that layer belongs to one task's tower. ` +
