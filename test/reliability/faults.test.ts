@@ -24,6 +24,13 @@ eachBackend(() => {
       expect(() => trainer.trainStep(x, targets)).toThrow(/gradient of task 'b' with respect to '(trunk\.0\.(kernel|bias)|head\.b\.0)' is NaN at step 0 although the losses are finite/);
       const skipping = new mtl.Trainer({ model: bad, tasks, progress: false, onNonFinite: "skip" });
       expect(skipping.trainStep(x, targets).applied).toBe(false);
+      // The skipped step leaves the weighting's state as it was (RLW draws its weights from its RNG).
+      for (const weighting of [mtl.weighting.rlw({ seed: 3 }), mtl.weighting.gradNorm()]) {
+        const t = new mtl.Trainer({ model: bad, tasks, progress: false, onNonFinite: "skip", weighting });
+        const before = JSON.stringify(weighting.state());
+        expect(t.trainStep(x, targets).applied).toBe(false);
+        expect(JSON.stringify(weighting.state())).toBe(before);
+      }
       tf.dispose([x, ...targets]);
       model.dispose();
       bad.dispose();

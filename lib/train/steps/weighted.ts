@@ -28,6 +28,10 @@ export function weightedStep(input: StepInput, weighting: Weighting): StepOutput
   const varList = own.length > 0 ? [...input.variables, ...own] : input.variables;
   let applied = true;
   let gradNorm: number | undefined;
+  // weigh() may advance the method's state (RLW's draw, GradNorm's initial losses); a step that is
+  // then skipped for a non-finite gradient must leave it as it was.
+  const stateBefore = input.onNonFinite === "skip" ? weighting.state() : null;
+  let weighed = false;
   try {
     tf.tidy(() => {
       let taskGrads: tf.NamedTensorMap | undefined;
@@ -42,6 +46,7 @@ export function weightedStep(input: StepInput, weighting: Weighting): StepOutput
           if (input.onNonFinite === "stop") throw new NonFiniteLossError(tasks[bad].name, input.step, lossValues[bad]);
           throw new SkipStep();
         }
+        weighed = true;
         weights = weighting.weigh(weighContext(input, weighting, losses, taskLosses, lossValues, z, outputs));
         checkWeights(weighting.name, weights, k);
         let total = tf.sum(tf.mul(losses, tf.tensor1d(weights))) as tf.Scalar;
@@ -71,6 +76,7 @@ export function weightedStep(input: StepInput, weighting: Weighting): StepOutput
   } catch (e) {
     if (!(e instanceof SkipStep)) throw e;
     applied = false;
+    if (stateBefore && weighed) weighting.loadState(stateBefore);
   }
   if (applied && weighting.afterStep) weighting.afterStep(afterContext(input, lossValues));
   return { losses: lossValues, weights: [...weights], regularizers: regValues, applied, gradNorm };
