@@ -6,6 +6,7 @@
 import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
+import * as fc from "fast-check";
 import * as zmq from "zeromq";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KernelClient } from "../../kernel/runner/client";
@@ -194,26 +195,44 @@ describe("kernel faults", () => {
         signed([json(header("complete_request")), json({}), json({}), json({ code: "Math.", cursor_pos: "abc" })]),
         [Buffer.alloc(0)],
       ];
+      /** Send a proper kernel_info_request on the junk socket and wait for its reply. */
+      const stillAnswers = async () => {
+        await raw.send(valid);
+        const deadline = Date.now() + 30_000;
+        while (Date.now() < deadline) {
+          const frames = await Promise.race([raw.receive(), new Promise<null>((r) => setTimeout(() => r(null), 2000))]);
+          if (frames && frames.some((f) => f.toString().includes("kernel_info_reply"))) return true;
+        }
+        return false;
+      };
       for (const frames of junk) await raw.send(frames);
       for (const frames of junk.slice(0, 8)) await control.send(frames);
-      // A proper request on the same socket is still answered.
-      await raw.send(valid);
-      const deadline = Date.now() + 20_000;
-      let answered = false;
-      while (!answered && Date.now() < deadline) {
-        const frames = await Promise.race([raw.receive(), new Promise<null>((r) => setTimeout(() => r(null), 2000))]);
-        if (frames && frames.some((f) => f.toString().includes("kernel_info_reply"))) answered = true;
-      }
-      expect(answered).toBe(true);
-      const r = await client.execute("40 + 2");
-      expect(r.reply.status).toBe("ok");
-      await new Promise((r) => setTimeout(r, 300));
+      expect(await stillAnswers()).toBe(true);
       expect(client.stderr).toMatch(/invalid signature/);
       expect(client.stderr).toMatch(/malformed message: no <IDS\|MSG> delimiter/);
       expect(client.stderr).toMatch(/malformed message: truncated message/);
       expect(client.stderr).toMatch(/malformed message: bad header frame/);
       expect(client.stderr).toMatch(/header lacks msg_type/);
       expect(client.stderr).toMatch(/unknown shell message frobnicate_request/);
+      // Then generated junk: random frames, and signed messages whose parts are random JSON
+      // (known and unknown msg_types, contents of any shape).
+      const anyJson = fc.jsonValue({ maxDepth: 3 });
+      const types = fc.constantFrom("execute_request", "complete_request", "inspect_request", "is_complete_request",
+        "history_request", "comm_info_request", "comm_open", "comm_msg", "kernel_info_request", "no_such_request");
+      const generated = fc.sample(
+        fc.oneof(
+          fc.array(fc.uint8Array({ maxLength: 64 }).map((a) => Buffer.from(a)), { maxLength: 8 }),
+          fc.tuple(types, anyJson, anyJson, anyJson).map(([type, parent, metadata, content]) =>
+            signed([json(header(type)), json(parent), json(metadata), json(content)]),
+          ),
+          fc.tuple(anyJson, anyJson).map(([h, c]) => signed([json(h), json({}), json({}), json(c)])),
+        ),
+        { numRuns: 300, seed: 20261128 },
+      );
+      for (const frames of generated) await raw.send(frames.length ? frames : [Buffer.alloc(0)]);
+      expect(await stillAnswers()).toBe(true);
+      const r = await client.execute("40 + 2");
+      expect(r.reply.status).toBe("ok");
       expect(client.exited).toBeNull();
     } finally {
       raw.close();
