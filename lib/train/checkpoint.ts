@@ -169,11 +169,15 @@ export function listCheckpoints(dir: string): string[] {
 
 function pruneCheckpoints(dir: string, keep: number, newest: string): void {
   for (const name of listCheckpoints(dir).slice(keep)) {
-    if (name !== newest) rmSync(join(dir, name), { recursive: true, force: true });
+    if (name === newest) continue;
+    // Rename first: a removal cut short must not leave a half-deleted folder named like a checkpoint.
+    const doomed = temporaryPath(join(dir, name));
+    renameSync(join(dir, name), doomed);
+    rmSync(doomed, { recursive: true, force: true });
   }
   // Leftovers of interrupted saves.
   for (const name of readdirSync(dir)) {
-    if (name.startsWith(".step-") && name.includes(".tmp-")) {
+    if ((name.startsWith(".step-") || name.startsWith(".latest.")) && name.includes(".tmp-")) {
       const pid = Number(name.split(".tmp-")[1]?.split("-")[0]);
       if (pid !== process.pid) rmSync(join(dir, name), { recursive: true, force: true });
     }
@@ -188,7 +192,7 @@ interface LoadedCheckpoint {
 }
 
 /** Reads and verifies one checkpoint folder; throws naming what is wrong. */
-function readCheckpoint(path: string): LoadedCheckpoint {
+export function readCheckpoint(path: string): LoadedCheckpoint {
   const where = `checkpoint ${path}`;
   let manifest: CheckpointManifest;
   try {
