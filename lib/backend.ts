@@ -199,6 +199,7 @@ export async function useBestBackend(options: UseBackendOptions = {}): Promise<B
         nativeStatus = { enabled: [], reason: "turned off by the option native: false" };
       }
       else if (candidate.name === "wasm" || candidate.name === "cpu") nativeStatus = enableNativeKernels();
+      silenceCpuBanner();
       const info = backendInfo();
       if (options.verbose) console.log(`mtlkit: using the ${info.backend} backend on ${info.device}`);
       return info;
@@ -207,6 +208,20 @@ export async function useBestBackend(options: UseBackendOptions = {}): Promise<B
   }
   const tried = ranked.map((c) => `${c.name}: ${c.reason}`).join("; ");
   throw new MtlError("useBestBackend", `no backend could be initialised${forced ? ` (forced: ${forced})` : ""} (${tried}).`);
+}
+
+/**
+ * tfjs's cpu backend prints "install our node backend" on its first tensor, also when it only
+ * serves as a helper beside wasm, and it lands in every notebook's output. mtlkit says which
+ * backend runs and why the better ones do not (backendInfo, `mtlkit doctor`), so it is dropped.
+ */
+function silenceCpuBanner(): void {
+  try {
+    const cpu = tf.engine().findBackend("cpu") as unknown as { firstUse?: boolean } | null;
+    if (cpu && typeof cpu.firstUse === "boolean") cpu.firstUse = false;
+  } catch {
+    // no cpu backend registered: nothing to silence
+  }
 }
 
 /** What runs now, and why the better backends do not. */

@@ -53,6 +53,25 @@ describe("rankBackends", () => {
   });
 });
 
+describe("tfjs's cpu banner", () => {
+  it("is not printed once useBestBackend has run (it is without it)", () => {
+    const { spawnSync } = require("node:child_process") as typeof import("node:child_process");
+    const lib = path.resolve(__dirname, "..", "..", "dist", "lib");
+    const run = (setup: string) =>
+      spawnSync(process.execPath, ["-e", `const mtl = require(${JSON.stringify(lib)}); (async () => { ${setup} mtl.tf.tensor([1, 2]).add(1).dataSync(); })()`], {
+        encoding: "utf8",
+        env: { ...process.env, MTLKIT_BACKEND: "" },
+      });
+    const plain = run(`await mtl.tf.setBackend("cpu");`);
+    expect(plain.stderr + plain.stdout).toContain("looks like you are running TensorFlow.js in Node.js");
+    for (const prefer of ["cpu", "wasm"]) {
+      const quiet = run(`await mtl.useBestBackend({ prefer: "${prefer}", webgpu: false }); mtl.tf.engine().findBackend("cpu"); await mtl.tf.setBackend("cpu");`);
+      expect(quiet.status, quiet.stderr).toBe(0);
+      expect(quiet.stderr + quiet.stdout).not.toContain("looks like you are running TensorFlow.js");
+    }
+  });
+});
+
 describe("useBestBackend on this machine", () => {
   it("picks wasm and says why native TensorFlow and WebGPU are not in use", async () => {
     const info = await useBestBackend();
