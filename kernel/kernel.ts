@@ -596,15 +596,21 @@ export class Kernel {
       const error = crashError(report, report.running.executionCount);
       this.publish("status", { execution_state: "busy" }, req);
       this.publish("error", error, req);
-      await this.reply(req, "execute_reply", { status: "error", execution_count: report.running.executionCount, ...error, user_expressions: {} });
+      await this.replyWhenRoutable(req, "execute_reply", { status: "error", execution_count: report.running.executionCount, ...error, user_expressions: {} });
       this.publish("status", { execution_state: "idle" }, req);
     }
     for (const q of report.queued) {
       const req = deserializeMessage(q);
       this.publish("status", { execution_state: "busy" }, req);
-      await this.reply(req, "execute_reply", { status: "aborted", execution_count: report.running?.executionCount ?? 0 });
+      await this.replyWhenRoutable(req, "execute_reply", { status: "aborted", execution_count: report.running?.executionCount ?? 0 });
       this.publish("status", { execution_state: "idle" }, req);
     }
+  }
+
+  /** A reply to a client that may not have reconnected to this (restarted) kernel yet. */
+  private async replyWhenRoutable(req: Message, msgType: string, content: JsonObject): Promise<void> {
+    const delivered = await this.shell.sendWhenRoutable(replyTo(req, msgType, content, this.session), 10_000);
+    if (!delivered) this.log(`could not deliver ${msgType} for ${req.header.msg_id}: the client did not reconnect`);
   }
 
   async close(): Promise<void> {

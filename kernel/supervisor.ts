@@ -130,12 +130,16 @@ export class Supervisor {
       ? `it ran out of JavaScript heap memory (limit ${limitMb} MiB)`
       : `the kernel process ended unexpectedly (${how})`;
     const running = this.unanswered.find((u) => u.running);
+    // A replacement that died before it could report its predecessor's crash: carry that over,
+    // or the cell it was about would never get a reply.
+    const undelivered = this.pendingReport;
+    if (undelivered?.running) return { ...undelivered, queued: [...undelivered.queued, ...this.unanswered.map((u) => u.msg)] };
     return {
       cause: heapExhausted ? "heap" : "died",
       summary,
       heapLimitMb: limitMb,
       running: running ? { msg: running.msg, executionCount: running.executionCount ?? 0 } : null,
-      queued: this.unanswered.filter((u) => !u.running).map((u) => u.msg),
+      queued: [...(undelivered?.queued ?? []), ...this.unanswered.filter((u) => !u.running).map((u) => u.msg)],
     };
   }
 }

@@ -36,6 +36,39 @@ export class WireSocket {
     return this.queue;
   }
 
+  /**
+   * Send from a ROUTER to a peer that may still be reconnecting (a client finding a restarted
+   * kernel): a ROUTER silently drops what it cannot route, so send with ROUTER_MANDATORY and
+   * retry while the peer is unreachable. Resolves false if it never became reachable.
+   */
+  sendWhenRoutable(msg: Message<unknown>, timeoutMs: number): Promise<boolean> {
+    const router = this.socket as zmq.Router;
+    const frames = encode(msg, this.signer);
+    let delivered = false;
+    this.queue = this.queue.then(async () => {
+      const deadline = Date.now() + timeoutMs;
+      router.mandatory = true;
+      try {
+        while (!this.closed) {
+          try {
+            await router.send(frames);
+            delivered = true;
+            return;
+          } catch (e) {
+            if ((e as { code?: string }).code !== "EHOSTUNREACH" || Date.now() > deadline) {
+              this.log(`send failed: ${(e as Error).message}`);
+              return;
+            }
+            await new Promise((r) => setTimeout(r, 50));
+          }
+        }
+      } finally {
+        if (!this.closed) router.mandatory = false;
+      }
+    });
+    return this.queue.then(() => delivered);
+  }
+
   /** Yields verified messages; messages with a bad signature are logged and dropped. */
   async *messages(): AsyncGenerator<Message> {
     const s = this.socket as zmq.Readable & zmq.Socket;
