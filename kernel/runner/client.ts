@@ -64,7 +64,12 @@ export class KernelClient {
   private onDeath: ((e: KernelDiedError) => void)[] = [];
   stderr = "";
 
-  constructor(readonly spec: FoundKernelSpec, private readonly cwd: string) {}
+  constructor(
+    readonly spec: FoundKernelSpec,
+    private readonly cwd: string,
+    /** How long the shell and control sockets wait between reconnection attempts (ZeroMQ's default, 100 ms). */
+    private readonly opts: { reconnectIntervalMs?: number } = {},
+  ) {}
 
   get exited(): KernelDiedError | null {
     return this.died;
@@ -103,8 +108,9 @@ export class KernelClient {
       this.markDead(`kernel ${this.spec.name} died (${signal ? `signal ${signal}` : `exit code ${code}`})`),
     );
 
-    this.shell = new WireSocket(new zmq.Dealer({ linger: 0, routingId: this.session }), this.signer);
-    this.control = new WireSocket(new zmq.Dealer({ linger: 0, routingId: this.session }), this.signer);
+    const reconnect = this.opts.reconnectIntervalMs !== undefined ? { reconnectInterval: this.opts.reconnectIntervalMs } : {};
+    this.shell = new WireSocket(new zmq.Dealer({ linger: 0, routingId: this.session, ...reconnect }), this.signer);
+    this.control = new WireSocket(new zmq.Dealer({ linger: 0, routingId: this.session, ...reconnect }), this.signer);
     const sub = new zmq.Subscriber({ linger: 0 });
     sub.subscribe();
     this.iopub = new WireSocket(sub, this.signer);

@@ -168,6 +168,21 @@ describe("kernel faults", () => {
     expect(await waitUntil(() => !alive(kernelPid), 5000)).toBe(true);
   }, 120_000);
 
+  it("the restarted kernel's reply reaches a client whose shell reconnects after its IOPub", async () => {
+    // A ROUTER drops what it cannot route: the reply must wait for the client's shell to be back.
+    const client = new KernelClient(findKernelSpec("mtlkit"), work, { reconnectIntervalMs: 1500 });
+    await client.start();
+    try {
+      const r = await client.execute("process.kill(process.pid, 'SIGKILL');", { timeoutMs: 30_000 });
+      expect(r.timedOut).toBe(false);
+      expect(r.reply.status).toBe("error");
+      expect(r.reply.ename).toBe("KernelRestarted");
+      expect((await client.execute("1 + 1")).reply.status).toBe("ok");
+    } finally {
+      await client.shutdown();
+    }
+  }, 120_000);
+
   it("junk on the wire is logged and dropped; the kernel keeps answering", async () => {
     const client = new KernelClient(findKernelSpec("mtlkit"), work);
     await client.start();
