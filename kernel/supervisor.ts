@@ -61,7 +61,9 @@ export class Supervisor {
     const child = spawn(
       process.execPath,
       [...nodeArgs, cli, "kernel", "start", "--no-supervisor", "--connection-file", this.connectionFile],
-      { stdio: ["ignore", "inherit", "pipe", "ipc"], env: process.env },
+      // Its own process group: a signal Jupyter sends to ours (killpg) reaches the kernel once,
+      // forwarded by us, not twice. If we die, the kernel exits when the IPC channel closes.
+      { stdio: ["ignore", "inherit", "pipe", "ipc"], env: process.env, detached: true },
     );
     this.child = child;
     this.stderrTail = "";

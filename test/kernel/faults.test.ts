@@ -212,11 +212,13 @@ describe("kernel faults", () => {
       ];
       /** Send a proper kernel_info_request on the junk socket and wait for its reply. */
       const stillAnswers = async () => {
-        await raw.send(valid);
+        // Its own msg_id: the generated junk holds kernel_info_requests too, answered earlier.
+        const probe = header("kernel_info_request");
+        await raw.send(encode({ identities: [], header: probe, parent_header: {}, metadata: {}, content: {}, buffers: [] }, signer));
         const deadline = Date.now() + 30_000;
         while (Date.now() < deadline) {
           const frames = await Promise.race([raw.receive(), new Promise<null>((r) => setTimeout(() => r(null), 2000))]);
-          if (frames && frames.some((f) => f.toString().includes("kernel_info_reply"))) return true;
+          if (frames && frames.some((f) => f.toString().includes(probe.msg_id))) return true;
         }
         return false;
       };

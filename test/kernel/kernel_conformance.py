@@ -214,6 +214,8 @@ class MtlkitKernelTests(jupyter_kernel_test.KernelTests):
         self.flush_channels()
         code = 'const fancy = { [Symbol.for("Jupyter.display")]() { return { "text/html": "<i>fancy</i>" }; } };\nfancy'
         reply, outputs = self.run_cell(code)
+        self.assertEqual(reply["content"]["status"], "ok", reply["content"])
+        self.assertEqual(len(self.of_type(outputs, "execute_result")), 1, outputs)
         data = self.of_type(outputs, "execute_result")[0]["content"]["data"]
         self.assertEqual(data["text/html"], "<i>fancy</i>")
         self.assertIn("text/plain", data)
