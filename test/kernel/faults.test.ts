@@ -13,20 +13,7 @@ import { KernelClient } from "../../kernel/runner/client";
 import { findKernelSpec } from "../../kernel/runner/kernelspec";
 import { endpoint } from "../../kernel/protocol/connection";
 import { encode, newHeader, Signer } from "../../kernel/protocol/wire";
-import { CLI, REPO, tmpDir, writeNotebook } from "./helpers";
-
-interface NbOutput {
-  output_type: string;
-  name?: string;
-  text?: string[];
-  data?: Record<string, string[]>;
-  ename?: string;
-  evalue?: string;
-}
-interface NbCell {
-  execution_count: number | null;
-  outputs: NbOutput[];
-}
+import { cells, CLI, mtlkitRun as runIn, NbOutput, tmpDir, workDir, writeNotebook } from "./helpers";
 
 /** Heap limit for the kernels of these tests: enough for the compiler (~80 MiB), quick to exhaust. */
 const HEAP_MB = 256;
@@ -40,9 +27,7 @@ beforeAll(() => {
     encoding: "utf8",
   });
   if (r.status !== 0) throw new Error(`kernel install failed: ${r.stderr}`);
-  const base = path.join(REPO, "node_modules", ".cache", "mtlkit-kernel-tests");
-  fs.mkdirSync(base, { recursive: true });
-  work = fs.mkdtempSync(path.join(base, "faults-"));
+  work = workDir("faults-");
   process.env.JUPYTER_PATH = jupyterDir; // for the in-process clients below
 });
 
@@ -51,19 +36,9 @@ afterAll(() => {
   else process.env.JUPYTER_PATH = savedJupyterPath;
 });
 
-function mtlkitRun(args: string[], timeoutMs = 150_000) {
-  return spawnSync(process.execPath, [CLI, "run", ...args], {
-    env: { ...process.env, JUPYTER_PATH: jupyterDir, MTLKIT_HISTORY_FILE: path.join(work, "history.jsonl") },
-    encoding: "utf8",
-    timeout: timeoutMs,
-  });
-}
+const mtlkitRun = (args: string[]) => runIn(jupyterDir, work, args, 150_000);
 
-function cells(file: string): NbCell[] {
-  return (JSON.parse(fs.readFileSync(file, "utf8")) as { cells: NbCell[] }).cells;
-}
-
-const text = (o: NbOutput | undefined) => (o?.text ?? o?.data?.["text/plain"] ?? []).join("");
+const text = (o: NbOutput | undefined) => ((o?.text ?? o?.data?.["text/plain"] ?? []) as string[]).join("");
 
 function alive(pid: number): boolean {
   try {

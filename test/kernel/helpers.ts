@@ -28,6 +28,42 @@ export function requireTool(name: string, present: boolean): boolean {
   return false;
 }
 
+/** One output of an executed notebook's cell, as the tests read it. */
+export interface NbOutput {
+  output_type: string;
+  data?: Record<string, unknown>;
+  name?: string;
+  text?: string[];
+  ename?: string;
+  evalue?: string;
+  traceback?: string[];
+}
+export interface NbCell {
+  execution_count: number | null;
+  outputs: NbOutput[];
+}
+
+/** The cells of a notebook file. */
+export function cells(file: string): NbCell[] {
+  return (JSON.parse(fs.readFileSync(file, "utf8")) as { cells: NbCell[] }).cells;
+}
+
+/** A fresh folder under node_modules/.cache inside the repo, so that notebooks there can import its dependencies. */
+export function workDir(prefix = "run-"): string {
+  const base = path.join(REPO, "node_modules", ".cache", "mtlkit-kernel-tests");
+  fs.mkdirSync(base, { recursive: true });
+  return fs.mkdtempSync(path.join(base, prefix));
+}
+
+/** `mtlkit run ARGS` with kernelspecs from `jupyterDir` and a history file inside `work`. */
+export function mtlkitRun(jupyterDir: string, work: string, args: string[], timeoutMs = 120_000) {
+  return spawnSync(process.execPath, [CLI, "run", ...args], {
+    env: { ...process.env, JUPYTER_PATH: jupyterDir, MTLKIT_HISTORY_FILE: path.join(work, "history.jsonl") },
+    encoding: "utf8",
+    timeout: timeoutMs,
+  });
+}
+
 export function tmpDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }

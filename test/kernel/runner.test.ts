@@ -6,42 +6,12 @@ import { spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { CHROMIUM, CLI, haveJupyter, installKernelSpec, REPO, requireTool, writeNotebook } from "./helpers";
-
-interface NbOutput {
-  output_type: string;
-  data?: Record<string, unknown>;
-  name?: string;
-  text?: string[];
-  ename?: string;
-  traceback?: string[];
-}
-interface NbCell {
-  execution_count: number | null;
-  outputs: NbOutput[];
-}
+import { cells, CHROMIUM, haveJupyter, installKernelSpec, mtlkitRun as runIn, requireTool, workDir, writeNotebook } from "./helpers";
 
 let jupyterDir = "";
 let work = "";
 
-/** Notebooks live under node_modules/.cache inside the repo so that they can import its dependencies. */
-function workDir(): string {
-  const base = path.join(REPO, "node_modules", ".cache", "mtlkit-kernel-tests");
-  fs.mkdirSync(base, { recursive: true });
-  return fs.mkdtempSync(path.join(base, "run-"));
-}
-
-function mtlkitRun(args: string[], timeoutMs = 120_000) {
-  return spawnSync(process.execPath, [CLI, "run", ...args], {
-    env: { ...process.env, JUPYTER_PATH: jupyterDir, MTLKIT_HISTORY_FILE: path.join(work, "history.jsonl") },
-    encoding: "utf8",
-    timeout: timeoutMs,
-  });
-}
-
-function cells(file: string): NbCell[] {
-  return (JSON.parse(fs.readFileSync(file, "utf8")) as { cells: NbCell[] }).cells;
-}
+const mtlkitRun = (args: string[], timeoutMs?: number) => runIn(jupyterDir, work, args, timeoutMs);
 
 beforeAll(() => {
   jupyterDir = installKernelSpec();
