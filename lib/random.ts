@@ -2,7 +2,21 @@
  * A small seeded pseudo-random generator (xoshiro128**) whose whole state is four 32-bit words,
  * so shuffling, initialisation and random methods are reproducible and can be checkpointed.
  */
+import { MtlError } from "./errors";
+
 export type RngState = [number, number, number, number];
+
+/**
+ * The value of a `seed` option: an integer (default 0). Anything else is refused naming the option,
+ * because "abc" or NaN would otherwise act as seed 0 and two "different" seeds would silently agree.
+ */
+export function checkSeed(where: string, value: unknown, option = "seed"): number {
+  if (value === undefined) return 0;
+  if (typeof value !== "number" || !Number.isSafeInteger(value)) {
+    throw new MtlError(where, `option '${option}' must be an integer, got ${typeof value === "string" ? JSON.stringify(value) : String(value)}.`);
+  }
+  return value;
+}
 
 export class Rng {
   private s: Uint32Array;
@@ -12,8 +26,9 @@ export class Rng {
     if (Array.isArray(seed)) {
       this.setState(seed);
     } else {
-      // SplitMix32 expands one seed into four well-mixed words.
-      let z = (Math.floor(seed) >>> 0) ^ 0x9e3779b9;
+      checkSeed("Rng", seed);
+      // SplitMix32 expands one seed into four well-mixed words (seeds are taken modulo 2^32).
+      let z = (seed >>> 0) ^ 0x9e3779b9;
       for (let i = 0; i < 4; i++) {
         z = (z + 0x9e3779b9) >>> 0;
         let t = z;

@@ -4,7 +4,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { check, MtlError } from "../errors";
-import { Rng } from "../random";
+import { checkSeed, Rng } from "../random";
 import { Task, TargetArray } from "../tasks/task";
 
 export interface MultiTaskData {
@@ -50,14 +50,16 @@ export function fromArrays(options: FromArraysOptions): MultiTaskData {
     featureCount = x[0]?.length ?? 0;
     check(featureCount > 0, where, () => "row 0 of 'x' has no features.");
     features = new Float32Array(rows * featureCount);
+  }
+  const featureNames = options.featureNames ?? Array.from({ length: featureCount }, (_, i) => `x${i}`);
+  check(Array.isArray(featureNames) && featureNames.length === featureCount, where, () => `'featureNames' has ${featureNames?.length} names for ${featureCount} features.`);
+  if (!(x instanceof Float32Array)) {
     for (let r = 0; r < rows; r++) {
       const row = x[r];
       check(row && row.length === featureCount, where, () => `row ${r} of 'x' has ${row?.length} features; row 0 has ${featureCount}.`);
-      for (let c = 0; c < featureCount; c++) features[r * featureCount + c] = Number(row[c]);
+      for (let c = 0; c < featureCount; c++) features[r * featureCount + c] = featureValue(where, row[c], featureNames[c], r);
     }
   }
-  const featureNames = options.featureNames ?? Array.from({ length: featureCount }, (_, i) => `x${i}`);
-  check(featureNames.length === featureCount, where, () => `'featureNames' has ${featureNames.length} names for ${featureCount} features.`);
   checkFiniteFeatures(where, features, featureCount, featureNames);
 
   check(options.targets && typeof options.targets === "object", where, () => "'targets' must map task names to arrays.");
@@ -68,6 +70,17 @@ export function fromArrays(options: FromArraysOptions): MultiTaskData {
   const data: MultiTaskData = { rows, features, featureCount, featureNames, targets };
   if (options.tasks) validateForTasks(data, options.tasks);
   return data;
+}
+
+/**
+ * One feature value: a number (or a boolean, as 0/1). Anything else — null, undefined, a string —
+ * is refused naming the column and row, since Number(null) would silently be 0.
+ */
+function featureValue(where: string, v: unknown, column: string, row: number): number {
+  if (typeof v === "number") return v;
+  if (typeof v === "boolean") return v ? 1 : 0;
+  const hint = v === null || v === undefined ? "drop or impute missing values first (mtl.fromDataFrame does it with option 'missing')" : "encode it as a number first (mtl.fromDataFrame one-hot encodes text columns)";
+  throw new MtlError(where, `feature '${column}' is ${v === undefined ? "undefined" : JSON.stringify(v)} at row ${row}, not a number; ${hint}.`);
 }
 
 function toTargetArray(where: string, task: string, values: ArrayLike<number>[] | ArrayLike<number>, rows: number): TargetArray {
@@ -172,7 +185,7 @@ export function split(data: MultiTaskData, options: SplitOptions = {}): Splits {
   const validation = options.validation ?? 0.15;
   check(train > 0 && validation >= 0 && train + validation <= 1, "split",
     () => `fractions must satisfy 0 < train, 0 ≤ validation, train + validation ≤ 1; got train ${train}, validation ${validation}.`);
-  const order = new Rng(options.seed ?? 0).permutation(data.rows);
+  const order = new Rng(checkSeed("split", options.seed)).permutation(data.rows);
   const nTrain = Math.round(train * data.rows);
   const nVal = Math.round(validation * data.rows);
   check(nTrain > 0, "split", () => `the train split of ${data.rows} rows is empty.`);

@@ -13,7 +13,7 @@
  * Random samplers draw by inverse CDF from a seeded Rng; their state (the Rng) is checkpointable.
  */
 import { check, checkKnownOptions, checkPositiveInteger, MtlError } from "../errors";
-import { Rng, RngState } from "../random";
+import { checkSeed, Rng, RngState } from "../random";
 
 export interface TaskSampler {
   readonly name: string;
@@ -83,7 +83,7 @@ export function proportional(sizes: TaskSizes, options: { seed?: number } = {}):
   checkKnownOptions("proportional", options, ["seed"]);
   const n = checkSizes("proportional", sizes);
   const p = powerProbabilities(n, 1);
-  return randomSampler("proportional", () => p, options.seed ?? 0);
+  return randomSampler("proportional", () => p, checkSeed("proportional", options.seed));
 }
 
 export function temperature(sizes: TaskSizes, options: { T: number; seed?: number }): TaskSampler {
@@ -93,7 +93,7 @@ export function temperature(sizes: TaskSizes, options: { T: number; seed?: numbe
   check(typeof T === "number" && Number.isFinite(T) && T > 0, where,
     () => `the temperature T must be a finite number > 0 (T = 1: proportional, larger: closer to uniform), got ${T}.`);
   const p = powerProbabilities(checkSizes(where, sizes), 1 / T);
-  return randomSampler(`temperature(T=${T})`, () => p, options.seed ?? 0);
+  return randomSampler(`temperature(T=${T})`, () => p, checkSeed(where, options.seed));
 }
 
 export function annealed(sizes: TaskSizes, options: { totalSteps: number; alphaEnd?: number; seed?: number }): TaskSampler {
@@ -105,5 +105,5 @@ export function annealed(sizes: TaskSizes, options: { totalSteps: number; alphaE
   const n = checkSizes(where, sizes);
   const S = options.totalSteps;
   const alpha = (step: number) => 1 - (1 - alphaEnd) * Math.min(1, S > 1 ? step / (S - 1) : 1);
-  return randomSampler("annealed", (step) => powerProbabilities(n, alpha(step)), options.seed ?? 0);
+  return randomSampler("annealed", (step) => powerProbabilities(n, alpha(step)), checkSeed(where, options.seed));
 }

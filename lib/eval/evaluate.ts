@@ -19,6 +19,7 @@ import { check, checkKnownOptions } from "../errors";
 import { binaryScores, binaryScoresFromCounts, classificationScores, ClassScores, MultiLabelCounts, perClassScores, safeDivide } from "../tasks/metrics";
 import { Task } from "../tasks/task";
 import { toFrame } from "../train/history";
+import { checkModelData } from "../train/validate";
 
 /** Metrics per task name, then per metric name: the plain form Δm and the reports work on. */
 export type MetricTable = Record<string, Record<string, number>>;
@@ -67,18 +68,7 @@ interface Accumulator {
 export function evaluate(model: MultiTaskModel, data: MultiTaskData, tasks: Task[], options: EvaluateOptions = {}): Evaluation {
   const where = "evaluate";
   checkKnownOptions(where, options, ["batchSize"]);
-  check(model && typeof model.forward === "function", where, () => "the first argument must be an mtlkit model.");
-  check(Array.isArray(tasks) && tasks.length > 0, where, () => "the third argument must list the model's tasks.");
-  const names = tasks.map((t) => t.name);
-  check(
-    names.length === model.taskNames.length && names.every((n, i) => n === model.taskNames[i]),
-    where,
-    () => `the tasks (${names.join(", ")}) must be the model's tasks in its order (${model.taskNames.join(", ")}).`,
-  );
-  check(data && data.rows > 0, where, () => "the data has no rows.");
-  check(data.featureCount === model.inputSize, where,
-    () => `the data has ${data.featureCount} features but the model expects ${model.inputSize}.`);
-  validateForTasks(data, tasks);
+  checkModelData(where, model, tasks, data, "the data");
   const batchSize = options.batchSize ?? 1024;
   check(Number.isInteger(batchSize) && batchSize > 0, where, () => `option 'batchSize' must be a positive integer, got ${batchSize}.`);
 

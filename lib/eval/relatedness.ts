@@ -17,6 +17,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { MultiTaskModel } from "../architectures/types";
 import { batchTensors, MultiTaskData, validateForTasks } from "../data/dataset";
+import { checkModelTasks } from "../train/validate";
 import { check, checkKnownOptions, checkPositiveInteger } from "../errors";
 import { Rng } from "../random";
 import { Task } from "../tasks/task";
@@ -139,8 +140,7 @@ export class RelatednessMonitor {
     const where = "relatednessMonitor";
     checkKnownOptions(where, options, ["model", "tasks", "data", "every", "batchSize", "learningRate", "seed"]);
     check(options.model && Array.isArray(options.tasks) && options.tasks.length >= 2, where, () => "needs a model and at least two tasks.");
-    check(options.tasks.every((t, i) => t.name === options.model.taskNames[i]) && options.tasks.length === options.model.taskNames.length, where,
-      () => `the tasks must be the model's tasks in its order (${options.model.taskNames.join(", ")}).`);
+    checkModelTasks(where, options.model, options.tasks);
     validateForTasks(options.data, options.tasks);
     this.every = options.every ?? 10;
     checkPositiveInteger(where, "every", this.every);

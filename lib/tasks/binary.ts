@@ -5,7 +5,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { check, checkKnownOptions, MtlError } from "../errors";
 import { binaryScores } from "./metrics";
-import { checkTaskName, sigmoidCrossEntropy, Task, TargetArray } from "./task";
+import { checkDistinctNames, checkTaskName, sigmoidCrossEntropy, Task, TargetArray } from "./task";
 
 export interface BinaryOptions {
   column?: string;
@@ -19,6 +19,7 @@ export function binary(name: string, options: BinaryOptions = {}): Task {
   checkKnownOptions(where, options, ["column", "labels"]);
   if (options.labels !== undefined) {
     check(Array.isArray(options.labels) && options.labels.length === 2, where, () => "option 'labels' must be two names [negative, positive].");
+    checkDistinctNames(where, "labels", "label", options.labels.map(String));
   }
   const column = options.column ?? name;
   return {

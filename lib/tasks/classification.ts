@@ -6,7 +6,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { check, checkKnownOptions, MtlError } from "../errors";
 import { classificationScores, confusionMatrix } from "./metrics";
-import { argmaxRows, checkTaskName, Task, TargetArray } from "./task";
+import { argmaxRows, checkDistinctNames, checkTaskName, Task, TargetArray } from "./task";
 
 export interface ClassificationOptions {
   /** Number of classes, or their names (index i is class i). */
@@ -26,6 +26,7 @@ export function classification(name: string, options: ClassificationOptions): Ta
   const labels = Array.isArray(classes) ? classes.map(String) : undefined;
   const k = Array.isArray(classes) ? classes.length : classes;
   check(Number.isInteger(k) && k >= 2, where, () => `option 'classes' must give at least 2 classes, got ${JSON.stringify(classes)}.`);
+  checkDistinctNames(where, "classes", "class", labels);
   const weights = options.classWeights;
   if (weights !== undefined) {
     check(

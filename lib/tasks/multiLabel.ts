@@ -5,7 +5,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { check, checkKnownOptions, MtlError } from "../errors";
 import { multiLabelScores } from "./metrics";
-import { checkTaskName, sigmoidCrossEntropy, Task, TargetArray } from "./task";
+import { checkDistinctNames, checkTaskName, sigmoidCrossEntropy, Task, TargetArray } from "./task";
 
 export interface MultiLabelOptions {
   /** Number of labels, or their names. */
@@ -22,6 +22,7 @@ export function multiLabel(name: string, options: MultiLabelOptions): Task {
   const names = Array.isArray(options.labels) ? options.labels.map(String) : undefined;
   const width = Array.isArray(options.labels) ? options.labels.length : options.labels;
   check(Number.isInteger(width) && width >= 1, where, () => `option 'labels' must give at least 1 label, got ${JSON.stringify(options.labels)}.`);
+  checkDistinctNames(where, "labels", "label", names);
   const columns = options.columns ?? names ?? Array.from({ length: width }, (_, i) => `${name}.${i}`);
   check(columns.length === width, where, () => `option 'columns' has ${columns.length} names for ${width} labels.`);
   return {

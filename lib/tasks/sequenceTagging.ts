@@ -10,7 +10,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { check, checkKnownOptions, MtlError } from "../errors";
 import { classificationScores, confusionMatrix } from "./metrics";
-import { argmaxRows, checkTaskName, Task, TargetArray } from "./task";
+import { argmaxRows, checkDistinctNames, checkTaskName, Task, TargetArray } from "./task";
 
 export interface SequenceTaggingOptions {
   /** Number of tags K, or their names. */
@@ -29,6 +29,7 @@ export function sequenceTagging(name: string, options: SequenceTaggingOptions): 
   const labels = Array.isArray(options.classes) ? options.classes.map(String) : undefined;
   const k = Array.isArray(options.classes) ? options.classes.length : options.classes;
   check(Number.isInteger(k) && k >= 2, where, () => `option 'classes' must give at least 2 tags, got ${JSON.stringify(options.classes)}.`);
+  checkDistinctNames(where, "classes", "tag", labels);
   const T = options.length;
   check(Number.isInteger(T) && T > 0, where, () => `option 'length' must be a positive integer, got ${T}.`);
   const ignore = options.ignoreIndex ?? -1;

@@ -61,6 +61,20 @@ export function checkTaskName(kind: string, name: unknown): asserts name is stri
   );
 }
 
+/**
+ * Refuses a list of class, tag or label names with a repeat: two classes named alike would make
+ * text labels map to the first one only, and reports would show two rows with one name.
+ */
+export function checkDistinctNames(where: string, option: string, what: string, names: readonly string[] | undefined): void {
+  if (!names) return;
+  const first = new Map<string, number>();
+  names.forEach((n, i) => {
+    const j = first.get(n);
+    if (j !== undefined) throw new MtlError(where, `option '${option}' names ${what} ${JSON.stringify(n)} twice (positions ${j} and ${i}); ${what} names must be distinct.`);
+    first.set(n, i);
+  });
+}
+
 /** Checks that `n` rows of targets are finite numbers; used by every task kind. */
 export function checkFiniteTargets(where: string, target: TargetArray, column: string): void {
   const v = target.values;

@@ -14,10 +14,11 @@ import { MultiTaskModel } from "../architectures/types";
 import { batchTensors, MultiTaskData, validateForTasks } from "../data/dataset";
 import { TaskSampler } from "../data/samplers";
 import { check, checkKnownOptions, checkPositiveInteger, MtlError, NonFiniteLossError } from "../errors";
-import { Rng } from "../random";
+import { checkSeed, Rng } from "../random";
 import { Task } from "../tasks/task";
 import { adam } from "./optimizers";
 import { TaskEvaluation } from "./trainer";
+import { checkDataWidth, checkModelTasks, checkModelUsable } from "./validate";
 
 export interface MultiDatasetOptions {
   model: MultiTaskModel;
@@ -77,16 +78,17 @@ export class MultiDatasetTrainer {
   private readonly rng: Rng;
   private readonly cursors: Cursor[];
   private readonly variablesPerTask: tf.Variable[][];
+  /** Every trainable variable, shared first, then task by task: the order the optimizer's slots follow. */
+  private readonly allVariables: tf.Variable[];
   private globalStep = 0;
+  /** Set while a fit runs: a second concurrent fit would interleave its steps with the first's. */
+  private fitting = false;
 
   constructor(options: MultiDatasetOptions) {
     const where = "MultiDatasetTrainer";
     checkKnownOptions(where, options, ["model", "tasks", "datasets", "sampler", "optimizer", "batchSize", "weights", "seed"]);
     const { model, tasks, datasets, sampler } = options;
-    check(model && typeof model.forward === "function", where, () => "option 'model' must be an mtlkit model.");
-    check(Array.isArray(tasks) && tasks.length > 0, where, () => "option 'tasks' must list the model's tasks.");
-    check(tasks.length === model.taskNames.length && tasks.every((t, i) => t.name === model.taskNames[i]), where,
-      () => `option 'tasks' (${tasks.map((t) => t.name).join(", ")}) must be the model's tasks in its order (${model.taskNames.join(", ")}).`);
+    checkModelTasks(where, model, tasks);
     check(datasets && typeof datasets === "object", where, () => "option 'datasets' must map each task name to its dataset.");
     for (const name of Object.keys(datasets)) {
       check(tasks.some((t) => t.name === name), where, () => `option 'datasets' has a dataset for '${name}', which is not one of the tasks (${tasks.map((t) => t.name).join(", ")}).`);
@@ -94,10 +96,8 @@ export class MultiDatasetTrainer {
     this.datasets = tasks.map((task) => {
       const data = datasets[task.name];
       check(data !== undefined, where, () => `task '${task.name}' has no dataset; option 'datasets' must give one per task.`);
-      check(data.rows > 0, where, () => `the dataset of task '${task.name}' is empty; every task needs at least one row.`);
-      check(data.featureCount === model.inputSize, where,
-        () => `the dataset of task '${task.name}' has ${data.featureCount} features but the model takes ${model.inputSize}.`);
-      validateForTasks(data, [task]);
+      checkDataWidth(where, model, data, `the dataset of task '${task.name}'`);
+      validateForTasks(data, [task], `${where} (the dataset of task '${task.name}')`);
       return data;
     });
     check(sampler && typeof sampler.next === "function", where, () => "option 'sampler' must be a task sampler (mtl.data.roundRobin(...), proportional, temperature, annealed).");
@@ -114,10 +114,11 @@ export class MultiDatasetTrainer {
       return w;
     });
     this.optimizer = options.optimizer ?? adam();
-    this.rng = new Rng(options.seed ?? 0);
+    this.rng = new Rng(checkSeed(where, options.seed));
     this.cursors = this.datasets.map((d) => ({ order: this.rng.permutation(d.rows), next: 0 }));
     const shared = model.sharedVariables().map(([, v]) => v);
     this.variablesPerTask = tasks.map((_, i) => [...shared, ...model.taskVariables(i).map(([, v]) => v)]);
+    this.allVariables = model.namedVariables().map(([, v]) => v);
     const zero = () => Object.fromEntries(tasks.map((t) => [t.name, 0]));
     this.history = { taskNames: tasks.map((t) => t.name), steps: [], stepsSeen: zero(), examplesSeen: zero(), epochsCompleted: zero(), evaluations: [] };
   }
@@ -128,6 +129,7 @@ export class MultiDatasetTrainer {
 
   /** One step on the sampled task's next batch. */
   trainStep(): MultiDatasetStep {
+    checkModelUsable("MultiDatasetTrainer.trainStep", this.model);
     const i = this.sampler.next(this.globalStep);
     const task = this.tasks[i];
     const data = this.datasets[i];
@@ -150,7 +152,12 @@ export class MultiDatasetTrainer {
           if (!Number.isFinite(loss)) throw new NonFiniteLossError(task.name, this.globalStep, loss);
           return tf.mul(l, this.weights[i]) as tf.Scalar;
         }, this.variablesPerTask[i]);
-        this.optimizer.applyGradients(grads);
+        // tfjs optimizers key their slots (Adam's moments) by position in the gradient map, so the
+        // map lists every variable in one fixed order; the other tasks' heads get no gradient (null:
+        // skipped, not moved), instead of task i's head taking the slots of whichever head sat there.
+        const ordered: Record<string, tf.Tensor | null> = {};
+        for (const v of this.allVariables) ordered[v.name] = grads[v.name] ?? null;
+        this.optimizer.applyGradients(ordered as tf.NamedTensorMap);
       });
     } finally {
       batch.x.dispose();
@@ -170,10 +177,21 @@ export class MultiDatasetTrainer {
    */
   async fit(options: { steps: number; validation?: Record<string, MultiTaskData>; evaluateEvery?: number }): Promise<MultiDatasetHistory> {
     const where = "MultiDatasetTrainer.fit";
+    check(!this.fitting, where, () => "this trainer is already running a fit; await it before starting another, or build a second trainer.");
     checkKnownOptions(where, options, ["steps", "validation", "evaluateEvery"]);
     checkPositiveInteger(where, "steps", options?.steps);
     if (options.evaluateEvery !== undefined) checkPositiveInteger(where, "evaluateEvery", options.evaluateEvery);
     if (options.validation) this.checkValidation(options.validation);
+    checkModelUsable(where, this.model);
+    this.fitting = true;
+    try {
+      return await this.fitSteps(options);
+    } finally {
+      this.fitting = false;
+    }
+  }
+
+  private async fitSteps(options: { steps: number; validation?: Record<string, MultiTaskData>; evaluateEvery?: number }): Promise<MultiDatasetHistory> {
     let lastYield = Date.now();
     for (let s = 0; s < options.steps; s++) {
       this.trainStep();
@@ -193,11 +211,14 @@ export class MultiDatasetTrainer {
   }
 
   private checkValidation(validation: Record<string, MultiTaskData>): void {
+    const where = "MultiDatasetTrainer";
+    checkModelTasks(where, this.model, this.tasks);
+    check(validation !== null && typeof validation === "object", where, () => "validation data must map task names to datasets.");
     for (const [name, data] of Object.entries(validation)) {
       const task = this.tasks.find((t) => t.name === name);
-      if (!task) throw new MtlError("MultiDatasetTrainer", `validation data for '${name}', which is not one of the tasks.`);
-      check(data.rows > 0, "MultiDatasetTrainer", () => `the validation dataset of task '${name}' is empty.`);
-      validateForTasks(data, [task]);
+      if (!task) throw new MtlError(where, `validation data for '${name}', which is not one of the tasks.`);
+      checkDataWidth(where, this.model, data, `the validation dataset of task '${name}'`);
+      validateForTasks(data, [task], `${where} (the validation dataset of task '${name}')`);
     }
   }
 

@@ -7,9 +7,9 @@
 import * as tf from "@tensorflow/tfjs";
 import { MultiTaskModel } from "../architectures/types";
 import { backendInfo } from "../backend";
-import { batchTensors, MultiTaskData, validateForTasks } from "../data/dataset";
+import { batchTensors, MultiTaskData } from "../data/dataset";
 import { check, checkKnownOptions, MtlError } from "../errors";
-import { Rng, RngState } from "../random";
+import { checkSeed, Rng, RngState } from "../random";
 import { Regularizer } from "../regularizers";
 import { Task } from "../tasks/task";
 import { Callbacks } from "./callbacks";
@@ -28,6 +28,7 @@ import { Weighting } from "../weighting/types";
 import { equal } from "../weighting/equal";
 import { staticWeights } from "../weighting/static";
 import { isWeighting } from "../weighting/isWeighting";
+import { checkBatch, checkDataWidth, checkModelData, checkModelTasks, checkModelUsable, NonFinitePolicy, nonFinitePolicy } from "./validate";
 
 export interface TrainerOptions {
   model: MultiTaskModel;
@@ -122,18 +123,17 @@ export class Trainer {
   private globalStep = 0;
   private epoch = 0;
   private stopRequested = false;
+  /** Resolved once from the option: what a non-finite loss or gradient does to a step. */
+  private readonly onNonFinite: NonFinitePolicy;
+  /** Set while a fit runs: a second concurrent fit on the same trainer would interleave its steps. */
+  private fitting = false;
 
   constructor(options: TrainerOptions) {
     const where = "Trainer";
     checkKnownOptions(where, options, OPTIONS);
-    check(options?.model && typeof options.model.forward === "function", where, () => "option 'model' must be an mtlkit model (e.g. mtl.hardSharing({...})).");
-    check(Array.isArray(options.tasks) && options.tasks.length > 0, where, () => "option 'tasks' must list the model's tasks.");
+    check(options !== null && typeof options === "object", where, () => "expected an options object { model, tasks, ... }.");
+    checkModelTasks(where, options.model, options.tasks);
     const names = options.tasks.map((t) => t.name);
-    check(
-      names.length === options.model.taskNames.length && names.every((n, i) => n === options.model.taskNames[i]),
-      where,
-      () => `option 'tasks' (${names.join(", ")}) must be the model's tasks in its order (${options.model.taskNames.join(", ")}).`,
-    );
     this.options = options;
     this.model = options.model;
     this.tasks = options.tasks;
@@ -171,8 +171,7 @@ export class Trainer {
       const c = options[name];
       check(c === undefined || (typeof c === "number" && Number.isFinite(c) && c > 0), where, () => `option '${name}' must be a positive number, got ${c}.`);
     }
-    const onNonFinite = options.onNonFinite ?? "stop";
-    check(onNonFinite === "stop" || onNonFinite === "skip", where, () => `option 'onNonFinite' must be "stop" or "skip", got ${JSON.stringify(onNonFinite)}.`);
+    this.onNonFinite = nonFinitePolicy(where, options.onNonFinite);
     this.optimizer = options.optimizer ?? adam();
     check(this.optimizer instanceof tf.Optimizer, where, () => "option 'optimizer' must be a tf.Optimizer (e.g. mtl.optimizers.adam()).");
     if (options.checkpoint !== undefined) {
@@ -184,7 +183,7 @@ export class Trainer {
       check(c.everyMinutes === undefined || (Number.isFinite(c.everyMinutes) && c.everyMinutes > 0), where, () => `option 'checkpoint.everyMinutes' must be a positive number, got ${c.everyMinutes}.`);
       check(c.keep === undefined || (Number.isInteger(c.keep) && c.keep > 0), where, () => `option 'checkpoint.keep' must be a positive integer, got ${c.keep}.`);
     }
-    this.rng = new Rng(options.seed ?? 0);
+    this.rng = new Rng(checkSeed(where, options.seed));
     this.variables = this.model.namedVariables().map(([, v]) => v);
     const info = backendInfo();
     this.history = new History(names, { backend: info.backend, device: info.device, startedAt: new Date().toISOString() });
@@ -261,6 +260,8 @@ export class Trainer {
    * The caller keeps ownership of x and the targets.
    */
   trainStep(x: tf.Tensor2D, targets: tf.Tensor[]): StepRecord {
+    checkModelUsable("Trainer.trainStep", this.model);
+    checkBatch("Trainer.trainStep", this.model, this.tasks, x, targets);
     const input: StepInput = {
       model: this.model,
       tasks: this.tasks,
@@ -271,7 +272,7 @@ export class Trainer {
       targets,
       step: this.globalStep,
       epoch: this.epoch,
-      onNonFinite: this.options.onNonFinite ?? "stop",
+      onNonFinite: this.onNonFinite,
       clipNorm: this.options.clipNorm,
       clipTaskNorm: this.options.clipTaskNorm,
     };
@@ -300,12 +301,21 @@ export class Trainer {
 
   /** Trains for the configured epochs (or `options.epochs`) and returns the history. */
   async fit(train: MultiTaskData, options: FitOptions = {}): Promise<History> {
+    check(!this.fitting, "Trainer.fit", () => "this trainer is already running a fit; await it (or call stop()) before starting another, or build a second Trainer.");
+    this.fitting = true;
+    try {
+      return await this.fitOnce(train, options);
+    } finally {
+      this.fitting = false;
+    }
+  }
+
+  private async fitOnce(train: MultiTaskData, options: FitOptions): Promise<History> {
     checkKnownOptions("Trainer.fit", options, ["validation", "epochs"]);
-    validateForTasks(train, this.tasks, "Trainer.fit (training data)");
-    if (options.validation !== undefined) validateForTasks(options.validation, this.tasks, "Trainer.fit (option 'validation')");
+    checkModelData("Trainer.fit", this.model, this.tasks, train, "the training data");
+    if (options.validation !== undefined) checkModelData("Trainer.fit", this.model, this.tasks, options.validation, "the validation set (option 'validation')");
     const epochs = options.epochs ?? this.epochs;
     check(Number.isInteger(epochs) && epochs > 0, "Trainer.fit", () => `option 'epochs' must be a positive integer, got ${options.epochs}.`);
-    check(train.rows > 0, "Trainer.fit", () => "the training data has no rows.");
     const callbacks = this.options.callbacks ?? {};
     const progress = createProgress(this.options.progress ?? true);
     const stepsPerEpoch = Math.ceil(train.rows / this.batchSize);
@@ -405,6 +415,8 @@ export class Trainer {
 
   /** Raw outputs per task for every row of `data`, computed in batches without gradients. */
   predictRaw(data: MultiTaskData, batchSize = 1024): Float32Array[] {
+    checkModelTasks("Trainer.predict", this.model, this.tasks);
+    checkDataWidth("Trainer.predict", this.model, data, "the data");
     const parts: Float32Array[][] = this.tasks.map(() => []);
     for (let start = 0; start < data.rows; start += batchSize) {
       const end = Math.min(start + batchSize, data.rows);
@@ -428,8 +440,7 @@ export class Trainer {
 
   /** Loss and every metric of every task on `data`. */
   evaluate(data: MultiTaskData, batchSize = 1024): Record<string, TaskEvaluation> {
-    validateForTasks(data, this.tasks, "Trainer.evaluate");
-    check(data.rows > 0, "Trainer.evaluate", () => "the data has no rows.");
+    checkModelData("Trainer.evaluate", this.model, this.tasks, data, "the data");
     // Streamed over batches by mtl.evaluate (which also gives confusion matrices and a DataFrame).
     const evaluation = evaluate(this.model, data, this.tasks, { batchSize });
     const result: Record<string, TaskEvaluation> = {};
