@@ -6,14 +6,19 @@
  * a hundred tfjs kernels. It computes the same function as the generic step (equal within float32
  * rounding; tested), and declines — returning undefined — whenever anything falls outside that
  * scope, so the trainer then takes the generic path.
+ *
+ * Refusals are the generic step's own: the native code applies nothing unless every loss (as a
+ * float32 value, like tfjs's) and the gradient norm are finite, and a step it did not apply is
+ * declined, so the generic step re-runs that batch and stops with the same error at the same step
+ * (NonFiniteLossError, NonFiniteGradientError) or skips it with the same record under "skip".
  */
 import * as tf from "@tensorflow/tfjs";
 import { HardSharingModel } from "../architectures/hardSharing";
-import { NonFiniteLossError } from "../errors";
 import { Mlp } from "../layers/block";
 import { Dense } from "../layers/dense";
 import { FusedLoss } from "../tasks/task";
 import type { StepInput, StepOutput } from "../train/steps/types";
+import { checkModelTasks } from "../train/validate";
 import type { Weighting } from "../weighting/types";
 import { FusedAdamOptimizer } from "./adam";
 import { nativeAddonFor } from "./kernels";
@@ -66,6 +71,8 @@ export function fusedMlpStep(input: StepInput, weighting: Weighting): StepOutput
   const heads = model.heads.map(denseLayers);
   if (!trunk || trunk.length === 0 || heads.some((h) => !h || h[h.length - 1].activation !== "linear")) return undefined;
   if (tasks.some((t) => t.fusedLoss === undefined)) return undefined;
+  // The native code indexes logits by class: a head narrower than its task must never reach it.
+  if (heads.some((h, t) => h![h!.length - 1].units !== tasks[t].outputUnits)) checkModelTasks("Trainer (fused native step)", model, tasks);
   const weights = constantWeights(weighting);
   if (!weights) return undefined;
 
@@ -103,16 +110,10 @@ export function fusedMlpStep(input: StepInput, weighting: Weighting): StepOutput
     adam,
     clipNorm: input.clipNorm ?? 0,
   });
-  const bad = result.losses.findIndex((l) => !Number.isFinite(l));
-  if (bad >= 0) {
-    if (input.onNonFinite === "stop") throw new NonFiniteLossError(tasks[bad].name, input.step, result.losses[bad]);
-    return { losses: padLosses(result.losses, tasks.length), weights, regularizers: [], applied: false };
-  }
-  if (!result.applied) return undefined; // a non-finite gradient: the generic step names task and tensor
+  // Not applied: a loss or the gradient norm is not finite. Nothing was written (parameters, Adam
+  // slots and step count are as before), so the generic step re-runs the batch and refuses or skips
+  // it exactly as on any other model.
+  if (!result.applied) return undefined;
   optimizer.finishNativeStep();
   return { losses: result.losses, weights, regularizers: [], applied: true, gradNorm: result.gradNorm };
-}
-
-function padLosses(losses: number[], k: number): number[] {
-  return Array.from({ length: k }, (_, i) => losses[i] ?? NaN);
 }

@@ -92,9 +92,9 @@ export function checkModelData(where: string, model: MultiTaskModel, tasks: read
 /** Data ↔ model only: a dataset with at least one row and the model's input width. */
 export function checkDataWidth(where: string, model: MultiTaskModel, data: MultiTaskData, what: string): void {
   checkDataset(`${where} (${what})`, data);
-  check(data.rows > 0, where, () => `${what} has no rows; it needs at least one.`);
+  check(data.rows > 0, where, () => `${what} is empty (0 rows); it needs at least one row.`);
   check(data.featureCount === model.inputSize, where,
-    () => `${what} has ${data.featureCount} features per row but the model's inputSize is ${model.inputSize}.`);
+    () => `${what} has ${data.featureCount} features but the model takes ${model.inputSize} (its inputSize).`);
 }
 
 /** A batch handed to a step directly (Trainer.trainStep): the model's input width and one target per task. */

@@ -78,6 +78,10 @@ double LossAndGradient(const Head& h, const std::vector<float>& z, int batch, in
     const double zi = z[i];
     const double t = h.targetF[i];
     if (h.loss == Loss::MeanSquaredError) {
+      // The generic step squares in float32: a term that overflows there makes its loss infinite,
+      // so the fused step must not treat it as the finite double it would be here.
+      const float d = static_cast<float>(zi - t);
+      if (!std::isfinite(d * d)) total = HUGE_VAL;
       total += (zi - t) * (zi - t);
       dz[i] = static_cast<float>(h.weight * 2.0 * (zi - t) / n);
     } else {
@@ -142,7 +146,8 @@ StepResult MlpStep(const float* x, int batch, std::vector<Dense>& trunk, std::ve
       hin = outs[l].data();
     }
     std::vector<float> dz;
-    const double loss = LossAndGradient(h, outs.back(), batch, h.layers.back().out, dz);
+    // Losses are float32 values on the generic path: one beyond float32's range is not finite.
+    const double loss = static_cast<float>(LossAndGradient(h, outs.back(), batch, h.layers.back().out, dz));
     result.losses.push_back(loss);
     if (!std::isfinite(loss)) return result;
     // The last head layer is linear; hidden ones may be ReLU.

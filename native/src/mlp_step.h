@@ -45,7 +45,8 @@ struct StepResult {
 void AdamUpdate(float* value, const float* g, float* m, float* v, size_t n, const Adam& a, float scale);
 
 // Runs the step. Nothing is written to the parameters unless every loss and the gradient norm are
-// finite. clipNorm ≤ 0 means no clipping.
+// finite; a loss counts as finite only when it is in float32 (each squared error and the mean),
+// as on the generic tfjs step. clipNorm ≤ 0 means no clipping.
 StepResult MlpStep(const float* x, int batch, std::vector<Dense>& trunk, std::vector<Head>& heads, const Adam& adam, double clipNorm);
 
 }  // namespace mtlkit

@@ -89,7 +89,7 @@ describe("misused inputs are refused with an MtlError naming the culprit", () =>
           setPath();
           const t = trainer();
           const wide = data(8, 4);
-          const msg = /has 4 features per row but the model's inputSize is 5/;
+          const msg = /has 4 features but the model takes 5 \(its inputSize\)/;
           await refused(() => t.fit(wide), /Trainer.fit/, /the training data/, msg);
           await refused(() => t.evaluate(wide), msg);
           await refused(() => t.predict(wide), msg);
@@ -104,7 +104,7 @@ describe("misused inputs are refused with an MtlError naming the culprit", () =>
           const t = trainer();
           const empty = mtl.split(data(10), { train: 0.9, validation: 0, seed: 1 }).validation;
           expect(empty.rows).toBe(0);
-          await refused(() => t.fit(data(40), { validation: empty, epochs: 2 }), /the validation set \(option 'validation'\) has no rows/);
+          await refused(() => t.fit(data(40), { validation: empty, epochs: 2 }), /the validation set \(option 'validation'\) is empty \(0 rows\)/);
           expect(t.step).toBe(0);
           expect(t.history.steps).toHaveLength(0);
           t.model.dispose();
@@ -166,11 +166,11 @@ describe("misused inputs are refused with an MtlError naming the culprit", () =>
           const model = hard(tasks);
           const d = data(16, 5, tasks);
           const options = { model, tasks, datasets: { c: d, r: d }, sampler: mtl.data.roundRobin({ c: 16, r: 16 }), batchSize: 4 };
-          await refused(() => new mtl.MultiDatasetTrainer({ ...options, datasets: { c: data(8, 4), r: d } }), /the dataset of task 'c' has 4 features per row but the model's inputSize is 5/);
+          await refused(() => new mtl.MultiDatasetTrainer({ ...options, datasets: { c: data(8, 4), r: d } }), /the dataset of task 'c' has 4 features but the model takes 5/);
           await refused(() => new mtl.MultiDatasetTrainer({ ...options, seed: "abc" as never }), /MultiDatasetTrainer/, /option 'seed'/);
           const m = new mtl.MultiDatasetTrainer(options);
           const empty = mtl.split(d, { train: 0.9, validation: 0 }).validation;
-          await refused(() => m.fit({ steps: 2, validation: { c: empty } }), /the validation dataset of task 'c' has no rows/);
+          await refused(() => m.fit({ steps: 2, validation: { c: empty } }), /the validation dataset of task 'c' is empty/);
           expect(m.step).toBe(0);
           const first = m.fit({ steps: 6 });
           await refused(() => m.fit({ steps: 1 }), /already running a fit/);

@@ -131,7 +131,7 @@ eachBackend(() => {
       const data = mtl.fromArrays({ x: [[1, 2]], targets: { a: [1], b: [2] } });
       expect(() => evaluate(model, data, [tasks[1], tasks[0]])).toThrow(/must be the model's tasks in its order \(a, b\)/);
       const narrow = mtl.fromArrays({ x: [[1]], targets: { a: [1], b: [2] } });
-      expect(() => evaluate(model, narrow, tasks)).toThrow(/1 features but the model expects 2/);
+      expect(() => evaluate(model, narrow, tasks)).toThrow(/1 features but the model takes 2 \(its inputSize\)/);
       const missing = mtl.fromArrays({ x: [[1, 2]], targets: { a: [1] } });
       expect(() => evaluate(model, missing, tasks)).toThrow(/regression\('b'\).*no targets/);
       model.dispose();

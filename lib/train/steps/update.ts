@@ -87,7 +87,11 @@ function blameNonFinite(input: StepInput, grads: tf.NamedTensorMap, norm: number
       task = input.tasks[i].name;
     }
   }
-  return new NonFiniteGradientError(task, input.step, bad ? tensor : `${tensor} (every element finite, the norm overflows float32)`, norm);
+  // The value reported is the gradient's own (NaN if an element is NaN, else Infinity), not the
+  // norm's: the scaled float32 norm turns an infinite element into NaN and the native one does not,
+  // and the same gradient must give the same message on every path.
+  const value = bad ? (tf.tidy(() => tf.any(tf.isNaN(bad[1])).dataSync()[0]) === 1 ? NaN : Infinity) : norm;
+  return new NonFiniteGradientError(task, input.step, bad ? tensor : `${tensor} (every element finite, the norm overflows float32)`, value);
 }
 
 /**
