@@ -97,7 +97,7 @@ export class MultiDatasetTrainer {
       const data = datasets[task.name];
       check(data !== undefined, where, () => `task '${task.name}' has no dataset; option 'datasets' must give one per task.`);
       checkDataWidth(where, model, data, `the dataset of task '${task.name}'`);
-      validateForTasks(data, [task], `${where} (the dataset of task '${task.name}')`);
+      validateForTasks(data, [task]);
       return data;
     });
     check(sampler && typeof sampler.next === "function", where, () => "option 'sampler' must be a task sampler (mtl.data.roundRobin(...), proportional, temperature, annealed).");
@@ -218,7 +218,7 @@ export class MultiDatasetTrainer {
       const task = this.tasks.find((t) => t.name === name);
       if (!task) throw new MtlError(where, `validation data for '${name}', which is not one of the tasks.`);
       checkDataWidth(where, this.model, data, `the validation dataset of task '${name}'`);
-      validateForTasks(data, [task], `${where} (the validation dataset of task '${name}')`);
+      validateForTasks(data, [task]);
     }
   }
 

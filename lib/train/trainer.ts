@@ -312,8 +312,10 @@ export class Trainer {
 
   private async fitOnce(train: MultiTaskData, options: FitOptions): Promise<History> {
     checkKnownOptions("Trainer.fit", options, ["validation", "epochs"]);
-    checkModelData("Trainer.fit", this.model, this.tasks, train, "the training data");
-    if (options.validation !== undefined) checkModelData("Trainer.fit", this.model, this.tasks, options.validation, "the validation set (option 'validation')");
+    checkModelData("Trainer.fit", this.model, this.tasks, train, "the training data", "Trainer.fit (training data)");
+    if (options.validation !== undefined) {
+      checkModelData("Trainer.fit", this.model, this.tasks, options.validation, "the validation set (option 'validation')", "Trainer.fit (option 'validation')");
+    }
     const epochs = options.epochs ?? this.epochs;
     check(Number.isInteger(epochs) && epochs > 0, "Trainer.fit", () => `option 'epochs' must be a positive integer, got ${options.epochs}.`);
     const callbacks = this.options.callbacks ?? {};

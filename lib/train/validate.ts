@@ -80,18 +80,19 @@ function unitsMeaning(task: Task): string {
 }
 
 /**
- * Data ↔ model ↔ tasks: `what` names the data set in messages ("the training data", "option
- * 'validation'"). Checks the model and tasks first, then the input width, the rows and the targets.
+ * Data ↔ model ↔ tasks: `what` names the data set in messages ("the training data", "the
+ * validation set"), `dataWhere` is where a malformed dataset or target is reported. Checks the
+ * model and tasks first, then the dataset's form, rows and input width, then the targets.
  */
-export function checkModelData(where: string, model: MultiTaskModel, tasks: readonly Task[], data: MultiTaskData, what: string): void {
+export function checkModelData(where: string, model: MultiTaskModel, tasks: readonly Task[], data: MultiTaskData, what: string, dataWhere = where): void {
   checkModelTasks(where, model, tasks);
-  checkDataWidth(where, model, data, what);
-  validateForTasks(data, [...tasks], `${where} (${what})`);
+  checkDataWidth(where, model, data, what, dataWhere);
+  validateForTasks(data, [...tasks], dataWhere);
 }
 
 /** Data ↔ model only: a dataset with at least one row and the model's input width. */
-export function checkDataWidth(where: string, model: MultiTaskModel, data: MultiTaskData, what: string): void {
-  checkDataset(`${where} (${what})`, data);
+export function checkDataWidth(where: string, model: MultiTaskModel, data: MultiTaskData, what: string, dataWhere = where): void {
+  checkDataset(dataWhere, data);
   check(data.rows > 0, where, () => `${what} is empty (0 rows); it needs at least one row.`);
   check(data.featureCount === model.inputSize, where,
     () => `${what} has ${data.featureCount} features but the model takes ${model.inputSize} (its inputSize).`);
