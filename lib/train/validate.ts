@@ -100,10 +100,11 @@ export function checkDataWidth(where: string, model: MultiTaskModel, data: Multi
 
 /** A batch handed to a step directly (Trainer.trainStep): the model's input width and one target per task. */
 export function checkBatch(where: string, model: MultiTaskModel, tasks: readonly Task[], x: tf.Tensor, targets: readonly tf.Tensor[]): void {
-  check(x instanceof tf.Tensor && x.rank === 2 && x.shape[1] === model.inputSize, where,
+  // Shapes by duck typing: a tensor from another copy of tfjs is not an instance of this one's class.
+  check(x !== null && typeof x === "object" && Array.isArray(x.shape) && x.shape.length === 2 && x.shape[1] === model.inputSize, where,
     () => `the batch x must be [rows, ${model.inputSize}] (the model's inputSize), got [${x?.shape?.join(", ")}].`);
   check(Array.isArray(targets) && targets.length === tasks.length, where,
     () => `expected ${tasks.length} target tensors (one per task: ${tasks.map((t) => t.name).join(", ")}), got ${targets?.length}.`);
-  targets.forEach((t, i) => check(t.shape[0] === x.shape[0], where,
-    () => `the targets of task '${tasks[i].name}' have ${t.shape[0]} rows but x has ${x.shape[0]}.`));
+  targets.forEach((t, i) => check(t !== null && typeof t === "object" && Array.isArray(t.shape) && t.shape[0] === x.shape[0], where,
+    () => `the targets of task '${tasks[i].name}' have ${t?.shape?.[0]} rows but x has ${x.shape[0]}.`));
 }
