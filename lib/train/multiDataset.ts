@@ -129,7 +129,7 @@ export class MultiDatasetTrainer {
 
   /** One step on the sampled task's next batch. */
   trainStep(): MultiDatasetStep {
-    checkModelUsable("MultiDatasetTrainer.trainStep", this.model);
+    if (this.allVariables.some((v) => v.isDisposed)) checkModelUsable("MultiDatasetTrainer.trainStep", this.model);
     const i = this.sampler.next(this.globalStep);
     const task = this.tasks[i];
     const data = this.datasets[i];

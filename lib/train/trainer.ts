@@ -260,7 +260,8 @@ export class Trainer {
    * The caller keeps ownership of x and the targets.
    */
   trainStep(x: tf.Tensor2D, targets: tf.Tensor[]): StepRecord {
-    checkModelUsable("Trainer.trainStep", this.model);
+    // The cached variable list makes this check free per step; the full one names the variable.
+    if (this.variables.some((v) => v.isDisposed)) checkModelUsable("Trainer.trainStep", this.model);
     checkBatch("Trainer.trainStep", this.model, this.tasks, x, targets);
     const input: StepInput = {
       model: this.model,
