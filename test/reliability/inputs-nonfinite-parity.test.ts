@@ -99,6 +99,23 @@ describe.runIf(loadNative().status.available)("fused native step refuses exactly
       model.dispose();
     });
 
+    it("called directly with a head narrower than its task, the fused step refuses before any native code runs", () => {
+      enableNativeKernels();
+      const built = [mtl.tasks.classification("c", { classes: 3 })];
+      const wider = [mtl.tasks.classification("c", { classes: 5 })];
+      const model = mtl.hardSharing({ inputSize: 2, trunk: [4], tasks: built, seed: 1 });
+      const trainer = new mtl.Trainer({ model, tasks: built, progress: false });
+      const x = tf.ones([2, 2]) as tf.Tensor2D;
+      const targets = [tf.tensor1d([4, 3], "int32")]; // class indices 3 and 4 lie outside the 3-wide head
+      const input = { model, tasks: wider, optimizer: trainer.optimizer, regularizers: [], variables: model.namedVariables().map(([, v]) => v), x, targets, step: 0, epoch: 0, onNonFinite: "stop" as const };
+      const before = model.namedVariables().map(([, v]) => Array.from(v.dataSync()));
+      expect(() => fusedMlpStep(input, trainer.weighting)).toThrow(/head for task 'c' outputs 3 units but classification\('c'\) needs 5/);
+      expect(model.namedVariables().map(([, v]) => Array.from(v.dataSync()))).toEqual(before);
+      tf.dispose([x, ...targets]);
+      trainer.optimizer.dispose();
+      model.dispose();
+    });
+
     for (const [name, scenario, error, task, step] of [
       ["a regression target of 1e30 (a float32-infinite loss)", hugeTarget, mtl.NonFiniteLossError, "r", 2],
       ["a gradient beyond float32 with finite losses", overflowingGradient, mtl.NonFiniteGradientError, "c", 0],
