@@ -112,7 +112,7 @@ export function gramianOf(jacobian: tf.Tensor2D): Matrix {
   const k = jacobian.shape[0];
   const flat = tf.tidy(() => {
     const scale = unitScale(jacobian);
-    const scaled = tf.mul(jacobian, scale);
+    const scaled = tf.mul(jacobian, scale) as tf.Tensor2D;
     return tf.concat([tf.reshape(matMulFast(scaled, scaled, false, true), [k * k]), tf.reshape(scale, [1])]).dataSync();
   });
   // The factor actually used, read back: exact even where a backend's pow is not.

@@ -49,7 +49,7 @@ describe("mtlkit's Adam", () => {
         const opt = mtl.optimizers.adam({ learningRate: 0.01, beta2: 0.999 });
         for (const stepGrads of grads) {
           const g = Object.fromEntries(vars.map((v, i) => [v.name, tf.tensor(stepGrads[i], shapes[i])]));
-          opt.applyGradients(g);
+          opt.applyGradients(g as never);
           tf.dispose(Object.values(g));
         }
         vars.forEach((v, i) => {
@@ -68,7 +68,7 @@ describe("mtlkit's Adam", () => {
         const v = tf.variable(tf.tensor1d([0]));
         const opt = mtl.optimizers.adam({ learningRate: 1, beta2: 0.999, epsilon: 1e-30 });
         const g = tf.tensor1d([3]);
-        opt.applyGradients({ [v.name]: g });
+        opt.applyGradients({ [v.name]: g } as never);
         expect(Math.abs(v.dataSync()[0] + 1)).toBeLessThan(3e-7);
         tf.dispose([v, g]);
         opt.dispose();
@@ -80,7 +80,7 @@ describe("mtlkit's Adam", () => {
         const opt = mtl.optimizers.adam({ learningRate: 0.1 });
         const step = () => {
           const g = Object.fromEntries(vars.map((v) => [v.name, tf.onesLike(v)]));
-          opt.applyGradients(g);
+          opt.applyGradients(g as never);
           tf.dispose(Object.values(g));
         };
         step(); // creates the slots
@@ -112,14 +112,14 @@ describe("mtlkit's Adam", () => {
       const opt = mtl.optimizers.adam({ learningRate: 0.05 });
       for (let t = 0; t < 12; t++) {
         const g = gradsAt(t, straight);
-        opt.applyGradients(g);
+        opt.applyGradients(g as never);
         tf.dispose(Object.values(g));
       }
       const resumed = make();
       const first = mtl.optimizers.adam({ learningRate: 0.05 });
       for (let t = 0; t < 5; t++) {
         const g = gradsAt(t, resumed);
-        first.applyGradients(g);
+        first.applyGradients(g as never);
         tf.dispose(Object.values(g));
       }
       const saved = (await first.getWeights()).map((w) => ({ name: w.name, tensor: w.tensor.clone() }));
@@ -129,7 +129,7 @@ describe("mtlkit's Adam", () => {
       expect(second.iterations).toBe(5);
       for (let t = 5; t < 12; t++) {
         const g = gradsAt(t, resumed);
-        second.applyGradients(g);
+        second.applyGradients(g as never);
         tf.dispose(Object.values(g));
       }
       resumed.forEach((v, i) => expect(Array.from(v.dataSync())).toEqual(Array.from(straight[i].dataSync())));
@@ -143,7 +143,7 @@ describe("mtlkit's Adam", () => {
       const v = tf.variable(init); // shares init's memory: an in-place update would change `init`
       const opt = mtl.optimizers.adam({ learningRate: 0.1 });
       const g = tf.tensor1d([1, 1, 1]);
-      opt.applyGradients({ [v.name]: g });
+      opt.applyGradients({ [v.name]: g } as never);
       expect(Array.from(init.dataSync())).toEqual([1, 2, 3]);
       expect(v.dataSync()[0]).toBeCloseTo(0.9, 5);
       tf.dispose([init, v, g]);
