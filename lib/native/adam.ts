@@ -48,6 +48,9 @@ export function adamStepConstants(step: number, learningRate: number, beta1: num
   return { biasCorrection1, biasCorrection2, negStepSize: -learningRate / biasCorrection1, sqrtBiasCorrection2: Math.sqrt(biasCorrection2) };
 }
 
+/** The step's constants as float32 scalar tensors, shared by every variable's tfjs-op update. */
+type OpScalars = Record<"beta1" | "beta2" | "oneMinusBeta1" | "oneMinusBeta2" | "sqrtBiasCorrection2" | "epsilon" | "negStepSize", tf.Scalar>;
+
 interface AdamInternals {
   accumulatedFirstMoment: Slot[];
   accumulatedSecondMoment: Slot[];
@@ -98,15 +101,25 @@ export class FusedAdamOptimizer extends tf.AdamOptimizer {
       Array.isArray(variableGradients) ? variableGradients[i].tensor : (variableGradients as tf.NamedTensorMap)[name];
     const constants = this.nextStep();
     const self = this.internals();
-    names.forEach((name, i) => {
-      const value = tf.engine().registeredVariables[name];
-      const { m, v } = this.slotsAt(i, value);
-      const gradient = gradientOf(name, i);
-      if (gradient == null) return;
-      if (addon && this.updateNative(addon, backendName, value, gradient, m, v, constants)) return;
-      this.updateWithOps(value, gradient, m, v, constants);
+    tf.tidy(() => {
+      let scalars: OpScalars | undefined; // made once per step, on first use
+      names.forEach((name, i) => {
+        const value = tf.engine().registeredVariables[name];
+        const { m, v } = this.slotsAt(i, value);
+        const gradient = gradientOf(name, i);
+        if (gradient == null) return;
+        if (addon && this.updateNative(addon, backendName, value, gradient, m, v, constants)) return;
+        scalars ??= this.opScalars(constants);
+        this.updateWithOps(value, gradient, m, v, scalars);
+      });
     });
     self.incrementIterations();
+  }
+
+  private opScalars(c: AdamStepConstants): OpScalars {
+    const { beta1, beta2, epsilon } = this.internals();
+    const s = (x: number) => tf.scalar(x, "float32");
+    return { beta1: s(beta1), beta2: s(beta2), oneMinusBeta1: s(1 - beta1), oneMinusBeta2: s(1 - beta2), sqrtBiasCorrection2: s(c.sqrtBiasCorrection2), epsilon: s(epsilon), negStepSize: s(c.negStepSize) };
   }
 
   /** One native in-place update; false when a view cannot be taken (shared memory, other backend). */
@@ -121,12 +134,11 @@ export class FusedAdamOptimizer extends tf.AdamOptimizer {
   }
 
   /** The same update in tfjs ops, float32 operations in the native kernel's order. */
-  private updateWithOps(value: tf.Variable, g: tf.Tensor, m: tf.Variable, v: tf.Variable, c: AdamStepConstants): void {
-    const { beta1, beta2, epsilon } = this.internals();
+  private updateWithOps(value: tf.Variable, g: tf.Tensor, m: tf.Variable, v: tf.Variable, c: OpScalars): void {
     tf.tidy(() => {
-      const mNew = tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1));
-      const vNew = tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), 1 - beta2));
-      const denom = tf.add(tf.div(tf.sqrt(vNew), c.sqrtBiasCorrection2), epsilon);
+      const mNew = tf.add(tf.mul(m, c.beta1), tf.mul(g, c.oneMinusBeta1));
+      const vNew = tf.add(tf.mul(v, c.beta2), tf.mul(tf.square(g), c.oneMinusBeta2));
+      const denom = tf.add(tf.div(tf.sqrt(vNew), c.sqrtBiasCorrection2), c.epsilon);
       m.assign(mNew);
       v.assign(vNew);
       value.assign(tf.add(tf.mul(tf.div(mNew, denom), c.negStepSize), value));
