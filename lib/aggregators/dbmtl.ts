@@ -14,7 +14,7 @@ import * as tf from "@tensorflow/tfjs";
 import { check } from "../errors";
 import { checkNumberIn, options } from "./common";
 import { StatefulAggregator } from "./moco";
-import { AggregationContext, checkJacobian, requireLosses, rowName } from "./types";
+import { AggregationContext, checkJacobian, requireLosses, rowName, rowNorms } from "./types";
 
 export interface DbMtlOptions {
   beta?: number;
@@ -42,14 +42,14 @@ export function dbmtl(opts?: DbMtlOptions): StatefulAggregator {
       if (buffer) check(buffer.shape[1] === d, "DB-MTL", () => `the Jacobian has ${d} columns but the buffer has ${buffer!.shape[1]}.`);
       const losses = requireLosses("dbmtl", k, context);
       losses.forEach((l, i) => check(l > 0, "dbmtl", () => `the loss of ${rowName(i, context)} is ${l}; DB-MTL takes log L_i and needs L_i > 0.`));
-      buffer ??= tf.variable(tf.zeros([k, d]), false);
+      buffer ??= tf.tidy(() => tf.variable(tf.zeros([k, d]), false));
       t++;
       const betaT = beta / Math.pow(t, sigma);
       const buf = buffer;
       const norms = tf.tidy(() => {
         const logGrads = tf.div(jacobian, tf.tensor2d(losses, [k, 1]));
         buf.assign(tf.add(logGrads, tf.mul(betaT, tf.sub(buf, logGrads))));
-        return tf.sqrt(tf.sum(tf.square(buf), 1));
+        return rowNorms(buf as tf.Tensor2D);
       });
       const n = Array.from(norms.dataSync());
       norms.dispose();

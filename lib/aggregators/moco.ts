@@ -16,7 +16,7 @@ import * as tf from "@tensorflow/tfjs";
 import { check } from "../errors";
 import { checkNumberIn, checkOneOf, options } from "./common";
 import { matVec, projectSimplex } from "./linalg/matrix";
-import { AggregationContext, Aggregator, checkJacobian, gramianOf, requireLosses } from "./types";
+import { AggregationContext, Aggregator, checkJacobian, gramianOf, requireLosses, rowNorms } from "./types";
 
 export interface MocoOptions {
   beta?: number;
@@ -60,7 +60,7 @@ export function moco(opts?: MocoOptions): StatefulAggregator {
       const [k, d] = jacobian.shape;
       if (Y) check(Y.shape[1] === d, "MoCo", () => `the Jacobian has ${d} columns but the tracked gradients have ${Y!.shape[1]}.`);
       const losses = normalize === "loss" ? requireLosses("moco", k, context) : undefined;
-      Y ??= tf.variable(tf.zeros([k, d]), false);
+      Y ??= tf.tidy(() => tf.variable(tf.zeros([k, d]), false));
       lambda ??= new Array<number>(k).fill(1 / k);
       t++;
       const betaT = beta / Math.pow(t, betaSigma);
@@ -69,7 +69,7 @@ export function moco(opts?: MocoOptions): StatefulAggregator {
       tf.tidy(() => {
         let J: tf.Tensor2D = jacobian;
         if (losses) {
-          const norms = tf.sqrt(tf.sum(tf.square(J), 1, true));
+          const norms = tf.reshape(rowNorms(J), [k, 1]);
           J = tf.mul(tf.div(J, tf.add(norms, 1e-8)), tf.tensor2d(losses, [k, 1]));
         }
         tracked.assign(tf.sub(tracked, tf.mul(betaT, tf.sub(tracked, J))));

@@ -90,11 +90,42 @@ export function checkGramian(where: string, G: Matrix, context?: AggregationCont
   }
 }
 
-/** G = J Jᵀ read back as float64 rows. */
+/**
+ * A power of two 2⁻ᵉ with 2ᵉ ≈ max |X| (e an integer in [−126, 126], so both 2ᵉ and 2⁻ᵉ are normal
+ * float32 numbers), as a scalar tensor: X·2⁻ᵉ has entries of order 1 and is exact. An all-zero X
+ * gives 2¹²⁶ (harmless); a non-finite X gives a non-finite or zero factor, so its products stay non-finite.
+ */
+export function unitScale(x: tf.Tensor): tf.Scalar {
+  return tf.tidy(() => {
+    const e = tf.clipByValue(tf.floor(tf.div(tf.log(tf.max(tf.abs(x))), Math.LN2)), -126, 126);
+    return tf.pow(tf.scalar(2), tf.neg(e)) as tf.Scalar;
+  });
+}
+
+/**
+ * G = J Jᵀ read back as float64 rows. The product is formed in float32 on J·2⁻ᵉ (2ᵉ ≈ max |J|, an
+ * exact power of two) and scaled back by 4ᵉ in float64: squared entries of J itself would overflow
+ * float32 above ~1e19 and underflow below ~1e-19, while every finite J has a finite, accurate G this
+ * way. For J in the ordinary range the result is bit-identical to forming J Jᵀ directly.
+ */
 export function gramianOf(jacobian: tf.Tensor2D): Matrix {
   const k = jacobian.shape[0];
-  const flat = tf.tidy(() => matMulFast(jacobian, jacobian, false, true).dataSync());
-  return Array.from({ length: k }, (_, i) => Array.from(flat.subarray(i * k, (i + 1) * k)));
+  const flat = tf.tidy(() => {
+    const scale = unitScale(jacobian);
+    const scaled = tf.mul(jacobian, scale) as tf.Tensor2D;
+    return tf.concat([tf.reshape(matMulFast(scaled, scaled, false, true), [k * k]), tf.reshape(scale, [1])]).dataSync();
+  });
+  // The factor actually used, read back: exact even where a backend's pow is not.
+  const back = 1 / (flat[k * k] * flat[k * k]);
+  return Array.from({ length: k }, (_, i) => Array.from(flat.subarray(i * k, (i + 1) * k), (v) => v * back));
+}
+
+/** The Euclidean norm of each row of X [k, d], formed on X·2⁻ᵉ like `gramianOf` (no float32 overflow). */
+export function rowNorms(x: tf.Tensor2D): tf.Tensor1D {
+  return tf.tidy(() => {
+    const scale = unitScale(x);
+    return tf.div(tf.sqrt(tf.sum(tf.square(tf.mul(x, scale)), 1)), scale) as tf.Tensor1D;
+  });
 }
 
 /** d = Jᵀ w. */

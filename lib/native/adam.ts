@@ -1,19 +1,68 @@
 /**
- * Adam with a fused native update. tfjs's AdamOptimizer runs about a dozen element-wise kernels per
- * variable per step; when mtlkit's native kernels are enabled for the backend (wasm or cpu), this
- * subclass updates each variable and its two moments in place with one native call, doing tfjs's
- * float32 operations in tfjs's order (bit-identical on wasm). Everything else — slot creation,
- * getWeights/setWeights, checkpoints, dispose — is tfjs's own, so the two are interchangeable.
- * A variable whose memory is shared with another tensor is updated the ordinary way.
+ * mtlkit's Adam: PyTorch's update, with an optional fused native kernel.
+ *
+ * tfjs's AdamOptimizer keeps β₁ᵗ and β₂ᵗ as float32 running products and forms 1 − βᵗ in float32
+ * (1.3e-5 relative off at t = 1 for β₂ = 0.999), which moves a run away from PyTorch's by ~1e-5
+ * within 60 steps. This class does what torch.optim.Adam does instead: the bias corrections
+ * 1 − β₁ᵗ and 1 − β₂ᵗ are computed in float64 from the step count t (a JS number: the optimizer's
+ * `iterations`, saved by getWeights() and restored by setWeights(), so checkpoints carry it), and
+ *
+ *   m ← β₁·m + (1−β₁)·g;   v ← β₂·v + (1−β₂)·g²
+ *   θ ← θ + (m / (sqrt(v) / sqrt(1 − β₂ᵗ) + ε)) · (−lr / (1 − β₁ᵗ))
+ *
+ * with the two step constants formed in float64 and every tensor operation in float32.
+ * When mtlkit's native kernels are enabled for the backend (wasm or cpu), each variable and its two
+ * moments are updated in place by one native call doing the same float32 operations in the same
+ * order as the tfjs-op path (bit-identical on wasm); on any other backend (webgpu, tensorflow)
+ * the tfjs-op path runs. Slots, getWeights/setWeights and the class name ("Adam") are tfjs's, so
+ * checkpoints of either kind load into the other. No tensor is read on the update path.
+ * A variable whose memory is shared with another tensor is updated with tfjs ops.
  */
 import * as tf from "@tensorflow/tfjs";
 import { NativeAddon } from "./addon";
 import { nativeAddonFor } from "./kernels";
 import { exclusiveView, HeapBackend, readView } from "./views";
 
+type NamedTensor = { name: string; tensor: tf.Tensor };
+
 interface Slot {
   originalName: string;
   variable: tf.Variable;
+}
+
+/** The float64 constants of Adam's step t (t ≥ 1), as PyTorch forms them. */
+export interface AdamStepConstants {
+  /** 1 − β₁ᵗ */
+  biasCorrection1: number;
+  /** 1 − β₂ᵗ */
+  biasCorrection2: number;
+  /** −lr / (1 − β₁ᵗ) */
+  negStepSize: number;
+  /** sqrt(1 − β₂ᵗ) */
+  sqrtBiasCorrection2: number;
+}
+
+export function adamStepConstants(step: number, learningRate: number, beta1: number, beta2: number): AdamStepConstants {
+  const biasCorrection1 = 1 - Math.pow(beta1, step);
+  const biasCorrection2 = 1 - Math.pow(beta2, step);
+  return { biasCorrection1, biasCorrection2, negStepSize: -learningRate / biasCorrection1, sqrtBiasCorrection2: Math.sqrt(biasCorrection2) };
+}
+
+/** The step's constants as float32 scalar tensors, shared by every variable's tfjs-op update. */
+type OpScalars = Record<"beta1" | "beta2" | "oneMinusBeta1" | "oneMinusBeta2" | "sqrtBiasCorrection2" | "epsilon" | "negStepSize", tf.Scalar>;
+
+interface AdamInternals {
+  accumulatedFirstMoment: Slot[];
+  accumulatedSecondMoment: Slot[];
+  accBeta1?: tf.Variable;
+  accBeta2?: tf.Variable;
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  learningRate: number;
+  iterations_: number;
+  incrementIterations(): void;
+  extractIterations(weights: NamedTensor[]): Promise<NamedTensor[]>;
 }
 
 export class FusedAdamOptimizer extends tf.AdamOptimizer {
@@ -25,62 +74,80 @@ export class FusedAdamOptimizer extends tf.AdamOptimizer {
     return optimizer instanceof Object && Object.getPrototypeOf(optimizer) === FusedAdamOptimizer.prototype;
   }
 
+  constructor(learningRate: number, beta1: number, beta2: number, epsilon?: number) {
+    super(learningRate, beta1, beta2, epsilon);
+    // tfjs's float32 running β powers are not used: the step count is the state.
+    const self = this.internals();
+    tf.dispose([self.accBeta1!, self.accBeta2!]);
+    delete self.accBeta1;
+    delete self.accBeta2;
+  }
+
+  private internals(): AdamInternals {
+    return this as unknown as AdamInternals;
+  }
+
+  /** The float64 constants of the next step (t = iterations + 1). */
+  private nextStep(): AdamStepConstants {
+    const self = this.internals();
+    return adamStepConstants(this.iterations + 1, self.learningRate, self.beta1, self.beta2);
+  }
+
   override applyGradients(variableGradients: Parameters<tf.AdamOptimizer["applyGradients"]>[0]): void {
     const backendName = tf.getBackend();
     const addon = nativeAddonFor(backendName);
-    if (!addon || Array.isArray(variableGradients)) {
-      super.applyGradients(variableGradients);
-      return;
-    }
-    this.applyFused(addon, backendName, variableGradients as tf.NamedTensorMap);
-  }
-
-  private applyFused(addon: NativeAddon, backendName: string, grads: tf.NamedTensorMap): void {
-    const self = this as unknown as {
-      accumulatedFirstMoment: Slot[];
-      accumulatedSecondMoment: Slot[];
-      accBeta1: tf.Variable;
-      accBeta2: tf.Variable;
-      beta1: number;
-      beta2: number;
-      epsilon: number;
-      learningRate: number;
-      incrementIterations(): void;
-    };
-    const backend = tf.backend() as unknown as HeapBackend;
-    // tfjs forms (1 − β1ᵗ) in float32 from the float32 running product; so do we.
-    const oneMinusAcc1 = Math.fround(1 - self.accBeta1.dataSync()[0]);
-    const oneMinusAcc2 = Math.fround(1 - self.accBeta2.dataSync()[0]);
-    Object.keys(grads).forEach((name, i) => {
-      const value = tf.engine().registeredVariables[name];
-      if (self.accumulatedFirstMoment[i] == null) {
-        self.accumulatedFirstMoment[i] = { originalName: `${name}/m`, variable: tf.tidy(() => tf.zerosLike(value).variable(false)) };
-      }
-      if (self.accumulatedSecondMoment[i] == null) {
-        self.accumulatedSecondMoment[i] = { originalName: `${name}/v`, variable: tf.tidy(() => tf.zerosLike(value).variable(false)) };
-      }
-      const gradient = grads[name];
-      if (gradient == null) return;
-      const m = self.accumulatedFirstMoment[i].variable;
-      const v = self.accumulatedSecondMoment[i].variable;
-      // Views are taken last: nothing may allocate (and so move the wasm heap) before the call.
-      const views = [exclusiveView(backendName, backend, value), readView(backendName, backend, gradient), exclusiveView(backendName, backend, m), exclusiveView(backendName, backend, v)];
-      if (views.some((view) => view === undefined) || views[0]!.length !== views[1]!.length) {
-        this.updateOne(value, gradient, m, v, oneMinusAcc1, oneMinusAcc2);
-        return;
-      }
-      addon.adam(views[0]!, views[1]!, views[2]!, views[3]!, self.beta1, self.beta2, 1 - self.beta1, 1 - self.beta2, oneMinusAcc1, oneMinusAcc2, self.epsilon, -self.learningRate);
-    });
+    const names = Array.isArray(variableGradients) ? variableGradients.map((v) => v.name) : Object.keys(variableGradients);
+    const gradientOf = (name: string, i: number): tf.Tensor | undefined =>
+      Array.isArray(variableGradients) ? variableGradients[i].tensor : (variableGradients as tf.NamedTensorMap)[name];
+    const constants = this.nextStep();
+    const self = this.internals();
     tf.tidy(() => {
-      self.accBeta1.assign(tf.mul(self.accBeta1, self.beta1));
-      self.accBeta2.assign(tf.mul(self.accBeta2, self.beta2));
+      let scalars: OpScalars | undefined; // made once per step, on first use
+      names.forEach((name, i) => {
+        const value = tf.engine().registeredVariables[name];
+        const { m, v } = this.slotsAt(i, value);
+        const gradient = gradientOf(name, i);
+        if (gradient == null) return;
+        if (addon && this.updateNative(addon, backendName, value, gradient, m, v, constants)) return;
+        scalars ??= this.opScalars(constants);
+        this.updateWithOps(value, gradient, m, v, scalars);
+      });
     });
     self.incrementIterations();
   }
 
+  private opScalars(c: AdamStepConstants): OpScalars {
+    const { beta1, beta2, epsilon } = this.internals();
+    const s = (x: number) => tf.scalar(x, "float32");
+    return { beta1: s(beta1), beta2: s(beta2), oneMinusBeta1: s(1 - beta1), oneMinusBeta2: s(1 - beta2), sqrtBiasCorrection2: s(c.sqrtBiasCorrection2), epsilon: s(epsilon), negStepSize: s(c.negStepSize) };
+  }
+
+  /** One native in-place update; false when a view cannot be taken (shared memory, other backend). */
+  private updateNative(addon: NativeAddon, backendName: string, value: tf.Variable, g: tf.Tensor, m: tf.Variable, v: tf.Variable, c: AdamStepConstants): boolean {
+    const self = this.internals();
+    const backend = tf.backend() as unknown as HeapBackend;
+    // Views are taken last: nothing may allocate (and so move the wasm heap) before the call.
+    const views = [exclusiveView(backendName, backend, value), readView(backendName, backend, g), exclusiveView(backendName, backend, m), exclusiveView(backendName, backend, v)];
+    if (views.some((view) => view === undefined) || views[0]!.length !== views[1]!.length) return false;
+    addon.adam(views[0]!, views[1]!, views[2]!, views[3]!, self.beta1, self.beta2, 1 - self.beta1, 1 - self.beta2, c.biasCorrection1, c.biasCorrection2, self.epsilon, -self.learningRate);
+    return true;
+  }
+
+  /** The same update in tfjs ops, float32 operations in the native kernel's order. */
+  private updateWithOps(value: tf.Variable, g: tf.Tensor, m: tf.Variable, v: tf.Variable, c: OpScalars): void {
+    tf.tidy(() => {
+      const mNew = tf.add(tf.mul(m, c.beta1), tf.mul(g, c.oneMinusBeta1));
+      const vNew = tf.add(tf.mul(v, c.beta2), tf.mul(tf.square(g), c.oneMinusBeta2));
+      const denom = tf.add(tf.div(tf.sqrt(vNew), c.sqrtBiasCorrection2), c.epsilon);
+      m.assign(mNew);
+      v.assign(vNew);
+      value.assign(tf.add(tf.mul(tf.div(mNew, denom), c.negStepSize), value));
+    });
+  }
+
   /** The moment slots of the i-th variable of the gradient map's order, created as tfjs would. */
   slotsAt(index: number, variable: tf.Variable): { m: tf.Variable; v: tf.Variable } {
-    const self = this as unknown as { accumulatedFirstMoment: Slot[]; accumulatedSecondMoment: Slot[] };
+    const self = this.internals();
     if (self.accumulatedFirstMoment[index] == null) {
       self.accumulatedFirstMoment[index] = { originalName: `${variable.name}/m`, variable: tf.tidy(() => tf.zerosLike(variable).variable(false)) };
     }
@@ -90,42 +157,33 @@ export class FusedAdamOptimizer extends tf.AdamOptimizer {
     return { m: self.accumulatedFirstMoment[index].variable, v: self.accumulatedSecondMoment[index].variable };
   }
 
-  /** [β1, β2, 1−β1, 1−β2, 1−β1ᵗ, 1−β2ᵗ, ε, −lr] for a native update of this step (tfjs's float32 forms). */
+  /** [β1, β2, 1−β1, 1−β2, 1−β1ᵗ, 1−β2ᵗ, ε, −lr] for a native update of the next step (bias corrections in float64). */
   updateConstants(): number[] {
-    const self = this as unknown as { accBeta1: tf.Variable; accBeta2: tf.Variable; beta1: number; beta2: number; epsilon: number; learningRate: number };
-    return [
-      self.beta1,
-      self.beta2,
-      1 - self.beta1,
-      1 - self.beta2,
-      Math.fround(1 - self.accBeta1.dataSync()[0]),
-      Math.fround(1 - self.accBeta2.dataSync()[0]),
-      self.epsilon,
-      -self.learningRate,
-    ];
+    const self = this.internals();
+    const c = this.nextStep();
+    return [self.beta1, self.beta2, 1 - self.beta1, 1 - self.beta2, c.biasCorrection1, c.biasCorrection2, self.epsilon, -self.learningRate];
   }
 
-  /** Advances the running β powers and the iteration count after a native update. */
+  /** Advances the step count after a native update. */
   finishNativeStep(): void {
-    const self = this as unknown as { accBeta1: tf.Variable; accBeta2: tf.Variable; beta1: number; beta2: number; incrementIterations(): void };
-    tf.tidy(() => {
-      self.accBeta1.assign(tf.mul(self.accBeta1, self.beta1));
-      self.accBeta2.assign(tf.mul(self.accBeta2, self.beta2));
-    });
-    self.incrementIterations();
+    this.internals().incrementIterations();
   }
 
-  /** tfjs's own update for one variable (used when its memory is shared). */
-  private updateOne(value: tf.Variable, g: tf.Tensor, m: tf.Variable, v: tf.Variable, oneMinusAcc1: number, oneMinusAcc2: number): void {
-    const { beta1, beta2, epsilon, learningRate } = this as unknown as { beta1: number; beta2: number; epsilon: number; learningRate: number };
-    tf.tidy(() => {
-      const mNew = tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1));
-      const vNew = tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), 1 - beta2));
-      const mHat = tf.div(mNew, oneMinusAcc1);
-      const vHat = tf.div(vNew, oneMinusAcc2);
-      m.assign(mNew);
-      v.assign(vNew);
-      value.assign(tf.add(tf.mul(tf.div(mHat, tf.add(tf.sqrt(vHat), epsilon)), -learningRate), value));
-    });
+  override async setWeights(weightValues: NamedTensor[]): Promise<void> {
+    const self = this.internals();
+    const rest = await self.extractIterations(weightValues);
+    const count = rest.length / 2;
+    const previous = [...self.accumulatedFirstMoment, ...self.accumulatedSecondMoment].filter((s) => s != null).map((s) => s.variable);
+    self.accumulatedFirstMoment = rest.slice(0, count).map((w) => ({ originalName: w.name, variable: w.tensor.variable(false) }));
+    self.accumulatedSecondMoment = rest.slice(count, 2 * count).map((w) => ({ originalName: w.name, variable: w.tensor.variable(false) }));
+    // Disposed after the new slots hold their data, which may be the old slots' own.
+    tf.dispose(previous);
+  }
+
+  override dispose(): void {
+    const self = this.internals();
+    tf.dispose([...self.accumulatedFirstMoment, ...self.accumulatedSecondMoment].filter((s) => s != null).map((s) => s.variable));
+    self.accumulatedFirstMoment = [];
+    self.accumulatedSecondMoment = [];
   }
 }

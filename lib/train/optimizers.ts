@@ -15,8 +15,10 @@ export interface AdamOptions {
 }
 
 /**
- * Adam (Kingma & Ba, ICLR 2015). When mtlkit's native kernels are enabled (see `useBestBackend`),
- * each variable's update runs as one fused native call with the same float32 arithmetic as tfjs.
+ * Adam (Kingma & Ba, ICLR 2015) as torch.optim.Adam computes it: bias corrections 1 − βᵗ in float64
+ * from the step count (tfjs's own AdamOptimizer forms them in float32; lib/native/adam.ts). When
+ * mtlkit's native kernels are enabled (see `useBestBackend`), each variable's update runs as one
+ * fused native call with the same float32 arithmetic as the tfjs-op path.
  */
 export function adam(options: AdamOptions = {}): tf.AdamOptimizer {
   const lr = options.learningRate ?? 1e-3;

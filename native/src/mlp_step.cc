@@ -100,6 +100,11 @@ double SumSquares(const std::vector<float>& a) {
 
 }  // namespace
 
+Adam AdamConstants(const double d[8]) {
+  return Adam{static_cast<float>(d[0]), static_cast<float>(d[1]), static_cast<float>(d[2]), static_cast<float>(d[3]),
+              static_cast<float>(std::sqrt(d[5])), static_cast<float>(d[7] / d[4]), static_cast<float>(d[6])};
+}
+
 void AdamUpdate(float* value, const float* g, float* m, float* v, size_t n, const Adam& a, float scale) {
   for (size_t i = 0; i < n; ++i) {
     const float gi = g[i] * scale;
@@ -110,10 +115,8 @@ void AdamUpdate(float* value, const float* g, float* m, float* v, size_t n, cons
     const float v1 = v[i] * a.beta2;
     const float v2 = g2 * a.oneMinusBeta2;
     const float vNew = v1 + v2;
-    const float mHat = mNew / a.oneMinusAccBeta1;
-    const float vHat = vNew / a.oneMinusAccBeta2;
-    const float denom = std::sqrt(vHat) + a.epsilon;
-    const float step = (mHat / denom) * a.negLearningRate;
+    const float denom = std::sqrt(vNew) / a.sqrtBiasCorrection2 + a.epsilon;
+    const float step = (mNew / denom) * a.negStepSize;
     m[i] = mNew;
     v[i] = vNew;
     value[i] = step + value[i];

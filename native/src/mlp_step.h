@@ -29,9 +29,17 @@ struct Head {
   double weight;
 };
 
+// The float32 constants of one Adam step. The two that depend on the step t are formed in double
+// from 1 − βᵗ (itself computed in double from t by the caller), as torch.optim.Adam forms them.
 struct Adam {
-  float beta1, beta2, oneMinusBeta1, oneMinusBeta2, oneMinusAccBeta1, oneMinusAccBeta2, epsilon, negLearningRate;
+  float beta1, beta2, oneMinusBeta1, oneMinusBeta2;
+  float sqrtBiasCorrection2;  // sqrt(1 − β2ᵗ)
+  float negStepSize;          // −lr / (1 − β1ᵗ)
+  float epsilon;
 };
+
+// From [β1, β2, 1−β1, 1−β2, 1−β1ᵗ, 1−β2ᵗ, ε, −lr] (doubles).
+Adam AdamConstants(const double d[8]);
 
 struct StepResult {
   std::vector<double> losses;
@@ -39,9 +47,9 @@ struct StepResult {
   bool applied = false;
 };
 
-// One Adam update in place, tfjs's AdamOptimizer's float32 operations in tfjs's order, on the
-// gradient scaled by `scale` (1 when not clipping):
-//   m ← m·β1 + g·(1−β1);  v ← v·β2 + g²·(1−β2);  value ← (m/(1−β1ᵗ)) / (sqrt(v/(1−β2ᵗ)) + ε) · (−lr) + value
+// One Adam update in place (PyTorch's form, float32 operations in the order of mtlkit's tfjs-op
+// path, lib/native/adam.ts), on the gradient scaled by `scale` (1 when not clipping):
+//   m ← m·β1 + g·(1−β1);  v ← v·β2 + g²·(1−β2);  value ← (m / (sqrt(v)/sqrt(1−β2ᵗ) + ε)) · (−lr/(1−β1ᵗ)) + value
 void AdamUpdate(float* value, const float* g, float* m, float* v, size_t n, const Adam& a, float scale);
 
 // Runs the step. Nothing is written to the parameters unless every loss and the gradient norm are

@@ -94,8 +94,8 @@ bool GetDouble(napi_env env, napi_value value, double* out, const char* name) {
 }
 
 // adam(value, gradient, m, v, beta1, beta2, oneMinusBeta1, oneMinusBeta2, oneMinusAccBeta1, oneMinusAccBeta2,
-//      epsilon, negLearningRate): one Adam update in place (mtlkit::AdamUpdate), reproducing tfjs's
-// AdamOptimizer bit for bit on the wasm backend.
+//      epsilon, negLearningRate): one Adam update in place (mtlkit::AdamUpdate), PyTorch's form; the two
+// 1 − βᵗ arrive in double and the step constants are formed from them in double (mtlkit::AdamConstants).
 napi_value Adam(napi_env env, napi_callback_info info) {
   size_t argc = 12;
   napi_value argv[12];
@@ -119,8 +119,7 @@ napi_value Adam(napi_env env, napi_callback_info info) {
   for (int i = 0; i < 8; ++i) {
     if (!GetDouble(env, argv[4 + i], &d[i], names[i])) return nullptr;
   }
-  const mtlkit::Adam adam{static_cast<float>(d[0]), static_cast<float>(d[1]), static_cast<float>(d[2]), static_cast<float>(d[3]),
-                          static_cast<float>(d[4]), static_cast<float>(d[5]), static_cast<float>(d[6]), static_cast<float>(d[7])};
+  const mtlkit::Adam adam = mtlkit::AdamConstants(d);
   mtlkit::AdamUpdate(value, grad, m, v, n, adam, 1.0f);
   return nullptr;
 }
@@ -273,8 +272,7 @@ napi_value MlpStepBinding(napi_env env, napi_callback_info info) {
     napi_get_element(env, adamArray, i, &element);
     if (!GetDouble(env, element, &a[i], "adam[i]")) return nullptr;
   }
-  const mtlkit::Adam adam{static_cast<float>(a[0]), static_cast<float>(a[1]), static_cast<float>(a[2]), static_cast<float>(a[3]),
-                          static_cast<float>(a[4]), static_cast<float>(a[5]), static_cast<float>(a[6]), static_cast<float>(a[7])};
+  const mtlkit::Adam adam = mtlkit::AdamConstants(a);
   const mtlkit::StepResult r = mtlkit::MlpStep(x, static_cast<int>(batch), trunk, heads, adam, clipNorm);
   napi_value result, losses, norm, applied;
   napi_create_object(env, &result);
