@@ -12,6 +12,8 @@ export interface ProcessEntry {
   pid: number;
   ppid: number;
   pgid: number;
+  /** Dead, waiting only for its parent to reap it. */
+  zombie: boolean;
 }
 
 /** Every process on the machine with its parent and process group (Linux /proc, else `ps`). */
@@ -28,16 +30,16 @@ export function listProcesses(): ProcessEntry[] {
       }
       // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses, so split after the last ")".
       const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      out.push({ pid: Number(name), ppid: Number(fields[1]), pgid: Number(fields[2]) });
+      out.push({ pid: Number(name), ppid: Number(fields[1]), pgid: Number(fields[2]), zombie: fields[0] === "Z" });
     }
     return out;
   }
-  const text = execFileSync("ps", ["-A", "-o", "pid=,ppid=,pgid="], { encoding: "utf8" });
+  const text = execFileSync("ps", ["-A", "-o", "pid=,ppid=,pgid=,stat="], { encoding: "utf8" });
   return text
     .split("\n")
-    .map((l) => l.trim().split(/\s+/).map(Number))
-    .filter((f) => f.length === 3 && f.every(Number.isInteger))
-    .map(([pid, ppid, pgid]) => ({ pid, ppid, pgid }));
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => f.length === 4 && f.slice(0, 3).every((x) => Number.isInteger(Number(x))))
+    .map(([pid, ppid, pgid, stat]) => ({ pid: Number(pid), ppid: Number(ppid), pgid: Number(pgid), zombie: stat.startsWith("Z") }));
 }
 
 /** `root` and all its descendants. */
@@ -78,20 +80,10 @@ export async function killProcessTree(root: number, knownGroups: Iterable<number
     for (const pid of pids) signal(pid, "SIGKILL");
     // Children reparented to init keep their group: look them up by group, not by parent.
     const alive = listProcesses().filter((p) => pids.has(p.pid) || groups.has(p.pgid));
-    const living = alive.filter((p) => !isZombie(p.pid));
+    const living = alive.filter((p) => !p.zombie);
     if (living.length === 0) return [];
     if (Date.now() > deadline) return living.map((p) => p.pid);
     for (const p of living) pids.add(p.pid);
     await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** A zombie is dead and only waits for its parent to reap it. */
-function isZombie(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
-  } catch {
-    return !fs.existsSync("/proc/self/stat") ? false : true;
   }
 }

@@ -87,7 +87,7 @@ describe("a cell stuck in native code", () => {
     // mtlkit's supervisor runs the kernel in its own process group (pgid = the kernel's pid);
     // the runner started the supervisor in another one (pgid = its pid).
     const left = listProcesses().filter(
-      (p) => [kernelPid, supervisorPid].includes(p.pid) || [kernelPid, supervisorPid].includes(p.pgid),
+      (p) => !p.zombie && ([kernelPid, supervisorPid].includes(p.pid) || [kernelPid, supervisorPid].includes(p.pgid)),
     );
     expect(left).toEqual([]);
     expect(withMarker(marker)).toEqual([]);
