@@ -4,7 +4,7 @@
  *   mtlkit kernel install   [--user | --sys-prefix | --prefix DIR | --jupyter-dir DIR] [--name NAME] [--heap-mb N]
  *   mtlkit kernel uninstall [--user | --sys-prefix | --prefix DIR | --jupyter-dir DIR] [--name NAME]
  *   mtlkit kernel start --connection-file FILE [--heap-mb N] [--no-supervisor]
- *   mtlkit run <notebook.ipynb | dir…> [--out DIR] [--timeout S] [--allow-errors] [--kernel NAME]
+ *   mtlkit run <notebook.ipynb | dir…> (--out DIR | --inplace) [--timeout S] [--grace S] [--allow-errors] [--kernel NAME]
  *   mtlkit doctor [--json]
  */
 import { DEFAULT_KERNEL_NAME, install, InstallError, Location, uninstall } from "./install";
@@ -13,7 +13,8 @@ const USAGE = `usage:
   mtlkit kernel install   [--user | --sys-prefix | --prefix DIR | --jupyter-dir DIR] [--name NAME] [--heap-mb N]
   mtlkit kernel uninstall [--user | --sys-prefix | --prefix DIR | --jupyter-dir DIR] [--name NAME]
   mtlkit kernel start --connection-file FILE [--heap-mb N] [--no-supervisor]
-  mtlkit run <notebook.ipynb | dir...> [--out DIR] [--timeout SECONDS] [--allow-errors] [--kernel NAME]
+  mtlkit run <notebook.ipynb | dir...> (--out DIR | --inplace) [--timeout SECONDS] [--grace SECONDS]
+             [--allow-errors] [--kernel NAME]
   mtlkit doctor [--json]`;
 
 class UsageError extends Error {}
@@ -104,18 +105,38 @@ async function main(argv: string[]): Promise<number> {
     throw new UsageError(`unknown kernel command ${sub ?? "(none)"}`);
   }
   if (cmd === "run") {
-    const p = parseArgs(rest, ["out", "timeout", "kernel"], ["allow-errors"]);
+    const p = parseArgs(rest, ["out", "timeout", "grace", "kernel"], ["allow-errors", "inplace"]);
     if (p.positional.length === 0) throw new UsageError("run needs at least one notebook");
-    const timeout = p.values.has("timeout") ? Number(p.values.get("timeout")) : undefined;
-    if (timeout !== undefined && !(timeout > 0)) throw new UsageError("--timeout must be a positive number of seconds");
+    const seconds = (name: string) => {
+      if (!p.values.has(name)) return undefined;
+      const v = Number(p.values.get(name));
+      if (!(v > 0 && Number.isFinite(v))) throw new UsageError(`--${name} must be a positive number of seconds`);
+      return v;
+    };
+    const timeout = seconds("timeout");
+    const grace = seconds("grace");
+    if (p.values.has("out") === p.flags.has("inplace")) {
+      throw new UsageError(
+        p.flags.has("inplace") ? "choose one of --out DIR and --inplace" : "run needs --out DIR (where executed copies go) or --inplace (overwrite the notebooks)",
+      );
+    }
     const { runNotebooks } = await import("./runner/run");
-    const ok = await runNotebooks(p.positional, {
-      outDir: p.values.get("out"),
-      timeoutSeconds: timeout,
-      allowErrors: p.flags.has("allow-errors"),
-      kernelName: p.values.get("kernel"),
-    });
-    return ok ? 0 : 1;
+    const { MtlError } = await import("../lib/errors");
+    try {
+      const ok = await runNotebooks(p.positional, {
+        outDir: p.values.get("out"),
+        inplace: p.flags.has("inplace"),
+        timeoutSeconds: timeout,
+        graceSeconds: grace,
+        allowErrors: p.flags.has("allow-errors"),
+        kernelName: p.values.get("kernel"),
+      });
+      return ok ? 0 : 1;
+    } catch (e) {
+      if (!(e instanceof MtlError)) throw e;
+      console.error(`mtlkit: ${e.message}`);
+      return 1;
+    }
   }
   if (cmd === "doctor") {
     const p = parseArgs(rest, [], ["json"]);

@@ -3,7 +3,8 @@
 // build cannot run (no compiler, no OpenBLAS, no Node headers), it records why in
 // native/build-status.json, and mtlkit runs on wasm/cpu alone; `mtlkit doctor` reports the reason.
 const { spawnSync } = require("node:child_process");
-const { existsSync, writeFileSync, renameSync } = require("node:fs");
+const { existsSync, mkdtempSync, rmSync, writeFileSync, renameSync } = require("node:fs");
+const { tmpdir } = require("node:os");
 const { dirname, join } = require("node:path");
 
 const root = join(__dirname, "..");
@@ -36,6 +37,44 @@ if (process.env.MTLKIT_NATIVE === "0") {
   writeStatus({ ok: false, reason: "skipped: MTLKIT_NATIVE=0" });
   process.exit(0);
 }
+// OpenBLAS the way native/binding.gyp looks for it: pkg-config's flags, else the compiler's own search
+// paths. A tiny program that includes cblas.h and links -lopenblas must build with one of them.
+function findOpenBlas() {
+  const cxx = process.env.CXX || "c++";
+  const version = spawnSync(cxx, ["--version"], { encoding: "utf8" });
+  if (version.status !== 0) return { ok: false, reason: `no C++ compiler (${cxx} --version failed${version.error ? `: ${version.error.code}` : ""})` };
+  const dir = mkdtempSync(join(tmpdir(), "mtlkit-openblas-"));
+  try {
+    const probe = join(dir, "probe.cc");
+    writeFileSync(probe, '#include <cblas.h>\nint main() { return openblas_get_config() == nullptr; }\n');
+    const pc = spawnSync("pkg-config", ["--cflags", "--libs", "openblas"], { encoding: "utf8" });
+    const tries = [];
+    if (pc.status === 0) tries.push({ how: "pkg-config", flags: pc.stdout.trim().split(/\s+/).filter(Boolean) });
+    tries.push({ how: "the compiler's search paths", flags: ["-lopenblas"] });
+    const errors = [];
+    for (const t of tries) {
+      const r = spawnSync(cxx, ["-std=c++17", probe, "-o", join(dir, "probe"), ...t.flags], { encoding: "utf8" });
+      if (r.status === 0) return { ok: true, how: t.how };
+      errors.push(`${t.how}: ${(r.stderr || "").split("\n").find((l) => /error/i.test(l))?.trim() ?? `exit ${r.status}`}`);
+    }
+    const pcNote = pc.status === 0 ? "" : `pkg-config does not know openblas${pc.error ? " (pkg-config is not installed)" : ""}; `;
+    return {
+      ok: false,
+      reason:
+        `OpenBLAS was not found: ${pcNote}${errors.join("; ")}. Install it (Debian/Ubuntu: libopenblas-dev, Fedora: openblas-devel, ` +
+        "macOS: brew install openblas and add its lib/pkgconfig to PKG_CONFIG_PATH), then run `npm run build:native`",
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const openblas = findOpenBlas();
+if (!openblas.ok) {
+  writeStatus({ ok: false, reason: openblas.reason });
+  console.warn(`mtlkit: native addon not built: ${openblas.reason}; running on wasm/cpu.`);
+  process.exit(0);
+}
 const gyp = findNodeGyp();
 if (!gyp) {
   writeStatus({ ok: false, reason: "node-gyp was not found (it ships with npm)" });
@@ -47,7 +86,7 @@ const dir = nodeDir();
 if (dir) args.push(`--nodedir=${dir}`);
 const result = spawnSync(process.execPath, args, { encoding: "utf8", env: { ...process.env, JOBS: "2" } });
 if (result.status === 0 && existsSync(join(nativeDir, "build", "Release", "mtlkit_native.node"))) {
-  writeStatus({ ok: true, reason: "built" });
+  writeStatus({ ok: true, reason: `built (OpenBLAS through ${openblas.how})` });
   console.log("mtlkit: native addon built (OpenBLAS matmul kernels).");
 } else {
   const output = `${result.stdout ?? ""}\n${result.stderr ?? ""}`;

@@ -13,6 +13,7 @@ import { ConnectionInfo, endpoint, newConnectionInfo, writeConnectionFile } from
 import { WireSocket } from "../protocol/sockets";
 import { Header, JsonObject, Message, newHeader, Signer } from "../protocol/wire";
 import { FoundKernelSpec } from "./kernelspec";
+import { killProcessTree, processTree } from "./processTree";
 
 export class KernelDiedError extends Error {
   /** IOPub messages the running cell had produced before the kernel died. */
@@ -25,6 +26,9 @@ export class KernelDiedError extends Error {
 }
 
 export class CellTimeoutError extends Error {
+  /** IOPub messages the stuck cell had produced. */
+  partialMessages: Message[] = [];
+
   constructor(message: string) {
     super(message);
     this.name = "CellTimeoutError";
@@ -62,6 +66,8 @@ export class KernelClient {
   private connectionFile = "";
   private died: KernelDiedError | null = null;
   private onDeath: ((e: KernelDiedError) => void)[] = [];
+  /** Process groups seen under the kernel process (a supervised kernel has its own). */
+  private readonly groups = new Set<number>();
   stderr = "";
 
   constructor(
@@ -98,6 +104,9 @@ export class KernelClient {
       cwd: this.cwd,
       env: { ...process.env, ...this.spec.env, JPY_PARENT_PID: String(process.pid) },
       stdio: ["ignore", "pipe", "pipe"],
+      // A process group of its own, as jupyter_client does: a Ctrl-C meant for the runner does not
+      // interrupt the kernel, and killTree can end the kernel's whole group without hitting ours.
+      detached: process.platform !== "win32",
     });
     this.proc.stdout?.on("data", () => {});
     this.proc.stderr?.on("data", (d: Buffer) => {
@@ -121,6 +130,17 @@ export class KernelClient {
     void this.readLoop(this.control);
     void this.readIopub();
     await this.waitReady(readyTimeoutMs);
+    this.noteGroups();
+  }
+
+  /** Remember the kernel's process groups while its process tree is intact. */
+  private noteGroups(): void {
+    if (!this.proc?.pid || process.platform === "win32") return;
+    try {
+      for (const p of processTree(this.proc.pid)) this.groups.add(p.pgid);
+    } catch {
+      // no process table to read: killTree still kills what it finds then
+    }
   }
 
   private markDead(message: string): void {
@@ -244,7 +264,11 @@ export class KernelClient {
           const grace = opts.graceMs ?? 10_000;
           const after = await Promise.race([done.then(() => "done" as const), sleep(grace).then(() => "stuck" as const), death]);
           if (after === "stuck") {
-            throw new CellTimeoutError(`cell timed out after ${opts.timeoutMs / 1000} s and did not stop when interrupted`);
+            const stuck = new CellTimeoutError(
+              `cell timed out after ${opts.timeoutMs / 1000} s and did not stop within ${grace / 1000} s of the interrupt`,
+            );
+            stuck.partialMessages = w.messages;
+            throw stuck;
           }
         }
       } else {
@@ -281,12 +305,32 @@ export class KernelClient {
         const { reply } = this.request(this.control, "shutdown_request", { restart: false });
         await Promise.race([reply.catch(() => null), sleep(3000)]);
         await Promise.race([exited, sleep(3000)]);
-        if (!this.died) this.proc.kill("SIGKILL");
+        if (!this.died) await this.killTree();
       }
     } finally {
-      for (const s of [this.shell, this.control, this.iopub]) await s?.close().catch(() => {});
-      if (this.connectionFile) fs.rmSync(path.dirname(this.connectionFile), { recursive: true, force: true });
+      await this.closeConnection();
     }
+  }
+
+  /**
+   * Kill the kernel outright: its process, everything under it and their process
+   * groups, then close the sockets. Resolves with pids that survived (normally none).
+   */
+  async killTree(): Promise<number[]> {
+    if (!this.proc?.pid) return [];
+    if (process.platform === "win32") {
+      this.proc.kill("SIGKILL");
+      return [];
+    }
+    this.noteGroups();
+    const left = await killProcessTree(this.proc.pid, this.groups);
+    await this.closeConnection();
+    return left;
+  }
+
+  private async closeConnection(): Promise<void> {
+    for (const s of [this.shell, this.control, this.iopub]) await s?.close().catch(() => {});
+    if (this.connectionFile) fs.rmSync(path.dirname(this.connectionFile), { recursive: true, force: true });
   }
 
   kill(): void {

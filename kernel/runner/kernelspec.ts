@@ -42,10 +42,19 @@ export function findKernelSpec(name: string): FoundKernelSpec {
       env: spec.env ?? {},
     };
   }
-  if (name === DEFAULT_KERNEL_NAME) {
-    // Not installed: this very package's kernel is runnable anyway.
-    const spec = kernelSpec(path.join(__dirname, "..", "cli.js"));
-    return { name, dir: path.join(__dirname, ".."), ...spec };
-  }
+  // Not installed: this very package's kernel is runnable anyway.
+  if (name === DEFAULT_KERNEL_NAME) return ownKernelSpec();
   throw new Error(`no kernelspec named "${name}" (looked in ${searched.join(", ")}); try \`mtlkit kernel install\``);
+}
+
+/**
+ * This installation's own kernel, launched from this package's compiled CLI, whatever
+ * kernelspecs (perhaps another checkout's "mtlkit") are installed.
+ */
+export function ownKernelSpec(): FoundKernelSpec {
+  // From dist/kernel/runner that is dist/kernel/cli.js; from the TypeScript sources (tests), the build's.
+  const candidates = [path.join(__dirname, "..", "cli.js"), path.join(__dirname, "..", "..", "dist", "kernel", "cli.js")];
+  const cli = candidates.find((c) => fs.existsSync(c));
+  if (!cli) throw new Error(`mtlkit's kernel is not built (looked for ${candidates.join(", ")}); run \`npm run build\``);
+  return { name: DEFAULT_KERNEL_NAME, dir: path.dirname(cli), ...kernelSpec(cli) };
 }

@@ -4,6 +4,8 @@
 #include <node_api.h>
 #include <cblas.h>
 
+#include <algorithm>
+#include <climits>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -13,10 +15,36 @@
 
 namespace {
 
+// Every argument is checked before any memory is touched: a bad one throws a JavaScript error
+// (TypeError for a wrong kind of value, RangeError for a value out of range) that names it.
+
 bool Check(napi_env env, napi_status status, const char* what) {
   if (status == napi_ok) return true;
-  napi_throw_error(env, nullptr, what);
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (!pending) napi_throw_error(env, nullptr, (std::string("mtlkit native: ") + what).c_str());
   return false;
+}
+
+bool TypeError(napi_env env, const std::string& message) {
+  napi_throw_type_error(env, nullptr, ("mtlkit native: " + message).c_str());
+  return false;
+}
+
+bool RangeError(napi_env env, const std::string& message) {
+  napi_throw_range_error(env, nullptr, ("mtlkit native: " + message).c_str());
+  return false;
+}
+
+// a·b without signed overflow (which would wrap to a small size and pass the bounds checks).
+bool MulChecked(int64_t a, int64_t b, int64_t* out) { return !__builtin_mul_overflow(a, b, out); }
+bool AddChecked(int64_t a, int64_t b, int64_t* out) { return !__builtin_add_overflow(a, b, out); }
+
+bool GetBool(napi_env env, napi_value value, bool* out, const char* name) {
+  if (value == nullptr || napi_get_value_bool(env, value, out) != napi_ok) {
+    return TypeError(env, std::string("argument '") + name + "' must be a boolean");
+  }
+  return true;
 }
 
 bool GetFloatArray(napi_env env, napi_value value, float** data, size_t* length, const char* name) {
@@ -24,7 +52,9 @@ bool GetFloatArray(napi_env env, napi_value value, float** data, size_t* length,
   void* raw = nullptr;
   napi_value buffer;
   size_t offset = 0;
-  if (napi_get_typedarray_info(env, value, &type, length, &raw, &buffer, &offset) != napi_ok || type != napi_float32_array) {
+  bool isTyped = false;
+  if (value == nullptr || napi_is_typedarray(env, value, &isTyped) != napi_ok || !isTyped ||
+      napi_get_typedarray_info(env, value, &type, length, &raw, &buffer, &offset) != napi_ok || type != napi_float32_array) {
     std::string message = std::string("mtlkit native: argument '") + name + "' must be a Float32Array";
     napi_throw_type_error(env, nullptr, message.c_str());
     return false;
@@ -33,11 +63,25 @@ bool GetFloatArray(napi_env env, napi_value value, float** data, size_t* length,
   return true;
 }
 
+// A whole number (napi_get_value_int64 alone would turn 2.5 into 2 and NaN into 0).
 bool GetInt(napi_env env, napi_value value, int64_t* out, const char* name) {
-  if (napi_get_value_int64(env, value, out) != napi_ok) {
-    std::string message = std::string("mtlkit native: argument '") + name + "' must be an integer";
-    napi_throw_type_error(env, nullptr, message.c_str());
-    return false;
+  double d = 0;
+  if (value == nullptr || napi_get_value_double(env, value, &d) != napi_ok) {
+    return TypeError(env, std::string("argument '") + name + "' must be an integer");
+  }
+  if (!std::isfinite(d) || std::trunc(d) != d || std::fabs(d) > 9007199254740991.0) {
+    return RangeError(env, std::string("argument '") + name + "' must be a whole number within ±2^53 (got " + std::to_string(d) + ")");
+  }
+  *out = static_cast<int64_t>(d);
+  return true;
+}
+
+// A size OpenBLAS can take (an int), at least `min`.
+bool GetDim(napi_env env, napi_value value, int64_t* out, const char* name, int64_t min) {
+  if (!GetInt(env, value, out, name)) return false;
+  if (*out < min || *out > INT_MAX) {
+    return RangeError(env, std::string("argument '") + name + "' must be between " + std::to_string(min) + " and " + std::to_string(INT_MAX) +
+                               " (got " + std::to_string(*out) + ")");
   }
   return true;
 }
@@ -54,11 +98,16 @@ napi_value Gemm(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   bool transA = false, transB = false;
-  napi_get_value_bool(env, argv[0], &transA);
-  napi_get_value_bool(env, argv[1], &transB);
+  if (!GetBool(env, argv[0], &transA, "transA") || !GetBool(env, argv[1], &transB, "transB")) return nullptr;
   int64_t batch, m, n, k, strideA, strideB;
-  if (!GetInt(env, argv[2], &batch, "batch") || !GetInt(env, argv[3], &m, "m") || !GetInt(env, argv[4], &n, "n") ||
-      !GetInt(env, argv[5], &k, "k") || !GetInt(env, argv[7], &strideA, "strideA") || !GetInt(env, argv[9], &strideB, "strideB")) {
+  // Strides are never negative: a negative one would read before the start of the array.
+  if (!GetDim(env, argv[2], &batch, "batch", 1) || !GetDim(env, argv[3], &m, "m", 0) || !GetDim(env, argv[4], &n, "n", 0) ||
+      !GetDim(env, argv[5], &k, "k", 0) || !GetInt(env, argv[7], &strideA, "strideA") || !GetInt(env, argv[9], &strideB, "strideB")) {
+    return nullptr;
+  }
+  if (strideA < 0 || strideB < 0) {
+    RangeError(env, "gemm strides must be 0 (broadcast) or positive (got strideA " + std::to_string(strideA) + ", strideB " +
+                        std::to_string(strideB) + ")");
     return nullptr;
   }
   float *a, *b, *c;
@@ -67,15 +116,26 @@ napi_value Gemm(napi_env env, napi_callback_info info) {
       !GetFloatArray(env, argv[10], &c, &lengthC, "c")) {
     return nullptr;
   }
-  // Bounds: every access must stay inside the arrays the caller passed.
-  const int64_t needA = (batch - 1) * strideA + m * k, needB = (batch - 1) * strideB + k * n, needC = batch * m * n;
-  if (batch < 1 || m < 0 || n < 0 || k < 0 || static_cast<int64_t>(lengthA) < needA || static_cast<int64_t>(lengthB) < needB ||
-      static_cast<int64_t>(lengthC) < needC) {
-    napi_throw_range_error(env, nullptr, "mtlkit native: gemm operand shapes do not fit the arrays given");
+  // Bounds: every access must stay inside the arrays the caller passed; sizes are computed with
+  // checked arithmetic, so an overflow is an error rather than a small number that passes.
+  int64_t mk, kn, mn, spanA, spanB, needA, needB, needC;
+  if (!MulChecked(m, k, &mk) || !MulChecked(k, n, &kn) || !MulChecked(m, n, &mn) || !MulChecked(batch - 1, strideA, &spanA) ||
+      !MulChecked(batch - 1, strideB, &spanB) || !AddChecked(spanA, mk, &needA) || !AddChecked(spanB, kn, &needB) ||
+      !MulChecked(batch, mn, &needC)) {
+    RangeError(env, "gemm sizes overflow (batch " + std::to_string(batch) + ", m " + std::to_string(m) + ", n " + std::to_string(n) + ", k " +
+                        std::to_string(k) + ", strideA " + std::to_string(strideA) + ", strideB " + std::to_string(strideB) + ")");
     return nullptr;
   }
-  const int lda = transA ? static_cast<int>(m) : static_cast<int>(k);
-  const int ldb = transB ? static_cast<int>(k) : static_cast<int>(n);
+  if (static_cast<uint64_t>(needA) > lengthA || static_cast<uint64_t>(needB) > lengthB || static_cast<uint64_t>(needC) > lengthC) {
+    RangeError(env, "gemm operand shapes do not fit the arrays given (a needs " + std::to_string(needA) + " of " + std::to_string(lengthA) +
+                        ", b " + std::to_string(needB) + " of " + std::to_string(lengthB) + ", c " + std::to_string(needC) + " of " +
+                        std::to_string(lengthC) + ")");
+    return nullptr;
+  }
+  if (mn == 0) return nullptr;
+  // BLAS wants leading dimensions of at least 1, even for an empty operand.
+  const int lda = static_cast<int>(std::max<int64_t>(1, transA ? m : k));
+  const int ldb = static_cast<int>(std::max<int64_t>(1, transB ? k : n));
   for (int64_t i = 0; i < batch; ++i) {
     cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans, static_cast<int>(m),
                 static_cast<int>(n), static_cast<int>(k), 1.0f, a + i * strideA, lda, b + i * strideB, ldb, 0.0f, c + i * m * n,
@@ -129,18 +189,18 @@ napi_value Adam(napi_env env, napi_callback_info info) {
 napi_value SumOfSquares(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  if (!Check(env, napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr), "bad call")) return nullptr;
   bool isArray = false;
   if (argc < 1 || napi_is_array(env, argv[0], &isArray) != napi_ok || !isArray) {
-    napi_throw_type_error(env, nullptr, "mtlkit native: sumOfSquares expects an array of Float32Arrays");
+    TypeError(env, "sumOfSquares expects an array of Float32Arrays");
     return nullptr;
   }
   uint32_t count = 0;
-  napi_get_array_length(env, argv[0], &count);
+  if (!Check(env, napi_get_array_length(env, argv[0], &count), "sumOfSquares: cannot read the array's length")) return nullptr;
   double total = 0.0;
   for (uint32_t j = 0; j < count; ++j) {
     napi_value element;
-    napi_get_element(env, argv[0], j, &element);
+    if (!Check(env, napi_get_element(env, argv[0], j, &element), "sumOfSquares: cannot read an element")) return nullptr;
     float* data;
     size_t n;
     if (!GetFloatArray(env, element, &data, &n, "arrays[i]")) return nullptr;
@@ -149,14 +209,26 @@ napi_value SumOfSquares(napi_env env, napi_callback_info info) {
     total += partial;
   }
   napi_value result;
-  napi_create_double(env, total, &result);
+  if (!Check(env, napi_create_double(env, total, &result), "sumOfSquares: cannot return the result")) return nullptr;
   return result;
 }
 
+// object[name], or nullptr (with nothing thrown: the Get* helper that receives it names the argument).
 napi_value Property(napi_env env, napi_value object, const char* name) {
+  napi_valuetype type;
+  if (object == nullptr || napi_typeof(env, object, &type) != napi_ok || type != napi_object) return nullptr;
   napi_value value = nullptr;
-  napi_get_named_property(env, object, name, &value);
+  if (napi_get_named_property(env, object, name, &value) != napi_ok) return nullptr;
   return value;
+}
+
+// A JavaScript array and its length.
+bool GetArray(napi_env env, napi_value value, uint32_t* length, const char* name) {
+  bool isArray = false;
+  if (value == nullptr || napi_is_array(env, value, &isArray) != napi_ok || !isArray) {
+    return TypeError(env, std::string("argument '") + name + "' must be an array");
+  }
+  return Check(env, napi_get_array_length(env, value, length), "cannot read an array's length");
 }
 
 bool ReadLayer(napi_env env, napi_value object, mtlkit::Dense* d) {
@@ -167,22 +239,23 @@ bool ReadLayer(napi_env env, napi_value object, mtlkit::Dense* d) {
     if (!GetFloatArray(env, Property(env, object, names[i]), &arrays[i], &lengths[i], names[i])) return false;
   }
   bool relu = false;
-  napi_get_value_bool(env, Property(env, object, "relu"), &relu);
+  if (!GetBool(env, Property(env, object, "relu"), &relu, "relu")) return false;
   const size_t out = lengths[1];
   if (out == 0 || lengths[0] % out != 0 || lengths[2] != lengths[0] || lengths[3] != lengths[0] || lengths[4] != out || lengths[5] != out) {
     napi_throw_range_error(env, nullptr, "mtlkit native: mlpStep layer arrays have inconsistent sizes");
     return false;
   }
+  if (out > INT_MAX || lengths[0] / out > INT_MAX) return RangeError(env, "mlpStep layer is too large");
   *d = mtlkit::Dense{arrays[0], arrays[1], arrays[2], arrays[3], arrays[4], arrays[5], static_cast<int>(lengths[0] / out), static_cast<int>(out), relu};
   return true;
 }
 
-bool ReadLayers(napi_env env, napi_value array, std::vector<mtlkit::Dense>* layers) {
+bool ReadLayers(napi_env env, napi_value array, std::vector<mtlkit::Dense>* layers, const char* name) {
   uint32_t n = 0;
-  napi_get_array_length(env, array, &n);
+  if (!GetArray(env, array, &n, name)) return false;
   for (uint32_t i = 0; i < n; ++i) {
     napi_value element;
-    napi_get_element(env, array, i, &element);
+    if (!Check(env, napi_get_element(env, array, i, &element), "mlpStep: cannot read a layer")) return false;
     mtlkit::Dense d;
     if (!ReadLayer(env, element, &d)) return false;
     if (!layers->empty() && layers->back().out != d.in) {
@@ -199,8 +272,9 @@ bool ReadLayers(napi_env env, napi_value array, std::vector<mtlkit::Dense>* laye
 napi_value MlpStepBinding(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  if (argc < 1) {
+  if (!Check(env, napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr), "bad call")) return nullptr;
+  napi_valuetype specType = napi_undefined;
+  if (argc < 1 || napi_typeof(env, argv[0], &specType) != napi_ok || specType != napi_object) {
     napi_throw_type_error(env, nullptr, "mtlkit native: mlpStep expects one object");
     return nullptr;
   }
@@ -214,25 +288,37 @@ napi_value MlpStepBinding(napi_env env, napi_callback_info info) {
     return nullptr;
   }
   std::vector<mtlkit::Dense> trunk;
-  if (!ReadLayers(env, Property(env, spec, "trunk"), &trunk)) return nullptr;
-  if (batch < 1 || trunk.empty() || xLength != static_cast<size_t>(batch) * trunk[0].in) {
+  if (!ReadLayers(env, Property(env, spec, "trunk"), &trunk, "trunk")) return nullptr;
+  int64_t xNeed = 0;
+  if (batch < 1 || batch > INT_MAX || trunk.empty() || !MulChecked(batch, trunk[0].in, &xNeed) || xLength != static_cast<uint64_t>(xNeed)) {
     napi_throw_range_error(env, nullptr, "mtlkit native: mlpStep x does not match batch × the first layer's inputs");
     return nullptr;
   }
   napi_value headsArray = Property(env, spec, "heads");
   uint32_t headCount = 0;
-  napi_get_array_length(env, headsArray, &headCount);
+  if (!GetArray(env, headsArray, &headCount, "heads")) return nullptr;
   std::vector<mtlkit::Head> heads(headCount);
   for (uint32_t t = 0; t < headCount; ++t) {
     napi_value h;
-    napi_get_element(env, headsArray, t, &h);
-    if (!ReadLayers(env, Property(env, h, "layers"), &heads[t].layers)) return nullptr;
+    if (!Check(env, napi_get_element(env, headsArray, t, &h), "mlpStep: cannot read a head")) return nullptr;
+    if (!ReadLayers(env, Property(env, h, "layers"), &heads[t].layers, "layers")) return nullptr;
     if (heads[t].layers.empty() || heads[t].layers[0].in != trunk.back().out) {
       napi_throw_range_error(env, nullptr, "mtlkit native: mlpStep head does not read the trunk's output");
       return nullptr;
     }
     int64_t loss = 0;
     if (!GetInt(env, Property(env, h, "loss"), &loss, "loss") || !GetDouble(env, Property(env, h, "weight"), &heads[t].weight, "weight")) return nullptr;
+    // Only the codes mlp_step.h defines: any other value cast to the enum would silently run one of them.
+    if (loss != static_cast<int64_t>(mtlkit::Loss::SoftmaxCrossEntropy) && loss != static_cast<int64_t>(mtlkit::Loss::MeanSquaredError) &&
+        loss != static_cast<int64_t>(mtlkit::Loss::SigmoidCrossEntropy)) {
+      RangeError(env, "mlpStep head " + std::to_string(t) + " has unknown loss code " + std::to_string(loss) +
+                          " (0 softmax cross-entropy, 1 mean squared error, 2 sigmoid cross-entropy)");
+      return nullptr;
+    }
+    if (!std::isfinite(heads[t].weight)) {
+      RangeError(env, "mlpStep head " + std::to_string(t) + " has a weight that is not finite");
+      return nullptr;
+    }
     heads[t].loss = static_cast<mtlkit::Loss>(loss);
     napi_value target = Property(env, h, "target");
     napi_typedarray_type type;
@@ -240,7 +326,9 @@ napi_value MlpStepBinding(napi_env env, napi_callback_info info) {
     void* data;
     napi_value buffer;
     size_t offset;
-    if (napi_get_typedarray_info(env, target, &type, &length, &data, &buffer, &offset) != napi_ok) {
+    bool isTyped = false;
+    if (target == nullptr || napi_is_typedarray(env, target, &isTyped) != napi_ok || !isTyped ||
+        napi_get_typedarray_info(env, target, &type, &length, &data, &buffer, &offset) != napi_ok) {
       napi_throw_type_error(env, nullptr, "mtlkit native: mlpStep head target must be a typed array");
       return nullptr;
     }
@@ -258,7 +346,8 @@ napi_value MlpStepBinding(napi_env env, napi_callback_info info) {
         }
       }
     } else {
-      if (type != napi_float32_array || length != static_cast<size_t>(batch) * width) {
+      int64_t targetNeed = 0;
+      if (type != napi_float32_array || !MulChecked(batch, static_cast<int64_t>(width), &targetNeed) || length != static_cast<uint64_t>(targetNeed)) {
         napi_throw_range_error(env, nullptr, "mtlkit native: value targets must be a Float32Array of batch × outputs");
         return nullptr;
       }
@@ -266,10 +355,16 @@ napi_value MlpStepBinding(napi_env env, napi_callback_info info) {
     }
   }
   napi_value adamArray = Property(env, spec, "adam");
+  uint32_t adamLength = 0;
+  if (!GetArray(env, adamArray, &adamLength, "adam")) return nullptr;
+  if (adamLength != 8) {
+    RangeError(env, "mlpStep adam must hold 8 numbers (got " + std::to_string(adamLength) + ")");
+    return nullptr;
+  }
   double a[8];
   for (uint32_t i = 0; i < 8; ++i) {
     napi_value element;
-    napi_get_element(env, adamArray, i, &element);
+    if (!Check(env, napi_get_element(env, adamArray, i, &element), "mlpStep: cannot read adam")) return nullptr;
     if (!GetDouble(env, element, &a[i], "adam[i]")) return nullptr;
   }
   const mtlkit::Adam adam = mtlkit::AdamConstants(a);
@@ -293,10 +388,14 @@ napi_value MlpStepBinding(napi_env env, napi_callback_info info) {
 napi_value SetThreads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  if (!Check(env, napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr), "bad call")) return nullptr;
   int64_t threads = 1;
-  if (argc < 1 || !GetInt(env, argv[0], &threads, "threads")) return nullptr;
-  openblas_set_num_threads(static_cast<int>(threads < 1 ? 1 : threads));
+  if (argc < 1) {
+    TypeError(env, "setThreads expects a number of threads");
+    return nullptr;
+  }
+  if (!GetInt(env, argv[0], &threads, "threads")) return nullptr;
+  openblas_set_num_threads(static_cast<int>(std::clamp<int64_t>(threads, 1, INT_MAX)));
   return nullptr;
 }
 

@@ -6,6 +6,7 @@ import * as tf from "@tensorflow/tfjs";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { diagnose, doctor, DoctorReport, findKernelspecs, formatDoctor, jupyterDataDirs } from "../../lib/doctor";
 import { resetAll } from "./fakeBackends";
+import { installedPackage } from "./machine";
 
 const hasVulkan = ["/usr/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib"].some((d) => fs.existsSync(path.join(d, "libvulkan.so.1")));
 const hasNvidia = fs.existsSync("/proc/driver/nvidia/version");
@@ -23,8 +24,9 @@ describe("doctor on this machine", () => {
     expect(report.tfjsVersion).toBe(tf.version.tfjs);
     expect(report.packages["@tensorflow/tfjs-backend-wasm"]).toBe("4.22.0");
     expect(report.packages["@tensorflow/tfjs-backend-webgpu"]).toBe("4.22.0");
-    // danfojs-node's alias of tfjs-node to plain tfjs does not count as tfjs-node.
-    expect(report.packages["@tensorflow/tfjs-node"]).toBeNull();
+    // As installed here; danfojs-node's alias of tfjs-node to plain tfjs does not count as tfjs-node.
+    expect(report.packages["@tensorflow/tfjs-node"]).toBe(installedPackage("@tensorflow/tfjs-node").version);
+    expect(report.packages["@tensorflow/tfjs-node-gpu"]).toBe(installedPackage("@tensorflow/tfjs-node-gpu").version);
   });
 
   it("checks that each loaded backend computes a matmul that agrees with float64", () => {
@@ -33,7 +35,10 @@ describe("doctor on this machine", () => {
     expect(wasm.works).toBe(true);
     expect(cpu.works).toBe(true);
     expect(wasm.check).toMatch(/rel\. error \d\.\de-\d+/);
-    expect(report.best.backend).toBe("wasm");
+    // The pick is the best backend that is here (a GPU one where it loads), never WebGPU without opting in.
+    const pick = report.backends.find((b) => b.available && b.name !== "webgpu")!;
+    expect(report.best.backend).toBe(pick.name);
+    expect(["tensorflow", "wasm"]).toContain(report.best.backend);
   });
 
   it("restores the backend that was active before", () => {

@@ -8,6 +8,7 @@ import { MtlError } from "../../lib/errors";
 import { fakeRequire, NOT_FOUND, registerCpuClone, resetAll } from "./fakeBackends";
 import { registerWebGpu, SYNC_READ_MESSAGE } from "../../lib/backends/webgpu";
 import * as mtl from "../../lib";
+import { installedPackage, webGpuHere } from "./machine";
 
 const FAKE_DAWN = path.join(__dirname, "fixtures", "fake-dawn.js");
 
@@ -73,16 +74,42 @@ describe("tfjs's cpu banner", () => {
 });
 
 describe("useBestBackend on this machine", () => {
-  it("picks wasm and says why native TensorFlow and WebGPU are not in use", async () => {
+  // Whatever the machine has (a GPU or not): the choice and the reasons agree with what is installed
+  // and with what Dawn answers, and the best available backend is the one picked.
+  it("picks the best backend that is here and says why the others are not in use", async () => {
+    const dawn = await webGpuHere();
+    const packages = { gpu: installedPackage("@tensorflow/tfjs-node-gpu"), cpu: installedPackage("@tensorflow/tfjs-node") };
     const info = await useBestBackend();
-    expect(info.backend).toBe("wasm");
     const byName = Object.fromEntries(info.candidates.map((c) => [c.name, c]));
-    expect(byName.tensorflow.available).toBe(false);
-    expect(byName.tensorflow.reason).toMatch(/tfjs-node-gpu is not installed/);
-    expect(byName.tensorflow.reason).toMatch(/alias of @tensorflow\/tfjs/);
-    expect(byName.webgpu.available).toBe(false);
-    expect(byName.webgpu.reason).toMatch(/^no adapter/);
-    expect(info.candidates.map((c) => c.name)).toEqual(["wasm", "cpu", "tensorflow", "webgpu"]);
+
+    // WebGPU: available exactly when Dawn offers an adapter; never picked without opting in.
+    expect(byName.webgpu.available).toBe(dawn.status === "adapter");
+    if (dawn.status === "adapter") expect(byName.webgpu.reason).toMatch(/not picked unless asked/);
+    else expect(byName.webgpu.reason).toBe(dawn.reason);
+    expect(info.backend).not.toBe("webgpu");
+
+    // Native TensorFlow: each package missing (or only an alias) is named as such; one present is tried.
+    for (const [pkg, found] of [
+      ["@tensorflow/tfjs-node-gpu", packages.gpu],
+      ["@tensorflow/tfjs-node", packages.cpu],
+    ] as const) {
+      if (byName.tensorflow.available) break; // loaded from an earlier package: the later one is not tried
+      if (found.version === null) {
+        expect(byName.tensorflow.reason).toContain(`${pkg} is not installed`);
+        if (found.aliasOf) expect(byName.tensorflow.reason).toContain(`${pkg} is not installed (the name is an alias of ${found.aliasOf})`);
+      } else {
+        expect(byName.tensorflow.reason).toContain(`${pkg} is installed but failed to load`);
+      }
+    }
+    if (packages.gpu.version === null && packages.cpu.version === null) expect(byName.tensorflow.available).toBe(false);
+    if (byName.tensorflow.available) expect(byName.tensorflow.version).toBe((packages.gpu.version ? packages.gpu : packages.cpu).version);
+
+    // The order is the ranking, and the pick is the first available candidate that is not WebGPU.
+    expect(info.candidates.map((c) => c.name)).toEqual(rankBackends(info.candidates).map((c) => c.name));
+    expect(info.backend).toBe(info.candidates.find((c) => c.available && c.name !== "webgpu")!.name);
+    // wasm is a dependency: it is here on every machine, so the pick is never slower than it.
+    expect(byName.wasm.available).toBe(true);
+    expect(["tensorflow", "wasm"]).toContain(info.backend);
   });
 });
 
@@ -247,6 +274,11 @@ describe("forcing a backend", () => {
   });
 
   it("forcing a backend that is not here fails with the reason instead of silently running elsewhere", async () => {
+    // Native TensorFlow made absent, whatever this machine has installed.
+    fakeRequire((id, real) => {
+      if (id.startsWith("@tensorflow/tfjs-node")) throw NOT_FOUND(id);
+      return real(id);
+    });
     process.env.MTLKIT_BACKEND = "tensorflow";
     const err = await useBestBackend().catch((e) => e);
     expect(err).toBeInstanceOf(MtlError);
@@ -255,11 +287,16 @@ describe("forcing a backend", () => {
     expect(tf.getBackend()).toBe("cpu"); // unchanged
   });
 
-  it("MTLKIT_BACKEND=webgpu on this machine fails with Dawn's reason", async () => {
+  it("MTLKIT_BACKEND=webgpu runs WebGPU where Dawn offers an adapter, and fails with Dawn's reason where it does not", async () => {
+    const dawn = await webGpuHere();
     process.env.MTLKIT_BACKEND = "webgpu";
-    const err = await useBestBackend().catch((e) => e);
-    expect(err).toBeInstanceOf(MtlError);
-    expect(err.message).toMatch(/webgpu: no adapter/);
+    const result = await useBestBackend().catch((e) => e);
+    if (dawn.status === "adapter") {
+      expect(result.backend, String(result.message)).toBe("webgpu");
+    } else {
+      expect(result).toBeInstanceOf(MtlError);
+      expect(result.message).toContain(`(forced: webgpu) (webgpu: ${dawn.reason})`);
+    }
   });
 
   it("MTLKIT_BACKEND=tensorflow with native present forces it", async () => {

@@ -106,7 +106,7 @@ describe("mtlkit run", () => {
   it("reports a kernel that exits mid-run at its cell, and saves what ran", () => {
     const nb = path.join(work, "dies.ipynb");
     writeNotebook(nb, [{ source: "1" }, { source: "process.exit(3)" }, { source: "2" }]);
-    const r = mtlkitRun([nb]);
+    const r = mtlkitRun([nb, "--inplace"]);
     expect(r.status).toBe(1);
     expect(r.stdout).toMatch(/dies\.ipynb\s+2\s+[\d.]+\s+kernel died/);
     expect(r.stdout).toContain("dies.ipynb: cell 2: kernel mtlkit died (exit code 3)");
