@@ -218,9 +218,18 @@ export function listCheckpoints(dir: string): string[] {
     .reverse();
 }
 
+/**
+ * Keeps the `keep` newest checkpoints up to the one just saved. Checkpoints of later steps are
+ * removed: they belong to a timeline this run abandoned (it resumed from an earlier checkpoint,
+ * past damaged ones, or a new run started in this folder), and left in place they would keep
+ * taking the place of intact ones.
+ */
 function pruneCheckpoints(dir: string, keep: number, newest: string): void {
-  for (const name of listCheckpoints(dir).slice(keep)) {
-    if (name === newest) continue;
+  const all = listCheckpoints(dir);
+  const superseded = all.filter((name) => name > newest);
+  if (superseded.length > 0) warn(`removed checkpoint${superseded.length > 1 ? "s" : ""} ${superseded.join(", ")} from ${dir}: ${newest} supersedes later steps.`);
+  const current = all.filter((name) => name <= newest);
+  for (const name of [...superseded, ...current.slice(keep)]) {
     // Rename first: a removal cut short must not leave a half-deleted folder named like a checkpoint.
     const doomed = temporaryPath(join(dir, name));
     renameSync(join(dir, name), doomed);
