@@ -148,3 +148,40 @@ describe("history storage", () => {
     b.dispose();
   });
 });
+
+describe("optimizer state", () => {
+  /** An optimizer with a plain-number step count (reported through Stateful) and a scalar variable of its own. */
+  class CountingSgd extends mtl.tf.SGDOptimizer {
+    steps = 0;
+    readonly decay = mtl.tf.scalar(1).variable(false);
+    override applyGradients(g: Parameters<mtl.tf.SGDOptimizer["applyGradients"]>[0]): void {
+      super.applyGradients(g);
+      this.steps++;
+      mtl.tf.tidy(() => this.decay.assign(mtl.tf.mul(this.decay, 0.9)));
+    }
+    state(): unknown {
+      return { steps: this.steps };
+    }
+    loadState(state: unknown): void {
+      this.steps = (state as { steps: number }).steps;
+    }
+  }
+
+  it("travels whatever the optimizer reports: its Stateful state and its scalar variables", async () => {
+    const dir = join(root, "optimizer-state");
+    const { trainer } = makeTrainer({ optimizer: new CountingSgd(0.1) });
+    const b = batch();
+    for (let i = 0; i < 3; i++) trainer.trainStep(b.x, b.targets);
+    await trainer.save(dir);
+    const manifest = JSON.parse(readFileSync(join(dir, "step-00000003", "manifest.json"), "utf8"));
+    expect(manifest.optimizer.state).toEqual({ steps: 3 });
+    expect(manifest.optimizer.scalars.decay).toBeCloseTo(0.729, 6);
+    const optimizer = new CountingSgd(0.1);
+    const fresh = makeTrainer({ optimizer }).trainer;
+    await fresh.load(dir);
+    expect(optimizer.steps).toBe(3);
+    expect((await optimizer.decay.data())[0]).toBe(manifest.optimizer.scalars.decay);
+    expect(await digest(fresh)).toBe(await digest(trainer));
+    b.dispose();
+  });
+});
