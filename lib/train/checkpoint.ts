@@ -270,6 +270,7 @@ export function readCheckpoint(path: string): LoadedCheckpoint {
   try {
     sumsText = readFileSync(join(path, CHECKSUMS), "utf8");
   } catch (e) {
+    if (olderFormat(path)) throw damaged(`format version 1 was written by an older mtlkit (without ${CHECKSUMS}) and is no longer read.`);
     throw damaged(`${CHECKSUMS} is missing or unreadable (${(e as Error).message}).`);
   }
   const expected = parseChecksums(sumsText);
@@ -305,6 +306,16 @@ export function readCheckpoint(path: string): LoadedCheckpoint {
   const history = readHistory(join(path, ".."), manifest.history, damaged);
   const state: TrainerState = { ...stored, history: { steps: history.steps, epochs: history.epochs, run: stored.history.run } };
   return { path, manifest, weights, state, history };
+}
+
+/** Whether the folder looks like a version 1 checkpoint (which had no SHA256SUMS). */
+function olderFormat(path: string): boolean {
+  try {
+    const m = JSON.parse(readFileSync(join(path, "manifest.json"), "utf8"));
+    return m?.format === CHECKPOINT_FORMAT && m.version === 1;
+  } catch {
+    return false;
+  }
 }
 
 /** The checksums SHA256SUMS lists for the folder's files, or what is wrong with it. */

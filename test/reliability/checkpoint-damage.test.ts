@@ -89,6 +89,26 @@ function expectRefused(o: Outcome, damage: RegExp, what = ""): void {
   expect((o.error as Error).message).toMatch(damage);
 }
 
+/** Flips one bit in a file of a working copy, loads it, and flips the bit back (a load writes nothing). */
+let work: string | undefined;
+async function loadFlipped(file: string, position: number, bit: number): Promise<Outcome> {
+  if (!work) {
+    work = join(root, "work");
+    cpSync(pristine, work, { recursive: true });
+  }
+  const path = join(work, file);
+  flipBit(path, position, bit);
+  warnings = [];
+  try {
+    await target.trainer.load(work);
+    return { step: target.trainer.step, digest: await digest(target.trainer), warnings, dir: work };
+  } catch (error) {
+    return { error, warnings, dir: work };
+  } finally {
+    flipBit(path, position, bit);
+  }
+}
+
 function flipBit(path: string, position: number, bit: number): void {
   const bytes = readFileSync(path);
   bytes[position % bytes.length] ^= 1 << bit;
@@ -108,7 +128,7 @@ describe("a single bit flipped (200 seeded flips per file)", () => {
     for (const [i, file] of files.entries()) {
       await fc.assert(
         fc.asyncProperty(flip, async ([position, bit]) => {
-          const o = await loadDamaged((dir) => flipBit(join(dir, NEWEST, file), position, bit));
+          const o = await loadFlipped(join(NEWEST, file), position, bit);
           expectLoaded(o, 3, [NEWEST], `${file} byte ${position} bit ${bit}`);
         }),
         { numRuns: 200, seed: 1000 + i },
@@ -122,7 +142,7 @@ describe("a single bit flipped (200 seeded flips per file)", () => {
     await fc.assert(
       fc.asyncProperty(flip, async ([position, bit]) => {
         const at = position % size;
-        const o = await loadDamaged((dir) => flipBit(join(dir, historyFile!), at, bit));
+        const o = await loadFlipped(historyFile!, at, bit);
         const survivor = survivorOfHistoryDamageAt(at);
         if (survivor === undefined) expectRefused(o, /history file .* does not match its checksum/, `history byte ${at}`);
         else expectLoaded(o, survivor, STEPS.filter((s) => s > survivor).map((s) => `step-0000000${s}`), `history byte ${at}`);
@@ -134,7 +154,7 @@ describe("a single bit flipped (200 seeded flips per file)", () => {
   it("in latest is reported, and the newest intact checkpoint is loaded", async () => {
     await fc.assert(
       fc.asyncProperty(flip, async ([position, bit]) => {
-        const o = await loadDamaged((dir) => flipBit(join(dir, "latest"), position, bit));
+        const o = await loadFlipped("latest", position, bit);
         expectLoaded(o, 4, ["latest"], `latest byte ${position} bit ${bit}`);
       }),
       { numRuns: 200, seed: 3000 },
@@ -204,5 +224,19 @@ describe("other damage", () => {
     });
     expectRefused(o, /holds no intact checkpoint: .*step-00000004: weights\.bin does not match its checksum.*step-00000003: weights\.bin.*step-00000002: weights\.bin/);
     expect(await digest(target.trainer)).toBe(before);
+  });
+});
+
+describe("older format", () => {
+  it("a version 1 checkpoint (no SHA256SUMS) is refused with that reason", async () => {
+    const o = await loadDamaged((dir) => {
+      for (const s of STEPS) {
+        const folder = join(dir, `step-0000000${s}`);
+        rmSync(join(folder, "SHA256SUMS"));
+        const m = JSON.parse(readFileSync(join(folder, "manifest.json"), "utf8"));
+        writeFileSync(join(folder, "manifest.json"), JSON.stringify({ ...m, version: 1 }));
+      }
+    });
+    expectRefused(o, /step-00000004: format version 1 was written by an older mtlkit/);
   });
 });
