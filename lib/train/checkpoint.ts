@@ -99,6 +99,8 @@ function mtlkitVersion(): string {
 const sha256 = (data: Uint8Array | string): string => createHash("sha256").update(data).digest("hex");
 const stepFolder = (step: number): string => `step-${String(step).padStart(8, "0")}`;
 const STEP_FOLDER = /^step-\d{8}$/;
+/** `latest`: the newest checkpoint's name, then its SHA-256, so a damaged pointer is told from a valid one. */
+const latestText = (name: string): string => `${name}\n${sha256(name)}\n`;
 
 /** Checkpoint problems reach the user even when nothing catches them: a console warning, as Node's own are. */
 function warn(message: string): void {
@@ -178,7 +180,7 @@ export async function saveCheckpoint(trainer: Trainer, dir: string, keep = 3): P
     renameSync(tmp, target);
   }
   fsyncDir(dir);
-  writeFileAtomic(join(dir, "latest"), `${name}\n${sha256(name)}\n`);
+  writeFileAtomic(join(dir, "latest"), latestText(name));
   pruneCheckpoints(dir, keep, name);
   return target;
 }
@@ -389,8 +391,8 @@ function readLatest(dir: string): { name?: string; problem?: string } {
   } catch {
     return {}; // No pointer yet (a first save cut short): the folders are scanned.
   }
-  const [name, sum, rest] = text.split("\n");
-  if (!STEP_FOLDER.test(name ?? "") || sum !== sha256(name) || rest !== "") return { problem: "its content does not match its checksum" };
+  const name = text.slice(0, text.indexOf("\n"));
+  if (!STEP_FOLDER.test(name) || text !== latestText(name)) return { problem: "its content does not match its checksum" };
   return { name };
 }
 
