@@ -1,7 +1,8 @@
 /**
  * Parts of a training run with state beyond the model's weights (a loss-weighting method's running
  * averages, an aggregator's EMA, learnable task weights…). The trainer saves and restores them in
- * checkpoints by name, so a resumed run continues exactly where it stopped.
+ * checkpoints by name, so a resumed run continues exactly where it stopped. An optimizer that
+ * implements it has its state saved in the checkpoint's manifest and restored after its slots.
  */
 export interface Stateful {
   /** JSON-serialisable state. */

@@ -2,7 +2,7 @@
 // Usage: node checkpoint-child.js <mode> <backend> <dir> [steps]
 //   straight: train 2·steps and print the losses; first: train steps, save; resume: load, train steps;
 //   saveLoop: save again and again until killed.
-//   saveOnce: resume from dir and save once (keep 2).
+//   saveOnce: resume from dir, train one step and save once (keep 2).
 const mtl = require("../../dist/lib");
 
 function setup(seed = 3) {
@@ -55,7 +55,9 @@ async function main() {
       await trainer.save(dir, { keep: 2 });
     }
   } else if (mode === "saveOnce") {
-    const trainer = await mtl.Trainer.resume(dir, options);
+    // One step past the newest checkpoint, so the save prunes to 2 even when no killed save completed.
+    const trainer = await mtl.Trainer.resume(dir, { ...options, callbacks: { onStepEnd: () => false } });
+    await trainer.fit(data, { epochs: 1 });
     await trainer.save(dir, { keep: 2 });
   } else {
     throw new Error(`unknown mode ${mode}`);

@@ -60,11 +60,13 @@ describe("interrupted saves", () => {
       for (const name of listCheckpoints(dir)) expect(() => readCheckpoint(join(dir, name))).not.toThrow();
     }
     expect(kills).toBe(20);
+    const before = findCheckpoint(dir).manifest.step;
     // Kills between a save and its pruning can leave extra checkpoints and temporary folders;
     // the next complete save prunes back to keep = 2 and removes the leftovers.
     const done = spawnSync(process.execPath, [CHILD, "saveOnce", "cpu", dir], { encoding: "utf8" });
     expect(done.status, done.stderr).toBe(0);
     expect(listCheckpoints(dir)).toHaveLength(2);
+    expect(findCheckpoint(dir).manifest.step).toBe(before + 1);
     expect(readdirSync(dir).filter((n) => n.startsWith("."))).toEqual([]);
   }, 240_000);
 });
