@@ -191,10 +191,17 @@ describe("kernel faults", () => {
         const probe = header("kernel_info_request");
         await raw.send(encode({ identities: [], header: probe, parent_header: {}, metadata: {}, content: {}, buffers: [] }, signer));
         const deadline = Date.now() + 30_000;
+        // One receive at a time: a zeromq socket refuses a second receive while one is pending
+        // ("Socket is busy reading"), so a receive that outlived its wait is reused, not restarted.
+        let pending: Promise<Buffer[]> | null = null;
         while (Date.now() < deadline) {
-          const frames = await Promise.race([raw.receive(), new Promise<null>((r) => setTimeout(() => r(null), 2000))]);
-          if (frames && frames.some((f) => f.toString().includes(probe.msg_id))) return true;
+          pending ??= raw.receive();
+          const frames = await Promise.race([pending, new Promise<null>((r) => setTimeout(() => r(null), 2000))]);
+          if (!frames) continue;
+          pending = null;
+          if (frames.some((f) => f.toString().includes(probe.msg_id))) return true;
         }
+        pending?.catch(() => undefined); // rejected when the socket closes
         return false;
       };
       for (const frames of junk) await raw.send(frames);
