@@ -12,8 +12,12 @@ interface Outgoing {
 
 /** Merged stream text stops growing past this size (a new message starts). */
 const STREAM_MERGE_LIMIT = 1 << 20;
-/** After this long without the socket taking a message, the kernel log says why IOPub waits. */
-const STALL_WARNING_MS = 10_000;
+/**
+ * A client that has not read IOPub for this long is stuck, not slow: rather than hold every other
+ * client back, messages then go to the clients that read and the stuck one misses them until it
+ * reads again (ZeroMQ's ordinary PUB behaviour, for that client alone).
+ */
+export const IOPUB_STALL_LIMIT_MS = 30_000;
 
 /**
  * A socket whose sends are queued so that at most one is in flight
@@ -26,6 +30,7 @@ const STALL_WARNING_MS = 10_000;
  * queue in `publish`'s outbox meanwhile, where what can be shortened is: a display's newer update
  * replaces its older one still waiting, and consecutive stream text of one stream is merged.
  * Status, execute_input, execute_result, error, display_data and the rest are kept whole, in order.
+ * Only a client stuck for `stallLimitMs` loses messages (see IOPUB_STALL_LIMIT_MS).
  */
 export class WireSocket {
   private queue: Promise<void> = Promise.resolve();
@@ -34,13 +39,17 @@ export class WireSocket {
   /** The outbox entry of each display update not yet sent, by coalescing key. */
   private readonly waitingUpdates = new Map<string, Outgoing>();
   private draining = false;
+  /** Set once a client is stuck: sends skip it (see IOPUB_STALL_LIMIT_MS) until it reads again. */
+  private stuckClient = false;
 
   constructor(
     readonly socket: zmq.Router | zmq.Publisher | zmq.XPublisher | zmq.Dealer | zmq.Subscriber,
     private readonly signer: Signer,
     private readonly log: Log = () => {},
+    /** How long a publisher waits for a client that does not read before it skips that client. */
+    readonly stallLimitMs = IOPUB_STALL_LIMIT_MS,
   ) {
-    if (socket instanceof zmq.XPublisher || socket instanceof zmq.Publisher) socket.noDrop = true;
+    if (isPublisher(socket)) socket.noDrop = true;
   }
 
   /**
@@ -86,10 +95,11 @@ export class WireSocket {
     const s = this.socket as zmq.Writable & zmq.Socket;
     const since = Date.now();
     let pause = 1;
-    let warned = false;
     while (!this.closed) {
       try {
         await s.send(frames);
+        if (this.stuckClient) this.log("every IOPub client reads again");
+        this.stuckClient = false;
         return;
       } catch (e) {
         if (this.closed) return;
@@ -98,12 +108,25 @@ export class WireSocket {
           return;
         }
       }
-      if (!warned && Date.now() - since > STALL_WARNING_MS) {
-        warned = true;
-        this.log(`a client has not read IOPub for ${STALL_WARNING_MS / 1000} s; holding ${this.outbox.length + 1} messages until it does`);
+      if (isPublisher(this.socket) && (this.stuckClient || Date.now() - since >= this.stallLimitMs)) {
+        if (!this.stuckClient) this.log(`an IOPub client has not read for ${this.stallLimitMs / 1000} s: it misses messages until it reads again`);
+        this.stuckClient = true;
+        return this.sendSkippingFullQueues(this.socket, frames);
       }
       await new Promise((r) => setTimeout(r, pause));
       pause = Math.min(pause * 2, 50);
+    }
+  }
+
+  /** One send in ZeroMQ's lossy mode: clients with room get it, a full queue drops it. */
+  private async sendSkippingFullQueues(socket: zmq.XPublisher | zmq.Publisher, frames: Buffer[]): Promise<void> {
+    socket.noDrop = false;
+    try {
+      await socket.send(frames);
+    } catch (e) {
+      if (!this.closed) this.log(`send failed: ${(e as Error).message}`);
+    } finally {
+      if (!this.closed) socket.noDrop = true;
     }
   }
 
@@ -181,6 +204,10 @@ export class WireSocket {
     await this.queue;
     this.closeNow();
   }
+}
+
+function isPublisher(socket: zmq.Socket): socket is zmq.XPublisher | zmq.Publisher {
+  return socket instanceof zmq.XPublisher || socket instanceof zmq.Publisher;
 }
 
 /** The coalescing key of a display update: its display in its cell (others never coalesce). */
