@@ -119,7 +119,7 @@ describe("interrupting a fit", () => {
     expect((await client.execute(setup, { timeoutMs: 60_000 })).reply.status).toBe("ok");
 
     // The runner's client interrupts (interrupt_request) a cell that runs past its timeout.
-    const fit = await client.execute("await trainer.fit(data)", { timeoutMs: 3000, graceMs: 10_000 });
+    const fit = await client.execute("await trainer.fit(data)", { timeoutMs: 4000, graceMs: 10_000 });
     expect(fit.timedOut).toBe(true);
     expect(fit.reply.ename).toBe("Interrupted");
 
