@@ -26,6 +26,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await client?.shutdown();
+  fs.rmSync(work, { recursive: true, force: true }); // (its node_modules/mtlkit links back to the repo: do not leave it)
   if (savedJupyterPath === undefined) delete process.env.JUPYTER_PATH;
   else process.env.JUPYTER_PATH = savedJupyterPath;
 });

@@ -4,8 +4,9 @@
  * the final state (epoch 500/500 at 100 %).
  */
 import { execFile } from "child_process";
+import * as fs from "fs";
 import * as path from "path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cells, CLI, haveJupyter, installKernelSpec, mtlkitWorkDir, NbOutput, PYTHON, requireTool, writeNotebook } from "./helpers";
 
 let jupyterDir = "";
@@ -15,6 +16,7 @@ beforeAll(() => {
   jupyterDir = installKernelSpec();
   work = mtlkitWorkDir("progress-notebook-");
 });
+afterAll(() => fs.rmSync(work, { recursive: true, force: true })); // (its node_modules/mtlkit links back to the repo)
 
 // 40 rows in batches of 2: 20 steps per epoch, 500 epochs. The first cell counts the library's
 // redraws by wrapping the kernel's display hook (the wire count can only be lower: updates coalesce).
