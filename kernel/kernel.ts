@@ -185,8 +185,16 @@ export class Kernel {
     this.realExit = realExit;
   }
 
-  /** Interrupt the running or next queued cell; with no cell to run, nothing happens. */
+  /**
+   * Interrupt the running or next queued cell (with no cell to run, none is). Also counts the
+   * interrupt in `globalThis[Symbol.for("mtlkit.interrupt")].generation`, which mtlkit's long
+   * loops (Trainer.fit…) check at each step boundary: a fit that the cell no longer awaits stops
+   * there too instead of training on in the background.
+   */
   private interrupt(): void {
+    const g = globalThis as Record<symbol, { generation: number } | undefined>;
+    const counter = (g[Symbol.for("mtlkit.interrupt")] ??= { generation: 0 });
+    counter.generation++;
     if (this.executing || this.pending.some((m) => m.header.msg_type === "execute_request")) this.engine.interrupt();
   }
 
@@ -195,7 +203,8 @@ export class Kernel {
   private publish(msgType: string, content: JsonObject, parent: Message | null = this.parent): void {
     if (msgType !== "stream") this.flushStreams();
     const msg = replyTo(parent, msgType, content, this.session, [Buffer.from(msgType)]);
-    void this.iopub.send(msg);
+    // Queued, never dropped: a display's stale updates coalesce while a slow client catches up.
+    this.iopub.publish(msg);
   }
 
   private reply(req: Message, msgType: string, content: JsonObject): Promise<void> {

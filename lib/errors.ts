@@ -31,6 +31,28 @@ export class NonFiniteLossError extends MtlError {
   }
 }
 
+/**
+ * A training loop stopped at a step boundary because the kernel was interrupted or its AbortSignal
+ * fired. Every finished step is in the history and the model and optimizer hold the state after
+ * the last one, so training can continue (fit again) or be checkpointed.
+ */
+export class TrainingInterrupted extends MtlError {
+  /** Steps completed in total (the trainer's step counter) when the loop stopped. */
+  readonly step: number;
+  readonly reason: "kernel interrupt" | "abort signal";
+
+  constructor(where: string, step: number, reason: "kernel interrupt" | "abort signal") {
+    super(
+      where,
+      `training stopped by ${reason === "kernel interrupt" ? "a kernel interrupt" : "its abort signal"} after step ${step}; ` +
+        "the model, optimizer and history hold the state after that step: fit again to continue, or save a checkpoint.",
+    );
+    this.name = "TrainingInterrupted";
+    this.step = step;
+    this.reason = reason;
+  }
+}
+
 /** Throws `MtlError(where, message)` unless `condition` holds. */
 export function check(condition: unknown, where: string, message: () => string): asserts condition {
   if (!condition) throw new MtlError(where, message());

@@ -12,7 +12,7 @@ export * as tf from "@tensorflow/tfjs";
 export { useBestBackend, backendInfo, rankBackends, BackendInfo, BackendCandidate, BackendName, UseBackendOptions } from "./backend";
 export { probeWebGpu, WebGpuProbe, GpuAdapterSummary } from "./backends/webgpu";
 export { doctor, formatDoctor, DoctorReport, BackendCheck } from "./doctor";
-export { MtlError, NonFiniteLossError } from "./errors";
+export { MtlError, NonFiniteLossError, TrainingInterrupted } from "./errors";
 export { NonFiniteGradientError } from "./train/steps/update";
 export { Rng, RngState } from "./random";
 export * as tasks from "./tasks";

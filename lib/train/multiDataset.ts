@@ -17,6 +17,7 @@ import { check, checkKnownOptions, checkPositiveInteger, MtlError, NonFiniteLoss
 import { checkSeed, Rng } from "../random";
 import { Task } from "../tasks/task";
 import { adam } from "./optimizers";
+import { checkSignal, InterruptWatch } from "./interrupt";
 import { TaskEvaluation } from "./trainer";
 import { checkDataWidth, checkModelTasks, checkModelUsable } from "./validate";
 
@@ -173,12 +174,14 @@ export class MultiDatasetTrainer {
 
   /**
    * Trains for `steps` steps; with `validation` and `evaluateEvery`, evaluates each task on its own
-   * validation set every that many steps (and at the end).
+   * validation set every that many steps (and at the end). A kernel interrupt or an aborted
+   * `signal` stops it at the next step boundary with TrainingInterrupted.
    */
-  async fit(options: { steps: number; validation?: Record<string, MultiTaskData>; evaluateEvery?: number }): Promise<MultiDatasetHistory> {
+  async fit(options: { steps: number; validation?: Record<string, MultiTaskData>; evaluateEvery?: number; signal?: AbortSignal }): Promise<MultiDatasetHistory> {
     const where = "MultiDatasetTrainer.fit";
     check(!this.fitting, where, () => "this trainer is already running a fit; await it before starting another, or build a second trainer.");
-    checkKnownOptions(where, options, ["steps", "validation", "evaluateEvery"]);
+    checkKnownOptions(where, options, ["steps", "validation", "evaluateEvery", "signal"]);
+    checkSignal(where, options.signal);
     checkPositiveInteger(where, "steps", options?.steps);
     if (options.evaluateEvery !== undefined) checkPositiveInteger(where, "evaluateEvery", options.evaluateEvery);
     if (options.validation) this.checkValidation(options.validation);
@@ -191,9 +194,11 @@ export class MultiDatasetTrainer {
     }
   }
 
-  private async fitSteps(options: { steps: number; validation?: Record<string, MultiTaskData>; evaluateEvery?: number }): Promise<MultiDatasetHistory> {
+  private async fitSteps(options: { steps: number; validation?: Record<string, MultiTaskData>; evaluateEvery?: number; signal?: AbortSignal }): Promise<MultiDatasetHistory> {
+    const interrupts = new InterruptWatch("MultiDatasetTrainer.fit", options.signal);
     let lastYield = Date.now();
     for (let s = 0; s < options.steps; s++) {
+      interrupts.throwIfInterrupted(this.globalStep);
       this.trainStep();
       if (options.validation && options.evaluateEvery && this.globalStep % options.evaluateEvery === 0) {
         this.history.evaluations.push({ step: this.globalStep, tasks: this.evaluate(options.validation) });

@@ -19,6 +19,7 @@ import { Stateful } from "./stateful";
 import { EpochRecord, History, RunInfo, StepRecord } from "./history";
 import { adam } from "./optimizers";
 import { createProgress, ProgressState } from "./progress";
+import { checkSignal, InterruptWatch } from "./interrupt";
 import { StepInput } from "./steps/types";
 import { weightedStep } from "./steps/weighted";
 import { fusedMlpStep } from "../native/mlpStep";
@@ -94,6 +95,11 @@ export interface FitOptions {
   validation?: MultiTaskData;
   /** Overrides the trainer's epochs for this call. */
   epochs?: number;
+  /**
+   * Stops training at the next step boundary when aborted (as a Jupyter interrupt does), with
+   * TrainingInterrupted; the finished steps stay in the model, optimizer and history.
+   */
+  signal?: AbortSignal;
 }
 
 export interface TaskEvaluation {
@@ -312,7 +318,8 @@ export class Trainer {
   }
 
   private async fitOnce(train: MultiTaskData, options: FitOptions): Promise<History> {
-    checkKnownOptions("Trainer.fit", options, ["validation", "epochs"]);
+    checkKnownOptions("Trainer.fit", options, ["validation", "epochs", "signal"]);
+    checkSignal("Trainer.fit", options.signal);
     checkModelData("Trainer.fit", this.model, this.tasks, train, "the training data", "Trainer.fit (training data)");
     if (options.validation !== undefined) {
       checkModelData("Trainer.fit", this.model, this.tasks, options.validation, "the validation set (option 'validation')", "Trainer.fit (option 'validation')");
@@ -324,6 +331,7 @@ export class Trainer {
     const stepsPerEpoch = Math.ceil(train.rows / this.batchSize);
     const start = Date.now();
     this.stopRequested = false;
+    const interrupts = new InterruptWatch("Trainer.fit", options.signal);
     callbacks.onTrainBegin?.(this.history);
     let lastYield = Date.now();
     const firstEpoch = this.epoch;
@@ -335,6 +343,7 @@ export class Trainer {
         const cursor = this.cursor;
         if (cursor.next === 0) callbacks.onEpochBegin?.(this.epoch);
         for (let b = cursor.next; b < stepsPerEpoch && !this.stopRequested; b++) {
+          interrupts.throwIfInterrupted(this.globalStep); // a step boundary: stop here when interrupted
           const indices = Int32Array.from(cursor.order.slice(b * this.batchSize, Math.min((b + 1) * this.batchSize, train.rows)));
           const batch = batchTensors(train, this.tasks, indices);
           let record: StepRecord;
@@ -351,7 +360,7 @@ export class Trainer {
           cursor.next = b + 1;
           if (callbacks.onStepEnd?.(record) === false) this.stopRequested = true;
           await this.autoCheckpoint();
-          progress.update(this.progressState(e + firstEpoch, firstEpoch + epochs, stepsPerEpoch, record, start), false);
+          progress.update(this.progressState(e + firstEpoch, firstEpoch + epochs, stepsPerEpoch, record, start, (e + (b + 1) / stepsPerEpoch) / epochs), false);
           // Yield to the event loop now and then so a notebook can interrupt a long run.
           if (Date.now() - lastYield > 200) {
             await new Promise((resolve) => setImmediate(resolve));
@@ -376,7 +385,7 @@ export class Trainer {
         }
         this.history.epochs.push(record);
         const last = this.history.steps[this.history.steps.length - 1];
-        const state = this.progressState(this.epoch, firstEpoch + epochs, stepsPerEpoch, last, start);
+        const state = this.progressState(this.epoch, firstEpoch + epochs, stepsPerEpoch, last, start, (e + 1) / epochs);
         if (record.validationLoss) state.validation = record.validationLoss;
         progress.update(state, true);
         this.epoch++;
@@ -410,10 +419,10 @@ export class Trainer {
     }
   }
 
-  private progressState(epoch: number, epochs: number, stepsPerEpoch: number, record: StepRecord | undefined, start: number): ProgressState {
+  private progressState(epoch: number, epochs: number, stepsPerEpoch: number, record: StepRecord | undefined, start: number, fraction: number): ProgressState {
     const losses: Record<string, number> = {};
     this.tasks.forEach((t, i) => (losses[t.name] = record?.losses[i] ?? NaN));
-    return { epoch, epochs, step: this.globalStep, stepsPerEpoch, losses, elapsedSeconds: (Date.now() - start) / 1000 };
+    return { epoch, epochs, step: this.globalStep, stepsPerEpoch, losses, elapsedSeconds: (Date.now() - start) / 1000, fraction };
   }
 
   /** Raw outputs per task for every row of `data`, computed in batches without gradients. */

@@ -64,6 +64,14 @@ export function mtlkitRun(jupyterDir: string, work: string, args: string[], time
   });
 }
 
+/** Like workDir, and notebooks run there can `import * as mtl from "mtlkit"` (this checkout, linked). */
+export function mtlkitWorkDir(prefix = "run-"): string {
+  const dir = workDir(prefix);
+  fs.mkdirSync(path.join(dir, "node_modules"));
+  fs.symlinkSync(REPO, path.join(dir, "node_modules", "mtlkit"), "dir");
+  return dir;
+}
+
 export function tmpDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
