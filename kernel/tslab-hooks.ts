@@ -12,11 +12,14 @@
  *   which tslab uses, does not, so we map the name to the package's `types`.
  * - `transpileModule` (tslab's ES module -> CommonJS step): carries the source map
  *   through, composing CommonJS -> ES module -> TypeScript.
+ *   It also resolves bare imports the notebook's folder lacks from mtlkit's own
+ *   installation (resolution.ts), and finds Node's types there if needed.
  * - `sys.readFile`/`fileExists`: serve the virtual declarations file.
  */
 import * as fs from "fs";
 import * as path from "path";
 import type * as TS from "typescript";
+import { fallbackModuleResolver, nodeTypesRoot } from "./resolution";
 import { compose, decodeMappings, LineMap, splitInlineMap } from "./sourcemap";
 
 export const GLOBALS_FILE = "/__mtlkit__/kernel-globals.d.ts";
@@ -102,8 +105,16 @@ export function loadTslab(globalsDts: string): Tslab {
     if (pkg && fs.existsSync(pkg.types)) {
       extra.paths = { ...(options.paths ?? {}), [pkg.name]: [pkg.types] };
     }
-    const real = ts.createWatchCompilerHost as unknown as (...a: unknown[]) => unknown;
-    return real([...rootFiles, GLOBALS_FILE], { ...options, ...extra }, ...rest);
+    const typeRoots = options.typeRoots ?? [];
+    if (!typeRoots.some((r) => fs.existsSync(path.join(r, "node", "package.json")))) {
+      const nodeRoot = nodeTypesRoot();
+      if (nodeRoot) extra.typeRoots = [...typeRoots, nodeRoot];
+    }
+    const real = ts.createWatchCompilerHost as unknown as (...a: unknown[]) => TS.WatchCompilerHostOfFilesAndCompilerOptions<TS.BuilderProgram>;
+    const host = real([...rootFiles, GLOBALS_FILE], { ...options, ...extra }, ...rest);
+    // Bare imports the notebook's folder cannot satisfy come from mtlkit's installation (resolution.ts).
+    host.resolveModuleNames = fallbackModuleResolver(ts, host, process.cwd());
+    return host;
   }) as unknown as typeof ts.createWatchCompilerHost;
 
   const transpileModule = (input: string, opts: TS.TranspileOptions): TS.TranspileOutput => {
