@@ -21,6 +21,8 @@ import { join } from "node:path";
 import { MtlError } from "../errors";
 import { fsyncDir, temporaryPath, writeFileAtomic, writeFileSynced } from "../util/fsAtomic";
 import type { Trainer, TrainerState } from "./trainer";
+import { withDisplay } from "../display/attach";
+import { checkpointsBundle } from "../display/checkpoints";
 
 export const CHECKPOINT_FORMAT = "mtlkit-checkpoint";
 export const CHECKPOINT_VERSION = 1;
@@ -160,11 +162,12 @@ function restoreOptimizerScalars(optimizer: tf.Optimizer, scalars: Record<string
 
 /** Complete checkpoint folders in `dir`, newest first. */
 export function listCheckpoints(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
+  if (!existsSync(dir)) return withDisplay([], (names) => checkpointsBundle(dir, names));
+  const names = readdirSync(dir)
     .filter((n) => /^step-\d{8}$/.test(n) && statSync(join(dir, n)).isDirectory())
     .sort()
     .reverse();
+  return withDisplay(names, (n) => checkpointsBundle(dir, n));
 }
 
 function pruneCheckpoints(dir: string, keep: number, newest: string): void {

@@ -28,6 +28,8 @@ import { Weighting } from "../weighting/types";
 import { equal } from "../weighting/equal";
 import { staticWeights } from "../weighting/static";
 import { isWeighting } from "../weighting/isWeighting";
+import { withDisplay } from "../display/attach";
+import { evaluationBundle } from "../display/evaluation";
 
 export interface TrainerOptions {
   model: MultiTaskModel;
@@ -434,7 +436,7 @@ export class Trainer {
     const evaluation = evaluate(this.model, data, this.tasks, { batchSize });
     const result: Record<string, TaskEvaluation> = {};
     for (const task of this.tasks) result[task.name] = { loss: evaluation.tasks[task.name].loss, metrics: evaluation.tasks[task.name].metrics };
-    return result;
+    return withDisplay(result, () => evaluationBundle(evaluation));
   }
 }
 
