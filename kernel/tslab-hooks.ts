@@ -19,6 +19,7 @@
 import * as fs from "fs";
 import * as path from "path";
 import type * as TS from "typescript";
+import { requireWithCodeCache } from "./codeCache";
 import { fallbackModuleResolver, nodeTypesRoot } from "./resolution";
 import { compose, decodeMappings, LineMap, splitInlineMap } from "./sourcemap";
 
@@ -81,18 +82,44 @@ export function findEnclosingPackage(dir: string): { name: string; root: string;
   }
 }
 
+/**
+ * The ES library's and Node's declarations (lib.*.d.ts, @types/node): every
+ * kernel parses all of them before its first cell, and their doc comments are
+ * a large share of that parse.
+ */
+function isBuiltinDeclarations(file: string, tsLibDir: string): boolean {
+  if (!file.endsWith(".d.ts")) return false;
+  return (file.startsWith(tsLibDir) && path.basename(file).startsWith("lib.")) || /[\\/]@types[\\/]node[\\/]/.test(file);
+}
+
+/**
+ * Drops the /** doc comments *\/ that start a line (keeping their line breaks, so
+ * that line numbers stay): quick info then shows these built-ins' signatures
+ * without their prose. MTLKIT_KERNEL_DOCS=1 keeps them, at a slower start.
+ */
+export function withoutDocComments(text: string): string {
+  return text.replace(/^[ \t]*\/\*\*[\s\S]*?\*\//gm, (m) => "\n".repeat(m.split("\n").length - 1));
+}
+
 let loaded: Tslab | null = null;
 
 export function loadTslab(globalsDts: string): Tslab {
   if (loaded) return loaded;
   const tslabMain = require.resolve("tslab/dist/converter.js");
   const tsPath = require.resolve("@tslab/typescript-for-tslab", { paths: [path.dirname(tslabMain)] });
-  const ts = require(tsPath) as typeof TS;
+  const loadedTs = requireWithCodeCache(tsPath);
+  const ts = loadedTs.exports as typeof TS;
   const maps = new Map<string, LineMap>();
 
   const sys = ts.sys as TS.System & Record<string, unknown>;
   const { readFile, fileExists, watchFile } = sys;
-  sys.readFile = (p, enc) => (p === GLOBALS_FILE ? globalsDts : readFile.call(sys, p, enc));
+  const libDir = path.dirname(tsPath) + path.sep;
+  const keepDocs = process.env.MTLKIT_KERNEL_DOCS === "1";
+  sys.readFile = (p, enc) => {
+    if (p === GLOBALS_FILE) return globalsDts;
+    const text = readFile.call(sys, p, enc);
+    return text !== undefined && !keepDocs && isBuiltinDeclarations(p, libDir) ? withoutDocComments(text) : text;
+  };
   sys.fileExists = (p) => p === GLOBALS_FILE || fileExists.call(sys, p);
   if (watchFile) {
     sys.watchFile = (p, cb, interval, opts) =>
@@ -158,7 +185,12 @@ export function loadTslab(globalsDts: string): Tslab {
   }
   loaded = {
     ts,
-    createConverter: converterModule.createConverter,
+    createConverter(options) {
+      const conv = converterModule.createConverter(options);
+      // By now the compiler's start-up code has run: cache it for the next kernel.
+      loadedTs.saveLater(1000);
+      return conv;
+    },
     isCompleteCode: converterModule.isCompleteCode,
     takeSourceMap(output) {
       const m = maps.get(output) ?? null;

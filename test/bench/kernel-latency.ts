@@ -4,7 +4,7 @@
  * the first cell after ready (mtlkit builds its compiler then), and the median
  * and p90 round trip of a trivial cell (request -> execute_reply).
  *
- *   npm run build && node dist/test/bench/kernel-latency.js [--cells N] [--runs R]
+ *   npm run build && node dist/test/bench/kernel-latency.js [--cells N] [--runs R] [--startup-variants]
  *
  * Needs the mtlkit kernelspec or none (the built-in one is used), tslab from
  * node_modules, and /usr/bin/python3 with ipykernel (skipped with a note when absent).
@@ -37,6 +37,15 @@ function specs(): { label: string; spec: FoundKernelSpec; code: string }[] {
   const out: { label: string; spec: FoundKernelSpec; code: string }[] = [
     { label: "mtlkit", spec: findKernelSpec("mtlkit"), code: "1 + 1" },
   ];
+  if (process.argv.includes("--startup-variants")) {
+    // The same kernel without its start-up shortcuts (kernel/README.md "Start-up"), measured in the same run.
+    const base = findKernelSpec("mtlkit");
+    out.push({
+      label: "mtlkit, no code cache, full built-in docs",
+      code: "1 + 1",
+      spec: { ...base, env: { ...base.env, MTLKIT_CODE_CACHE: "0", MTLKIT_KERNEL_DOCS: "1" } },
+    });
+  }
   const tslab = path.join(REPO, "node_modules", ".bin", "tslab");
   if (fs.existsSync(tslab)) {
     out.push({
