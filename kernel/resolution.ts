@@ -12,8 +12,15 @@ import Module from "module";
 import * as path from "path";
 import type * as TS from "typescript";
 
-/** The root of the mtlkit package this kernel belongs to (this file is dist/kernel/resolution.js). */
-export const MTLKIT_ROOT = path.resolve(__dirname, "..", "..");
+/** The root of the mtlkit package this kernel belongs to: the nearest folder with a package.json above this file. */
+export const MTLKIT_ROOT = packageRoot(__dirname);
+
+function packageRoot(from: string): string {
+  for (let d = from; ; d = path.dirname(d)) {
+    if (fs.existsSync(path.join(d, "package.json"))) return d;
+    if (path.dirname(d) === d) return path.resolve(from, "..", "..");
+  }
+}
 
 interface OwnPackage {
   name: string;
@@ -43,6 +50,13 @@ export function isBareSpecifier(id: string): boolean {
   return !(id.startsWith(".") || path.isAbsolute(id) || id.startsWith("node:"));
 }
 
+const BUILTINS = new Set(Module.builtinModules);
+
+/** A package to look for elsewhere: bare and not one of Node's own modules, which no folder provides. */
+function worthFallback(id: string): boolean {
+  return isBareSpecifier(id) && !BUILTINS.has(id);
+}
+
 let mtlkitRequire: NodeJS.Require | null = null;
 
 /** `require` as seen from mtlkit's package root: it resolves "mtlkit" itself (exports) and mtlkit's dependencies. */
@@ -63,7 +77,7 @@ export function resolveWithFallback(local: NodeJS.RequireResolve, id: string): s
   try {
     return local(id);
   } catch (e) {
-    if (!isNotFound(e) || !isBareSpecifier(id)) throw e;
+    if (!isNotFound(e) || !worthFallback(id)) throw e;
     try {
       return requireFromMtlkit().resolve(id);
     } catch {
@@ -73,31 +87,57 @@ export function resolveWithFallback(local: NodeJS.RequireResolve, id: string): s
 }
 
 /**
- * A `resolveModuleNames` for the watch compiler host: TypeScript's own
- * resolution from the importing file, then, for bare names it cannot find,
- * the same resolution from inside mtlkit's package root. mtlkit's own name maps
- * to its declarations (TypeScript's node10 resolution has no self-reference).
+ * For the type-checker, mtlkit's installation appears as the file system root's
+ * `node_modules` (`/node_modules/<package>` for packages not really there).
+ * TypeScript looks for a package in every `node_modules` from the importing
+ * file's folder up to the root, so the notebook's folder and its ancestors still
+ * win and mtlkit's installation comes last: the rule `require` follows. A path
+ * translation rather than a custom resolver, because the watch program drops
+ * its resolution cache (and re-resolves every file at every cell) when given one.
+ * `@types` is left alone: it would add every type package there to each program.
  */
-export function fallbackModuleResolver(
-  ts: typeof TS,
-  host: TS.ModuleResolutionHost,
-  currentDirectory: string,
-): (moduleNames: string[], containingFile: string, reused: unknown, redirected: TS.ResolvedProjectReference | undefined, options: TS.CompilerOptions) => (TS.ResolvedModuleFull | undefined)[] {
-  const canonical = (f: string) => (ts.sys.useCaseSensitiveFileNames ? f : f.toLowerCase());
-  let cache: TS.ModuleResolutionCache | null = null;
-  const fallbackFile = path.join(MTLKIT_ROOT, "__notebook__.ts");
-  return (moduleNames, containingFile, _reused, redirected, options) => {
-    cache ??= ts.createModuleResolutionCache(currentDirectory, canonical, options);
-    return moduleNames.map((name) => {
-      const local = ts.resolveModuleName(name, containingFile, options, host, cache!, redirected).resolvedModule;
-      if (local || !isBareSpecifier(name)) return local;
-      const pkg = ownPackage();
-      if (pkg && name === pkg.name && host.fileExists(pkg.types)) {
-        return { resolvedFileName: pkg.types, extension: ts.Extension.Dts, isExternalLibraryImport: true };
+export class MtlkitModulesView {
+  readonly root: string;
+  private readonly dirs = new Map<string, string | null>();
+
+  constructor(
+    cwd: string,
+    private readonly exists: (p: string) => boolean,
+  ) {
+    this.root = path.join(path.parse(path.resolve(cwd)).root, "node_modules");
+  }
+
+  /** The real path behind a virtual one, or null when `p` is not virtual (or really exists). */
+  toReal(p: string): string | null {
+    if (!p.startsWith(this.root + path.sep)) return null;
+    const rest = p.slice(this.root.length + 1);
+    const parts = rest.split(/[\\/]/);
+    const name = parts[0].startsWith("@") ? parts.slice(0, 2).join("/") : parts[0];
+    if (!name || name.startsWith("@types") || (parts[0].startsWith("@") && parts.length < 2)) return null;
+    const dir = this.packageDir(name);
+    return dir ? path.join(dir, rest.slice(name.length)) : null;
+  }
+
+  /** Whether `p` is the virtual `node_modules` folder itself (so that TypeScript looks inside). */
+  isRoot(p: string): boolean {
+    return p === this.root;
+  }
+
+  /** Where mtlkit's installation has package `name` (mtlkit itself: its root), unless the real root has it. */
+  private packageDir(name: string): string | null {
+    const cached = this.dirs.get(name);
+    if (cached !== undefined) return cached;
+    let dir: string | null = null;
+    if (!this.exists(path.join(this.root, name))) {
+      if (name === ownPackage()?.name) dir = MTLKIT_ROOT;
+      else {
+        const lookIn = (Module as unknown as { _nodeModulePaths(d: string): string[] })._nodeModulePaths(MTLKIT_ROOT);
+        dir = lookIn.map((d) => path.join(d, name)).find((d) => d !== path.join(this.root, name) && this.exists(d)) ?? null;
       }
-      return ts.resolveModuleName(name, fallbackFile, options, host, cache!, redirected).resolvedModule;
-    });
-  };
+    }
+    this.dirs.set(name, dir);
+    return dir;
+  }
 }
 
 /**

@@ -12,15 +12,16 @@
  *   which tslab uses, does not, so we map the name to the package's `types`.
  * - `transpileModule` (tslab's ES module -> CommonJS step): carries the source map
  *   through, composing CommonJS -> ES module -> TypeScript.
- *   It also resolves bare imports the notebook's folder lacks from mtlkit's own
- *   installation (resolution.ts), and finds Node's types there if needed.
- * - `sys.readFile`/`fileExists`: serve the virtual declarations file.
+ *   It also finds Node's types in mtlkit's installation if the folder has none.
+ * - `sys.readFile`/`fileExists`/`directoryExists`/`realpath`: serve the virtual
+ *   declarations file, and show mtlkit's installation as the root's node_modules
+ *   so that bare imports the notebook's folder lacks resolve there (resolution.ts).
  */
 import * as fs from "fs";
 import * as path from "path";
 import type * as TS from "typescript";
 import { requireWithCodeCache } from "./codeCache";
-import { fallbackModuleResolver, nodeTypesRoot } from "./resolution";
+import { MtlkitModulesView, nodeTypesRoot } from "./resolution";
 import { compose, decodeMappings, LineMap, splitInlineMap } from "./sourcemap";
 
 export const GLOBALS_FILE = "/__mtlkit__/kernel-globals.d.ts";
@@ -112,18 +113,23 @@ export function loadTslab(globalsDts: string): Tslab {
   const maps = new Map<string, LineMap>();
 
   const sys = ts.sys as TS.System & Record<string, unknown>;
-  const { readFile, fileExists, watchFile } = sys;
+  const { readFile, fileExists, directoryExists, realpath, watchFile } = sys;
   const libDir = path.dirname(tsPath) + path.sep;
   const keepDocs = process.env.MTLKIT_KERNEL_DOCS === "1";
+  // Packages the notebook's folder lacks, seen from mtlkit's installation (resolution.ts).
+  const view = new MtlkitModulesView(process.cwd(), (p) => fs.existsSync(p));
+  const real = (p: string) => view.toReal(p) ?? p;
   sys.readFile = (p, enc) => {
     if (p === GLOBALS_FILE) return globalsDts;
-    const text = readFile.call(sys, p, enc);
+    const text = readFile.call(sys, real(p), enc);
     return text !== undefined && !keepDocs && isBuiltinDeclarations(p, libDir) ? withoutDocComments(text) : text;
   };
-  sys.fileExists = (p) => p === GLOBALS_FILE || fileExists.call(sys, p);
+  sys.fileExists = (p) => p === GLOBALS_FILE || fileExists.call(sys, real(p));
+  sys.directoryExists = (p) => view.isRoot(p) || directoryExists.call(sys, real(p));
+  if (realpath) sys.realpath = (p) => realpath.call(sys, real(p));
   if (watchFile) {
     sys.watchFile = (p, cb, interval, opts) =>
-      p === GLOBALS_FILE ? { close() {} } : watchFile.call(sys, p, cb, interval, opts);
+      p === GLOBALS_FILE ? { close() {} } : watchFile.call(sys, real(p), cb, interval, opts);
   }
 
   const createWatchCompilerHost = ((rootFiles: string[], options: TS.CompilerOptions, ...rest: unknown[]) => {
@@ -137,11 +143,8 @@ export function loadTslab(globalsDts: string): Tslab {
       const nodeRoot = nodeTypesRoot();
       if (nodeRoot) extra.typeRoots = [...typeRoots, nodeRoot];
     }
-    const real = ts.createWatchCompilerHost as unknown as (...a: unknown[]) => TS.WatchCompilerHostOfFilesAndCompilerOptions<TS.BuilderProgram>;
-    const host = real([...rootFiles, GLOBALS_FILE], { ...options, ...extra }, ...rest);
-    // Bare imports the notebook's folder cannot satisfy come from mtlkit's installation (resolution.ts).
-    host.resolveModuleNames = fallbackModuleResolver(ts, host, process.cwd());
-    return host;
+    const create = ts.createWatchCompilerHost as unknown as (...a: unknown[]) => unknown;
+    return create([...rootFiles, GLOBALS_FILE], { ...options, ...extra }, ...rest);
   }) as unknown as typeof ts.createWatchCompilerHost;
 
   const transpileModule = (input: string, opts: TS.TranspileOptions): TS.TranspileOutput => {

@@ -5,8 +5,10 @@
  * installed in the notebook's own folder still wins there.
  */
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MtlkitModulesView, MTLKIT_ROOT } from "../../kernel/resolution";
 import { KernelClient } from "../../kernel/runner/client";
 import { findKernelSpec } from "../../kernel/runner/kernelspec";
 import { cells, installKernelSpec, mtlkitRun, NbOutput, tmpDir, writeNotebook } from "./helpers";
@@ -32,6 +34,22 @@ beforeAll(() => {
 
 afterAll(() => {
   for (const d of [jupyterDir, ...folders]) fs.rmSync(d, { recursive: true, force: true });
+});
+
+describe("the type-checker's view of mtlkit's installation", () => {
+  it("shows mtlkit's packages (and mtlkit itself) under the root's node_modules, leaving @types and real folders alone", () => {
+    const view = new MtlkitModulesView(os.tmpdir(), (p) => fs.existsSync(p));
+    expect(view.isRoot("/node_modules")).toBe(true);
+    expect(view.toReal("/node_modules/@tensorflow/tfjs/package.json")).toBe(path.join(MTLKIT_ROOT, "node_modules", "@tensorflow", "tfjs", "package.json"));
+    expect(view.toReal("/node_modules/danfojs-node")).toBe(path.join(MTLKIT_ROOT, "node_modules", "danfojs-node"));
+    expect(view.toReal("/node_modules/mtlkit/package.json")).toBe(path.join(MTLKIT_ROOT, "package.json"));
+    expect(view.toReal("/node_modules/@types/node/index.d.ts")).toBeNull();
+    expect(view.toReal("/node_modules/no-such-package-here/index.d.ts")).toBeNull();
+    expect(view.toReal(path.join(os.tmpdir(), "node_modules", "danfojs-node"))).toBeNull();
+    // A package really in the root's node_modules is that one.
+    const real = new MtlkitModulesView(os.tmpdir(), (p) => p === "/node_modules/danfojs-node" || fs.existsSync(p));
+    expect(real.toReal("/node_modules/danfojs-node/index.d.ts")).toBeNull();
+  });
 });
 
 describe("a notebook outside the package", () => {
