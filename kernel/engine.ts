@@ -9,6 +9,7 @@ import Module from "module";
 import * as path from "path";
 import * as vm from "vm";
 import { GLOBALS_DTS } from "./globals";
+import { resolveWithFallback } from "./resolution";
 import { lookup, LineMap } from "./sourcemap";
 import { loadTslab, Tslab, TslabConverter, TslabDiagnostic } from "./tslab-hooks";
 
@@ -295,10 +296,14 @@ export class Engine {
           return mod.exports;
         }
       }
-      return req(id);
+      // A package the notebook's folder lacks comes from mtlkit's installation (resolution.ts).
+      const file = resolveWithFallback(req.resolve, id);
+      return file === id ? req(id) : req(file);
     };
+    const resolve = Object.assign((id: string, opts?: { paths?: string[] }) =>
+      opts ? req.resolve(id, opts) : resolveWithFallback(req.resolve, id), { paths: req.resolve.paths });
     return Object.assign(load, {
-      resolve: req.resolve,
+      resolve,
       cache: req.cache,
       extensions: req.extensions,
       main: req.main,

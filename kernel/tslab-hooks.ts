@@ -12,11 +12,16 @@
  *   which tslab uses, does not, so we map the name to the package's `types`.
  * - `transpileModule` (tslab's ES module -> CommonJS step): carries the source map
  *   through, composing CommonJS -> ES module -> TypeScript.
- * - `sys.readFile`/`fileExists`: serve the virtual declarations file.
+ *   It also finds Node's types in mtlkit's installation if the folder has none.
+ * - `sys.readFile`/`fileExists`/`directoryExists`/`realpath`: serve the virtual
+ *   declarations file, and show mtlkit's installation as the root's node_modules
+ *   so that bare imports the notebook's folder lacks resolve there (resolution.ts).
  */
 import * as fs from "fs";
 import * as path from "path";
 import type * as TS from "typescript";
+import { requireWithCodeCache } from "./codeCache";
+import { MtlkitModulesView, nodeTypesRoot } from "./resolution";
 import { compose, decodeMappings, LineMap, splitInlineMap } from "./sourcemap";
 
 export const GLOBALS_FILE = "/__mtlkit__/kernel-globals.d.ts";
@@ -78,22 +83,53 @@ export function findEnclosingPackage(dir: string): { name: string; root: string;
   }
 }
 
+/**
+ * The ES library's and Node's declarations (lib.*.d.ts, @types/node): every
+ * kernel parses all of them before its first cell, and their doc comments are
+ * a large share of that parse.
+ */
+function isBuiltinDeclarations(file: string, tsLibDir: string): boolean {
+  if (!file.endsWith(".d.ts")) return false;
+  return (file.startsWith(tsLibDir) && path.basename(file).startsWith("lib.")) || /[\\/]@types[\\/]node[\\/]/.test(file);
+}
+
+/**
+ * Drops the /** doc comments *\/ that start a line (keeping their line breaks, so
+ * that line numbers stay): quick info then shows these built-ins' signatures
+ * without their prose. MTLKIT_KERNEL_DOCS=1 keeps them, at a slower start.
+ */
+export function withoutDocComments(text: string): string {
+  return text.replace(/^[ \t]*\/\*\*[\s\S]*?\*\//gm, (m) => "\n".repeat(m.split("\n").length - 1));
+}
+
 let loaded: Tslab | null = null;
 
 export function loadTslab(globalsDts: string): Tslab {
   if (loaded) return loaded;
   const tslabMain = require.resolve("tslab/dist/converter.js");
   const tsPath = require.resolve("@tslab/typescript-for-tslab", { paths: [path.dirname(tslabMain)] });
-  const ts = require(tsPath) as typeof TS;
+  const loadedTs = requireWithCodeCache(tsPath);
+  const ts = loadedTs.exports as typeof TS;
   const maps = new Map<string, LineMap>();
 
   const sys = ts.sys as TS.System & Record<string, unknown>;
-  const { readFile, fileExists, watchFile } = sys;
-  sys.readFile = (p, enc) => (p === GLOBALS_FILE ? globalsDts : readFile.call(sys, p, enc));
-  sys.fileExists = (p) => p === GLOBALS_FILE || fileExists.call(sys, p);
+  const { readFile, fileExists, directoryExists, realpath, watchFile } = sys;
+  const libDir = path.dirname(tsPath) + path.sep;
+  const keepDocs = process.env.MTLKIT_KERNEL_DOCS === "1";
+  // Packages the notebook's folder lacks, seen from mtlkit's installation (resolution.ts).
+  const view = new MtlkitModulesView(process.cwd(), (p) => fs.existsSync(p));
+  const real = (p: string) => view.toReal(p) ?? p;
+  sys.readFile = (p, enc) => {
+    if (p === GLOBALS_FILE) return globalsDts;
+    const text = readFile.call(sys, real(p), enc);
+    return text !== undefined && !keepDocs && isBuiltinDeclarations(p, libDir) ? withoutDocComments(text) : text;
+  };
+  sys.fileExists = (p) => p === GLOBALS_FILE || fileExists.call(sys, real(p));
+  sys.directoryExists = (p) => view.isRoot(p) || directoryExists.call(sys, real(p));
+  if (realpath) sys.realpath = (p) => realpath.call(sys, real(p));
   if (watchFile) {
     sys.watchFile = (p, cb, interval, opts) =>
-      p === GLOBALS_FILE ? { close() {} } : watchFile.call(sys, p, cb, interval, opts);
+      p === GLOBALS_FILE ? { close() {} } : watchFile.call(sys, real(p), cb, interval, opts);
   }
 
   const createWatchCompilerHost = ((rootFiles: string[], options: TS.CompilerOptions, ...rest: unknown[]) => {
@@ -102,8 +138,13 @@ export function loadTslab(globalsDts: string): Tslab {
     if (pkg && fs.existsSync(pkg.types)) {
       extra.paths = { ...(options.paths ?? {}), [pkg.name]: [pkg.types] };
     }
-    const real = ts.createWatchCompilerHost as unknown as (...a: unknown[]) => unknown;
-    return real([...rootFiles, GLOBALS_FILE], { ...options, ...extra }, ...rest);
+    const typeRoots = options.typeRoots ?? [];
+    if (!typeRoots.some((r) => fs.existsSync(path.join(r, "node", "package.json")))) {
+      const nodeRoot = nodeTypesRoot();
+      if (nodeRoot) extra.typeRoots = [...typeRoots, nodeRoot];
+    }
+    const create = ts.createWatchCompilerHost as unknown as (...a: unknown[]) => unknown;
+    return create([...rootFiles, GLOBALS_FILE], { ...options, ...extra }, ...rest);
   }) as unknown as typeof ts.createWatchCompilerHost;
 
   const transpileModule = (input: string, opts: TS.TranspileOptions): TS.TranspileOutput => {
@@ -147,7 +188,12 @@ export function loadTslab(globalsDts: string): Tslab {
   }
   loaded = {
     ts,
-    createConverter: converterModule.createConverter,
+    createConverter(options) {
+      const conv = converterModule.createConverter(options);
+      // By now the compiler's start-up code has run: cache it for the next kernel.
+      loadedTs.saveLater(1000);
+      return conv;
+    },
     isCompleteCode: converterModule.isCompleteCode,
     takeSourceMap(output) {
       const m = maps.get(output) ?? null;

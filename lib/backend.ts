@@ -10,6 +10,8 @@ import { disableNativeKernels, enableNativeKernels, loadNative, nativeMatMulActi
 import { MtlError } from "./errors";
 import { firstLine, loaders } from "./backends/loaders";
 import { describeAdapter, probeWebGpu, registerWebGpu, WebGpuProbe } from "./backends/webgpu";
+import { withDisplay } from "./display/attach";
+import { backendBundle } from "./display/backend";
 
 export type BackendName = "tensorflow" | "webgpu" | "wasm" | "cpu";
 
@@ -231,7 +233,7 @@ export function backendInfo(): BackendInfo {
   const native = nativeMatMulActive(backend);
   const reason = native ? (nativeStatus?.reason ?? "enabled") : (nativeStatus?.reason ?? loadNative().status.reason);
   const device = describeDevice(backend) + (native ? ` + native kernels (${reason})` : "");
-  return { backend, device, candidates, tfjsVersion: tf.version.tfjs, native: { enabled: native, reason } };
+  return withDisplay({ backend, device, candidates, tfjsVersion: tf.version.tfjs, native: { enabled: native, reason } }, backendBundle);
 }
 
 /** The last WebGPU probe this process ran (undefined before the first). */

@@ -287,6 +287,11 @@ export class KernelClient {
     return { reply: w.reply ?? {}, messages: w.messages, timedOut, replyMs };
   }
 
+  /** complete_request: the kernel's completions at `cursorPos` (UTF-16 offset) in `code`. */
+  async complete(code: string, cursorPos: number): Promise<JsonObject> {
+    return (await this.request(this.shell, "complete_request", { code, cursor_pos: cursorPos }).reply).content;
+  }
+
   /** Interrupt as the kernelspec says: interrupt_request on control, or SIGINT. */
   async interrupt(): Promise<void> {
     if (this.spec.interrupt_mode === "message") {

@@ -14,6 +14,8 @@
  * θ_s and z are.
  */
 import * as tf from "@tensorflow/tfjs";
+import { inspect } from "util";
+import { modelBundle } from "../display/model";
 
 export interface MultiTaskModel {
   readonly architecture: string;
@@ -54,6 +56,15 @@ export abstract class BaseModel implements MultiTaskModel {
 
   forward(x: tf.Tensor2D, training: boolean): tf.Tensor2D[] {
     return this.decode(this.encode(x, training), x, training);
+  }
+
+  /** Jupyter: a Keras-like summary, parts and parameters shared and per task (lib/display/model.ts). */
+  [Symbol.for("Jupyter.display")](): Record<string, unknown> {
+    return modelBundle(this);
+  }
+
+  [inspect.custom](): string {
+    return String(modelBundle(this)["text/plain"]);
   }
 
   namedVariables(): Array<[string, tf.Variable]> {

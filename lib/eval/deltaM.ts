@@ -18,6 +18,8 @@ import { check, checkKnownOptions, MtlError } from "../errors";
 import { Task } from "../tasks/task";
 import { Evaluation, MetricTable } from "./evaluate";
 import { checkLevel, mean, summarize, Summary } from "./stats";
+import { withDisplay } from "../display/attach";
+import { deltaMBundle, deltaMOverSeedsBundle } from "../display/comparison";
 
 /** Direction of each metric: task → metric → higher is better. */
 export type Directions = Record<string, Record<string, boolean>>;
@@ -114,7 +116,7 @@ export function deltaM(result: MetricSource, baseline: MetricSource, options: De
     }
     perTask[t] = mean(Object.values(terms[t]));
   }
-  return { value: mean(Object.values(perTask)), perTask, terms, directions };
+  return withDisplay({ value: mean(Object.values(perTask)), perTask, terms, directions }, deltaMBundle);
 }
 
 /** Mean over runs (seeds) of each task's metrics. */
@@ -154,5 +156,5 @@ export function deltaMOverSeeds(results: MetricSource[], baselines: MetricSource
   const runs = results.map((r) => deltaM(r, baseline, rest));
   const perTask: Record<string, Summary> = {};
   for (const t of Object.keys(runs[0].perTask)) perTask[t] = summarize(runs.map((r) => r.perTask[t]), level);
-  return { summary: summarize(runs.map((r) => r.value), level), perTask, runs, baseline };
+  return withDisplay({ summary: summarize(runs.map((r) => r.value), level), perTask, runs, baseline }, deltaMOverSeedsBundle);
 }

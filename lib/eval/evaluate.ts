@@ -20,6 +20,8 @@ import { binaryScores, binaryScoresFromCounts, classificationScores, ClassScores
 import { Task } from "../tasks/task";
 import { toFrame } from "../train/history";
 import { checkModelData } from "../train/validate";
+import { withDisplay } from "../display/attach";
+import { evaluationBundle } from "../display/evaluation";
 
 /** Metrics per task name, then per metric name: the plain form Δm and the reports work on. */
 export type MetricTable = Record<string, Record<string, number>>;
@@ -108,7 +110,7 @@ export function evaluate(model: MultiTaskModel, data: MultiTaskData, tasks: Task
     rows.push({ task: task.name, metric: "loss", value: report.loss, higherIsBetter: false });
     for (const s of task.metricSpecs) rows.push({ task: task.name, metric: s.name, value: report.metrics[s.name], higherIsBetter: s.higherIsBetter });
   });
-  return { tasks: reports, rows, table, toDataFrame: () => toFrame(rows as unknown as Array<Record<string, unknown>>) };
+  return withDisplay({ tasks: reports, rows, table, toDataFrame: () => toFrame(rows as unknown as Array<Record<string, unknown>>) }, evaluationBundle);
 }
 
 function sliceTarget(data: MultiTaskData, task: Task, start: number, end: number) {
@@ -263,6 +265,6 @@ export function evaluatePredictions(tasks: Task[], predictions: Record<string, A
     table[task.name] = { ...done.metrics };
     for (const spec of task.metricSpecs) rows.push({ task: task.name, metric: spec.name, value: done.metrics[spec.name], higherIsBetter: spec.higherIsBetter });
   }
-  return { tasks: reports, rows, table, toDataFrame: () => toFrame(rows as unknown as Array<Record<string, unknown>>) };
+  return withDisplay({ tasks: reports, rows, table, toDataFrame: () => toFrame(rows as unknown as Array<Record<string, unknown>>) }, evaluationBundle);
 }
 

@@ -16,6 +16,8 @@ import { Task } from "../tasks/task";
 import { toFrame } from "../train/history";
 import { Directions, metricTable, MetricSource } from "./deltaM";
 import { checkLevel, mean, std, studentTQuantile } from "./stats";
+import { withDisplay } from "../display/attach";
+import { negativeTransferBundle } from "../display/comparison";
 
 export type Verdict = "helps" | "hurts" | "inconclusive";
 
@@ -79,7 +81,7 @@ export function negativeTransfer(multiTask: MetricSource[], singleTask: MetricSo
     }
   }
   const toDataFrame = () => toFrame(rows.map(flatRow));
-  return { rows, toDataFrame };
+  return withDisplay({ rows, toDataFrame }, negativeTransferBundle);
 }
 
 /** The comparison of one task's metric; exported for tests on constructed runs. */

@@ -28,6 +28,8 @@ import { adoptHistory, appendHistory, HISTORY_FILE_PATTERN, HistoryRef, pruneHis
 import type { RunInfo } from "./history";
 import { isStateful } from "./stateful";
 import type { Trainer, TrainerState } from "./trainer";
+import { withDisplay } from "../display/attach";
+import { checkpointsBundle } from "../display/checkpoints";
 
 export const CHECKPOINT_FORMAT = "mtlkit-checkpoint";
 /** 2: SHA256SUMS covers the manifest; the history lives in an append-only file beside the step folders. */
@@ -213,11 +215,12 @@ function restoreOptimizerScalars(optimizer: tf.Optimizer, scalars: Record<string
 
 /** Step folders in `dir` (complete ones: temporary folders have other names), newest first. */
 export function listCheckpoints(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
+  if (!existsSync(dir)) return withDisplay([], (names) => checkpointsBundle(dir, names));
+  const names = readdirSync(dir)
     .filter((n) => STEP_FOLDER.test(n) && statSync(join(dir, n)).isDirectory())
     .sort()
     .reverse();
+  return withDisplay(names, (n) => checkpointsBundle(dir, n));
 }
 
 /**

@@ -3,6 +3,9 @@
  * one record per step (task losses, the weights used, regularizer terms) and one per epoch
  * (mean training losses, validation losses and metrics per task).
  */
+import { inspect } from "util";
+import { historyBundle } from "../display/history";
+
 export interface StepRecord {
   epoch: number;
   /** Global step, counted from 0 over the whole run. */
@@ -43,6 +46,15 @@ export class History {
   readonly epochs: EpochRecord[] = [];
 
   constructor(readonly taskNames: readonly string[], public run?: RunInfo) {}
+
+  /** Jupyter: a summary table with the loss curves (lib/display/history.ts). */
+  [Symbol.for("Jupyter.display")](): Record<string, unknown> {
+    return historyBundle(this);
+  }
+
+  [inspect.custom](): string {
+    return String(historyBundle(this)["text/plain"]);
+  }
 
   /** Loss of one task at every step. */
   lossCurve(task: string): number[] {

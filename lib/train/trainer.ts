@@ -30,6 +30,8 @@ import { equal } from "../weighting/equal";
 import { staticWeights } from "../weighting/static";
 import { isWeighting } from "../weighting/isWeighting";
 import { checkBatch, checkDataWidth, checkModelData, checkModelTasks, checkModelUsable, NonFinitePolicy, nonFinitePolicy } from "./validate";
+import { withDisplay } from "../display/attach";
+import { evaluationBundle } from "../display/evaluation";
 
 export interface TrainerOptions {
   model: MultiTaskModel;
@@ -457,7 +459,7 @@ export class Trainer {
     const evaluation = evaluate(this.model, data, this.tasks, { batchSize });
     const result: Record<string, TaskEvaluation> = {};
     for (const task of this.tasks) result[task.name] = { loss: evaluation.tasks[task.name].loss, metrics: evaluation.tasks[task.name].metrics };
-    return result;
+    return withDisplay(result, () => evaluationBundle(evaluation));
   }
 }
 

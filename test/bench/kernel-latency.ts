@@ -4,8 +4,9 @@
  * the first cell after ready (mtlkit builds its compiler then), and the median
  * and p90 round trip of a trivial cell (request -> execute_reply).
  *
- *   npm run build && node dist/test/bench/kernel-latency.js [--cells N] [--runs R]
+ *   npm run build && node dist/test/bench/kernel-latency.js [--cells N] [--runs R] [--startup-variants]
  *
+ * MTLKIT_BENCH_KERNELS=name1,name2 adds installed kernelspecs (e.g. an older build) to the same run.
  * Needs the mtlkit kernelspec or none (the built-in one is used), tslab from
  * node_modules, and /usr/bin/python3 with ipykernel (skipped with a note when absent).
  */
@@ -37,6 +38,19 @@ function specs(): { label: string; spec: FoundKernelSpec; code: string }[] {
   const out: { label: string; spec: FoundKernelSpec; code: string }[] = [
     { label: "mtlkit", spec: findKernelSpec("mtlkit"), code: "1 + 1" },
   ];
+  if (process.argv.includes("--startup-variants")) {
+    // The same kernel without its start-up shortcuts (kernel/README.md "Start-up"), measured in the same run.
+    const base = findKernelSpec("mtlkit");
+    out.push({
+      label: "mtlkit, no code cache, full built-in docs",
+      code: "1 + 1",
+      spec: { ...base, env: { ...base.env, MTLKIT_CODE_CACHE: "0", MTLKIT_KERNEL_DOCS: "1" } },
+    });
+  }
+  // Other installed kernelspecs to measure in the same run (e.g. an older build of mtlkit), comma-separated.
+  for (const name of (process.env.MTLKIT_BENCH_KERNELS ?? "").split(",").filter(Boolean)) {
+    out.push({ label: name, spec: findKernelSpec(name), code: "1 + 1" });
+  }
   const tslab = path.join(REPO, "node_modules", ".bin", "tslab");
   if (fs.existsSync(tslab)) {
     out.push({
