@@ -7,7 +7,7 @@
  * answer is an adapter, or "no adapter" with the reason, within `timeoutMs`. Only after a probe
  * found a usable adapter does `registerWebGpu` load Dawn into this process.
  */
-import { execFile } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { MtlError } from "../errors";
 import { firstLine, loaders } from "./loaders";
@@ -111,28 +111,54 @@ export function resetWebGpuProbe(): void {
   cached = undefined;
 }
 
+const NOT_INSTALLED: WebGpuProbe = { status: "not-installed", reason: "the optional package `webgpu` is not installed (npm install webgpu)", warnings: [], ms: 0 };
+
+interface ChildRun {
+  stdout: string;
+  stderr: string;
+  signal: string | null;
+  timedOut: boolean;
+  ms: number;
+}
+
 async function runProbe(timeoutMs: number): Promise<WebGpuProbe> {
   const start = performance.now();
   const dawn = dawnBinaryPath();
-  if (!dawn) {
-    return { status: "not-installed", reason: "the optional package `webgpu` is not installed (npm install webgpu)", warnings: [], ms: 0 };
-  }
-  const { stdout, stderr, signal, timedOut } = await new Promise<{ stdout: string; stderr: string; signal: string | null; timedOut: boolean }>(
-    (resolve) => {
-      execFile(
-        process.execPath,
-        ["-e", CHILD, dawn.path],
-        { timeout: timeoutMs, killSignal: "SIGKILL", maxBuffer: 1 << 20, encoding: "utf8", windowsHide: true },
-        (error, out, err) => {
-          const e = error as (NodeJS.ErrnoException & { killed?: boolean; signal?: string | null }) | null;
-          resolve({ stdout: out, stderr: err, signal: e?.signal ?? null, timedOut: Boolean(e?.killed) && performance.now() - start >= timeoutMs - 50 });
-        },
-      );
-    },
-  );
-  const ms = Math.round(performance.now() - start);
+  if (!dawn) return { ...NOT_INSTALLED };
+  const run = await new Promise<ChildRun>((resolve) => {
+    execFile(
+      process.execPath,
+      ["-e", CHILD, dawn.path],
+      { timeout: timeoutMs, killSignal: "SIGKILL", maxBuffer: 1 << 20, encoding: "utf8", windowsHide: true },
+      (error, out, err) => {
+        const e = error as (NodeJS.ErrnoException & { killed?: boolean; signal?: string | null }) | null;
+        const ms = performance.now() - start;
+        resolve({ stdout: out, stderr: err, signal: e?.signal ?? null, timedOut: Boolean(e?.killed) && ms >= timeoutMs - 50, ms });
+      },
+    );
+  });
+  return interpretProbe(run, dawn, timeoutMs);
+}
+
+/**
+ * The same probe, blocking: for callers that must know before anything asynchronous can run (a
+ * test file deciding, while it is collected, which backends it runs on). Not cached.
+ */
+export function probeWebGpuSync(options: { timeoutMs?: number } = {}): WebGpuProbe {
+  const timeoutMs = options.timeoutMs ?? 5000;
+  const start = performance.now();
+  const dawn = dawnBinaryPath();
+  if (!dawn) return { ...NOT_INSTALLED };
+  const r = spawnSync(process.execPath, ["-e", CHILD, dawn.path], { timeout: timeoutMs, killSignal: "SIGKILL", maxBuffer: 1 << 20, encoding: "utf8", windowsHide: true });
+  const ms = performance.now() - start;
+  const timedOut = (r.error as NodeJS.ErrnoException | undefined)?.code === "ETIMEDOUT";
+  return interpretProbe({ stdout: r.stdout ?? "", stderr: r.stderr ?? "", signal: r.signal, timedOut, ms }, dawn, timeoutMs);
+}
+
+function interpretProbe(run: ChildRun, dawn: { path: string; version: string }, timeoutMs: number): WebGpuProbe {
+  const { stdout, stderr, signal, timedOut } = run;
   const warnings = dawnWarnings(stderr);
-  const base = { warnings, ms, dawnPath: dawn.path, version: dawn.version };
+  const base = { warnings, ms: Math.round(run.ms), dawnPath: dawn.path, version: dawn.version };
   if (timedOut) return { ...base, status: "timeout", reason: `Dawn did not answer within ${timeoutMs} ms (a GPU driver hung); the probe was killed` };
   const answer = parseAnswer(stdout);
   if (!answer) {
