@@ -9,7 +9,7 @@ import * as tf from "@tensorflow/tfjs";
 import { disableNativeKernels, enableNativeKernels, loadNative, nativeMatMulActive, NativeKernelsStatus } from "./native";
 import { MtlError } from "./errors";
 import { firstLine, loaders } from "./backends/loaders";
-import { describeAdapter, probeWebGpu, registerWebGpu, WebGpuProbe } from "./backends/webgpu";
+import { describeAdapter, isSoftwareAdapter, probeWebGpu, registerWebGpu, WebGpuProbe } from "./backends/webgpu";
 import { withDisplay } from "./display/attach";
 import { backendBundle } from "./display/backend";
 
@@ -38,6 +38,20 @@ export interface BackendInfo {
   tfjsVersion: string;
   /** mtlkit's optional native kernels (OpenBLAS matmul, fused Adam) for the wasm and cpu backends. */
   native: { enabled: boolean; reason: string };
+  /** Whether tensors can be read synchronously (dataSync, arraySync); false on webgpu in Node. */
+  syncReads: boolean;
+  /** On webgpu: the adapter Dawn gave, and whether it is a software one (computing on the CPU). */
+  adapter?: AdapterInfo;
+}
+
+export interface AdapterInfo {
+  /** A readable name, e.g. "NVIDIA H200" or "llvmpipe: Mesa 25.0.7 (LLVM 15.0.6)". */
+  name: string;
+  vendor: string;
+  architecture: string;
+  device: string;
+  /** A software adapter (lavapipe, SwiftShader, WARP…): WebGPU on the CPU, slower than wasm. */
+  software: boolean;
 }
 
 export interface UseBackendOptions {
@@ -46,10 +60,9 @@ export interface UseBackendOptions {
   /** Print one line saying which backend runs (default false). */
   verbose?: boolean;
   /**
-   * WebGPU is opt-in: by default it is probed (a child process, under a second) and reported but not
-   * picked, because tfjs-backend-webgpu cannot read tensors synchronously in Node and mtlkit's
-   * Trainer does. `true` lets useBestBackend pick it (for async tfjs code); `false` skips the probe.
-   * `prefer: "webgpu"` / MTLKIT_BACKEND=webgpu force it.
+   * WebGPU is probed by default (a child process, under a second) and picked when the adapter is a
+   * hardware GPU; a software adapter ranks below wasm. `false` skips the probe and never picks it
+   * (`prefer: "webgpu"` / MTLKIT_BACKEND=webgpu still force it).
    */
   webgpu?: boolean;
   /** Limit on the WebGPU probe (default 5000 ms). */
@@ -59,8 +72,6 @@ export interface UseBackendOptions {
 }
 
 export const BACKEND_NAMES: readonly BackendName[] = ["tensorflow", "webgpu", "wasm", "cpu"];
-const WEBGPU_OPT_IN =
-  "not picked unless asked (useBestBackend({ webgpu: true }) or MTLKIT_BACKEND=webgpu): in Node it reads tensors back only asynchronously, and mtlkit's Trainer reads synchronously";
 let lastCandidates: BackendCandidate[] | undefined;
 let lastWebGpu: WebGpuProbe | undefined;
 let nativeStatus: NativeKernelsStatus | undefined;
@@ -126,7 +137,7 @@ export function webGpuCandidate(probe: WebGpuProbe | undefined): BackendCandidat
   if (!probe) return { ...base, available: false, gpu: false, reason: "not probed (call useBestBackend() or mtl.doctor())" };
   if (!version) return { ...base, available: false, gpu: false, reason: "@tensorflow/tfjs-backend-webgpu is not installed" };
   if (probe.status !== "adapter") return { ...base, available: false, gpu: false, reason: probe.reason };
-  const gpu = !probe.adapter!.isFallbackAdapter;
+  const gpu = !isSoftwareAdapter(probe.adapter!);
   return { ...base, available: true, gpu, reason: `Dawn ${probe.version}, ${describeAdapter(probe.adapter!)}` };
 }
 
@@ -149,8 +160,8 @@ export function rankBackends(candidates: BackendCandidate[]): BackendCandidate[]
   return [...candidates].sort((a, b) => score(a) - score(b));
 }
 
-function probeSync(): BackendCandidate[] {
-  return rankBackends([probeNative(), webGpuCandidate(lastWebGpu), probeWasm(), CPU_CANDIDATE()]);
+function probeSync(webgpu: BackendCandidate = webGpuCandidate(lastWebGpu)): BackendCandidate[] {
+  return rankBackends([probeNative(), webgpu, probeWasm(), CPU_CANDIDATE()]);
 }
 
 function parseForced(options: UseBackendOptions): BackendName | undefined {
@@ -174,15 +185,12 @@ export async function useBestBackend(options: UseBackendOptions = {}): Promise<B
   const forced = parseForced(options);
   const wantWebGpu = forced === "webgpu" || (forced === undefined && options.webgpu !== false);
   if (wantWebGpu) lastWebGpu = await probeWebGpu({ timeoutMs: options.webgpuTimeoutMs });
-  const candidates = probeSync();
+  const skipped: BackendCandidate = { ...webGpuCandidate(undefined), reason: forced ? `not probed (forced: ${forced})` : "not probed (webgpu: false)" };
+  const candidates = probeSync(wantWebGpu ? webGpuCandidate(lastWebGpu) : skipped);
   lastCandidates = candidates;
   const ranked = forced ? [candidates.find((c) => c.name === forced)!] : candidates;
-  const webgpu = candidates.find((c) => c.name === "webgpu")!;
-  const optedIn = forced === "webgpu" || options.webgpu === true;
-  if (webgpu.available && !optedIn) webgpu.reason += `; ${WEBGPU_OPT_IN}`;
   for (const candidate of ranked) {
     if (!candidate.available) continue;
-    if (candidate.name === "webgpu" && !optedIn) continue;
     let ok = false;
     try {
       if (candidate.name === "webgpu" && !tf.findBackendFactory("webgpu")) {
@@ -233,7 +241,12 @@ export function backendInfo(): BackendInfo {
   const native = nativeMatMulActive(backend);
   const reason = native ? (nativeStatus?.reason ?? "enabled") : (nativeStatus?.reason ?? loadNative().status.reason);
   const device = describeDevice(backend) + (native ? ` + native kernels (${reason})` : "");
-  return withDisplay({ backend, device, candidates, tfjsVersion: tf.version.tfjs, native: { enabled: native, reason } }, backendBundle);
+  const a = backend === "webgpu" ? lastWebGpu?.adapter : undefined;
+  const adapter = a && { name: describeAdapter(a), vendor: a.vendor, architecture: a.architecture, device: a.device, software: isSoftwareAdapter(a) };
+  return withDisplay(
+    { backend, device, candidates, tfjsVersion: tf.version.tfjs, native: { enabled: native, reason }, syncReads: backend !== "webgpu", ...(adapter ? { adapter } : {}) },
+    backendBundle,
+  );
 }
 
 /** The last WebGPU probe this process ran (undefined before the first). */
@@ -255,7 +268,7 @@ function describeDevice(backend: string): string {
     }
     case "webgpu": {
       const a = lastWebGpu?.adapter;
-      return a ? `${a.isFallbackAdapter ? "CPU" : "GPU"} (WebGPU via Dawn: ${describeAdapter(a)})` : "GPU (WebGPU)";
+      return a ? `${isSoftwareAdapter(a) ? "CPU" : "GPU"} (WebGPU via Dawn: ${describeAdapter(a)})` : "GPU (WebGPU)";
     }
     case "wasm":
       return "CPU (WebAssembly, SIMD, 1 thread)";

@@ -17,7 +17,7 @@ import { registerWebGpu, WebGpuProbe } from "./backends/webgpu";
 export interface BackendCheck extends BackendCandidate {
   /** For an available backend: a 64×64 matmul ran and agreed with float64 (relative error below 1e-4). */
   works?: boolean;
-  /** Whether it reads tensors back synchronously, as mtlkit's Trainer needs (WebGPU in Node does not). */
+  /** Whether it reads tensors back synchronously (dataSync, arraySync); WebGPU in Node reads only with await. */
   syncReads?: boolean;
   /** max |C − C64| / max |C64| of that matmul, or why it could not run. */
   check?: string;
@@ -163,7 +163,7 @@ async function checkBackend(backend: BackendName): Promise<{ works: boolean; syn
       }
     }
     const rel = err / scale;
-    const note = syncReads ? "" : "; async reads only: mtlkit's Trainer cannot use it";
+    const note = syncReads ? "" : "; reads back only asynchronously (await t.data())";
     return { works: rel < 1e-4, syncReads, check: `matmul 64×64 rel. error ${rel.toExponential(1)}${note}` };
   } catch (e) {
     return { works: false, check: `failed: ${firstLine(e)}` };
@@ -219,8 +219,7 @@ export async function doctor(options: DoctorOptions = {}): Promise<DoctorReport>
 export function diagnose(r: Omit<DoctorReport, "verdict" | "todo">): { verdict: string; todo: string[] } {
   const todo: string[] = [];
   const working = r.backends.filter((b) => b.works);
-  const gpuBackend = working.find((b) => b.gpu && b.syncReads !== false);
-  const gpuAsyncOnly = working.find((b) => b.gpu && b.syncReads === false);
+  const gpuBackend = working.find((b) => b.gpu);
   const lib = (name: string) => r.gpu.libraries.find((l) => l.name === name);
   const hasNvidia = r.gpu.nvidia.gpus.length > 0 || r.gpu.nvidia.driver !== undefined;
   const native = r.backends.find((b) => b.name === "tensorflow");
@@ -228,10 +227,8 @@ export function diagnose(r: Omit<DoctorReport, "verdict" | "todo">): { verdict: 
 
   let verdict: string;
   if (gpuBackend) {
-    verdict = `OK: mtlkit trains on the GPU (${gpuBackend.name}: ${r.best.device}).`;
-  } else if (gpuAsyncOnly) {
-    verdict = `A GPU answers through ${gpuAsyncOnly.name} (${gpuAsyncOnly.reason.split(";")[0]}), for tfjs code that reads results with await; mtlkit's Trainer runs on ${r.best.backend} (${r.best.device}).`;
-    if (r.packages["@tensorflow/tfjs-node-gpu"] === null && hasNvidia) todo.push("for training on the GPU: npm install @tensorflow/tfjs-node-gpu@4.22.0 (needs CUDA 11.2 and cuDNN 8.1; see the README's GPU section)");
+    const asyncNote = gpuBackend.syncReads === false ? "; it reads tensors back only asynchronously: in your own code await t.data() / t.array() instead of dataSync() / arraySync()" : "";
+    verdict = `OK: mtlkit trains on the GPU (${gpuBackend.name}: ${r.best.device})${asyncNote}.`;
   } else if (hasNvidia) {
     verdict = `A GPU is here (${r.gpu.nvidia.gpus[0] ?? `NVIDIA driver ${r.gpu.nvidia.driver}`}) but no GPU backend loads: mtlkit runs on ${r.best.backend} (${r.best.device}).`;
     if (lib("libvulkan.so.1") && !lib("libvulkan.so.1")!.path) todo.push("for WebGPU: install the Vulkan loader (Debian/Ubuntu: apt-get install libvulkan1); NVIDIA's driver provides the Vulkan driver");

@@ -7,8 +7,9 @@
  * answer is an adapter, or "no adapter" with the reason, within `timeoutMs`. Only after a probe
  * found a usable adapter does `registerWebGpu` load Dawn into this process.
  */
-import { execFile } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import * as path from "node:path";
+import { MtlError } from "../errors";
 import { firstLine, loaders } from "./loaders";
 
 export type WebGpuStatus = "adapter" | "no-adapter" | "device-failed" | "not-installed" | "load-failed" | "crashed" | "timeout";
@@ -110,28 +111,54 @@ export function resetWebGpuProbe(): void {
   cached = undefined;
 }
 
+const NOT_INSTALLED: WebGpuProbe = { status: "not-installed", reason: "the optional package `webgpu` is not installed (npm install webgpu)", warnings: [], ms: 0 };
+
+interface ChildRun {
+  stdout: string;
+  stderr: string;
+  signal: string | null;
+  timedOut: boolean;
+  ms: number;
+}
+
 async function runProbe(timeoutMs: number): Promise<WebGpuProbe> {
   const start = performance.now();
   const dawn = dawnBinaryPath();
-  if (!dawn) {
-    return { status: "not-installed", reason: "the optional package `webgpu` is not installed (npm install webgpu)", warnings: [], ms: 0 };
-  }
-  const { stdout, stderr, signal, timedOut } = await new Promise<{ stdout: string; stderr: string; signal: string | null; timedOut: boolean }>(
-    (resolve) => {
-      execFile(
-        process.execPath,
-        ["-e", CHILD, dawn.path],
-        { timeout: timeoutMs, killSignal: "SIGKILL", maxBuffer: 1 << 20, encoding: "utf8", windowsHide: true },
-        (error, out, err) => {
-          const e = error as (NodeJS.ErrnoException & { killed?: boolean; signal?: string | null }) | null;
-          resolve({ stdout: out, stderr: err, signal: e?.signal ?? null, timedOut: Boolean(e?.killed) && performance.now() - start >= timeoutMs - 50 });
-        },
-      );
-    },
-  );
-  const ms = Math.round(performance.now() - start);
+  if (!dawn) return { ...NOT_INSTALLED };
+  const run = await new Promise<ChildRun>((resolve) => {
+    execFile(
+      process.execPath,
+      ["-e", CHILD, dawn.path],
+      { timeout: timeoutMs, killSignal: "SIGKILL", maxBuffer: 1 << 20, encoding: "utf8", windowsHide: true },
+      (error, out, err) => {
+        const e = error as (NodeJS.ErrnoException & { killed?: boolean; signal?: string | null }) | null;
+        const ms = performance.now() - start;
+        resolve({ stdout: out, stderr: err, signal: e?.signal ?? null, timedOut: Boolean(e?.killed) && ms >= timeoutMs - 50, ms });
+      },
+    );
+  });
+  return interpretProbe(run, dawn, timeoutMs);
+}
+
+/**
+ * The same probe, blocking: for callers that must know before anything asynchronous can run (a
+ * test file deciding, while it is collected, which backends it runs on). Not cached.
+ */
+export function probeWebGpuSync(options: { timeoutMs?: number } = {}): WebGpuProbe {
+  const timeoutMs = options.timeoutMs ?? 5000;
+  const start = performance.now();
+  const dawn = dawnBinaryPath();
+  if (!dawn) return { ...NOT_INSTALLED };
+  const r = spawnSync(process.execPath, ["-e", CHILD, dawn.path], { timeout: timeoutMs, killSignal: "SIGKILL", maxBuffer: 1 << 20, encoding: "utf8", windowsHide: true });
+  const ms = performance.now() - start;
+  const timedOut = (r.error as NodeJS.ErrnoException | undefined)?.code === "ETIMEDOUT";
+  return interpretProbe({ stdout: r.stdout ?? "", stderr: r.stderr ?? "", signal: r.signal, timedOut, ms }, dawn, timeoutMs);
+}
+
+function interpretProbe(run: ChildRun, dawn: { path: string; version: string }, timeoutMs: number): WebGpuProbe {
+  const { stdout, stderr, signal, timedOut } = run;
   const warnings = dawnWarnings(stderr);
-  const base = { warnings, ms, dawnPath: dawn.path, version: dawn.version };
+  const base = { warnings, ms: Math.round(run.ms), dawnPath: dawn.path, version: dawn.version };
   if (timedOut) return { ...base, status: "timeout", reason: `Dawn did not answer within ${timeoutMs} ms (a GPU driver hung); the probe was killed` };
   const answer = parseAnswer(stdout);
   if (!answer) {
@@ -169,9 +196,23 @@ export function dawnWarnings(stderr: string): string[] {
   return [...new Set(out)].slice(0, 10);
 }
 
+// Vulkan/D3D drivers that run on the CPU: Mesa's llvmpipe/lavapipe and softpipe, Google's
+// SwiftShader, Microsoft's WARP ("Basic Render Driver").
+const SOFTWARE_NAMES = /llvmpipe|lavapipe|softpipe|swiftshader|basic render|\bwarp\b/i;
+
+/**
+ * Whether an adapter computes on the CPU. Dawn marks some as fallback adapters; others (lavapipe
+ * through Vulkan) are recognised by their architecture ("software") or driver name.
+ */
+export function isSoftwareAdapter(a: GpuAdapterSummary): boolean {
+  if (a.isFallbackAdapter) return true;
+  if (/^(software|cpu)$/i.test(a.architecture)) return true;
+  return SOFTWARE_NAMES.test(`${a.description} ${a.device} ${a.vendor}`);
+}
+
 export function describeAdapter(a: GpuAdapterSummary): string {
   const name = a.description || [a.vendor, a.architecture, a.device].filter(Boolean).join(" ") || "unnamed adapter";
-  return `${name}${a.isFallbackAdapter ? " (fallback/software adapter)" : ""}`;
+  return `${name}${isSoftwareAdapter(a) ? " (software adapter: runs on the CPU)" : ""}`;
 }
 
 /** Why Dawn saw no adapter, from its warnings, in words a user can act on. */
@@ -248,12 +289,27 @@ export function registerWebGpu(dawnPath: string): void {
   explainSyncReads(backend?.WebGPUBackend?.prototype);
 }
 
-/** What a synchronous read (dataSync, arraySync) on WebGPU in Node fails with, in words. */
-export const SYNC_READ_MESSAGE =
-  "the webgpu backend cannot read tensors synchronously in Node (dataSync/arraySync: tfjs-backend-webgpu " +
-  "needs a browser's OffscreenCanvas for that); use `await tensor.data()`, or another backend for mtlkit's Trainer";
+/** The awaited read that replaces each synchronous one. */
+const AWAITED: Record<string, string> = { dataSync: "await t.data()", arraySync: "await t.array()", bufferSync: "await t.buffer()" };
 
-/** tfjs-backend-webgpu's readSync fails in Node with "OffscreenCanvas is not defined": say why instead. */
+/**
+ * What a synchronous read on WebGPU in Node fails with, naming the call found on `stack` (the
+ * outermost of Tensor.dataSync / arraySync / bufferSync, i.e. the one user code made) and what to
+ * await instead.
+ */
+export function syncReadError(stack = ""): MtlError {
+  const calls = [...stack.matchAll(/\.(dataSync|arraySync|bufferSync) \(/g)].map((m) => m[1]);
+  const call = calls.at(-1);
+  const what = call
+    ? `tensor.${call}() reads synchronously; use \`${AWAITED[call]}\` instead`
+    : "an operation read a tensor synchronously (readSync); use its asynchronous form (`await t.data()`, `await t.array()`, or the op's *Async variant)";
+  return new MtlError(
+    "webgpu backend",
+    `${what}. The webgpu backend reads tensors back only asynchronously in Node (tfjs-backend-webgpu needs a browser's OffscreenCanvas for synchronous reads).`,
+  );
+}
+
+/** tfjs-backend-webgpu's readSync fails in Node with "OffscreenCanvas is not defined": say which call, and what to await. */
 function explainSyncReads(proto: { readSync?: (id: object) => unknown } | undefined): void {
   if (!proto?.readSync || (proto.readSync as { explained?: boolean }).explained) return;
   const original = proto.readSync;
@@ -261,8 +317,12 @@ function explainSyncReads(proto: { readSync?: (id: object) => unknown } | undefi
     try {
       return original.call(this, dataId);
     } catch (e) {
-      if (typeof (globalThis as { OffscreenCanvas?: unknown }).OffscreenCanvas === "undefined") throw new Error(SYNC_READ_MESSAGE);
-      throw e;
+      if (typeof (globalThis as { OffscreenCanvas?: unknown }).OffscreenCanvas !== "undefined") throw e;
+      const limit = Error.stackTraceLimit;
+      Error.stackTraceLimit = 40; // deep enough to reach the user's call through tfjs's frames
+      const stack = new Error().stack;
+      Error.stackTraceLimit = limit;
+      throw syncReadError(stack);
     }
   };
   (readSync as { explained?: boolean }).explained = true;

@@ -16,7 +16,11 @@ export function backendBundle(info: BackendInfo): MimeBundle {
       title: `Backend: ${info.backend} on ${info.device}`,
       headers: ["backend", "available", "device", "package", "why"],
       rows,
-      notes: [`tfjs ${info.tfjsVersion}; ${native}`],
+      notes: [
+        `tfjs ${info.tfjsVersion}; ${native}`,
+        ...(info.adapter ? [`WebGPU adapter: ${info.adapter.name}${info.adapter.software ? " (software)" : ""}`] : []),
+        ...(info.syncReads ? [] : ["reads are asynchronous here: await t.data() / t.array() instead of dataSync() / arraySync()"]),
+      ],
     },
   ]);
 }

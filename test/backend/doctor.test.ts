@@ -138,6 +138,15 @@ describe("diagnose", () => {
     expect(diagnose(r)).toEqual({ verdict: "OK: mtlkit trains on the GPU (webgpu: GPU (WebGPU via Dawn: NVIDIA H200)).", todo: [] });
   });
 
+  it("a working GPU backend that reads only asynchronously: OK, and says what to await in one's own code", () => {
+    const r = base();
+    r.backends.unshift({ name: "webgpu", package: "", available: true, gpu: true, reason: "Dawn", works: true, syncReads: false });
+    r.best = { backend: "webgpu", device: "GPU (WebGPU via Dawn: NVIDIA H200)" };
+    expect(diagnose(r).verdict).toBe(
+      "OK: mtlkit trains on the GPU (webgpu: GPU (WebGPU via Dawn: NVIDIA H200)); it reads tensors back only asynchronously: in your own code await t.data() / t.array() instead of dataSync() / arraySync().",
+    );
+  });
+
   it("no kernelspec, no Jupyter, and a backend that loads but computes wrong", () => {
     const r = base();
     r.jupyter = { dataDirs: [], kernelspecs: [] };

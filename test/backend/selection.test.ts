@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { BackendCandidate, backendInfo, rankBackends, useBestBackend } from "../../lib/backend";
 import { MtlError } from "../../lib/errors";
 import { fakeRequire, NOT_FOUND, registerCpuClone, resetAll } from "./fakeBackends";
-import { registerWebGpu, SYNC_READ_MESSAGE } from "../../lib/backends/webgpu";
+import { isSoftwareAdapter, registerWebGpu, syncReadError } from "../../lib/backends/webgpu";
 import * as mtl from "../../lib";
 import { installedPackage, webGpuHere } from "./machine";
 
@@ -82,11 +82,10 @@ describe("useBestBackend on this machine", () => {
     const info = await useBestBackend();
     const byName = Object.fromEntries(info.candidates.map((c) => [c.name, c]));
 
-    // WebGPU: available exactly when Dawn offers an adapter; never picked without opting in.
+    // WebGPU: available exactly when Dawn offers an adapter; a GPU exactly when that adapter is hardware.
     expect(byName.webgpu.available).toBe(dawn.status === "adapter");
-    if (dawn.status === "adapter") expect(byName.webgpu.reason).toMatch(/not picked unless asked/);
+    if (dawn.status === "adapter") expect(byName.webgpu.gpu).toBe(!isSoftwareAdapter(dawn.adapter!));
     else expect(byName.webgpu.reason).toBe(dawn.reason);
-    expect(info.backend).not.toBe("webgpu");
 
     // Native TensorFlow: each package missing (or only an alias) is named as such; one present is tried.
     for (const [pkg, found] of [
@@ -104,12 +103,13 @@ describe("useBestBackend on this machine", () => {
     if (packages.gpu.version === null && packages.cpu.version === null) expect(byName.tensorflow.available).toBe(false);
     if (byName.tensorflow.available) expect(byName.tensorflow.version).toBe((packages.gpu.version ? packages.gpu : packages.cpu).version);
 
-    // The order is the ranking, and the pick is the first available candidate that is not WebGPU.
+    // The order is the ranking, and the pick is the first available candidate.
     expect(info.candidates.map((c) => c.name)).toEqual(rankBackends(info.candidates).map((c) => c.name));
-    expect(info.backend).toBe(info.candidates.find((c) => c.available && c.name !== "webgpu")!.name);
+    expect(info.backend).toBe(info.candidates.find((c) => c.available)!.name);
     // wasm is a dependency: it is here on every machine, so the pick is never slower than it.
     expect(byName.wasm.available).toBe(true);
-    expect(["tensorflow", "wasm"]).toContain(info.backend);
+    expect(["tensorflow", "wasm", ...(byName.webgpu.gpu ? ["webgpu"] : [])]).toContain(info.backend);
+    expect(info.syncReads).toBe(info.backend !== "webgpu");
   });
 });
 
@@ -185,24 +185,15 @@ describe("WebGPU (simulated through MTLKIT_DAWN_PATH)", () => {
     });
   }
 
-  it("present, by default: reported with its adapter but not picked (async reads only), wasm trains", async () => {
+  it("present, by default: a hardware adapter makes webgpu the first choice; the device request gets a flat feature list", async () => {
     process.env.MTLKIT_DAWN_PATH = FAKE_DAWN;
     process.env.FAKE_DAWN_MODE = "adapter";
     fakeWebGpuPackage();
     const info = await useBestBackend();
-    expect(info.backend).toBe("wasm");
-    const webgpu = info.candidates.find((c) => c.name === "webgpu")!;
-    expect(webgpu).toMatchObject({ available: true, gpu: true });
-    expect(webgpu.reason).toMatch(/Fake H200; not picked unless asked \(useBestBackend\(\{ webgpu: true \}\) or MTLKIT_BACKEND=webgpu\)/);
-  });
-
-  it("present, opted in: a GPU adapter makes webgpu the first choice; the device request gets a flat feature list", async () => {
-    process.env.MTLKIT_DAWN_PATH = FAKE_DAWN;
-    process.env.FAKE_DAWN_MODE = "adapter";
-    fakeWebGpuPackage();
-    const info = await useBestBackend({ webgpu: true });
     expect(info.backend).toBe("webgpu");
     expect(info.device).toBe("GPU (WebGPU via Dawn: Fake H200)");
+    expect(info.adapter).toEqual({ name: "Fake H200", vendor: "nvidia", architecture: "hopper", device: "", software: false });
+    expect(info.syncReads).toBe(false);
     expect(info.candidates[0]).toMatchObject({ name: "webgpu", available: true, gpu: true });
     // navigator.gpu now serves tfjs-backend-webgpu; its nested feature list is flattened for Dawn.
     const gpu = (globalThis as unknown as { navigator: { gpu: { requestAdapter(): Promise<{ requestDevice(d: object): Promise<unknown> }> } } }).navigator.gpu;
@@ -216,9 +207,34 @@ describe("WebGPU (simulated through MTLKIT_DAWN_PATH)", () => {
     process.env.MTLKIT_DAWN_PATH = FAKE_DAWN;
     process.env.FAKE_DAWN_MODE = "fallback";
     fakeWebGpuPackage();
-    const info = await useBestBackend({ webgpu: true });
+    const info = await useBestBackend();
     expect(info.backend).toBe("wasm");
+    expect(info.adapter).toBeUndefined();
     expect(info.candidates.map((c) => c.name)).toEqual(["wasm", "webgpu", "cpu", "tensorflow"]);
+  });
+
+  it("lavapipe (not flagged as fallback, architecture 'software') ranks after wasm, and forced it says it is software", async () => {
+    process.env.MTLKIT_DAWN_PATH = FAKE_DAWN;
+    process.env.FAKE_DAWN_MODE = "lavapipe";
+    fakeWebGpuPackage();
+    const best = await useBestBackend();
+    expect(best.backend).toBe("wasm");
+    expect(best.candidates.find((c) => c.name === "webgpu")).toMatchObject({ available: true, gpu: false });
+    const forced = await useBestBackend({ prefer: "webgpu" });
+    expect(forced.backend).toBe("webgpu");
+    expect(forced.device).toMatch(/^CPU \(WebGPU via Dawn: llvmpipe: Mesa 25\.0\.7 \(LLVM 15\.0\.6\) \(software adapter: runs on the CPU\)\)$/);
+    expect(forced.adapter).toMatchObject({ vendor: "mesa", architecture: "software", software: true });
+  });
+
+  it("isSoftwareAdapter knows lavapipe, SwiftShader and WARP, and not a hardware GPU", () => {
+    const a = { vendor: "", architecture: "", device: "", description: "", isFallbackAdapter: false, features: [], maxBufferSize: 0, maxStorageBufferBindingSize: 0 };
+    expect(isSoftwareAdapter({ ...a, vendor: "nvidia", architecture: "hopper", description: "NVIDIA H200" })).toBe(false);
+    expect(isSoftwareAdapter({ ...a, vendor: "mesa", architecture: "rdna-3", description: "AMD Radeon RX 7900 XTX (RADV NAVI31)" })).toBe(false);
+    expect(isSoftwareAdapter({ ...a, isFallbackAdapter: true, description: "NVIDIA H200" })).toBe(true);
+    expect(isSoftwareAdapter({ ...a, architecture: "software" })).toBe(true);
+    expect(isSoftwareAdapter({ ...a, device: "llvmpipe-llvm-15" })).toBe(true);
+    expect(isSoftwareAdapter({ ...a, vendor: "google", description: "SwiftShader Device (Subzero)" })).toBe(true);
+    expect(isSoftwareAdapter({ ...a, description: "Microsoft Basic Render Driver" })).toBe(true);
   });
 
   it("present but broken (the backend's import throws): falls back to wasm with the reason", async () => {
@@ -228,12 +244,12 @@ describe("WebGPU (simulated through MTLKIT_DAWN_PATH)", () => {
       if (id === "@tensorflow/tfjs-backend-webgpu") throw new Error("SyntaxError: Unexpected token");
       return real(id);
     });
-    const info = await useBestBackend({ webgpu: true });
+    const info = await useBestBackend();
     expect(info.backend).toBe("wasm");
     expect(info.candidates.find((c) => c.name === "webgpu")!.reason).toMatch(/failed to initialise: SyntaxError/);
   });
 
-  it("a synchronous read on WebGPU in Node fails with an explanation, not 'OffscreenCanvas is not defined'", () => {
+  it("a synchronous read on WebGPU in Node fails with an MtlError naming the call and what to await, not 'OffscreenCanvas is not defined'", () => {
     process.env.MTLKIT_DAWN_PATH = FAKE_DAWN;
     class WebGPUBackend {
       readSync(): unknown {
@@ -242,7 +258,32 @@ describe("WebGPU (simulated through MTLKIT_DAWN_PATH)", () => {
     }
     fakeRequire((id, real) => (id === "@tensorflow/tfjs-backend-webgpu" ? { WebGPUBackend } : real(id)));
     registerWebGpu(FAKE_DAWN);
-    expect(() => new WebGPUBackend().readSync()).toThrow(SYNC_READ_MESSAGE);
+    // Called the way tfjs calls it: Tensor.arraySync -> Tensor.dataSync -> backend.readSync.
+    const backend = new WebGPUBackend();
+    class Tensor {
+      dataSync(): unknown {
+        return backend.readSync();
+      }
+      arraySync(): unknown {
+        return this.dataSync();
+      }
+    }
+    const err = (() => {
+      try {
+        new Tensor().arraySync();
+      } catch (e) {
+        return e as Error;
+      }
+    })();
+    expect(err).toBeInstanceOf(MtlError);
+    expect(err!.message).toMatch(/tensor\.arraySync\(\) reads synchronously; use `await t\.array\(\)` instead/);
+    expect(err!.message).toMatch(/only asynchronously/);
+  });
+
+  it("syncReadError names the outermost synchronous call, or the op when none is on the stack", () => {
+    expect(syncReadError("at Tensor.dataSync (tf-core.js:1)\n at user (x.ts:3)").message).toMatch(/tensor\.dataSync\(\).*`await t\.data\(\)`/);
+    expect(syncReadError("at Variable.bufferSync (tf-core.js:1)").message).toMatch(/`await t\.buffer\(\)`/);
+    expect(syncReadError("at Engine.readSync (tf-core.js:1)\n at unique (tf-core.js:2)").message).toMatch(/an operation read a tensor synchronously/);
   });
 
   it("webgpu: false skips the probe", async () => {

@@ -1,6 +1,6 @@
 import * as path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { dawnWarnings, explainNoAdapter, flattenFeatures, probeWebGpu } from "../../lib/backends/webgpu";
+import { dawnWarnings, explainNoAdapter, flattenFeatures, probeWebGpu, probeWebGpuSync } from "../../lib/backends/webgpu";
 import { resetAll } from "./fakeBackends";
 
 const FAKE_DAWN = path.join(__dirname, "fixtures", "fake-dawn.js");
@@ -53,6 +53,18 @@ describe("probeWebGpu in a child process", () => {
     const p = await probeWebGpu({ refresh: true });
     expect(p.status).toBe("load-failed");
     expect(p.reason).toMatch(/failed to load/);
+  });
+
+  it("the blocking probe (for test collection) gives the same answers", async () => {
+    for (const mode of ["adapter", "lavapipe", "warn-none", "device-fail", "crash"]) {
+      const { ms: _a, ...async } = await probeWith(mode);
+      const { ms: _b, ...sync } = probeWebGpuSync();
+      expect(sync, mode).toEqual(async);
+    }
+    process.env.FAKE_DAWN_MODE = "hang";
+    const start = performance.now();
+    expect(probeWebGpuSync({ timeoutMs: 1500 })).toMatchObject({ status: "timeout" });
+    expect(performance.now() - start).toBeLessThan(4000);
   });
 
   it("answers from its cache unless asked to refresh", async () => {
