@@ -77,7 +77,7 @@ describe("rich displays", () => {
     expect(b["text/plain"]).toMatch(new RegExp(`^Backend: ${info.backend} on `));
     for (const c of info.candidates) expect(b["text/html"]).toContain(`>${c.name}`);
     // The data is unchanged: JSON and keys see no display properties.
-    expect(Object.keys(info)).toEqual(["backend", "device", "candidates", "tfjsVersion", "native"]);
+    expect(Object.keys(info)).toEqual(["backend", "device", "candidates", "tfjsVersion", "native", "syncReads", ...("adapter" in info ? ["adapter"] : [])]);
     expect(JSON.parse(JSON.stringify(info)).backend).toBe(info.backend);
   });
 
