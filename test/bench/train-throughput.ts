@@ -163,7 +163,11 @@ class TorchChild {
   private stderr = "";
 
   constructor(python: string) {
-    this.child = spawn(python, [join(sourceDir(), "torch_throughput.py")], { stdio: ["pipe", "pipe", "pipe"] });
+    // torch.set_num_threads bounds torch's own pool, not the BLAS under it: Debian's torch ran
+    // OpenBLAS on 2 threads until these variables said otherwise.
+    const threads = process.env.MTLKIT_BENCH_TORCH_THREADS ?? "1";
+    const env = { ...process.env, OPENBLAS_NUM_THREADS: threads, OMP_NUM_THREADS: threads, MKL_NUM_THREADS: threads };
+    this.child = spawn(python, [join(sourceDir(), "torch_throughput.py")], { stdio: ["pipe", "pipe", "pipe"], env });
     this.child.stderr.on("data", (d: Buffer) => (this.stderr += d.toString()));
     this.lines = createInterface({ input: this.child.stdout });
     this.lines.on("line", (line) => this.pending.shift()?.(line));
