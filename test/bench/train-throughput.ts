@@ -252,27 +252,29 @@ interface MtlRun {
   x: tf.Tensor2D;
   targets: tf.Tensor[];
   model: mtl.MultiTaskModel;
+  /** Variables the model does not own (the generic case's function-block trunk). */
+  extra: tf.Variable[];
 }
 
 function buildMtl(spec: ModelSpec): MtlRun {
-  const { tasks, model } = buildModel(spec);
+  const { tasks, model, extra = [] } = buildModel(spec);
   const trainer = new mtl.Trainer({ model, tasks, optimizer: mtl.optimizers.adam({ learningRate: 1e-3 }), progress: false });
   const rng = new mtl.Rng(2);
   const x = tf.tensor2d(Float32Array.from({ length: spec.batch * spec.input }, () => rng.normal()), [spec.batch, spec.input]);
   const targets = tasks.map((t) => t.outputUnits > 1 && t.name === "label"
     ? tf.tensor1d(Int32Array.from({ length: spec.batch }, () => Math.floor(rng.uniform() * spec.classes)), "int32")
     : tf.tensor2d(Float32Array.from({ length: spec.batch }, () => rng.normal()), [spec.batch, 1]));
-  return { spec, trainer, x, targets, model };
+  return { spec, trainer, x, targets, model, extra };
 }
 
-function buildModel(spec: ModelSpec): { tasks: mtl.Task[]; model: mtl.MultiTaskModel } {
+function buildModel(spec: ModelSpec): { tasks: mtl.Task[]; model: mtl.MultiTaskModel; extra?: tf.Variable[] } {
   const regressions = (n: number) => Array.from({ length: n }, (_, i) => mtl.tasks.regression(`value${i}`));
   const classAndValue = () => [mtl.tasks.classification("label", { classes: spec.classes }), mtl.tasks.regression("value")];
   if (spec.name === "generic") {
     const tasks = regressions(4);
     const mlp = new Mlp("trunk", spec.input, spec.hidden, new mtl.Rng(1));
     const trunk = { apply: (x: tf.Tensor2D) => mlp.apply(x), variables: mlp.namedVariables().map(([, v]) => v), outputSize: mlp.outputSize };
-    return { tasks, model: mtl.hardSharing({ inputSize: spec.input, trunk, tasks, seed: 1 }) };
+    return { tasks, model: mtl.hardSharing({ inputSize: spec.input, trunk, tasks, seed: 1 }), extra: trunk.variables };
   }
   if (spec.name === "mmoe") {
     const tasks = regressions(2);
@@ -290,7 +292,7 @@ function buildModel(spec: ModelSpec): { tasks: mtl.Task[]; model: mtl.MultiTaskM
 function disposeMtl(run: MtlRun): void {
   run.model.dispose();
   run.trainer.optimizer.dispose();
-  tf.dispose([run.x, ...run.targets]);
+  tf.dispose([run.x, ...run.targets, ...run.extra]);
 }
 
 function timeMtlSteps(run: MtlRun, steps: number): number {
