@@ -27,7 +27,7 @@ import { Block, makeBlock, Mlp } from "../layers/block";
 import { Initializer } from "../layers/dense";
 import { Rng } from "../random";
 import { Task } from "../tasks/task";
-import { checkSizes, checkTaskKeys, checkTasks, Gate, mixExperts, mixFlops, splitColumns, sumFlops } from "./parts";
+import { checkSizes, checkTaskKeys, checkTasks, Gate, mixFlops, mixSideBySide, sumFlops } from "./parts";
 import { BaseModel } from "./types";
 
 export interface MmoeOptions {
@@ -110,9 +110,10 @@ export class MmoeModel extends BaseModel {
   }
 
   decode(z: tf.Tensor2D, x: tf.Tensor2D, training: boolean): tf.Tensor2D[] {
-    const f = splitColumns(z, this.experts.map(() => this.expertWidth));
+    // Mixed straight from z: splitting z into experts and stacking them again cost a copy of z per
+    // expert on wasm, forward and backward (see mixSideBySide).
     return this.towers.map((tower, k) => {
-      const mixed = mixExperts(this.gates[k].apply(x), this.gateExperts[k].map((e) => f[e]));
+      const mixed = mixSideBySide(this.gates[k].apply(x), z, this.gateExperts[k], this.experts.length);
       return tower.apply(mixed, training);
     });
   }

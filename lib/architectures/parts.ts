@@ -88,6 +88,30 @@ export function mixExperts(weights: tf.Tensor2D, outputs: tf.Tensor2D[]): tf.Ten
   });
 }
 
+/**
+ * The same mixture when the n expert outputs sit side by side in z [batch, n·h] (MMoE's shared
+ * representation): Σ_{j} g_j · z[:, e_j·h : (e_j + 1)·h] for the experts e_j a gate mixes.
+ * Computed as one batched product g [batch, 1, n] × z [batch, n, h] → [batch, 1, h] on a reshape
+ * of z, so neither the forward pass nor the gradient slices, stacks or unstacks anything. A gate
+ * over some of the experts is first spread over all n (weights · a 0/1 selection matrix: each
+ * column has one 1, so the spread weights are exact).
+ */
+export function mixSideBySide(weights: tf.Tensor2D, z: tf.Tensor2D, experts: number[], n: number): tf.Tensor2D {
+  return tf.tidy(() => {
+    const [batch, width] = z.shape;
+    const h = width / n;
+    if (n === 1) return tf.mul(weights, z) as tf.Tensor2D; // [b,1] broadcasts over h
+    let full = weights;
+    if (experts.length !== n || experts.some((e, j) => e !== j)) {
+      const selection = new Float32Array(experts.length * n);
+      experts.forEach((e, j) => (selection[j * n + e] = 1));
+      full = tf.matMul(weights, tf.tensor2d(selection, [experts.length, n]));
+    }
+    const mixed = tf.matMul(tf.reshape(full, [batch, 1, n]), tf.reshape(z, [batch, n, h]) as tf.Tensor3D);
+    return tf.reshape(mixed, [batch, h]) as tf.Tensor2D;
+  });
+}
+
 /** Forward multiply-adds of a gated mixture of n outputs of width h. */
 export function mixFlops(n: number, h: number): number {
   return 2 * n * h;

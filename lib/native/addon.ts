@@ -36,6 +36,18 @@ export interface NativeAddon {
   ): void;
   /** Σ x² over all elements of all arrays, in double precision. */
   sumOfSquares(arrays: Float32Array[]): number;
+  /**
+   * Convolution over NHWC float32 arrays (native/src/conv_pool.h). op 0: out = conv(x = a, filter = b);
+   * 1: out = ∂x from dy = a, filter = b; 2: out = ∂filter from x = a, dy = b. geometry: [batch, inH,
+   * inW, inC, outH, outW, outC, fH, fW, strideH, strideW, dilationH, dilationW, padTop, padLeft].
+   */
+  conv2d(op: 0 | 1 | 2, a: Float32Array, b: Float32Array, out: Float32Array, geometry: number[]): void;
+  /**
+   * Pooling: op 0 max, 1 average (x = a); 2 max gradient (x = a, dy = b; ties go to the first
+   * maximum); 3 average gradient (dy = a).
+   * geometry: [batch, inH, inW, channels, outH, outW, fH, fW, strideH, strideW, padTop, padLeft].
+   */
+  pool(op: 0 | 1 | 2 | 3, a: Float32Array, b: Float32Array, out: Float32Array, geometry: number[]): void;
   setThreads(threads: number): void;
   info(): { threads: number; blas: string };
 }

@@ -1,15 +1,17 @@
 /**
- * Native matmul kernels for tfjs's wasm and cpu backends. `enableNativeKernels()` replaces each
- * backend's BatchMatMul with one that calls OpenBLAS's sgemm through the addon — on the wasm backend
- * directly on views of the WebAssembly heap, so nothing is copied — and keeps the original kernel
- * for what it does not handle (broadcast batch dimensions other than 1). Transpose flags cost
+ * Native kernels for tfjs's wasm and cpu backends. `enableNativeKernels()` replaces each backend's
+ * BatchMatMul with one that calls OpenBLAS's sgemm through the addon — on the wasm backend directly
+ * on views of the WebAssembly heap, so nothing is copied — and keeps the original kernel for what it
+ * does not handle (broadcast batch dimensions other than 1); likewise the convolution and pooling
+ * kernels and their gradients (./convKernels). Transpose flags cost
  * nothing here, so lib/ops/matmul.ts stops materialising transposes while these kernels are active.
  * Results equal the backends' own within float32 rounding (BLAS sums in a different order).
  */
 import * as tf from "@tensorflow/tfjs";
+import "../layers/wasmKernels"; // wasm's Conv2DBackpropFilter, kept as the native one's fallback
 import { loadNative, NativeAddon } from "./addon";
-
-type KernelFunc = (args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }) => tf.TensorInfo | tf.TensorInfo[];
+import { convPoolKernels, KernelFunc } from "./convKernels";
+import { nativeThreads } from "./threads";
 
 interface TensorInfo {
   dataId: object;
@@ -30,7 +32,8 @@ interface CpuBackendLike {
 const SUPPORTED = ["wasm", "cpu"] as const;
 type SupportedBackend = (typeof SUPPORTED)[number];
 
-const originals = new Map<SupportedBackend, tf.KernelConfig>();
+/** Per backend with native kernels on, the kernels they replaced (to put back). */
+const originals = new Map<SupportedBackend, tf.KernelConfig[]>();
 
 interface Plan {
   transA: boolean;
@@ -69,8 +72,7 @@ function plan(a: TensorInfo, b: TensorInfo, transA: boolean, transB: boolean): P
   return { transA, transB, batch, m, n, k, strideA: batchA === 1 ? 0 : m * k, strideB: batchB === 1 ? 0 : k * n, outShape: [...outer, m, n] };
 }
 
-function nativeKernel(backendName: SupportedBackend, addon: NativeAddon, original: tf.KernelConfig): KernelFunc {
-  const fallback = original.kernelFunc as unknown as KernelFunc;
+function nativeKernel(backendName: SupportedBackend, addon: NativeAddon, fallback: KernelFunc): KernelFunc {
   return (args) => {
     const a = args.inputs.a as unknown as TensorInfo;
     const b = args.inputs.b as unknown as TensorInfo;
@@ -97,28 +99,38 @@ export interface NativeKernelsStatus {
   reason: string;
 }
 
-/** Replaces BatchMatMul on the wasm and cpu backends with the native one, when the addon loads. */
+/** Replaces BatchMatMul, the convolutions and the poolings on the wasm and cpu backends with native ones, when the addon loads. */
 export function enableNativeKernels(options: { threads?: number } = {}): NativeKernelsStatus {
   const { addon, status } = loadNative();
   if (!addon) return { enabled: [], reason: status.reason };
-  const threads = options.threads ?? defaultThreads();
+  const threads = options.threads ?? nativeThreads(process.env);
   addon.setThreads(threads);
   for (const backendName of SUPPORTED) {
     if (originals.has(backendName) || !tf.findBackendFactory(backendName)) continue;
-    const original = tf.getKernel(tf.BatchMatMul, backendName);
-    if (!original) continue;
-    originals.set(backendName, original);
-    tf.unregisterKernel(tf.BatchMatMul, backendName);
-    tf.registerKernel({ kernelName: tf.BatchMatMul, backendName, kernelFunc: nativeKernel(backendName, addon, original) as never });
+    const factories: Record<string, (fallback: KernelFunc) => KernelFunc> = {
+      [tf.BatchMatMul]: (fallback) => nativeKernel(backendName, addon, fallback),
+      ...convPoolKernels(backendName, addon),
+    };
+    const replaced: tf.KernelConfig[] = [];
+    for (const [kernelName, make] of Object.entries(factories)) {
+      const original = tf.getKernel(kernelName, backendName);
+      if (!original) continue; // nothing to fall back on: leave the kernel missing, as tfjs has it
+      replaced.push(original);
+      tf.unregisterKernel(kernelName, backendName);
+      tf.registerKernel({ kernelName, backendName, kernelFunc: make(original.kernelFunc as unknown as KernelFunc) as never });
+    }
+    originals.set(backendName, replaced);
   }
   return { enabled: [...originals.keys()], reason: status.reason.replace(/\d+ threads?/, `${threads} thread${threads === 1 ? "" : "s"}`) };
 }
 
-/** Puts the backends' own BatchMatMul kernels back. */
+/** Puts the backends' own kernels back. */
 export function disableNativeKernels(): void {
-  for (const [backendName, original] of originals) {
-    tf.unregisterKernel(tf.BatchMatMul, backendName);
-    tf.registerKernel(original);
+  for (const [backendName, replaced] of originals) {
+    for (const original of replaced) {
+      tf.unregisterKernel(original.kernelName, backendName);
+      tf.registerKernel(original);
+    }
   }
   originals.clear();
 }
@@ -131,11 +143,4 @@ export function nativeAddonFor(backendName = tf.getBackend()): NativeAddon | und
 /** True when the active backend's matmul is the native one. */
 export function nativeMatMulActive(backendName = tf.getBackend()): boolean {
   return originals.has(backendName as SupportedBackend);
-}
-
-function defaultThreads(): number {
-  const fromEnv = Number(process.env.MTLKIT_THREADS);
-  if (Number.isInteger(fromEnv) && fromEnv > 0) return fromEnv;
-  const os = require("node:os") as typeof import("node:os");
-  return typeof os.availableParallelism === "function" ? os.availableParallelism() : os.cpus().length;
 }

@@ -8,9 +8,11 @@
 #include <climits>
 #include <cmath>
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
+#include "conv_pool.h"
 #include "mlp_step.h"
 
 namespace {
@@ -385,6 +387,144 @@ napi_value MlpStepBinding(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// Reads `count` whole numbers from a JavaScript array into out, each within [min, INT_MAX].
+bool GetGeometry(napi_env env, napi_value value, uint32_t count, const char* const* names, const int* mins, int64_t* out) {
+  uint32_t length = 0;
+  if (!GetArray(env, value, &length, "geometry")) return false;
+  if (length != count) return RangeError(env, "geometry must hold " + std::to_string(count) + " numbers (got " + std::to_string(length) + ")");
+  for (uint32_t i = 0; i < count; ++i) {
+    napi_value element;
+    if (!Check(env, napi_get_element(env, value, i, &element), "cannot read the geometry")) return false;
+    if (!GetDim(env, element, &out[i], names[i], mins[i])) return false;
+  }
+  return true;
+}
+
+// a·b·c·d with overflow checks.
+bool Product(std::initializer_list<int64_t> factors, int64_t* out) {
+  int64_t p = 1;
+  for (int64_t f : factors) {
+    if (!MulChecked(p, f, &p)) return false;
+  }
+  *out = p;
+  return true;
+}
+
+// The farthest input coordinate a window reaches, (out − 1)·stride + (filter − 1)·dilation, must
+// stay well inside an int so the kernels' index arithmetic cannot overflow.
+bool ReachFits(int64_t out, int64_t stride, int64_t filter, int64_t dilation, int64_t pad) {
+  int64_t a, b;
+  return MulChecked(out - 1, stride, &a) && MulChecked(filter - 1, dilation, &b) && a + b + pad < INT_MAX / 2;
+}
+
+bool CheckLength(napi_env env, size_t length, int64_t need, const char* name) {
+  if (static_cast<uint64_t>(need) == length) return true;
+  return RangeError(env, std::string("argument '") + name + "' must hold " + std::to_string(need) + " floats for this geometry (got " +
+                             std::to_string(length) + ")");
+}
+
+// conv2d(op, a, b, out, [batch, inH, inW, inC, outH, outW, outC, fH, fW, strideH, strideW,
+//        dilationH, dilationW, padTop, padLeft]); op 0: y = conv(x = a, w = b); op 1: dx = ∂ from
+// dy = a, w = b; op 2: dw = ∂ from x = a, dy = b. See conv_pool.h.
+napi_value Conv2dBinding(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  if (!Check(env, napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr), "bad call")) return nullptr;
+  if (argc != 5) {
+    TypeError(env, "conv2d expects 5 arguments");
+    return nullptr;
+  }
+  int64_t op = 0;
+  if (!GetInt(env, argv[0], &op, "op")) return nullptr;
+  if (op < 0 || op > 2) {
+    RangeError(env, "conv2d op must be 0 (forward), 1 (input gradient) or 2 (filter gradient), got " + std::to_string(op));
+    return nullptr;
+  }
+  static const char* const names[15] = {"batch", "inH", "inW", "inC", "outH", "outW", "outC", "fH", "fW", "strideH", "strideW", "dilationH",
+                                        "dilationW", "padTop", "padLeft"};
+  static const int mins[15] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0};
+  int64_t v[15];
+  if (!GetGeometry(env, argv[4], 15, names, mins, v)) return nullptr;
+  const mtlkit::ConvGeometry g{static_cast<int>(v[0]), static_cast<int>(v[1]), static_cast<int>(v[2]), static_cast<int>(v[3]),
+                               static_cast<int>(v[4]), static_cast<int>(v[5]), static_cast<int>(v[6]), static_cast<int>(v[7]),
+                               static_cast<int>(v[8]), static_cast<int>(v[9]), static_cast<int>(v[10]), static_cast<int>(v[11]),
+                               static_cast<int>(v[12]), static_cast<int>(v[13]), static_cast<int>(v[14])};
+  int64_t xSize, wSize, ySize, rows, k;
+  if (!Product({g.batch, g.inH, g.inW, g.inC}, &xSize) || !Product({g.fH, g.fW, g.inC, g.outC}, &wSize) ||
+      !Product({g.batch, g.outH, g.outW, g.outC}, &ySize) || !Product({g.batch, g.outH, g.outW}, &rows) || !Product({g.fH, g.fW, g.inC}, &k) ||
+      rows > INT_MAX || k > INT_MAX || xSize > INT_MAX || !ReachFits(g.outH, g.strideH, g.fH, g.dilationH, g.padTop) ||
+      !ReachFits(g.outW, g.strideW, g.fW, g.dilationW, g.padLeft)) {
+    RangeError(env, "conv2d geometry is too large");
+    return nullptr;
+  }
+  float *a, *b, *out;
+  size_t la, lb, lo;
+  if (!GetFloatArray(env, argv[1], &a, &la, "a") || !GetFloatArray(env, argv[2], &b, &lb, "b") || !GetFloatArray(env, argv[3], &out, &lo, "out")) {
+    return nullptr;
+  }
+  if (op == 0) {
+    if (!CheckLength(env, la, xSize, "x") || !CheckLength(env, lb, wSize, "filter") || !CheckLength(env, lo, ySize, "y")) return nullptr;
+    mtlkit::Conv2dForward(g, a, b, out);
+  } else if (op == 1) {
+    if (!CheckLength(env, la, ySize, "dy") || !CheckLength(env, lb, wSize, "filter") || !CheckLength(env, lo, xSize, "dx")) return nullptr;
+    mtlkit::Conv2dBackpropInput(g, a, b, out);
+  } else {
+    if (!CheckLength(env, la, xSize, "x") || !CheckLength(env, lb, ySize, "dy") || !CheckLength(env, lo, wSize, "dw")) return nullptr;
+    mtlkit::Conv2dBackpropFilter(g, a, b, out);
+  }
+  return nullptr;
+}
+
+// pool(op, a, b, out, [batch, inH, inW, channels, outH, outW, fH, fW, strideH, strideW, padTop,
+//      padLeft]); op 0: y = maxpool(x = a); 1: y = avgpool(x = a); 2: dx from x = a, dy = b (max);
+// 3: dx from dy = a (average). b is unused (any Float32Array) for ops 0, 1 and 3.
+napi_value PoolBinding(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  if (!Check(env, napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr), "bad call")) return nullptr;
+  if (argc != 5) {
+    TypeError(env, "pool expects 5 arguments");
+    return nullptr;
+  }
+  int64_t op = 0;
+  if (!GetInt(env, argv[0], &op, "op")) return nullptr;
+  if (op < 0 || op > 3) {
+    RangeError(env, "pool op must be 0 (max), 1 (average), 2 (max gradient) or 3 (average gradient), got " + std::to_string(op));
+    return nullptr;
+  }
+  static const char* const names[12] = {"batch", "inH", "inW", "channels", "outH", "outW", "fH", "fW", "strideH", "strideW", "padTop", "padLeft"};
+  static const int mins[12] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0};
+  int64_t v[12];
+  if (!GetGeometry(env, argv[4], 12, names, mins, v)) return nullptr;
+  const mtlkit::PoolGeometry g{static_cast<int>(v[0]), static_cast<int>(v[1]), static_cast<int>(v[2]), static_cast<int>(v[3]),
+                               static_cast<int>(v[4]), static_cast<int>(v[5]), static_cast<int>(v[6]), static_cast<int>(v[7]),
+                               static_cast<int>(v[8]), static_cast<int>(v[9]), static_cast<int>(v[10]), static_cast<int>(v[11])};
+  int64_t xSize, ySize;
+  if (!Product({g.batch, g.inH, g.inW, g.channels}, &xSize) || !Product({g.batch, g.outH, g.outW, g.channels}, &ySize) ||
+      !ReachFits(g.outH, g.strideH, g.fH, 1, g.padTop) || !ReachFits(g.outW, g.strideW, g.fW, 1, g.padLeft) ||
+      int64_t{g.fH} * g.fW > INT_MAX / 2) {
+    RangeError(env, "pool geometry is too large");
+    return nullptr;
+  }
+  float *a, *b, *out;
+  size_t la, lb, lo;
+  if (!GetFloatArray(env, argv[1], &a, &la, "a") || !GetFloatArray(env, argv[2], &b, &lb, "b") || !GetFloatArray(env, argv[3], &out, &lo, "out")) {
+    return nullptr;
+  }
+  if (op == 0 || op == 1) {
+    if (!CheckLength(env, la, xSize, "x") || !CheckLength(env, lo, ySize, "y")) return nullptr;
+    if (op == 0) mtlkit::MaxPoolForward(g, a, out);
+    else mtlkit::AvgPoolForward(g, a, out);
+  } else if (op == 2) {
+    if (!CheckLength(env, la, xSize, "x") || !CheckLength(env, lb, ySize, "dy") || !CheckLength(env, lo, xSize, "dx")) return nullptr;
+    mtlkit::MaxPoolBackward(g, a, b, out);
+  } else {
+    if (!CheckLength(env, la, ySize, "dy") || !CheckLength(env, lo, xSize, "dx")) return nullptr;
+    mtlkit::AvgPoolBackward(g, a, out);
+  }
+  return nullptr;
+}
+
 napi_value SetThreads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -415,6 +555,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"adam", nullptr, Adam, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sumOfSquares", nullptr, SumOfSquares, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"mlpStep", nullptr, MlpStepBinding, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"conv2d", nullptr, Conv2dBinding, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"pool", nullptr, PoolBinding, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
   };

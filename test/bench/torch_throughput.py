@@ -7,12 +7,17 @@ Protocol: one JSON object per line on stdin, one JSON reply per line on stdout.
       (clock "cpu": later timings use time.process_time, this process's CPU time)
   {"op": "build", "name": "mlp", "input": 784, "hidden": [512, 512],
    "classes": 10, "batch": 256, "seed": 0}        -> {"ok": true}
+      (name "generic", "mmoe" or "cnn" builds those models instead, as train-throughput.ts describes)
   {"op": "train", "name": "mlp", "steps": 5}      -> {"seconds": 0.123}  (the steps only)
   {"op": "matmul", "m": 256, "k": 784, "n": 512, "reps": 20} -> {"seconds": 0.05}
   {"op": "quit"}
-The model: ReLU trunk (nn.Linear layers), a classification head (CrossEntropyLoss) and a
-regression head (MSELoss) on the trunk's output, loss = CE + MSE, Adam (lr 1e-3, eps 1e-8),
-one step = zero_grad, forward, backward, step, loss.item() (mtlkit reads its losses back too).
+The models: ReLU trunk (nn.Linear layers), a classification head (CrossEntropyLoss) and a
+regression head (MSELoss) on the trunk's output, loss = CE + MSE; "generic": the same trunk with 4
+regression heads, loss = Σ MSE; "mmoe": 4 experts (Linear+ReLU), a softmax gate (Linear) and a
+tower (Linear+ReLU, Linear) per task, 2 regression tasks; "cnn": conv3x3(16, same)+ReLU, maxpool 2,
+conv3x3(32, same)+ReLU, maxpool 2, Linear 128+ReLU, a 10-class and a regression head.
+Adam (lr 1e-3, eps 1e-8); one step = zero_grad, forward, backward, step, and each loss read with
+.item() (mtlkit reads its losses back too).
 
 Run by the benchmark with /usr/bin/python3 (Debian's python3-torch); 1 thread unless
 MTLKIT_BENCH_TORCH_THREADS says otherwise.
@@ -43,26 +48,86 @@ class MultiTaskMlp(torch.nn.Module):
         return self.classify(z), self.regress(z)
 
 
+class GenericMlp(torch.nn.Module):
+    def __init__(self, input_size, hidden, heads):
+        super().__init__()
+        layers, width = [], input_size
+        for units in hidden:
+            layers += [torch.nn.Linear(width, units), torch.nn.ReLU()]
+            width = units
+        self.trunk = torch.nn.Sequential(*layers)
+        self.heads = torch.nn.ModuleList([torch.nn.Linear(width, 1) for _ in range(heads)])
+
+    def forward(self, x):
+        z = self.trunk(x)
+        return [h(z) for h in self.heads]
+
+
+class Mmoe(torch.nn.Module):
+    def __init__(self, input_size, experts=4, expert_width=128, tasks=2, tower=64):
+        super().__init__()
+        self.experts = torch.nn.ModuleList([torch.nn.Sequential(torch.nn.Linear(input_size, expert_width), torch.nn.ReLU()) for _ in range(experts)])
+        self.gates = torch.nn.ModuleList([torch.nn.Linear(input_size, experts) for _ in range(tasks)])
+        self.towers = torch.nn.ModuleList(
+            [torch.nn.Sequential(torch.nn.Linear(expert_width, tower), torch.nn.ReLU(), torch.nn.Linear(tower, 1)) for _ in range(tasks)])
+
+    def forward(self, x):
+        f = torch.stack([e(x) for e in self.experts], 1)  # [batch, n, h]
+        outs = []
+        for gate, tower in zip(self.gates, self.towers):
+            g = torch.softmax(gate(x), 1).unsqueeze(1)  # [batch, 1, n]
+            outs.append(tower(torch.bmm(g, f).squeeze(1)))
+        return outs
+
+
+class Cnn(torch.nn.Module):
+    def __init__(self, classes):
+        super().__init__()
+        self.trunk = torch.nn.Sequential(
+            torch.nn.Conv2d(1, 16, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+            torch.nn.Conv2d(16, 32, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+            torch.nn.Flatten(), torch.nn.Linear(32 * 7 * 7, 128), torch.nn.ReLU())
+        self.classify = torch.nn.Linear(128, classes)
+        self.regress = torch.nn.Linear(128, 1)
+
+    def forward(self, x):
+        z = self.trunk(x.view(-1, 1, 28, 28))
+        return self.classify(z), self.regress(z)
+
+
 class Run:
     def __init__(self, spec):
         g = torch.Generator().manual_seed(spec.get("seed", 0))
         torch.manual_seed(spec.get("seed", 0))
         batch = spec["batch"]
-        self.model = MultiTaskMlp(spec["input"], spec["hidden"], spec["classes"])
+        self.name = spec["name"]
+        if self.name == "generic":
+            self.model = GenericMlp(spec["input"], spec["hidden"], 4)
+        elif self.name == "mmoe":
+            self.model = Mmoe(spec["input"])
+        elif self.name == "cnn":
+            self.model = Cnn(spec["classes"])
+        else:
+            self.model = MultiTaskMlp(spec["input"], spec["hidden"], spec["classes"])
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=1e-3, eps=1e-8)
         self.x = torch.randn(batch, spec["input"], generator=g)
-        self.labels = torch.randint(0, spec["classes"], (batch,), generator=g)
+        self.labels = torch.randint(0, max(1, spec["classes"]), (batch,), generator=g)
         self.y = torch.randn(batch, 1, generator=g)
         self.ce = torch.nn.CrossEntropyLoss()
         self.mse = torch.nn.MSELoss()
 
     def step(self):
-        logits, value = self.model(self.x)
-        loss = self.ce(logits, self.labels) + self.mse(value, self.y)
+        out = self.model(self.x)
+        if self.name in ("generic", "mmoe"):
+            losses = [self.mse(o, self.y) for o in out]
+        else:
+            logits, value = out
+            losses = [self.ce(logits, self.labels), self.mse(value, self.y)]
+        loss = sum(losses)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
-        return loss.item()
+        return [l.item() for l in losses]
 
 
 def main():

@@ -37,21 +37,43 @@ import { createInterface, Interface } from "node:readline";
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import * as mtl from "../../lib";
+import { Mlp } from "../../lib/layers/block";
 
 /** The criterion of issue 2: wasm training on the mlp reaches this share of wasm's matmul GFLOP/s. */
 const TARGET_SHARE = 0.6;
 
 interface ModelSpec {
-  name: "seed" | "mlp";
+  name: "seed" | "mlp" | "generic" | "mmoe" | "cnn";
+  /** What the table calls it. */
+  label: string;
   input: number;
   hidden: number[];
   classes: number;
   batch: number;
+  /** Forward FLOPs per sample where the dense-layer count below does not apply (convolutions, experts). */
+  flops?: number;
 }
 
+/**
+ * seed, mlp: hard sharing, classification + regression, mtlkit's fused native step where available.
+ * generic: hard sharing 256-512-512 with 4 MSE heads, the trunk given as a function block, so the
+ *   trainer takes its generic (tfjs ops) path, as for any model that is not mtlkit's plain MLP.
+ * mmoe: 4 experts 256→128, 2 softmax gates and towers (128→64→1), 2 MSE tasks.
+ * cnn: conv3×3 16 - maxpool 2 - conv3×3 32 - maxpool 2 - dense 128 on 28×28×1, a 10-class and a
+ *   regression head.
+ */
 const MODELS: ModelSpec[] = [
-  { name: "seed", input: 20, hidden: [64], classes: 4, batch: 64 },
-  { name: "mlp", input: 784, hidden: [512, 512], classes: 10, batch: 256 },
+  { name: "seed", label: "seed 20-64 (4-class + regression)", input: 20, hidden: [64], classes: 4, batch: 64 },
+  { name: "mlp", label: "mlp 784-512-512 (10-class + regression)", input: 784, hidden: [512, 512], classes: 10, batch: 256 },
+  { name: "generic", label: "generic path 256-512-512 (4 MSE heads)", input: 256, hidden: [512, 512], classes: 0, batch: 256 },
+  {
+    name: "mmoe", label: "MMoE 4 experts 256→128, 2 towers 64", input: 256, hidden: [], classes: 0, batch: 256,
+    flops: 4 * 2 * 256 * 128 + 2 * (2 * 256 * 4 + 2 * 4 * 128 + 2 * 128 * 64 + 2 * 64),
+  },
+  {
+    name: "cnn", label: "CNN conv16-pool-conv32-pool-dense128 28×28 (10-class + regression)", input: 784, hidden: [], classes: 10, batch: 64,
+    flops: 2 * 28 * 28 * 9 * 16 + 2 * 14 * 14 * 9 * 16 * 32 + 2 * 32 * 7 * 7 * 128 + 2 * 128 * 11,
+  },
 ];
 
 const MATMULS: Array<[number, number, number]> = [
@@ -163,7 +185,11 @@ class TorchChild {
   private stderr = "";
 
   constructor(python: string) {
-    this.child = spawn(python, [join(sourceDir(), "torch_throughput.py")], { stdio: ["pipe", "pipe", "pipe"] });
+    // torch.set_num_threads bounds torch's own pool, not the BLAS under it: Debian's torch ran
+    // OpenBLAS on 2 threads until these variables said otherwise.
+    const threads = process.env.MTLKIT_BENCH_TORCH_THREADS ?? "1";
+    const env = { ...process.env, OPENBLAS_NUM_THREADS: threads, OMP_NUM_THREADS: threads, MKL_NUM_THREADS: threads };
+    this.child = spawn(python, [join(sourceDir(), "torch_throughput.py")], { stdio: ["pipe", "pipe", "pipe"], env });
     this.child.stderr.on("data", (d: Buffer) => (this.stderr += d.toString()));
     this.lines = createInterface({ input: this.child.stdout });
     this.lines.on("line", (line) => this.pending.shift()?.(line));
@@ -204,18 +230,20 @@ function probeTorch(python: string): { ok: true } | { ok: false; why: string } {
 
 /** Matmul FLOPs per sample a training step executes: 3× forward less the first layer's ∂x. */
 function executedFlops(spec: ModelSpec): number {
+  if (spec.flops !== undefined) return 3 * spec.flops; // the input gradient of the first layer is small or absent
   return 3 * forwardFlops(spec) - 2 * spec.input * spec.hidden[0];
 }
 
 /** Forward FLOPs per sample of the dense layers (2·in·out each). */
 function forwardFlops(spec: ModelSpec): number {
+  if (spec.flops !== undefined) return spec.flops;
   let flops = 0;
   let width = spec.input;
   for (const units of spec.hidden) {
     flops += 2 * width * units;
     width = units;
   }
-  return flops + 2 * width * (spec.classes + 1);
+  return flops + 2 * width * (spec.name === "generic" ? 4 : spec.classes + 1);
 }
 
 interface MtlRun {
@@ -223,24 +251,48 @@ interface MtlRun {
   trainer: mtl.Trainer;
   x: tf.Tensor2D;
   targets: tf.Tensor[];
-  model: mtl.HardSharingModel;
+  model: mtl.MultiTaskModel;
+  /** Variables the model does not own (the generic case's function-block trunk). */
+  extra: tf.Variable[];
 }
 
 function buildMtl(spec: ModelSpec): MtlRun {
-  const tasks = [mtl.tasks.classification("label", { classes: spec.classes }), mtl.tasks.regression("value")];
-  const model = mtl.hardSharing({ inputSize: spec.input, trunk: spec.hidden, tasks, seed: 1 });
+  const { tasks, model, extra = [] } = buildModel(spec);
   const trainer = new mtl.Trainer({ model, tasks, optimizer: mtl.optimizers.adam({ learningRate: 1e-3 }), progress: false });
   const rng = new mtl.Rng(2);
   const x = tf.tensor2d(Float32Array.from({ length: spec.batch * spec.input }, () => rng.normal()), [spec.batch, spec.input]);
-  const labels = tf.tensor1d(Int32Array.from({ length: spec.batch }, () => Math.floor(rng.uniform() * spec.classes)), "int32");
-  const values = tf.tensor2d(Float32Array.from({ length: spec.batch }, () => rng.normal()), [spec.batch, 1]);
-  return { spec, trainer, x, targets: [labels, values], model };
+  const targets = tasks.map((t) => t.outputUnits > 1 && t.name === "label"
+    ? tf.tensor1d(Int32Array.from({ length: spec.batch }, () => Math.floor(rng.uniform() * spec.classes)), "int32")
+    : tf.tensor2d(Float32Array.from({ length: spec.batch }, () => rng.normal()), [spec.batch, 1]));
+  return { spec, trainer, x, targets, model, extra };
+}
+
+function buildModel(spec: ModelSpec): { tasks: mtl.Task[]; model: mtl.MultiTaskModel; extra?: tf.Variable[] } {
+  const regressions = (n: number) => Array.from({ length: n }, (_, i) => mtl.tasks.regression(`value${i}`));
+  const classAndValue = () => [mtl.tasks.classification("label", { classes: spec.classes }), mtl.tasks.regression("value")];
+  if (spec.name === "generic") {
+    const tasks = regressions(4);
+    const mlp = new Mlp("trunk", spec.input, spec.hidden, new mtl.Rng(1));
+    const trunk = { apply: (x: tf.Tensor2D) => mlp.apply(x), variables: mlp.namedVariables().map(([, v]) => v), outputSize: mlp.outputSize };
+    return { tasks, model: mtl.hardSharing({ inputSize: spec.input, trunk, tasks, seed: 1 }), extra: trunk.variables };
+  }
+  if (spec.name === "mmoe") {
+    const tasks = regressions(2);
+    return { tasks, model: mtl.mmoe({ inputSize: spec.input, tasks, experts: 4, expertLayers: [128], towers: [64], seed: 1 }) };
+  }
+  if (spec.name === "cnn") {
+    const tasks = classAndValue();
+    const trunk = mtl.cnnEncoder({ height: 28, width: 28, channels: 1, filters: [16, 32], kernelSize: 3, dense: [128], seed: 1 });
+    return { tasks, model: mtl.hardSharing({ inputSize: spec.input, trunk, tasks, seed: 1 }) };
+  }
+  const tasks = classAndValue();
+  return { tasks, model: mtl.hardSharing({ inputSize: spec.input, trunk: spec.hidden, tasks, seed: 1 }) };
 }
 
 function disposeMtl(run: MtlRun): void {
   run.model.dispose();
   run.trainer.optimizer.dispose();
-  tf.dispose([run.x, ...run.targets]);
+  tf.dispose([run.x, ...run.targets, ...run.extra]);
 }
 
 function timeMtlSteps(run: MtlRun, steps: number): number {
@@ -436,7 +488,7 @@ async function benchOn(backend: string, device: string, options: Options, torch?
     })),
     matmulReference: summarize(reference),
     models: runs.map((run, j) => ({
-      model: run.spec.name === "seed" ? `seed ${run.spec.input}-${run.spec.hidden.join("-")} (4-class + regression)` : `mlp ${run.spec.input}-${run.spec.hidden.join("-")} (10-class + regression)`,
+      model: run.spec.label,
       batch: run.spec.batch,
       forwardFlops: forwardFlops(run.spec),
       samplesPerSec: summarize(samples[j]),
