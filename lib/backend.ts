@@ -9,6 +9,7 @@ import * as tf from "@tensorflow/tfjs";
 import { disableNativeKernels, enableNativeKernels, loadNative, nativeMatMulActive, NativeKernelsStatus } from "./native";
 import { MtlError } from "./errors";
 import { firstLine, loaders } from "./backends/loaders";
+import { replaceWasmSlicing } from "./ops/wasmSlice";
 import { describeAdapter, isSoftwareAdapter, probeWebGpu, registerWebGpu, WebGpuProbe } from "./backends/webgpu";
 import { withDisplay } from "./display/attach";
 import { backendBundle } from "./display/backend";
@@ -124,6 +125,7 @@ export function probeWasm(): BackendCandidate {
   const version = installedVersion("@tensorflow/tfjs-backend-wasm")?.version;
   try {
     loaders.require("@tensorflow/tfjs-backend-wasm");
+    replaceWasmSlicing();
     return { name: "wasm", package: "@tensorflow/tfjs-backend-wasm", version, available: true, gpu: false, reason: "WebAssembly with SIMD" };
   } catch (e) {
     return { name: "wasm", package: "@tensorflow/tfjs-backend-wasm", version, available: false, gpu: false, reason: `failed to load: ${firstLine(e)}` };

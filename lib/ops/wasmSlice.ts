@@ -113,14 +113,15 @@ const REPLACEMENTS: Array<[string, (original: tf.KernelFunc) => (args: KernelArg
 
 let replaced = false;
 
-/** Replaces tfjs-wasm's Slice, SplitV and Unpack (once; false when the wasm backend is not installed). */
+/**
+ * Replaces tfjs-wasm's Slice, SplitV and Unpack (once; false while the wasm backend's package has not
+ * been loaded). It does not load that package itself: loading it registers the wasm backend, which
+ * then outranks cpu as tfjs's default and needs an asynchronous start, so merely importing mtlkit
+ * would break code that never chose a backend. The backend selection calls this when it loads wasm.
+ */
 export function replaceWasmSlicing(): boolean {
   if (replaced) return true;
-  try {
-    require("@tensorflow/tfjs-backend-wasm"); // optional: registers the backend's kernels
-  } catch {
-    return false;
-  }
+  if (!tf.getKernel("Slice", "wasm")) return false;
   for (const [kernelName, make] of REPLACEMENTS) {
     const original = tf.getKernel(kernelName, "wasm");
     if (!original) continue;

@@ -9,6 +9,10 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
+import { replaceWasmSlicing } from "../../lib/ops/wasmSlice";
+
+// Tests that set the wasm backend themselves run on the same slicing kernels as useBestBackend.
+replaceWasmSlicing();
 import { beforeAll, describe } from "vitest";
 import { probeWebGpuSync, registerWebGpu, WebGpuProbe } from "../../lib/backends/webgpu";
 
