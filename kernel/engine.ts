@@ -41,6 +41,14 @@ const CELL_FILE = /mtlkit-cell-(\d+)\.js:(\d+):(\d+)/g;
 const CELL_ARGS = 'globalThis[Symbol.for("mtlkit.cell")]';
 const WRAP_SYNC = "(function (exports, require) { ";
 const WRAP_ASYNC = "(async function (exports, require) { ";
+/** Around every cell's script: marks the synchronous run for the SIGINT handshake (see setRunState). */
+const RUN_ENTER = `${CELL_ARGS}.enter(); try { `;
+const RUN_LEAVE = ` } finally { ${CELL_ARGS}.leave() }`;
+
+/** Values of the run-state word (see setRunState). */
+export const RUN_IDLE = 0;
+export const RUN_SYNC = 1;
+export const RUN_SIGINT_COMING = 2;
 
 interface CellRecord {
   label: string;
@@ -81,6 +89,7 @@ export class Engine {
   /** An interrupt that came while the cell was not yet running (e.g. during compilation). */
   private interruptRequested = false;
   private readonly requireFn: NodeJS.Require;
+  private runState: { word: Int32Array; index: number } | null = null;
 
   constructor(private readonly rootDir: string = process.cwd()) {
     const locals = this.locals;
@@ -108,6 +117,33 @@ export class Engine {
     const tslabDir = path.dirname(require.resolve("tslab/package.json"));
     const pj = require.resolve("@tslab/typescript-for-tslab/package.json", { paths: [tslabDir] });
     return (require(pj) as { version: string }).version;
+  }
+
+  /**
+   * Share a word (Int32Array element) that says whether a cell's script is running synchronously:
+   * RUN_SYNC while it does. A thread that wants to break it with SIGINT first swaps RUN_SYNC for
+   * RUN_SIGINT_COMING; a script that ends meanwhile then waits for the signal instead of returning.
+   * Node's vm takes SIGINT only while a script runs (breakOnSigint); one that lands as the script
+   * starts or ends, while the kernel's handler is detached, kills the process.
+   */
+  setRunState(word: Int32Array, index: number): void {
+    this.runState = { word, index };
+  }
+
+  private enterRun(): void {
+    if (this.runState) Atomics.store(this.runState.word, this.runState.index, RUN_SYNC);
+  }
+
+  private leaveRun(): void {
+    if (!this.runState) return;
+    const { word, index } = this.runState;
+    if (Atomics.compareExchange(word, index, RUN_SYNC, RUN_IDLE) !== RUN_SIGINT_COMING) return;
+    // A SIGINT is on its way: let it arrive while vm still catches it (it ends this script).
+    const end = Date.now() + 2000;
+    while (Atomics.load(word, index) === RUN_SIGINT_COMING && Date.now() < end) {
+      // spin: the signal terminates the script
+    }
+    Atomics.store(word, index, RUN_IDLE);
   }
 
   /** Create the compiler now (it takes a few hundred ms); otherwise the first cell does. */
@@ -186,7 +222,7 @@ export class Engine {
       label,
       source: code,
       map: this.tslab.takeSourceMap(converted.output),
-      wrapOffset: prefix.length,
+      wrapOffset: RUN_ENTER.length + prefix.length,
     });
     try {
       return await this.run(converted as typeof converted & { output: string }, file, prefix, isAsync);
@@ -202,7 +238,7 @@ export class Engine {
     isAsync: boolean,
   ): Promise<Outcome> {
     // The call happens inside the script so that breakOnSigint covers the cell's synchronous run.
-    const wrapped = `${prefix}${converted.output}\n})(${CELL_ARGS}.exports, ${CELL_ARGS}.require)`;
+    const wrapped = `${RUN_ENTER}${prefix}${converted.output}\n})(${CELL_ARGS}.exports, ${CELL_ARGS}.require)${RUN_LEAVE}`;
     // A SIGINT that arrived while we compiled has only been queued: let its handler run first.
     await new Promise((r) => setImmediate(r));
     if (this.interruptRequested) {
@@ -213,6 +249,8 @@ export class Engine {
       (globalThis as Record<symbol, unknown>)[Symbol.for("mtlkit.cell")] = {
         exports: this.exportsProxy,
         require: this.requireFn,
+        enter: () => this.enterRun(),
+        leave: () => this.leaveRun(),
       };
       const ret: unknown = vm.runInThisContext(wrapped, { filename: file, breakOnSigint: true });
       if (isAsync) {
@@ -226,6 +264,8 @@ export class Engine {
         }
       }
     } catch (e) {
+      // A script ended by SIGINT runs no finally: it left the run state behind.
+      if (this.runState) Atomics.store(this.runState.word, this.runState.index, RUN_IDLE);
       // What the cell declared before it threw stays usable (as in IPython): keep its declarations.
       this.prevDecl = converted.declOutput ?? this.prevDecl;
       return { status: "error", ...this.describeError(e) };
