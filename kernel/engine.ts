@@ -7,6 +7,7 @@
 import { rewritePropertyNames } from "./cellRewrite";
 import Module from "module";
 import * as path from "path";
+import * as v8 from "v8";
 import * as vm from "vm";
 import { GLOBALS_DTS } from "./globals";
 import { lookup, LineMap } from "./sourcemap";
@@ -252,7 +253,7 @@ export class Engine {
         enter: () => this.enterRun(),
         leave: () => this.leaveRun(),
       };
-      const ret: unknown = vm.runInThisContext(wrapped, { filename: file, breakOnSigint: true });
+      const ret: unknown = compileUncached(wrapped, file).runInThisContext({ breakOnSigint: true });
       if (isAsync) {
         const interrupted = new Promise<never>((_, reject) => {
           this.rejectInterrupt = reject;
@@ -434,6 +435,20 @@ function safeInspect(v: unknown): string {
     return require("util").inspect(v) as string;
   } catch {
     return String(v);
+  }
+}
+
+/**
+ * Compile a cell's script outside V8's compilation cache, which keeps every script's source (all of
+ * a 50 MB cell) for as long as it likes; a cell's script is never compiled twice anyway. The flag
+ * is switched off only for this compilation: turning it off for good slows the compiler's warm-up.
+ */
+function compileUncached(code: string, filename: string): vm.Script {
+  v8.setFlagsFromString("--no-compilation-cache");
+  try {
+    return new vm.Script(code, { filename });
+  } finally {
+    v8.setFlagsFromString("--compilation-cache");
   }
 }
 

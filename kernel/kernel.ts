@@ -5,7 +5,6 @@
  */
 import * as path from "path";
 import { randomUUID } from "crypto";
-import * as v8 from "v8";
 import { Worker } from "worker_threads";
 import * as zmq from "zeromq";
 import { CommManager } from "./comm";
@@ -100,9 +99,6 @@ export class Kernel {
   }
 
   async start(): Promise<void> {
-    // V8 caches compiled scripts by their source; every cell's script is new, so the cache only
-    // keeps each cell's source (all of a 50 MB cell) alive for nothing.
-    v8.setFlagsFromString("--no-compilation-cache");
     await bindWithRetry(this.shell.socket as zmq.Router, endpoint(this.info, "shell"));
     await bindWithRetry(this.iopub.socket as zmq.XPublisher, endpoint(this.info, "iopub"));
     void this.watchSubscriptions();
