@@ -282,7 +282,7 @@ describe("shutdown and restart", () => {
     expect(groupMembers(kernelPid)).toEqual([]);
   }, 120_000);
 
-  it("a restart (jupyter_client) of a kernel busy in execSync comes back usable", (ctx) => {
+  it("a restart (jupyter_client) of a kernel busy in execSync comes back usable, leaving nothing behind", async (ctx) => {
     if (!requireTool("jupyter_client", haveJupyter())) return ctx.skip();
     const script = `
 import json, sys, time
@@ -317,6 +317,8 @@ print(json.dumps({"old": int(old), "restart_s": dt, "status": status, "value": v
     // Without the fix jupyter_client waits its 5 s and kills the (unreachable) kernel's launcher.
     expect(res.restart_s).toBeLessThan(4.5);
     expect(alive(res.old)).toBe(false);
+    // The old kernel's `sleep 600` went with it (it ran in the old kernel's process group).
+    expect(await waitUntil(() => groupMembers(res.old).length === 0, 5000)).toBe(true);
   }, 180_000);
 });
 
