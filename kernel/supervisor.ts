@@ -57,7 +57,25 @@ export class Supervisor {
       if (this.child) this.child.kill("SIGTERM");
       else process.exit(143);
     });
+    this.watchParent();
     this.spawnKernel(null);
+  }
+
+  /**
+   * When the process that launched us dies without shutting the kernel down (a killed Jupyter
+   * server or test runner), we are re-parented: end the kernel, its group and ourselves, as
+   * ipykernel does when its parent (JPY_PARENT_PID) is gone.
+   */
+  private watchParent(): void {
+    const parent = process.ppid;
+    if (parent <= 1) return;
+    setInterval(() => {
+      if (process.ppid === parent) return;
+      this.log("the process that started the kernel is gone; stopping");
+      this.stopping = true;
+      if (this.child) killGroup(this.child, "outlived its launcher", this.log);
+      else process.exit(0);
+    }, 1000).unref();
   }
 
   private spawnKernel(crash: CrashReport | null): void {

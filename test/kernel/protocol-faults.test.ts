@@ -4,7 +4,7 @@
  * shutdown ends a kernel busy in synchronous code (and what it started), and a cell run with
  * store_history false is not retained.
  */
-import { spawnSync } from "child_process";
+import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import * as zmq from "zeromq";
@@ -13,7 +13,7 @@ import { KernelClient } from "../../kernel/runner/client";
 import { findKernelSpec } from "../../kernel/runner/kernelspec";
 import { endpoint } from "../../kernel/protocol/connection";
 import { encode, JsonObject, Message, newHeader, Signer } from "../../kernel/protocol/wire";
-import { CLI, haveJupyter, PYTHON, requireTool, tmpDir } from "./helpers";
+import { CLI, haveJupyter, PYTHON, REPO, requireTool, tmpDir } from "./helpers";
 
 let jupyterDir = "";
 let work = "";
@@ -320,6 +320,33 @@ print(json.dumps({"old": int(old), "restart_s": dt, "status": status, "value": v
     // The old kernel's `sleep 600` went with it (it ran in the old kernel's process group).
     expect(await waitUntil(() => groupMembers(res.old).length === 0, 5000)).toBe(true);
   }, 180_000);
+});
+
+describe("an abandoned kernel", () => {
+  it("whose launcher is killed, busy or not, goes away with the processes it started", async () => {
+    // The launcher: a client that starts a kernel, runs a blocking cell and is then SIGKILLed.
+    const launcherCode = `
+      const { KernelClient } = require(${JSON.stringify(path.join(REPO, "dist", "kernel", "runner", "client.js"))});
+      const { findKernelSpec } = require(${JSON.stringify(path.join(REPO, "dist", "kernel", "runner", "kernelspec.js"))});
+      (async () => {
+        const c = new KernelClient(findKernelSpec("mtlkit"), ${JSON.stringify(work)});
+        await c.start();
+        const r = await c.execute("process.pid");
+        const pid = r.messages.find((m) => m.header.msg_type === "execute_result").content.data["text/plain"];
+        void c.execute('require("child_process").execSync("sleep 600")');
+        console.log(JSON.stringify({ supervisor: c.pid, kernel: Number(pid) }));
+      })();`;
+    const launcher = spawn(process.execPath, ["-e", launcherCode], { stdio: ["ignore", "pipe", "inherit"], env: process.env });
+    const pids = await new Promise<{ supervisor: number; kernel: number }>((resolve, reject) => {
+      launcher.stdout.on("data", (d: Buffer) => resolve(JSON.parse(d.toString()) as { supervisor: number; kernel: number }));
+      launcher.on("exit", () => reject(new Error("the launcher exited early")));
+    });
+    expect(await waitUntil(() => childrenOf(pids.kernel).some((c) => /sleep 600/.test(c.cmd)), 30_000)).toBe(true);
+    launcher.kill("SIGKILL");
+    const gone = await waitUntil(() => !alive(pids.supervisor) && !alive(pids.kernel) && groupMembers(pids.kernel).length === 0, 10_000);
+    if (!gone) for (const p of [pids.kernel, ...groupMembers(pids.kernel), pids.supervisor]) try { process.kill(p, "SIGKILL"); } catch { /* gone */ }
+    expect(gone).toBe(true);
+  }, 120_000);
 });
 
 describe("a cell run with store_history false is not retained", () => {
