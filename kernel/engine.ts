@@ -7,10 +7,12 @@
 import { rewritePropertyNames } from "./cellRewrite";
 import Module from "module";
 import * as path from "path";
+import * as v8 from "v8";
 import * as vm from "vm";
 import { GLOBALS_DTS } from "./globals";
 import { resolveWithFallback } from "./resolution";
 import { lookup, LineMap } from "./sourcemap";
+import type * as TS from "typescript";
 import { loadTslab, Tslab, TslabConverter, TslabDiagnostic } from "./tslab-hooks";
 
 export interface ErrorInfo {
@@ -41,12 +43,38 @@ const CELL_FILE = /mtlkit-cell-(\d+)\.js:(\d+):(\d+)/g;
 const CELL_ARGS = 'globalThis[Symbol.for("mtlkit.cell")]';
 const WRAP_SYNC = "(function (exports, require) { ";
 const WRAP_ASYNC = "(async function (exports, require) { ";
+/** Around every cell's script: marks the synchronous run for the SIGINT handshake (see setRunState). */
+const RUN_ENTER = `${CELL_ARGS}.enter(); try { `;
+const RUN_LEAVE = ` } finally { ${CELL_ARGS}.leave() }`;
+
+/** Values of the run-state word (see setRunState). */
+export const RUN_IDLE = 0;
+export const RUN_SYNC = 1;
+export const RUN_SIGINT_COMING = 2;
 
 interface CellRecord {
   label: string;
-  lines: string[];
+  /** The cell's TypeScript, for the source line shown under a traceback. */
+  source: string;
   map: LineMap | null;
   wrapOffset: number;
+}
+
+export interface ExecuteOptions {
+  /**
+   * Keep the cell's source and line map after it ends, so that errors thrown later by its
+   * callbacks point at its lines (default true). The kernel passes false for cells run with
+   * store_history false, whose source is then not retained.
+   */
+  keepSource?: boolean;
+}
+
+/** The TypeScript compiler (tslab's converter) failed, as opposed to the cell's code. */
+export class CompilerError extends Error {
+  constructor(cause: unknown) {
+    super(`the TypeScript compiler failed: ${cause instanceof Error ? cause.message : String(cause)}`);
+    this.name = "CompilerError";
+  }
 }
 
 export class Engine {
@@ -63,6 +91,7 @@ export class Engine {
   /** An interrupt that came while the cell was not yet running (e.g. during compilation). */
   private interruptRequested = false;
   private readonly requireFn: NodeJS.Require;
+  private runState: { word: Int32Array; index: number } | null = null;
 
   constructor(private readonly rootDir: string = process.cwd()) {
     const locals = this.locals;
@@ -92,20 +121,89 @@ export class Engine {
     return (require(pj) as { version: string }).version;
   }
 
+  /**
+   * Share a word (Int32Array element) that says whether a cell's script is running synchronously:
+   * RUN_SYNC while it does. A thread that wants to break it with SIGINT first swaps RUN_SYNC for
+   * RUN_SIGINT_COMING; a script that ends meanwhile then waits for the signal instead of returning.
+   * Node's vm takes SIGINT only while a script runs (breakOnSigint); one that lands as the script
+   * starts or ends, while the kernel's handler is detached, kills the process.
+   */
+  setRunState(word: Int32Array, index: number): void {
+    this.runState = { word, index };
+  }
+
+  private enterRun(): void {
+    if (this.runState) Atomics.store(this.runState.word, this.runState.index, RUN_SYNC);
+  }
+
+  private leaveRun(): void {
+    if (!this.runState) return;
+    const { word, index } = this.runState;
+    if (Atomics.compareExchange(word, index, RUN_SYNC, RUN_IDLE) !== RUN_SIGINT_COMING) return;
+    // A SIGINT is on its way: let it arrive while vm still catches it (it ends this script).
+    const end = Date.now() + 2000;
+    while (Atomics.load(word, index) === RUN_SIGINT_COMING && Date.now() < end) {
+      // spin: the signal terminates the script
+    }
+    Atomics.store(word, index, RUN_IDLE);
+  }
+
   /** Create the compiler now (it takes a few hundred ms); otherwise the first cell does. */
   warm(): void {
     this.converter();
   }
 
   private converter(): TslabConverter {
-    if (!this.conv) this.conv = this.tslab.createConverter({ isJS: false, isBrowser: false });
+    if (!this.conv) this.conv = withInjectedFaults(this.tslab.createConverter({ isJS: false, isBrowser: false }));
     return this.conv;
   }
 
-  /** Type-check, transpile and run one cell. `label` names the cell in tracebacks, e.g. "Cell [3]". */
-  async execute(code: string, label: string): Promise<Outcome> {
-    const conv = this.converter();
-    const converted = conv.convert(this.prevDecl, rewritePropertyNames(code));
+  /**
+   * Run `f` on the converter. tslab's converter can be left broken by a failure (e.g. "Unexpected
+   * pending rebuildTimer" once files it watches change between cells); after any failure it is
+   * closed and rebuilt (declarations of earlier cells live in prevDecl, so nothing is lost) and
+   * `f` is tried once more. A second failure is thrown as CompilerError, with the converter reset
+   * again so that the next request starts on a fresh one.
+   */
+  private withConverter<T>(f: (conv: TslabConverter) => T): T {
+    try {
+      return f(this.converter());
+    } catch (first) {
+      this.resetConverter();
+      try {
+        return f(this.converter());
+      } catch (second) {
+        this.resetConverter();
+        throw new CompilerError(second);
+      }
+    }
+  }
+
+  private resetConverter(): void {
+    const conv = this.conv;
+    this.conv = null;
+    try {
+      conv?.close();
+    } catch {
+      // a broken converter may fail to close: it is dropped either way
+    }
+    this.tslabLoaded?.takeSourceMap("");
+  }
+
+  /**
+   * Type-check, transpile and run one cell. `label` names the cell in tracebacks, e.g. "Cell [3]".
+   * Never throws: compiler failures are outcomes too (ename "CompilerError").
+   */
+  async execute(code: string, label: string, opts: ExecuteOptions = {}): Promise<Outcome> {
+    injectFault("execute", code);
+    let converted: ReturnType<TslabConverter["convert"]>;
+    try {
+      const src = rewritePropertyNames(code);
+      converted = this.withConverter((conv) => conv.convert(this.prevDecl, src));
+    } catch (e) {
+      const err = e instanceof CompilerError ? e : new CompilerError(e);
+      return { status: "error", ename: err.name, evalue: err.message, traceback: [`${err.name}: ${err.message}`, ...compilerHint] };
+    }
     for (const out of converted.sideOutputs ?? []) {
       this.sideModules.delete(out.path);
       this.sideOutputs.set(out.path, out.data);
@@ -119,15 +217,30 @@ export class Engine {
       return { status: "ok", hasValue: false };
     }
     const file = `mtlkit-cell-${++this.cellSeq}.js`;
-    const prefix = converted.hasToplevelAwait ? WRAP_ASYNC : WRAP_SYNC;
+    // tslab misses some top-level awaits (`await (f)()`, `for await`): look for them ourselves.
+    const isAsync = converted.hasToplevelAwait || hasTopLevelAwait(this.tslab.ts, converted.output);
+    const prefix = isAsync ? WRAP_ASYNC : WRAP_SYNC;
     this.cells.set(file, {
       label,
-      lines: code.split("\n"),
+      source: code,
       map: this.tslab.takeSourceMap(converted.output),
-      wrapOffset: prefix.length,
+      wrapOffset: RUN_ENTER.length + prefix.length,
     });
+    try {
+      return await this.run(converted as typeof converted & { output: string }, file, prefix, isAsync);
+    } finally {
+      if (opts.keepSource === false) this.cells.delete(file);
+    }
+  }
+
+  private async run(
+    converted: ReturnType<TslabConverter["convert"]> & { output: string },
+    file: string,
+    prefix: string,
+    isAsync: boolean,
+  ): Promise<Outcome> {
     // The call happens inside the script so that breakOnSigint covers the cell's synchronous run.
-    const wrapped = `${prefix}${converted.output}\n})(${CELL_ARGS}.exports, ${CELL_ARGS}.require)`;
+    const wrapped = `${RUN_ENTER}${prefix}${converted.output}\n})(${CELL_ARGS}.exports, ${CELL_ARGS}.require)${RUN_LEAVE}`;
     // A SIGINT that arrived while we compiled has only been queued: let its handler run first.
     await new Promise((r) => setImmediate(r));
     if (this.interruptRequested) {
@@ -138,9 +251,11 @@ export class Engine {
       (globalThis as Record<symbol, unknown>)[Symbol.for("mtlkit.cell")] = {
         exports: this.exportsProxy,
         require: this.requireFn,
+        enter: () => this.enterRun(),
+        leave: () => this.leaveRun(),
       };
-      const ret: unknown = vm.runInThisContext(wrapped, { filename: file, breakOnSigint: true });
-      if (converted.hasToplevelAwait) {
+      const ret: unknown = compileUncached(wrapped, file).runInThisContext({ breakOnSigint: true });
+      if (isAsync) {
         const interrupted = new Promise<never>((_, reject) => {
           this.rejectInterrupt = reject;
         });
@@ -151,6 +266,8 @@ export class Engine {
         }
       }
     } catch (e) {
+      // A script ended by SIGINT runs no finally: it left the run state behind.
+      if (this.runState) Atomics.store(this.runState.word, this.runState.index, RUN_IDLE);
       // What the cell declared before it threw stays usable (as in IPython): keep its declarations.
       this.prevDecl = converted.declOutput ?? this.prevDecl;
       return { status: "error", ...this.describeError(e) };
@@ -180,17 +297,16 @@ export class Engine {
   }
 
   complete(code: string, cursor: number): Completion {
-    const info = this.converter().complete(this.prevDecl, code, cursor);
+    const info = this.withConverter((conv) => conv.complete(this.prevDecl, code, cursor));
     return { matches: info.candidates, start: info.start, end: info.end };
   }
 
   /** Quick info (signature + docs) at the cursor, or null. */
   inspect(code: string, cursor: number): { text: string; markdown: string } | null {
-    const conv = this.converter();
     const ts = this.tslab.ts;
     for (const pos of [cursor, cursor - 1]) {
       if (pos < 0) continue;
-      const info = conv.inspect(this.prevDecl, code, pos);
+      const info = this.withConverter((conv) => conv.inspect(this.prevDecl, code, pos));
       if (!info) continue;
       const signature = ts.displayPartsToString(info.displayParts);
       const docs = ts.displayPartsToString(info.documentation);
@@ -247,7 +363,8 @@ export class Engine {
       const mapped = line.replace(CELL_FILE, (_m, _n: string, l: string, c: string) => {
         const file = `mtlkit-cell-${_n}.js`;
         const rec = this.cells.get(file);
-        if (!rec) return _m;
+        // A cell run with keepSource false (store_history false) is forgotten once it ends.
+        if (!rec) return "a cell whose source was not kept";
         const pos = this.mapPosition(rec, Number(l), Number(c));
         if (!pos) return `${rec.label}`;
         firstCell ??= { rec, line: pos.line, col: pos.col };
@@ -256,7 +373,7 @@ export class Engine {
       frames.push(mapped);
       if (firstCell && context.length === 0) {
         const { rec, line: ln, col } = firstCell as { rec: CellRecord; line: number; col: number };
-        const src = rec.lines[ln - 1];
+        const src = sourceLine(rec.source, ln);
         if (src !== undefined) context = ["", `${rec.label}, line ${ln}:`, `  ${src}`, `  ${" ".repeat(Math.max(0, col - 1))}^`];
       }
     }
@@ -326,23 +443,116 @@ function safeInspect(v: unknown): string {
   }
 }
 
+/**
+ * Compile a cell's script outside V8's compilation cache, which keeps every script's source (all of
+ * a 50 MB cell) for as long as it likes; a cell's script is never compiled twice anyway. The flag
+ * is switched off only for this compilation: turning it off for good slows the compiler's warm-up.
+ */
+function compileUncached(code: string, filename: string): vm.Script {
+  v8.setFlagsFromString("--no-compilation-cache");
+  try {
+    return new vm.Script(code, { filename });
+  } finally {
+    v8.setFlagsFromString("--compilation-cache");
+  }
+}
+
+const compilerHint = [
+  "The kernel rebuilt its compiler; variables and declarations of earlier cells are kept. Run the cell again;",
+  "if this repeats, the kernel's log (stderr) may say more.",
+];
+
+/**
+ * Test-only fault injection: with MTLKIT_TEST_FAULTS="convert,complete" (any of execute, convert,
+ * complete, inspect), that step throws whenever its source contains `mtlkit-fault:<step>`.
+ */
+function injectFault(step: string, src: string): void {
+  const faults = process.env.MTLKIT_TEST_FAULTS;
+  if (faults && faults.split(",").includes(step) && src.includes(`mtlkit-fault:${step}`)) {
+    throw new Error(`injected ${step} fault`);
+  }
+}
+
+function withInjectedFaults(conv: TslabConverter): TslabConverter {
+  return {
+    convert: (prev, src) => (injectFault("convert", src), conv.convert(prev, src)),
+    complete: (prev, src, pos) => (injectFault("complete", src), conv.complete(prev, src, pos)),
+    inspect: (prev, src, pos) => (injectFault("inspect", src), conv.inspect(prev, src, pos)),
+    close: () => conv.close(),
+  };
+}
+
+/**
+ * Whether a cell's JavaScript awaits at its top level. tslab decides from TypeScript's "await is
+ * only allowed in async functions" diagnostic, which some forms never raise: outside an async
+ * context `await (f)()` parses as a call of a function named `await`, and `for await` reports
+ * another code. Parsed inside an async function, every form is an await expression.
+ */
+export function hasTopLevelAwait(ts: typeof TS, js: string): boolean {
+  const sf = ts.createSourceFile("cell.js", `(async function () {\n${js}\n})`, ts.ScriptTarget.Latest, true, ts.ScriptKind.JS);
+  const wrapper = (sf.statements[0] as TS.ExpressionStatement).expression;
+  const body = ts.isParenthesizedExpression(wrapper) ? wrapper.expression : wrapper;
+  let found = false;
+  const visit = (node: TS.Node): void => {
+    if (found) return;
+    if (ts.isAwaitExpression(node) || (ts.isForOfStatement(node) && node.awaitModifier)) {
+      found = true;
+      return;
+    }
+    if (node !== body && ts.isFunctionLike(node)) return; // its own scope: not top level
+    ts.forEachChild(node, visit);
+  };
+  visit(body);
+  return found;
+}
+
+/** Line `n` (1-based) of `source`, without splitting all of it. */
+function sourceLine(source: string, n: number): string | undefined {
+  let start = 0;
+  for (let i = 1; i < n; i++) {
+    const nl = source.indexOf("\n", start);
+    if (nl < 0) return undefined;
+    start = nl + 1;
+  }
+  const end = source.indexOf("\n", start);
+  return source.slice(start, end < 0 ? undefined : end);
+}
+
 const CATEGORY = ["warning", "error", "suggestion", "message"];
 
-function formatDiagnostics(diags: TslabDiagnostic[], code: string, label: string): ErrorInfo {
-  const lines = code.split("\n");
-  const first = diags[0];
-  const traceback: string[] = [];
+/**
+ * tslab flattens one TypeScript diagnostic's message chain ("Argument of type … is not
+ * assignable…", then "Type … is not assignable…", …) into separate diagnostics at the same place.
+ * Consecutive diagnostics with the same span are one error: its head and the chain under it.
+ */
+function groupDiagnostics(diags: TslabDiagnostic[]): { head: TslabDiagnostic; chain: string[] }[] {
+  const groups: { head: TslabDiagnostic; chain: string[] }[] = [];
+  const same = (a: TslabDiagnostic, b: TslabDiagnostic) =>
+    a.start.offset === b.start.offset && a.end.offset === b.end.offset && (b.fileName === undefined || b.fileName === a.fileName);
   for (const d of diags) {
+    const last = groups[groups.length - 1];
+    if (last && same(last.head, d)) last.chain.push(d.messageText);
+    else groups.push({ head: d, chain: [] });
+  }
+  return groups;
+}
+
+export function formatDiagnostics(diags: TslabDiagnostic[], code: string, label: string): ErrorInfo {
+  const traceback: string[] = [];
+  const groups = groupDiagnostics(diags);
+  for (const { head: d, chain } of groups) {
     const where = d.fileName ? d.fileName : label;
     const kind = CATEGORY[d.category] ?? "error";
     traceback.push(`${where}:${d.start.line + 1}:${d.start.character + 1} - ${kind} TS${d.code}: ${d.messageText}`);
+    for (const text of chain) traceback.push(`  ${text}`);
     if (!d.fileName) {
-      const src = lines[d.start.line];
+      const src = sourceLine(code, d.start.line + 1);
       if (src !== undefined) {
         const width = d.end.line === d.start.line ? Math.max(1, d.end.character - d.start.character) : 1;
         traceback.push(`  ${src}`, `  ${" ".repeat(d.start.character)}${"~".repeat(width)}`);
       }
     }
   }
+  const first = groups[0].head;
   return { ename: "TSError", evalue: `TS${first.code}: ${first.messageText}`, traceback };
 }

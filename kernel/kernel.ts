@@ -53,6 +53,19 @@ export class Kernel {
   private streamTimer: NodeJS.Immediate | null = null;
   private readonly inputState = new SharedArrayBuffer(8);
   private readonly inputData = new SharedArrayBuffer(INPUT_BYTES);
+  /** Shared with the control worker: see WorkerInit.interruptState. */
+  private readonly interruptState = new Int32Array(new SharedArrayBuffer(16));
+  /** The interrupt epoch current when each shell message arrived. */
+  private readonly arrival = new WeakMap<Message, number>();
+  /** The latest interrupt's epoch: it reaches only cells that arrived before it. */
+  private interruptEpoch = 0;
+  /** Worker SIGINTs already accounted for (see onSigint). */
+  private workerSigintsSeen = 0;
+  /** The execute_request being run. */
+  private running: Message | null = null;
+  /** Whether the shell request being handled has had its reply. */
+  private replied = false;
+  private handling: Message | null = null;
   private ackSeq = 0;
   private readonly acks = new Map<number, () => void>();
   private readonly realStdout = process.stdout.write.bind(process.stdout);
@@ -80,6 +93,7 @@ export class Kernel {
     this.iopub = new WireSocket(new zmq.XPublisher({ linger: 0 }), this.signer, this.log);
     this.subscribed = new Promise((r) => (this.markSubscribed = r));
     this.engine = new Engine(process.cwd());
+    this.engine.setRunState(this.interruptState, 3);
     this.history = new History(opts.historyFile);
     this.comms = new CommManager((type, content) => this.publish(type, content));
   }
@@ -91,7 +105,7 @@ export class Kernel {
     await this.startWorker();
     this.captureStreams();
     this.installGlobals();
-    process.on("SIGINT", () => this.interrupt());
+    process.on("SIGINT", () => this.onSigint());
     this.trapExit();
     process.on("unhandledRejection", (reason) => this.reportAsync("Unhandled promise rejection", reason));
     process.on("uncaughtException", (err) => this.reportAsync("Uncaught exception", err));
@@ -124,6 +138,7 @@ export class Kernel {
       session: this.session,
       inputState: this.inputState,
       inputData: this.inputData,
+      interruptState: this.interruptState.buffer as SharedArrayBuffer,
     };
     this.worker = new Worker(path.join(__dirname, "protocol", "control-worker.js"), { workerData: init });
     return new Promise((resolve, reject) => {
@@ -140,7 +155,10 @@ export class Kernel {
             this.acks.delete(m.ack);
             break;
           case "interrupt":
-            this.interrupt();
+            this.interruptAt(m.epoch);
+            break;
+          case "shutdown":
+            void this.shutdown(fromForwarded(m.msg), null);
             break;
           case "control":
             void this.handleControl(fromForwarded(m.msg));
@@ -198,6 +216,34 @@ export class Kernel {
     if (this.executing || this.pending.some((m) => m.header.msg_type === "execute_request")) this.engine.interrupt();
   }
 
+  /**
+   * An interrupt of epoch `epoch` stops the running cell, or the next queued one, only if that
+   * cell arrived before the interrupt: a cell sent after the interrupt_reply is never hit.
+   */
+  private interruptAt(epoch: number): void {
+    this.interruptEpoch = Math.max(this.interruptEpoch, epoch);
+    const target = this.running ?? this.pending.find((m) => m.header.msg_type === "execute_request");
+    if (target && this.arrivedBefore(target, epoch)) this.interrupt();
+  }
+
+  private arrivedBefore(msg: Message, epoch: number): boolean {
+    return (this.arrival.get(msg) ?? 0) < epoch;
+  }
+
+  /**
+   * SIGINT: either the control worker's (it has already sent the interrupt as a message, with its
+   * epoch) or one from outside (interrupt_mode "signal", Ctrl-C), which opens a new epoch now.
+   */
+  private onSigint(): void {
+    const sent = Atomics.load(this.interruptState, 1);
+    if (sent > this.workerSigintsSeen) {
+      this.workerSigintsSeen = sent;
+      this.interruptAt(Atomics.load(this.interruptState, 2));
+    } else {
+      this.interruptAt(Atomics.add(this.interruptState, 0, 1) + 1);
+    }
+  }
+
   // ---- sending ---------------------------------------------------------------------------
 
   private publish(msgType: string, content: JsonObject, parent: Message | null = this.parent): void {
@@ -208,6 +254,7 @@ export class Kernel {
   }
 
   private reply(req: Message, msgType: string, content: JsonObject): Promise<void> {
+    if (req === this.handling) this.replied = true;
     return this.shell.send(replyTo(req, msgType, content, this.session));
   }
 
@@ -333,6 +380,7 @@ export class Kernel {
 
   private async readShell(): Promise<void> {
     for await (const msg of this.shell.messages()) {
+      this.arrival.set(msg, Atomics.load(this.interruptState, 0));
       this.link?.received(msg);
       this.pending.push(msg);
       this.wake?.();
@@ -348,10 +396,16 @@ export class Kernel {
         continue;
       }
       this.publish("status", { execution_state: "busy" }, msg);
+      this.handling = msg;
+      this.replied = false;
       try {
         await this.handleShell(msg);
       } catch (e) {
         this.log(`error handling ${msg.header.msg_type}: ${(e as Error).stack ?? e}`);
+        // Whatever failed, the request gets its one reply: a client must never wait forever.
+        if (!this.replied) await this.replyFailure(msg, e);
+      } finally {
+        this.handling = null;
       }
       this.link?.answered(msg);
       this.flushStreams();
@@ -393,6 +447,28 @@ export class Kernel {
         return this.shutdown(msg, (req, type, content) => this.reply(req, type, content));
       default:
         this.log(`ignoring unknown shell message ${msg.header.msg_type}`);
+    }
+  }
+
+  /** The error reply to a request whose handler threw (nothing for messages that have no reply). */
+  private async replyFailure(msg: Message, e: unknown): Promise<void> {
+    const type = msg.header.msg_type;
+    if (!type.endsWith("_request")) return;
+    const error = {
+      ename: "KernelError",
+      evalue: `the kernel failed to handle ${type}: ${e instanceof Error ? e.message : String(e)}`,
+      traceback: [] as string[],
+    };
+    error.traceback = [`${error.ename}: ${error.evalue}`, "The kernel goes on; its log (stderr) has the details."];
+    try {
+      if (type === "execute_request") {
+        this.publish("error", error, msg);
+        await this.reply(msg, "execute_reply", { status: "error", execution_count: this.executionCount, ...error, user_expressions: {} });
+      } else {
+        await this.reply(msg, type.replace(/_request$/, "_reply"), { status: "error", ...error });
+      }
+    } catch (e2) {
+      this.log(`cannot send the error reply to ${type}: ${(e2 as Error).message}`);
     }
   }
 
@@ -445,15 +521,24 @@ export class Kernel {
     if (storeHistory) this.executionCount++;
     const count = this.executionCount;
     this.link?.running(msg, count);
-    this.parent = msg;
+    // Late output of the cell (timers, callbacks) is still addressed to it, so it stays the
+    // parent after it ends; but without its content, or a large cell's source would stay alive.
+    this.parent = { ...msg, content: {} };
     this.allowStdin = Boolean(c.allow_stdin);
     this.payloads = [];
     if (!silent) this.publish("execute_input", { code, execution_count: count });
 
+    // An interrupt meant for an earlier cell must not stop this one.
+    if (!this.arrivedBefore(msg, this.interruptEpoch)) this.engine.clearInterrupt();
     this.executing = true;
-    const outcome = await this.engine.execute(code, `Cell [${count}]`).finally(() => {
+    this.running = msg;
+    const outcome = await this.engine.execute(code, `Cell [${count}]`, { keepSource: storeHistory }).finally(() => {
       this.executing = false;
+      this.running = null;
       this.engine.clearInterrupt();
+      // Our SIGINTs for this cell were taken by it (a script interrupted by SIGINT consumes the
+      // signal, so onSigint never sees it); none may count against a later cell.
+      this.workerSigintsSeen = Atomics.load(this.interruptState, 1);
     });
     let resultText: string | null = null;
     if (outcome.status === "ok" && outcome.hasValue && !silent) {
@@ -471,13 +556,17 @@ export class Kernel {
     if (storeHistory) this.history.add(count, code, resultText);
 
     if (outcome.status === "error") {
+      // stop_on_error aborts the execute requests that arrived before this reply is sent; for an
+      // interrupted cell, only those that arrived before the interrupt too.
+      const interrupted = outcome.ename === "Interrupted";
+      const doomed = c.stop_on_error !== false ? await this.queuedNow(interrupted ? this.interruptEpoch : Infinity) : [];
       await this.reply(msg, "execute_reply", {
         status: "error",
         execution_count: count,
         ...errorContent(outcome),
         user_expressions: userExpressions,
       });
-      if (c.stop_on_error !== false) await this.abortQueued();
+      await this.abort(doomed);
     } else {
       await this.reply(msg, "execute_reply", {
         status: "ok",
@@ -498,23 +587,30 @@ export class Kernel {
     return out;
   }
 
-  /** After an error: abort the execute requests already queued behind it (stop_on_error). */
-  private async abortQueued(): Promise<void> {
-    // Let the reader pull what has already arrived on the socket.
-    await new Promise((r) => setImmediate(r));
-    await new Promise((r) => setImmediate(r));
-    const keep: Message[] = [];
-    for (const m of this.pending.splice(0)) {
-      if (m.header.msg_type !== "execute_request") {
-        keep.push(m);
-        continue;
-      }
+  /**
+   * The execute requests queued now that arrived before interrupt epoch `before`. First lets the
+   * reader pull what is already waiting on the socket (until the queue stops growing), so that
+   * "queued" means everything the client sent before it could see the reply that follows.
+   */
+  private async queuedNow(before: number): Promise<Message[]> {
+    for (let seen = -1, i = 0; seen !== this.pending.length && i < 100; i++) {
+      seen = this.pending.length;
+      await new Promise((r) => setImmediate(r));
+    }
+    return this.pending.filter((m) => m.header.msg_type === "execute_request" && this.arrivedBefore(m, before));
+  }
+
+  /** Answer `doomed` (execute requests taken out of the queue) with "aborted" (stop_on_error). */
+  private async abort(doomed: Message[]): Promise<void> {
+    for (const m of doomed) {
+      const i = this.pending.indexOf(m);
+      if (i < 0) continue;
+      this.pending.splice(i, 1);
       this.publish("status", { execution_state: "busy" }, m);
-      await this.reply(m, "execute_reply", { status: "aborted", execution_count: this.executionCount });
+      await this.shell.send(replyTo(m, "execute_reply", { status: "aborted", execution_count: this.executionCount }, this.session));
       this.link?.answered(m);
       this.publish("status", { execution_state: "idle" }, m);
     }
-    this.pending.unshift(...keep);
   }
 
   private async complete(msg: Message, code: string, cursorCp: number): Promise<void> {
@@ -566,13 +662,18 @@ export class Kernel {
     }
   }
 
+  /**
+   * shutdown_request (restart or not: the client starts the new kernel). On control, the worker
+   * has replied already and ends the process itself if this thread cannot (send is null).
+   */
   private async shutdown(
     msg: Message,
-    send: (req: Message, type: string, content: JsonObject) => Promise<void>,
+    send: ((req: Message, type: string, content: JsonObject) => Promise<void>) | null,
   ): Promise<void> {
     const restart = Boolean((msg.content as { restart?: unknown }).restart);
+    if (this.shuttingDown) return;
     this.shuttingDown = true;
-    await send(msg, "shutdown_reply", { status: "ok", restart });
+    if (send) await send(msg, "shutdown_reply", { status: "ok", restart });
     this.publish("status", { execution_state: "idle" }, msg);
     this.flushStreams();
     this.link?.exiting(0);

@@ -7,6 +7,13 @@
 import * as v8 from "v8";
 import type { Message } from "./protocol/wire";
 
+/**
+ * Set by the supervisor for the kernel: the file descriptor on which the kernel's control thread
+ * says that an exit is deliberate ("shutdown" or "restart" lines), even while its main thread is
+ * blocked and cannot use the IPC channel.
+ */
+export const NOTICE_FD_ENV = "MTLKIT_SUPERVISOR_NOTICE_FD";
+
 /** A shell message in a form that survives JSON (identities as base64). */
 export interface SerializedMessage {
   identities: string[];

@@ -11,6 +11,7 @@
  */
 import { ChildProcess, spawn } from "child_process";
 import * as path from "path";
+import { NOTICE_FD_ENV } from "./supervision";
 import type { CrashReport, FromKernel, SerializedMessage, ToKernel } from "./supervision";
 
 export interface SupervisorOptions {
@@ -23,6 +24,10 @@ export interface SupervisorOptions {
 }
 
 const STDERR_TAIL = 16_384;
+/** The kernel's extra pipe on which its control thread says "shutdown"/"restart" (see control-worker.ts). */
+const NOTICE_FD = 4;
+/** After a shutdown notice, how long the kernel may take to exit before its group is killed. */
+const SHUTDOWN_KILL_MS = 4000;
 
 export class Supervisor {
   private child: ChildProcess | null = null;
@@ -52,7 +57,25 @@ export class Supervisor {
       if (this.child) this.child.kill("SIGTERM");
       else process.exit(143);
     });
+    this.watchParent();
     this.spawnKernel(null);
+  }
+
+  /**
+   * When the process that launched us dies without shutting the kernel down (a killed Jupyter
+   * server or test runner), we are re-parented: end the kernel, its group and ourselves, as
+   * ipykernel does when its parent (JPY_PARENT_PID) is gone.
+   */
+  private watchParent(): void {
+    const parent = process.ppid;
+    if (parent <= 1) return;
+    setInterval(() => {
+      if (process.ppid === parent) return;
+      this.log("the process that started the kernel is gone; stopping");
+      this.stopping = true;
+      if (this.child) killGroup(this.child, "outlived its launcher", this.log);
+      else process.exit(0);
+    }, 1000).unref();
   }
 
   private spawnKernel(crash: CrashReport | null): void {
@@ -63,9 +86,19 @@ export class Supervisor {
       [...nodeArgs, cli, "kernel", "start", "--no-supervisor", "--connection-file", this.connectionFile],
       // Its own process group: a signal Jupyter sends to ours (killpg) reaches the kernel once,
       // forwarded by us, not twice. If we die, the kernel exits when the IPC channel closes.
-      { stdio: ["ignore", "inherit", "pipe", "ipc"], env: process.env, detached: true },
+      // fd 4: deliberate-exit notices from the kernel's control thread, which works even when the
+      // kernel's main thread is blocked and cannot use the IPC channel.
+      { stdio: ["ignore", "inherit", "pipe", "ipc", "pipe"], env: { ...process.env, [NOTICE_FD_ENV]: String(NOTICE_FD) }, detached: true },
     );
     this.child = child;
+    (child.stdio[NOTICE_FD] as NodeJS.ReadableStream | null)?.on("data", (d: Buffer) => {
+      if (!/^(shutdown|restart)$/m.test(d.toString("utf8"))) return;
+      this.deliberateExit ??= 0;
+      // The kernel ends itself; should it not, end it and everything its cells started.
+      setTimeout(() => {
+        if (this.child === child) killGroup(child, "did not exit after shutdown_request", this.log);
+      }, SHUTDOWN_KILL_MS).unref();
+    });
     this.stderrTail = "";
     this.unanswered = [];
     this.deliberateExit = null;
@@ -75,7 +108,7 @@ export class Supervisor {
     });
     child.on("message", (m: FromKernel) => this.onKernelMessage(m));
     child.on("error", (e) => this.log(`cannot start the kernel: ${e.message}`));
-    child.on("exit", (code, signal) => this.onKernelExit(code, signal));
+    child.on("exit", (code, signal) => this.onKernelExit(code, signal, child));
     this.pendingReport = crash;
   }
 
@@ -106,8 +139,10 @@ export class Supervisor {
     }
   }
 
-  private onKernelExit(code: number | null, signal: NodeJS.Signals | null): void {
+  private onKernelExit(code: number | null, signal: NodeJS.Signals | null, child: ChildProcess): void {
     this.child = null;
+    // Processes the kernel's cells started (`sleep` under execSync, servers…) die with it.
+    killGroup(child, null, this.log);
     if (this.deliberateExit !== null || this.stopping) {
       process.exit(this.deliberateExit ?? code ?? 0);
     }
@@ -143,5 +178,16 @@ export class Supervisor {
       running: running ? { msg: running.msg, executionCount: running.executionCount ?? 0 } : null,
       queued: [...(undelivered?.queued ?? []), ...this.unanswered.filter((u) => !u.running).map((u) => u.msg)],
     };
+  }
+}
+
+/** SIGKILL the kernel's process group (the kernel leads its own: spawned detached). */
+function killGroup(child: ChildProcess, why: string | null, log: (line: string) => void): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, "SIGKILL");
+    if (why) log(`killed the kernel's process group: it ${why}`);
+  } catch {
+    // the group is gone already
   }
 }

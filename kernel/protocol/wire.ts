@@ -49,12 +49,29 @@ export class WireFormatError extends Error {
   }
 }
 
+/** A validly signed message whose signature was seen before: a replay (dropped, as ipykernel does). */
+export class ReplayError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ReplayError";
+  }
+}
+
+/** How many signatures a Signer remembers to reject replays (the oldest are forgotten first). */
+export const SIGNATURE_HISTORY = 10_000;
+
 /** Signs and verifies messages with the connection's key and scheme. */
 export class Signer {
   private readonly algorithm: string | null;
   private readonly key: Buffer;
+  /** Signatures of the messages this signer accepted, oldest first (a Set keeps insertion order). */
+  private readonly seen = new Set<string>();
 
-  constructor(scheme: string, key: string) {
+  constructor(
+    scheme: string,
+    key: string,
+    private readonly historySize = SIGNATURE_HISTORY,
+  ) {
     this.key = Buffer.from(key, "utf8");
     if (key === "") {
       this.algorithm = null;
@@ -81,6 +98,19 @@ export class Signer {
     const got = Buffer.from(signature, "utf8");
     return expected.length === got.length && timingSafeEqual(expected, got);
   }
+
+  /**
+   * Record the signature of a verified message; false when it was recorded before, i.e. the
+   * message is a replay. Every message has its own msg_id and date, so a repeated signature
+   * is never a new message. Without a key there are no signatures to compare.
+   */
+  remember(signature: string): boolean {
+    if (this.algorithm === null) return true;
+    if (this.seen.has(signature)) return false;
+    this.seen.add(signature);
+    if (this.seen.size > this.historySize) this.seen.delete(this.seen.values().next().value as string);
+    return true;
+  }
 }
 
 export function newHeader(msgType: string, session: string, username = "mtlkit"): Header {
@@ -105,7 +135,8 @@ export function encode(msg: Message<unknown>, signer: Signer): Buffer[] {
 
 /**
  * Parse frames into a message. Throws SignatureError when the HMAC does not
- * match and WireFormatError when the frames are not a Jupyter message.
+ * match, ReplayError when the signer accepted the same signature before, and
+ * WireFormatError when the frames are not a Jupyter message.
  */
 export function decode(frames: readonly Buffer[], signer: Signer): Message {
   const delim = frames.findIndex((f) => f.length === DELIMITER.length && f.toString() === DELIMITER);
@@ -114,6 +145,7 @@ export function decode(frames: readonly Buffer[], signer: Signer): Message {
   const signature = frames[delim + 1].toString("utf8");
   const json = frames.slice(delim + 2, delim + 6);
   if (!signer.verify(signature, json)) throw new SignatureError("invalid HMAC signature");
+  if (!signer.remember(signature)) throw new ReplayError("replayed message (its signature was seen before)");
   const parse = (b: Buffer, what: string): JsonObject => {
     try {
       const v: unknown = JSON.parse(b.toString("utf8"));
