@@ -203,17 +203,21 @@ export class Kernel {
     this.realExit = realExit;
   }
 
-  /**
-   * Interrupt the running or next queued cell (with no cell to run, none is). Also counts the
-   * interrupt in `globalThis[Symbol.for("mtlkit.interrupt")].generation`, which mtlkit's long
-   * loops (Trainer.fit…) check at each step boundary: a fit that the cell no longer awaits stops
-   * there too instead of training on in the background.
-   */
+  /** Interrupt the running or next queued cell (with no cell to run, none is). */
   private interrupt(): void {
+    if (this.executing || this.pending.some((m) => m.header.msg_type === "execute_request")) this.engine.interrupt();
+  }
+
+  /**
+   * Every interrupt is counted in `globalThis[Symbol.for("mtlkit.interrupt")].generation`, which
+   * mtlkit's long loops (Trainer.fit…) check at each step boundary: a fit that no cell awaits any
+   * more (started without await, or in an earlier cell) stops there too instead of training on in
+   * the background.
+   */
+  private countInterrupt(): void {
     const g = globalThis as Record<symbol, { generation: number } | undefined>;
     const counter = (g[Symbol.for("mtlkit.interrupt")] ??= { generation: 0 });
     counter.generation++;
-    if (this.executing || this.pending.some((m) => m.header.msg_type === "execute_request")) this.engine.interrupt();
   }
 
   /**
@@ -221,6 +225,7 @@ export class Kernel {
    * cell arrived before the interrupt: a cell sent after the interrupt_reply is never hit.
    */
   private interruptAt(epoch: number): void {
+    this.countInterrupt();
     this.interruptEpoch = Math.max(this.interruptEpoch, epoch);
     const target = this.running ?? this.pending.find((m) => m.header.msg_type === "execute_request");
     if (target && this.arrivedBefore(target, epoch)) this.interrupt();

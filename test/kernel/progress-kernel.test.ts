@@ -145,4 +145,20 @@ describe("interrupting a fit", () => {
     expect(contiguous).toBe(true);
     expect(fs.readdirSync(dir).length).toBeGreaterThan(0);
   }, 90_000);
+
+  it("stops a fit that no cell awaits any more (started without await) when the idle kernel is interrupted", async () => {
+    const started = await client.execute(
+      "const background = trainer.fit(data, { epochs: 100000 });\nbackground.catch(() => undefined);\nawait new Promise((r) => setTimeout(r, 500));\ntrainer.history.steps.length",
+      { timeoutMs: 30_000 },
+    );
+    expect(started.reply.status, JSON.stringify(started.reply)).toBe("ok");
+    await client.interrupt();
+    const after = await client.execute(
+      "const m0 = trainer.history.steps.length;\nawait new Promise((r) => setTimeout(r, 1000));\nconst stopped = await background.then(() => 'finished', (e) => e.name);\nJSON.stringify([m0, trainer.history.steps.length, stopped])",
+      { timeoutMs: 30_000 },
+    );
+    const [m0, m1, stopped] = JSON.parse(plain(after.messages.find((m) => m.header.msg_type === "execute_result")).slice(1, -1)) as [number, number, string];
+    expect(m1).toBe(m0); // nothing trains in the background
+    expect(stopped).toBe("TrainingInterrupted");
+  }, 90_000);
 });
