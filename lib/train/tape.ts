@@ -47,3 +47,20 @@ export async function recordAsync<T extends tf.TensorContainer>(body: () => Prom
 export async function readAll(tensors: tf.Tensor[]): Promise<Array<Float32Array | Int32Array | Uint8Array>> {
   return Promise.all(tensors.map((t) => t.data() as Promise<Float32Array | Int32Array | Uint8Array>));
 }
+
+/**
+ * Runs `fn` (synchronous) with the tape paused: the update and its norm are not differentiated, so
+ * recording them would only keep tensors alive until the step ends. The open tape is left intact.
+ */
+export function untaped<T>(fn: () => T): T {
+  const engine = tf.engine() as unknown as EngineInternals;
+  const depth = engine.state.gradientDepth;
+  const tape = engine.state.activeTape;
+  engine.state.gradientDepth = 0;
+  try {
+    return fn();
+  } finally {
+    engine.state.gradientDepth = depth;
+    engine.state.activeTape = tape;
+  }
+}

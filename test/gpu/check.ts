@@ -161,12 +161,12 @@ async function throughputAsync(name: ModelName, size: number, targetMs: number):
 }
 
 /** One SGD step from the seeded initial weights on the current backend. */
-function oneStep(name: ModelName, size: number): StepResult {
+async function oneStep(name: ModelName, size: number): Promise<StepResult> {
   const { model, taskList } = buildModel(name);
   const trainer = new Trainer({ model, tasks: taskList, optimizer: sgd(0.05), progress: false });
   const { x, targets } = batch(size, 11);
   const before = flatWeights(model);
-  const record = trainer.trainStep(x, targets);
+  const record = await trainer.trainStep(x, targets);
   const after = flatWeights(model);
   for (let i = 0; i < after.length; i++) after[i] -= before[i];
   model.dispose();
@@ -206,16 +206,16 @@ interface Throughput {
   leakedTensors: number;
 }
 
-function throughput(name: ModelName, size: number, targetMs: number): { steps: number; seconds: number; leaked: number } {
+async function throughput(name: ModelName, size: number, targetMs: number): Promise<{ steps: number; seconds: number; leaked: number }> {
   const { model, taskList } = buildModel(name);
   const trainer = new Trainer({ model, tasks: taskList, optimizer: adam({ learningRate: 1e-3 }), progress: false });
   const { x, targets } = batch(size, 3);
-  for (let i = 0; i < 2; i++) trainer.trainStep(x, targets); // warm-up: shader compilation, buffers
+  for (let i = 0; i < 2; i++) await trainer.trainStep(x, targets); // warm-up: shader compilation, buffers
   const tensors = tf.memory().numTensors;
   let steps = 0;
   const start = performance.now();
   while (steps < 3 || performance.now() - start < targetMs) {
-    trainer.trainStep(x, targets);
+    await trainer.trainStep(x, targets);
     steps++;
   }
   const seconds = (performance.now() - start) / 1000;
@@ -254,7 +254,7 @@ async function main(): Promise<void> {
     const asyncOnly = chosen.some((c) => report.backends.find((x) => x.name === c)?.syncReads === false);
     return b === "wasm" && asyncOnly ? ["trainer", "tfjs-async"] : ["trainer"];
   };
-  const step = (path: Path, m: ModelName, size: number) => (path === "trainer" ? Promise.resolve(oneStep(m, size)) : oneStepAsync(m, size));
+  const step = (path: Path, m: ModelName, size: number) => (path === "trainer" ? oneStep(m, size) : oneStepAsync(m, size));
   // The CNN's reference step on plain-JS cpu takes seconds per example: a small batch.
   const corrBatch = (m: ModelName) => (m === "mlp" ? 64 : 8);
   // Backends' own kernels are compared: mtlkit's optional native CPU kernels stay off here.
@@ -291,7 +291,7 @@ async function main(): Promise<void> {
     const sizes = onGpu || options.batchesGiven ? options.batches : options.batches.filter((x) => x <= 256);
     for (const path of pathsOf(b)) for (const m of options.models) {
       for (const size of sizes) {
-        const t = path === "trainer" ? throughput(m, size, options.targetMs) : await throughputAsync(m, size, options.targetMs);
+        const t = path === "trainer" ? await throughput(m, size, options.targetMs) : await throughputAsync(m, size, options.targetMs);
         results.push({
           backend: b,
           path,

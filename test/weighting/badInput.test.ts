@@ -69,20 +69,20 @@ describe("weighting bad input", () => {
     expect(() => W.gradNorm().weigh(context([1, 1]))).toThrow(/weighting\.gradNorm: the method is not bound to tasks yet/);
   });
 
-  it("the trainer refuses 'weights' with 'weighting', and a weighting that is not one", () => {
+  it("the trainer refuses 'weights' with 'weighting', and a weighting that is not one", async () => {
     const tasks = [mtl.tasks.regression("a"), mtl.tasks.regression("b")];
     const model = mtl.hardSharing({ inputSize: 2, trunk: [2], tasks });
     expect(() => new mtl.Trainer({ model, tasks, weights: [1, 2], weighting: W.dwa() })).toThrow(/Trainer: options 'weights' and 'weighting' cannot be used together/);
     expect(() => new mtl.Trainer({ model, tasks, weighting: "dwa" as never })).toThrow(/Trainer: option 'weighting' must be a method from mtl.weighting/);
     expect(() => new mtl.Trainer({ model, tasks, weighting: W.static([1]) })).toThrow(/weighting\.static: option 'weights' has 1 values for 2 tasks \(a, b\)/);
-    expect(new mtl.Trainer({ model, tasks, weights: [1, 2], progress: false }).weighting.name).toBe("static");
-    expect(new mtl.Trainer({ model, tasks, progress: false }).weighting.name).toBe("equal");
+    expect(new mtl.Trainer({ model, tasks, weights: [1, 2], progress: false }).weighting!.name).toBe("static");
+    expect(new mtl.Trainer({ model, tasks, progress: false }).weighting!.name).toBe("equal");
     // A model with no shared kernel: GradNorm on the last shared layer says to use the representation.
     const fnModel = mtl.hardSharing({ inputSize: 2, trunk: { apply: (x: tf.Tensor2D) => tf.relu(x), variables: [], outputSize: 2 }, tasks });
     const t = new mtl.Trainer({ model: fnModel, tasks, weighting: W.gradNorm(), progress: false });
     const x = tf.tensor2d([[1, 2]]);
     const y = [tf.tensor2d([[1]]), tf.tensor2d([[2]])];
-    expect(() => t.trainStep(x, y)).toThrow(/weighting\.gradNorm: the model's shared variables \(none\) have no kernel; use option target: "representation"/);
+    await expect(t.trainStep(x, y)).rejects.toThrow(/weighting\.gradNorm: the model's shared variables \(none\) have no kernel; use option target: "representation"/);
     tf.dispose([x, ...y]);
     model.dispose();
   });
