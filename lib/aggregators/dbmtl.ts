@@ -61,6 +61,7 @@ export function dbmtl(opts?: DbMtlOptions): StatefulAggregator {
     aggregate: (jacobian, context) => readsSync(work(jacobian, context)),
     aggregateAsync: (jacobian, context) => readsAsync(work(jacobian, context)),
     state: () => ({ t, buffer: buffer ? Array.from(buffer.dataSync()) : null, shape: buffer?.shape ?? null }),
+    stateAsync: async () => ({ t, buffer: buffer ? Array.from(await buffer.data()) : null, shape: buffer?.shape ?? null }),
     loadState(s) {
       buffer?.dispose();
       buffer = undefined;

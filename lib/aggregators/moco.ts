@@ -84,6 +84,7 @@ export function moco(opts?: MocoOptions): StatefulAggregator {
     aggregate: (jacobian, context) => readsSync(work(jacobian, context)),
     aggregateAsync: (jacobian, context) => readsAsync(work(jacobian, context)),
     state: () => ({ t, lambda: lambda ? [...lambda] : null, y: Y ? Array.from(Y.dataSync()) : null, shape: Y?.shape ?? null }),
+    stateAsync: async () => ({ t, lambda: lambda ? [...lambda] : null, y: Y ? Array.from(await Y.data()) : null, shape: Y?.shape ?? null }),
     loadState(s) {
       Y?.dispose();
       Y = undefined;

@@ -44,6 +44,8 @@ export interface Aggregator {
   readonly lastWeights: number[] | undefined;
   /** Checkpointable state of stateful methods (EMA, tracked gradients, random generator). */
   state?(): AggregatorState;
+  /** The same with awaited reads, for a method whose state lives in tensors (checkpoints use it). */
+  stateAsync?(): Promise<AggregatorState>;
   loadState?(state: AggregatorState): void;
   toString(): string;
 }

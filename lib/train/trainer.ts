@@ -135,7 +135,10 @@ export class Trainer {
       this.aggregator = agg;
       this.level = rule.level;
       this.weights = config.taskNames.map(() => 1);
-      if (agg.state && agg.loadState) this.components.aggregator = { state: () => agg.state!(), loadState: (s) => agg.loadState!(s as Record<string, unknown>) };
+      if (agg.state && agg.loadState) {
+        this.components.aggregator = { state: () => agg.state!(), loadState: (s) => agg.loadState!(s as Record<string, unknown>) };
+        if (agg.stateAsync) this.components.aggregator.stateAsync = () => agg.stateAsync!();
+      }
     }
     const sampler = config.sampler;
     if (sampler) this.components.sampler = { state: () => sampler.getState(), loadState: (s) => sampler.setState(s as { rng?: RngState }) };
@@ -173,6 +176,17 @@ export class Trainer {
   snapshot(): TrainerState {
     const components: Record<string, unknown> = {};
     for (const [name, c] of Object.entries(this.components)) components[name] = c.state();
+    return this.stateWith(components);
+  }
+
+  /** `snapshot` with awaited reads of the components whose state lives in tensors (checkpoints use this). */
+  async snapshotAsync(): Promise<TrainerState> {
+    const components: Record<string, unknown> = {};
+    for (const [name, c] of Object.entries(this.components)) components[name] = c.stateAsync ? await c.stateAsync() : c.state();
+    return this.stateWith(components);
+  }
+
+  private stateWith(components: Record<string, unknown>): TrainerState {
     return {
       step: this.globalStep,
       epoch: this.epoch,

@@ -40,6 +40,7 @@ export function imtlL(options: ImtlLOptions = {}): Weighting<Required<ImtlLOptio
     },
     scales,
     state: () => ({ method: "imtlL", scales: s ? scales() : [] }),
+    stateAsync: async () => ({ method: "imtlL", scales: s ? Array.from(await s.data()) : [] }),
     loadState(state: unknown) {
       const st = readState("imtlL", state);
       const k = checkBound("imtlL", s?.size);

@@ -71,6 +71,8 @@ export interface Weighting<O extends object = object> {
   /** Mean training loss per task over the epoch that just ended. */
   endEpoch?(meanLosses: readonly number[]): void;
   state(): WeightingState;
+  /** The same with awaited reads, for a method whose state lives in tensors (checkpoints use it). */
+  stateAsync?(): Promise<WeightingState>;
   loadState(state: unknown): void;
   dispose?(): void;
 }

@@ -66,6 +66,7 @@ export function uncertainty(options: UncertaintyOptions = {}): Weighting<Require
     },
     logVariances,
     state: () => ({ method: "uncertainty", logVariances: s ? logVariances() : [] }),
+    stateAsync: async () => ({ method: "uncertainty", logVariances: s ? Array.from(await s.data()) : [] }),
     loadState(state: unknown) {
       const st = readState("uncertainty", state);
       const k = checkBound("uncertainty", scale?.length);
