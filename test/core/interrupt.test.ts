@@ -1,6 +1,6 @@
 /**
  * Interrupts that mean it: an AbortSignal or a kernel interrupt (the global generation counter the
- * mtlkit kernel bumps) stops Trainer.fit and MultiDatasetTrainer.fit at the next step boundary,
+ * mtlkit kernel bumps) stops Trainer.fit (one dataset or one per task) at the next step boundary,
  * with every finished step in the history and the trainer ready to train on or checkpoint.
  */
 import * as fs from "fs";
