@@ -18,7 +18,7 @@ import * as tf from "@tensorflow/tfjs";
 
 /** The engine members this module uses (public in tfjs's engine, not in its typings). */
 interface EngineInternals {
-  state: { gradientDepth: number; activeTape: Array<{ saved?: tf.Tensor[] }> | null };
+  state: { gradientDepth: number; kernelDepth: number; activeTape: Array<{ saved?: tf.Tensor[] }> | null };
   startScope(name?: string): void;
   endScope(result?: tf.TensorContainer): void;
 }
@@ -43,24 +43,40 @@ export async function recordAsync<T extends tf.TensorContainer>(body: () => Prom
   }
 }
 
+/**
+ * A tensor scope (like tf.tidy) around an async body, without a tape: every tensor made in it is
+ * freed when the body settles, except the tensors of its result. One body at a time (see above).
+ */
+export async function scopeAsync<T extends tf.TensorContainer>(body: () => Promise<T>): Promise<T> {
+  const engine = tf.engine() as unknown as EngineInternals;
+  engine.startScope("mtlkit.step");
+  let result: T | undefined;
+  try {
+    result = await body();
+    return result;
+  } finally {
+    engine.endScope(result);
+  }
+}
+
 /** The values of several tensors with one awaited read each, issued together. */
 export async function readAll(tensors: tf.Tensor[]): Promise<Array<Float32Array | Int32Array | Uint8Array>> {
   return Promise.all(tensors.map((t) => t.data() as Promise<Float32Array | Int32Array | Uint8Array>));
 }
 
 /**
- * Runs `fn` (synchronous) with the tape paused: the update and its norm are not differentiated, so
- * recording them would only keep tensors alive until the step ends. The open tape is left intact.
+ * Runs `fn` (synchronous) without recording its ops on the open tape, which stays readable: a
+ * backward pass of what was recorded (tf.grads, tf.variableGrads and vjp inside work as usual), the
+ * update and its norm. Nothing here is differentiated again, and recording it would clone every
+ * saved tensor and keep it alive until the step ends. (tfjs records only at kernel depth 0; raising
+ * it is how its own kernels keep their inner ops off the tape.)
  */
-export function untaped<T>(fn: () => T): T {
+export function unrecorded<T>(fn: () => T): T {
   const engine = tf.engine() as unknown as EngineInternals;
-  const depth = engine.state.gradientDepth;
-  const tape = engine.state.activeTape;
-  engine.state.gradientDepth = 0;
+  engine.state.kernelDepth++;
   try {
     return fn();
   } finally {
-    engine.state.gradientDepth = depth;
-    engine.state.activeTape = tape;
+    engine.state.kernelDepth--;
   }
 }

@@ -265,7 +265,7 @@ export class Trainer {
     const rule = config.rule;
     let out: StepOutput;
     if (rule.kind === "aggregated") out = await aggregatedStep(input, rule.aggregator, rule.level);
-    else out = (rule.constant ? fusedMlpStep(input, rule.weighting) : undefined) ?? (await weightedStep(input, rule.weighting));
+    else out = (rule.constant ? fusedMlpStep(input, rule.weighting) : undefined) ?? (await weightedStep(input, rule.weighting, rule.constant));
     const regularizers: Record<string, number> = {};
     this.regularizers.forEach((r, i) => (regularizers[r.name] = out.regularizers[i]));
     let total = 0;

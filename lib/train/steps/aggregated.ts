@@ -20,7 +20,7 @@ import * as tf from "@tensorflow/tfjs";
 import { Aggregator, Level } from "../../aggregators/types";
 import { NonFiniteLossError } from "../../errors";
 import { splitUpdate, taskGradients, vjp } from "../jacobian";
-import { readAll, recordAsync } from "../tape";
+import { readAll, recordAsync, unrecorded } from "../tape";
 import { firstNonFinite, forward, SkipStep, StepInput, StepOutput } from "./types";
 import { applyUpdate, NonFiniteGradientError } from "./update";
 
@@ -48,7 +48,7 @@ export async function aggregatedStep(input: StepInput, aggregator: Aggregator, l
         throw new SkipStep();
       }
       const z = fwd.zs[0];
-      let { jacobian, heads } = taskGradients(level, fwd.taskLosses as tf.Scalar[], shared, taskVars, z);
+      let { jacobian, heads } = unrecorded(() => taskGradients(level, fwd.taskLosses as tf.Scalar[], shared, taskVars, z));
       const [rowBad] = await readAll([tf.any(tf.logicalNot(tf.isFinite(jacobian)), 1)]);
       const badRow = rowBad.findIndex((b) => b !== 0);
       if (badRow >= 0) {
@@ -59,7 +59,7 @@ export async function aggregatedStep(input: StepInput, aggregator: Aggregator, l
       const context = { taskNames, losses: lossValues, level, representation: z, rowsChecked: true };
       const direction = aggregator.aggregateAsync ? await aggregator.aggregateAsync(jacobian, context) : aggregator.aggregate(jacobian, context);
       weights = aggregator.lastWeights ?? new Array(k).fill(1);
-      const sharedGrads = level === "param" ? splitUpdate(direction, shared) : vjp(z, shared, tf.reshape(direction, z.shape));
+      const sharedGrads = unrecorded(() => (level === "param" ? splitUpdate(direction, shared) : vjp(z, shared, tf.reshape(direction, z.shape))));
       const grads: tf.NamedTensorMap = {};
       const add = (v: tf.Variable, g: tf.Tensor | undefined) => {
         if (!g) return;
@@ -68,7 +68,8 @@ export async function aggregatedStep(input: StepInput, aggregator: Aggregator, l
       shared.forEach((v, j) => add(v, sharedGrads[j]));
       taskVars.forEach((vars, i) => vars.forEach((v, j) => add(v, heads[i][j])));
       if (penalties) {
-        const regGrads = vjp(tf.sum(penalties), input.variables);
+        const total = tf.sum(penalties);
+        const regGrads = unrecorded(() => vjp(total, input.variables));
         input.variables.forEach((v, j) => add(v, regGrads[j]));
       }
       gradNorm = await applyUpdate(input, grads, input.variables);

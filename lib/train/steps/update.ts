@@ -8,8 +8,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { MtlError } from "../../errors";
 import { nativeGlobalNorm } from "../../native/norm";
-import { untaped } from "../tape";
-import { forward, StepInput } from "./types";
+import { unrecorded } from "../tape";
+import { forward, SkipStep, StepInput } from "./types";
 
 export class NonFiniteGradientError extends MtlError {
   constructor(readonly task: string, readonly step: number, readonly tensor: string, value: number) {
@@ -64,12 +64,24 @@ export function clipByNorm(grads: tf.NamedTensorMap, norm: number, maxNorm: numb
  * step (another task's head under a task sampler).
  */
 export async function applyUpdate(input: StepInput, grads: tf.NamedTensorMap, order: readonly tf.Variable[]): Promise<number | undefined> {
-  const norm = nativeGlobalNorm(grads) ?? (await readNumber(untaped(() => globalNorm(grads))));
+  const norm = nativeGlobalNorm(grads) ?? (await readNumber(unrecorded(() => globalNorm(grads))));
   if (!Number.isFinite(norm)) {
     if (input.onNonFinite === "skip") return undefined;
     throw await blameNonFinite(input, grads, norm);
   }
-  untaped(() =>
+  applyChecked(input, grads, norm, order);
+  return norm;
+}
+
+/** A non-finite update norm: skips the step (SkipStep) or throws the error naming the task and tensor. */
+export async function refuseNonFinite(input: StepInput, grads: tf.NamedTensorMap, norm: number): Promise<never> {
+  if (input.onNonFinite === "skip") throw new SkipStep();
+  throw await blameNonFinite(input, grads, norm);
+}
+
+/** Clips and applies an update whose norm was read back finite. */
+export function applyChecked(input: StepInput, grads: tf.NamedTensorMap, norm: number, order: readonly tf.Variable[]): void {
+  unrecorded(() =>
     tf.tidy(() => {
       const clipped = input.clipNorm !== undefined ? clipByNorm(grads, norm, input.clipNorm) : grads;
       const ordered: Record<string, tf.Tensor | null> = {};
@@ -77,20 +89,19 @@ export async function applyUpdate(input: StepInput, grads: tf.NamedTensorMap, or
       input.optimizer.applyGradients(ordered as tf.NamedTensorMap);
     }),
   );
-  return norm;
 }
 
 /** Slow path, only after a failure: finds the variable and the task whose gradient is not finite. */
 async function blameNonFinite(input: StepInput, grads: tf.NamedTensorMap, norm: number): Promise<NonFiniteGradientError> {
   const names = new Map(input.model.namedVariables().map(([name, v]) => [v.name, name]));
   const entries = Object.entries(grads);
-  const finite = await Promise.all(entries.map(([, g]) => readNumber(untaped(() => tf.tidy(() => tf.cast(tf.all(tf.isFinite(g)), "float32"))))));
+  const finite = await Promise.all(entries.map(([, g]) => readNumber(unrecorded(() => tf.tidy(() => tf.cast(tf.all(tf.isFinite(g)), "float32"))))));
   const badIndex = finite.findIndex((f) => f !== 1);
   const bad = badIndex >= 0 ? entries[badIndex] : undefined;
   // No element is NaN or infinite: the norm itself overflows float32; blame the largest tensor.
   let culprit = bad;
   if (!culprit) {
-    const norms = await Promise.all(entries.map(([, g]) => readNumber(untaped(() => globalNorm({ a: g })))));
+    const norms = await Promise.all(entries.map(([, g]) => readNumber(unrecorded(() => globalNorm({ a: g })))));
     culprit = entries[norms.indexOf(Math.max(...norms))];
   }
   const tensor = names.get(culprit[0]) ?? culprit[0];
@@ -115,7 +126,7 @@ async function blameNonFinite(input: StepInput, grads: tf.NamedTensorMap, norm: 
   // The value reported is the gradient's own (NaN if an element is NaN, else Infinity), not the
   // norm's: the scaled float32 norm turns an infinite element into NaN and the native one does not,
   // and the same gradient must give the same message on every path.
-  const value = bad ? ((await readNumber(untaped(() => tf.tidy(() => tf.cast(tf.any(tf.isNaN(bad[1])), "float32"))))) === 1 ? NaN : Infinity) : norm;
+  const value = bad ? ((await readNumber(unrecorded(() => tf.tidy(() => tf.cast(tf.any(tf.isNaN(bad[1])), "float32"))))) === 1 ? NaN : Infinity) : norm;
   return new NonFiniteGradientError(task, input.step, bad ? tensor : `${tensor} (every element finite, the norm overflows float32)`, value);
 }
 
@@ -125,8 +136,10 @@ async function blameNonFinite(input: StepInput, grads: tf.NamedTensorMap, norm: 
  * Variables a task does not reach (other tasks' heads) get no contribution from it.
  */
 export async function clippedTaskGradients(losses: tf.Tensor1D, weights: number[], variables: tf.Variable[], maxNorm: number): Promise<tf.NamedTensorMap> {
-  const perTask = weights.map((w, i) => (w === 0 ? undefined : tf.variableGrads(() => tf.mul(w, tf.squeeze(tf.slice(losses, [i], [1]))) as tf.Scalar, variables).grads));
-  const norms = await Promise.all(perTask.map((g) => (g ? readNumber(untaped(() => globalNorm(g))) : 0)));
+  // The products w_i·L_i are recorded (their gradients run through them); the backward passes are not.
+  const terms = weights.map((w, i) => (w === 0 ? undefined : (tf.mul(w, tf.squeeze(tf.slice(losses, [i], [1]))) as tf.Scalar)));
+  const perTask = terms.map((term) => (term ? unrecorded(() => tf.variableGrads(() => term, variables).grads) : undefined));
+  const norms = await Promise.all(perTask.map((g) => (g ? readNumber(unrecorded(() => globalNorm(g))) : 0)));
   const sum: tf.NamedTensorMap = {};
   perTask.forEach((grads, i) => {
     if (!grads) return;

@@ -14,11 +14,13 @@
 import * as tf from "@tensorflow/tfjs";
 import { MtlError, NonFiniteLossError } from "../../errors";
 import { AfterStepContext, GradientTarget, WeighContext, Weighting } from "../../weighting/types";
-import { readAll, recordAsync } from "../tape";
+import { nativeGlobalNorm } from "../../native/norm";
+import { readAll, recordAsync, scopeAsync, unrecorded } from "../tape";
 import { activeTasks, firstNonFinite, Forward, forward, SkipStep, StepInput, StepOutput } from "./types";
-import { addGradients, applyUpdate, clippedTaskGradients } from "./update";
+import { addGradients, applyUpdate, applyChecked, clippedTaskGradients, globalNorm, refuseNonFinite } from "./update";
 
-export async function weightedStep(input: StepInput, weighting: Weighting): Promise<StepOutput> {
+export async function weightedStep(input: StepInput, weighting: Weighting, constant?: number[]): Promise<StepOutput> {
+  if (constant && input.clipTaskNorm === undefined && weighting.variables().length === 0 && !weighting.afterStep) return constantStep(input, constant);
   const { model, tasks, regularizers } = input;
   const k = tasks.length;
   const active = activeTasks(input.batch);
@@ -59,7 +61,7 @@ export async function weightedStep(input: StepInput, weighting: Weighting): Prom
       }
       if (weighting.parameterLoss) total = tf.add(total, weighting.parameterLoss(tf.tensor1d(lossValues.map((l, i) => (input.batch.part[i] < 0 ? 0 : l)))));
       if (penalties) total = tf.add(total, tf.sum(penalties));
-      const { grads } = tf.variableGrads(() => total, varList);
+      const { grads } = unrecorded(() => tf.variableGrads(() => total, varList));
       gradNorm = await applyUpdate(input, taskGrads ? addGradients(grads, taskGrads) : grads, varList);
       if (gradNorm === undefined) throw new SkipStep();
     });
@@ -70,6 +72,52 @@ export async function weightedStep(input: StepInput, weighting: Weighting): Prom
   }
   if (applied && weighting.afterStep) await weighting.afterStep(afterContext(input, lossValues));
   return { losses: lossValues, weights: [...weights], regularizers: regValues, applied, gradNorm };
+}
+
+/**
+ * Weights that depend on nothing (equal, static): the forward and backward passes run in one go,
+ * as one tf.variableGrads, and the losses, penalties and gradient norm come back with one awaited
+ * read; the update is applied only if all are finite. No tape stays open across the await.
+ */
+async function constantStep(input: StepInput, constant: number[]): Promise<StepOutput> {
+  const { model, tasks, regularizers } = input;
+  const weights = constant.map((w, i) => (input.batch.part[i] < 0 ? 0 : w));
+  let lossValues: number[] = new Array(tasks.length).fill(NaN);
+  let regValues: number[] = [];
+  let gradNorm: number | undefined;
+  try {
+    await scopeAsync(async () => {
+      let losses!: tf.Tensor1D;
+      let penalties: tf.Tensor1D | undefined;
+      const { grads } = tf.variableGrads(() => {
+        losses = tf.keep(forward(input).losses);
+        let total = tf.sum(tf.mul(losses, tf.tensor1d(weights))) as tf.Scalar;
+        if (regularizers.length > 0) {
+          penalties = tf.keep(tf.stack(regularizers.map((r) => r.penalty(model))) as tf.Tensor1D);
+          total = tf.add(total, tf.sum(penalties));
+        }
+        return total;
+      }, input.variables);
+      const native = nativeGlobalNorm(grads);
+      const norm = native === undefined ? unrecorded(() => globalNorm(grads)) : undefined;
+      const values = await readAll([losses, ...(penalties ? [penalties] : []), ...(norm ? [norm] : [])]);
+      tf.dispose([losses, ...(penalties ? [penalties] : [])]);
+      lossValues = Array.from(values[0], (v, i) => (input.batch.part[i] < 0 ? NaN : v));
+      if (penalties) regValues = Array.from(values[1]);
+      const bad = firstNonFinite(lossValues, activeTasks(input.batch));
+      if (bad >= 0) {
+        if (input.onNonFinite === "stop") throw new NonFiniteLossError(tasks[bad].name, input.step, lossValues[bad]);
+        throw new SkipStep();
+      }
+      gradNorm = native ?? values[values.length - 1][0];
+      if (!Number.isFinite(gradNorm)) await refuseNonFinite(input, grads, gradNorm);
+      applyChecked(input, grads, gradNorm, input.variables);
+    });
+  } catch (e) {
+    if (!(e instanceof SkipStep)) throw e;
+    return { losses: lossValues, weights, regularizers: regValues, applied: false };
+  }
+  return { losses: lossValues, weights, regularizers: regValues, applied: true, gradNorm };
 }
 
 async function readNumbers(t: tf.Tensor): Promise<number[]> {
