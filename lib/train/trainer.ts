@@ -245,7 +245,7 @@ export class Trainer {
   }
 
   /** The one step of every path: the update rule on a batch, recorded in the history. */
-  private async runStep(batch: StepBatch, rows?: number[]): Promise<StepRecord> {
+  private runStep(batch: StepBatch, rows?: number[]): Promise<StepRecord> {
     // The cached variable list makes this check free per step; the full one names the variable.
     if (this.variables.some((v) => v.isDisposed)) checkModelUsable("Trainer.trainStep", this.model);
     const config = this.config;
@@ -263,9 +263,14 @@ export class Trainer {
       clipTaskNorm: config.clipTaskNorm,
     };
     const rule = config.rule;
-    let out: StepOutput;
-    if (rule.kind === "aggregated") out = await aggregatedStep(input, rule.aggregator, rule.level);
-    else out = (rule.constant ? fusedMlpStep(input, rule.weighting) : undefined) ?? (await weightedStep(input, rule.weighting, rule.constant));
+    // The fused native step reads nothing back through tfjs: its record is ready at once.
+    const fused = rule.kind === "weighted" && rule.constant ? fusedMlpStep(input, rule.weighting) : undefined;
+    if (fused) return Promise.resolve(this.record(batch, fused, rows));
+    const step = rule.kind === "aggregated" ? aggregatedStep(input, rule.aggregator, rule.level) : weightedStep(input, rule.weighting, rule.constant);
+    return step.then((out) => this.record(batch, out, rows));
+  }
+
+  private record(batch: StepBatch, out: StepOutput, rows?: number[]): StepRecord {
     const regularizers: Record<string, number> = {};
     this.regularizers.forEach((r, i) => (regularizers[r.name] = out.regularizers[i]));
     let total = 0;
