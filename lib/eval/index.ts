@@ -4,8 +4,10 @@ export { deltaM, deltaMOverSeeds, meanTable, metricTable, DeltaM, DeltaMOptions,
 export { negativeTransfer, compare as compareRuns, NegativeTransferOptions, NegativeTransferReport, TransferRow, Verdict } from "./negativeTransfer";
 export {
   sharedGradients,
+  sharedGradientsAsync,
   cosineMatrix,
   lookaheadAffinity,
+  lookaheadAffinityAsync,
   relatednessMonitor,
   RelatednessMonitor,
   RelatednessMonitorOptions,

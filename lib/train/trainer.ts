@@ -336,7 +336,7 @@ export class Trainer {
     const start = Date.now();
     this.stopRequested = false;
     const interrupts = new InterruptWatch(where, options.signal);
-    callbacks.onTrainBegin?.(this.history);
+    await callbacks.onTrainBegin?.(this.history);
     let lastYield = Date.now();
     const firstEpoch = this.epoch;
     const firstStep = this.globalStep;
@@ -356,7 +356,7 @@ export class Trainer {
           if (!perTask) this.walks = [newWalk(this.rng, sizes[0], this.config.shuffle)];
         }
         const cursor = this.cursor;
-        if (cursor.next === 0) callbacks.onEpochBegin?.(this.epoch);
+        if (cursor.next === 0) await callbacks.onEpochBegin?.(this.epoch);
         for (let b = cursor.next; b < stepsPerEpoch && !this.stopRequested && this.globalStep - firstStep < budget; b++) {
           interrupts.throwIfInterrupted(this.globalStep); // a step boundary: stop here when interrupted
           const picks = this.pickRows(perTask);
@@ -375,7 +375,8 @@ export class Trainer {
             });
           }
           cursor.next = b + 1;
-          if (callbacks.onStepEnd?.(record) === false) this.stopRequested = true;
+          const verdict = callbacks.onStepEnd?.(record);
+          if ((verdict instanceof Promise ? await verdict : verdict) === false) this.stopRequested = true;
           await this.autoCheckpoint();
           progress.update(this.progressState(e + firstEpoch, firstEpoch + totalEpochs, stepsPerEpoch, record, start, fraction(e, b + 1)), false);
           // Yield to the event loop now and then so a notebook can interrupt a long run.
@@ -406,12 +407,12 @@ export class Trainer {
         if (record.validationLoss) state.validation = record.validationLoss;
         progress.update(state, true);
         this.epoch++;
-        if (callbacks.onEpochEnd?.(record, this.history) === false) this.stopRequested = true;
+        if ((await callbacks.onEpochEnd?.(record, this.history)) === false) this.stopRequested = true;
       }
     } finally {
       progress.close();
     }
-    callbacks.onTrainEnd?.(this.history);
+    await callbacks.onTrainEnd?.(this.history);
     return this.history;
   }
 

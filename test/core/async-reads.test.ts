@@ -96,6 +96,26 @@ describe("no synchronous read on the training path (cpu backend, sync reads trap
     });
   }
 
+  it("a relatedness monitor measures gradient cosines and TAG affinities during fit with awaited reads", async () => {
+    const run = async (trapped: boolean) => {
+      const { tasks, data } = problem();
+      const model = mtl.hardSharing({ inputSize: 4, trunk: [8], tasks, seed: 3 });
+      const monitor = mtl.evaluation.relatednessMonitor({ model, tasks, data, every: 2, batchSize: 16, learningRate: 0.1, seed: 1 });
+      const trainer = new mtl.Trainer({ model, tasks, batchSize: 16, seed: 1, progress: false, callbacks: monitor.callbacks });
+      const restore = trapped ? trapSyncReads() : () => {};
+      try {
+        await trainer.fit(data, { epochs: 2 });
+      } finally {
+        restore();
+      }
+      model.dispose();
+      return monitor.snapshots;
+    };
+    const trapped = await run(true);
+    expect(trapped.map((s) => s.step)).toEqual([0, 2, 4, 6]);
+    expect(trapped).toEqual(await run(false));
+  });
+
   const dirs: string[] = [];
   afterEach(() => {
     for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
