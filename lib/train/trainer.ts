@@ -22,7 +22,7 @@ import { check, checkKnownOptions, checkPositiveInteger, MtlError } from "../err
 import { Rng, RngState } from "../random";
 import { Regularizer } from "../regularizers";
 import { Task } from "../tasks/task";
-import { readsAsync, readsSync } from "../util/reads";
+import { Reads, readsAsync, readsSync } from "../util/reads";
 import { Weighting } from "../weighting/types";
 import { checkTrainingData, DatasetWalk, disposeBatch, isPerTask, newWalk, stepBatch, takeRows, TrainingData } from "./batches";
 import { CheckpointManifest, loadCheckpoint, saveCheckpoint } from "./checkpoint";
@@ -466,26 +466,49 @@ export class Trainer {
 
   /** Raw outputs per task for every row of `data`, computed in batches without gradients. */
   predictRaw(data: MultiTaskData, batchSize = 1024): Float32Array[] {
-    checkModelTasks("Trainer.predict", this.model, this.tasks);
-    checkDataWidth("Trainer.predict", this.model, data, "the data");
-    const parts: Float32Array[][] = this.tasks.map(() => []);
-    for (let start = 0; start < data.rows; start += batchSize) {
-      const end = Math.min(start + batchSize, data.rows);
-      const outs = tf.tidy(() => {
-        const x = tf.tensor2d(data.features.subarray(start * data.featureCount, end * data.featureCount), [end - start, data.featureCount]);
-        return this.model.forward(x, false);
-      });
-      outs.forEach((o, i) => parts[i].push(o.dataSync() as Float32Array));
-      tf.dispose(outs);
-    }
-    return parts.map((chunks, i) => concatFloat(chunks, data.rows * this.tasks[i].outputUnits));
+    return readsSync(this.predictionReads("Trainer.predict", data, batchSize));
+  }
+
+  /** predictRaw with awaited reads (WebGPU reads only asynchronously). */
+  predictRawAsync(data: MultiTaskData, batchSize = 1024): Promise<Float32Array[]> {
+    return readsAsync(this.predictionReads("Trainer.predictAsync", data, batchSize));
   }
 
   /** Predictions in target space per task name (class indices, 0/1, values). */
   predict(data: MultiTaskData): Record<string, Float32Array | Int32Array> {
-    const raw = this.predictRaw(data);
+    return this.decodeAll(data, this.predictRaw(data));
+  }
+
+  /** predict with awaited reads. */
+  async predictAsync(data: MultiTaskData): Promise<Record<string, Float32Array | Int32Array>> {
+    return this.decodeAll(data, await this.predictRawAsync(data));
+  }
+
+  private decodeAll(data: MultiTaskData, raw: Float32Array[]): Record<string, Float32Array | Int32Array> {
     const out: Record<string, Float32Array | Int32Array> = {};
     this.tasks.forEach((t, i) => (out[t.name] = t.decode(raw[i], data.rows)));
+    return out;
+  }
+
+  private *predictionReads(where: string, data: MultiTaskData, batchSize: number): Reads<Float32Array[]> {
+    checkModelTasks(where, this.model, this.tasks);
+    checkDataWidth(where, this.model, data, "the data");
+    const out = this.tasks.map((t) => new Float32Array(data.rows * t.outputUnits));
+    for (let start = 0; start < data.rows; start += batchSize) {
+      const end = Math.min(start + batchSize, data.rows);
+      // One read per batch: every task's outputs, flattened one after the other.
+      const flat = tf.tidy(() => {
+        const x = tf.tensor2d(data.features.subarray(start * data.featureCount, end * data.featureCount), [end - start, data.featureCount]);
+        return tf.concat(this.model.forward(x, false).map((o) => tf.reshape(o, [-1])));
+      });
+      const values = (yield flat) as Float32Array;
+      let offset = 0;
+      this.tasks.forEach((t, i) => {
+        const width = (end - start) * t.outputUnits;
+        out[i].set(values.subarray(offset, offset + width), start * t.outputUnits);
+        offset += width;
+      });
+    }
     return out;
   }
 
@@ -547,14 +570,4 @@ function copyCursor(c: EpochCursor): EpochCursor {
 
 function copyWalk(w: DatasetWalk): DatasetWalk {
   return { rows: w.rows, order: [...w.order], next: w.next };
-}
-
-function concatFloat(chunks: Float32Array[], length: number): Float32Array {
-  const out = new Float32Array(length);
-  let o = 0;
-  for (const c of chunks) {
-    out.set(c, o);
-    o += c.length;
-  }
-  return out;
 }

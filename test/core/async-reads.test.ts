@@ -48,6 +48,15 @@ async function train(options: Options, trapped: boolean, perTask = false, archit
   }
   const after = tf.memory().numTensors;
   const steps = trainer.history.steps.map((s) => ({ losses: s.losses, weights: s.weights, applied: s.applied }));
+  // Predictions with awaited reads, under the same trap, equal the synchronous ones.
+  const restorePredict = trapped ? trapSyncReads() : () => {};
+  let predicted: Record<string, Float32Array | Int32Array>;
+  try {
+    predicted = await trainer.predictAsync(data);
+  } finally {
+    restorePredict();
+  }
+  expect(predicted).toEqual(trainer.predict(data));
   const validation = trainer.history.epochs.map((e) => e.validationLoss);
   model.dispose();
   return { steps, validation, grew: after - before, trainer };
