@@ -28,8 +28,11 @@ export function datasetSizes(datasets: PerTaskData): Record<string, number> {
   return Object.fromEntries(Object.entries(datasets).map(([k, d]) => [k, d.rows]));
 }
 
+/** One dataset per task: a record of datasets by name (anything else is checked as one dataset). */
 export function isPerTask(data: TrainingData): data is PerTaskData {
-  return data !== null && typeof data === "object" && !("features" in data && "rows" in data);
+  if (data === null || typeof data !== "object" || Array.isArray(data) || "features" in data || "rows" in data) return false;
+  const values = Object.values(data);
+  return values.length > 0 && values.every((d) => d !== null && typeof d === "object" && "features" in d);
 }
 
 /** Where the walk of each dataset stands: its shuffled order and the next position in it. */

@@ -44,7 +44,7 @@ describe("weighting bad input", () => {
     expect(() => W.uncertainty({ forms: "poisson" as never })).toThrow(/weighting\.uncertainty: option 'forms'/);
   });
 
-  it("refuses a DTP KPI outside [0, 1], and a KPI metric that is not 'higher is better'", () => {
+  it("refuses a DTP KPI outside [0, 1], and a KPI metric that is not 'higher is better'", async () => {
     const m = bound(W.dtp({ kpi: "manual" }), 2);
     expect(() => m.observe([0.5, 1.2])).toThrow(/weighting\.dtp: the KPI of task 't1' is 1.2; a KPI must lie in \[0, 1\] \(option 'kpi'\)/);
     expect(() => m.observe([-0.1, 0.5])).toThrow(/task 't0' is -0.1/);
@@ -54,7 +54,7 @@ describe("weighting bad input", () => {
     expect(() => bound(W.dtp({ metrics: "accuracy" }), 2)).toThrow(/task 't0' has no metric 'accuracy'/);
     // R² is higher-is-better but can leave [0, 1]: refused when it does.
     const r2 = bound(W.dtp({ metrics: "r2" }), 2);
-    expect(() => r2.weigh(context([1, 1], { metrics: [{ r2: 0.5 }, { r2: -0.3 }] }))).toThrow(/metric 'r2' of task 't1' is -0.3; a KPI must lie in \[0, 1\]/);
+    await expect((async () => r2.weigh(context([1, 1], { metrics: [{ r2: 0.5 }, { r2: -0.3 }] })))()).rejects.toThrow(/metric 'r2' of task 't1' is -0.3; a KPI must lie in \[0, 1\]/);
   });
 
   it("refuses losses ≤ 0 where a method takes their log, naming the task", () => {
@@ -62,11 +62,11 @@ describe("weighting bad input", () => {
     expect(() => bound(W.stch(), 2).weigh(context([-1, 1]))).toThrow(/weighting\.stch: the loss of task 't0' is -1/);
   });
 
-  it("refuses state from another method or of the wrong shape", () => {
+  it("refuses state from another method or of the wrong shape", async () => {
     const d = bound(W.dwa(), 2);
     expect(() => d.loadState({ method: "famo", logits: [0, 0] })).toThrow(/weighting\.dwa: loadState got state of "famo"/);
     expect(() => bound(W.famo(), 2).loadState({ method: "famo", logits: [0, 0, 0] })).toThrow(/state field 'logits' must be 2 numbers/);
-    expect(() => W.gradNorm().weigh(context([1, 1]))).toThrow(/weighting\.gradNorm: the method is not bound to tasks yet/);
+    await expect((async () => W.gradNorm().weigh(context([1, 1])))()).rejects.toThrow(/weighting\.gradNorm: the method is not bound to tasks yet/);
   });
 
   it("the trainer refuses 'weights' with 'weighting', and a weighting that is not one", async () => {
