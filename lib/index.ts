@@ -42,7 +42,7 @@ export * as weighting from "./weighting";
 export type { Weighting } from "./weighting";
 export * as optimizers from "./train/optimizers";
 export { Trainer, TrainerOptions, FitOptions, TaskEvaluation, TrainerState, AutoCheckpointOptions } from "./train/trainer";
-export { MultiDatasetTrainer, MultiDatasetOptions, MultiDatasetHistory, MultiDatasetStep, sizes as datasetSizes } from "./train/multiDataset";
+export { datasetSizes, PerTaskData, TrainingData } from "./train/batches";
 export { CheckpointManifest, listCheckpoints } from "./train/checkpoint";
 export { Stateful } from "./train/stateful";
 export { History, StepRecord, EpochRecord } from "./train/history";

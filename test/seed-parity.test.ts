@@ -44,7 +44,7 @@ const second = read<Fixture & { runs: Record<"plain" | "weightedL2", { weights: 
 const TOLERANCE = 1e-6;
 
 /** Trains mtlkit's copy of a fixture's model and returns the largest relative loss difference per step. */
-function worstRelativeError(fixture: Fixture, expected: StepLosses[], weights: number[], l2: number): { error: number; step: number } {
+async function worstRelativeError(fixture: Fixture, expected: StepLosses[], weights: number[], l2: number): Promise<{ error: number; step: number }> {
   const { config } = fixture;
   const tasks = [mtl.tasks.classification("task1", { classes: config.classes }), mtl.tasks.regression("task2")];
   const model = mtl.hardSharing({ inputSize: config.input, trunk: [config.shared], tasks, activation: "relu" });
@@ -73,7 +73,7 @@ function worstRelativeError(fixture: Fixture, expected: StepLosses[], weights: n
     const batch = mtl.subset(data, indices);
     const x = tf.tensor2d(batch.features, [config.batch, config.input]);
     const targets = tasks.map((t) => t.targetTensor(batch.targets[t.name], config.batch));
-    const record = trainer.trainStep(x, targets);
+    const record = await trainer.trainStep(x, targets);
     tf.dispose([x, ...targets]);
     const e = expected[step];
     const error = Math.max(
@@ -97,18 +97,18 @@ eachBackend((backend) => {
       afterAll(() => disableNativeKernels());
       const setPath = () => (path === "native" ? enableNativeKernels() : disableNativeKernels());
 
-      it(`matches PyTorch's per-step losses to ${TOLERANCE} relative: the guide's case, ${guide.config.steps} steps`, () => {
+      it(`matches PyTorch's per-step losses to ${TOLERANCE} relative: the guide's case, ${guide.config.steps} steps`, async () => {
         setPath();
-        const worst = worstRelativeError(guide, guide.losses, [1, 1], 0);
+        const worst = await worstRelativeError(guide, guide.losses, [1, 1], 0);
         expect(worst.error, `worst at step ${worst.step}`).toBeLessThanOrEqual(TOLERANCE);
       });
 
       for (const run of ["plain", "weightedL2"] as const) {
         const { weights, l2, losses } = second.runs[run];
-        it(`matches PyTorch's per-step losses to ${TOLERANCE} relative: 13-37, 5 classes, ${losses.length} steps, ${run}`, () => {
+        it(`matches PyTorch's per-step losses to ${TOLERANCE} relative: 13-37, 5 classes, ${losses.length} steps, ${run}`, async () => {
           expect(losses.length).toBeGreaterThanOrEqual(60);
           setPath();
-          const worst = worstRelativeError(second, losses, weights, l2);
+          const worst = await worstRelativeError(second, losses, weights, l2);
           expect(worst.error, `worst at step ${worst.step}`).toBeLessThanOrEqual(TOLERANCE);
         });
       }

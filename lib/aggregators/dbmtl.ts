@@ -14,7 +14,8 @@ import * as tf from "@tensorflow/tfjs";
 import { check } from "../errors";
 import { checkNumberIn, options } from "./common";
 import { StatefulAggregator } from "./moco";
-import { AggregationContext, checkJacobian, requireLosses, rowName, rowNorms } from "./types";
+import { Reads, readsAsync, readsSync } from "../util/reads";
+import { AggregationContext, jacobianChecks, requireLosses, rowName, rowNorms } from "./types";
 
 export interface DbMtlOptions {
   beta?: number;
@@ -30,35 +31,37 @@ export function dbmtl(opts?: DbMtlOptions): StatefulAggregator {
   let buffer: tf.Variable | undefined;
   let t = 0;
   let last: number[] | undefined;
+  function* work(jacobian: tf.Tensor2D, context?: AggregationContext): Reads<tf.Tensor1D> {
+    yield* jacobianChecks("DB-MTL", jacobian, context, buffer?.shape[0]);
+    const [k, d] = jacobian.shape;
+    if (buffer) check(buffer.shape[1] === d, "DB-MTL", () => `the Jacobian has ${d} columns but the buffer has ${buffer!.shape[1]}.`);
+    const losses = requireLosses("dbmtl", k, context);
+    losses.forEach((l, i) => check(l > 0, "dbmtl", () => `the loss of ${rowName(i, context)} is ${l}; DB-MTL takes log L_i and needs L_i > 0.`));
+    buffer ??= tf.tidy(() => tf.variable(tf.zeros([k, d]), false));
+    t++;
+    const betaT = beta / Math.pow(t, sigma);
+    const buf = buffer;
+    const norms = tf.tidy(() => {
+      const logGrads = tf.div(jacobian, tf.tensor2d(losses, [k, 1]));
+      buf.assign(tf.add(logGrads, tf.mul(betaT, tf.sub(buf, logGrads))));
+      return rowNorms(buf as tf.Tensor2D);
+    });
+    const n = Array.from(yield norms);
+    const top = Math.max(...n);
+    const alpha = n.map((v) => (v > 0 ? top / v : 0));
+    last = alpha.map((a, i) => a / losses[i]);
+    return tf.tidy(() => tf.reshape(tf.matMul(tf.tensor2d(alpha, [1, k]), buf as tf.Tensor2D), [d]) as tf.Tensor1D);
+  }
   return {
     name: "DB-MTL",
     levels: ["param"],
     get lastWeights() {
       return last ? [...last] : undefined;
     },
-    aggregate(jacobian: tf.Tensor2D, context?: AggregationContext): tf.Tensor1D {
-      checkJacobian("DB-MTL", jacobian, context, buffer?.shape[0]);
-      const [k, d] = jacobian.shape;
-      if (buffer) check(buffer.shape[1] === d, "DB-MTL", () => `the Jacobian has ${d} columns but the buffer has ${buffer!.shape[1]}.`);
-      const losses = requireLosses("dbmtl", k, context);
-      losses.forEach((l, i) => check(l > 0, "dbmtl", () => `the loss of ${rowName(i, context)} is ${l}; DB-MTL takes log L_i and needs L_i > 0.`));
-      buffer ??= tf.tidy(() => tf.variable(tf.zeros([k, d]), false));
-      t++;
-      const betaT = beta / Math.pow(t, sigma);
-      const buf = buffer;
-      const norms = tf.tidy(() => {
-        const logGrads = tf.div(jacobian, tf.tensor2d(losses, [k, 1]));
-        buf.assign(tf.add(logGrads, tf.mul(betaT, tf.sub(buf, logGrads))));
-        return rowNorms(buf as tf.Tensor2D);
-      });
-      const n = Array.from(norms.dataSync());
-      norms.dispose();
-      const top = Math.max(...n);
-      const alpha = n.map((v) => (v > 0 ? top / v : 0));
-      last = alpha.map((a, i) => a / losses[i]);
-      return tf.tidy(() => tf.reshape(tf.matMul(tf.tensor2d(alpha, [1, k]), buf as tf.Tensor2D), [d]) as tf.Tensor1D);
-    },
+    aggregate: (jacobian, context) => readsSync(work(jacobian, context)),
+    aggregateAsync: (jacobian, context) => readsAsync(work(jacobian, context)),
     state: () => ({ t, buffer: buffer ? Array.from(buffer.dataSync()) : null, shape: buffer?.shape ?? null }),
+    stateAsync: async () => ({ t, buffer: buffer ? Array.from(await buffer.data()) : null, shape: buffer?.shape ?? null }),
     loadState(s) {
       buffer?.dispose();
       buffer = undefined;

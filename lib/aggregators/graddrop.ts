@@ -17,7 +17,8 @@ import * as tf from "@tensorflow/tfjs";
 import { check } from "../errors";
 import { Rng, RngState } from "../random";
 import { options } from "./common";
-import { AggregationContext, Aggregator, checkJacobian } from "./types";
+import { Reads, readsAsync, readsSync } from "../util/reads";
+import { AggregationContext, Aggregator, jacobianChecks } from "./types";
 
 export interface GradDropOptions {
   /** Leak ℓ_i ∈ [0, 1] per task (one number for all, or one per task). Default 0. */
@@ -31,43 +32,44 @@ export function graddrop(opts?: GradDropOptions): Aggregator {
   leaks.forEach((l) => check(typeof l === "number" && l >= 0 && l <= 1, "graddrop", () => `option 'leak' must be in [0, 1], got ${l}.`));
   const rng = new Rng(o.seed ?? 0);
   let last: number[] | undefined;
+  function* work(jacobian: tf.Tensor2D, context?: AggregationContext): Reads<tf.Tensor1D> {
+    yield* jacobianChecks("GradDrop", jacobian, context);
+    const [k, d] = jacobian.shape;
+    check(leaks.length === 1 || leaks.length === k, "graddrop", () => `option 'leak' has ${leaks.length} values for ${k} tasks.`);
+    const leak = leaks.length === 1 ? new Array<number>(k).fill(leaks[0]) : leaks;
+    const z = context?.representation;
+    if (z) check(z.size === d, "GradDrop", () => `the representation has ${z.size} entries but the Jacobian rows have ${d}.`);
+    const width = z ? z.shape[1] : d;
+    const u = new Float32Array(width);
+    for (let i = 0; i < width; i++) u[i] = rng.uniform();
+    const [direction, kept] = tf.tidy(() => {
+      const rows = z ? tf.reshape(jacobian, [k, z.shape[0], width]) : tf.reshape(jacobian, [k, 1, width]);
+      const signed = z ? tf.sum(tf.mul(rows, tf.sign(z)), 1) : tf.reshape(jacobian, [k, width]);
+      const P = tf.mul(0.5, tf.add(1, tf.div(tf.sum(signed, 0), tf.sum(tf.abs(signed), 0))));
+      const U = tf.tensor1d(u);
+      const mask = tf.cast(
+        tf.logicalOr(
+          tf.logicalAnd(tf.greater(P, U), tf.greater(signed, 0)),
+          tf.logicalAnd(tf.less(P, U), tf.less(signed, 0)),
+        ),
+        "float32",
+      );
+      const l = tf.tensor2d(leak, [k, 1]);
+      const factor = tf.add(l, tf.mul(tf.sub(1, l), mask)); // [k, width]
+      const masked = tf.mul(rows, tf.expandDims(factor, 1));
+      return [tf.reshape(tf.sum(masked, 0), [d]) as tf.Tensor1D, tf.mean(factor, 1)];
+    });
+    last = Array.from(yield kept);
+    return direction;
+  }
   return {
     name: "GradDrop",
     levels: ["rep"],
     get lastWeights() {
       return last ? [...last] : undefined;
     },
-    aggregate(jacobian: tf.Tensor2D, context?: AggregationContext): tf.Tensor1D {
-      checkJacobian("GradDrop", jacobian, context);
-      const [k, d] = jacobian.shape;
-      check(leaks.length === 1 || leaks.length === k, "graddrop", () => `option 'leak' has ${leaks.length} values for ${k} tasks.`);
-      const leak = leaks.length === 1 ? new Array<number>(k).fill(leaks[0]) : leaks;
-      const z = context?.representation;
-      if (z) check(z.size === d, "GradDrop", () => `the representation has ${z.size} entries but the Jacobian rows have ${d}.`);
-      const width = z ? z.shape[1] : d;
-      const u = new Float32Array(width);
-      for (let i = 0; i < width; i++) u[i] = rng.uniform();
-      const [direction, kept] = tf.tidy(() => {
-        const rows = z ? tf.reshape(jacobian, [k, z.shape[0], width]) : tf.reshape(jacobian, [k, 1, width]);
-        const signed = z ? tf.sum(tf.mul(rows, tf.sign(z)), 1) : tf.reshape(jacobian, [k, width]);
-        const P = tf.mul(0.5, tf.add(1, tf.div(tf.sum(signed, 0), tf.sum(tf.abs(signed), 0))));
-        const U = tf.tensor1d(u);
-        const mask = tf.cast(
-          tf.logicalOr(
-            tf.logicalAnd(tf.greater(P, U), tf.greater(signed, 0)),
-            tf.logicalAnd(tf.less(P, U), tf.less(signed, 0)),
-          ),
-          "float32",
-        );
-        const l = tf.tensor2d(leak, [k, 1]);
-        const factor = tf.add(l, tf.mul(tf.sub(1, l), mask)); // [k, width]
-        const masked = tf.mul(rows, tf.expandDims(factor, 1));
-        return [tf.reshape(tf.sum(masked, 0), [d]) as tf.Tensor1D, tf.mean(factor, 1)];
-      });
-      last = Array.from(kept.dataSync());
-      kept.dispose();
-      return direction;
-    },
+    aggregate: (jacobian, context) => readsSync(work(jacobian, context)),
+    aggregateAsync: (jacobian, context) => readsAsync(work(jacobian, context)),
     state: () => ({ rng: rng.getState() }),
     loadState: (s) => rng.setState(s.rng as RngState),
     toString: () => `GradDrop(leak=${JSON.stringify(o.leak ?? 0)})`,

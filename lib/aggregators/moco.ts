@@ -16,7 +16,8 @@ import * as tf from "@tensorflow/tfjs";
 import { check } from "../errors";
 import { checkNumberIn, checkOneOf, options } from "./common";
 import { matVec, projectSimplex } from "./linalg/matrix";
-import { AggregationContext, Aggregator, checkJacobian, gramianOf, requireLosses, rowNorms } from "./types";
+import { Reads, readsAsync, readsSync } from "../util/reads";
+import { AggregationContext, Aggregator, gramianReads, jacobianChecks, requireLosses, rowNorms } from "./types";
 
 export interface MocoOptions {
   beta?: number;
@@ -49,38 +50,41 @@ export function moco(opts?: MocoOptions): StatefulAggregator {
   let Y: tf.Variable | undefined;
   let lambda: number[] | undefined;
   let t = 0;
+  function* work(jacobian: tf.Tensor2D, context?: AggregationContext): Reads<tf.Tensor1D> {
+    yield* jacobianChecks("MoCo", jacobian, context, Y?.shape[0]);
+    const [k, d] = jacobian.shape;
+    if (Y) check(Y.shape[1] === d, "MoCo", () => `the Jacobian has ${d} columns but the tracked gradients have ${Y!.shape[1]}.`);
+    const losses = normalize === "loss" ? requireLosses("moco", k, context) : undefined;
+    Y ??= tf.tidy(() => tf.variable(tf.zeros([k, d]), false));
+    lambda ??= new Array<number>(k).fill(1 / k);
+    t++;
+    const betaT = beta / Math.pow(t, betaSigma);
+    const gammaT = gamma / Math.pow(t, gammaSigma);
+    const tracked = Y;
+    tf.tidy(() => {
+      let J: tf.Tensor2D = jacobian;
+      if (losses) {
+        const norms = tf.reshape(rowNorms(J), [k, 1]);
+        J = tf.mul(tf.div(J, tf.add(norms, 1e-8)), tf.tensor2d(losses, [k, 1]));
+      }
+      tracked.assign(tf.sub(tracked, tf.mul(betaT, tf.sub(tracked, J))));
+    });
+    const G = yield* gramianReads(Y as tf.Tensor2D);
+    const step = matVec(G, lambda).map((v, i) => v + rho * lambda![i]);
+    lambda = projectSimplex(lambda.map((l, i) => l - gammaT * step[i]));
+    const w = lambda;
+    return tf.tidy(() => tf.reshape(tf.matMul(tf.tensor2d(w, [1, k]), tracked as tf.Tensor2D), [d]) as tf.Tensor1D);
+  }
   return {
     name: "MoCo",
     levels: ["param"],
     get lastWeights() {
       return lambda ? [...lambda] : undefined;
     },
-    aggregate(jacobian: tf.Tensor2D, context?: AggregationContext): tf.Tensor1D {
-      checkJacobian("MoCo", jacobian, context, Y?.shape[0]);
-      const [k, d] = jacobian.shape;
-      if (Y) check(Y.shape[1] === d, "MoCo", () => `the Jacobian has ${d} columns but the tracked gradients have ${Y!.shape[1]}.`);
-      const losses = normalize === "loss" ? requireLosses("moco", k, context) : undefined;
-      Y ??= tf.tidy(() => tf.variable(tf.zeros([k, d]), false));
-      lambda ??= new Array<number>(k).fill(1 / k);
-      t++;
-      const betaT = beta / Math.pow(t, betaSigma);
-      const gammaT = gamma / Math.pow(t, gammaSigma);
-      const tracked = Y;
-      tf.tidy(() => {
-        let J: tf.Tensor2D = jacobian;
-        if (losses) {
-          const norms = tf.reshape(rowNorms(J), [k, 1]);
-          J = tf.mul(tf.div(J, tf.add(norms, 1e-8)), tf.tensor2d(losses, [k, 1]));
-        }
-        tracked.assign(tf.sub(tracked, tf.mul(betaT, tf.sub(tracked, J))));
-      });
-      const G = gramianOf(Y as tf.Tensor2D);
-      const step = matVec(G, lambda).map((v, i) => v + rho * lambda![i]);
-      lambda = projectSimplex(lambda.map((l, i) => l - gammaT * step[i]));
-      const w = lambda;
-      return tf.tidy(() => tf.reshape(tf.matMul(tf.tensor2d(w, [1, k]), tracked as tf.Tensor2D), [d]) as tf.Tensor1D);
-    },
+    aggregate: (jacobian, context) => readsSync(work(jacobian, context)),
+    aggregateAsync: (jacobian, context) => readsAsync(work(jacobian, context)),
     state: () => ({ t, lambda: lambda ? [...lambda] : null, y: Y ? Array.from(Y.dataSync()) : null, shape: Y?.shape ?? null }),
+    stateAsync: async () => ({ t, lambda: lambda ? [...lambda] : null, y: Y ? Array.from(await Y.data()) : null, shape: Y?.shape ?? null }),
     loadState(s) {
       Y?.dispose();
       Y = undefined;

@@ -8,6 +8,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { check, MtlError } from "../errors";
 import { matMulFast } from "../ops/matmul";
+import { Reads, readsAsync, readsSync } from "../util/reads";
 import { Matrix } from "./linalg/matrix";
 
 /** Where the per-task gradients are taken: shared parameters θ_s, or the shared representation z. */
@@ -34,10 +35,17 @@ export interface Aggregator {
   readonly levels: readonly Level[];
   /** d from J [k, d]. The caller owns J; the result is a new tensor. */
   aggregate(jacobian: tf.Tensor2D, context?: AggregationContext): tf.Tensor1D;
+  /**
+   * The same with awaited reads (what the trainer calls, so the method runs on a backend that reads
+   * only asynchronously, like WebGPU). Methods that read nothing back need not define it.
+   */
+  aggregateAsync?(jacobian: tf.Tensor2D, context?: AggregationContext): Promise<tf.Tensor1D>;
   /** The weights w with d = Jᵀ w that the last `aggregate` call used, where the method has them. */
   readonly lastWeights: number[] | undefined;
   /** Checkpointable state of stateful methods (EMA, tracked gradients, random generator). */
   state?(): AggregatorState;
+  /** The same with awaited reads, for a method whose state lives in tensors (checkpoints use it). */
+  stateAsync?(): Promise<AggregatorState>;
   loadState?(state: AggregatorState): void;
   toString(): string;
 }
@@ -57,6 +65,11 @@ export function rowName(i: number, context?: AggregationContext): string {
 
 /** Refuses a malformed Jacobian: not 2-D, no rows, a row count that is not the task count, non-finite rows. */
 export function checkJacobian(where: string, jacobian: tf.Tensor, context?: AggregationContext, expectedRows?: number): void {
+  readsSync(jacobianChecks(where, jacobian, context, expectedRows));
+}
+
+/** checkJacobian as a computation that reads (the finiteness of the rows), for either driver. */
+export function* jacobianChecks(where: string, jacobian: tf.Tensor, context?: AggregationContext, expectedRows?: number): Reads<void> {
   check(jacobian instanceof tf.Tensor && jacobian.rank === 2, where, () => `the Jacobian must be a 2-D tensor [tasks, parameters], got shape [${(jacobian as tf.Tensor)?.shape}].`);
   const k = jacobian.shape[0];
   check(k > 0, where, () => "the Jacobian has no rows (no tasks).");
@@ -64,7 +77,7 @@ export function checkJacobian(where: string, jacobian: tf.Tensor, context?: Aggr
   if (tasks) check(k === tasks.length, where, () => `the Jacobian has ${k} rows but there are ${tasks.length} tasks (${tasks.join(", ")}).`);
   if (expectedRows !== undefined) check(k === expectedRows, where, () => `the Jacobian has ${k} rows but this aggregator's state is for ${expectedRows} tasks.`);
   if (context?.rowsChecked) return;
-  const bad = tf.tidy(() => tf.any(tf.logicalNot(tf.isFinite(jacobian)), 1).dataSync());
+  const bad = yield tf.tidy(() => tf.any(tf.logicalNot(tf.isFinite(jacobian)), 1));
   for (let i = 0; i < k; i++) {
     if (bad[i]) throw new MtlError(where, `the gradient of ${rowName(i, context)} has a non-finite entry (NaN or ±Infinity).`);
   }
@@ -109,11 +122,21 @@ export function unitScale(x: tf.Tensor): tf.Scalar {
  * way. For J in the ordinary range the result is bit-identical to forming J Jᵀ directly.
  */
 export function gramianOf(jacobian: tf.Tensor2D): Matrix {
+  return readsSync(gramianReads(jacobian));
+}
+
+/** gramianOf with an awaited read. */
+export function gramianOfAsync(jacobian: tf.Tensor2D): Promise<Matrix> {
+  return readsAsync(gramianReads(jacobian));
+}
+
+/** gramianOf as a computation that reads, for either driver. */
+export function* gramianReads(jacobian: tf.Tensor2D): Reads<Matrix> {
   const k = jacobian.shape[0];
-  const flat = tf.tidy(() => {
+  const flat = yield tf.tidy(() => {
     const scale = unitScale(jacobian);
     const scaled = tf.mul(jacobian, scale) as tf.Tensor2D;
-    return tf.concat([tf.reshape(matMulFast(scaled, scaled, false, true), [k * k]), tf.reshape(scale, [1])]).dataSync();
+    return tf.concat([tf.reshape(matMulFast(scaled, scaled, false, true), [k * k]), tf.reshape(scale, [1])]);
   });
   // The factor actually used, read back: exact even where a backend's pow is not.
   const back = 1 / (flat[k * k] * flat[k * k]);
@@ -146,6 +169,13 @@ export function gramianAggregator(
   extra: { describe?: string; state?: () => AggregatorState; loadState?: (s: AggregatorState) => void; rowsNeeded?: () => number | undefined } = {},
 ): GramianAggregator {
   let last: number[] | undefined;
+  function* work(jacobian: tf.Tensor2D, context?: AggregationContext): Reads<tf.Tensor1D> {
+    yield* jacobianChecks(name, jacobian, context, extra.rowsNeeded?.());
+    const G = yield* gramianReads(jacobian);
+    const w = aggregator.weights(G, { ...context, rowsChecked: true });
+    last = w;
+    return combine(jacobian, w);
+  }
   const aggregator: GramianAggregator = {
     name,
     levels,
@@ -158,13 +188,8 @@ export function gramianAggregator(
       if (expected !== undefined) check(G.length === expected, name, () => `the Gramian is for ${G.length} tasks but this aggregator's state is for ${expected}.`);
       return weighting(G, context);
     },
-    aggregate(jacobian: tf.Tensor2D, context?: AggregationContext): tf.Tensor1D {
-      checkJacobian(name, jacobian, context, extra.rowsNeeded?.());
-      const G = gramianOf(jacobian);
-      const w = aggregator.weights(G, { ...context, rowsChecked: true });
-      last = w;
-      return combine(jacobian, w);
-    },
+    aggregate: (jacobian, context) => readsSync(work(jacobian, context)),
+    aggregateAsync: (jacobian, context) => readsAsync(work(jacobian, context)),
     toString: () => extra.describe ?? name,
   };
   if (extra.state) aggregator.state = extra.state;

@@ -33,7 +33,7 @@ export interface ComplexityOptions {
   repeats?: number;
 }
 
-export function complexity(model: MultiTaskModel, options: ComplexityOptions = {}): Complexity {
+export async function complexity(model: MultiTaskModel, options: ComplexityOptions = {}): Promise<Complexity> {
   const where = "complexity";
   checkKnownOptions(where, options, ["tasks", "data", "batchSize", "repeats"]);
   check(model && typeof model.parameterCounts === "function", where, () => "the first argument must be an mtlkit model.");
@@ -56,11 +56,11 @@ export function complexity(model: MultiTaskModel, options: ComplexityOptions = {
     const trainer = new Trainer({ model, tasks, optimizer, progress: false });
     const batch = batchTensors(data, tasks, Int32Array.from({ length: batchSize }, (_, i) => i));
     try {
-      for (let i = 0; i < 3; i++) trainer.trainStep(batch.x, batch.targets);
+      for (let i = 0; i < 3; i++) await trainer.trainStep(batch.x, batch.targets);
       const times: number[] = [];
       for (let i = 0; i < repeats; i++) {
         const t0 = performance.now();
-        trainer.trainStep(batch.x, batch.targets);
+        await trainer.trainStep(batch.x, batch.targets);
         times.push(performance.now() - t0);
       }
       times.sort((a, b) => a - b);

@@ -1,11 +1,13 @@
 /** Evaluation and analysis: `mtl.evaluation.*` (evaluate and deltaM are also top-level). */
-export { evaluate, evaluatePredictions, Evaluation, EvaluationRow, EvaluateOptions, MetricTable, TaskReport } from "./evaluate";
+export { evaluate, evaluateAsync, evaluatePredictions, Evaluation, EvaluationRow, EvaluateOptions, MetricTable, TaskReport } from "./evaluate";
 export { deltaM, deltaMOverSeeds, meanTable, metricTable, DeltaM, DeltaMOptions, DeltaMOverSeeds, Directions, MetricSource } from "./deltaM";
 export { negativeTransfer, compare as compareRuns, NegativeTransferOptions, NegativeTransferReport, TransferRow, Verdict } from "./negativeTransfer";
 export {
   sharedGradients,
+  sharedGradientsAsync,
   cosineMatrix,
   lookaheadAffinity,
+  lookaheadAffinityAsync,
   relatednessMonitor,
   RelatednessMonitor,
   RelatednessMonitorOptions,

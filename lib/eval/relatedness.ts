@@ -23,12 +23,22 @@ import { Rng } from "../random";
 import { Task } from "../tasks/task";
 import { Callbacks } from "../train/callbacks";
 import { recordOnce, taskGradients } from "../train/jacobian";
+import { Reads, readsAsync, readsSync } from "../util/reads";
 
 /**
  * ∇_{θ_s} L_i for each task on one batch, each flattened in sharedVariables() order (float64 rows).
  * One forward pass and k backward passes through the recorded tape (lib/train/jacobian.ts).
  */
 export function sharedGradients(model: MultiTaskModel, tasks: Task[], x: tf.Tensor2D, targets: tf.Tensor[]): Float64Array[] {
+  return readsSync(sharedGradientReads(model, tasks, x, targets));
+}
+
+/** sharedGradients with an awaited read (WebGPU reads only asynchronously). */
+export function sharedGradientsAsync(model: MultiTaskModel, tasks: Task[], x: tf.Tensor2D, targets: tf.Tensor[]): Promise<Float64Array[]> {
+  return readsAsync(sharedGradientReads(model, tasks, x, targets));
+}
+
+function* sharedGradientReads(model: MultiTaskModel, tasks: Task[], x: tf.Tensor2D, targets: tf.Tensor[]): Reads<Float64Array[]> {
   const shared = model.sharedVariables().map(([, v]) => v);
   check(shared.length > 0, "sharedGradients", () => `the model (${model.architecture}) has no shared parameters to compare gradients on.`);
   const jacobian = recordOnce(x, () => {
@@ -37,9 +47,8 @@ export function sharedGradients(model: MultiTaskModel, tasks: Task[], x: tf.Tens
     const losses = tasks.map((t, i) => t.loss(outputs[i], targets[i]));
     return tf.keep(taskGradients("param", losses, shared, tasks.map(() => []), z).jacobian);
   });
-  const flat = jacobian.dataSync();
   const d = jacobian.shape[1];
-  jacobian.dispose();
+  const flat = yield jacobian;
   return tasks.map((_, i) => Float64Array.from(flat.subarray(i * d, (i + 1) * d)));
 }
 
@@ -61,11 +70,11 @@ function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return s;
 }
 
-/** Task losses on a batch without gradients. */
-function taskLosses(model: MultiTaskModel, tasks: Task[], x: tf.Tensor2D, targets: tf.Tensor[]): number[] {
+/** Task losses on a batch without gradients (a tensor to read). */
+function taskLosses(model: MultiTaskModel, tasks: Task[], x: tf.Tensor2D, targets: tf.Tensor[]): tf.Tensor1D {
   return tf.tidy(() => {
     const outputs = model.forward(x, false);
-    return Array.from(tf.stack(tasks.map((t, i) => t.loss(outputs[i], targets[i]))).dataSync());
+    return tf.stack(tasks.map((t, i) => t.loss(outputs[i], targets[i]))) as tf.Tensor1D;
   });
 }
 
@@ -74,21 +83,33 @@ function taskLosses(model: MultiTaskModel, tasks: Task[], x: tf.Tensor2D, target
  * θ_s is restored exactly afterwards.
  */
 export function lookaheadAffinity(model: MultiTaskModel, tasks: Task[], x: tf.Tensor2D, targets: tf.Tensor[], learningRate: number): number[][] {
+  return readsSync(lookaheadReads(model, tasks, x, targets, learningRate));
+}
+
+/** lookaheadAffinity with awaited reads. */
+export function lookaheadAffinityAsync(model: MultiTaskModel, tasks: Task[], x: tf.Tensor2D, targets: tf.Tensor[], learningRate: number): Promise<number[][]> {
+  return readsAsync(lookaheadReads(model, tasks, x, targets, learningRate));
+}
+
+function* lookaheadReads(model: MultiTaskModel, tasks: Task[], x: tf.Tensor2D, targets: tf.Tensor[], learningRate: number): Reads<number[][]> {
   check(Number.isFinite(learningRate) && learningRate > 0, "lookaheadAffinity", () => `the learning rate η must be a positive number, got ${learningRate}.`);
   const shared = model.sharedVariables().map(([, v]) => v);
   check(shared.length > 0, "lookaheadAffinity", () => `the model (${model.architecture}) has no shared parameters.`);
-  const before = taskLosses(model, tasks, x, targets);
+  const before = Array.from(yield taskLosses(model, tasks, x, targets));
   const saved = shared.map((v) => tf.clone(v));
   try {
-    return tasks.map((task, i) => {
+    const rows: number[][] = [];
+    for (let i = 0; i < tasks.length; i++) {
       tf.tidy(() => {
-        const { grads } = tf.variableGrads(() => task.loss(model.forward(x, false)[i], targets[i]), shared);
+        const { grads } = tf.variableGrads(() => tasks[i].loss(model.forward(x, false)[i], targets[i]), shared);
         shared.forEach((v, n) => v.assign(tf.sub(saved[n], tf.mul(learningRate, grads[v.name]))));
       });
-      const after = taskLosses(model, tasks, x, targets);
+      const losses = taskLosses(model, tasks, x, targets);
       shared.forEach((v, n) => v.assign(saved[n]));
-      return after.map((l, j) => 1 - l / before[j]);
-    });
+      const after = Array.from(yield losses);
+      rows.push(after.map((l, j) => 1 - l / before[j]));
+    }
+    return rows;
   } finally {
     shared.forEach((v, n) => v.assign(saved[n]));
     tf.dispose(saved);
@@ -152,23 +173,33 @@ export class RelatednessMonitor {
     this.rng = new Rng(options.seed ?? 0);
     this.taskNames = options.tasks.map((t) => t.name);
     this.callbacks = {
-      onTrainBegin: (history) => {
-        if (this.snapshots.length === 0) this.measure(history.steps.length);
+      // Awaited by the trainer: the measurements read with awaits, as WebGPU needs.
+      onTrainBegin: async (history) => {
+        if (this.snapshots.length === 0) await this.measureAsync(history.steps.length);
       },
-      onStepEnd: (record) => {
-        if ((record.step + 1) % this.every === 0) this.measure(record.step + 1);
+      onStepEnd: async (record) => {
+        if ((record.step + 1) % this.every === 0) await this.measureAsync(record.step + 1);
       },
     };
   }
 
   /** Takes one measurement now, labelled with `step`. */
   measure(step: number): RelatednessSnapshot {
+    return readsSync(this.measurement(step));
+  }
+
+  /** `measure` with awaited reads. */
+  measureAsync(step: number): Promise<RelatednessSnapshot> {
+    return readsAsync(this.measurement(step));
+  }
+
+  private *measurement(step: number): Reads<RelatednessSnapshot> {
     const { model, tasks, data, learningRate } = this.options;
     const indices = this.rng.permutation(data.rows).subarray(0, this.batchSize);
     const batch = batchTensors(data, tasks, indices);
     try {
-      const snapshot: RelatednessSnapshot = { step, cosine: cosineMatrix(sharedGradients(model, tasks, batch.x, batch.targets)) };
-      if (learningRate !== undefined) snapshot.affinity = lookaheadAffinity(model, tasks, batch.x, batch.targets, learningRate);
+      const snapshot: RelatednessSnapshot = { step, cosine: cosineMatrix(yield* sharedGradientReads(model, tasks, batch.x, batch.targets)) };
+      if (learningRate !== undefined) snapshot.affinity = yield* lookaheadReads(model, tasks, batch.x, batch.targets, learningRate);
       this.snapshots.push(snapshot);
       return snapshot;
     } finally {

@@ -138,7 +138,7 @@ export async function saveCheckpoint(trainer: Trainer, dir: string, keep = 3): P
     o += c.length;
   }
   const weightBytes = new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength);
-  const { history, ...rest } = trainer.snapshot();
+  const { history, ...rest } = await trainer.snapshotAsync();
   const stored: StoredState = { ...rest, history: { run: history.run } };
   const stateText = JSON.stringify(stored);
   // Appended before the folder is written: a checkpoint never refers to history that is not on disk.

@@ -137,7 +137,8 @@ export function readHistory(dir: string, ref: HistoryRef, damaged: (problem: str
     }
     const [kind, record] = Array.isArray(entry) ? entry : [];
     if (typeof record !== "object" || record === null) throw damaged(`line ${i + 1} of history file ${ref.file} is not a history record.`);
-    if (kind === "step") steps.push(record as StepRecord);
+    // JSON writes NaN (a task that did not train at the step, a skipped step's loss) as null.
+    if (kind === "step") steps.push(withNaN(record as StepRecord));
     else if (kind === "epoch") epochs.push(record as EpochRecord);
     else throw damaged(`line ${i + 1} of history file ${ref.file} has unknown kind ${JSON.stringify(kind)}.`);
   });
@@ -168,4 +169,9 @@ export function pruneHistoryFiles(dir: string, referenced: Set<string>): void {
   for (const name of readdirSync(dir)) {
     if (HISTORY_FILE_PATTERN.test(name) && !referenced.has(name)) rmSync(join(dir, name), { force: true });
   }
+}
+
+function withNaN(record: StepRecord): StepRecord {
+  const back = (xs: Array<number | null>) => xs.map((v) => (v === null ? NaN : v));
+  return { ...record, losses: back(record.losses), weights: back(record.weights) };
 }

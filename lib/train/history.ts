@@ -22,6 +22,10 @@ export interface StepRecord {
   applied: boolean;
   /** Global L2 norm of the update before clipping, when the step computed it. */
   gradNorm?: number;
+  /** With one dataset per task: the rows each task trained on at this step (0: it did not train). */
+  rows?: number[];
+  /** With a task sampler: the one task that trained at this step (the others' losses are NaN). */
+  task?: string;
 }
 
 export interface EpochRecord {
@@ -54,6 +58,16 @@ export class History {
 
   [inspect.custom](): string {
     return String(historyBundle(this)["text/plain"]);
+    }
+
+  /** Steps at which each task trained, by task name. */
+  get stepsSeen(): Record<string, number> {
+    return Object.fromEntries(this.taskNames.map((t, i) => [t, this.steps.filter((s) => (s.rows ? s.rows[i] > 0 : true)).length]));
+  }
+
+  /** Examples each task trained on, by task name (with one dataset per task; else undefined rows count as 0). */
+  get examplesSeen(): Record<string, number> {
+    return Object.fromEntries(this.taskNames.map((t, i) => [t, this.steps.reduce((n, s) => n + (s.rows?.[i] ?? 0), 0)]));
   }
 
   /** Loss of one task at every step. */

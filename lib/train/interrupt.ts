@@ -1,5 +1,5 @@
 /**
- * Interrupts that long loops obey. A loop (Trainer.fit, MultiDatasetTrainer.fit) makes an
+ * Interrupts that long loops obey. A loop (Trainer.fit, on any batch source) makes an
  * `InterruptWatch` when it starts and asks it at every step boundary whether to stop:
  * - a Jupyter interrupt: the mtlkit kernel counts interrupts in
  *   `globalThis[Symbol.for("mtlkit.interrupt")].generation` (a global rather than an import, so any

@@ -7,6 +7,8 @@
 export interface Stateful {
   /** JSON-serialisable state. */
   state(): unknown;
+  /** The same with awaited reads, where the state lives in tensors (what checkpoints call when present). */
+  stateAsync?(): Promise<unknown>;
   loadState(state: unknown): void;
 }
 

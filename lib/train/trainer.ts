@@ -1,84 +1,52 @@
 /**
- * The trainer: mini-batch training of a multi-task model on
- *   L_total = Σ_i w_i L_i(θ_s, θ_i) + Σ_r R_r(θ),
- * with seeded shuffling, validation each epoch, a history, callbacks and progress.
- * Each step runs inside tf.tidy, so the number of live tensors stays flat across steps.
+ * The trainer: one loop for every kind of multi-task training. Two choices, made once when it is
+ * built (./config.ts), define a run:
+ * - the update rule: the weighted sum L_total = Σ_i w_i L_i + Σ_r R_r (static weights or a weighting
+ *   method; the fused native MLP step is its automatic fast path), or per-task gradients combined
+ *   by an aggregator at the "param" or "rep" level;
+ * - the batch source: one dataset walked in seeded epochs, or one dataset per task, drawn by a task
+ *   sampler (one task per step) or all at each step (./batches.ts).
+ * Every rule works with every source that fits it, with regularizers, clipping, the non-finite
+ * policy, callbacks, progress, interrupts and exact checkpoints. Each step is asynchronous: its
+ * losses, weights and the non-finite check come back with awaited reads, never synchronous ones,
+ * so it runs on a backend that reads only asynchronously (WebGPU); the number of live tensors stays
+ * flat across steps.
  */
 import * as tf from "@tensorflow/tfjs";
+import { Aggregator, Level } from "../aggregators/types";
 import { MultiTaskModel } from "../architectures/types";
 import { backendInfo } from "../backend";
-import { batchTensors, MultiTaskData } from "../data/dataset";
-import { check, checkKnownOptions, MtlError } from "../errors";
-import { checkSeed, Rng, RngState } from "../random";
+import { MultiTaskData, validateForTasks } from "../data/dataset";
+import { TaskSampler } from "../data/samplers";
+import { check, checkKnownOptions, checkPositiveInteger, MtlError } from "../errors";
+import { Rng, RngState } from "../random";
 import { Regularizer } from "../regularizers";
 import { Task } from "../tasks/task";
-import { Callbacks } from "./callbacks";
-import { evaluate } from "../eval/evaluate";
-import { CheckpointManifest, loadCheckpoint, saveCheckpoint } from "./checkpoint";
-import { Stateful } from "./stateful";
-import { EpochRecord, History, RunInfo, StepRecord } from "./history";
-import { adam } from "./optimizers";
-import { createProgress, ProgressState } from "./progress";
-import { checkSignal, InterruptWatch } from "./interrupt";
-import { StepInput } from "./steps/types";
-import { weightedStep } from "./steps/weighted";
-import { fusedMlpStep } from "../native/mlpStep";
-import { aggregatedStep } from "./steps/aggregated";
-import { Aggregator, Level } from "../aggregators/types";
+import { Reads, readsAsync, readsSync } from "../util/reads";
 import { Weighting } from "../weighting/types";
-import { equal } from "../weighting/equal";
-import { staticWeights } from "../weighting/static";
-import { isWeighting } from "../weighting/isWeighting";
-import { checkBatch, checkDataWidth, checkModelData, checkModelTasks, checkModelUsable, NonFinitePolicy, nonFinitePolicy } from "./validate";
-import { withDisplay } from "../display/attach";
-import { evaluationBundle } from "../display/evaluation";
+import { checkTrainingData, DatasetWalk, disposeBatch, isPerTask, newWalk, stepBatch, takeRows, TrainingData } from "./batches";
+import { CheckpointManifest, loadCheckpoint, saveCheckpoint } from "./checkpoint";
+import { resolveTrainerOptions, TrainerConfig, TrainerOptions } from "./config";
+import { Evaluation, evaluationReads, withEvaluationsDisplay } from "./evaluate";
+import { EpochRecord, History, RunInfo, StepRecord } from "./history";
+import { checkSignal, InterruptWatch } from "./interrupt";
+import { createProgress, ProgressState } from "./progress";
+import { Stateful } from "./stateful";
+import { aggregatedStep } from "./steps/aggregated";
+import { fusedMlpStep } from "./steps/fusedMlp";
+import { StepBatch, StepInput, StepOutput } from "./steps/types";
+import { weightedStep } from "./steps/weighted";
+import { checkBatch, checkDataWidth, checkModelData, checkModelTasks, checkModelUsable } from "./validate";
 
-export interface TrainerOptions {
-  model: MultiTaskModel;
-  /** The tasks in the model's order. */
-  tasks: Task[];
-  /** Any tfjs optimizer; default `mtl.optimizers.adam()` (lr 1e-3). */
-  optimizer?: tf.Optimizer;
-  /** Static task weights w_i, as an array in task order or by task name (default all 1). */
-  weights?: number[] | Record<string, number>;
-  /** A loss-weighting method, e.g. `mtl.weighting.uncertainty()` (default equal; not with `weights`). */
-  weighting?: Weighting;
-  regularizers?: Regularizer[];
-  epochs?: number;
-  batchSize?: number;
-  /** Seed of the batch shuffling. */
-  seed?: number;
-  shuffle?: boolean;
-  callbacks?: Callbacks;
-  /** Show progress in the terminal or notebook (default true). */
-  progress?: boolean;
-  /** On a non-finite loss: stop with an error naming task and step (default), or skip the step. */
-  onNonFinite?: "stop" | "skip";
-  /** Clip the whole update to this global L2 norm (after the non-finite check). */
-  clipNorm?: number;
-  /** Clip each task's weighted gradient to this L2 norm before the tasks' gradients are summed. */
-  clipTaskNorm?: number;
-  /** Automatic checkpoints during fit: into `dir`, every N steps and/or minutes, keeping the last `keep` (default 3). */
-  checkpoint?: AutoCheckpointOptions;
-  /** A gradient aggregator, e.g. `mtl.aggregators.pcgrad()` (not with `weights` or `weighting`). */
-  aggregator?: Aggregator;
-  /** Where the aggregator takes the per-task gradients: "param" (θ_s) or "rep" (z); default its first supported level. */
-  level?: Level;
-}
+export { TrainerOptions, AutoCheckpointOptions } from "./config";
 
-export interface AutoCheckpointOptions {
-  dir: string;
-  everySteps?: number;
-  everyMinutes?: number;
-  keep?: number;
-}
-
+/** Position inside the current epoch: steps done and the running loss sums per task. */
 interface EpochCursor {
-  rows: number;
-  order: number[];
+  /** The sizes of the datasets the epoch walks (a different dataset starts a new epoch). */
+  rows: number[];
   next: number;
   sums: number[];
-  counted: number;
+  counted: number[];
 }
 
 /** The trainer's own state, beside weights and optimizer slots, as checkpoints store it. */
@@ -89,14 +57,19 @@ export interface TrainerState {
   history: { steps: StepRecord[]; epochs: EpochRecord[]; run?: RunInfo };
   components: Record<string, unknown>;
   cursor?: EpochCursor;
+  /** Where the walk of each dataset stands (one shared dataset: within the current epoch). */
+  walks?: DatasetWalk[];
+  /** Full passes over each task's own dataset (one dataset per task). */
+  passes?: number[];
 }
 
-const OPTIONS = ["model", "tasks", "optimizer", "weights", "weighting", "regularizers", "epochs", "batchSize", "seed", "shuffle", "callbacks", "progress", "onNonFinite", "clipNorm", "clipTaskNorm", "checkpoint", "aggregator", "level"];
-
 export interface FitOptions {
-  validation?: MultiTaskData;
+  /** One dataset (every task's targets), or one dataset per task name, like the training data. */
+  validation?: TrainingData;
   /** Overrides the trainer's epochs for this call. */
   epochs?: number;
+  /** Stops after this many steps (mid-epoch if need be; the next fit continues there). Without `epochs`, the epoch count is not a limit. */
+  steps?: number;
   /**
    * Stops training at the next step boundary when aborted (as a Jupyter interrupt does), with
    * TrainingInterrupted; the finished steps stay in the model, optimizer and history.
@@ -110,91 +83,70 @@ export interface TaskEvaluation {
 }
 
 export class Trainer {
+  /** The options, validated and resolved once. */
+  readonly config: TrainerConfig;
   readonly model: MultiTaskModel;
   readonly tasks: Task[];
   readonly optimizer: tf.Optimizer;
+  /** The constant task weights of the weighted rule (all 1 with a weighting method or an aggregator). */
   readonly weights: number[];
-  /** The loss-weighting method of every step (static when `weights` was given, else equal by default). */
-  readonly weighting: Weighting;
+  /** The loss-weighting method of the weighted rule. */
+  readonly weighting?: Weighting;
   readonly regularizers: Regularizer[];
   /** The gradient aggregator and its level, when one is used instead of a weighting. */
   readonly aggregator?: Aggregator;
   readonly level?: Level;
+  /** The task sampler, when each task has its own dataset and one task trains per step. */
+  readonly sampler?: TaskSampler;
   readonly epochs: number;
   readonly batchSize: number;
   readonly history: History;
-  /** Parts whose state checkpoints carry, by name (a loss-weighting method, an aggregator…). */
+  /** Parts whose state checkpoints carry, by name (a loss-weighting method, an aggregator, a sampler…). */
   readonly components: Record<string, Stateful> = {};
   private readonly rng: Rng;
-  private readonly options: TrainerOptions;
   private readonly variables: tf.Variable[];
   private globalStep = 0;
   private epoch = 0;
   private stopRequested = false;
-  /** Resolved once from the option: what a non-finite loss or gradient does to a step. */
-  private readonly onNonFinite: NonFinitePolicy;
   /** Set while a fit runs: a second concurrent fit on the same trainer would interleave its steps. */
   private fitting = false;
+  private cursor?: EpochCursor;
+  private walks?: DatasetWalk[];
+  private passes: number[];
+  private lastCheckpointTime = Date.now();
 
   constructor(options: TrainerOptions) {
-    const where = "Trainer";
-    checkKnownOptions(where, options, OPTIONS);
-    check(options !== null && typeof options === "object", where, () => "expected an options object { model, tasks, ... }.");
-    checkModelTasks(where, options.model, options.tasks);
-    const names = options.tasks.map((t) => t.name);
-    this.options = options;
-    this.model = options.model;
-    this.tasks = options.tasks;
-    this.weights = resolveWeights(names, options.weights);
-    check(options.weights === undefined || options.weighting === undefined, where,
-      () => "options 'weights' and 'weighting' cannot be used together; for fixed weights pass weighting: mtl.weighting.static([...]).");
-    check(options.weighting === undefined || isWeighting(options.weighting), where,
-      () => "option 'weighting' must be a method from mtl.weighting (e.g. mtl.weighting.dwa()).");
-    this.weighting = options.weighting ?? (options.weights !== undefined ? staticWeights(this.weights) : equal());
-    this.weighting.bind({ tasks: options.tasks, model: options.model });
-    this.components.weighting = this.weighting;
-    if (options.aggregator !== undefined) {
-      const agg = options.aggregator;
-      check(agg && typeof agg.aggregate === "function" && Array.isArray(agg.levels), where, () => "option 'aggregator' must be a method from mtl.aggregators (e.g. mtl.aggregators.pcgrad()).");
-      check(options.weights === undefined && options.weighting === undefined, where,
-        () => `option 'aggregator' (${agg.name}) cannot be combined with '${options.weights !== undefined ? "weights" : "weighting"}': the aggregator forms the update from the per-task gradients.`);
-      const level = options.level ?? agg.levels[0];
-      check(level === "param" || level === "rep", where, () => `option 'level' must be "param" or "rep", got ${JSON.stringify(options.level)}.`);
-      check(agg.levels.includes(level), where, () => `${agg.name} is not defined at level "${level}"; it supports ${agg.levels.map((l) => `"${l}"`).join(" and ")}.`);
-      this.aggregator = agg;
-      this.level = level;
-      if (agg.state && agg.loadState) this.components.aggregator = { state: () => agg.state!(), loadState: (s) => agg.loadState!(s as Record<string, unknown>) };
+    const config = resolveTrainerOptions(options);
+    this.config = config;
+    this.model = config.model;
+    this.tasks = config.tasks;
+    this.optimizer = config.optimizer;
+    this.regularizers = config.regularizers;
+    this.epochs = config.epochs;
+    this.batchSize = config.batchSize;
+    this.sampler = config.sampler;
+    const rule = config.rule;
+    if (rule.kind === "weighted") {
+      this.weighting = rule.weighting;
+      this.weights = rule.constant && rule.weighting.name === "static" ? [...rule.constant] : config.taskNames.map(() => 1);
+      this.components.weighting = rule.weighting;
     } else {
-      check(options.level === undefined, where, () => "option 'level' only applies with an 'aggregator'.");
+      const agg = rule.aggregator;
+      this.aggregator = agg;
+      this.level = rule.level;
+      this.weights = config.taskNames.map(() => 1);
+      if (agg.state && agg.loadState) {
+        this.components.aggregator = { state: () => agg.state!(), loadState: (s) => agg.loadState!(s as Record<string, unknown>) };
+        if (agg.stateAsync) this.components.aggregator.stateAsync = () => agg.stateAsync!();
+      }
     }
-    this.regularizers = options.regularizers ?? [];
-    check(Array.isArray(this.regularizers) && this.regularizers.every((r) => r && typeof r.penalty === "function"), where,
-      () => "option 'regularizers' must be a list of mtl.regularizers values.");
-    for (const r of this.regularizers) r.validate?.(this.model);
-    this.epochs = options.epochs ?? 10;
-    check(Number.isInteger(this.epochs) && this.epochs > 0, where, () => `option 'epochs' must be a positive integer, got ${options.epochs}.`);
-    this.batchSize = options.batchSize ?? 32;
-    check(Number.isInteger(this.batchSize) && this.batchSize > 0, where, () => `option 'batchSize' must be a positive integer, got ${options.batchSize}.`);
-    for (const name of ["clipNorm", "clipTaskNorm"] as const) {
-      const c = options[name];
-      check(c === undefined || (typeof c === "number" && Number.isFinite(c) && c > 0), where, () => `option '${name}' must be a positive number, got ${c}.`);
-    }
-    this.onNonFinite = nonFinitePolicy(where, options.onNonFinite);
-    this.optimizer = options.optimizer ?? adam();
-    check(this.optimizer instanceof tf.Optimizer, where, () => "option 'optimizer' must be a tf.Optimizer (e.g. mtl.optimizers.adam()).");
-    if (options.checkpoint !== undefined) {
-      const c = options.checkpoint;
-      checkKnownOptions("Trainer option 'checkpoint'", c, ["dir", "everySteps", "everyMinutes", "keep"]);
-      check(typeof c.dir === "string" && c.dir.length > 0, where, () => "option 'checkpoint.dir' must be a folder path.");
-      check(c.everySteps !== undefined || c.everyMinutes !== undefined, where, () => "option 'checkpoint' needs 'everySteps' or 'everyMinutes'.");
-      check(c.everySteps === undefined || (Number.isInteger(c.everySteps) && c.everySteps > 0), where, () => `option 'checkpoint.everySteps' must be a positive integer, got ${c.everySteps}.`);
-      check(c.everyMinutes === undefined || (Number.isFinite(c.everyMinutes) && c.everyMinutes > 0), where, () => `option 'checkpoint.everyMinutes' must be a positive number, got ${c.everyMinutes}.`);
-      check(c.keep === undefined || (Number.isInteger(c.keep) && c.keep > 0), where, () => `option 'checkpoint.keep' must be a positive integer, got ${c.keep}.`);
-    }
-    this.rng = new Rng(checkSeed(where, options.seed));
+    const sampler = config.sampler;
+    if (sampler) this.components.sampler = { state: () => sampler.getState(), loadState: (s) => sampler.setState(s as { rng?: RngState }) };
+    this.rng = new Rng(config.seed);
     this.variables = this.model.namedVariables().map(([, v]) => v);
+    this.passes = config.taskNames.map(() => 0);
     const info = backendInfo();
-    this.history = new History(names, { backend: info.backend, device: info.device, startedAt: new Date().toISOString() });
+    this.history = new History(config.taskNames, { backend: info.backend, device: info.device, startedAt: new Date().toISOString() });
   }
 
   /** Stops training after the current step. */
@@ -215,17 +167,35 @@ export class Trainer {
     return this.epoch;
   }
 
+  /** Full passes over each task's own dataset, by task name (one dataset per task). */
+  get epochsCompleted(): Record<string, number> {
+    return Object.fromEntries(this.config.taskNames.map((t, i) => [t, this.passes[i]]));
+  }
+
   /** The trainer's state for a checkpoint (weights and optimizer slots are saved separately). */
   snapshot(): TrainerState {
     const components: Record<string, unknown> = {};
     for (const [name, c] of Object.entries(this.components)) components[name] = c.state();
+    return this.stateWith(components);
+  }
+
+  /** `snapshot` with awaited reads of the components whose state lives in tensors (checkpoints use this). */
+  async snapshotAsync(): Promise<TrainerState> {
+    const components: Record<string, unknown> = {};
+    for (const [name, c] of Object.entries(this.components)) components[name] = c.stateAsync ? await c.stateAsync() : c.state();
+    return this.stateWith(components);
+  }
+
+  private stateWith(components: Record<string, unknown>): TrainerState {
     return {
       step: this.globalStep,
       epoch: this.epoch,
       rng: this.rng.getState(),
       history: { steps: this.history.steps, epochs: this.history.epochs, run: this.history.run },
       components,
-      cursor: this.cursor,
+      cursor: this.cursor ? copyCursor(this.cursor) : undefined,
+      walks: this.walks?.map(copyWalk),
+      passes: [...this.passes],
     };
   }
 
@@ -234,7 +204,9 @@ export class Trainer {
     this.globalStep = state.step;
     this.epoch = state.epoch;
     this.rng.setState(state.rng);
-    this.cursor = state.cursor ? { ...state.cursor, order: [...state.cursor.order], sums: [...state.cursor.sums] } : undefined;
+    this.cursor = state.cursor ? copyCursor(state.cursor) : undefined;
+    this.walks = state.walks?.map(copyWalk);
+    this.passes = state.passes ? [...state.passes] : this.config.taskNames.map(() => 0);
     this.history.steps.splice(0, this.history.steps.length, ...state.history.steps);
     this.history.epochs.splice(0, this.history.epochs.length, ...state.history.epochs);
     for (const [name, c] of Object.entries(this.components)) {
@@ -245,7 +217,7 @@ export class Trainer {
 
   /** Saves a checkpoint (weights, optimizer slots, component state, RNG, step, history) into `dir`. */
   async save(dir: string, options: { keep?: number } = {}): Promise<string> {
-    return saveCheckpoint(this, dir, options.keep ?? this.options.checkpoint?.keep ?? 3);
+    return saveCheckpoint(this, dir, options.keep ?? this.config.checkpoint?.keep ?? 3);
   }
 
   /** Loads the newest valid checkpoint of `dir` into this trainer. */
@@ -264,34 +236,45 @@ export class Trainer {
   }
 
   /**
-   * One optimisation step on a batch (x, targets in task order). Returns the step's record.
-   * The caller keeps ownership of x and the targets.
+   * One optimisation step on a batch (x, targets in task order) that every task trains on; resolves
+   * to the step's record. The caller keeps ownership of x and the targets.
    */
-  trainStep(x: tf.Tensor2D, targets: tf.Tensor[]): StepRecord {
+  async trainStep(x: tf.Tensor2D, targets: tf.Tensor[]): Promise<StepRecord> {
+    checkBatch("Trainer.trainStep", this.model, this.tasks, x, targets);
+    return this.runStep({ xs: [x], targets: [...targets], part: this.tasks.map(() => 0) });
+  }
+
+  /** The one step of every path: the update rule on a batch, recorded in the history. */
+  private runStep(batch: StepBatch, rows?: number[]): Promise<StepRecord> {
     // The cached variable list makes this check free per step; the full one names the variable.
     if (this.variables.some((v) => v.isDisposed)) checkModelUsable("Trainer.trainStep", this.model);
-    checkBatch("Trainer.trainStep", this.model, this.tasks, x, targets);
+    const config = this.config;
     const input: StepInput = {
       model: this.model,
       tasks: this.tasks,
       optimizer: this.optimizer,
       regularizers: this.regularizers,
       variables: this.variables,
-      x,
-      targets,
+      batch,
       step: this.globalStep,
       epoch: this.epoch,
-      onNonFinite: this.onNonFinite,
-      clipNorm: this.options.clipNorm,
-      clipTaskNorm: this.options.clipTaskNorm,
+      onNonFinite: config.onNonFinite,
+      clipNorm: config.clipNorm,
+      clipTaskNorm: config.clipTaskNorm,
     };
-    const out = this.aggregator
-      ? aggregatedStep(input, this.aggregator, this.level!)
-      : (fusedMlpStep(input, this.weighting) ?? weightedStep(input, this.weighting));
+    const rule = config.rule;
+    // The fused native step reads nothing back through tfjs: its record is ready at once.
+    const fused = rule.kind === "weighted" && rule.constant ? fusedMlpStep(input, rule.weighting) : undefined;
+    if (fused) return Promise.resolve(this.record(batch, fused, rows));
+    const step = rule.kind === "aggregated" ? aggregatedStep(input, rule.aggregator, rule.level) : weightedStep(input, rule.weighting, rule.constant);
+    return step.then((out) => this.record(batch, out, rows));
+  }
+
+  private record(batch: StepBatch, out: StepOutput, rows?: number[]): StepRecord {
     const regularizers: Record<string, number> = {};
     this.regularizers.forEach((r, i) => (regularizers[r.name] = out.regularizers[i]));
     let total = 0;
-    out.losses.forEach((l, i) => (total += out.weights[i] * l));
+    out.losses.forEach((l, i) => (total += batch.part[i] < 0 ? 0 : out.weights[i] * l));
     for (const v of out.regularizers) total += v;
     const record: StepRecord = {
       epoch: this.epoch,
@@ -303,13 +286,21 @@ export class Trainer {
       applied: out.applied,
       gradNorm: out.gradNorm,
     };
+    if (rows) {
+      record.rows = rows;
+      const trained = batch.part.flatMap((p, i) => (p >= 0 ? [this.tasks[i].name] : []));
+      if (trained.length === 1) record.task = trained[0];
+    }
     this.history.steps.push(record);
     this.globalStep++;
     return record;
   }
 
-  /** Trains for the configured epochs (or `options.epochs`) and returns the history. */
-  async fit(train: MultiTaskData, options: FitOptions = {}): Promise<History> {
+  /**
+   * Trains for the configured epochs (or `options.epochs`, or `options.steps` steps) and returns the
+   * history. `train` is one dataset with every task's targets, or one dataset per task name.
+   */
+  async fit(train: TrainingData, options: FitOptions = {}): Promise<History> {
     check(!this.fitting, "Trainer.fit", () => "this trainer is already running a fit; await it (or call stop()) before starting another, or build a second Trainer.");
     this.fitting = true;
     try {
@@ -319,50 +310,75 @@ export class Trainer {
     }
   }
 
-  private async fitOnce(train: MultiTaskData, options: FitOptions): Promise<History> {
-    checkKnownOptions("Trainer.fit", options, ["validation", "epochs", "signal"]);
-    checkSignal("Trainer.fit", options.signal);
-    checkModelData("Trainer.fit", this.model, this.tasks, train, "the training data", "Trainer.fit (training data)");
-    if (options.validation !== undefined) {
-      checkModelData("Trainer.fit", this.model, this.tasks, options.validation, "the validation set (option 'validation')", "Trainer.fit (option 'validation')");
+  private async fitOnce(train: TrainingData, options: FitOptions): Promise<History> {
+    const where = "Trainer.fit";
+    checkKnownOptions(where, options, ["validation", "epochs", "steps", "signal"]);
+    checkSignal(where, options.signal);
+    const { sampler, rule } = this.config;
+    const datasets = checkTrainingData(where, this.model, this.tasks, train, "the training data", sampler, rule, "Trainer.fit (training data)");
+    const perTask = isPerTask(train);
+    const validation = options.validation;
+    if (validation !== undefined) {
+      const what = "the validation set (option 'validation')";
+      if (isPerTask(validation)) this.checkPerTaskData(where, validation, what);
+      else checkModelData(where, this.model, this.tasks, validation, what, "Trainer.fit (option 'validation')");
     }
-    const epochs = options.epochs ?? this.epochs;
-    check(Number.isInteger(epochs) && epochs > 0, "Trainer.fit", () => `option 'epochs' must be a positive integer, got ${options.epochs}.`);
-    const callbacks = this.options.callbacks ?? {};
-    const progress = createProgress(this.options.progress ?? true);
-    const stepsPerEpoch = Math.ceil(train.rows / this.batchSize);
+    if (options.steps !== undefined) checkPositiveInteger(where, "steps", options.steps);
+    const epochs = options.epochs ?? (options.steps !== undefined ? Infinity : this.epochs);
+    check(epochs === Infinity || (Number.isInteger(epochs) && epochs > 0), where, () => `option 'epochs' must be a positive integer, got ${options.epochs}.`);
+    const budget = options.steps ?? Infinity;
+    const callbacks = this.config.callbacks;
+    const progress = createProgress(this.config.progress);
+    const B = this.batchSize;
+    const batchesOf = datasets.map((d) => Math.ceil(d.rows / B));
+    const stepsPerEpoch = !perTask ? batchesOf[0] : sampler ? batchesOf.reduce((a, b) => a + b, 0) : Math.max(...batchesOf);
+    const sizes = datasets.map((d) => d.rows);
     const start = Date.now();
     this.stopRequested = false;
-    const interrupts = new InterruptWatch("Trainer.fit", options.signal);
-    callbacks.onTrainBegin?.(this.history);
+    const interrupts = new InterruptWatch(where, options.signal);
+    await callbacks.onTrainBegin?.(this.history);
     let lastYield = Date.now();
     const firstEpoch = this.epoch;
+    const firstStep = this.globalStep;
+    const totalEpochs = epochs === Infinity ? Math.ceil(budget / stepsPerEpoch) : epochs;
+    const fraction = (e: number, inEpoch: number) =>
+      budget !== Infinity ? (this.globalStep - firstStep) / budget : (e + inEpoch / stepsPerEpoch) / epochs;
+    // One dataset per task: each walks on across epochs (made on the first fit, or when the data changes).
+    if (perTask && (!this.walks || !sameSizes(this.walks.map((w) => w.rows), sizes))) {
+      this.walks = sizes.map((n) => newWalk(this.rng, n, this.config.shuffle));
+    }
     try {
-      for (let e = 0; e < epochs && !this.stopRequested; e++) {
+      for (let e = 0; e < epochs && !this.stopRequested && this.globalStep - firstStep < budget; e++) {
         const epochStart = Date.now();
         // A run stopped or checkpointed mid-epoch continues that epoch's batches in order.
-        if (!this.cursor || this.cursor.rows !== train.rows) this.cursor = this.newEpochCursor(train.rows);
+        if (!this.cursor || !sameSizes(this.cursor.rows, sizes)) {
+          this.cursor = { rows: sizes, next: 0, sums: this.tasks.map(() => 0), counted: this.tasks.map(() => 0) };
+          if (!perTask) this.walks = [newWalk(this.rng, sizes[0], this.config.shuffle)];
+        }
         const cursor = this.cursor;
-        if (cursor.next === 0) callbacks.onEpochBegin?.(this.epoch);
-        for (let b = cursor.next; b < stepsPerEpoch && !this.stopRequested; b++) {
+        if (cursor.next === 0) await callbacks.onEpochBegin?.(this.epoch);
+        for (let b = cursor.next; b < stepsPerEpoch && !this.stopRequested && this.globalStep - firstStep < budget; b++) {
           interrupts.throwIfInterrupted(this.globalStep); // a step boundary: stop here when interrupted
-          const indices = Int32Array.from(cursor.order.slice(b * this.batchSize, Math.min((b + 1) * this.batchSize, train.rows)));
-          const batch = batchTensors(train, this.tasks, indices);
+          const picks = this.pickRows(perTask);
+          const batch = stepBatch(datasets, this.tasks, perTask, picks);
           let record: StepRecord;
           try {
-            record = this.trainStep(batch.x, batch.targets);
+            record = await this.runStep(batch, perTask ? picks.map((p) => p?.length ?? 0) : undefined);
           } finally {
-            batch.x.dispose();
-            tf.dispose(batch.targets);
+            disposeBatch(batch);
           }
           if (record.applied) {
-            record.losses.forEach((l, i) => (cursor.sums[i] += l));
-            cursor.counted++;
+            batch.part.forEach((p, i) => {
+              if (p < 0) return;
+              cursor.sums[i] += record.losses[i];
+              cursor.counted[i]++;
+            });
           }
           cursor.next = b + 1;
-          if (callbacks.onStepEnd?.(record) === false) this.stopRequested = true;
+          const verdict = callbacks.onStepEnd?.(record);
+          if ((verdict instanceof Promise ? await verdict : verdict) === false) this.stopRequested = true;
           await this.autoCheckpoint();
-          progress.update(this.progressState(e + firstEpoch, firstEpoch + epochs, stepsPerEpoch, record, start, (e + (b + 1) / stepsPerEpoch) / epochs), false);
+          progress.update(this.progressState(e + firstEpoch, firstEpoch + totalEpochs, stepsPerEpoch, record, start, fraction(e, b + 1)), false);
           // Yield to the event loop now and then so a notebook can interrupt a long run.
           if (Date.now() - lastYield > 200) {
             await new Promise((resolve) => setImmediate(resolve));
@@ -371,13 +387,13 @@ export class Trainer {
         }
         if (cursor.next < stepsPerEpoch) break; // stopped mid-epoch: the cursor waits for the next fit
         this.cursor = undefined;
-        const { sums, counted } = cursor;
+        if (!perTask) this.walks = undefined;
         const trainLoss: Record<string, number> = {};
-        this.tasks.forEach((t, i) => (trainLoss[t.name] = counted > 0 ? sums[i] / counted : NaN));
-        this.weighting.endEpoch?.(this.tasks.map((t) => trainLoss[t.name]));
+        this.tasks.forEach((t, i) => (trainLoss[t.name] = cursor.counted[i] > 0 ? cursor.sums[i] / cursor.counted[i] : NaN));
+        this.weighting?.endEpoch?.(this.tasks.map((t) => trainLoss[t.name]));
         const record: EpochRecord = { epoch: this.epoch, trainLoss, seconds: (Date.now() - epochStart) / 1000 };
-        if (options.validation) {
-          const evaluation = this.evaluate(options.validation);
+        if (validation) {
+          const evaluation = await this.evaluateAsync(validation);
           record.validationLoss = {};
           record.validationMetrics = {};
           for (const [t, ev] of Object.entries(evaluation)) {
@@ -387,31 +403,42 @@ export class Trainer {
         }
         this.history.epochs.push(record);
         const last = this.history.steps[this.history.steps.length - 1];
-        const state = this.progressState(this.epoch, firstEpoch + epochs, stepsPerEpoch, last, start, (e + 1) / epochs);
+        const state = this.progressState(this.epoch, firstEpoch + totalEpochs, stepsPerEpoch, last, start, fraction(e + 1, 0));
         if (record.validationLoss) state.validation = record.validationLoss;
         progress.update(state, true);
         this.epoch++;
-        if (callbacks.onEpochEnd?.(record, this.history) === false) this.stopRequested = true;
+        if ((await callbacks.onEpochEnd?.(record, this.history)) === false) this.stopRequested = true;
       }
     } finally {
       progress.close();
     }
-    callbacks.onTrainEnd?.(this.history);
+    await callbacks.onTrainEnd?.(this.history);
     return this.history;
   }
 
-  private lastCheckpointTime = Date.now();
-  /** Position inside the current epoch: its batch order, the next batch, and its running loss sums. */
-  private cursor?: EpochCursor;
-
-  private newEpochCursor(rows: number): EpochCursor {
-    const order = this.options.shuffle === false ? Array.from({ length: rows }, (_, i) => i) : Array.from(this.rng.permutation(rows));
-    return { rows, order, next: 0, sums: this.tasks.map(() => 0), counted: 0 };
+  /** The rows each task trains on at the next step (undefined: the task does not train). */
+  private pickRows(perTask: boolean): Array<Int32Array | undefined> {
+    const walks = this.walks!;
+    if (!perTask) {
+      // One dataset: the epoch's walk ends with the epoch (the next epoch draws a new order).
+      return [takeRows(walks[0], this.batchSize, () => walks[0], () => {}).indices];
+    }
+    const take = (i: number) => {
+      const { indices, walk } = takeRows(walks[i], this.batchSize, () => newWalk(this.rng, walks[i].rows, this.config.shuffle), () => this.passes[i]++);
+      walks[i] = walk;
+      return indices;
+    };
+    const sampler = this.config.sampler;
+    if (sampler) {
+      const chosen = sampler.next(this.globalStep);
+      return this.tasks.map((_, i) => (i === chosen ? take(i) : undefined));
+    }
+    return this.tasks.map((_, i) => take(i));
   }
 
   /** Saves when the `checkpoint` option's step or time interval has passed. */
   private async autoCheckpoint(): Promise<void> {
-    const c = this.options.checkpoint;
+    const c = this.config.checkpoint;
     if (!c) return;
     const dueBySteps = c.everySteps !== undefined && this.globalStep % c.everySteps === 0;
     const dueByTime = c.everyMinutes !== undefined && Date.now() - this.lastCheckpointTime >= c.everyMinutes * 60_000;
@@ -427,68 +454,123 @@ export class Trainer {
     return { epoch, epochs, step: this.globalStep, stepsPerEpoch, losses, elapsedSeconds: (Date.now() - start) / 1000, fraction };
   }
 
+  private checkPerTaskData(where: string, data: Record<string, MultiTaskData>, what: string): void {
+    checkModelTasks(where, this.model, this.tasks);
+    check(data !== null && typeof data === "object", where, () => `${what} must be a dataset, or one dataset per task name.`);
+    for (const [name, d] of Object.entries(data)) {
+      check(this.tasks.some((t) => t.name === name), where, () => `${what} has a dataset for '${name}', which is not one of the tasks (${this.tasks.map((t) => t.name).join(", ")}).`);
+      checkDataWidth(where, this.model, d, `the validation dataset of task '${name}'`);
+      validateForTasks(d, this.tasks.filter((t) => t.name === name), where);
+    }
+  }
+
   /** Raw outputs per task for every row of `data`, computed in batches without gradients. */
   predictRaw(data: MultiTaskData, batchSize = 1024): Float32Array[] {
-    checkModelTasks("Trainer.predict", this.model, this.tasks);
-    checkDataWidth("Trainer.predict", this.model, data, "the data");
-    const parts: Float32Array[][] = this.tasks.map(() => []);
-    for (let start = 0; start < data.rows; start += batchSize) {
-      const end = Math.min(start + batchSize, data.rows);
-      const outs = tf.tidy(() => {
-        const x = tf.tensor2d(data.features.subarray(start * data.featureCount, end * data.featureCount), [end - start, data.featureCount]);
-        return this.model.forward(x, false);
-      });
-      outs.forEach((o, i) => parts[i].push(o.dataSync() as Float32Array));
-      tf.dispose(outs);
-    }
-    return parts.map((chunks, i) => concatFloat(chunks, data.rows * this.tasks[i].outputUnits));
+    return readsSync(this.predictionReads("Trainer.predict", data, batchSize));
+  }
+
+  /** predictRaw with awaited reads (WebGPU reads only asynchronously). */
+  predictRawAsync(data: MultiTaskData, batchSize = 1024): Promise<Float32Array[]> {
+    return readsAsync(this.predictionReads("Trainer.predictAsync", data, batchSize));
   }
 
   /** Predictions in target space per task name (class indices, 0/1, values). */
   predict(data: MultiTaskData): Record<string, Float32Array | Int32Array> {
-    const raw = this.predictRaw(data);
+    return this.decodeAll(data, this.predictRaw(data));
+  }
+
+  /** predict with awaited reads. */
+  async predictAsync(data: MultiTaskData): Promise<Record<string, Float32Array | Int32Array>> {
+    return this.decodeAll(data, await this.predictRawAsync(data));
+  }
+
+  private decodeAll(data: MultiTaskData, raw: Float32Array[]): Record<string, Float32Array | Int32Array> {
     const out: Record<string, Float32Array | Int32Array> = {};
     this.tasks.forEach((t, i) => (out[t.name] = t.decode(raw[i], data.rows)));
     return out;
   }
 
-  /** Loss and every metric of every task on `data`. */
-  evaluate(data: MultiTaskData, batchSize = 1024): Record<string, TaskEvaluation> {
-    checkModelData("Trainer.evaluate", this.model, this.tasks, data, "the data");
-    // Streamed over batches by mtl.evaluate (which also gives confusion matrices and a DataFrame).
-    const evaluation = evaluate(this.model, data, this.tasks, { batchSize });
-    const result: Record<string, TaskEvaluation> = {};
-    for (const task of this.tasks) result[task.name] = { loss: evaluation.tasks[task.name].loss, metrics: evaluation.tasks[task.name].metrics };
-    return withDisplay(result, () => evaluationBundle(evaluation));
-  }
-}
-
-function resolveWeights(names: string[], weights: number[] | Record<string, number> | undefined): number[] {
-  const where = "Trainer option 'weights'";
-  if (weights === undefined) return names.map(() => 1);
-  let list: number[];
-  if (Array.isArray(weights)) {
-    check(weights.length === names.length, where, () => `has ${weights.length} values for ${names.length} tasks (${names.join(", ")}).`);
-    list = weights;
-  } else {
-    check(weights !== null && typeof weights === "object", where, () => "must be an array or an object keyed by task name.");
-    for (const key of Object.keys(weights)) check(names.includes(key), where, () => `names task '${key}', which is not one of ${names.join(", ")}.`);
-    list = names.map((n) => weights[n] ?? 1);
-  }
-  list.forEach((w, i) => {
-    if (typeof w !== "number" || !Number.isFinite(w) || w < 0) {
-      throw new MtlError(where, `the weight of task '${names[i]}' must be a finite number ≥ 0, got ${w}.`);
+  private *predictionReads(where: string, data: MultiTaskData, batchSize: number): Reads<Float32Array[]> {
+    checkModelTasks(where, this.model, this.tasks);
+    checkDataWidth(where, this.model, data, "the data");
+    const out = this.tasks.map((t) => new Float32Array(data.rows * t.outputUnits));
+    for (let start = 0; start < data.rows; start += batchSize) {
+      const end = Math.min(start + batchSize, data.rows);
+      // One read per batch: every task's outputs, flattened one after the other.
+      const flat = tf.tidy(() => {
+        const x = tf.tensor2d(data.features.subarray(start * data.featureCount, end * data.featureCount), [end - start, data.featureCount]);
+        return tf.concat(this.model.forward(x, false).map((o) => tf.reshape(o, [-1])));
+      });
+      const values = (yield flat) as Float32Array;
+      let offset = 0;
+      this.tasks.forEach((t, i) => {
+        const width = (end - start) * t.outputUnits;
+        out[i].set(values.subarray(offset, offset + width), start * t.outputUnits);
+        offset += width;
+      });
     }
-  });
-  return [...list];
+    return out;
+  }
+
+  /**
+   * Loss and every metric of every task on `data` (one dataset, or one per task name: each task on
+   * its own). Reads synchronously; `evaluateAsync` is the same with awaited reads (WebGPU).
+   */
+  evaluate(data: TrainingData, batchSize = 1024): Record<string, TaskEvaluation> {
+    return this.evaluation("Trainer.evaluate", data, batchSize, (work) => readsSync(work));
+  }
+
+  async evaluateAsync(data: TrainingData, batchSize = 1024): Promise<Record<string, TaskEvaluation>> {
+    const parts: Array<Promise<Evaluation>> = [];
+    const result = this.evaluation("Trainer.evaluateAsync", data, batchSize, (work) => {
+      parts.push(readsAsync(work));
+      return undefined;
+    });
+    const evaluations = await Promise.all(parts);
+    for (const evaluation of evaluations) {
+      for (const [name, report] of Object.entries(evaluation.tasks)) result[name] = { loss: report.loss, metrics: report.metrics };
+    }
+    return withEvaluationsDisplay(result, evaluations);
+  }
+
+  /** Checks `data` and runs the evaluation of each dataset through `run` (a sync or async driver). */
+  private evaluation(
+    where: string,
+    data: TrainingData,
+    batchSize: number,
+    run: (work: ReturnType<typeof evaluationReads>) => Evaluation | undefined,
+  ): Record<string, TaskEvaluation> {
+    const result: Record<string, TaskEvaluation> = {};
+    const seen: Evaluation[] = [];
+    const collect = (evaluation: Evaluation | undefined) => {
+      if (!evaluation) return;
+      seen.push(evaluation);
+      for (const [name, report] of Object.entries(evaluation.tasks)) result[name] = { loss: report.loss, metrics: report.metrics };
+    };
+    checkPositiveInteger(where, "batchSize", batchSize);
+    if (!isPerTask(data)) {
+      checkModelData(where, this.model, this.tasks, data, "the data");
+      collect(run(evaluationReads(this.model, data, this.tasks, batchSize)));
+      return withEvaluationsDisplay(result, seen);
+    }
+    this.checkPerTaskData(where, data, "the data");
+    // Tasks without a dataset are left out.
+    this.tasks.forEach((task, i) => {
+      const d = data[task.name];
+      if (d) collect(run(evaluationReads(this.model, d, this.tasks, batchSize, [i])));
+    });
+    return withEvaluationsDisplay(result, seen);
+  }
 }
 
-function concatFloat(chunks: Float32Array[], length: number): Float32Array {
-  const out = new Float32Array(length);
-  let o = 0;
-  for (const c of chunks) {
-    out.set(c, o);
-    o += c.length;
-  }
-  return out;
+function sameSizes(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+function copyCursor(c: EpochCursor): EpochCursor {
+  return { rows: [...c.rows], next: c.next, sums: [...c.sums], counted: [...c.counted] };
+}
+
+function copyWalk(w: DatasetWalk): DatasetWalk {
+  return { rows: w.rows, order: [...w.order], next: w.next };
 }

@@ -1,6 +1,6 @@
 /**
  * The one check of model ↔ tasks ↔ data that every path runs before it trains, evaluates or
- * predicts (Trainer on any architecture and its fused native step, MultiDatasetTrainer, evaluate,
+ * predicts (Trainer on any architecture, update rule and batch source, its fused native step, evaluate,
  * predict), so a mismatch is an MtlError naming the culprit up front instead of a native RangeError,
  * a tfjs matMul error or, worse, a run that trains silently on the wrong shapes:
  * - the model is an mtlkit model and none of its variables was disposed;

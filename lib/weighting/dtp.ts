@@ -85,10 +85,10 @@ export function dtp(options: DtpOptions = {}): Weighting<Required<DtpOptions>> &
       }
       smoothed = undefined;
     },
-    weigh(context: WeighContext) {
+    async weigh(context: WeighContext) {
       const k = checkBound("dtp", names.length || undefined);
       if (source === "batch") {
-        const metrics = context.batchMetrics();
+        const metrics = await context.batchMetrics();
         observe(metrics.map((m, i) => m[metricNames[i]]));
       }
       return smoothed ? smoothed.map((s, i) => dtpWeight(s, gammas[i])) : new Array(k).fill(1);

@@ -68,8 +68,8 @@ export function famo(options: FamoOptions = {}): Weighting<FamoOptions & { learn
       checkBound("famo", k);
       return famoWeights(xi, context.losses, b);
     },
-    afterStep(context: AfterStepContext) {
-      const grad = famoLogitGradient(xi, context.losses, context.lossesAfter(), b);
+    async afterStep(context: AfterStepContext) {
+      const grad = famoLogitGradient(xi, context.losses, await context.lossesAfter(), b);
       if (grad.every(Number.isFinite)) xi = adam!.step(xi, grad);
     },
     logits: () => [...xi],

@@ -87,10 +87,10 @@ export function gradNorm(options: GradNormOptions = {}): Weighting<Required<Grad
       initialLosses = undefined;
       adam = new Adam64(k, learningRate);
     },
-    weigh(context: WeighContext) {
+    async weigh(context: WeighContext) {
       const n = checkBound("gradNorm", k);
       const used = [...weights];
-      const gradientNorms = context.gradientNorms(target);
+      const gradientNorms = await context.gradientNorms(target);
       if (!initialLosses) {
         initialLosses = [...context.losses];
         if (target === "lastSharedLayer") checkShared(gradientNorms, context.losses, taskNames, lastKernel);

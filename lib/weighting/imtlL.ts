@@ -30,9 +30,9 @@ export function imtlL(options: ImtlLOptions = {}): Weighting<Required<ImtlLOptio
       s?.dispose();
       s = tf.variable(tf.fill([setup.tasks.length], init), true);
     },
-    weigh() {
+    async weigh() {
       checkBound("imtlL", s?.size);
-      return scales().map(Math.exp);
+      return Array.from(await s!.data(), Math.exp);
     },
     variables: () => (s ? [s] : []),
     parameterLoss(detachedLosses: tf.Tensor1D): tf.Scalar {
@@ -40,6 +40,7 @@ export function imtlL(options: ImtlLOptions = {}): Weighting<Required<ImtlLOptio
     },
     scales,
     state: () => ({ method: "imtlL", scales: s ? scales() : [] }),
+    stateAsync: async () => ({ method: "imtlL", scales: s ? Array.from(await s.data()) : [] }),
     loadState(state: unknown) {
       const st = readState("imtlL", state);
       const k = checkBound("imtlL", s?.size);

@@ -7,7 +7,7 @@
  * (`new mtl.Trainer({ ..., weighting: mtl.weighting.uncertainty() })`); its life in a run:
  *
  *   bind(setup)                once, when the trainer is built: checks k, creates variables
- *   weigh(context) → w         every step, inside the gradient tape, after the forward pass
+ *   weigh(context) → w         every step, inside the gradient tape, after the forward pass (may be async)
  *   afterStep?(context)        every applied step, after the optimizer's update (FAMO)
  *   endEpoch?(meanLosses)      at the end of every epoch of `fit` (DWA, STCH)
  *   state() / loadState(s)     JSON-able state for checkpoints
@@ -39,17 +39,17 @@ export interface WeighContext {
   readonly losses: readonly number[];
   /** The same losses as a [k] tensor inside the gradient tape (differentiable w.r.t. the model). */
   readonly lossTensor: tf.Tensor1D;
-  /** ‖∇ L_i‖₂ per task w.r.t. the last shared kernel or the shared representation; computed on first use. */
-  gradientNorms(target: GradientTarget): number[];
-  /** Every metric of every task on this batch (decoded predictions vs targets); computed on first use. */
-  batchMetrics(): Array<Record<string, number>>;
+  /** ‖∇ L_i‖₂ per task w.r.t. the last shared kernel or the shared representation; computed on first use (an awaited read). */
+  gradientNorms(target: GradientTarget): Promise<number[]>;
+  /** Every metric of every task on this batch (decoded predictions vs targets); computed on first use (an awaited read). */
+  batchMetrics(): Promise<Array<Record<string, number>>>;
 }
 
 export interface AfterStepContext {
   /** The losses the step was weighed with (before the update). */
   readonly losses: readonly number[];
   /** L_i on the same batch at the updated parameters (one extra forward pass, computed on first use). */
-  lossesAfter(): number[];
+  lossesAfter(): Promise<number[]>;
 }
 
 export interface Weighting<O extends object = object> {
@@ -58,16 +58,21 @@ export interface Weighting<O extends object = object> {
   readonly options: Readonly<O>;
   /** Checks the method against the tasks (weight counts, KPIs) and creates its variables. */
   bind(setup: WeightingSetup): void;
-  /** The k weights of this step's Σ w_i L_i. Called inside the gradient tape, once per step. */
-  weigh(context: WeighContext): number[];
+  /**
+   * The k weights of this step's Σ w_i L_i. Called inside the gradient tape, once per step; a method
+   * that reads tensors returns a promise and awaits them (never dataSync: WebGPU reads only async).
+   */
+  weigh(context: WeighContext): number[] | Promise<number[]>;
   /** Learnable scalars trained by the trainer's optimizer (empty for most methods). */
   variables(): tf.Variable[];
   /** A scalar whose gradient w.r.t. `variables()` is the method's objective's (losses detached). */
   parameterLoss?(detachedLosses: tf.Tensor1D): tf.Scalar;
-  afterStep?(context: AfterStepContext): void;
+  afterStep?(context: AfterStepContext): void | Promise<void>;
   /** Mean training loss per task over the epoch that just ended. */
   endEpoch?(meanLosses: readonly number[]): void;
   state(): WeightingState;
+  /** The same with awaited reads, for a method whose state lives in tensors (checkpoints use it). */
+  stateAsync?(): Promise<WeightingState>;
   loadState(state: unknown): void;
   dispose?(): void;
 }

@@ -52,9 +52,9 @@ export function uncertainty(options: UncertaintyOptions = {}): Weighting<Require
       s?.dispose();
       s = tf.variable(tf.fill([setup.tasks.length], init), true);
     },
-    weigh() {
+    async weigh() {
       checkBound("uncertainty", scale?.length);
-      const sv = logVariances();
+      const sv = Array.from(await s!.data());
       return sv.map((si, i) => scale![i] * Math.exp(-si));
     },
     variables: () => (s ? [s] : []),
@@ -66,6 +66,7 @@ export function uncertainty(options: UncertaintyOptions = {}): Weighting<Require
     },
     logVariances,
     state: () => ({ method: "uncertainty", logVariances: s ? logVariances() : [] }),
+    stateAsync: async () => ({ method: "uncertainty", logVariances: s ? Array.from(await s.data()) : [] }),
     loadState(state: unknown) {
       const st = readState("uncertainty", state);
       const k = checkBound("uncertainty", scale?.length);

@@ -41,7 +41,7 @@ eachBackend(() => {
       expect(Object.keys(trainer.components)).toContain("aggregator");
       const x = mtl.tf.tensor2d([[1, 2], [3, -1]]);
       const targets = [mtl.tf.tensor2d([[1], [0]]), mtl.tf.tensor2d([[0], [1]])];
-      trainer.trainStep(x, targets);
+      await trainer.trainStep(x, targets);
       const snapshot = JSON.parse(JSON.stringify(trainer.snapshot()));
       expect(snapshot.components.aggregator.target).toHaveLength(2);
       mtl.tf.dispose([x, ...targets]);

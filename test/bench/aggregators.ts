@@ -62,8 +62,8 @@ async function main(): Promise<void> {
       if (agg.levels.includes(level)) runs.push(make(name, level, agg));
     }
   }
-  for (const run of runs) for (let s = 0; s < 2; s++) run.trainer.trainStep(x, targets); // warm-up: kernels, optimizer slots, state
-  timeInterleaved(runs, x, targets, rounds, perRound);
+  for (const run of runs) for (let s = 0; s < 2; s++) await run.trainer.trainStep(x, targets); // warm-up: kernels, optimizer slots, state
+  await timeInterleaved(runs, x, targets, rounds, perRound);
   const equal = runs[0];
   console.log(`backend ${tf.getBackend()}, 4 regression tasks, trunk 256-512-512 ReLU, batch ${batch}, ${rounds} rounds × ${perRound} steps, interleaved`);
   console.log("| method | level | median ms/step | × equal (median of per-round ratios) |");

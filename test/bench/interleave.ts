@@ -6,14 +6,14 @@
 import * as tf from "@tensorflow/tfjs";
 
 export interface TimedRun {
-  trainer: { trainStep(x: tf.Tensor2D, targets: tf.Tensor[]): unknown };
+  trainer: { trainStep(x: tf.Tensor2D, targets: tf.Tensor[]): Promise<unknown> };
   /** Every step's milliseconds. */
   times: number[];
   /** Mean milliseconds per step in each round. */
   roundMeans: number[];
 }
 
-export function timeInterleaved(runs: TimedRun[], x: tf.Tensor2D, targets: tf.Tensor[], rounds: number, perRound: number): void {
+export async function timeInterleaved(runs: TimedRun[], x: tf.Tensor2D, targets: tf.Tensor[], rounds: number, perRound: number): Promise<void> {
   const tensors = tf.memory().numTensors;
   for (let round = 0; round < rounds; round++) {
     for (let j = 0; j < runs.length; j++) {
@@ -21,7 +21,7 @@ export function timeInterleaved(runs: TimedRun[], x: tf.Tensor2D, targets: tf.Te
       let sum = 0;
       for (let s = 0; s < perRound; s++) {
         const t0 = performance.now();
-        run.trainer.trainStep(x, targets);
+        await run.trainer.trainStep(x, targets);
         const dt = performance.now() - t0;
         run.times.push(dt);
         sum += dt;

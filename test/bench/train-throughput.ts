@@ -295,9 +295,9 @@ function disposeMtl(run: MtlRun): void {
   tf.dispose([run.x, ...run.targets, ...run.extra]);
 }
 
-function timeMtlSteps(run: MtlRun, steps: number): number {
+async function timeMtlSteps(run: MtlRun, steps: number): Promise<number> {
   const start = now();
-  for (let i = 0; i < steps; i++) run.trainer.trainStep(run.x, run.targets);
+  for (let i = 0; i < steps; i++) await run.trainer.trainStep(run.x, run.targets);
   const seconds = now() - start;
   run.trainer.history.steps.length = 0; // a benchmark keeps no history
   return seconds;
@@ -399,8 +399,8 @@ async function benchOn(backend: string, device: string, options: Options, torch?
   const stepsPerRound: number[] = [];
   const torchSteps: number[] = [];
   for (const run of runs) {
-    timeMtlSteps(run, 2); // warm-up: kernels, optimizer slots
-    stepsPerRound.push(repsFor(timeMtlSteps(run, 2), 2, options.targetMs));
+    await timeMtlSteps(run, 2); // warm-up: kernels, optimizer slots
+    stepsPerRound.push(repsFor(await timeMtlSteps(run, 2), 2, options.targetMs));
     if (torch) {
       await torch.ask({ op: "build", ...run.spec, seed: 0 });
       await torch.ask({ op: "train", name: run.spec.name, steps: 2 });
@@ -457,7 +457,7 @@ async function benchOn(backend: string, device: string, options: Options, torch?
         torchSamples[j].push(torchRate);
       };
       if (torchFirst) await measureTorch();
-      const seconds = timeMtlSteps(run, stepsPerRound[j]);
+      const seconds = await timeMtlSteps(run, stepsPerRound[j]);
       if (!torchFirst) await measureTorch();
       const refAfter = await measureReference(false, torchFirst);
       const ref = (refBefore + refAfter) / 2;

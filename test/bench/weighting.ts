@@ -46,8 +46,8 @@ async function main(): Promise<void> {
     const trainer = new mtl.Trainer({ model, tasks, weighting: make(), progress: false, optimizer: mtl.optimizers.adam({ learningRate: 1e-4 }) });
     return { name, trainer, times: [] as number[], roundMeans: [] as number[] };
   });
-  for (const r of runs) for (let i = 0; i < 3; i++) r.trainer.trainStep(x, targets); // warm-up
-  timeInterleaved(runs, x, targets, rounds, perRound);
+  for (const r of runs) for (let i = 0; i < 3; i++) await r.trainer.trainStep(x, targets); // warm-up
+  await timeInterleaved(runs, x, targets, rounds, perRound);
   const equal = runs[0];
   console.log(`backend ${tf.getBackend()}, 4 regression tasks, trunk 256-512-512 ReLU, batch ${batch}, ${rounds} rounds × ${perRound} steps, interleaved`);
   console.log("| method | median ms/step | × equal (median of per-round ratios) |");

@@ -155,32 +155,33 @@ describe("misused inputs are refused with an MtlError naming the culprit", () =>
             const msg = /head for task 'c' outputs 3 units but classification\('c'\) needs 5/;
             await refused(() => trainer(model, wider), msg);
             await refused(() => mtl.evaluate(model, wideData, wider), msg);
-            await refused(() => new mtl.MultiDatasetTrainer({ model, tasks: wider, datasets: { c: wideData, r: wideData }, sampler: mtl.data.roundRobin({ c: 10, r: 10 }) }), msg);
+            await refused(() => new mtl.Trainer({ model, tasks: wider, sampler: mtl.data.roundRobin({ c: 10, r: 10 }) }), msg);
             model.dispose();
           }
         });
 
-        it("MultiDatasetTrainer: input width, seed, 0-row validation, disposed model and concurrent fit", async () => {
+        it("one dataset per task with a sampler: input width, seed, 0-row validation, disposed model and concurrent fit", async () => {
           setPath();
           const tasks = tasks3();
           const model = hard(tasks);
           const d = data(16, 5, tasks);
-          const options = { model, tasks, datasets: { c: d, r: d }, sampler: mtl.data.roundRobin({ c: 16, r: 16 }), batchSize: 4 };
-          await refused(() => new mtl.MultiDatasetTrainer({ ...options, datasets: { c: data(8, 4), r: d } }), /the dataset of task 'c' has 4 features but the model takes 5/);
-          await refused(() => new mtl.MultiDatasetTrainer({ ...options, seed: "abc" as never }), /MultiDatasetTrainer/, /option 'seed'/);
-          const m = new mtl.MultiDatasetTrainer(options);
+          const datasets = { c: d, r: d };
+          const options = { model, tasks, sampler: mtl.data.roundRobin({ c: 16, r: 16 }), batchSize: 4, progress: false };
+          await refused(() => new mtl.Trainer(options).fit({ c: data(8, 4), r: d }), /the dataset of task 'c' has 4 features but the model takes 5/);
+          await refused(() => new mtl.Trainer({ ...options, seed: "abc" as never }), /Trainer/, /option 'seed'/);
+          const m = new mtl.Trainer(options);
           const empty = mtl.split(d, { train: 0.9, validation: 0 }).validation;
-          await refused(() => m.fit({ steps: 2, validation: { c: empty } }), /the validation dataset of task 'c' is empty/);
+          await refused(() => m.fit(datasets, { steps: 2, validation: { c: empty } }), /the validation dataset of task 'c' is empty/);
           expect(m.step).toBe(0);
-          const first = m.fit({ steps: 6 });
-          await refused(() => m.fit({ steps: 1 }), /already running a fit/);
+          const first = m.fit(datasets, { steps: 6 });
+          await refused(() => m.fit(datasets, { steps: 1 }), /already running a fit/);
           await first;
           expect(m.step).toBe(6);
           // Adam keys its moments by position: every variable keeps its own pair although each step
           // trains one head (iterations + m and v per variable).
           expect(await m.optimizer.getWeights()).toHaveLength(1 + 2 * model.namedVariables().length);
           model.dispose();
-          await refused(() => m.fit({ steps: 1 }), /the model was disposed/);
+          await refused(() => m.fit(datasets, { steps: 1 }), /the model was disposed/);
           await refused(() => m.evaluate({ c: d }), /the model was disposed/);
         });
 

@@ -1,6 +1,6 @@
 /**
  * Interrupts that mean it: an AbortSignal or a kernel interrupt (the global generation counter the
- * mtlkit kernel bumps) stops Trainer.fit and MultiDatasetTrainer.fit at the next step boundary,
+ * mtlkit kernel bumps) stops Trainer.fit (one dataset or one per task) at the next step boundary,
  * with every finished step in the history and the trainer ready to train on or checkpoint.
  */
 import * as fs from "fs";
@@ -111,20 +111,20 @@ describe("Trainer.fit and a kernel interrupt", () => {
   });
 });
 
-describe("MultiDatasetTrainer.fit", () => {
+describe("Trainer.fit with one dataset per task and a task sampler", () => {
   it("stops at a step boundary on an aborted signal and can go on", async () => {
     const { tasks, data } = toyData(32);
     const model = mtl.hardSharing({ inputSize: 3, trunk: [8], tasks, seed: 3 });
     const datasets = { a: data, b: data };
-    const trainer = new mtl.MultiDatasetTrainer({ model, tasks, datasets, sampler: mtl.data.roundRobin(mtl.datasetSizes(datasets)), batchSize: 8 });
+    const trainer = new mtl.Trainer({ model, tasks, sampler: mtl.data.roundRobin(mtl.datasetSizes(datasets)), batchSize: 8, progress: false });
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 250);
-    const err = await trainer.fit({ steps: 1_000_000, signal: controller.signal }).catch((e: unknown) => e);
+    const err = await trainer.fit(datasets, { steps: 1_000_000, signal: controller.signal }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(mtl.TrainingInterrupted);
-    expect((err as mtl.TrainingInterrupted).message).toMatch(/MultiDatasetTrainer\.fit/);
+    expect((err as mtl.TrainingInterrupted).message).toMatch(/Trainer\.fit/);
     const n = trainer.history.steps.length;
     expect(trainer.step).toBe(n);
-    await trainer.fit({ steps: 3 });
+    await trainer.fit(datasets, { steps: 3 });
     expect(trainer.history.steps).toHaveLength(n + 3);
     model.dispose();
   });

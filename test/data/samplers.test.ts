@@ -4,7 +4,8 @@ import { hardSharing } from "../../lib/architectures/hardSharing";
 import { MultiTaskData } from "../../lib/data/dataset";
 import { mmoeSynthetic } from "../../lib/data/generators/mmoeSynthetic";
 import { annealed, proportional, roundRobin, TaskSampler, temperature } from "../../lib/data/samplers";
-import { MultiDatasetTrainer, sizes } from "../../lib/train/multiDataset";
+import { datasetSizes as sizes } from "../../lib/train/batches";
+import { Trainer } from "../../lib/train/trainer";
 import { eachBackend } from "../helpers/backends";
 
 function counts(sampler: TaskSampler, k: number, from: number, to: number): number[] {
@@ -86,44 +87,51 @@ eachBackend((backend) => {
 
     it("round-robin gives equal steps; each step moves only the shared trunk and its task's head", async () => {
       const { datasets, model, tasks } = setup(200, 60);
-      const trainer = new MultiDatasetTrainer({ model, tasks, datasets, sampler: roundRobin(sizes(datasets)), batchSize: 20, seed: 1 });
+      const trainer = new Trainer({ model, tasks, sampler: roundRobin(sizes(datasets)), batchSize: 20, seed: 1, progress: false });
       const head2 = model.taskVariables(1).map(([, v]) => Array.from(v.dataSync()));
       const trunk = model.sharedVariables().map(([, v]) => Array.from(v.dataSync()));
-      const r = trainer.trainStep();
+      await trainer.fit(datasets, { steps: 1 });
+      const r = trainer.history.steps[0];
       expect(r.task).toBe("y1");
+      expect(r.losses[1]).toBeNaN(); // y2 did not train at this step
+      expect(r.rows).toEqual([20, 0]);
       expect(model.taskVariables(1).map(([, v]) => Array.from(v.dataSync()))).toEqual(head2);
       expect(model.sharedVariables().map(([, v]) => Array.from(v.dataSync()))).not.toEqual(trunk);
       const before = tf.memory().numTensors;
-      const h = await trainer.fit({ steps: 59 });
+      const h = await trainer.fit(datasets, { steps: 59 });
       expect(tf.memory().numTensors).toBe(before);
       expect(h.stepsSeen).toEqual({ y1: 30, y2: 30 });
       expect(h.examplesSeen).toEqual({ y1: 600, y2: 600 });
-      expect(h.epochsCompleted).toEqual({ y1: 3, y2: 10 });
+      expect(trainer.epochsCompleted).toEqual({ y1: 3, y2: 10 });
       model.dispose();
     });
 
     it("proportional sampling gives steps in proportion to dataset size, and both tasks learn", async () => {
       const { datasets, model, tasks } = setup(900, 300);
-      const trainer = new MultiDatasetTrainer({ model, tasks, datasets, sampler: proportional(sizes(datasets), { seed: 4 }), batchSize: 32, seed: 2, optimizer: tf.train.adam(0.01) });
+      const trainer = new Trainer({ model, tasks, sampler: proportional(sizes(datasets), { seed: 4 }), batchSize: 32, seed: 2, optimizer: tf.train.adam(0.01), progress: false });
       const first = trainer.evaluate(datasets);
-      const h = await trainer.fit({ steps: 400, validation: datasets, evaluateEvery: 200 });
+      const h = await trainer.fit(datasets, { steps: 400, validation: datasets });
       expectShares([h.stepsSeen.y1, h.stepsSeen.y2], [0.75, 0.25]);
-      expect(h.evaluations.map((e) => e.step)).toEqual([200, 400]);
-      const last = h.evaluations[1].tasks;
+      // An epoch is one pass over all the datasets' batches: 29 + 10 steps; each ends with validation.
+      expect(h.epochs).toHaveLength(Math.floor(400 / 39));
+      expect(h.epochs.every((e) => e.validationLoss !== undefined)).toBe(true);
+      const last = await trainer.evaluateAsync(datasets);
       expect(last.y1.loss).toBeLessThan(0.5 * first.y1.loss);
       expect(last.y2.loss).toBeLessThan(0.5 * first.y2.loss);
       model.dispose();
     });
 
-    it("refuses a missing, empty or mismatched dataset and a sampler for other tasks", () => {
+    it("refuses a missing, empty or mismatched dataset and a sampler for other tasks", async () => {
       const { datasets, model, tasks } = setup(50, 50);
       const sampler = roundRobin(sizes(datasets));
-      expect(() => new MultiDatasetTrainer({ model, tasks, datasets: { y1: datasets.y1 }, sampler })).toThrow(/task 'y2' has no dataset/);
+      const trainer = new Trainer({ model, tasks, sampler, progress: false });
+      await expect(trainer.fit({ y1: datasets.y1 })).rejects.toThrow(/task 'y2' has no dataset/);
       const empty = { ...datasets.y2, rows: 0, features: new Float32Array(0), targets: { y2: { values: new Float32Array(0), width: 1 } } };
-      expect(() => new MultiDatasetTrainer({ model, tasks, datasets: { ...datasets, y2: empty }, sampler })).toThrow(/dataset of task 'y2' is empty/);
+      await expect(trainer.fit({ ...datasets, y2: empty })).rejects.toThrow(/dataset of task 'y2' is empty/);
       const wide = mmoeSynthetic({ p: 0, rows: 5, inputSize: 12 }).data;
-      expect(() => new MultiDatasetTrainer({ model, tasks, datasets: { ...datasets, y2: wide }, sampler })).toThrow(/'y2' has 12 features but the model takes 10/);
-      expect(() => new MultiDatasetTrainer({ model, tasks, datasets, sampler: roundRobin([5, 5, 5]) })).toThrow(/built for 3 tasks but there are 2/);
+      await expect(trainer.fit({ ...datasets, y2: wide })).rejects.toThrow(/'y2' has 12 features but the model takes 10/);
+      expect(trainer.history.steps).toHaveLength(0);
+      expect(() => new Trainer({ model, tasks, sampler: roundRobin([5, 5, 5]) })).toThrow(/built for 3 tasks but there are 2/);
       model.dispose();
     });
   });

@@ -68,21 +68,21 @@ eachBackend(() => {
         .rejects.toThrow(/'pretrainEpochs' must be an integer in \[1, 3\]/);
     });
 
-    it("complexity: parameter counts, FLOPs, a timed step that leaves the model unchanged", () => {
+    it("complexity: parameter counts, FLOPs, a timed step that leaves the model unchanged", async () => {
       const { tasks, data } = problem();
       const multi = build(tasks, 1);
       const before = multi.namedVariables().map(([, v]) => Array.from(v.dataSync()));
-      const c = complexity(multi, { tasks, data, batchSize: 32, repeats: 3 });
+      const c = await complexity(multi, { tasks, data, batchSize: 32, repeats: 3 });
       expect(multi.namedVariables().map(([, v]) => Array.from(v.dataSync()))).toEqual(before);
       // trunk 3→8: 32; heads 8→1: 9 and 8→2: 18
       expect(c.parameters).toEqual({ shared: 32, perTask: { a: 9, b: 18 }, total: 59 });
       expect(c.stepMs).toBeGreaterThan(0);
-      const singles = tasks.map((t) => complexity(build([t], 1)));
+      const singles = await Promise.all(tasks.map((t) => complexity(build([t], 1))));
       const rows = compareComplexity(c, singles);
       expect(rows[1].parameters).toBe(32 + 9 + 32 + 18);
       expect(rows[2].parameters).toBeCloseTo(59 / 91, 12);
       expect(rows[2].flopsPerExample).toBeLessThan(1);
-      expect(() => complexity(multi, { tasks })).toThrow(/both 'tasks' and 'data'/);
+      await expect(complexity(multi, { tasks })).rejects.toThrow(/both 'tasks' and 'data'/);
       multi.dispose();
     });
   });

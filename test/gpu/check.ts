@@ -175,8 +175,7 @@ async function throughputAsync(name: ModelName, size: number, targetMs: number):
 }
 
 /**
- * One SGD step from the seeded initial weights on the current backend. `await` on trainStep: it
- * returns the record today and a promise of it once the Trainer's step is asynchronous.
+ * One SGD step from the seeded initial weights on the current backend.
  */
 async function oneStep(name: ModelName, size: number): Promise<StepResult> {
   const { model, taskList } = buildModel(name);

@@ -6,7 +6,7 @@ import * as tf from "@tensorflow/tfjs";
 import { afterAll, describe, expect, it } from "vitest";
 import * as mtl from "../../lib";
 import { disableNativeKernels, enableNativeKernels, loadNative } from "../../lib/native";
-import { fusedMlpStep } from "../../lib/native/mlpStep";
+import { fusedMlpStep } from "../../lib/train/steps/fusedMlp";
 import { eachBackend } from "../helpers/backends";
 
 function problem() {
@@ -31,7 +31,7 @@ function problem() {
   return { tasks, data };
 }
 
-function run(fused: boolean, options: Partial<mtl.TrainerOptions> = {}) {
+async function run(fused: boolean, options: Partial<mtl.TrainerOptions> = {}) {
   const { tasks, data } = problem();
   const model = mtl.hardSharing({ inputSize: 5, trunk: [16, 8], heads: { r: [6], c: [4] } as never, tasks, seed: 2 });
   // A zero-strength regularizer changes nothing numerically but keeps the step on the generic path.
@@ -39,7 +39,8 @@ function run(fused: boolean, options: Partial<mtl.TrainerOptions> = {}) {
   const trainer = new mtl.Trainer({ model, tasks, batchSize: 8, progress: false, weights: [1, 0.5, 2, 1], regularizers, seed: 1, ...options });
   const x = tf.tensor2d(data.features, [data.rows, data.featureCount]);
   const targets = tasks.map((t) => t.targetTensor(data.targets[t.name], data.rows));
-  const records = Array.from({ length: 6 }, () => trainer.trainStep(x, targets));
+  const records: mtl.StepRecord[] = [];
+  for (let i = 0; i < 6; i++) records.push(await trainer.trainStep(x, targets));
   const params = model.namedVariables().map(([, v]) => Array.from(v.dataSync()));
   tf.dispose([x, ...targets]);
   model.dispose();
@@ -50,11 +51,11 @@ describe.runIf(loadNative().status.available)("fused native MLP step", () => {
   afterAll(() => disableNativeKernels());
 
   eachBackend(() => {
-    it("equals the generic step: losses, gradient norms and parameters after 6 Adam steps", () => {
+    it("equals the generic step: losses, gradient norms and parameters after 6 Adam steps", async () => {
       enableNativeKernels();
       for (const options of [{}, { clipNorm: 0.05 }]) {
-        const generic = run(false, options);
-        const fused = run(true, options);
+        const generic = await run(false, options);
+        const fused = await run(true, options);
         fused.records.forEach((r, s) => {
           r.losses.forEach((l, i) => expect(Math.abs(l - generic.records[s].losses[i])).toBeLessThan(1e-5 * Math.max(1, Math.abs(l))));
           expect(Math.abs(r.gradNorm! - generic.records[s].gradNorm!) / generic.records[s].gradNorm!).toBeLessThan(1e-4);
@@ -63,39 +64,39 @@ describe.runIf(loadNative().status.available)("fused native MLP step", () => {
       }
     });
 
-    it("declines what it does not cover, so the generic step runs", () => {
+    it("declines what it does not cover, so the generic step runs", async () => {
       enableNativeKernels();
       const { tasks } = problem();
       const model = mtl.hardSharing({ inputSize: 5, trunk: [4], tasks, seed: 2, activation: "tanh" });
       const trainer = new mtl.Trainer({ model, tasks, progress: false });
       const x = tf.zeros([2, 5]) as tf.Tensor2D;
       const targets = [tf.tensor1d([0, 1], "int32"), tf.zeros([2, 2]), tf.zeros([2, 1]), tf.zeros([2, 2])];
-      const input = { model, tasks, optimizer: trainer.optimizer, regularizers: [], variables: model.namedVariables().map(([, v]) => v), x, targets, step: 0, epoch: 0, onNonFinite: "stop" as const };
-      expect(fusedMlpStep(input, trainer.weighting)).toBeUndefined(); // tanh is not fused
+      const input = { model, tasks, optimizer: trainer.optimizer, regularizers: [], variables: model.namedVariables().map(([, v]) => v), batch: { xs: [x], targets, part: targets.map(() => 0) }, step: 0, epoch: 0, onNonFinite: "stop" as const };
+      expect(fusedMlpStep(input, trainer.weighting!)).toBeUndefined(); // tanh is not fused
       const relu = mtl.hardSharing({ inputSize: 5, trunk: [4], tasks, seed: 2 });
       const reluTrainer = new mtl.Trainer({ model: relu, tasks, progress: false });
       const reluInput = { ...input, model: relu, optimizer: reluTrainer.optimizer, variables: relu.namedVariables().map(([, v]) => v) };
-      expect(fusedMlpStep(reluInput, reluTrainer.weighting)?.applied).toBe(true);
-      expect(fusedMlpStep({ ...reluInput, regularizers: [mtl.regularizers.l2(0)] }, reluTrainer.weighting)).toBeUndefined();
+      expect(fusedMlpStep(reluInput, reluTrainer.weighting!)?.applied).toBe(true);
+      expect(fusedMlpStep({ ...reluInput, regularizers: [mtl.regularizers.l2(0)] }, reluTrainer.weighting!)).toBeUndefined();
       relu.dispose();
-      expect(trainer.trainStep(x, targets).applied).toBe(true);
+      expect((await trainer.trainStep(x, targets)).applied).toBe(true);
       tf.dispose([x, ...targets]);
       model.dispose();
     });
 
-    it("keeps the tensor count flat and stops on a non-finite loss naming the task", () => {
+    it("keeps the tensor count flat and stops on a non-finite loss naming the task", async () => {
       enableNativeKernels();
       const { tasks } = problem();
       const model = mtl.hardSharing({ inputSize: 5, trunk: [4], tasks, seed: 2 });
       const trainer = new mtl.Trainer({ model, tasks, progress: false });
       const x = tf.ones([2, 5]) as tf.Tensor2D;
       const targets = [tf.tensor1d([0, 1], "int32"), tf.zeros([2, 2]), tf.zeros([2, 1]), tf.zeros([2, 2])];
-      trainer.trainStep(x, targets);
+      await trainer.trainStep(x, targets);
       const before = tf.memory().numTensors;
-      for (let i = 0; i < 5; i++) trainer.trainStep(x, targets);
+      for (let i = 0; i < 5; i++) await trainer.trainStep(x, targets);
       expect(tf.memory().numTensors).toBe(before);
       const huge = [targets[0], tf.fill([2, 2], 3e38), targets[2], targets[3]];
-      expect(() => trainer.trainStep(x, huge)).toThrow(/task 'r' is Infinity at step 6/);
+      await expect(trainer.trainStep(x, huge)).rejects.toThrow(/task 'r' is Infinity at step 6/);
       tf.dispose([x, ...targets, huge[1]]);
       model.dispose();
     });

@@ -162,7 +162,7 @@ describe("on wasm, Dense layers never call BatchMatMul with a transpose flag", (
     const rng = new mtl.Rng(5);
     const x = randomTensor(rng, [10, 7]) as tf.Tensor2D;
     const targets = [tf.tensor1d([0, 1, 2, 0, 1, 2, 0, 1, 2, 0], "int32"), randomTensor(rng, [10, 1])];
-    trainer.trainStep(x, targets); // optimizer slots are created outside the count
+    await trainer.trainStep(x, targets); // optimizer slots are created outside the count
 
     const calls: Array<{ transposeA: boolean; transposeB: boolean }> = [];
     wrapped = wrapBatchMatMul("wasm", (attrs) => calls.push(attrs));
@@ -172,7 +172,7 @@ describe("on wasm, Dense layers never call BatchMatMul with a transpose flag", (
     calls.length = 0;
 
     const before = tf.memory().numTensors;
-    trainer.trainStep(x, targets);
+    await trainer.trainStep(x, targets);
     expect(tf.memory().numTensors).toBe(before);
     expect(calls.filter((c) => c.transposeA || c.transposeB)).toEqual([]);
     // 4 layers: 4 forward products, 4 kernel gradients, 3 input gradients (not the first layer's).

@@ -48,7 +48,7 @@ async function main() {
     if (!resume) await trainer.save(dir, { keep: 2 });
     process.stdout.write("ready\n");
     for (;;) {
-      trainer.trainStep(
+      await trainer.trainStep(
         mtl.tf.tensor2d(data.features.subarray(0, 16 * 6), [16, 6]),
         options.tasks.map((t) => t.targetTensor(mtl.subset(data, Int32Array.from({ length: 16 }, (_, i) => i)).targets[t.name], 16)),
       );

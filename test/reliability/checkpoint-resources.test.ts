@@ -26,12 +26,12 @@ describe("tensors", () => {
     const dir = join(root, "leak");
     const { trainer } = makeTrainer();
     const b = batch();
-    trainer.trainStep(b.x, b.targets); // Adam's slots exist from here on
+    await trainer.trainStep(b.x, b.targets); // Adam's slots exist from here on
     await trainer.save(dir);
     await trainer.load(dir);
     const before = mtl.tf.memory().numTensors;
     for (let i = 0; i < 100; i++) {
-      trainer.trainStep(b.x, b.targets);
+      await trainer.trainStep(b.x, b.targets);
       await trainer.save(dir, { keep: 2 });
     }
     const afterSaves = mtl.tf.memory().numTensors;
@@ -39,7 +39,7 @@ describe("tensors", () => {
     const afterLoads = mtl.tf.memory().numTensors;
     expect({ afterSaves, afterLoads }).toEqual({ afterSaves: before, afterLoads: before });
     // Training still works after all those loads (no slot was disposed that the optimizer uses).
-    expect(trainer.trainStep(b.x, b.targets).losses.every(Number.isFinite)).toBe(true);
+    expect((await trainer.trainStep(b.x, b.targets)).losses.every(Number.isFinite)).toBe(true);
     expect(mtl.tf.memory().numTensors).toBe(before);
     b.dispose();
   }, 60_000);
@@ -53,7 +53,7 @@ describe("history storage", () => {
     const stateSizes: number[] = [];
     const histories: Buffer[] = [];
     for (let save = 0; save < 10; save++) {
-      for (let i = 0; i < 50; i++) trainer.trainStep(b.x, b.targets);
+      for (let i = 0; i < 50; i++) await trainer.trainStep(b.x, b.targets);
       const path = await trainer.save(dir, { keep: 2 });
       stateSizes.push(statSync(join(path, "state.json")).size);
       histories.push(Buffer.concat(historyFiles(dir).map((f) => readFileSync(join(dir, f)))));
@@ -74,11 +74,11 @@ describe("history storage", () => {
     const dir = join(root, "truncate");
     const { trainer } = makeTrainer();
     const b = batch();
-    for (let i = 0; i < 10; i++) trainer.trainStep(b.x, b.targets);
+    for (let i = 0; i < 10; i++) await trainer.trainStep(b.x, b.targets);
     await trainer.save(dir);
     const atTen = await digest(trainer);
     const firstTen = JSON.parse(JSON.stringify(trainer.history.steps));
-    for (let i = 0; i < 10; i++) trainer.trainStep(b.x, b.targets);
+    for (let i = 0; i < 10; i++) await trainer.trainStep(b.x, b.targets);
     await trainer.save(dir);
     // Damage step 20, and leave half a record at the end of the history file, as a killed save would.
     const w = join(dir, "step-00000020", "weights.bin");
@@ -98,7 +98,7 @@ describe("history storage", () => {
 
     // The resumed run continues; its checkpoints hold its own history, and the older files stay intact
     // until no kept checkpoint refers to them.
-    for (let i = 0; i < 5; i++) resumed.trainStep(b.x, b.targets);
+    for (let i = 0; i < 5; i++) await resumed.trainStep(b.x, b.targets);
     const warned = vi.spyOn(console, "warn").mockImplementation(() => {});
     await resumed.save(dir, { keep: 3 });
     // The damaged step 20 belongs to the abandoned timeline: removed, with a word.
@@ -112,7 +112,7 @@ describe("history storage", () => {
     expect(again.history.steps.slice(0, 10)).toEqual(firstTen);
     expect(await digest(again)).toBe(await digest(resumed));
     for (let i = 0; i < 3; i++) {
-      resumed.trainStep(b.x, b.targets);
+      await resumed.trainStep(b.x, b.targets);
       await resumed.save(dir, { keep: 1 });
     }
     expect(historyFiles(dir)).toHaveLength(1);
@@ -123,14 +123,14 @@ describe("history storage", () => {
     const dir = join(root, "replaced");
     const { trainer } = makeTrainer();
     const b = batch();
-    for (let i = 0; i < 3; i++) trainer.trainStep(b.x, b.targets);
+    for (let i = 0; i < 3; i++) await trainer.trainStep(b.x, b.targets);
     const snapshot = JSON.parse(JSON.stringify(trainer.snapshot()));
     await trainer.save(dir, { keep: 5 });
-    for (let i = 0; i < 2; i++) trainer.trainStep(b.x, b.targets);
+    for (let i = 0; i < 2; i++) await trainer.trainStep(b.x, b.targets);
     await trainer.save(dir, { keep: 5 });
     const [first] = historyFiles(dir);
     trainer.restore(snapshot);
-    trainer.trainStep(b.x, b.targets);
+    await trainer.trainStep(b.x, b.targets);
     const warned = vi.spyOn(console, "warn").mockImplementation(() => {});
     await trainer.save(dir, { keep: 5 });
     warned.mockRestore();
@@ -171,7 +171,7 @@ describe("optimizer state", () => {
     const dir = join(root, "optimizer-state");
     const { trainer } = makeTrainer({ optimizer: new CountingSgd(0.1) });
     const b = batch();
-    for (let i = 0; i < 3; i++) trainer.trainStep(b.x, b.targets);
+    for (let i = 0; i < 3; i++) await trainer.trainStep(b.x, b.targets);
     await trainer.save(dir);
     const manifest = JSON.parse(readFileSync(join(dir, "step-00000003", "manifest.json"), "utf8"));
     expect(manifest.optimizer.state).toEqual({ steps: 3 });

@@ -84,7 +84,7 @@ describe("checkpoint files", () => {
     const x = mtl.tf.tensor2d([[1, 2, 3], [4, 5, 6]]);
     const targets = [mtl.tf.tensor2d([[1], [2]]), mtl.tf.tensor1d([0, 1], "int32")];
     for (let i = 0; i < 4; i++) {
-      trainer.trainStep(x, targets);
+      await trainer.trainStep(x, targets);
       await trainer.save(dir, { keep: 2 });
     }
     expect(listCheckpoints(dir)).toEqual(["step-00000004", "step-00000003"]);

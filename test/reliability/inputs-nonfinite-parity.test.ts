@@ -8,7 +8,7 @@ import * as tf from "@tensorflow/tfjs";
 import { afterAll, describe, expect, it } from "vitest";
 import * as mtl from "../../lib";
 import { disableNativeKernels, enableNativeKernels, loadNative } from "../../lib/native";
-import { fusedMlpStep } from "../../lib/native/mlpStep";
+import { fusedMlpStep } from "../../lib/train/steps/fusedMlp";
 import { eachBackend } from "../helpers/backends";
 
 interface Scenario {
@@ -92,8 +92,8 @@ describe.runIf(loadNative().status.available)("fused native step refuses exactly
       const { model, trainer, data, tasks } = train(hugeTarget, true, "stop");
       const x = tf.tensor2d(data.features.subarray(0, 4 * 4), [4, 4]);
       const targets = tasks.map((t) => t.targetTensor({ values: data.targets[t.name].values.subarray(0, 4), width: 1 }, 4));
-      const input = { model, tasks, optimizer: trainer.optimizer, regularizers: [], variables: model.namedVariables().map(([, v]) => v), x, targets, step: 0, epoch: 0, onNonFinite: "stop" as const };
-      expect(fusedMlpStep(input, trainer.weighting)?.applied).toBe(true);
+      const input = { model, tasks, optimizer: trainer.optimizer, regularizers: [], variables: model.namedVariables().map(([, v]) => v), batch: { xs: [x], targets, part: targets.map(() => 0) }, step: 0, epoch: 0, onNonFinite: "stop" as const };
+      expect(fusedMlpStep(input, trainer.weighting!)?.applied).toBe(true);
       tf.dispose([x, ...targets]);
       trainer.optimizer.dispose();
       model.dispose();
@@ -107,9 +107,9 @@ describe.runIf(loadNative().status.available)("fused native step refuses exactly
       const trainer = new mtl.Trainer({ model, tasks: built, progress: false });
       const x = tf.ones([2, 2]) as tf.Tensor2D;
       const targets = [tf.tensor1d([4, 3], "int32")]; // class indices 3 and 4 lie outside the 3-wide head
-      const input = { model, tasks: wider, optimizer: trainer.optimizer, regularizers: [], variables: model.namedVariables().map(([, v]) => v), x, targets, step: 0, epoch: 0, onNonFinite: "stop" as const };
+      const input = { model, tasks: wider, optimizer: trainer.optimizer, regularizers: [], variables: model.namedVariables().map(([, v]) => v), batch: { xs: [x], targets, part: targets.map(() => 0) }, step: 0, epoch: 0, onNonFinite: "stop" as const };
       const before = model.namedVariables().map(([, v]) => Array.from(v.dataSync()));
-      expect(() => fusedMlpStep(input, trainer.weighting)).toThrow(/head for task 'c' outputs 3 units but classification\('c'\) needs 5/);
+      expect(() => fusedMlpStep(input, trainer.weighting!)).toThrow(/head for task 'c' outputs 3 units but classification\('c'\) needs 5/);
       expect(model.namedVariables().map(([, v]) => Array.from(v.dataSync()))).toEqual(before);
       tf.dispose([x, ...targets]);
       trainer.optimizer.dispose();

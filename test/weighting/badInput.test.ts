@@ -44,7 +44,7 @@ describe("weighting bad input", () => {
     expect(() => W.uncertainty({ forms: "poisson" as never })).toThrow(/weighting\.uncertainty: option 'forms'/);
   });
 
-  it("refuses a DTP KPI outside [0, 1], and a KPI metric that is not 'higher is better'", () => {
+  it("refuses a DTP KPI outside [0, 1], and a KPI metric that is not 'higher is better'", async () => {
     const m = bound(W.dtp({ kpi: "manual" }), 2);
     expect(() => m.observe([0.5, 1.2])).toThrow(/weighting\.dtp: the KPI of task 't1' is 1.2; a KPI must lie in \[0, 1\] \(option 'kpi'\)/);
     expect(() => m.observe([-0.1, 0.5])).toThrow(/task 't0' is -0.1/);
@@ -54,7 +54,7 @@ describe("weighting bad input", () => {
     expect(() => bound(W.dtp({ metrics: "accuracy" }), 2)).toThrow(/task 't0' has no metric 'accuracy'/);
     // R² is higher-is-better but can leave [0, 1]: refused when it does.
     const r2 = bound(W.dtp({ metrics: "r2" }), 2);
-    expect(() => r2.weigh(context([1, 1], { metrics: [{ r2: 0.5 }, { r2: -0.3 }] }))).toThrow(/metric 'r2' of task 't1' is -0.3; a KPI must lie in \[0, 1\]/);
+    await expect((async () => r2.weigh(context([1, 1], { metrics: [{ r2: 0.5 }, { r2: -0.3 }] })))()).rejects.toThrow(/metric 'r2' of task 't1' is -0.3; a KPI must lie in \[0, 1\]/);
   });
 
   it("refuses losses ≤ 0 where a method takes their log, naming the task", () => {
@@ -62,27 +62,27 @@ describe("weighting bad input", () => {
     expect(() => bound(W.stch(), 2).weigh(context([-1, 1]))).toThrow(/weighting\.stch: the loss of task 't0' is -1/);
   });
 
-  it("refuses state from another method or of the wrong shape", () => {
+  it("refuses state from another method or of the wrong shape", async () => {
     const d = bound(W.dwa(), 2);
     expect(() => d.loadState({ method: "famo", logits: [0, 0] })).toThrow(/weighting\.dwa: loadState got state of "famo"/);
     expect(() => bound(W.famo(), 2).loadState({ method: "famo", logits: [0, 0, 0] })).toThrow(/state field 'logits' must be 2 numbers/);
-    expect(() => W.gradNorm().weigh(context([1, 1]))).toThrow(/weighting\.gradNorm: the method is not bound to tasks yet/);
+    await expect((async () => W.gradNorm().weigh(context([1, 1])))()).rejects.toThrow(/weighting\.gradNorm: the method is not bound to tasks yet/);
   });
 
-  it("the trainer refuses 'weights' with 'weighting', and a weighting that is not one", () => {
+  it("the trainer refuses 'weights' with 'weighting', and a weighting that is not one", async () => {
     const tasks = [mtl.tasks.regression("a"), mtl.tasks.regression("b")];
     const model = mtl.hardSharing({ inputSize: 2, trunk: [2], tasks });
     expect(() => new mtl.Trainer({ model, tasks, weights: [1, 2], weighting: W.dwa() })).toThrow(/Trainer: options 'weights' and 'weighting' cannot be used together/);
     expect(() => new mtl.Trainer({ model, tasks, weighting: "dwa" as never })).toThrow(/Trainer: option 'weighting' must be a method from mtl.weighting/);
     expect(() => new mtl.Trainer({ model, tasks, weighting: W.static([1]) })).toThrow(/weighting\.static: option 'weights' has 1 values for 2 tasks \(a, b\)/);
-    expect(new mtl.Trainer({ model, tasks, weights: [1, 2], progress: false }).weighting.name).toBe("static");
-    expect(new mtl.Trainer({ model, tasks, progress: false }).weighting.name).toBe("equal");
+    expect(new mtl.Trainer({ model, tasks, weights: [1, 2], progress: false }).weighting!.name).toBe("static");
+    expect(new mtl.Trainer({ model, tasks, progress: false }).weighting!.name).toBe("equal");
     // A model with no shared kernel: GradNorm on the last shared layer says to use the representation.
     const fnModel = mtl.hardSharing({ inputSize: 2, trunk: { apply: (x: tf.Tensor2D) => tf.relu(x), variables: [], outputSize: 2 }, tasks });
     const t = new mtl.Trainer({ model: fnModel, tasks, weighting: W.gradNorm(), progress: false });
     const x = tf.tensor2d([[1, 2]]);
     const y = [tf.tensor2d([[1]]), tf.tensor2d([[2]])];
-    expect(() => t.trainStep(x, y)).toThrow(/weighting\.gradNorm: the model's shared variables \(none\) have no kernel; use option target: "representation"/);
+    await expect(t.trainStep(x, y)).rejects.toThrow(/weighting\.gradNorm: the model's shared variables \(none\) have no kernel; use option target: "representation"/);
     tf.dispose([x, ...y]);
     model.dispose();
   });

@@ -21,11 +21,11 @@ export function context(losses: number[], extra: { norms?: number[]; metrics?: A
     epoch: extra.epoch ?? 0,
     losses,
     lossTensor: tf.tensor1d(losses),
-    gradientNorms: () => {
+    gradientNorms: async () => {
       if (!extra.norms) throw new Error("no norms in this fake context");
       return [...extra.norms];
     },
-    batchMetrics: () => {
+    batchMetrics: async () => {
       if (!extra.metrics) throw new Error("no metrics in this fake context");
       return extra.metrics.map((m) => ({ ...m }));
     },

@@ -137,7 +137,7 @@ eachBackend(() => {
       }
     });
 
-    it("the step's gradient norms are ‖∇_W L_i‖ of the last shared kernel and ‖∇_z L_i‖ of the representation", () => {
+    it("the step's gradient norms are ‖∇_W L_i‖ of the last shared kernel and ‖∇_z L_i‖ of the representation", async () => {
       const { tasks, data } = toyData(16);
       const model = mtl.hardSharing({ inputSize: 4, trunk: [6, 5], tasks, seed: 2 });
       const x = tf.tensor2d(data.features, [16, 4]);
@@ -150,15 +150,15 @@ eachBackend(() => {
       const probe: mtl.weighting.Weighting = {
         ...W.equal(),
         name: "probe",
-        weigh(ctx) {
-          seen = { lastSharedLayer: ctx.gradientNorms("lastSharedLayer"), representation: ctx.gradientNorms("representation") };
+        async weigh(ctx) {
+          seen = { lastSharedLayer: await ctx.gradientNorms("lastSharedLayer"), representation: await ctx.gradientNorms("representation") };
           return [1, 1, 1];
         },
       };
       probe.bind({ tasks, model });
       const sgd = tf.train.sgd(0);
       const before = tf.memory().numTensors;
-      weightedStep({ model, tasks, optimizer: sgd, regularizers: [], variables: model.namedVariables().map(([, v]) => v), x, targets, step: 0, epoch: 0, onNonFinite: "stop" }, probe);
+      await weightedStep({ model, tasks, optimizer: sgd, regularizers: [], variables: model.namedVariables().map(([, v]) => v), batch: { xs: [x], targets, part: tasks.map(() => 0) }, step: 0, epoch: 0, onNonFinite: "stop" }, probe);
       expect(tf.memory().numTensors).toBe(before);
       seen.lastSharedLayer.forEach((v, i) => expect(v).toBeCloseTo(expectedW[i], 4));
       seen.representation.forEach((v, i) => expect(v).toBeCloseTo(expectedZ[i], 4));
@@ -166,7 +166,7 @@ eachBackend(() => {
       model.dispose();
     });
 
-    it("GLS and uncertainty steps equal a step on the papers' objectives written out", () => {
+    it("GLS and uncertainty steps equal a step on the papers' objectives written out", async () => {
       const { tasks, data } = toyData(32, 4);
       const x = tf.tensor2d(data.features, [32, 4]);
       const targets = tasks.map((t) => t.targetTensor(data.targets[t.name], 32));
@@ -176,7 +176,7 @@ eachBackend(() => {
       const m1 = mtl.hardSharing({ inputSize: 4, trunk: [8], tasks, seed: 7 });
       const m2 = mtl.hardSharing({ inputSize: 4, trunk: [8], tasks, seed: 7 });
       const t1 = new mtl.Trainer({ model: m1, tasks, weighting: W.gls(), optimizer: mtl.optimizers.sgd(0.1), progress: false });
-      t1.trainStep(x, targets);
+      await t1.trainStep(x, targets);
       const opt = tf.train.sgd(0.1);
       tf.tidy(() => {
         opt.minimize(() => tf.exp(tf.mean(tf.log(lossesOf(m2)))) as tf.Scalar, false, m2.namedVariables().map(([, v]) => v));
@@ -188,7 +188,7 @@ eachBackend(() => {
       const m4 = mtl.hardSharing({ inputSize: 4, trunk: [8], tasks, seed: 8 });
       const u = W.uncertainty({ initialLogVariance: 0.3 });
       const t3 = new mtl.Trainer({ model: m3, tasks, weighting: u, optimizer: mtl.optimizers.sgd(0.1), progress: false });
-      t3.trainStep(x, targets);
+      await t3.trainStep(x, targets);
       const s = tf.variable(tf.fill([3], 0.3));
       const c = tf.tensor1d([1, 1, 0.5]);
       const opt2 = tf.train.sgd(0.1);
@@ -211,7 +211,7 @@ eachBackend(() => {
       const model = mtl.hardSharing({ inputSize: 4, trunk: [8], tasks, seed: 1 });
       const method = W.dtp({ alpha: 1, gamma: 1 });
       const trainer = new mtl.Trainer({ model, tasks, weighting: method, batchSize: 64, progress: false, shuffle: false });
-      const record = trainer.trainStep(tf.tensor2d(data.features, [64, 4]), tasks.map((t) => t.targetTensor(two.targets[t.name], 64)));
+      const record = await trainer.trainStep(tf.tensor2d(data.features, [64, 4]), tasks.map((t) => t.targetTensor(two.targets[t.name], 64)));
       // The KPI is the batch accuracy before the update: recompute it from a model at the initial weights.
       const fresh = mtl.hardSharing({ inputSize: 4, trunk: [8], tasks, seed: 1 });
       const ev = new mtl.Trainer({ model: fresh, tasks, progress: false }).evaluate(two);

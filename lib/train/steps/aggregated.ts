@@ -1,8 +1,9 @@
 /**
- * The gradient-aggregation step: per-task gradients combined by an aggregator (PCGrad, MGDA, …).
+ * The aggregated update rule: per-task gradients combined by an aggregator (PCGrad, MGDA, …).
  *
- * One forward pass (z = encode(x), outputs = decode(z, x)) is recorded on the tape; the losses are
- * read back and checked; then k backward passes from it (see ../jacobian.ts):
+ * One forward pass (z = encode(x), outputs = decode(z, x)) is recorded on a tape kept open across
+ * awaited reads (../tape.ts); the losses are read back and checked; then k backward passes from it
+ * (see ../jacobian.ts):
  *   "param": J = [∂L_i/∂θ_s]_i (k × |θ_s|), d = A(J) is θ_s's update;
  *   "rep":   J = [∂L_i/∂z]_i (k × batch·width), d = A(J) reshaped to z's shape is back-propagated
  *            through the trunk once: θ_s's update is (∂z/∂θ_s)ᵀ d (MGDA-UB, LibMTL's rep mode).
@@ -13,71 +14,65 @@
  * onNonFinite "skip"); the aggregator is not called, so its state is untouched by a skipped step.
  * StepOutput.weights records the aggregator's effective weights (d = Jᵀw) where it has them,
  * else 1 per task (each method's file says what its `lastWeights` holds).
+ * With one dataset per task (every task each step), each L_i is on its own batch: "param" only.
  */
 import * as tf from "@tensorflow/tfjs";
 import { Aggregator, Level } from "../../aggregators/types";
 import { NonFiniteLossError } from "../../errors";
-import { recordOnce, splitUpdate, taskGradients, vjp } from "../jacobian";
-import { firstNonFinite, StepInput, StepOutput } from "./types";
+import { splitUpdate, taskGradients, vjp } from "../jacobian";
+import { readAll, recordAsync, unrecorded } from "../tape";
+import { firstNonFinite, forward, SkipStep, StepInput, StepOutput } from "./types";
 import { applyUpdate, NonFiniteGradientError } from "./update";
 
-class SkipStep extends Error {}
-
-export function aggregatedStep(input: StepInput, aggregator: Aggregator, level: Level): StepOutput {
-  const { model, tasks, regularizers, x, targets } = input;
+export async function aggregatedStep(input: StepInput, aggregator: Aggregator, level: Level): Promise<StepOutput> {
+  const { model, tasks, regularizers } = input;
   const k = tasks.length;
   const taskNames = tasks.map((t) => t.name);
   const shared = model.sharedVariables().map(([, v]) => v);
   const taskVars = tasks.map((_, i) => model.taskVariables(i).map(([, v]) => v));
-  let lossValues: number[] = [];
+  let lossValues: number[] = new Array(k).fill(NaN);
   let regValues: number[] = [];
   let weights: number[] = new Array(k).fill(NaN);
   let applied = true;
   let gradNorm: number | undefined;
   try {
-    tf.tidy(() => {
-      const update = recordOnce(x, () => {
-        const z = model.encode(x, true);
-        const outputs = model.decode(z, x, true);
-        const losses = tasks.map((t, i) => t.loss(outputs[i], targets[i]));
-        lossValues = Array.from(tf.stack(losses).dataSync());
-        const bad = firstNonFinite(lossValues);
-        if (bad >= 0) {
-          if (input.onNonFinite === "stop") throw new NonFiniteLossError(tasks[bad].name, input.step, lossValues[bad]);
-          throw new SkipStep();
-        }
-        let { jacobian, heads } = taskGradients(level, losses, shared, taskVars, z);
-        const rowBad = tf.tidy(() => tf.any(tf.logicalNot(tf.isFinite(jacobian)), 1).dataSync());
-        const badRow = rowBad.findIndex((b) => b !== 0);
-        if (badRow >= 0) {
-          if (input.onNonFinite === "skip") throw new SkipStep();
-          throw new NonFiniteGradientError(taskNames[badRow], input.step, level === "param" ? "the shared parameters" : "the shared representation", NaN);
-        }
-        if (input.clipTaskNorm !== undefined) ({ jacobian, heads } = clipTasks(jacobian, heads, input.clipTaskNorm));
-        const direction = aggregator.aggregate(jacobian, { taskNames, losses: lossValues, level, representation: z, rowsChecked: true });
-        weights = aggregator.lastWeights ?? new Array(k).fill(1);
-        const sharedGrads = level === "param" ? splitUpdate(direction, shared) : vjp(z, shared, tf.reshape(direction, z.shape));
-        const grads: tf.NamedTensorMap = {};
-        const add = (v: tf.Variable, g: tf.Tensor | undefined) => {
-          if (!g) return;
-          grads[v.name] = grads[v.name] ? tf.add(grads[v.name], g) : g;
-        };
-        shared.forEach((v, j) => add(v, sharedGrads[j]));
-        taskVars.forEach((vars, i) => vars.forEach((v, j) => add(v, heads[i][j])));
-        if (regularizers.length > 0) {
-          const penalties = tf.stack(regularizers.map((r) => r.penalty(model)));
-          regValues = Array.from(penalties.dataSync());
-          const regGrads = vjp(tf.sum(penalties), input.variables);
-          input.variables.forEach((v, j) => add(v, regGrads[j]));
-        }
-        for (const g of Object.values(grads)) tf.keep(g);
-        return grads;
-      });
-      try {
-        gradNorm = applyUpdate(input, update);
-      } finally {
-        tf.dispose(Object.values(update));
+    await recordAsync(async () => {
+      const fwd = forward(input);
+      const penalties = regularizers.length > 0 ? tf.stack(regularizers.map((r) => r.penalty(model))) : undefined;
+      const [read, readPenalties] = await readAll(penalties ? [fwd.losses, penalties] : [fwd.losses]);
+      lossValues = Array.from(read);
+      if (readPenalties) regValues = Array.from(readPenalties);
+      const bad = firstNonFinite(lossValues);
+      if (bad >= 0) {
+        if (input.onNonFinite === "stop") throw new NonFiniteLossError(tasks[bad].name, input.step, lossValues[bad]);
+        throw new SkipStep();
       }
+      const z = fwd.zs[0];
+      let { jacobian, heads } = unrecorded(() => taskGradients(level, fwd.taskLosses as tf.Scalar[], shared, taskVars, z));
+      const [rowBad] = await readAll([tf.any(tf.logicalNot(tf.isFinite(jacobian)), 1)]);
+      const badRow = rowBad.findIndex((b) => b !== 0);
+      if (badRow >= 0) {
+        if (input.onNonFinite === "skip") throw new SkipStep();
+        throw new NonFiniteGradientError(taskNames[badRow], input.step, level === "param" ? "the shared parameters" : "the shared representation", NaN);
+      }
+      if (input.clipTaskNorm !== undefined) ({ jacobian, heads } = await clipTasks(jacobian, heads, input.clipTaskNorm));
+      const context = { taskNames, losses: lossValues, level, representation: z, rowsChecked: true };
+      const direction = aggregator.aggregateAsync ? await aggregator.aggregateAsync(jacobian, context) : aggregator.aggregate(jacobian, context);
+      weights = aggregator.lastWeights ?? new Array(k).fill(1);
+      const sharedGrads = unrecorded(() => (level === "param" ? splitUpdate(direction, shared) : vjp(z, shared, tf.reshape(direction, z.shape))));
+      const grads: tf.NamedTensorMap = {};
+      const add = (v: tf.Variable, g: tf.Tensor | undefined) => {
+        if (!g) return;
+        grads[v.name] = grads[v.name] ? tf.add(grads[v.name], g) : g;
+      };
+      shared.forEach((v, j) => add(v, sharedGrads[j]));
+      taskVars.forEach((vars, i) => vars.forEach((v, j) => add(v, heads[i][j])));
+      if (penalties) {
+        const total = tf.sum(penalties);
+        const regGrads = unrecorded(() => vjp(total, input.variables));
+        input.variables.forEach((v, j) => add(v, regGrads[j]));
+      }
+      gradNorm = await applyUpdate(input, grads, input.variables);
       if (gradNorm === undefined) throw new SkipStep();
     });
   } catch (e) {
@@ -87,12 +82,12 @@ export function aggregatedStep(input: StepInput, aggregator: Aggregator, level: 
   return { losses: lossValues, weights: [...weights], regularizers: regValues, applied, gradNorm };
 }
 
-function clipTasks(jacobian: tf.Tensor2D, heads: Array<Array<tf.Tensor | undefined>>, maxNorm: number) {
-  const rowSq = tf.sum(tf.square(jacobian), 1).dataSync();
-  const scales = heads.map((hs, i) => {
-    let sq = rowSq[i];
-    for (const h of hs) if (h) sq += tf.sum(tf.square(h)).dataSync()[0];
-    const norm = Math.sqrt(sq);
+async function clipTasks(jacobian: tf.Tensor2D, heads: Array<Array<tf.Tensor | undefined>>, maxNorm: number) {
+  // ||(row_i, head_i)||² for every task, read with one await.
+  const squares = tf.stack(heads.map((hs, i) => tf.addN([tf.sum(tf.square(tf.slice(jacobian, [i, 0], [1, -1]))), ...hs.flatMap((h) => (h ? [tf.sum(tf.square(h))] : []))])));
+  const [sq] = await readAll([squares]);
+  const scales = Array.from(sq, (s) => {
+    const norm = Math.sqrt(s);
     return norm > maxNorm ? maxNorm / norm : 1;
   });
   return {

@@ -1,28 +1,38 @@
 /**
- * A step strategy computes and applies one update from a batch. The trainer owns the loop, the
- * history and the progress; a strategy owns how the update is formed:
- * - `weightedStep` (weighted.ts): one backward pass of Σ_i w_i L_i + Σ_r R_r (static weights or a
- *   loss-weighting method);
- * - gradient aggregation (per-task gradients combined by an aggregator) lives beside it.
+ * What a step works on and gives back. The trainer owns the loop, the history and the progress;
+ * an update rule (weighted.ts, aggregated.ts, with fusedMlp.ts as the weighted rule's fast path)
+ * owns how one update is formed from a batch, and update.ts how it is checked and applied.
  */
 import * as tf from "@tensorflow/tfjs";
 import { MultiTaskModel } from "../../architectures/types";
 import { Regularizer } from "../../regularizers";
 import { Task } from "../../tasks/task";
+import { NonFinitePolicy } from "../validate";
+
+/**
+ * One step's data. From one dataset: one input, every task's targets. From one dataset per task:
+ * one input per trained task (the tasks a sampler drew, or all of them), each task's loss on its own.
+ */
+export interface StepBatch {
+  xs: tf.Tensor2D[];
+  /** Per task, its targets, or undefined when the task does not train at this step. */
+  targets: Array<tf.Tensor | undefined>;
+  /** Per task, the index in `xs` of its input, or -1 when it does not train at this step. */
+  part: number[];
+}
 
 export interface StepInput {
   model: MultiTaskModel;
   tasks: Task[];
   optimizer: tf.Optimizer;
   regularizers: Regularizer[];
-  /** All trainable variables, shared first. */
+  /** All trainable variables, shared first: the order the optimizer's slots follow. */
   variables: tf.Variable[];
-  x: tf.Tensor2D;
-  targets: tf.Tensor[];
+  batch: StepBatch;
   /** Global step and epoch, for methods that depend on them. */
   step: number;
   epoch: number;
-  onNonFinite: "stop" | "skip";
+  onNonFinite: NonFinitePolicy;
   /** Clip the whole update to this global norm. */
   clipNorm?: number;
   /** Clip each task's gradient to this norm before they are combined. */
@@ -30,9 +40,9 @@ export interface StepInput {
 }
 
 export interface StepOutput {
-  /** L_i per task. */
+  /** L_i per task (NaN for a task that did not train at this step). */
   losses: number[];
-  /** w_i used (for aggregators: the effective weights where the method has them, else 1/k… as documented). */
+  /** w_i used (for aggregators: the effective weights where the method has them, else 1). */
   weights: number[];
   /** Penalty per regularizer, in the order given. */
   regularizers: number[];
@@ -42,7 +52,37 @@ export interface StepOutput {
   gradNorm?: number;
 }
 
-export function firstNonFinite(values: ArrayLike<number>): number {
-  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return i;
+/** Thrown inside a step to abandon it (a non-finite loss or gradient under onNonFinite "skip"). */
+export class SkipStep extends Error {}
+
+/** The first index among `among` whose value is not finite, or -1. */
+export function firstNonFinite(values: ArrayLike<number>, among?: readonly number[]): number {
+  for (const i of among ?? Array.from({ length: values.length }, (_, j) => j)) if (!Number.isFinite(values[i])) return i;
   return -1;
+}
+
+/** The tasks that train at this step. */
+export function activeTasks(batch: StepBatch): number[] {
+  return batch.part.flatMap((p, i) => (p >= 0 ? [i] : []));
+}
+
+export interface Forward {
+  /** z per input. */
+  zs: tf.Tensor2D[];
+  /** The model's outputs per input. */
+  outputs: tf.Tensor2D[][];
+  /** L_i per task (undefined where the task does not train). */
+  taskLosses: Array<tf.Scalar | undefined>;
+  /** [k] losses, 0 where a task does not train. */
+  losses: tf.Tensor1D;
+}
+
+/** The forward pass of a step (record it on a tape to differentiate it). */
+export function forward(input: StepInput, training = true): Forward {
+  const { model, tasks, batch } = input;
+  const zs = batch.xs.map((x) => model.encode(x, training));
+  const outputs = zs.map((z, p) => model.decode(z, batch.xs[p], training));
+  const taskLosses = tasks.map((t, i) => (batch.part[i] < 0 ? undefined : t.loss(outputs[batch.part[i]][i], batch.targets[i]!)));
+  const losses = tf.stack(taskLosses.map((l) => l ?? tf.scalar(0))) as tf.Tensor1D;
+  return { zs, outputs, taskLosses, losses };
 }

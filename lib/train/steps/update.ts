@@ -1,14 +1,15 @@
 /**
  * The last stage of every step: check the update, clip it, apply it.
- * - The global gradient norm ‖g‖ = sqrt(Σ_v ‖g_v‖²) is computed once (one read-back per step).
- * - A non-finite norm means a NaN or infinite gradient: training stops (or the step is skipped,
- *   with onNonFinite "skip"), naming the step, the variable and the task whose gradient it is.
+ * - The global gradient norm ‖g‖ = sqrt(Σ_v ‖g_v‖²) is computed once (one awaited read per step).
+ * - A non-finite norm means a NaN or infinite gradient: the update is not applied; training stops
+ *   (or the step is skipped, with onNonFinite "skip"), naming the step, the variable and the task.
  * - With `clipNorm` c, an update with ‖g‖ > c is scaled by c/‖g‖ (Pascanu et al., 2013).
  */
 import * as tf from "@tensorflow/tfjs";
 import { MtlError } from "../../errors";
 import { nativeGlobalNorm } from "../../native/norm";
-import { StepInput } from "./types";
+import { unrecorded } from "../tape";
+import { forward, SkipStep, StepInput } from "./types";
 
 export class NonFiniteGradientError extends MtlError {
   constructor(readonly task: string, readonly step: number, readonly tensor: string, value: number) {
@@ -37,6 +38,14 @@ export function globalNorm(grads: tf.NamedTensorMap): tf.Scalar {
   });
 }
 
+async function readNumber(t: tf.Tensor): Promise<number> {
+  try {
+    return (await t.data())[0];
+  } finally {
+    t.dispose();
+  }
+}
+
 /** Scales a gradient map to norm at most `maxNorm` given its norm. */
 export function clipByNorm(grads: tf.NamedTensorMap, norm: number, maxNorm: number): tf.NamedTensorMap {
   if (!(norm > maxNorm)) return grads;
@@ -48,39 +57,66 @@ export function clipByNorm(grads: tf.NamedTensorMap, norm: number, maxNorm: numb
 
 /**
  * Checks, clips and applies `grads` (keyed by tf.Variable name). Returns the global norm before
- * clipping, or undefined when the step was skipped. Call inside the step's tf.tidy.
+ * clipping, or undefined when the step was skipped. The update is applied only after its norm was
+ * read and found finite, so a non-finite gradient never reaches the parameters. `order` is every
+ * variable the optimizer updates, in its slot order: tfjs optimizers key their slots (Adam's moments)
+ * by position in the map, so the map lists all of them, with null for one that gets no gradient this
+ * step (another task's head under a task sampler).
  */
-export function applyUpdate(input: StepInput, grads: tf.NamedTensorMap): number | undefined {
-  const norm = nativeGlobalNorm(grads) ?? globalNorm(grads).dataSync()[0];
+export async function applyUpdate(input: StepInput, grads: tf.NamedTensorMap, order: readonly tf.Variable[]): Promise<number | undefined> {
+  const norm = nativeGlobalNorm(grads) ?? (await readNumber(unrecorded(() => globalNorm(grads))));
   if (!Number.isFinite(norm)) {
     if (input.onNonFinite === "skip") return undefined;
-    throw blameNonFinite(input, grads, norm);
+    throw await blameNonFinite(input, grads, norm);
   }
-  const clipped = input.clipNorm !== undefined ? clipByNorm(grads, norm, input.clipNorm) : grads;
-  input.optimizer.applyGradients(clipped);
+  applyChecked(input, grads, norm, order);
   return norm;
 }
 
+/** A non-finite update norm: skips the step (SkipStep) or throws the error naming the task and tensor. */
+export async function refuseNonFinite(input: StepInput, grads: tf.NamedTensorMap, norm: number): Promise<never> {
+  if (input.onNonFinite === "skip") throw new SkipStep();
+  throw await blameNonFinite(input, grads, norm);
+}
+
+/** Clips and applies an update whose norm was read back finite. */
+export function applyChecked(input: StepInput, grads: tf.NamedTensorMap, norm: number, order: readonly tf.Variable[]): void {
+  unrecorded(() =>
+    tf.tidy(() => {
+      const clipped = input.clipNorm !== undefined ? clipByNorm(grads, norm, input.clipNorm) : grads;
+      const ordered: Record<string, tf.Tensor | null> = {};
+      for (const v of order) ordered[v.name] = clipped[v.name] ?? null;
+      input.optimizer.applyGradients(ordered as tf.NamedTensorMap);
+    }),
+  );
+}
+
 /** Slow path, only after a failure: finds the variable and the task whose gradient is not finite. */
-function blameNonFinite(input: StepInput, grads: tf.NamedTensorMap, norm: number): NonFiniteGradientError {
+async function blameNonFinite(input: StepInput, grads: tf.NamedTensorMap, norm: number): Promise<NonFiniteGradientError> {
   const names = new Map(input.model.namedVariables().map(([name, v]) => [v.name, name]));
-  const isFinite = (g: tf.Tensor) => tf.tidy(() => tf.all(tf.isFinite(g)).dataSync()[0] === 1);
-  const bad = Object.entries(grads).find(([, g]) => !isFinite(g));
+  const entries = Object.entries(grads);
+  const finite = await Promise.all(entries.map(([, g]) => readNumber(unrecorded(() => tf.tidy(() => tf.cast(tf.all(tf.isFinite(g)), "float32"))))));
+  const badIndex = finite.findIndex((f) => f !== 1);
+  const bad = badIndex >= 0 ? entries[badIndex] : undefined;
   // No element is NaN or infinite: the norm itself overflows float32; blame the largest tensor.
-  const culprit = bad ?? Object.entries(grads).reduce((best, cur) => (globalNorm({ a: cur[1] }).dataSync()[0] > globalNorm({ a: best[1] }).dataSync()[0] ? cur : best));
+  let culprit = bad;
+  if (!culprit) {
+    const norms = await Promise.all(entries.map(([, g]) => readNumber(unrecorded(() => globalNorm({ a: g })))));
+    culprit = entries[norms.indexOf(Math.max(...norms))];
+  }
   const tensor = names.get(culprit[0]) ?? culprit[0];
-  const variable = input.variables.find((v) => v.name === culprit[0]);
+  const variable = input.variables.find((v) => v.name === culprit![0]);
   let task = "unknown";
   let worst = -1;
   for (let i = 0; variable && i < input.tasks.length; i++) {
-    const taskNorm = tf.tidy(() => {
-      const { grads: g } = tf.variableGrads(() => {
-        const outputs = input.model.forward(input.x, true);
-        return input.tasks[i].loss(outputs[i], input.targets[i]);
-      }, [variable]);
-      const gv = g[variable.name];
-      return gv ? globalNorm({ a: gv }).dataSync()[0] : 0;
-    });
+    if (input.batch.part[i] < 0) continue;
+    const taskNorm = await readNumber(
+      tf.tidy(() => {
+        const { grads: g } = tf.variableGrads(() => forward(input).taskLosses[i]!, [variable]);
+        const gv = g[variable.name];
+        return gv ? globalNorm({ a: gv }) : tf.scalar(0);
+      }),
+    );
     const score = Number.isFinite(taskNorm) ? taskNorm : Infinity;
     if (score > worst) {
       worst = score;
@@ -90,7 +126,7 @@ function blameNonFinite(input: StepInput, grads: tf.NamedTensorMap, norm: number
   // The value reported is the gradient's own (NaN if an element is NaN, else Infinity), not the
   // norm's: the scaled float32 norm turns an infinite element into NaN and the native one does not,
   // and the same gradient must give the same message on every path.
-  const value = bad ? (tf.tidy(() => tf.any(tf.isNaN(bad[1])).dataSync()[0]) === 1 ? NaN : Infinity) : norm;
+  const value = bad ? ((await readNumber(unrecorded(() => tf.tidy(() => tf.cast(tf.any(tf.isNaN(bad[1])), "float32"))))) === 1 ? NaN : Infinity) : norm;
   return new NonFiniteGradientError(task, input.step, bad ? tensor : `${tensor} (every element finite, the norm overflows float32)`, value);
 }
 
@@ -99,13 +135,15 @@ function blameNonFinite(input: StepInput, grads: tf.NamedTensorMap, norm: number
  * summed, differentiating each L_i through the tape already recorded (no second forward pass).
  * Variables a task does not reach (other tasks' heads) get no contribution from it.
  */
-export function clippedTaskGradients(losses: tf.Tensor1D, weights: number[], variables: tf.Variable[], maxNorm: number): tf.NamedTensorMap {
+export async function clippedTaskGradients(losses: tf.Tensor1D, weights: number[], variables: tf.Variable[], maxNorm: number): Promise<tf.NamedTensorMap> {
+  // The products w_i·L_i are recorded (their gradients run through them); the backward passes are not.
+  const terms = weights.map((w, i) => (w === 0 ? undefined : (tf.mul(w, tf.squeeze(tf.slice(losses, [i], [1]))) as tf.Scalar)));
+  const perTask = terms.map((term) => (term ? unrecorded(() => tf.variableGrads(() => term, variables).grads) : undefined));
+  const norms = await Promise.all(perTask.map((g) => (g ? readNumber(unrecorded(() => globalNorm(g))) : 0)));
   const sum: tf.NamedTensorMap = {};
-  weights.forEach((w, i) => {
-    if (w === 0) return;
-    const { grads } = tf.variableGrads(() => tf.mul(w, tf.squeeze(tf.slice(losses, [i], [1]))) as tf.Scalar, variables);
-    const norm = globalNorm(grads).dataSync()[0];
-    const clipped = clipByNorm(grads, norm, maxNorm);
+  perTask.forEach((grads, i) => {
+    if (!grads) return;
+    const clipped = clipByNorm(grads, norms[i], maxNorm);
     for (const [name, g] of Object.entries(clipped)) sum[name] = sum[name] ? tf.add(sum[name], g) : g;
   });
   return sum;

@@ -1,5 +1,5 @@
 /**
- * The fused native training step: for a hard-sharing model built from mtlkit's dense layers with
+ * The fused native training step, the weighted rule's fast path: for a hard-sharing model built from mtlkit's dense layers with
  * tasks whose losses have a closed form (softmax cross-entropy, MSE, sigmoid cross-entropy),
  * constant task weights and mtlkit's Adam, the whole step — forward, losses, backward, gradient
  * norm, clipping and the Adam update — is one native call on the tensors' memory, instead of about
@@ -13,16 +13,16 @@
  * (NonFiniteLossError, NonFiniteGradientError) or skips it with the same record under "skip".
  */
 import * as tf from "@tensorflow/tfjs";
-import { HardSharingModel } from "../architectures/hardSharing";
-import { Mlp } from "../layers/block";
-import { Dense } from "../layers/dense";
-import { FusedLoss } from "../tasks/task";
-import type { StepInput, StepOutput } from "../train/steps/types";
-import { checkModelTasks } from "../train/validate";
-import type { Weighting } from "../weighting/types";
-import { FusedAdamOptimizer } from "./adam";
-import { nativeAddonFor } from "./kernels";
-import { exclusiveView, HeapBackend, readInt32View, readView } from "./views";
+import { HardSharingModel } from "../../architectures/hardSharing";
+import { Mlp } from "../../layers/block";
+import { Dense } from "../../layers/dense";
+import { FusedAdamOptimizer } from "../../native/adam";
+import { nativeAddonFor } from "../../native/kernels";
+import { exclusiveView, HeapBackend, readInt32View, readView } from "../../native/views";
+import { FusedLoss } from "../../tasks/task";
+import type { Weighting } from "../../weighting/types";
+import { checkModelTasks } from "../validate";
+import type { StepInput, StepOutput } from "./types";
 
 const LOSS_CODES: Record<FusedLoss, number> = { softmaxCrossEntropy: 0, meanSquaredError: 1, sigmoidCrossEntropy: 2 };
 
@@ -56,7 +56,7 @@ function denseLayers(block: unknown): Dense[] | undefined {
 /** Constant weights of `equal` and `static` (the only methods whose weights need no context). */
 function constantWeights(weighting: Weighting): number[] | undefined {
   if ((weighting.name !== "equal" && weighting.name !== "static") || weighting.variables().length > 0) return undefined;
-  return weighting.weigh(undefined as never);
+  return weighting.weigh(undefined as never) as number[];
 }
 
 /** Runs the fused step, or returns undefined when the step is outside its scope. */
@@ -65,6 +65,10 @@ export function fusedMlpStep(input: StepInput, weighting: Weighting): StepOutput
   const addon = nativeAddonFor(backendName) as unknown as StepAddon | undefined;
   const { model, tasks, optimizer } = input;
   if (!addon || typeof addon.mlpStep !== "function") return undefined;
+  // One input with every task's targets (not one dataset per task).
+  const { batch } = input;
+  if (batch.xs.length !== 1 || batch.part.some((p) => p !== 0)) return undefined;
+  const inputX = batch.xs[0];
   if (!(model instanceof HardSharingModel) || !FusedAdamOptimizer.is(optimizer)) return undefined;
   if (input.regularizers.length > 0 || input.clipTaskNorm !== undefined) return undefined;
   const trunk = denseLayers(model.trunk);
@@ -93,14 +97,14 @@ export function fusedMlpStep(input: StepInput, weighting: Weighting): StepOutput
     return { kernel, bias, mKernel, vKernel, mBias, vBias, relu: d.activation === "relu" };
   });
   if (layerViews.some((l) => l === undefined)) return undefined;
-  const x = readView(backendName, backend, input.x);
-  const targets = tasks.map((t, i) => (t.fusedLoss === "softmaxCrossEntropy" ? readInt32View(backendName, backend, input.targets[i]) : readView(backendName, backend, input.targets[i])));
+  const x = readView(backendName, backend, inputX);
+  const targets = tasks.map((t, i) => (t.fusedLoss === "softmaxCrossEntropy" ? readInt32View(backendName, backend, batch.targets[i]!) : readView(backendName, backend, batch.targets[i]!)));
   if (!x || targets.some((t) => t === undefined)) return undefined;
 
   let offset = trunk.length;
   const result = addon.mlpStep({
     x,
-    batch: input.x.shape[0],
+    batch: inputX.shape[0],
     trunk: layerViews.slice(0, trunk.length) as NativeLayer[],
     heads: heads.map((h, t) => {
       const layers = layerViews.slice(offset, offset + h!.length) as NativeLayer[];
