@@ -16,9 +16,6 @@ import * as mtl from "../../lib";
 import { Rng } from "../../lib/random";
 import { backendsToTest, setBackend } from "../helpers/backends";
 
-// Set to true when the asynchronous Trainer lands.
-const TRAINER_ASYNC = false;
-
 const STEPS = 20;
 const TOLERANCE = 1e-4;
 
@@ -188,7 +185,7 @@ describe("through mtl.Trainer (needs the asynchronous Trainer)", () => {
     return { losses: history.steps.slice(-STEPS).map((s) => [...s.losses]), leaked };
   }
 
-  it.skipIf(!TRAINER_ASYNC).each(PROBLEMS.flatMap((p) => others.map((b) => ({ problem: p, backend: b, name: p.name }))))(
+  it.each(PROBLEMS.flatMap((p) => others.map((b) => ({ problem: p, backend: b, name: p.name }))))(
     "$name on $backend agrees with cpu",
     async ({ problem, backend }) => {
       await setBackend("cpu");
