@@ -75,8 +75,10 @@ export class Kernel {
   private exiting = false;
   private executing = false;
   private realExit: (code?: number) => never = process.exit.bind(process);
+  private warmed = false;
   /** execute_reply payloads (the pager) of the running request. */
   private payloads: JsonObject[] = [];
+  private warmTimer: NodeJS.Timeout | null = null;
   private link: SupervisorLink | null = null;
   /** Resolves once a client has subscribed to IOPub (seen through XPUB). */
   private readonly subscribed: Promise<void>;
@@ -97,17 +99,10 @@ export class Kernel {
   }
 
   async start(): Promise<void> {
-    // The control thread (heartbeat, control, stdin) starts in parallel with the compiler below.
-    const workerReady = this.startWorker();
-    workerReady.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
     await bindWithRetry(this.shell.socket as zmq.Router, endpoint(this.info, "shell"));
     await bindWithRetry(this.iopub.socket as zmq.XPublisher, endpoint(this.info, "iopub"));
     void this.watchSubscriptions();
-    // Build the TypeScript compiler now (most of a first cell's wait): the heartbeat lives on the
-    // control thread, so the kernel counts as alive meanwhile, and requests that arrive wait on the
-    // socket. Starting it only after the first kernel_info_reply made the first cell wait for it.
-    this.warmEngine();
-    await workerReady;
+    await this.startWorker();
     this.captureStreams();
     this.installGlobals();
     process.on("SIGINT", () => this.onSigint());
@@ -124,15 +119,17 @@ export class Kernel {
     );
     void this.readShell();
     void this.processShell();
+    // Creating the compiler blocks for about a second: do it once the client has
+    // seen the kernel answer (first kernel_info_reply), or after a short idle wait.
+    this.warmTimer = setTimeout(() => this.warmUp(), 1000);
   }
 
-  /** Creates the compiler; a failure here is not fatal: the first cell builds it again and reports. */
-  private warmEngine(): void {
-    try {
-      this.engine.warm();
-    } catch (e) {
-      this.log(`building the compiler at start failed: ${(e as Error).stack ?? e}`);
-    }
+  private warmUp(): void {
+    if (this.warmTimer) clearTimeout(this.warmTimer);
+    this.warmTimer = null;
+    if (this.warmed) return;
+    this.warmed = true;
+    setTimeout(() => this.engine.warm(), 20);
   }
 
   private startWorker(): Promise<void> {
@@ -426,6 +423,7 @@ export class Kernel {
     switch (msg.header.msg_type) {
       case "kernel_info_request":
         await this.reply(msg, "kernel_info_reply", this.kernelInfo());
+        this.warmUp();
         return;
       case "execute_request":
         return this.execute(msg);
