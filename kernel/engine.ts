@@ -81,6 +81,8 @@ export class Engine {
   private tslabLoaded: Tslab | null = null;
   private conv: TslabConverter | null = null;
   private prevDecl = "";
+  /** Where a failing library cell hook is reported (the cell's stderr while it runs). */
+  private readonly hookLog = (line: string): void => console.error(`[mtlkit kernel] ${line}`);
   private readonly locals: Record<string, unknown> = {};
   private readonly exportsProxy: Record<string, unknown>;
   private readonly sideOutputs = new Map<string, string>();
@@ -254,6 +256,7 @@ export class Engine {
         enter: () => this.enterRun(),
         leave: () => this.leaveRun(),
       };
+      runCellHooks("before", this.hookLog);
       const ret: unknown = compileUncached(wrapped, file).runInThisContext({ breakOnSigint: true });
       if (isAsync) {
         const interrupted = new Promise<never>((_, reject) => {
@@ -266,8 +269,10 @@ export class Engine {
         }
       }
     } catch (e) {
-      // A script ended by SIGINT runs no finally: it left the run state behind.
+      // A script ended by SIGINT runs no finally: it left the run state behind, and libraries may
+      // have left scopes open (tfjs's tidy): their hooks repair what they own.
       if (this.runState) Atomics.store(this.runState.word, this.runState.index, RUN_IDLE);
+      if (isTermination(e)) runCellHooks("terminated", this.hookLog);
       // What the cell declared before it threw stays usable (as in IPython): keep its declarations.
       this.prevDecl = converted.declOutput ?? this.prevDecl;
       return { status: "error", ...this.describeError(e) };
@@ -426,6 +431,28 @@ export class Engine {
       main: req.main,
     }) as NodeJS.Require;
   }
+}
+
+/**
+ * Hooks that libraries register under `Symbol.for("mtlkit.cellHooks")` (a Set of objects with
+ * `before()` and `terminated()`): called as a cell starts and when SIGINT terminated its synchronous
+ * run, which skips every finally block (mtlkit's own repairs tfjs's engine: lib/util/engineRecovery.ts).
+ */
+function runCellHooks(phase: "before" | "terminated", log: (line: string) => void): void {
+  const hooks = (globalThis as Record<symbol, unknown>)[Symbol.for("mtlkit.cellHooks")];
+  if (!(hooks instanceof Set)) return;
+  for (const hook of hooks as Set<Partial<Record<typeof phase, () => void>>>) {
+    try {
+      hook[phase]?.();
+    } catch (e) {
+      log(`a cell hook (${phase}) failed: ${(e as Error).stack ?? e}`);
+    }
+  }
+}
+
+/** The error V8 raises when SIGINT ends a script run with breakOnSigint. */
+function isTermination(e: unknown): boolean {
+  return e instanceof Error && (e as { code?: string }).code === "ERR_SCRIPT_EXECUTION_INTERRUPTED";
 }
 
 function isInterrupt(e: unknown): boolean {

@@ -9,6 +9,8 @@
  *   await trainer.fit(train, { validation });
  */
 export * as tf from "@tensorflow/tfjs";
+// Side effect: repairs tfjs's engine after the kernel interrupts a cell's synchronous code.
+import "./util/engineRecovery";
 export { useBestBackend, backendInfo, rankBackends, BackendInfo, BackendCandidate, BackendName, UseBackendOptions } from "./backend";
 export { probeWebGpu, WebGpuProbe, GpuAdapterSummary } from "./backends/webgpu";
 export { doctor, formatDoctor, DoctorReport, BackendCheck } from "./doctor";

@@ -146,6 +146,25 @@ describe("interrupting a fit", () => {
     expect(fs.readdirSync(dir).length).toBeGreaterThan(0);
   }, 90_000);
 
+  it("stops a long evaluate (synchronous) and leaves no tensor behind", async () => {
+    const prepare = await client.execute(
+      [
+        "const rows = Array.from({ length: 200000 }, (_, i) => [Math.sin(i), Math.cos(i)]);",
+        "const big = mtl.fromArrays({ x: rows, targets: { a: rows.map((r) => r[0]), b: rows.map((r) => r[1]) }, tasks });",
+        "const tensorsBefore = mtl.tf.memory().numTensors;",
+      ].join("\n"),
+      { timeoutMs: 60_000 },
+    );
+    expect(prepare.reply.status, JSON.stringify(prepare.reply)).toBe("ok");
+    const started = Date.now();
+    const ev = await client.execute("trainer.evaluate(big, 8)", { timeoutMs: 1500, graceMs: 10_000 });
+    expect(ev.timedOut).toBe(true);
+    expect(ev.reply.ename).toBe("Interrupted");
+    expect(Date.now() - started).toBeLessThan(8000);
+    const after = await client.execute("mtl.tf.memory().numTensors - tensorsBefore", { timeoutMs: 30_000 });
+    expect(plain(after.messages.find((m) => m.header.msg_type === "execute_result"))).toBe("0");
+  }, 90_000);
+
   it("stops a fit that no cell awaits any more (started without await) when the idle kernel is interrupted", async () => {
     const started = await client.execute(
       "const background = trainer.fit(data, { epochs: 100000 });\nbackground.catch(() => undefined);\nawait new Promise((r) => setTimeout(r, 500));\ntrainer.history.steps.length",
