@@ -9,7 +9,7 @@ import * as tf from "@tensorflow/tfjs";
 import { disableNativeKernels, enableNativeKernels, loadNative, nativeMatMulActive, NativeKernelsStatus } from "./native";
 import { MtlError } from "./errors";
 import { firstLine, loaders } from "./backends/loaders";
-import { replaceWasmSlicing } from "./ops/wasmSlice";
+import { replaceWasmSlicing } from "./native/wasmSlice";
 import { describeAdapter, isSoftwareAdapter, probeWebGpu, registerWebGpu, WebGpuProbe } from "./backends/webgpu";
 import { withDisplay } from "./display/attach";
 import { backendBundle } from "./display/backend";

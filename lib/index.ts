@@ -35,7 +35,7 @@ export { maxPool2d, avgPool2d, maskedMaxOverTime, maskedMeanOverTime } from "./l
 export { cnnEncoder, CnnEncoder, CnnEncoderOptions } from "./layers/cnnEncoder";
 export { textEncoder, TextCnnEncoder, TextEncoderOptions } from "./layers/textEncoder";
 export { positionwiseHead, PositionwiseDense, PositionwiseOptions } from "./layers/positionwise";
-export { registerWasmTrainingKernels } from "./layers/wasmKernels";
+export { registerWasmTrainingKernels } from "./native/wasmKernels";
 export { linear } from "./ops/linear";
 export { matMulFast } from "./ops/matmul";
 export * as native from "./native";

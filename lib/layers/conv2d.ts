@@ -8,7 +8,7 @@ import * as tf from "@tensorflow/tfjs";
 import { check } from "../errors";
 import { Rng } from "../random";
 import { activate, Activation, checkActivation } from "./activations";
-import "./wasmKernels";
+import "../native/wasmKernels";
 
 export interface Conv2dOptions {
   kernelSize?: number | [number, number];

@@ -6,7 +6,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { check } from "../errors";
 import { Rng } from "../random";
-import "./wasmKernels";
+import "../native/wasmKernels";
 
 export class Embedding {
   readonly table: tf.Variable<tf.Rank.R2>;

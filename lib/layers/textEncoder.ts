@@ -18,7 +18,7 @@ import { Activation, activate, checkActivation } from "./activations";
 import { Block } from "./block";
 import { Embedding } from "./embedding";
 import { maskedMaxOverTime } from "./pooling";
-import "./wasmKernels";
+import "../native/wasmKernels";
 
 export interface TextEncoderOptions {
   /** Tokens per example T. */

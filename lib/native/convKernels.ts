@@ -13,25 +13,11 @@
  * and among equal positive maxima the last wins (test/native/convKernels.test.ts shows both).
  */
 import * as tf from "@tensorflow/tfjs";
+import type { CpuBackendLike, TensorInfo, WasmBackendLike } from "./views";
 import { NativeAddon } from "./addon";
 
 export type KernelFunc = (args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }) => tf.TensorInfo | tf.TensorInfo[];
 
-interface TensorInfo {
-  dataId: object;
-  shape: number[];
-  dtype: string;
-}
-
-interface WasmBackendLike {
-  makeOutput(shape: number[], dtype: string): TensorInfo;
-  typedArrayFromHeap(t: TensorInfo): Float32Array;
-}
-
-interface CpuBackendLike {
-  data: { get(dataId: object): { values: Float32Array } };
-  makeTensorInfo(shape: number[], dtype: string, values: Float32Array): TensorInfo;
-}
 
 /** How many times each native kernel ran rather than deferring (for tests; counting costs nothing). */
 export const nativeKernelRuns: Record<string, number> = {};

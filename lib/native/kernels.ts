@@ -8,26 +8,12 @@
  * Results equal the backends' own within float32 rounding (BLAS sums in a different order).
  */
 import * as tf from "@tensorflow/tfjs";
-import "../layers/wasmKernels"; // wasm's Conv2DBackpropFilter, kept as the native one's fallback
+import type { CpuBackendLike, TensorInfo, WasmBackendLike } from "./views";
+import "./wasmKernels"; // wasm's Conv2DBackpropFilter, kept as the native one's fallback
 import { loadNative, NativeAddon } from "./addon";
 import { convPoolKernels, KernelFunc } from "./convKernels";
 import { nativeThreads } from "./threads";
 
-interface TensorInfo {
-  dataId: object;
-  shape: number[];
-  dtype: string;
-}
-
-interface WasmBackendLike {
-  makeOutput(shape: number[], dtype: string): TensorInfo;
-  typedArrayFromHeap(t: TensorInfo): Float32Array;
-}
-
-interface CpuBackendLike {
-  data: { get(dataId: object): { values: Float32Array } };
-  makeTensorInfo(shape: number[], dtype: string, values: Float32Array): TensorInfo;
-}
 
 const SUPPORTED = ["wasm", "cpu"] as const;
 type SupportedBackend = (typeof SUPPORTED)[number];

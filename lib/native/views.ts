@@ -5,6 +5,25 @@
  */
 import * as tf from "@tensorflow/tfjs";
 
+/** What a kernel function receives and returns for a tensor (tfjs's TensorInfo, as kernels see it). */
+export interface TensorInfo {
+  dataId: object;
+  shape: number[];
+  dtype: string;
+}
+
+/** The parts of tfjs-backend-wasm's backend that mtlkit's wasm kernels use. */
+export interface WasmBackendLike {
+  makeOutput(shape: number[], dtype: string): TensorInfo;
+  typedArrayFromHeap(t: TensorInfo): Float32Array;
+}
+
+/** The parts of tfjs's cpu backend that mtlkit's cpu kernels use. */
+export interface CpuBackendLike {
+  data: { get(dataId: object): { values: Float32Array } };
+  makeTensorInfo(shape: number[], dtype: string, values: Float32Array): TensorInfo;
+}
+
 export interface HeapBackend {
   dataIdMap?: { get(dataId: object): { refCount: number } | undefined };
   typedArrayFromHeap?(t: tf.Tensor): Float32Array;

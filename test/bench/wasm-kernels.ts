@@ -1,12 +1,12 @@
 /**
- * Speed of the training kernels mtlkit adds to wasm (lib/layers/wasmKernels.ts) against the cpu
+ * Speed of the training kernels mtlkit adds to wasm (lib/native/wasmKernels.ts) against the cpu
  * backend's own, side by side: the filter gradient of a conv2d (im2col + wasm matmul) and the
  * gradient of an embedding lookup (segment sum). Median of N runs, in ms.
  *   npm run build && node dist/test/bench/wasm-kernels.js [runs]
  */
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
-import "../../lib/layers/wasmKernels";
+import "../../lib/native/wasmKernels";
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);

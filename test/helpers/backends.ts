@@ -9,7 +9,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
-import { replaceWasmSlicing } from "../../lib/ops/wasmSlice";
+import { replaceWasmSlicing } from "../../lib/native/wasmSlice";
 
 // Tests that set the wasm backend themselves run on the same slicing kernels as useBestBackend.
 replaceWasmSlicing();

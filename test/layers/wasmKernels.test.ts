@@ -1,6 +1,6 @@
 import * as tf from "@tensorflow/tfjs";
 import { describe, expect, it } from "vitest";
-import "../../lib/layers/wasmKernels";
+import "../../lib/native/wasmKernels";
 import { Rng } from "../../lib/random";
 import { setBackend } from "../helpers/backends";
 

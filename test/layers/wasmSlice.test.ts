@@ -1,11 +1,11 @@
 /**
- * wasm's Slice, SplitV and Unpack (lib/ops/wasmSlice.ts) copy only the slice: the same values as the
+ * wasm's Slice, SplitV and Unpack (lib/native/wasmSlice.ts) copy only the slice: the same values as the
  * cpu backend's kernels, bit for bit, for every rank, dtype and slice position, and no read of the
  * whole input out of the heap (tfjs-wasm's own Slice made one per output).
  */
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { replaceWasmSlicing } from "../../lib/ops/wasmSlice";
+import { replaceWasmSlicing } from "../../lib/native/wasmSlice";
 import { setBackend } from "../helpers/backends";
 
 function random(shape: number[], dtype: "float32" | "int32" | "bool", seed: number): { values: number[]; shape: number[]; dtype: typeof dtype } {

@@ -13,7 +13,7 @@
  * The cpu backend has both; tests check these against it (test/layers/wasmKernels.test.ts).
  */
 import * as tf from "@tensorflow/tfjs";
-import "../ops/wasmSlice"; // slicing that copies only the slice
+import "./wasmSlice"; // slicing that copies only the slice
 
 type KernelArgs = { inputs: Record<string, tf.TensorInfo>; backend: WasmBackendLike; attrs: Record<string, unknown> };
 
