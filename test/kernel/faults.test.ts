@@ -13,7 +13,7 @@ import { KernelClient } from "../../kernel/runner/client";
 import { findKernelSpec } from "../../kernel/runner/kernelspec";
 import { endpoint } from "../../kernel/protocol/connection";
 import { encode, newHeader, Signer } from "../../kernel/protocol/wire";
-import { cells, CLI, mtlkitRun as runIn, NbOutput, tmpDir, workDir, writeNotebook } from "./helpers";
+import { alive, cells, CLI, mtlkitRun as runIn, NbOutput, tmpDir, waitUntil, workDir, writeNotebook } from "./helpers";
 
 /** Heap limit for the kernels of these tests: enough for the compiler (~80 MiB), quick to exhaust. */
 const HEAP_MB = 256;
@@ -39,24 +39,6 @@ afterAll(() => {
 const mtlkitRun = (args: string[]) => runIn(jupyterDir, work, args, 150_000);
 
 const text = (o: NbOutput | undefined) => ((o?.text ?? o?.data?.["text/plain"] ?? []) as string[]).join("");
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function waitUntil(f: () => boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (f()) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return f();
-}
 
 describe("kernel faults", () => {
   it("a cell that exhausts the heap, or kills its own process, gets a clear error and a cleanly restarted kernel", () => {

@@ -111,3 +111,28 @@ export function writeNotebook(file: string, cells: CellSpec[], kernel = "mtlkit"
   };
   fs.writeFileSync(file, JSON.stringify(nb, null, 1));
 }
+
+/** Whether process `pid` is running (a zombie, dead but not yet reaped, counts as gone). */
+export function alive(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+  } catch {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
+
+/** Polls `f` every 100 ms until it holds or `ms` have passed; returns its last answer. */
+export async function waitUntil(f: () => boolean, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (f()) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return f();
+}

@@ -13,7 +13,7 @@ import { KernelClient } from "../../kernel/runner/client";
 import { findKernelSpec } from "../../kernel/runner/kernelspec";
 import { endpoint } from "../../kernel/protocol/connection";
 import { encode, JsonObject, Message, newHeader, Signer } from "../../kernel/protocol/wire";
-import { CLI, haveJupyter, PYTHON, REPO, requireTool, tmpDir } from "./helpers";
+import { alive, CLI, haveJupyter, PYTHON, REPO, requireTool, tmpDir, waitUntil } from "./helpers";
 
 let jupyterDir = "";
 let work = "";
@@ -77,29 +77,6 @@ async function valueOf(client: KernelClient, code: string, timeoutMs = 60_000): 
 }
 
 /** Whether a process exists and is not a zombie (a container's init may not reap them). */
-function alive(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
-  } catch {
-    try {
-      process.kill(pid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  }
-}
-
-async function waitUntil(f: () => boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (f()) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return f();
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function childrenOf(pid: number): { pid: number; cmd: string }[] {
