@@ -10,7 +10,6 @@
 import * as fs from "fs";
 import Module from "module";
 import * as path from "path";
-import type * as TS from "typescript";
 
 /** The root of the mtlkit package this kernel belongs to: the nearest folder with a package.json above this file. */
 export const MTLKIT_ROOT = packageRoot(__dirname);

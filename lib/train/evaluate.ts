@@ -16,7 +16,7 @@ import * as tf from "@tensorflow/tfjs";
 import { MultiTaskModel } from "../architectures/types";
 import { MultiTaskData, validateForTasks } from "../data/dataset";
 import { check, checkKnownOptions } from "../errors";
-import { binaryScores, binaryScoresFromCounts, classificationScores, ClassScores, MultiLabelCounts, perClassScores, safeDivide } from "../tasks/metrics";
+import { binaryScoresFromCounts, classificationScores, ClassScores, MultiLabelCounts, perClassScores, safeDivide } from "../tasks/metrics";
 import { Task } from "../tasks/task";
 import { Reads, readsAsync, readsSync } from "../util/reads";
 import { toFrame } from "./history";
