@@ -63,6 +63,7 @@ export class CrossStitchModel extends BaseModel {
 
   constructor(options: CrossStitchOptions) {
     super();
+    this.recordOptions(options);
     const where = "crossStitch";
     checkKnownOptions(where, options, OPTIONS);
     checkPositiveInteger(where, "inputSize", options.inputSize);

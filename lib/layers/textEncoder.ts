@@ -19,6 +19,7 @@ import { Block } from "./block";
 import { Embedding } from "./embedding";
 import { maskedMaxOverTime } from "./pooling";
 import "../native/wasmKernels";
+import { recordBlockSpec } from "./spec";
 
 export interface TextEncoderOptions {
   /** Tokens per example T. */
@@ -53,6 +54,7 @@ export class TextCnnEncoder implements Block {
   constructor(options: TextEncoderOptions) {
     const where = "textEncoder";
     checkKnownOptions(where, options, ["sequenceLength", "vocabularySize", "embeddingSize", "channels", "kernelSize", "causal", "output", "activation", "seed", "name"]);
+    recordBlockSpec(this, "textEncoder", options);
     checkPositiveInteger(where, "sequenceLength", options.sequenceLength);
     checkPositiveInteger(where, "vocabularySize", options.vocabularySize);
     this.name = options.name ?? "text";
