@@ -107,7 +107,7 @@ export abstract class BaseModel implements MultiTaskModel {
    */
   async save(dir: string, options: SaveOptions = {}): Promise<string> {
     // Loaded lazily: the saving code needs node:fs, which the browser bundle of this class leaves out.
-    const { saveModel } = require("../deploy/save") as typeof import("../deploy/save");
+    const { saveModel } = await import("../deploy/save");
     return saveModel(this, dir, options);
   }
 
