@@ -121,14 +121,32 @@ function inputTensor(where: string, name: string, input: WeightInput): tf.Tensor
     check(Array.isArray(shape) && shape.every((d) => Number.isInteger(d) && d >= 0), where, () => `variable '${name}': 'shape' must be a list of non-negative integers, got ${JSON.stringify(shape)}.`);
     const size = shape.reduce((a, b) => a * b, 1);
     check(values && typeof values.length === "number" && values.length === size, where, () => `variable '${name}': shape [${shape}] needs ${size} values, got ${values?.length}.`);
-    return tf.tensor(Float32Array.from(values), shape, "float32");
+    const data = Float32Array.from(values);
+    const bad = data.findIndex((v) => !Number.isFinite(v));
+    check(bad < 0, where, () => `variable '${name}': value ${bad} is ${data[bad]}; weights must be finite numbers.`);
+    return tf.tensor(data, shape, "float32");
   }
   if (Array.isArray(input)) {
-    try {
-      return tf.tensor(input as number[], undefined, "float32");
-    } catch (e) {
-      throw new MtlError(where, `variable '${name}': the nested arrays are not a regular tensor (${(e as Error).message}).`);
-    }
+    const shape: number[] = [];
+    const values: number[] = [];
+    const irregular = (why: string) => new MtlError(where, `variable '${name}': the nested arrays are not a regular tensor (${why}).`);
+    const walk = (a: NestedNumbers, depth: number, path: string): void => {
+      if (Array.isArray(a)) {
+        if (depth === shape.length) {
+          if (values.length > 0) throw irregular(`${path} is an array where a number was expected`);
+          shape.push(a.length);
+        }
+        if (shape[depth] !== a.length) throw irregular(`${path || "the top level"} has ${a.length} entries where ${shape[depth]} were expected`);
+        a.forEach((v, i) => walk(v, depth + 1, `${path}[${i}]`));
+        return;
+      }
+      if (depth !== shape.length) throw irregular(`${path} is a number where an array was expected`);
+      check(typeof a === "number" && Number.isFinite(a), where, () => `variable '${name}': ${path} is ${String(a)}; weights must be finite numbers.`);
+      values.push(a);
+    };
+    walk(input, 0, "");
+    check(values.length === shape.reduce((x, y) => x * y, 1), where, () => `variable '${name}': the nested arrays are not a regular tensor (some entries are numbers, others arrays).`);
+    return tf.tensor(values, shape, "float32");
   }
   throw new MtlError(where, `variable '${name}': expected a tensor, { shape, values } or nested arrays of numbers.`);
 }
