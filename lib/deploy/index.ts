@@ -11,3 +11,4 @@ export { ModelDescription } from "./describe";
 export { MODEL_FORMAT, MODEL_FORMAT_VERSION, SavedModelFile } from "./format";
 export { WeightLayout, NamedWeights, WeightValues, WeightInput, GetWeightsOptions, SetWeightsOptions } from "./weights";
 export { exportWeb, ExportWebOptions } from "./web/exportWeb";
+export { openInBrowser, OpenInBrowserOptions, BrowserRun } from "./web/openInBrowser";

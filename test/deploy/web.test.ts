@@ -128,6 +128,23 @@ describe.skipIf(!run)("the exported page in headless Chromium predicts as Node d
   }, 60_000);
 });
 
+describe.skipIf(!run)("mtl.deploy.openInBrowser", () => {
+  it("predicts in the page as Node does, with a screenshot to display", async () => {
+    const [, entry] = encoderZoo();
+    const { webDir, loaded } = await exportEntry(entry);
+    const result = await mtl.deploy.openInBrowser(join(webDir, "index.html"), entry.rows);
+    expect(result.pageErrors).toEqual([]);
+    expect(result.backend).toBe("cpu");
+    expect(maxOutputDifference(await mtl.deploy.predict(loaded, entry.rows), result.predictions)).toBeLessThanOrEqual(TOLERANCE * 10);
+    expect(Buffer.from(result.screenshot).subarray(1, 4).toString()).toBe("PNG");
+    const bundle = (result as unknown as Record<symbol, () => Record<string, string>>)[Symbol.for("Jupyter.display")]();
+    expect(bundle["image/png"].length).toBeGreaterThan(1000);
+    await expect(mtl.deploy.openInBrowser(join(webDir, "missing.html"), entry.rows)).rejects.toThrow(/missing\.html' is not a file/);
+    loaded.dispose();
+    entry.model.dispose();
+  }, 60_000);
+});
+
 describe("exportWeb writes a self-contained folder", () => {
   it("with TensorFlow.js's browser bundle, the runtime, the embedded model and no server code", async () => {
     const model = mtl.hardSharing({ inputSize: 2, trunk: [3], tasks: [mtl.tasks.regression("y")], seed: 1 });
