@@ -15,7 +15,13 @@ export interface BlockFactorySpec {
 
 /** Attaches the record of the factory call that made `block`. */
 export function recordBlockSpec(block: object, factory: string, options: unknown): void {
-  Object.defineProperty(block, BLOCK_SPEC, { value: { factory, options: structuredClone(options ?? {}) }, enumerable: false });
+  let copy: unknown;
+  try {
+    copy = structuredClone(options ?? {});
+  } catch {
+    return; // options that are not plain data: the block cannot be described (saving says so)
+  }
+  Object.defineProperty(block, BLOCK_SPEC, { value: { factory, options: copy }, enumerable: false });
 }
 
 /** The factory call that made `block`, if it is one of mtlkit's describable blocks. */

@@ -17,7 +17,13 @@ export interface TaskSpec {
 
 /** Returns `task` with the record of the factory call that made it attached. */
 export function withTaskSpec<T extends Task>(factory: string, name: string, options: unknown, task: T): T {
-  Object.defineProperty(task, TASK_SPEC, { value: { factory, name, options: structuredClone(options ?? {}) }, enumerable: false });
+  let copy: unknown;
+  try {
+    copy = structuredClone(options ?? {});
+  } catch {
+    return task; // options that are not plain data: the task cannot be described (saving says so)
+  }
+  Object.defineProperty(task, TASK_SPEC, { value: { factory, name, options: copy }, enumerable: false });
   return task;
 }
 
