@@ -3,7 +3,7 @@
  * with the same tasks, predicts exactly as the saved one, trains on exactly as the saved one would
  * (same Trainer, same seed, same result), and saving and loading leak no tensors.
  */
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -95,6 +95,14 @@ describe("saving and loading repeatedly", () => {
     const shards = readdirSync(dir).filter((f) => f.endsWith(".bin")).sort();
     expect(shards.length).toBeGreaterThan(2);
     expect(shards[0]).toMatch(/^group1-shard1of\d+\.bin$/);
+    // TensorFlow.js's own manifest reader reads the weights as they are.
+    const manifest = JSON.parse(readFileSync(join(dir, "model.json"), "utf8")).weightsManifest;
+    const tfjsLoad = tf.io.weightsLoaderFactory(async (paths) => paths.map((p) => new Uint8Array(readFileSync(p)).buffer));
+    const byTfjs = await tfjsLoad(manifest, `${dir}/`);
+    const own = await entry.model.getWeights();
+    expect(Object.keys(byTfjs).sort()).toEqual(Object.keys(own).sort());
+    for (const [name, t] of Object.entries(byTfjs)) expect(Array.from(await t.data()), name).toEqual(Array.from(own[name].values));
+    tf.dispose(Object.values(byTfjs));
     const loaded = await mtl.loadModel(dir);
     expect(await loaded.getWeights()).toEqual(await entry.model.getWeights());
     loaded.dispose();
