@@ -6,8 +6,11 @@
  *   mtlkit kernel start --connection-file FILE [--heap-mb N] [--no-supervisor]
  *   mtlkit run <notebook.ipynb | dir…> (--out DIR | --inplace) [--timeout S] [--grace S] [--allow-errors] [--kernel NAME]
  *   mtlkit doctor [--json]
+ *   mtlkit sweep DEFINITION [--workers N] [--results FILE] [--queue URL] …   (kernel/sweepCli.ts)
+ *   mtlkit worker --queue URL [--workers N] …
  */
 import { DEFAULT_KERNEL_NAME, install, InstallError, Location, uninstall } from "./install";
+import { SWEEP_USAGE } from "./sweepCli";
 
 const USAGE = `usage:
   mtlkit kernel install   [--user | --sys-prefix | --prefix DIR | --jupyter-dir DIR] [--name NAME] [--heap-mb N]
@@ -15,7 +18,8 @@ const USAGE = `usage:
   mtlkit kernel start --connection-file FILE [--heap-mb N] [--no-supervisor]
   mtlkit run <notebook.ipynb | dir...> (--out DIR | --inplace) [--timeout SECONDS] [--grace SECONDS]
              [--allow-errors] [--kernel NAME]
-  mtlkit doctor [--json]`;
+  mtlkit doctor [--json]
+${SWEEP_USAGE}`;
 
 class UsageError extends Error {}
 
@@ -145,6 +149,10 @@ async function main(argv: string[]): Promise<number> {
     const report = await doctor();
     console.log(p.flags.has("json") ? JSON.stringify(report, null, 2) : formatDoctor(report));
     return 0;
+  }
+  if (cmd === "sweep" || cmd === "worker") {
+    const { sweepMain } = await import("./sweepCli");
+    return sweepMain(cmd, rest);
   }
   if (cmd === "--help" || cmd === "-h" || cmd === "help" || cmd === undefined) {
     console.log(USAGE);

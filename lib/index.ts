@@ -67,3 +67,4 @@ export * as viz from "./viz";
 export * as evaluation from "./eval";
 export { evaluate, deltaM, Evaluation, MetricTable } from "./eval";
 export * as aggregators from "./aggregators";
+export * as sweep from "./sweep";
