@@ -98,7 +98,7 @@ async function sweepCommand(args: string[]): Promise<number> {
   const sweep = await import("../lib/sweep");
   const results = p.values.get("results") ?? join(dirname(resolve(file)), `${basename(file, extname(file))}.results.jsonl`);
   const controller = new AbortController();
-  const release = onSignals(() => controller.abort());
+  const release = onSignals((signal) => controller.abort(signal));
   try {
     const result = await sweep.run(definition as import("../lib/sweep").SweepDefinition, {
       workers: positiveInteger(p, "workers"),
@@ -132,6 +132,9 @@ async function workerCommand(args: string[]): Promise<number> {
   const address = sweep.parseQueueUrl(url);
   const workers = positiveInteger(p, "workers") ?? availableParallelism();
   const maxStalled = p.values.get("max-stalled");
+  if (maxStalled !== undefined && !(Number.isInteger(Number(maxStalled)) && Number(maxStalled) >= 0)) {
+    throw new SweepUsageError(`--max-stalled must be a whole number ≥ 0 (got ${maxStalled})`);
+  }
   const log = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
   const worker = await sweep.startQueueWorker(address, {
     workers,
@@ -169,6 +172,11 @@ export async function sweepMain(command: "sweep" | "worker", args: string[]): Pr
     if (e instanceof MtlError) {
       console.error(`mtlkit: ${e.message}`);
       return 1;
+    }
+    if (command === "worker") {
+      // Queue connections a failed start left open would keep the process alive.
+      console.error(`mtlkit: ${(e as Error).stack ?? String(e)}`);
+      process.exit(1);
     }
     throw e;
   }

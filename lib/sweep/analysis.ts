@@ -25,7 +25,7 @@ import type { SweepResult } from "./result";
 export interface RunGroup {
   /** The settings that tell groups apart, e.g. "pcgrad" or "method=pcgrad lr=0.01". */
   label: string;
-  /** The settings shared by the group's runs. */
+  /** The settings every run of the group shares (those grouped by, and any that do not vary within it). */
   config: Configuration;
   /** Its finished runs (one per seed). */
   records: RunRecord[];
@@ -46,13 +46,19 @@ export function groups(result: SweepResult, by?: string[]): RunGroup[] {
   }
   const out = new Map<string, RunGroup>();
   for (const run of result.runs) {
-    const config = Object.fromEntries(keys.map((k) => [k, run.config[k] ?? null])) as Configuration;
-    const key = canonicalJson(config);
-    if (!out.has(key)) out.set(key, { label: keys.length === 1 ? String(valueText(config[keys[0]])) : configLabel(config, keys), config, records: [], failed: 0 });
+    const grouped = Object.fromEntries(keys.map((k) => [k, run.config[k] ?? null])) as Configuration;
+    const key = canonicalJson(grouped);
+    const group = out.get(key);
+    if (!group) {
+      out.set(key, { label: keys.length === 1 ? String(valueText(grouped[keys[0]])) : configLabel(grouped, keys), config: { ...run.config }, records: [], failed: 0 });
+    } else {
+      // Keep the settings every run of the group shares.
+      for (const k of Object.keys(group.config)) if (canonicalJson(group.config[k]) !== canonicalJson(run.config[k] ?? null)) delete group.config[k];
+    }
   }
   for (const r of result.records) {
-    const config = Object.fromEntries(keys.map((k) => [k, r.config[k] ?? null])) as Configuration;
-    const g = out.get(canonicalJson(config));
+    const grouped = Object.fromEntries(keys.map((k) => [k, r.config[k] ?? null])) as Configuration;
+    const g = out.get(canonicalJson(grouped));
     if (!g) continue;
     if (r.status === "ok") g.records.push(r);
     else g.failed++;

@@ -251,12 +251,14 @@ export async function startQueueWorker(address: QueueAddress, options: QueueWork
       busy.delete(slot);
     }
   };
+  // Only the options given: BullMQ takes an explicit undefined as a value, not as "the default".
+  const tuning = Object.fromEntries(
+    Object.entries({ lockDuration: options.lockDuration, stalledInterval: options.stalledInterval, maxStalledCount: options.maxStalledCount }).filter(([, v]) => v !== undefined),
+  );
   const worker: BullWorker = new Worker(address.name, processor, {
     connection: { ...address.connection, maxRetriesPerRequest: null },
     concurrency: options.workers,
-    lockDuration: options.lockDuration,
-    stalledInterval: options.stalledInterval,
-    maxStalledCount: options.maxStalledCount,
+    ...tuning,
   });
   worker.on("error", (e) => log(`queue error: ${e.message}`));
   let resolveClosed!: () => void;

@@ -34,7 +34,7 @@ export interface SweepRunOptions {
   rerunFailed?: boolean;
   /** Show progress (default true). */
   progress?: boolean;
-  /** Stops the sweep when aborted (the kernel's interrupt also stops it). */
+  /** Stops the sweep when aborted (the kernel's interrupt also stops it); a string reason is named in the error. */
   signal?: AbortSignal;
   /** Folder that a relative module path starts from (default the current folder; ignored when given a defined sweep). */
   root?: string;
@@ -113,7 +113,7 @@ export async function run(definition: SweepDefinition | Sweep, options: SweepRun
     let stopReason: string | null = null;
     const stopCheck = () => {
       if (stopReason) return true;
-      if (options.signal?.aborted) stopReason = "its abort signal";
+      if (options.signal?.aborted) stopReason = typeof options.signal.reason === "string" ? options.signal.reason : "its abort signal";
       else if (interruptGeneration() !== generation) stopReason = "a kernel interrupt";
       if (stopReason) void pool?.stop();
       return stopReason !== null;

@@ -1,5 +1,5 @@
 /** Shared by the sweep tests: fixture paths, the worker processes a sweep owner started, waiting. */
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
 export const root = join(__dirname, "..", "..");
@@ -36,7 +36,8 @@ export async function waitUntil(condition: () => boolean, timeoutMs: number): Pr
   return condition();
 }
 
-/** The records in a results file (lines after the header). */
+/** The records in a results file (lines after the header); none while the file does not exist. */
 export function recordsIn(file: string): Array<{ run: string; status: string; worker: string; label: string; error?: { kind: string; message: string } }> {
+  if (!existsSync(file)) return [];
   return readFileSync(file, "utf8").trim().split("\n").slice(1).filter(Boolean).map((l) => JSON.parse(l));
 }
