@@ -133,13 +133,18 @@ async function validate(l: Loaded, runs: RunOrder[]): Promise<Array<{ id: string
 
 async function runOne(l: Loaded, order: RunOrder): Promise<void> {
   const start = process.hrtime.bigint();
+  const cpu = process.cpuUsage();
   const seconds = () => Number(process.hrtime.bigint() - start) / 1e9;
+  const cpuSeconds = () => {
+    const used = process.cpuUsage(cpu);
+    return (used.user + used.system) / 1e6;
+  };
   try {
     const value = await l.run(order.config, context(l, order));
     const { metrics, directions } = normalizeMetrics(value);
-    send({ type: "done", id: order.id, metrics, directions, seconds: seconds() });
+    send({ type: "done", id: order.id, metrics, directions, seconds: seconds(), cpuSeconds: cpuSeconds() });
   } catch (e) {
-    send({ type: "failed", id: order.id, message: messageOf(e), seconds: seconds() });
+    send({ type: "failed", id: order.id, message: messageOf(e), seconds: seconds(), cpuSeconds: cpuSeconds() });
   }
 }
 
@@ -155,7 +160,7 @@ async function handle(message: ToChild): Promise<void> {
   } else if (message.type === "validate") {
     send({ type: "validated", failures: loaded ? await validate(loaded, message.runs) : message.runs.map((r) => ({ id: r.id, message: "the worker has no run function loaded" })) });
   } else if (message.type === "run") {
-    if (!loaded) send({ type: "failed", id: message.run.id, message: "the worker has no run function loaded", seconds: 0 });
+    if (!loaded) send({ type: "failed", id: message.run.id, message: "the worker has no run function loaded", seconds: 0, cpuSeconds: 0 });
     else await runOne(loaded, message.run);
   }
 }

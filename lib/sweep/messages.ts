@@ -25,5 +25,5 @@ export type FromChild =
   | { type: "loaded"; backend: string; device: string; validates: boolean }
   | { type: "load-failed"; problem: LoadProblem; message: string }
   | { type: "validated"; failures: Array<{ id: string; message: string }> }
-  | { type: "done"; id: string; metrics: Metrics; directions?: Directions; seconds: number }
-  | { type: "failed"; id: string; message: string; seconds: number };
+  | { type: "done"; id: string; metrics: Metrics; directions?: Directions; seconds: number; cpuSeconds: number }
+  | { type: "failed"; id: string; message: string; seconds: number; cpuSeconds: number };

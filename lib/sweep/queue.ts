@@ -290,7 +290,11 @@ function locateModule(data: JobData, root: string | undefined): string {
 
 /** The record of a run from its outcome. */
 export function recordOf(order: RunOrder, outcome: RunOutcome): RunRecord {
-  const base = { run: order.id, label: order.label, config: order.config, seed: order.seed, seconds: outcome.seconds, worker: outcome.worker || hostname(), finishedAt: new Date().toISOString() };
+  const base = {
+    run: order.id, label: order.label, config: order.config, seed: order.seed, seconds: outcome.seconds,
+    ...(outcome.cpuSeconds !== undefined ? { cpuSeconds: outcome.cpuSeconds } : {}),
+    worker: outcome.worker || hostname(), finishedAt: new Date().toISOString(),
+  };
   return outcome.status === "ok"
     ? { ...base, status: "ok", metrics: outcome.metrics, ...(outcome.directions ? { directions: outcome.directions } : {}) }
     : { ...base, status: "failed", error: { kind: outcome.kind, message: outcome.message } };

@@ -32,6 +32,8 @@ export interface RunRecord {
   error?: RunFailure;
   /** Time the run took, seconds (for a failure: until it was found failed). */
   seconds: number;
+  /** CPU time its process used during the run (all its threads), seconds; absent when the process died. */
+  cpuSeconds?: number;
   /** Which process ran it: "host:pid". */
   worker: string;
   /** ISO time the record was made. */

@@ -30,8 +30,8 @@ export interface WorkerProcessOptions {
 }
 
 export type RunOutcome =
-  | { status: "ok"; metrics: Metrics; directions?: Directions; seconds: number; worker: string }
-  | { status: "failed"; kind: FailureKind; message: string; seconds: number; worker: string };
+  | { status: "ok"; metrics: Metrics; directions?: Directions; seconds: number; cpuSeconds?: number; worker: string }
+  | { status: "failed"; kind: FailureKind; message: string; seconds: number; cpuSeconds?: number; worker: string };
 
 export class WorkerLoadError extends Error {
   constructor(
@@ -159,9 +159,11 @@ export class WorkerProcess {
     const reply = await this.request({ type: "run", run: order });
     if (timer) clearTimeout(timer);
     if (reply?.type === "done" && reply.id === order.id) {
-      return { status: "ok", metrics: reply.metrics, directions: reply.directions, seconds: reply.seconds, worker };
+      return { status: "ok", metrics: reply.metrics, directions: reply.directions, seconds: reply.seconds, cpuSeconds: reply.cpuSeconds, worker };
     }
-    if (reply?.type === "failed" && reply.id === order.id) return { status: "failed", kind: "error", message: reply.message, seconds: reply.seconds, worker };
+    if (reply?.type === "failed" && reply.id === order.id) {
+      return { status: "failed", kind: "error", message: reply.message, seconds: reply.seconds, cpuSeconds: reply.cpuSeconds, worker };
+    }
     this.kill();
     if (this.killedFor === "time limit") {
       return { status: "failed", kind: "time limit", message: `stopped after the time limit of ${timeLimitSeconds} s`, seconds: elapsed(), worker };

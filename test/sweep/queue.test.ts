@@ -89,8 +89,11 @@ describe.skipIf(!server)("a sweep on a BullMQ queue (redis-server on loopback)",
     for (let attempt = 0; attempt < 5 && !redis; attempt++) {
       port = await freePort();
       const child = track(spawn(server!, ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", work], { stdio: "ignore" }));
-      const up = await waitUntil(() => spawnSync("redis-cli", ["-p", String(port), "ping"], { encoding: "utf8" }).stdout?.trim() === "PONG" || child.exitCode !== null, 10_000);
-      if (up && child.exitCode === null) redis = child;
+      const address = S.parseQueueUrl(`redis://127.0.0.1:${port}/ping`);
+      for (let i = 0; i < 40 && child.exitCode === null && !redis; i++) {
+        if (await S.checkReachable(address, 500).then(() => true, () => false)) redis = child;
+        else await new Promise((r) => setTimeout(r, 250));
+      }
     }
     expect(redis, "redis-server did not start").toBeDefined();
   }, 60_000);
