@@ -6,9 +6,11 @@
  *   mtlkit kernel start --connection-file FILE [--heap-mb N] [--no-supervisor]
  *   mtlkit run <notebook.ipynb | dir…> (--out DIR | --inplace) [--timeout S] [--grace S] [--allow-errors] [--kernel NAME]
  *   mtlkit doctor [--json]
+ *   mtlkit export-web <modelDir> --out DIR [--title TEXT] [--examples ROWS.json]
  *   mtlkit sweep DEFINITION [--workers N] [--results FILE] [--queue URL] …   (kernel/sweepCli.ts)
  *   mtlkit worker --queue URL [--workers N] …
  */
+import { EXPORT_WEB_USAGE, parseExportWebArgs } from "./exportWebCli";
 import { DEFAULT_KERNEL_NAME, install, InstallError, Location, uninstall } from "./install";
 import { SWEEP_USAGE } from "./sweepCli";
 
@@ -19,6 +21,7 @@ const USAGE = `usage:
   mtlkit run <notebook.ipynb | dir...> (--out DIR | --inplace) [--timeout SECONDS] [--grace SECONDS]
              [--allow-errors] [--kernel NAME]
   mtlkit doctor [--json]
+${EXPORT_WEB_USAGE}
 ${SWEEP_USAGE}`;
 
 class UsageError extends Error {}
@@ -149,6 +152,12 @@ async function main(argv: string[]): Promise<number> {
     const report = await doctor();
     console.log(p.flags.has("json") ? JSON.stringify(report, null, 2) : formatDoctor(report));
     return 0;
+  }
+  if (cmd === "export-web") {
+    const parsed = parseExportWebArgs(rest);
+    if (typeof parsed === "string") throw new UsageError(parsed);
+    const { runExportWeb } = await import("./exportWebCli");
+    return runExportWeb(parsed);
   }
   if (cmd === "sweep" || cmd === "worker") {
     const { sweepMain } = await import("./sweepCli");

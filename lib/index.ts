@@ -68,4 +68,6 @@ export * as report from "./report";
 export * as evaluation from "./eval";
 export { evaluate, deltaM, Evaluation, MetricTable } from "./eval";
 export * as aggregators from "./aggregators";
+export * as deploy from "./deploy";
+export { loadModel } from "./deploy/load";
 export * as sweep from "./sweep";

@@ -69,6 +69,7 @@ export class SoftSharingModel extends BaseModel implements TiedModel {
 
   constructor(options: SoftSharingOptions) {
     super();
+    this.recordOptions(options);
     const where = "softSharing";
     checkKnownOptions(where, options, OPTIONS);
     checkPositiveInteger(where, "inputSize", options.inputSize);

@@ -107,24 +107,38 @@ function messageOf(e: unknown): string {
   return String(e);
 }
 
-/** Each run's options through the Trainer's own check; models built for it are disposed. */
+/**
+ * Each run's options through the Trainer's own check (`trainerOptions(config, context)` returns one
+ * options object, or a list for a run that trains several models); models built for it are disposed.
+ */
 async function validate(l: Loaded, runs: RunOrder[]): Promise<Array<{ id: string; message: string }>> {
   const failures: Array<{ id: string; message: string }> = [];
   if (!l.trainerOptions) return failures;
+  // The check of the mtlkit copy the module trains with (its classes are the ones instanceof sees).
+  const checkOptions = l.mtl.sweep?.checkTrainerOptions ?? (require("./trainerCheck") as typeof import("./trainerCheck")).checkTrainerOptions;
   for (const order of runs) {
-    let options: { model?: { dispose?: () => void } } | undefined;
+    // One set of options, or one per model for a run that trains several (e.g. single-task baselines).
+    let all: Array<{ model?: { dispose?: () => void } }> = [];
     try {
-      options = (await l.trainerOptions(order.config, context(l, order))) as typeof options;
-      // The check of the mtlkit copy the module trains with (its classes are the ones instanceof sees).
-      const checkOptions = l.mtl.sweep?.checkTrainerOptions ?? (require("./trainerCheck") as typeof import("./trainerCheck")).checkTrainerOptions;
-      checkOptions(options as never);
+      const options = await l.trainerOptions(order.config, context(l, order));
+      all = (Array.isArray(options) ? options : [options]) as typeof all;
+      all.forEach((o, i) => {
+        try {
+          checkOptions(o as never);
+        } catch (e) {
+          if (all.length === 1) throw e;
+          throw Object.assign(new Error(`Trainer options ${i + 1} of ${all.length}: ${messageOf(e)}`), { name: "Error" });
+        }
+      });
     } catch (e) {
       failures.push({ id: order.id, message: messageOf(e) });
     } finally {
-      try {
-        options?.model?.dispose?.();
-      } catch {
-        // a model that fails to dispose was never usable; its check already failed
+      for (const o of all) {
+        try {
+          o?.model?.dispose?.();
+        } catch {
+          // a model that fails to dispose was never usable; its check already failed
+        }
       }
     }
   }
