@@ -255,7 +255,7 @@ function transferBundle(t: SweepTransfer): MimeBundle {
   ]);
   return tablesBundle([{
     title: `Against '${t.baseline}', task by task`,
-    headers: ["configuration", "task", "metric", "configuration", "baseline", "difference", "interval", "verdict"],
+    headers: ["configuration", "task", "metric", "its runs", "baseline", "difference", "interval", "verdict"],
     rows,
     numeric: [false, false, false, true, true, true, true, false],
     notes: ["difference > 0: the configuration is better; a verdict needs the whole interval beyond ±margin, else inconclusive."],

@@ -3,8 +3,6 @@
 // mass), trained with one loss-weighting or gradient method, or, for "single-task", one network
 // per task alone, and scored on the test split. Same data, split, model and budget as tutorial 06.
 "use strict";
-const { readFileSync } = require("node:fs");
-const { join } = require("node:path");
 const mtl = require("mtlkit");
 
 const EPOCHS = 40;
@@ -21,10 +19,8 @@ let splits;
 /** The standardised train and test splits, loaded once per worker process (the split's seed is fixed: every run sees the same data). */
 function data() {
   if (splits) return splits;
-  const file = join(require.resolve("vega-datasets"), "..", "..", "data", "penguins.json");
-  const records = JSON.parse(readFileSync(file, "utf8")).map((r) => ({
+  const records = mtl.data.penguins().map((r) => ({
     ...r,
-    Sex: r.Sex === "." ? null : r.Sex,
     "Body Mass (kg)": typeof r["Body Mass (g)"] === "number" ? r["Body Mass (g)"] / 1000 : null,
   }));
   const all = mtl.fromDataFrame(records, {
