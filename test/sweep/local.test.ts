@@ -110,6 +110,23 @@ describe("a local sweep", () => {
     expect(new Set(recordsIn(file).map((r) => r.run)).size).toBe(4);
   }, 90_000);
 
+  it("stops on a kernel interrupt (the kernel's interrupt counter changes)", async () => {
+    const counter = Symbol.for("mtlkit.interrupt");
+    const g = globalThis as Record<symbol, { generation: number } | undefined>;
+    g[counter] = { generation: 0 };
+    try {
+      const running = S.run({ run: `${runsModule}#slow`, grid: { ticks: [40] }, seeds: 2 }, { workers: 2, ...quiet });
+      expect(await waitUntil(() => workerProcessesOf(process.pid).length >= 2, 30_000)).toBe(true);
+      g[counter]!.generation++;
+      const error = await running.catch((e) => e);
+      expect(error).toBeInstanceOf(S.SweepInterrupted);
+      expect(error.message).toMatch(/stopped by a kernel interrupt: 0 of 2 runs have results; [0-2] runs? (was|were) in flight/);
+      expect(await waitUntil(() => workerProcessesOf(process.pid).length === 0, 5000)).toBe(true);
+    } finally {
+      delete g[counter];
+    }
+  }, 60_000);
+
   it("shows its progress in one notebook display, updated in place and ending on the final state", async () => {
     const hook = Symbol.for("mtlkit.display");
     const shown: Array<{ bundle: Record<string, unknown>; options?: { displayId?: string; update?: boolean } }> = [];
