@@ -7,9 +7,12 @@
  *   mtlkit run <notebook.ipynb | dir…> (--out DIR | --inplace) [--timeout S] [--grace S] [--allow-errors] [--kernel NAME]
  *   mtlkit doctor [--json]
  *   mtlkit export-web <modelDir> --out DIR [--title TEXT] [--examples ROWS.json]
+ *   mtlkit sweep DEFINITION [--workers N] [--results FILE] [--queue URL] …   (kernel/sweepCli.ts)
+ *   mtlkit worker --queue URL [--workers N] …
  */
 import { EXPORT_WEB_USAGE, parseExportWebArgs } from "./exportWebCli";
 import { DEFAULT_KERNEL_NAME, install, InstallError, Location, uninstall } from "./install";
+import { SWEEP_USAGE } from "./sweepCli";
 
 const USAGE = `usage:
   mtlkit kernel install   [--user | --sys-prefix | --prefix DIR | --jupyter-dir DIR] [--name NAME] [--heap-mb N]
@@ -18,7 +21,8 @@ const USAGE = `usage:
   mtlkit run <notebook.ipynb | dir...> (--out DIR | --inplace) [--timeout SECONDS] [--grace SECONDS]
              [--allow-errors] [--kernel NAME]
   mtlkit doctor [--json]
-${EXPORT_WEB_USAGE}`;
+${EXPORT_WEB_USAGE}
+${SWEEP_USAGE}`;
 
 class UsageError extends Error {}
 
@@ -154,6 +158,10 @@ async function main(argv: string[]): Promise<number> {
     if (typeof parsed === "string") throw new UsageError(parsed);
     const { runExportWeb } = await import("./exportWebCli");
     return runExportWeb(parsed);
+  }
+  if (cmd === "sweep" || cmd === "worker") {
+    const { sweepMain } = await import("./sweepCli");
+    return sweepMain(cmd, rest);
   }
   if (cmd === "--help" || cmd === "-h" || cmd === "help" || cmd === undefined) {
     console.log(USAGE);

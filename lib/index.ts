@@ -70,3 +70,4 @@ export { evaluate, deltaM, Evaluation, MetricTable } from "./eval";
 export * as aggregators from "./aggregators";
 export * as deploy from "./deploy";
 export { loadModel } from "./deploy/load";
+export * as sweep from "./sweep";
