@@ -20,15 +20,86 @@ export interface Figure {
   [JUPYTER_DISPLAY](): Record<string, unknown>;
 }
 
-/** Builds a figure from traces and a layout. The title, when present, is the text/plain fallback. */
+/**
+ * Builds a figure from traces and a layout. The title, when present, is the text/plain fallback.
+ * Titles given as plain strings (layout, axes, colorbars, legend) are turned into plotly.js 3's
+ * `{ text }` form, which is the only one plotly.js 3 draws, and cartesian axes get `automargin`
+ * so long tick labels push the margins instead of overlapping the title or being cut off
+ * (see {@link normalizeLayout}). The caller's objects are not modified; the display hook
+ * normalises again, so titles set later as strings (`fig.layout.title = "…"`) still render.
+ */
 export function figure(data: Trace[], layout: Layout = {}): Figure {
   return {
-    data,
-    layout,
+    data: data.map(normalizeTrace),
+    layout: normalizeLayout(layout),
     [JUPYTER_DISPLAY]() {
-      return { [PLOTLY_MIME]: { data: this.data, layout: this.layout }, "text/plain": describeFigure(this.data, this.layout) };
+      const fig = { data: this.data.map(normalizeTrace), layout: normalizeLayout(this.layout) };
+      return { [PLOTLY_MIME]: fig, "text/plain": describeFigure(fig.data, fig.layout) };
     },
   };
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** A title as plotly.js 3 wants it: a string or number becomes `{ text }`; anything else is kept. */
+function titleObject(title: unknown): unknown {
+  return typeof title === "string" || typeof title === "number" ? { text: String(title) } : title;
+}
+
+/** A copy of `container` whose `title` is in `{ text }` form (the same object when nothing changes). */
+function withTitle<T>(container: T): T {
+  if (!isRecord(container) || !("title" in container)) return container;
+  const title = titleObject(container.title);
+  return title === container.title ? container : ({ ...container, title } as T);
+}
+
+/** A colorbar's owner (a trace, its marker, a coloraxis) with the colorbar title in `{ text }` form. */
+function withColorbarTitle<T>(owner: T): T {
+  if (!isRecord(owner) || !isRecord(owner.colorbar)) return owner;
+  const colorbar = withTitle(owner.colorbar);
+  return colorbar === owner.colorbar ? owner : ({ ...owner, colorbar } as T);
+}
+
+const CARTESIAN_AXIS = /^[xy]axis\d*$/;
+const SCENE = /^scene\d*$/;
+const POLAR = /^polar\d*$/;
+const COLORAXIS = /^coloraxis\d*$/;
+
+/**
+ * A layout in plotly.js 3's form: `title`, every axis title (cartesian, 3-D scenes, polar),
+ * the legend title and colorbar titles as `{ text }`; cartesian axes with `automargin: true`
+ * unless set. Returns a new object; nested objects are copied only where they change.
+ */
+export function normalizeLayout(layout: Layout): Layout {
+  const out: Layout = withTitle({ ...layout });
+  for (const key of new Set(["xaxis", "yaxis", ...Object.keys(out)])) {
+    const value = out[key];
+    if (CARTESIAN_AXIS.test(key)) {
+      if (value !== undefined && !isRecord(value)) continue;
+      const axis = withTitle(value ?? {});
+      out[key] = "automargin" in axis ? axis : { ...axis, automargin: true };
+    } else if (SCENE.test(key) && isRecord(value)) {
+      const scene = { ...value };
+      for (const a of ["xaxis", "yaxis", "zaxis"]) if (isRecord(scene[a])) scene[a] = withTitle(scene[a]);
+      out[key] = scene;
+    } else if (POLAR.test(key) && isRecord(value)) {
+      const polar = { ...value };
+      for (const a of ["radialaxis", "angularaxis"]) if (isRecord(polar[a])) polar[a] = withTitle(polar[a]);
+      out[key] = polar;
+    } else if (COLORAXIS.test(key)) {
+      out[key] = withColorbarTitle(value);
+    } else if (key === "legend") {
+      out[key] = withTitle(value);
+    }
+  }
+  return out;
+}
+
+/** A trace with its colorbar titles (on the trace and on its marker) in `{ text }` form. */
+export function normalizeTrace(trace: Trace): Trace {
+  const t = withColorbarTitle(trace);
+  const marker = withColorbarTitle(t.marker);
+  return marker === t.marker ? t : { ...t, marker };
 }
 
 /** A one-line text description, e.g. `Figure "Task losses" (3 traces: scatter)`. */

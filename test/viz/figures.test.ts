@@ -18,8 +18,63 @@ describe("viz", () => {
     const bundle = (fig as unknown as Record<symbol, () => Record<string, unknown>>)[DISPLAY]();
     expect(bundle["application/vnd.plotly.v1+json"]).toEqual({ data: fig.data, layout: fig.layout });
     expect(bundle["text/plain"]).toBe('Figure "T" (1 trace: bar)');
-    expect(JSON.parse(JSON.stringify(fig))).toEqual({ data: [{ type: "bar", x: [1], y: [2] }], layout: { title: { text: "T" } } });
+    expect(JSON.parse(JSON.stringify(fig))).toEqual({
+      data: [{ type: "bar", x: [1], y: [2] }],
+      layout: { title: { text: "T" }, xaxis: { automargin: true }, yaxis: { automargin: true } },
+    });
     expect(mtl.viz.isFigure(fig)).toBe(true);
+  });
+
+  it("turns plain-string titles into plotly.js 3's { text } form everywhere, without touching the caller's objects", () => {
+    const layout = {
+      title: "Loss",
+      xaxis: { title: "step", type: "log" },
+      yaxis: { title: { text: "loss", font: { size: 10 } } },
+      xaxis2: { title: "epoch" },
+      yaxis3: { title: 3, automargin: false },
+      scene: { xaxis: { title: "a" }, zaxis: { title: "c" } },
+      polar: { radialaxis: { title: "r" } },
+      legend: { title: "method", x: 1 },
+      coloraxis: { colorbar: { title: "z" } },
+    };
+    const trace = { type: "heatmap", z: [[1]], colorbar: { title: "cos" } };
+    const scatter = { type: "scatter", x: [1], y: [1], marker: { color: [1], colorbar: { title: "w" } } };
+    const before = JSON.stringify([layout, trace, scatter]);
+    const fig = mtl.viz.figure([trace, scatter], layout);
+    expect(fig.layout).toEqual({
+      title: { text: "Loss" },
+      xaxis: { title: { text: "step" }, type: "log", automargin: true },
+      yaxis: { title: { text: "loss", font: { size: 10 } }, automargin: true },
+      xaxis2: { title: { text: "epoch" }, automargin: true },
+      yaxis3: { title: { text: "3" }, automargin: false },
+      scene: { xaxis: { title: { text: "a" } }, zaxis: { title: { text: "c" } } },
+      polar: { radialaxis: { title: { text: "r" } } },
+      legend: { title: { text: "method" }, x: 1 },
+      coloraxis: { colorbar: { title: { text: "z" } } },
+    });
+    expect(fig.data[0].colorbar).toEqual({ title: { text: "cos" } });
+    expect((fig.data[1].marker as { colorbar: unknown }).colorbar).toEqual({ title: { text: "w" } });
+    expect(JSON.stringify([layout, trace, scatter])).toBe(before);
+    // a title set later as a string is normalised when the figure is displayed
+    fig.layout.title = "Later";
+    const shown = (fig as unknown as Record<symbol, () => Record<string, { layout: { title: unknown } }>>)[DISPLAY]();
+    expect(shown["application/vnd.plotly.v1+json"].layout.title).toEqual({ text: "Later" });
+    expect(mtl.viz.normalizeLayout(mtl.viz.normalizeLayout(layout))).toEqual(mtl.viz.normalizeLayout(layout));
+  });
+
+  it("sizes heatmaps by their labels, values and title", () => {
+    const small = mtl.viz.heatmapSize(["a", "b"], 5);
+    expect(small).toEqual({ width: 420, height: 360, tickAngle: 0 });
+    const names = Array.from({ length: 12 }, (_, i) => `genre number ${i}`);
+    const big = mtl.viz.heatmapSize(names, 5);
+    expect(big.width).toBeGreaterThanOrEqual(12 * 56 + 7 * 15);
+    expect(big.height).toBeGreaterThanOrEqual(12 * 56);
+    expect(big.tickAngle).toBe(-45); // 15-character labels do not fit a 56 px cell
+    const long = mtl.viz.heatmapSize(["a", "b"], 5, "A long title that needs more than four hundred and twenty pixels of width");
+    expect(long.width).toBeGreaterThan(600);
+    const fig = mtl.viz.matrixHeatmap(names.map(() => names.map(() => 0.5)), names, { title: "T" });
+    expect([fig.layout.width, fig.layout.height]).toEqual([big.width, big.height]);
+    expect((fig.layout.xaxis as { tickangle: number }).tickangle).toBe(-45);
   });
 
   it("training, weight and metric curves", () => {
