@@ -32,7 +32,7 @@ export function chromiumAvailable(): boolean {
 export interface CheckedNotebook {
   cells: Array<{
     cell_type: string;
-    source: string | string[];
+    source?: string | string[];
     outputs?: Array<{ output_type: string; data?: Record<string, unknown> }>;
   }>;
 }

@@ -8,12 +8,14 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { checkExportedHtml, chromiumAvailable } from "../helpers/htmlCheck";
 
 const root = join(__dirname, "..", "..");
 const cli = join(root, "dist", "kernel", "cli.js");
 const notebooks = readdirSync(join(root, "notebooks")).filter((f) => /^\d\d-.*\.ipynb$/.test(f)).sort();
 const work = mkdtempSync(join(tmpdir(), "mtlkit-tutorials-"));
 const env = { ...process.env, JUPYTER_PATH: join(work, "jupyter") };
+const chromium = chromiumAvailable();
 
 beforeAll(() => {
   execFileSync(process.execPath, [cli, "kernel", "install", "--jupyter-dir", join(work, "jupyter")], { env, stdio: "ignore" });
@@ -30,7 +32,7 @@ describe("tutorial notebooks", () => {
   it("exist", () => expect(notebooks.length).toBeGreaterThan(0));
 
   for (const name of notebooks) {
-    it(`${name} runs without errors`, () => {
+    it(`${name} runs without errors`, async () => {
       const out = join(work, "out");
       const run = spawnSync(process.execPath, [cli, "run", join(root, "notebooks", name), "--out", out, "--timeout", "600"], {
         env,
@@ -44,6 +46,8 @@ describe("tutorial notebooks", () => {
         const errors = (cell.outputs ?? []).filter((o) => o.output_type === "error");
         expect(errors.map((e) => `${e.ename}: ${e.evalue}`)).toEqual([]);
       }
+      // the exported page renders in Chromium: math, tables, bullets, figure titles (test/helpers/htmlCheck.ts)
+      if (chromium) expect((await checkExportedHtml(join(out, name.replace(/\.ipynb$/, ".html")), { notebook: executed })).problems).toEqual([]);
     }, 900_000);
   }
 });
