@@ -60,6 +60,22 @@ function withColorbarTitle<T>(owner: T): T {
   return colorbar === owner.colorbar ? owner : ({ ...owner, colorbar } as T);
 }
 
+/** An axis with `automargin: true` unless it says otherwise. */
+function withAutomargin(axis: Record<string, unknown>): Record<string, unknown> {
+  return "automargin" in axis ? axis : { ...axis, automargin: true };
+}
+
+/**
+ * An axis whose title gets an explicit `standoff` (10 px) when it pushes margins: plotly.js
+ * keeps a title without one inside the default margin, on top of long tick labels; with one,
+ * automargin makes room for the title beyond the labels.
+ */
+function withStandoff(axis: Record<string, unknown>): Record<string, unknown> {
+  const title = axis.title;
+  if (axis.automargin === false || !isRecord(title) || !title.text || "standoff" in title) return axis;
+  return { ...axis, title: { ...title, standoff: 10 } };
+}
+
 const CARTESIAN_AXIS = /^[xy]axis\d*$/;
 const SCENE = /^scene\d*$/;
 const POLAR = /^polar\d*$/;
@@ -68,7 +84,7 @@ const COLORAXIS = /^coloraxis\d*$/;
 /**
  * A layout in plotly.js 3's form: `title`, every axis title (cartesian, 3-D scenes, polar),
  * the legend title and colorbar titles as `{ text }`; cartesian axes with `automargin: true`
- * unless set. Returns a new object; nested objects are copied only where they change.
+ * unless set, and their titles with a `standoff` so the pushed margin holds title and labels. Returns a new object; nested objects are copied only where they change.
  */
 export function normalizeLayout(layout: Layout): Layout {
   const out: Layout = withTitle({ ...layout });
@@ -76,8 +92,7 @@ export function normalizeLayout(layout: Layout): Layout {
     const value = out[key];
     if (CARTESIAN_AXIS.test(key)) {
       if (value !== undefined && !isRecord(value)) continue;
-      const axis = withTitle(value ?? {});
-      out[key] = "automargin" in axis ? axis : { ...axis, automargin: true };
+      out[key] = withStandoff(withAutomargin(withTitle(value ?? {})));
     } else if (SCENE.test(key) && isRecord(value)) {
       const scene = { ...value };
       for (const a of ["xaxis", "yaxis", "zaxis"]) if (isRecord(scene[a])) scene[a] = withTitle(scene[a]);

@@ -5,7 +5,8 @@
  * Whole page: no raw `$…$` / `$$` or pipe-table text in the rendered text outside code; no
  * KaTeX error; KaTeX's fonts loaded from the file itself; no request leaves the page's file.
  * Every plotly figure: drawn, with a title, a title on every axis that shows tick labels, the
- * title inside the figure, and tick labels that do not overlap.
+ * title inside the figure, tick labels that do not overlap, and each axis title outside its
+ * tick labels' band.
  * With the executed notebook: per Markdown cell (and `text/markdown` output) whose source has
  * math, `.katex` elements; with a pipe table, a `<table>`; every bullet in its own `<li>`, whole
  * (wrapped lines included) and in the source's order.
@@ -223,16 +224,25 @@ function collectFacts(sources: Array<{ selector: string; nth: number }>): PageFa
       for (const id of [...(full._subplots?.xaxis ?? []), ...(full._subplots?.yaxis ?? [])]) {
         const ax = full[`${id[0]}axis${id.slice(1)}`] as { visible?: boolean; showticklabels?: boolean } | undefined;
         if (!ax || ax.visible === false || ax.showticklabels === false) continue;
-        axes[id] = (gd.querySelector(`.${id}title`)?.textContent ?? "").trim();
+        const axisTitle = gd.querySelector(`.${id}title`);
+        axes[id] = (axisTitle?.textContent ?? "").trim();
         const labels = Array.from(gd.querySelectorAll<SVGTextElement>(`.${id}tick text, text.${id}tick`))
           .filter((t) => (t.textContent ?? "").trim() !== "" && t.getBoundingClientRect().width > 0);
         const rotation = (t: Element) => {
           const m = /rotate\((-?[\d.]+)/.exec(t.getAttribute("transform") ?? "");
           return m ? Number(m[1]) : 0;
         };
-        const boxes = labels.map((t) => ({ t, box: t.getBoundingClientRect(), angle: rotation(t), height: t.getBBox().height }));
         const horizontal = id[0] === "x";
+        const boxes = labels.map((t) => ({ t, box: t.getBoundingClientRect(), angle: rotation(t), height: t.getBBox().height }));
         boxes.sort((a, b) => (horizontal ? a.box.left - b.box.left : a.box.top - b.box.top));
+        // the axis title must lie beyond the band its tick labels fill (left of a y axis' labels, below an x axis')
+        const titleBox = axes[id] && boxes.length ? axisTitle!.getBoundingClientRect() : null;
+        if (titleBox) {
+          const [lo, hi] = horizontal ? ["top", "bottom"] as const : ["left", "right"] as const;
+          const bandLo = Math.min(...boxes.map(({ box }) => box[lo]));
+          const bandHi = Math.max(...boxes.map(({ box }) => box[hi]));
+          if (titleBox[lo] < bandHi - 1 && bandLo < titleBox[hi] - 1) overlaps.push(`axis ${id}: title "${axes[id]}" runs into the tick labels' band`);
+        }
         for (let i = 1; i < boxes.length; i++) {
           const a = boxes[i - 1];
           const b = boxes[i];

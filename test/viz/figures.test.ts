@@ -43,9 +43,9 @@ describe("viz", () => {
     const fig = mtl.viz.figure([trace, scatter], layout);
     expect(fig.layout).toEqual({
       title: { text: "Loss" },
-      xaxis: { title: { text: "step" }, type: "log", automargin: true },
-      yaxis: { title: { text: "loss", font: { size: 10 } }, automargin: true },
-      xaxis2: { title: { text: "epoch" }, automargin: true },
+      xaxis: { title: { text: "step", standoff: 10 }, type: "log", automargin: true },
+      yaxis: { title: { text: "loss", font: { size: 10 }, standoff: 10 }, automargin: true },
+      xaxis2: { title: { text: "epoch", standoff: 10 }, automargin: true },
       yaxis3: { title: { text: "3" }, automargin: false },
       scene: { xaxis: { title: { text: "a" } }, zaxis: { title: { text: "c" } } },
       polar: { radialaxis: { title: { text: "r" } } },
