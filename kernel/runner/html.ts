@@ -5,6 +5,7 @@
  * fonts are inlined too, on pages that hold math.
  */
 import * as fs from "fs";
+import { Layout, normalizeLayout, normalizeTrace, Trace } from "../../lib/viz/figure";
 import { escapeHtml, PLOTLY_MIME, plotlyHtml, plotlyJs } from "../display";
 import { katexCss } from "./katexAssets";
 import { highlightCode, latexToHtml, markdownToHtml } from "./markdown";
@@ -35,14 +36,18 @@ function renderOutput(o: Output, state: PageState): string {
     return `<pre class="output error">${escapeHtml(tb || `${String(o.ename)}: ${String(o.evalue)}`)}</pre>`;
   }
   const data = (o.data ?? {}) as Record<string, unknown>;
+  // A figure is drawn from its JSON rather than from the kernel's text/html, so that figures
+  // saved with plotly.js 2's plain-string titles still show them, and plotly.js is inlined once.
+  if (PLOTLY_MIME in data && typeof data[PLOTLY_MIME] === "object" && data[PLOTLY_MIME] !== null) {
+    const fig = data[PLOTLY_MIME] as { data?: Trace[]; layout?: Layout; config?: unknown };
+    const normalized = { ...fig, data: (fig.data ?? []).map(normalizeTrace), layout: normalizeLayout(fig.layout ?? {}) };
+    const html = plotlyHtml(normalized, !state.plotlyIncluded);
+    state.plotlyIncluded = true;
+    return `<div class="output html">${html}</div>`;
+  }
   if ("text/html" in data) {
     const html = text(data["text/html"]);
     if (html.includes(PLOTLY_MARKER)) state.plotlyIncluded = true;
-    return `<div class="output html">${html}</div>`;
-  }
-  if (PLOTLY_MIME in data) {
-    const html = plotlyHtml(data[PLOTLY_MIME] as object, !state.plotlyIncluded);
-    state.plotlyIncluded = true;
     return `<div class="output html">${html}</div>`;
   }
   if ("image/svg+xml" in data) return `<div class="output svg">${text(data["image/svg+xml"])}</div>`;

@@ -81,6 +81,30 @@ describe("Markdown, math and code as HTML", () => {
     expect(html).toContain('data-cell="1"');
   });
 
+  it("draws saved figures from their JSON with plotly.js 3 titles, inlining plotly.js once", () => {
+    const figure = (title: string) => ({
+      output_type: "display_data" as const,
+      metadata: {},
+      data: {
+        "application/vnd.plotly.v1+json": { data: [{ type: "bar", x: ["a"], y: [1] }], layout: { title, xaxis: { title: "task" } } },
+        "text/html": "<div>what a plotly.js 2 session sent</div>",
+        "text/plain": "Figure",
+      },
+    });
+    const nb: Notebook = {
+      nbformat: 4,
+      nbformat_minor: 5,
+      metadata: {},
+      cells: [{ cell_type: "code", metadata: {}, source: "", outputs: [figure("First"), figure("Second")], execution_count: 1 }],
+    };
+    const html = notebookToHtml(nb, "t");
+    expect(html).not.toContain("what a plotly.js 2 session sent");
+    expect(html).toContain('"title":{"text":"First"}');
+    expect(html).toContain('"title":{"text":"task","standoff":10}');
+    expect(html.split("plotly.js v").length - 1).toBe(1);
+    expect(html.match(/window\.Plotly\.newPlot\(el/g)?.length).toBe(2);
+  });
+
   it("inlines KaTeX's CSS and woff2 fonts only in pages that hold math", () => {
     const css = katexCss();
     expect(css).not.toMatch(/url\(fonts\//);
