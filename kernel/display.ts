@@ -149,7 +149,7 @@ export function toMimeBundle(value: unknown): MimeBundle | null {
       if (isTensor(value)) return tensorBundle(value);
       if (isPlotlyFigure(value)) {
         // A raw { data, layout } gets the same plotly.js 3 title form as mtl.viz.figure's.
-        const fig = { data: value.data.map(normalizeTrace), layout: normalizeLayout(value.layout ?? {}) };
+        const fig = { data: value.data.map(normalizeTrace), layout: normalizeLayout(value.layout ?? {}, value.data) };
         return { [PLOTLY_MIME]: fig, "text/plain": figureText(fig) };
       }
     }

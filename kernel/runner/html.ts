@@ -40,7 +40,7 @@ function renderOutput(o: Output, state: PageState): string {
   // saved with plotly.js 2's plain-string titles still show them, and plotly.js is inlined once.
   if (PLOTLY_MIME in data && typeof data[PLOTLY_MIME] === "object" && data[PLOTLY_MIME] !== null) {
     const fig = data[PLOTLY_MIME] as { data?: Trace[]; layout?: Layout; config?: unknown };
-    const normalized = { ...fig, data: (fig.data ?? []).map(normalizeTrace), layout: normalizeLayout(fig.layout ?? {}) };
+    const normalized = { ...fig, data: (fig.data ?? []).map(normalizeTrace), layout: normalizeLayout(fig.layout ?? {}, fig.data ?? []) };
     const html = plotlyHtml(normalized, !state.plotlyIncluded);
     state.plotlyIncluded = true;
     return `<div class="output html">${html}</div>`;

@@ -31,9 +31,9 @@ export interface Figure {
 export function figure(data: Trace[], layout: Layout = {}): Figure {
   return {
     data: data.map(normalizeTrace),
-    layout: normalizeLayout(layout),
+    layout: normalizeLayout(layout, data),
     [JUPYTER_DISPLAY]() {
-      const fig = { data: this.data.map(normalizeTrace), layout: normalizeLayout(this.layout) };
+      const fig = { data: this.data.map(normalizeTrace), layout: normalizeLayout(this.layout, this.data) };
       return { [PLOTLY_MIME]: fig, "text/plain": describeFigure(fig.data, fig.layout) };
     },
   };
@@ -76,6 +76,30 @@ function withStandoff(axis: Record<string, unknown>): Record<string, unknown> {
   return { ...axis, title: { ...title, standoff: 10 } };
 }
 
+/** The decades (log10 units) a log axis shows: its explicit range, else the positive values of the traces drawn on it. */
+function logDecades(axis: Record<string, unknown>, key: string, data: Trace[]): number {
+  const range = axis.range;
+  if (Array.isArray(range) && range.length === 2 && range.every((r) => typeof r === "number")) return Math.abs(range[1] - range[0]);
+  const letter = key[0] as "x" | "y";
+  const id = `${letter}${key.slice(5)}`; // "yaxis2" -> "y2"
+  const values = data
+    .filter((t) => ((t[`${letter}axis`] as string | undefined) ?? letter) === id && Array.isArray(t[letter]))
+    .flatMap((t) => (t[letter] as unknown[]).filter((v): v is number => typeof v === "number" && Number.isFinite(v) && v > 0));
+  if (values.length === 0) return 0;
+  return Math.log10(Math.max(...values) / Math.min(...values));
+}
+
+/**
+ * A log axis without tick settings of its own, spanning more than 0.9 and at most 4 decades,
+ * labelled 1, 2, 5 per decade (`dtick: "D2"`): plotly.js's automatic choice there is often
+ * every digit ("D1"), whose 7, 8, 9 labels overlap near each power of ten.
+ */
+function withLogTicks(axis: Record<string, unknown>, key: string, data: Trace[]): Record<string, unknown> {
+  if (axis.type !== "log" || ["dtick", "tickvals", "tickmode", "nticks"].some((k) => k in axis)) return axis;
+  const decades = logDecades(axis, key, data);
+  return decades > 0.9 && decades <= 4 ? { ...axis, dtick: "D2" } : axis;
+}
+
 const CARTESIAN_AXIS = /^[xy]axis\d*$/;
 const SCENE = /^scene\d*$/;
 const POLAR = /^polar\d*$/;
@@ -84,15 +108,16 @@ const COLORAXIS = /^coloraxis\d*$/;
 /**
  * A layout in plotly.js 3's form: `title`, every axis title (cartesian, 3-D scenes, polar),
  * the legend title and colorbar titles as `{ text }`; cartesian axes with `automargin: true`
- * unless set, and their titles with a `standoff` so the pushed margin holds title and labels. Returns a new object; nested objects are copied only where they change.
+ * unless set, and their titles with a `standoff` so the pushed margin holds title and labels;
+ * a log axis spanning 1 to 4 decades of `data` labels 1, 2, 5 per decade (see withLogTicks). Returns a new object; nested objects are copied only where they change.
  */
-export function normalizeLayout(layout: Layout): Layout {
+export function normalizeLayout(layout: Layout, data: Trace[] = []): Layout {
   const out: Layout = withTitle({ ...layout });
   for (const key of new Set(["xaxis", "yaxis", ...Object.keys(out)])) {
     const value = out[key];
     if (CARTESIAN_AXIS.test(key)) {
       if (value !== undefined && !isRecord(value)) continue;
-      out[key] = withStandoff(withAutomargin(withTitle(value ?? {})));
+      out[key] = withLogTicks(withStandoff(withAutomargin(withTitle(value ?? {}))), key, data);
     } else if (SCENE.test(key) && isRecord(value)) {
       const scene = { ...value };
       for (const a of ["xaxis", "yaxis", "zaxis"]) if (isRecord(scene[a])) scene[a] = withTitle(scene[a]);

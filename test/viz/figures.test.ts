@@ -62,6 +62,20 @@ describe("viz", () => {
     expect(mtl.viz.normalizeLayout(mtl.viz.normalizeLayout(layout))).toEqual(mtl.viz.normalizeLayout(layout));
   });
 
+  it("labels a log axis of 1 to 4 decades 1, 2, 5 per decade, unless the caller set its ticks", () => {
+    const line = (y: number[], yaxis?: string) => ({ type: "scatter", x: y.map((_, i) => i), y, ...(yaxis ? { yaxis } : {}) });
+    const dtick = (f: mtl.viz.Figure, axis = "yaxis") => (f.layout[axis] as { dtick?: unknown }).dtick;
+    expect(dtick(mtl.viz.figure([line([0.3, 3])], { yaxis: { type: "log" } }))).toBe("D2"); // one decade
+    expect(dtick(mtl.viz.figure([line([0.5, 2])], { yaxis: { type: "log" } }))).toBeUndefined(); // within a decade: plotly's linear ticks
+    expect(dtick(mtl.viz.figure([line([1e-6, 1])], { yaxis: { type: "log" } }))).toBeUndefined(); // 6 decades: plotly labels decades
+    expect(dtick(mtl.viz.figure([line([1, 100])], { yaxis: { type: "log", dtick: 1 } }))).toBe(1);
+    expect(dtick(mtl.viz.figure([line([1, 100])], { yaxis: { type: "linear" } }))).toBeUndefined();
+    expect(dtick(mtl.viz.figure([line([1, 2])], { yaxis: { type: "log", range: [0, 3] } }))).toBe("D2"); // the range, not the data
+    // each axis reads only its own traces
+    const two = mtl.viz.figure([line([1, 1.5]), line([1, 1000], "y2")], { yaxis: { type: "log" }, yaxis2: { type: "log" } });
+    expect([dtick(two), dtick(two, "yaxis2")]).toEqual([undefined, "D2"]);
+  });
+
   it("sizes heatmaps by their labels, values and title", () => {
     const small = mtl.viz.heatmapSize(["a", "b"], 5);
     expect(small).toEqual({ width: 420, height: 360, tickAngle: 0 });
