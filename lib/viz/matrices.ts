@@ -21,7 +21,7 @@ export interface HeatmapOptions {
 export function matrixHeatmap(matrix: number[][], names: string[], options: HeatmapOptions = {}): Figure {
   const k = names.length;
   check(matrix.length === k && matrix.every((r) => r.length === k), "matrixHeatmap", () => `the matrix must be ${k} × ${k} (tasks ${names.join(", ")}).`);
-  const text = matrix.map((r) => r.map((v) => v.toFixed(2)));
+  const text = cellTexts(matrix);
   const trace: Trace = {
     type: "heatmap",
     z: matrix,
@@ -46,6 +46,16 @@ export function matrixHeatmap(matrix: number[][], names: string[], options: Heat
   });
 }
 
+/**
+ * The numbers written in the cells: two decimals, or two significant digits in exponent form
+ * when every |value| is below 0.05 (TAG affinities are ~1e-4; "0.00" would hide them).
+ */
+export function cellTexts(matrix: number[][]): string[][] {
+  const largest = Math.max(0, ...matrix.flat().filter(Number.isFinite).map(Math.abs));
+  const small = largest > 0 && largest < 0.05;
+  return matrix.map((r) => r.map((v) => (!small ? v.toFixed(2) : v === 0 ? "0" : v.toExponential(1))));
+}
+
 /** Approximate width in px of one character of plotly's default 12 px tick font. */
 const CHAR_PX = 7;
 /** Approximate width in px of one character of plotly's default 17 px title font. */
@@ -53,14 +63,14 @@ const TITLE_CHAR_PX = 9.5;
 
 /**
  * The pixel size of a k × k heatmap with these labels: square cells wide enough for their
- * value text (at least 56 px), margins for the longest label, room for the colorbar, and a
+ * value text (at least 56 px; up to 120 px while k is small, so a 2 × 2 matrix is not a stamp), margins for the longest label, room for the colorbar, and a
  * width that fits the title on one line. Column labels that would not fit their cell
  * horizontally are turned by -45° (their height then enters the bottom margin).
  */
 export function heatmapSize(names: string[], valueChars: number, title = ""): { width: number; height: number; tickAngle: number } {
   const k = names.length;
   const longest = Math.max(1, ...names.map((n) => n.length));
-  const cell = Math.max(56, CHAR_PX * valueChars + 20);
+  const cell = Math.max(56, CHAR_PX * valueChars + 20, Math.min(120, Math.floor(480 / Math.max(1, k))));
   const tickAngle = CHAR_PX * longest + 8 > cell ? -45 : 0;
   const left = CHAR_PX * longest + 60; // labels + axis title
   const bottom = (tickAngle ? Math.ceil(CHAR_PX * longest * Math.SQRT1_2) + 20 : 20) + 50;

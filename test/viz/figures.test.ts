@@ -78,7 +78,7 @@ describe("viz", () => {
 
   it("sizes heatmaps by their labels, values and title", () => {
     const small = mtl.viz.heatmapSize(["a", "b"], 5);
-    expect(small).toEqual({ width: 420, height: 360, tickAngle: 0 });
+    expect(small).toEqual({ width: 67 + 2 * 120 + 130, height: 90 + 2 * 120 + 70, tickAngle: 0 });
     const names = Array.from({ length: 12 }, (_, i) => `genre number ${i}`);
     const big = mtl.viz.heatmapSize(names, 5);
     expect(big.width).toBeGreaterThanOrEqual(12 * 56 + 7 * 15);
@@ -108,6 +108,8 @@ describe("viz", () => {
     const fig = mtl.viz.affinityHeatmap([[0.1, -0.2], [0.05, 0.3]], ["a", "b"]);
     expect(fig.data[0].z).toEqual([[0.1, -0.2], [0.05, 0.3]]);
     expect(fig.data[0].zmax).toBeCloseTo(0.2, 12); // scaled by the largest off-diagonal |Z|
+    expect(fig.data[0].text).toEqual([["0.10", "-0.20"], ["0.05", "0.30"]]);
+    expect(mtl.viz.affinityHeatmap([[4e-4, -1.2e-5], [0, 3e-4]], ["a", "b"]).data[0].text).toEqual([["4.0e-4", "-1.2e-5"], ["0", "3.0e-4"]]);
     expect(() => mtl.viz.cosineHeatmap([[1]], ["a", "b"])).toThrow(/2 × 2/);
   });
 
