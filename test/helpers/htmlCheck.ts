@@ -233,16 +233,17 @@ function collectFacts(sources: Array<{ selector: string; nth: number }>): PageFa
           return m ? Number(m[1]) : 0;
         };
         const horizontal = id[0] === "x";
-        const boxes = labels.map((t) => ({ t, box: t.getBoundingClientRect(), angle: rotation(t), height: t.getBBox().height }));
-        boxes.sort((a, b) => (horizontal ? a.box.left - b.box.left : a.box.top - b.box.top));
-        // the axis title must lie beyond the band its tick labels fill (left of a y axis' labels, below an x axis')
-        const titleBox = axes[id] && boxes.length ? axisTitle!.getBoundingClientRect() : null;
-        if (titleBox) {
-          const [lo, hi] = horizontal ? ["top", "bottom"] as const : ["left", "right"] as const;
-          const bandLo = Math.min(...boxes.map(({ box }) => box[lo]));
-          const bandHi = Math.max(...boxes.map(({ box }) => box[hi]));
-          if (titleBox[lo] < bandHi - 1 && bandLo < titleBox[hi] - 1) overlaps.push(`axis ${id}: title "${axes[id]}" runs into the tick labels' band`);
-        }
+        // a label's tick position along the axis: plotly translates each label to its tick
+        const position = (t: Element, box: DOMRect) => {
+          const m = /translate\((-?[\d.]+)[ ,]+(-?[\d.]+)\)/.exec(t.getAttribute("transform") ?? "");
+          if (m) return Number(horizontal ? m[1] : m[2]);
+          return horizontal ? (box.left + box.right) / 2 : (box.top + box.bottom) / 2;
+        };
+        const boxes = labels.map((t) => {
+          const box = t.getBoundingClientRect();
+          return { t, box, at: position(t, box), angle: rotation(t), height: t.getBBox().height };
+        });
+        boxes.sort((a, b) => a.at - b.at);
         for (let i = 1; i < boxes.length; i++) {
           const a = boxes[i - 1];
           const b = boxes[i];
@@ -251,11 +252,18 @@ function collectFacts(sources: Array<{ selector: string; nth: number }>): PageFa
             const gap = horizontal ? b.box.left - a.box.right : b.box.top - a.box.bottom;
             if (gap < -1) overlaps.push(name);
           } else {
-            // rotated labels: the distance between neighbours across the text direction
-            const step = horizontal ? b.box.left - a.box.left : b.box.top - a.box.top;
-            const across = Math.abs(step * Math.sin((a.angle * Math.PI) / 180));
+            // rotated labels: the distance between neighbouring ticks across the text direction
+            const across = Math.abs((b.at - a.at) * Math.sin((a.angle * Math.PI) / 180));
             if (across < 0.8 * Math.min(a.height, b.height)) overlaps.push(name);
           }
+        }
+        // the axis title must lie beyond the band its tick labels fill (left of a y axis' labels, below an x axis')
+        const titleBox = axes[id] && boxes.length ? axisTitle!.getBoundingClientRect() : null;
+        if (titleBox) {
+          const [lo, hi] = horizontal ? ["top", "bottom"] as const : ["left", "right"] as const;
+          const bandLo = Math.min(...boxes.map(({ box }) => box[lo]));
+          const bandHi = Math.max(...boxes.map(({ box }) => box[hi]));
+          if (titleBox[lo] < bandHi - 1 && bandLo < titleBox[hi] - 1) overlaps.push(`axis ${id}: title "${axes[id]}" runs into the tick labels' band`);
         }
       }
       return { index, cell, drawn: true, title, axes, titleFits, overlaps };
