@@ -76,6 +76,38 @@ function withStandoff(axis: Record<string, unknown>): Record<string, unknown> {
   return { ...axis, title: { ...title, standoff: 10 } };
 }
 
+/** Approximate width in px of one character of plotly's default 17 px title font. */
+export const TITLE_CHAR_PX = 9.5;
+
+/**
+ * A layout of fixed `width` whose title would not fit on one line, with the title broken at
+ * spaces into lines that do (`<br>`), and the top margin (and a fixed height) grown by the
+ * extra lines: plotly.js neither wraps titles nor keeps them inside the figure.
+ */
+function withWrappedTitle(layout: Layout): Layout {
+  const title = layout.title;
+  if (typeof layout.width !== "number" || !isRecord(title) || typeof title.text !== "string" || title.text.includes("<br")) return layout;
+  const perLine = Math.max(10, Math.floor((layout.width - 60) / TITLE_CHAR_PX));
+  if (title.text.length <= perLine) return layout;
+  const lines: string[] = [];
+  for (const word of title.text.split(" ")) {
+    const last = lines.length - 1;
+    if (last >= 0 && lines[last].length + 1 + word.length <= perLine) lines[last] += ` ${word}`;
+    else lines.push(word);
+  }
+  // each extra line gets room above the plot: the top margin (plotly's default is 100 px) and
+  // a fixed height grow by one title line
+  const extra = Math.round(1.3 * 17 * (lines.length - 1));
+  const margin = isRecord(layout.margin) ? layout.margin : {};
+  const top = typeof margin.t === "number" ? margin.t : 100;
+  return {
+    ...layout,
+    title: { ...title, text: lines.join("<br>") },
+    margin: { ...margin, t: top + extra },
+    ...(typeof layout.height === "number" ? { height: layout.height + extra } : {}),
+  };
+}
+
 /** The decades (log10 units) a log axis shows: its explicit range, else the positive values of the traces drawn on it. */
 function logDecades(axis: Record<string, unknown>, key: string, data: Trace[]): number {
   const range = axis.range;
@@ -109,10 +141,11 @@ const COLORAXIS = /^coloraxis\d*$/;
  * A layout in plotly.js 3's form: `title`, every axis title (cartesian, 3-D scenes, polar),
  * the legend title and colorbar titles as `{ text }`; cartesian axes with `automargin: true`
  * unless set, and their titles with a `standoff` so the pushed margin holds title and labels;
- * a log axis spanning 1 to 4 decades of `data` labels 1, 2, 5 per decade (see withLogTicks). Returns a new object; nested objects are copied only where they change.
+ * a log axis spanning 1 to 4 decades of `data` labels 1, 2, 5 per decade (see withLogTicks);
+ * a title too long for a figure of fixed `width` is broken into lines (see withWrappedTitle). Returns a new object; nested objects are copied only where they change.
  */
 export function normalizeLayout(layout: Layout, data: Trace[] = []): Layout {
-  const out: Layout = withTitle({ ...layout });
+  const out: Layout = withWrappedTitle(withTitle({ ...layout }));
   for (const key of new Set(["xaxis", "yaxis", ...Object.keys(out)])) {
     const value = out[key];
     if (CARTESIAN_AXIS.test(key)) {

@@ -2,7 +2,7 @@
 import { check } from "../errors";
 import { RelatednessMonitor } from "../eval/relatedness";
 import { color } from "./curves";
-import { figure, Figure, Trace } from "./figure";
+import { figure, Figure, TITLE_CHAR_PX, Trace } from "./figure";
 
 export interface HeatmapOptions {
   title?: string;
@@ -58,8 +58,6 @@ export function cellTexts(matrix: number[][]): string[][] {
 
 /** Approximate width in px of one character of plotly's default 12 px tick font. */
 const CHAR_PX = 7;
-/** Approximate width in px of one character of plotly's default 17 px title font. */
-const TITLE_CHAR_PX = 9.5;
 
 /**
  * The pixel size of a k × k heatmap with these labels: square cells wide enough for their

@@ -76,6 +76,22 @@ describe("viz", () => {
     expect([dtick(two), dtick(two, "yaxis2")]).toEqual([undefined, "D2"]);
   });
 
+  it("breaks a title too long for a fixed-width figure into lines", () => {
+    const long = "MultiFashion: Dress / Coat · Shirt / Trouser · Pullover / T-shirt/top · Trouser / Coat · Bag / Bag";
+    const fig = mtl.viz.figure([{ type: "scatter", x: [1], y: [1] }], { title: long, width: 600 });
+    const title = fig.layout.title as { text: string };
+    const lines = title.text.split("<br>");
+    expect(lines.length).toBe(2);
+    expect(lines.join(" ")).toBe(long);
+    expect(Math.max(...lines.map((l) => l.length))).toBeLessThanOrEqual((600 - 60) / 9.5);
+    expect(fig.layout.margin).toEqual({ t: 100 + 22 });
+    const fixed = mtl.viz.figure([], { title: long, width: 600, height: 260, margin: { t: 40, l: 10 } }).layout;
+    expect([fixed.height, fixed.margin]).toEqual([260 + 22, { t: 40 + 22, l: 10 }]);
+    // responsive figures (no width) and titles that fit keep one line
+    expect(mtl.viz.figure([], { title: long }).layout.title).toEqual({ text: long });
+    expect(mtl.viz.figure([], { title: "Short", width: 600 }).layout.title).toEqual({ text: "Short" });
+  });
+
   it("sizes heatmaps by their labels, values and title", () => {
     const small = mtl.viz.heatmapSize(["a", "b"], 5);
     expect(small).toEqual({ width: 67 + 2 * 120 + 130, height: 90 + 2 * 120 + 70, tickAngle: 0 });
