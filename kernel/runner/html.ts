@@ -5,6 +5,7 @@
 import { escapeHtml, PLOTLY_MIME, plotlyHtml, plotlyJs } from "../display";
 import { Cell, joinSource, MultilineString, Notebook, Output } from "./notebook";
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: ESC starts the ANSI colour codes this strips.
 const ANSI = /\x1b\[[0-9;]*[A-Za-z]/g;
 const PLOTLY_MARKER = "plotly.js v";
 

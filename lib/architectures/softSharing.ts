@@ -139,7 +139,7 @@ export class SoftSharingModel extends BaseModel implements TiedModel {
   }
 
   /** z = [tower_1(x), …, tower_k(x)], side by side. */
-  encode(x: tf.Tensor2D, training: boolean): tf.Tensor2D {
+  encode(x: tf.Tensor2D, _training: boolean): tf.Tensor2D {
     return tf.tidy(() => {
       const outs = this.towers.map((t) => t.apply(x));
       return outs.length === 1 ? outs[0] : tf.concat(outs, 1);

@@ -75,8 +75,8 @@ export function negativeTransfer(multiTask: MetricSource[], singleTask: MetricSo
     for (const metric of metrics) {
       const higher = dirs[task]?.[metric];
       check(higher !== undefined, where, () => `no direction known for metric '${metric}' of task '${task}'.`);
-      const xs = a.map((t, i) => valueOf(where, "multi-task", i, t, task, metric));
-      const ys = b.map((t, i) => valueOf(where, "single-task", i, t, task, metric));
+      const xs = a.map((t, i) => metricValue(where, "multi-task", i, t, task, metric));
+      const ys = b.map((t, i) => metricValue(where, "single-task", i, t, task, metric));
       rows.push(compare(task, metric, higher, xs, ys, level, margin));
     }
   }
@@ -125,7 +125,7 @@ export function compare(task: string, metric: string, higherIsBetter: boolean, x
   return row;
 }
 
-function valueOf(where: string, side: string, run: number, table: Record<string, Record<string, number>>, task: string, metric: string): number {
+function metricValue(where: string, side: string, run: number, table: Record<string, Record<string, number>>, task: string, metric: string): number {
   const v = table[task]?.[metric];
   if (v === undefined) throw new MtlError(where, `${side} run ${run} has no metric '${metric}' for task '${task}'.`);
   check(Number.isFinite(v), where, () => `${side} run ${run}: metric '${metric}' of task '${task}' is ${v}, not finite.`);

@@ -103,7 +103,7 @@ export async function compareTransfer(options: TransferOptions): Promise<Transfe
     runs[s] = [];
     seconds[s] = 0;
   }
-  const fit = async (model: MultiTaskModel, tasks: Task[], data: MultiTaskData, ep: number, seed: number) => {
+  const trainModel = async (model: MultiTaskModel, tasks: Task[], data: MultiTaskData, ep: number, seed: number) => {
     const trainer = new Trainer({ progress: false, ...(options.trainer?.(seed) ?? {}), model, tasks, seed });
     await trainer.fit(data, { epochs: ep });
   };
@@ -119,22 +119,22 @@ export async function compareTransfer(options: TransferOptions): Promise<Transfe
         if (strategy === "joint") {
           const m = build([source, target], seed);
           models.push(m);
-          await fit(m, [source, target], trainSource, epochs, seed);
+          await trainModel(m, [source, target], trainSource, epochs, seed);
           validateForTasks(test, [source]);
           runs.joint.push(scoreB(m, [source, target]));
         } else if (strategy === "scratch") {
           const m = build([target], seed);
           models.push(m);
-          await fit(m, [target], trainTarget, epochs, seed);
+          await trainModel(m, [target], trainTarget, epochs, seed);
           runs.scratch.push(scoreB(m, [target]));
         } else {
           const a = build([source], seed);
           models.push(a);
-          await fit(a, [source], trainSource, pre, seed);
+          await trainModel(a, [source], trainSource, pre, seed);
           const b = build([target], seed);
           models.push(b);
           copyShared(a, b);
-          await fit(strategy === "frozen" ? freezeShared(b) : b, [target], trainTarget, epochs - pre, seed);
+          await trainModel(strategy === "frozen" ? freezeShared(b) : b, [target], trainTarget, epochs - pre, seed);
           runs[strategy].push(scoreB(b, [target]));
         }
       } finally {

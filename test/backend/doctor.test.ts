@@ -165,7 +165,7 @@ const CLI = path.join(__dirname, "..", "..", "dist", "kernel", "cli.js");
 describe.skipIf(!fs.existsSync(CLI))("`mtlkit doctor` (built CLI)", () => {
   it("prints the report as text and as JSON, and exits 0", () => {
     const text = execFileSync(process.execPath, [CLI, "doctor"], { encoding: "utf8", timeout: 60_000 });
-    expect(text).toMatch(/^mtlkit doctor\n  node {8}v\d+/);
+    expect(text).toMatch(/^mtlkit doctor\n {2}node {8}v\d+/);
     expect(text).toMatch(/^backends \(best first\)$/m);
     expect(text).toMatch(/^verdict: /m);
     const json = JSON.parse(execFileSync(process.execPath, [CLI, "doctor", "--json"], { encoding: "utf8", timeout: 60_000 })) as DoctorReport;

@@ -5,7 +5,7 @@
  * "." sex entries, cars' absent fields), so fromDataFrame's `missing` option decides about them.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { MtlError } from "../../errors";
 
 export type Row = Record<string, string | number | null>;
