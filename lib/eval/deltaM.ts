@@ -69,7 +69,7 @@ function resolveDirections(where: string, result: MetricSource, options: DeltaMO
     for (const [t, r] of Object.entries(result.tasks)) base[t] = { ...r.higherIsBetter };
     return base;
   }
-  throw new MtlError(where, "cannot tell which metrics are better higher or lower: pass option 'tasks' or 'higherIsBetter', or an evaluation from mtl.evaluate.");
+  throw new MtlError(where, "cannot tell which metrics are better higher or lower: pass option 'tasks' or 'higherIsBetter', or an evaluation from mtl.evaluation.evaluate.");
 }
 
 /** Δm% of one multi-task result against one baseline (both task → metric → value). */

@@ -138,7 +138,7 @@ function directionsOf(where: string, first: MetricSource, options: NegativeTrans
   if ("tasks" in first && "rows" in first) {
     return Object.fromEntries(Object.entries((first as import("./evaluate").Evaluation).tasks).map(([t, r]) => [t, r.higherIsBetter]));
   }
-  throw new MtlError(where, "cannot tell which metrics are better higher or lower: pass option 'tasks' or 'higherIsBetter', or evaluations from mtl.evaluate.");
+  throw new MtlError(where, "cannot tell which metrics are better higher or lower: pass option 'tasks' or 'higherIsBetter', or evaluations from mtl.evaluation.evaluate.");
 }
 
 function flatRow(r: TransferRow): Record<string, unknown> {

@@ -78,6 +78,11 @@ function packageRoot(): string | undefined {
 
 let cached: { addon?: NativeAddon; status: NativeStatus } | undefined;
 
+/** Whether mtlkit's native addon (OpenBLAS kernels) loads here, and if not, why (e.g. "OpenBLAS was not found"). */
+export function nativeStatus(): NativeStatus {
+  return loadNative().status;
+}
+
 export function loadNative(): { addon?: NativeAddon; status: NativeStatus } {
   if (cached) return cached;
   const root = packageRoot();

@@ -26,7 +26,7 @@ export interface NormRegularizerOptions {
 }
 
 /** The model's variables in `set`, by name. */
-export function selectVariables(model: MultiTaskModel, set: ParameterSet, biases = true): tf.Variable[] {
+function selectVariables(model: MultiTaskModel, set: ParameterSet, biases = true): tf.Variable[] {
   let named: Array<[string, tf.Variable]>;
   if (set === "all") named = model.namedVariables();
   else if (set === "shared") named = model.sharedVariables();
@@ -67,4 +67,4 @@ export function l1(lambda: number, options: NormRegularizerOptions = {}): Regula
   return normRegularizer("l1", lambda, options);
 }
 
-export { softSharing, groupPenalty, SoftSharingPenaltyOptions, SoftSharingForm, SoftSharingDistance } from "./softSharing";
+export { softSharing, SoftSharingPenaltyOptions, SoftSharingForm, SoftSharingDistance } from "./softSharing";

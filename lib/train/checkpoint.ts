@@ -22,7 +22,7 @@ import * as tf from "@tensorflow/tfjs";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { MtlError } from "../errors";
+import { DamagedCheckpointError, MtlError } from "../errors";
 import { fsyncDir, temporaryPath, writeFileAtomic, writeFileSynced } from "../util/fsAtomic";
 import { adoptHistory, appendHistory, HISTORY_FILE_PATTERN, HistoryRef, pruneHistoryFiles, readHistory, ReadHistory } from "./checkpointHistory";
 import type { RunInfo } from "./history";
@@ -73,14 +73,6 @@ export interface CheckpointManifest {
 
 /** state.json: the trainer's state without the history records (they are in the history file). */
 type StoredState = Omit<TrainerState, "history"> & { history: { run?: RunInfo } };
-
-/** A checkpoint folder that failed verification, and what was wrong with it. */
-export class DamagedCheckpointError extends MtlError {
-  constructor(readonly path: string, readonly problem: string) {
-    super(`checkpoint ${path}`, problem);
-    this.name = "DamagedCheckpointError";
-  }
-}
 
 export function modelSignature(trainer: Trainer): ModelSignature {
   return {

@@ -5,6 +5,7 @@
  */
 import { inspect } from "util";
 import { historyBundle } from "../display/history";
+import { MtlError } from "../errors";
 
 export interface StepRecord {
   epoch: number;
@@ -89,7 +90,7 @@ export class History {
 
   private taskIndex(task: string): number {
     const i = this.taskNames.indexOf(task);
-    if (i < 0) throw new Error(`Error in History: no task '${task}'; tasks are ${this.taskNames.join(", ")}.`);
+    if (i < 0) throw new MtlError("History", `no task '${task}'; tasks are ${this.taskNames.join(", ")}.`);
     return i;
   }
 

@@ -9,7 +9,8 @@ import * as tf from "@tensorflow/tfjs";
 import { describe, expect, it } from "vitest";
 import * as mtl from "../../lib";
 import { Rng } from "../../lib";
-import { Aggregator, AggregationContext, gramianOf } from "../../lib/aggregators";
+import { Aggregator, AggregationContext } from "../../lib/aggregators";
+import { gramianOf } from "../../lib/aggregators/types";
 import { eachBackend } from "../helpers/backends";
 import { run, sampleMatrix } from "./helpers";
 

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import * as mtl from "../../lib";
 import { History } from "../../lib/train/history";
+import { studentTQuantile } from "../../lib/eval/stats";
+import { isFigure } from "../../lib/viz/figure";
 
 const DISPLAY = Symbol.for("Jupyter.display");
 
@@ -19,7 +21,7 @@ describe("viz", () => {
     expect(bundle["application/vnd.plotly.v1+json"]).toEqual({ data: fig.data, layout: fig.layout });
     expect(bundle["text/plain"]).toBe('Figure "T" (1 trace: bar)');
     expect(JSON.parse(JSON.stringify(fig))).toEqual({ data: [{ type: "bar", x: [1], y: [2] }], layout: { title: { text: "T" } } });
-    expect(mtl.viz.isFigure(fig)).toBe(true);
+    expect(isFigure(fig)).toBe(true);
   });
 
   it("training, weight and metric curves", () => {
@@ -49,7 +51,7 @@ describe("viz", () => {
     expect((bars.data[0].error_y as { array: number[] }).array).toEqual([1, 1]);
     expect((bars.data[1].error_y as { array: number[] }).array).toEqual([0, 0]);
     const ci = mtl.viz.metricBars({ single: runs([1, 2, 3]) }, { a: "mse" }, { error: "ci" });
-    expect((ci.data[0].error_y as { array: number[] }).array[0]).toBeCloseTo(mtl.evaluation.studentTQuantile(0.975, 2) / Math.sqrt(3), 10);
+    expect((ci.data[0].error_y as { array: number[] }).array[0]).toBeCloseTo(studentTQuantile(0.975, 2) / Math.sqrt(3), 10);
     const s = mtl.evaluation.summarize([1, 2, 3]);
     expect(mtl.viz.deltaMBars({ m: s }).data[0].y).toEqual([2]);
     // x: accuracy (higher better), y: mse (lower better)
