@@ -16,8 +16,10 @@ import { describeAdapter, isSoftwareAdapter, probeWebGpu, registerWebGpu, WebGpu
 import { withDisplay } from "./display/attach";
 import { backendBundle } from "./display/backend";
 
+/** The TensorFlow.js backends mtlkit knows, best first. */
 export type BackendName = "tensorflow" | "webgpu" | "wasm" | "cpu";
 
+/** One backend as `useBestBackend` found it: whether it is available here, whether it computes on a GPU, and why. */
 export interface BackendCandidate {
   name: BackendName;
   /** The npm package that provides it. */
@@ -31,6 +33,7 @@ export interface BackendCandidate {
   reason: string;
 }
 
+/** What runs now: the backend, the device, every candidate with its reason, mtlkit's native kernels. */
 export interface BackendInfo {
   /** The backend tfjs runs now. */
   backend: string;
@@ -47,6 +50,7 @@ export interface BackendInfo {
   adapter?: AdapterInfo;
 }
 
+/** The WebGPU adapter in use, and whether it is a software one (computing on the CPU). */
 export interface AdapterInfo {
   /** A readable name, e.g. "NVIDIA H200" or "llvmpipe: Mesa 25.0.7 (LLVM 15.0.6)". */
   name: string;
@@ -57,6 +61,7 @@ export interface AdapterInfo {
   software: boolean;
 }
 
+/** Options of {@link useBestBackend}. */
 export interface UseBackendOptions {
   /** Force a backend; also settable with the MTLKIT_BACKEND environment variable. */
   prefer?: BackendName;

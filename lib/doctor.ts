@@ -16,6 +16,7 @@ import { gpuLibraries, NvidiaInfo, nvidiaInfo, SharedLibrary } from "./backends/
 import { registerWebGpu, WebGpuProbe } from "./backends/webgpu";
 import { findJupyter, installedJupyterPath } from "./util/jupyterPaths";
 
+/** A backend as the doctor checked it: a candidate, and whether a 64×64 matmul on it agrees with float64. */
 export interface BackendCheck extends BackendCandidate {
   /** For an available backend: a 64×64 matmul ran and agreed with float64 (relative error below 1e-4). */
   works?: boolean;
@@ -25,6 +26,7 @@ export interface BackendCheck extends BackendCandidate {
   check?: string;
 }
 
+/** An mtlkit kernelspec found on Jupyter's data path, and whether the files it runs exist. */
 export interface KernelspecFound {
   name: string;
   dir: string;
@@ -34,6 +36,7 @@ export interface KernelspecFound {
   problem?: string;
 }
 
+/** Jupyter as the doctor found it, without running Python. */
 export interface JupyterInfo {
   /** The `jupyter` executable, when there is one. */
   executable?: string;
@@ -43,6 +46,7 @@ export interface JupyterInfo {
   kernelspecs: KernelspecFound[];
 }
 
+/** Everything {@link doctor} found, as plain data, with a one-line verdict and what to do. */
 export interface DoctorReport {
   node: { version: string; platform: string; arch: string; execPath: string };
   tfjsVersion: string;
@@ -60,6 +64,7 @@ export interface DoctorReport {
   todo: string[];
 }
 
+/** Options of {@link doctor}. */
 export interface DoctorOptions {
   /** Limit on the WebGPU probe (default 5000 ms). */
   webgpuTimeoutMs?: number;
@@ -142,6 +147,11 @@ async function checkBackend(backend: BackendName): Promise<{ works: boolean; syn
   }
 }
 
+/**
+ * What this machine offers mtlkit: Node, tfjs and backend package versions; each backend, whether it loads and
+ * computes correctly; the GPUs the system shows; Jupyter and the mtlkit kernelspec; a verdict and what to do.
+ * `npx mtlkit doctor` prints it.
+ */
 export async function doctor(options: DoctorOptions = {}): Promise<DoctorReport> {
   const previous = (tf.engine() as unknown as { backendName: string | null }).backendName;
   const packages = Object.fromEntries(PACKAGES.map((p) => [p, packageVersion(p)]));

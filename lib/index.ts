@@ -14,7 +14,8 @@
  * builders, the trainer and its history, the errors. Catalogues of methods live in namespaces
  * (`mtl.tasks`, `mtl.weighting`, `mtl.aggregators`, `mtl.regularizers`, `mtl.optimizers`, `mtl.layers`,
  * `mtl.data`, `mtl.evaluation`, `mtl.viz`, `mtl.backends`). Every name has one path; api/mtlkit.api.md
- * lists them all (`npm run api:update` regenerates it).
+ * lists them all (`npm run api:update` regenerates it). `mtl.tf` is TensorFlow.js itself, the instance
+ * mtlkit computes with (its API: https://js.tensorflow.org/api/latest/).
  * @module mtlkit
  */
 // Side effect: repairs tfjs's engine after the kernel interrupts a cell's synchronous code.
@@ -42,7 +43,8 @@ export { hardSharing, HardSharingModel, HardSharingOptions } from "./architectur
 export { softSharing, SoftSharingModel, SoftSharingOptions } from "./architectures/softSharing";
 export { crossStitch, CrossStitchModel, CrossStitchOptions } from "./architectures/crossStitch";
 export { mmoe, MmoeModel, MmoeOptions } from "./architectures/mmoe";
-export { ple, cgc, PleModel, PleOptions } from "./architectures/ple";
+export { ple, cgc, PleModel, PleOptions, PleLevel } from "./architectures/ple";
+export { Gate } from "./architectures/parts";
 
 // Training.
 export { Trainer, TrainerOptions, FitOptions, TaskEvaluation, TrainerState, AutoCheckpointOptions } from "./train/trainer";
@@ -50,7 +52,8 @@ export { PerTaskData, TrainingData } from "./train/batches";
 export { History, StepRecord, EpochRecord, RunInfo } from "./train/history";
 export { Callbacks } from "./train/callbacks";
 export { Stateful } from "./train/stateful";
-export { CheckpointManifest, listCheckpoints } from "./train/checkpoint";
+export { CheckpointManifest, ModelSignature, TensorEntry, listCheckpoints } from "./train/checkpoint";
+export { HistoryRef } from "./train/checkpointHistory";
 
 // Namespaces: one line each.
 export * as tasks from "./tasks";

@@ -4,6 +4,7 @@
  */
 import { MtlError } from "./errors";
 
+/** The whole state of an {@link Rng}: four 32-bit words. */
 export type RngState = [number, number, number, number];
 
 /**
@@ -18,6 +19,10 @@ export function checkSeed(where: string, value: unknown, option = "seed"): numbe
   return value;
 }
 
+/**
+ * A small seeded pseudo-random generator (xoshiro128**) whose whole state is four 32-bit words, so runs and
+ * checkpoints are reproducible.
+ */
 export class Rng {
   private s: Uint32Array;
 

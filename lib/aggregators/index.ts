@@ -11,6 +11,7 @@
  */
 export { Aggregator, GramianAggregator, AggregationContext, AggregatorState, Level } from "./types";
 export { StatefulAggregator } from "./moco";
+export { Matrix } from "./linalg/matrix";
 export { mean, sum } from "./mean";
 export { pcgrad, PCGradOptions } from "./pcgrad";
 export { mgda, mgdaUB, MgdaOptions, MgdaNormalization } from "./mgda";

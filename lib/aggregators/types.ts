@@ -28,6 +28,10 @@ export interface AggregationContext {
   rowsChecked?: boolean;
 }
 
+/**
+ * A gradient aggregator: the per-task gradients J (k × d, row i = ∇L_i) → one update d. The trainer's
+ * `aggregator` option takes one.
+ */
 export interface Aggregator {
   /** Short name, e.g. "PCGrad". */
   readonly name: string;
@@ -56,6 +60,7 @@ export interface GramianAggregator extends Aggregator {
   weights(gramian: Matrix, context?: AggregationContext): number[];
 }
 
+/** An aggregator's state as JSON (random generators, running averages), which checkpoints carry. */
 export type AggregatorState = Record<string, unknown>;
 
 /** The name of row i in messages: the task's name if known, else "row i". */

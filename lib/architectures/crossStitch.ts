@@ -30,6 +30,7 @@ import { Task } from "../tasks/task";
 import { checkSizes, checkTasks, splitColumns, sumFlops } from "./parts";
 import { BaseModel } from "./types";
 
+/** Options of {@link crossStitch}. */
 export interface CrossStitchOptions {
   inputSize: number;
   tasks: Task[];

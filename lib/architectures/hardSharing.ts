@@ -11,6 +11,7 @@ import { Rng } from "../random";
 import { Task } from "../tasks/task";
 import { BaseModel } from "./types";
 
+/** Options of {@link hardSharing}. */
 export interface HardSharingOptions {
   /** Number of input features. */
   inputSize: number;

@@ -30,6 +30,7 @@ import { Task } from "../tasks/task";
 import { checkSizes, checkTaskKeys, checkTasks, Gate, mixFlops, mixSideBySide, sumFlops } from "./parts";
 import { BaseModel } from "./types";
 
+/** Options of {@link mmoe}. */
 export interface MmoeOptions {
   inputSize: number;
   tasks: Task[];

@@ -37,6 +37,7 @@ import { checkSizes, checkTasks, isSizes, perTask, splitColumns, sumFlops } from
 import { CenterKind, TiedGroup, TiedModel } from "./tied";
 import { BaseModel } from "./types";
 
+/** Options of {@link softSharing}. */
 export interface SoftSharingOptions {
   inputSize: number;
   tasks: Task[];

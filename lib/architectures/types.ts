@@ -17,6 +17,11 @@ import * as tf from "@tensorflow/tfjs";
 import { inspect } from "util";
 import { modelBundle } from "../display/model";
 
+/**
+ * The contract every architecture keeps: `encode(x)` gives the shared representation z, `decode(z, x)` one
+ * output per task, with shared variables θ_s and task variables θ_i named stably. The trainer, the weighting
+ * methods and the aggregators rely on nothing else.
+ */
 export interface MultiTaskModel {
   readonly architecture: string;
   readonly taskNames: readonly string[];

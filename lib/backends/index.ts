@@ -13,5 +13,6 @@
 export { backendInfo, BackendInfo, BackendCandidate, BackendName, AdapterInfo, UseBackendOptions } from "../backend";
 export { probeWebGpu, WebGpuProbe, WebGpuProbeOptions, WebGpuStatus, GpuAdapterSummary } from "./webgpu";
 export { doctor, DoctorReport, DoctorOptions, BackendCheck, JupyterInfo, KernelspecFound } from "../doctor";
+export { NvidiaInfo, SharedLibrary } from "./system";
 export { nativeStatus, NativeStatus } from "../native/addon";
 export { enableNativeKernels, disableNativeKernels, NativeKernelsStatus } from "../native/kernels";

@@ -19,8 +19,10 @@ import { checkLevel, mean, std, studentTQuantile } from "./stats";
 import { withDisplay } from "../display/attach";
 import { negativeTransferBundle } from "../display/comparison";
 
+/** Whether multi-task training helped a task, hurt it, or the runs cannot tell (the interval contains the margin). */
 export type Verdict = "helps" | "hurts" | "inconclusive";
 
+/** One task and metric of a negative-transfer report: both sides' means, the difference, its Welch interval and the verdict. */
 export interface TransferRow {
   task: string;
   metric: string;
@@ -38,6 +40,7 @@ export interface TransferRow {
   reason: string;
 }
 
+/** Options of {@link negativeTransfer}. */
 export interface NegativeTransferOptions {
   tasks?: Task[];
   higherIsBetter?: Directions;
@@ -49,12 +52,18 @@ export interface NegativeTransferOptions {
   margin?: number;
 }
 
+/** The verdict per task and metric, as rows and as a DataFrame. */
 export interface NegativeTransferReport {
   rows: TransferRow[];
   /** The rows as a danfo DataFrame. */
   toDataFrame(): import("danfojs-node").DataFrame;
 }
 
+/**
+ * Per task, is the multi-task model better or worse than the task's own model? The difference of means over
+ * seeds with Welch's interval; `helps` or `hurts` only when the interval lies entirely beyond ±margin, else
+ * `inconclusive`.
+ */
 export function negativeTransfer(multiTask: MetricSource[], singleTask: MetricSource[], options: NegativeTransferOptions = {}): NegativeTransferReport {
   const where = "negativeTransfer";
   checkKnownOptions(where, options, ["tasks", "higherIsBetter", "metrics", "level", "margin"]);

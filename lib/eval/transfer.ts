@@ -19,9 +19,14 @@ import { ModelFactory, TrainerSettings } from "./baselines";
 import { evaluate, MetricTable } from "./evaluate";
 import { summarize, Summary } from "./stats";
 
+/**
+ * How the target task is trained: jointly with the source, from scratch, fine-tuned from a source model, or on
+ * the source model's frozen trunk.
+ */
 export type TransferStrategy = "joint" | "scratch" | "fineTune" | "frozen";
 export const TRANSFER_STRATEGIES: TransferStrategy[] = ["joint", "scratch", "fineTune", "frozen"];
 
+/** Options of {@link compareTransfer}. */
 export interface TransferOptions {
   /** The task pretrained on (A). */
   source: Task;
@@ -41,6 +46,7 @@ export interface TransferOptions {
   strategies?: TransferStrategy[];
 }
 
+/** Each strategy's runs over the seeds, scored on the target task. */
 export interface TransferResult {
   /** Per strategy, task B's metrics per seed. */
   runs: Record<TransferStrategy, MetricTable[]>;
@@ -77,6 +83,10 @@ export function copyShared(from: MultiTaskModel, to: MultiTaskModel): void {
   });
 }
 
+/**
+ * Transfer learning beside multi-task learning with the same budget: scratch, frozen transfer, fine-tuning and
+ * joint training, scored on the target task over seeds.
+ */
 export async function compareTransfer(options: TransferOptions): Promise<TransferResult> {
   const where = "compareTransfer";
   checkKnownOptions(where, options, ["source", "target", "build", "train", "test", "seeds", "epochs", "pretrainEpochs", "trainer", "strategies"]);

@@ -16,6 +16,7 @@ import { Conv2d } from "./conv2d";
 import { Dense } from "./dense";
 import { maxPool2d } from "./pooling";
 
+/** Options of {@link cnnEncoder}. */
 export interface CnnEncoderOptions {
   height: number;
   width: number;
@@ -30,6 +31,10 @@ export interface CnnEncoderOptions {
   name?: string;
 }
 
+/**
+ * A small convolutional trunk for flat images: convolutions with pooling, then dense layers. Build one with
+ * {@link cnnEncoder}.
+ */
 export class CnnEncoder implements Block {
   readonly name: string;
   readonly inputSize: number;
@@ -106,6 +111,10 @@ export class CnnEncoder implements Block {
   }
 }
 
+/**
+ * A convolutional trunk for images that arrive flat (rows of height·width·channels numbers): conv–pool blocks,
+ * then dense layers.
+ */
 export function cnnEncoder(options: CnnEncoderOptions): CnnEncoder {
   return new CnnEncoder(options);
 }

@@ -20,6 +20,7 @@ import { Embedding } from "./embedding";
 import { maskedMaxOverTime } from "./pooling";
 import "../native/wasmKernels";
 
+/** Options of {@link textEncoder}. */
 export interface TextEncoderOptions {
   /** Tokens per example T. */
   sequenceLength: number;
@@ -36,6 +37,10 @@ export interface TextEncoderOptions {
   name?: string;
 }
 
+/**
+ * A convolutional text encoder: embedding, convolutions over tokens, and pooled or per-token output. Build one
+ * with {@link textEncoder}.
+ */
 export class TextCnnEncoder implements Block {
   readonly name: string;
   readonly inputSize: number;
@@ -132,6 +137,10 @@ export class TextCnnEncoder implements Block {
   }
 }
 
+/**
+ * A convolutional text encoder (Kim 2014 style, "same" padding, optionally causal): token ids in, a pooled
+ * vector or one vector per token out.
+ */
 export function textEncoder(options: TextEncoderOptions): TextCnnEncoder {
   return new TextCnnEncoder(options);
 }

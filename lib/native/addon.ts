@@ -52,6 +52,7 @@ export interface NativeAddon {
   info(): { threads: number; blas: string };
 }
 
+/** Whether mtlkit's optional native addon loaded, and why not or what it is. */
 export interface NativeStatus {
   available: boolean;
   /** Why it is not available, or what it is. */

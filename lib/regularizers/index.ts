@@ -10,8 +10,13 @@ import * as tf from "@tensorflow/tfjs";
 import { MultiTaskModel } from "../architectures/types";
 import { check, checkKnownOptions, MtlError } from "../errors";
 
+/**
+ * Which parameters a regularizer penalises: all, the shared θ_s, every task's θ_i, one task's, or those whose
+ * name a predicate accepts.
+ */
 export type ParameterSet = "all" | "shared" | "tasks" | { task: string } | ((name: string) => boolean);
 
+/** A penalty R(θ) added to the training loss and logged in the history under its name (the trainer's `regularizers` option). */
 export interface Regularizer {
   readonly name: string;
   /** The penalty on the model's parameters, a scalar added to the loss. */
@@ -20,6 +25,7 @@ export interface Regularizer {
   validate?(model: MultiTaskModel): void;
 }
 
+/** Options of {@link l1} and {@link l2}: the parameters penalised, and whether biases count (default true). */
 export interface NormRegularizerOptions {
   on?: ParameterSet;
   biases?: boolean;
@@ -59,10 +65,12 @@ function normRegularizer(kind: "l1" | "l2", lambda: number, options: NormRegular
   };
 }
 
+/** Weight decay: λ Σ_{θ∈S} ‖θ‖²₂ (λ is not halved). */
 export function l2(lambda: number, options: NormRegularizerOptions = {}): Regularizer {
   return normRegularizer("l2", lambda, options);
 }
 
+/** λ Σ_{θ∈S} ‖θ‖₁. */
 export function l1(lambda: number, options: NormRegularizerOptions = {}): Regularizer {
   return normRegularizer("l1", lambda, options);
 }

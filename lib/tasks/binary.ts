@@ -7,12 +7,17 @@ import { check, checkKnownOptions, MtlError } from "../errors";
 import { binaryScores } from "./metrics";
 import { checkDistinctNames, checkTaskName, sigmoidCrossEntropy, Task, TargetArray } from "./task";
 
+/** Options of {@link binary}. */
 export interface BinaryOptions {
   column?: string;
   /** Names of the negative and positive class, for display. */
   labels?: [string, string];
 }
 
+/**
+ * Binary classification: one logit per example, sigmoid cross-entropy; accuracy, precision, recall and F1 of the
+ * positive class.
+ */
 export function binary(name: string, options: BinaryOptions = {}): Task {
   const where = `binary('${name}')`;
   checkTaskName("binary", name);

@@ -7,6 +7,7 @@ import { check, checkKnownOptions, MtlError } from "../errors";
 import { multiLabelScores } from "./metrics";
 import { checkDistinctNames, checkTaskName, sigmoidCrossEntropy, Task, TargetArray } from "./task";
 
+/** Options of {@link multiLabel}. */
 export interface MultiLabelOptions {
   /** Number of labels, or their names. */
   labels: number | string[];
@@ -14,6 +15,10 @@ export interface MultiLabelOptions {
   columns?: string[];
 }
 
+/**
+ * Multi-label classification: L independent binary labels, mean sigmoid cross-entropy; accuracy, exact match,
+ * micro and macro scores.
+ */
 export function multiLabel(name: string, options: MultiLabelOptions): Task {
   const where = `multiLabel('${name}')`;
   checkTaskName("multiLabel", name);

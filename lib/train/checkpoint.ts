@@ -39,7 +39,8 @@ const FOLDER_FILES = ["manifest.json", "weights.bin", "state.json"] as const;
 
 type NamedTensor = { name: string; tensor: tf.Tensor };
 
-interface TensorEntry {
+/** Where one variable lies in weights.bin. */
+export interface TensorEntry {
   name: string;
   shape: number[];
   /** Offset in float32 elements into weights.bin. */
@@ -53,6 +54,10 @@ export interface ModelSignature {
   variables: Array<{ name: string; shape: number[] }>;
 }
 
+/**
+ * A checkpoint's manifest.json: versions, the model's signature, where each variable lies in weights.bin, the
+ * optimizer's slots and the history it covers.
+ */
 export interface CheckpointManifest {
   format: string;
   version: number;

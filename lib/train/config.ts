@@ -23,6 +23,10 @@ import { Callbacks } from "./callbacks";
 import { adam } from "./optimizers";
 import { checkModelTasks, NonFinitePolicy, nonFinitePolicy } from "./validate";
 
+/**
+ * Options of a {@link Trainer}: the model and tasks, the update rule (static `weights`, a `weighting` method, or
+ * an `aggregator`), the optimizer, the budget, and what happens around each step.
+ */
 export interface TrainerOptions {
   model: MultiTaskModel;
   /** The tasks in the model's order. */
@@ -63,6 +67,7 @@ export interface TrainerOptions {
   sampler?: TaskSampler;
 }
 
+/** Automatic checkpoints: where, how often (steps or minutes) and how many to keep. */
 export interface AutoCheckpointOptions {
   dir: string;
   everySteps?: number;

@@ -9,7 +9,7 @@ export { equal, EqualOptions } from "./equal";
 export { staticWeights as static, StaticOptions } from "./static";
 export { uncertainty, UncertaintyOptions, UncertaintyForm } from "./uncertainty";
 export { dwa, DwaOptions } from "./dwa";
-export { gradNorm, GradNormOptions } from "./gradNorm";
+export { gradNorm, GradNormOptions, GradNormTerms } from "./gradNorm";
 export { rlw, RlwOptions } from "./rlw";
 export { gls, GlsOptions } from "./gls";
 export { dtp, DtpOptions } from "./dtp";
