@@ -215,7 +215,7 @@ export function diagnose(r: Omit<DoctorReport, "verdict" | "todo">): { verdict: 
     verdict = `A GPU is here (${r.gpu.nvidia.gpus[0] ?? `NVIDIA driver ${r.gpu.nvidia.driver}`}) but no GPU backend loads: mtlkit runs on ${r.best.backend} (${r.best.device}).`;
     if (lib("libvulkan.so.1") && !lib("libvulkan.so.1")!.path) todo.push("for WebGPU: install the Vulkan loader (Debian/Ubuntu: apt-get install libvulkan1); NVIDIA's driver provides the Vulkan driver");
     else if (webgpu && !webgpu.available) todo.push(`for WebGPU: ${webgpu.reason}`);
-    if (r.packages["@tensorflow/tfjs-node-gpu"] === null) todo.push("for native TensorFlow on CUDA: npm install @tensorflow/tfjs-node-gpu@4.22.0 (needs CUDA 11.2 and cuDNN 8.1; see the README's GPU section)");
+    if (r.packages["@tensorflow/tfjs-node-gpu"] === null) todo.push("for native TensorFlow on CUDA: npm install @tensorflow/tfjs-node-gpu@4.22.0 (needs CUDA 11.2 and cuDNN 8.1; see docs/gpu.md)");
     else if (native && !native.available) todo.push(`for native TensorFlow: ${native.reason}`);
   } else {
     verdict = `No GPU here: mtlkit runs on ${r.best.backend} (${r.best.device}); the tutorials' default sizes are made for that.`;

@@ -7,6 +7,8 @@ export interface ApiEntry {
   kind: string;
   /** The declaration the name stands for, as `file:offset`. */
   declaration: string;
+  /** Whether it has a doc comment (a namespace: its file's `@module` comment). */
+  documented: boolean;
 }
 export declare function apiEntries(): ApiEntry[];
 export declare function apiReport(entries?: ApiEntry[]): string;

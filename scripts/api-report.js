@@ -37,6 +37,22 @@ function isConst(symbol) {
   return !!d && ts.isVariableDeclaration(d) && !!(ts.getCombinedNodeFlags(d) & ts.NodeFlags.Const);
 }
 
+/**
+ * Whether a public name has a doc comment: on one of its declarations (a function's first overload or
+ * its implementation), or for a namespace, the module comment (`@module`) at the top of its file.
+ */
+function isDocumented(checker, symbol) {
+  if (symbol.getDocumentationComment(checker).length > 0) return true;
+  for (const d of symbol.declarations ?? []) {
+    if (ts.isSourceFile(d)) {
+      const first = d.statements[0];
+      const comments = first ? ts.getLeadingCommentRanges(d.text, first.getFullStart()) ?? [] : [];
+      if (comments.some((c) => /@module|@packageDocumentation/.test(d.text.slice(c.pos, c.end)))) return true;
+    } else if (ts.getJSDocCommentsAndTags(d).length > 0) return true;
+  }
+  return false;
+}
+
 /** The module a namespace export stands for, and whether it is mtlkit's own (then its names are listed too). */
 function ownModule(target) {
   const decl = target.declarations?.[0];
@@ -57,17 +73,18 @@ function apiEntries() {
     for (const exp of checker.getExportsOfModule(moduleSymbol)) {
       const { target, kinds } = kindsOf(checker, exp);
       const decl = target.declarations?.[0];
+      const documented = isDocumented(checker, target);
       const declaration = decl ? `${path.relative(ROOT, decl.getSourceFile().fileName)}:${decl.getStart()}` : "?";
       if (kinds.includes("namespace")) {
         if (ownModule(target)) {
-          entries.push({ namespace, name: exp.name, kind: "namespace", declaration });
+          entries.push({ namespace, name: exp.name, kind: "namespace", declaration, documented });
           visit(target, `${namespace}.${exp.name}`);
         } else {
           const from = decl?.getSourceFile().fileName.match(/node_modules\/((?:@[^/]+\/)?[^/]+)/)?.[1];
-          entries.push({ namespace, name: exp.name, kind: `namespace (${from ?? "external"})`, declaration });
+          entries.push({ namespace, name: exp.name, kind: `namespace (${from ?? "external"})`, declaration, documented: true });
         }
       } else {
-        entries.push({ namespace, name: exp.name, kind: kinds.join(" + ") || "unknown", declaration });
+        entries.push({ namespace, name: exp.name, kind: kinds.join(" + ") || "unknown", declaration, documented });
       }
     }
   };

@@ -1,5 +1,5 @@
 /**
- * The aggregator contract (see ../../README.md, section aggregators): an aggregator turns the
+ * The aggregator contract (see docs/aggregators.md): an aggregator turns the
  * Jacobian J (k × d, row i = gradient of task i) into one update direction d ∈ ℝ^d, before the
  * learning rate. Methods defined by weights on the Gramian G = J Jᵀ (MGDA, UPGrad, IMTL-G, …) follow
  * torchjd's split: a *weighting* G ↦ w ∈ ℝ^k in float64 on the k × k matrix, and the aggregator

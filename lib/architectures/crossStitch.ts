@@ -49,6 +49,10 @@ export interface CrossStitchOptions {
 
 const OPTIONS = ["inputSize", "tasks", "towers", "heads", "stitch", "alphaInit", "activation", "init", "seed"] as const;
 
+/**
+ * A cross-stitch network (Misra et al., CVPR 2016): task towers mixed after chosen layers by learned α matrices.
+ * Build one with {@link crossStitch}.
+ */
 export class CrossStitchModel extends BaseModel {
   readonly architecture = "crossStitch";
   readonly taskNames: readonly string[];

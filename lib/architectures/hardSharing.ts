@@ -31,6 +31,7 @@ export interface HardSharingOptions {
 
 const OPTIONS = ["inputSize", "trunk", "tasks", "heads", "activation", "init", "seed"] as const;
 
+/** A hard-sharing model (Caruana 1997): one shared trunk and one head per task. Build one with {@link hardSharing}. */
 export class HardSharingModel extends BaseModel {
   readonly architecture = "hardSharing";
   readonly taskNames: readonly string[];

@@ -51,6 +51,10 @@ export interface MmoeOptions {
 
 const OPTIONS = ["inputSize", "tasks", "experts", "expertLayers", "towers", "gates", "gateBias", "activation", "init", "seed"] as const;
 
+/**
+ * A multi-gate mixture of experts (Ma et al., KDD 2018): shared experts mixed by one softmax gate per task.
+ * Build one with {@link mmoe}.
+ */
 export class MmoeModel extends BaseModel {
   readonly architecture = "mmoe";
   readonly taskNames: readonly string[];

@@ -65,6 +65,10 @@ export interface PleLevel {
   sharedGate?: Gate;
 }
 
+/**
+ * A CGC or PLE model (Tang et al., RecSys 2020): shared and task-specific experts, stacked in levels. Build one
+ * with {@link ple} or {@link cgc}.
+ */
 export class PleModel extends BaseModel {
   readonly architecture: string;
   readonly taskNames: readonly string[];

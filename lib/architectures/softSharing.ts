@@ -56,6 +56,10 @@ export interface SoftSharingOptions {
 
 const OPTIONS = ["inputSize", "tasks", "towers", "heads", "tie", "center", "activation", "init", "seed"] as const;
 
+/**
+ * A soft-sharing model: one tower and head per task, tied by a regularizer rather than shared. Build one with
+ * {@link softSharing}.
+ */
 export class SoftSharingModel extends BaseModel implements TiedModel {
   readonly architecture = "softSharing";
   readonly taskNames: readonly string[];

@@ -5,6 +5,7 @@
  * S is the chosen set of parameters: "all", "shared" (θ_s), "tasks" (all θ_i), one task's
  * parameters, or any predicate on the variable's name. Biases are included unless `biases: false`.
  * softSharing(λ) (softSharing.ts) penalises the distance between task towers tied by soft sharing.
+ * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import { MultiTaskModel } from "../architectures/types";

@@ -2,6 +2,7 @@
  * Optimizers. Any tf.Optimizer works; these helpers give the defaults PyTorch users expect.
  * `adam` uses ε = 1e-8 (PyTorch's default; tfjs's own default is 1e-7), so a model trained here
  * and in PyTorch from the same weights follows the same path.
+ * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import { check } from "../errors";

@@ -22,6 +22,10 @@ describe("the public API", () => {
     ).toBe(recorded);
   }, 60_000);
 
+  it("documents every public name (TypeDoc reads these comments into the API reference)", () => {
+    expect(entries.filter((e) => !e.documented).map((e) => `${e.namespace}.${e.name} (${e.declaration.replace(/:\d+$/, "")})`)).toEqual([]);
+  });
+
   it("gives every function, class and constant one path only", () => {
     const paths = new Map<string, string[]>();
     for (const e of entries) {
