@@ -148,7 +148,8 @@ async function main(argv: string[]): Promise<number> {
   if (cmd === "doctor") {
     const p = parseArgs(rest, [], ["json"]);
     if (p.positional.length) throw new UsageError(`unexpected argument ${p.positional[0]}`);
-    const { doctor, formatDoctor } = await import("../lib/doctor");
+    const { doctor } = await import("../lib/doctor");
+    const { formatDoctor } = await import("./doctor");
     const report = await doctor();
     console.log(p.flags.has("json") ? JSON.stringify(report, null, 2) : formatDoctor(report));
     return 0;

@@ -13,6 +13,7 @@ import { Cell, joinSource, MultilineString, Notebook, Output } from "./notebook"
 
 export { markdownToHtml } from "./markdown";
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: ESC starts the ANSI colour codes this strips.
 const ANSI = /\x1b\[[0-9;]*[A-Za-z]/g;
 const PLOTLY_MARKER = "plotly.js v";
 

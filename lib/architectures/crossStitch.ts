@@ -31,6 +31,7 @@ import { Reads, readsAsync, readsSync } from "../util/reads";
 import { checkSizes, checkTasks, splitColumns, sumFlops } from "./parts";
 import { BaseModel } from "./types";
 
+/** Options of {@link crossStitch}. */
 export interface CrossStitchOptions {
   inputSize: number;
   tasks: Task[];
@@ -49,6 +50,10 @@ export interface CrossStitchOptions {
 
 const OPTIONS = ["inputSize", "tasks", "towers", "heads", "stitch", "alphaInit", "activation", "init", "seed"] as const;
 
+/**
+ * A cross-stitch network (Misra et al., CVPR 2016): task towers mixed after chosen layers by learned α matrices.
+ * Build one with {@link crossStitch}.
+ */
 export class CrossStitchModel extends BaseModel {
   readonly architecture = "crossStitch";
   readonly taskNames: readonly string[];

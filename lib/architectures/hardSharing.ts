@@ -11,6 +11,7 @@ import { Rng } from "../random";
 import { Task } from "../tasks/task";
 import { BaseModel } from "./types";
 
+/** Options of {@link hardSharing}. */
 export interface HardSharingOptions {
   /** Number of input features. */
   inputSize: number;
@@ -30,6 +31,7 @@ export interface HardSharingOptions {
 
 const OPTIONS = ["inputSize", "trunk", "tasks", "heads", "activation", "init", "seed"] as const;
 
+/** A hard-sharing model (Caruana 1997): one shared trunk and one head per task. Build one with {@link hardSharing}. */
 export class HardSharingModel extends BaseModel {
   readonly architecture = "hardSharing";
   readonly taskNames: readonly string[];

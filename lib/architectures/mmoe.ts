@@ -31,6 +31,7 @@ import { Reads, readsAsync, readsSync } from "../util/reads";
 import { checkSizes, checkTaskKeys, checkTasks, Gate, mixFlops, mixSideBySide, sumFlops } from "./parts";
 import { BaseModel } from "./types";
 
+/** Options of {@link mmoe}. */
 export interface MmoeOptions {
   inputSize: number;
   tasks: Task[];
@@ -51,6 +52,10 @@ export interface MmoeOptions {
 
 const OPTIONS = ["inputSize", "tasks", "experts", "expertLayers", "towers", "gates", "gateBias", "activation", "init", "seed"] as const;
 
+/**
+ * A multi-gate mixture of experts (Ma et al., KDD 2018): shared experts mixed by one softmax gate per task.
+ * Build one with {@link mmoe}.
+ */
 export class MmoeModel extends BaseModel {
   readonly architecture = "mmoe";
   readonly taskNames: readonly string[];

@@ -32,6 +32,7 @@ import { Reads, readsAsync, readsSync } from "../util/reads";
 import { checkSizes, checkTasks, Gate, mixExperts, mixFlops, perTask, splitColumns, sumFlops } from "./parts";
 import { BaseModel } from "./types";
 
+/** Options of {@link ple} and {@link cgc}. */
 export interface PleOptions {
   inputSize: number;
   tasks: Task[];
@@ -53,20 +54,27 @@ export interface PleOptions {
 
 const OPTIONS = ["inputSize", "tasks", "levels", "sharedExperts", "taskExperts", "expertLayers", "towers", "gateBias", "activation", "init", "seed"] as const;
 
-interface Level {
+/** One CGC level of a PLE model: its shared experts, each task's experts, and the gates that mix them. */
+export interface PleLevel {
+  /** The shared experts. */
   shared: Mlp[];
   /** task[k]: task k's experts. */
   task: Mlp[][];
+  /** taskGates[k] mixes task k's experts and the shared ones. */
   taskGates: Gate[];
-  /** Absent at the last level. */
+  /** Mixes every expert of the level for the next level's shared experts; absent at the last level. */
   sharedGate?: Gate;
 }
 
+/**
+ * A CGC or PLE model (Tang et al., RecSys 2020): shared and task-specific experts, stacked in levels. Build one
+ * with {@link ple} or {@link cgc}.
+ */
 export class PleModel extends BaseModel {
   readonly architecture: string;
   readonly taskNames: readonly string[];
   readonly inputSize: number;
-  readonly levels: Level[];
+  readonly levels: PleLevel[];
   readonly towers: Block[];
   readonly expertWidth: number;
 

@@ -38,6 +38,7 @@ import { checkSizes, checkTasks, isSizes, perTask, splitColumns, sumFlops } from
 import { CenterKind, TiedGroup, TiedModel } from "./tied";
 import { BaseModel } from "./types";
 
+/** Options of {@link softSharing}. */
 export interface SoftSharingOptions {
   inputSize: number;
   tasks: Task[];
@@ -56,6 +57,10 @@ export interface SoftSharingOptions {
 
 const OPTIONS = ["inputSize", "tasks", "towers", "heads", "tie", "center", "activation", "init", "seed"] as const;
 
+/**
+ * A soft-sharing model: one tower and head per task, tied by a regularizer rather than shared. Build one with
+ * {@link softSharing}.
+ */
 export class SoftSharingModel extends BaseModel implements TiedModel {
   readonly architecture = "softSharing";
   readonly taskNames: readonly string[];
@@ -141,7 +146,7 @@ export class SoftSharingModel extends BaseModel implements TiedModel {
   }
 
   /** z = [tower_1(x), …, tower_k(x)], side by side. */
-  encode(x: tf.Tensor2D, training: boolean): tf.Tensor2D {
+  encode(x: tf.Tensor2D, _training: boolean): tf.Tensor2D {
     return tf.tidy(() => {
       const outs = this.towers.map((t) => t.apply(x));
       return outs.length === 1 ? outs[0] : tf.concat(outs, 1);

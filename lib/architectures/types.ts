@@ -21,6 +21,11 @@ import { InputSpec, singleInputSpec } from "../deploy/inputs";
 import { getWeights, setWeights, NamedWeights, SetWeightsOptions, GetWeightsOptions, WeightInput } from "../deploy/weights";
 import type { Task } from "../tasks/task";
 
+/**
+ * The contract every architecture keeps: `encode(x)` gives the shared representation z, `decode(z, x)` one
+ * output per task, with shared variables θ_s and task variables θ_i named stably. The trainer, the weighting
+ * methods and the aggregators rely on nothing else.
+ */
 export interface MultiTaskModel {
   readonly architecture: string;
   readonly taskNames: readonly string[];

@@ -14,8 +14,16 @@ export interface DataFrameLike {
   column(name: string): { values: ArrayLike<unknown> };
 }
 
+/**
+ * A table `fromDataFrame` reads: a danfo DataFrame (or anything with `columns` and `column(name).values`), or an
+ * array of records.
+ */
 export type Table = DataFrameLike | Array<Record<string, unknown>>;
 
+/**
+ * Options of {@link fromDataFrame}: the feature columns, the tasks (their targets are the columns named after
+ * them unless a task says otherwise), and what to do with missing values.
+ */
 export interface FromDataFrameOptions {
   /** Feature columns; string columns are one-hot encoded as `column=value`. */
   features: string[];
@@ -33,6 +41,7 @@ export interface FromDataFrameOptions {
   imputeFrom?: ArrayLike<number>;
 }
 
+/** A dataset built from a table, with what the encoding did: the rows kept, the categories of one-hot columns, imputed values. */
 export interface TableDataset extends MultiTaskData {
   /** Row numbers of the original table that were kept. */
   sourceRows: Int32Array;
@@ -65,6 +74,11 @@ function readColumns(table: Table, names: string[], where: string): Record<strin
   return out;
 }
 
+/**
+ * Builds a dataset from a table: text feature columns are one-hot encoded, class names become indices, and
+ * missing values are refused with each column's count unless `missing` says "drop" or "impute". Every problem is
+ * an MtlError naming the column and row.
+ */
 export function fromDataFrame(table: Table, options: FromDataFrameOptions): TableDataset {
   const where = "fromDataFrame";
   checkKnownOptions(where, options, ["features", "tasks", "missing", "imputeFrom"]);

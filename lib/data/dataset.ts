@@ -7,6 +7,7 @@ import { check, MtlError } from "../errors";
 import { checkSeed, Rng } from "../random";
 import { Task, TargetArray } from "../tasks/task";
 
+/** A multi-task dataset: one feature matrix and, per task, a row-aligned target array. */
 export interface MultiTaskData {
   readonly rows: number;
   /** rows × featureCount, row by row. */
@@ -17,6 +18,7 @@ export interface MultiTaskData {
   readonly targets: Readonly<Record<string, TargetArray>>;
 }
 
+/** Options of {@link fromArrays}. */
 export interface FromArraysOptions {
   /** Features as rows of numbers, or a flat Float32Array with `featureCount` columns. */
   x: ArrayLike<number>[] | Float32Array;
@@ -166,6 +168,10 @@ export function subset(data: MultiTaskData, indices: ArrayLike<number>): MultiTa
   return { rows: n, features, featureCount: f, featureNames: data.featureNames, targets };
 }
 
+/**
+ * Options of {@link split}: the fractions for training and validation (the test set gets the rest) and the seed
+ * of the shuffle.
+ */
 export interface SplitOptions {
   /** Fractions of the rows; test gets the rest. Defaults: train 0.7, validation 0.15. */
   train?: number;
@@ -173,6 +179,7 @@ export interface SplitOptions {
   seed?: number;
 }
 
+/** The three parts {@link split} makes. */
 export interface Splits {
   train: MultiTaskData;
   validation: MultiTaskData;
@@ -196,6 +203,7 @@ export function split(data: MultiTaskData, options: SplitOptions = {}): Splits {
   };
 }
 
+/** Feature means and standard deviations fitted on one dataset ({@link fitStandardizer}), applied to others. */
 export interface Standardizer {
   mean: Float32Array;
   std: Float32Array;

@@ -17,6 +17,7 @@ import { Dense } from "./dense";
 import { maxPool2d } from "./pooling";
 import { recordBlockSpec } from "./spec";
 
+/** Options of {@link cnnEncoder}. */
 export interface CnnEncoderOptions {
   height: number;
   width: number;
@@ -31,6 +32,10 @@ export interface CnnEncoderOptions {
   name?: string;
 }
 
+/**
+ * A small convolutional trunk for flat images: convolutions with pooling, then dense layers. Build one with
+ * {@link cnnEncoder}.
+ */
 export class CnnEncoder implements Block {
   readonly name: string;
   readonly inputSize: number;
@@ -108,6 +113,10 @@ export class CnnEncoder implements Block {
   }
 }
 
+/**
+ * A convolutional trunk for images that arrive flat (rows of height·width·channels numbers): conv–pool blocks,
+ * then dense layers.
+ */
 export function cnnEncoder(options: CnnEncoderOptions): CnnEncoder {
   return new CnnEncoder(options);
 }

@@ -11,6 +11,7 @@ import { ownedVariable } from "./dense";
 import { activate, Activation, checkActivation } from "./activations";
 import "../native/wasmKernels";
 
+/** Options of a {@link Conv2d} layer. */
 export interface Conv2dOptions {
   kernelSize?: number | [number, number];
   strides?: number | [number, number];
@@ -18,6 +19,7 @@ export interface Conv2dOptions {
   activation?: Activation;
 }
 
+/** A 2-D convolution layer over NHWC images, y = act(conv2d(x, K) + b), whose variables mtlkit owns. */
 export class Conv2d {
   readonly filter: tf.Variable<tf.Rank.R4>;
   readonly bias: tf.Variable<tf.Rank.R1>;

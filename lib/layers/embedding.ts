@@ -9,6 +9,7 @@ import { Rng } from "../random";
 import { ownedVariable } from "./dense";
 import "../native/wasmKernels";
 
+/** A token embedding: a trainable table E ∈ R^{V×d}, token t → row E[t]; trains on every backend (wasm included). */
 export class Embedding {
   readonly table: tf.Variable<tf.Rank.R2>;
 

@@ -13,6 +13,7 @@ import { Block } from "./block";
 import { Dense } from "./dense";
 import { recordBlockSpec } from "./spec";
 
+/** Options of {@link positionwiseHead}. */
 export interface PositionwiseOptions {
   /** Columns per position. */
   width: number;
@@ -28,6 +29,10 @@ export interface PositionwiseOptions {
   name?: string;
 }
 
+/**
+ * One Dense stack applied at each of P positions of a representation (e.g. per token). Build one with {@link
+ * positionwiseHead}.
+ */
 export class PositionwiseDense implements Block {
   readonly name: string;
   readonly inputSize: number;
@@ -88,6 +93,10 @@ export class PositionwiseDense implements Block {
   }
 }
 
+/**
+ * A head that applies the same Dense layers at each of P positions of the representation (per-token heads for
+ * sequence tagging).
+ */
 export function positionwiseHead(options: PositionwiseOptions): PositionwiseDense {
   return new PositionwiseDense(options);
 }

@@ -22,6 +22,7 @@ import { maskedMaxOverTime } from "./pooling";
 import "../native/wasmKernels";
 import { recordBlockSpec } from "./spec";
 
+/** Options of {@link textEncoder}. */
 export interface TextEncoderOptions {
   /** Tokens per example T. */
   sequenceLength: number;
@@ -38,6 +39,10 @@ export interface TextEncoderOptions {
   name?: string;
 }
 
+/**
+ * A convolutional text encoder: embedding, convolutions over tokens, and pooled or per-token output. Build one
+ * with {@link textEncoder}.
+ */
 export class TextCnnEncoder implements Block {
   readonly name: string;
   readonly inputSize: number;
@@ -135,6 +140,10 @@ export class TextCnnEncoder implements Block {
   }
 }
 
+/**
+ * A convolutional text encoder (Kim 2014 style, "same" padding, optionally causal): token ids in, a pooled
+ * vector or one vector per token out.
+ */
 export function textEncoder(options: TextEncoderOptions): TextCnnEncoder {
   return new TextCnnEncoder(options);
 }

@@ -5,7 +5,7 @@
  * (eval/negativeTransfer), and the metric tables that `mtl.viz.metricBars` / `deltaMBars` draw.
  *
  * Runs must return metric tables (`{ task: { metric: value } }`, or an evaluation from
- * mtl.evaluate, whose metric directions are then known); failed runs are left out and counted.
+ * mtl.evaluation.evaluate, whose metric directions are then known); failed runs are left out and counted.
  */
 import { withDisplay } from "../display/attach";
 import { Cell, fmt, MimeBundle, signed, tablesBundle } from "../display/table";
@@ -76,7 +76,7 @@ export function metricTableOf(record: RunRecord, where = "sweep"): MetricTable {
   for (const [k, v] of Object.entries(record.metrics ?? {})) {
     if (typeof v === "number") {
       throw new MtlError(where,
-        `run ${record.label} returned flat metrics ('${k}' is a number); comparisons across tasks need a metric table per run: return mtl.evaluate(...) or { task: { metric: value } }.`);
+        `run ${record.label} returned flat metrics ('${k}' is a number); comparisons across tasks need a metric table per run: return mtl.evaluation.evaluate(...) or { task: { metric: value } }.`);
     }
     table[k] = v;
   }
@@ -124,7 +124,7 @@ function directionsFor(where: string, all: RunGroup[], options: SweepComparisonO
   const merged: Directions = {};
   for (const g of all) for (const r of g.records) for (const [t, d] of Object.entries(r.directions ?? {})) merged[t] = { ...d, ...(merged[t] ?? {}) };
   if (Object.keys(merged).length === 0) {
-    throw new MtlError(where, "cannot tell which metrics are better higher or lower: the runs returned plain metric tables; pass option 'tasks' or 'higherIsBetter' (or return mtl.evaluate(...) from the run function).");
+    throw new MtlError(where, "cannot tell which metrics are better higher or lower: the runs returned plain metric tables; pass option 'tasks' or 'higherIsBetter' (or return mtl.evaluation.evaluate(...) from the run function).");
   }
   return { higherIsBetter: merged };
 }

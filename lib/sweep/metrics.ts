@@ -1,6 +1,6 @@
 /**
  * What a run function may return, turned into plain JSON metrics: an evaluation from
- * `mtl.evaluate` (its metric table, and each metric's direction), a metric table
+ * `mtl.evaluation.evaluate` (its metric table, and each metric's direction), a metric table
  * `{ task: { metric: value } }`, or flat metrics `{ metric: value }`. Every value must be a finite
  * number: JSON carries no NaN, and a metric that is not a number cannot be compared.
  */
@@ -11,7 +11,7 @@ import type { Metrics } from "./records";
 export function normalizeMetrics(value: unknown): { metrics: Metrics; directions?: Directions } {
   const where = "sweep run function";
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    throw new MtlError(where, `must return metrics: an evaluation (mtl.evaluate), { task: { metric: value } } or { metric: value }; it returned ${value === null ? "null" : Array.isArray(value) ? "a list" : typeof value}.`);
+    throw new MtlError(where, `must return metrics: an evaluation (mtl.evaluation.evaluate), { task: { metric: value } } or { metric: value }; it returned ${value === null ? "null" : Array.isArray(value) ? "a list" : typeof value}.`);
   }
   const v = value as Record<string, unknown>;
   if (isEvaluation(v)) {

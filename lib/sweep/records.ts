@@ -26,7 +26,7 @@ export interface RunRecord {
   status: "ok" | "failed";
   /** What the run function returned (status "ok"). */
   metrics?: Metrics;
-  /** Metric directions, when the run function returned an evaluation (mtl.evaluate). */
+  /** Metric directions, when the run function returned an evaluation (mtl.evaluation.evaluate). */
   directions?: Directions;
   /** Why it failed (status "failed"). */
   error?: RunFailure;

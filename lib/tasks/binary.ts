@@ -8,12 +8,17 @@ import { binaryScores } from "./metrics";
 import { checkDistinctNames, checkTaskName, sigmoidCrossEntropy, Task, TargetArray } from "./task";
 import { withTaskSpec } from "./spec";
 
+/** Options of {@link binary}. */
 export interface BinaryOptions {
   column?: string;
   /** Names of the negative and positive class, for display. */
   labels?: [string, string];
 }
 
+/**
+ * Binary classification: one logit per example, sigmoid cross-entropy; accuracy, precision, recall and F1 of the
+ * positive class.
+ */
 export function binary(name: string, options: BinaryOptions = {}): Task {
   const where = `binary('${name}')`;
   checkTaskName("binary", name);

@@ -9,6 +9,7 @@ import { classificationScores, confusionMatrix } from "./metrics";
 import { argmaxRows, checkDistinctNames, checkTaskName, Task, TargetArray } from "./task";
 import { withTaskSpec } from "./spec";
 
+/** Options of {@link classification}: the classes (a count or their names), the target column, class weights. */
 export interface ClassificationOptions {
   /** Number of classes, or their names (index i is class i). */
   classes: number | string[];
@@ -18,6 +19,10 @@ export interface ClassificationOptions {
   classWeights?: number[];
 }
 
+/**
+ * Multi-class classification: softmax cross-entropy (optionally class-weighted as PyTorch's); accuracy, macro
+ * precision, recall and F1, micro F1.
+ */
 export function classification(name: string, options: ClassificationOptions): Task {
   const where = `classification('${name}')`;
   checkTaskName("classification", name);

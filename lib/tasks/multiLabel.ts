@@ -8,6 +8,7 @@ import { multiLabelScores } from "./metrics";
 import { checkDistinctNames, checkTaskName, sigmoidCrossEntropy, Task, TargetArray } from "./task";
 import { withTaskSpec } from "./spec";
 
+/** Options of {@link multiLabel}. */
 export interface MultiLabelOptions {
   /** Number of labels, or their names. */
   labels: number | string[];
@@ -15,6 +16,10 @@ export interface MultiLabelOptions {
   columns?: string[];
 }
 
+/**
+ * Multi-label classification: L independent binary labels, mean sigmoid cross-entropy; accuracy, exact match,
+ * micro and macro scores.
+ */
 export function multiLabel(name: string, options: MultiLabelOptions): Task {
   const where = `multiLabel('${name}')`;
   checkTaskName("multiLabel", name);

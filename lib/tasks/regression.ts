@@ -11,8 +11,10 @@ import { regressionScores } from "./metrics";
 import { checkFiniteTargets, checkTaskName, Task, TargetArray } from "./task";
 import { withTaskSpec } from "./spec";
 
+/** Mean squared error, mean absolute error, or Huber's loss (δ = 1 by default). */
 export type RegressionLoss = "mse" | "mae" | "huber";
 
+/** Options of {@link regression}. */
 export interface RegressionOptions {
   /** DataFrame columns of the targets (default: the task name, one output). */
   columns?: string[];
@@ -23,6 +25,7 @@ export interface RegressionOptions {
   delta?: number;
 }
 
+/** Regression with one or more outputs: MSE, MAE or Huber loss; MSE, MAE and R² as metrics. */
 export function regression(name: string, options: RegressionOptions = {}): Task {
   const where = `regression('${name}')`;
   checkTaskName("regression", name);

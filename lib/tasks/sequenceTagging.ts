@@ -13,6 +13,7 @@ import { classificationScores, confusionMatrix } from "./metrics";
 import { argmaxRows, checkDistinctNames, checkTaskName, Task, TargetArray } from "./task";
 import { withTaskSpec } from "./spec";
 
+/** Options of {@link sequenceTagging}. */
 export interface SequenceTaggingOptions {
   /** Number of tags K, or their names. */
   classes: number | string[];
@@ -22,6 +23,10 @@ export interface SequenceTaggingOptions {
   ignoreIndex?: number;
 }
 
+/**
+ * Sequence tagging: one class per token of a padded sequence (part-of-speech tags, next token); token-level
+ * cross-entropy over the real tokens.
+ */
 export function sequenceTagging(name: string, options: SequenceTaggingOptions): Task {
   const where = `sequenceTagging('${name}')`;
   checkTaskName("sequenceTagging", name);

@@ -22,7 +22,7 @@ import * as tf from "@tensorflow/tfjs";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { MtlError } from "../errors";
+import { DamagedCheckpointError, MtlError } from "../errors";
 import { fsyncDir, temporaryPath, writeFileAtomic, writeFileSynced } from "../util/fsAtomic";
 import { adoptHistory, appendHistory, HISTORY_FILE_PATTERN, HistoryRef, pruneHistoryFiles, readHistory, ReadHistory } from "./checkpointHistory";
 import type { RunInfo } from "./history";
@@ -39,7 +39,8 @@ const FOLDER_FILES = ["manifest.json", "weights.bin", "state.json"] as const;
 
 type NamedTensor = { name: string; tensor: tf.Tensor };
 
-interface TensorEntry {
+/** Where one variable lies in weights.bin. */
+export interface TensorEntry {
   name: string;
   shape: number[];
   /** Offset in float32 elements into weights.bin. */
@@ -53,6 +54,10 @@ export interface ModelSignature {
   variables: Array<{ name: string; shape: number[] }>;
 }
 
+/**
+ * A checkpoint's manifest.json: versions, the model's signature, where each variable lies in weights.bin, the
+ * optimizer's slots and the history it covers.
+ */
 export interface CheckpointManifest {
   format: string;
   version: number;
@@ -73,14 +78,6 @@ export interface CheckpointManifest {
 
 /** state.json: the trainer's state without the history records (they are in the history file). */
 type StoredState = Omit<TrainerState, "history"> & { history: { run?: RunInfo } };
-
-/** A checkpoint folder that failed verification, and what was wrong with it. */
-export class DamagedCheckpointError extends MtlError {
-  constructor(readonly path: string, readonly problem: string) {
-    super(`checkpoint ${path}`, problem);
-    this.name = "DamagedCheckpointError";
-  }
-}
 
 export function modelSignature(trainer: Trainer): ModelSignature {
   return {

@@ -5,6 +5,7 @@ import { mean, std, summarize, Summary } from "../eval/stats";
 import { color } from "./curves";
 import { figure, Figure, Trace } from "./figure";
 
+/** Error bars from the standard deviation ("std") or the Student-t interval of the mean ("ci"). */
 export type ErrorBar = "std" | "ci";
 
 function halfWidth(values: number[], error: ErrorBar, level: number): number {
@@ -66,6 +67,7 @@ export function deltaMBars(summaries: Record<string, Summary>, title = "Δm% aga
   );
 }
 
+/** A labelled point of a Pareto plot, with optional error bars. */
 export interface ParetoPoint {
   label: string;
   x: number;

@@ -14,6 +14,7 @@ export type Layout = Record<string, unknown>;
 export const PLOTLY_MIME = "application/vnd.plotly.v1+json";
 export const JUPYTER_DISPLAY: unique symbol = Symbol.for("Jupyter.display") as never;
 
+/** A plotly figure as plain data, `{ data, layout }`, which the mtlkit kernel shows inline. */
 export interface Figure {
   data: Trace[];
   layout: Layout;

@@ -4,6 +4,7 @@ import { RelatednessMonitor } from "../eval/relatedness";
 import { color } from "./curves";
 import { figure, Figure, TITLE_CHAR_PX, Trace } from "./figure";
 
+/** Options of the heatmap figures. */
 export interface HeatmapOptions {
   title?: string;
   zmin?: number;

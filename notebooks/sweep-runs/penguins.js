@@ -76,7 +76,7 @@ exports.run = async function run(config, context) {
   const directions = {};
   for (const options of exports.trainerOptions(config, context)) {
     await new mtl.Trainer(options).fit(train);
-    const evaluation = mtl.evaluate(options.model, test, options.tasks);
+    const evaluation = mtl.evaluation.evaluate(options.model, test, options.tasks);
     options.model.dispose();
     for (const [task, report] of Object.entries(evaluation.tasks)) {
       table[task] = evaluation.table[task];

@@ -21,11 +21,11 @@ function trainingData(): mtl.MultiTaskData {
 }
 
 /** Trains for `config.epochs` epochs (batch 32) with the trunk `config.width` wide. */
-export async function run(config: { width: number; epochs: number }, context: { seed: number }): Promise<mtl.Evaluation> {
+export async function run(config: { width: number; epochs: number }, context: { seed: number }): Promise<mtl.evaluation.Evaluation> {
   const ts = tasks();
   const model = mtl.hardSharing({ inputSize: 20, trunk: [config.width, config.width], tasks: ts, seed: context.seed });
   await new mtl.Trainer({ model, tasks: ts, epochs: config.epochs, batchSize: 32, seed: context.seed, progress: false }).fit(trainingData());
-  const evaluation = mtl.evaluate(model, trainingData(), ts);
+  const evaluation = await mtl.evaluation.evaluateAsync(model, trainingData(), ts);
   model.dispose();
   return evaluation;
 }

@@ -89,7 +89,12 @@ eachBackend(() => {
         tasks,
         batchSize: 16,
         progress: false,
-        callbacks: { onStepEnd: (r) => (seen.push(r.step), r.step < 5) },
+        callbacks: {
+          onStepEnd: (r) => {
+            seen.push(r.step);
+            return r.step < 5;
+          },
+        },
       });
       await trainer.fit(data, { epochs: 10 });
       expect(seen).toEqual([0, 1, 2, 3, 4, 5]);

@@ -82,7 +82,7 @@ describe("layout: torch", () => {
   });
 
   it("takes nn.Conv2d's [out, in, kh, kw] filters for the CNN encoder (checked against a direct convolution)", async () => {
-    const enc = mtl.cnnEncoder({ height: 4, width: 4, channels: 2, filters: [3], dense: [2], seed: 1 });
+    const enc = mtl.layers.cnnEncoder({ height: 4, width: 4, channels: 2, filters: [3], dense: [2], seed: 1 });
     const m = mtl.hardSharing({ inputSize: 32, trunk: enc, tasks: [mtl.tasks.regression("y")], seed: 1 });
     const torchFilter = Array.from({ length: 3 }, (_, o) => Array.from({ length: 2 }, (_, i) => Array.from({ length: 3 }, (_, r) => Array.from({ length: 3 }, (_, c) => Math.cos(o * 7 + i * 5 + r * 3 + c)))));
     const name = "trunk.cnn.conv0.filter"; // the encoder's own names, under the trunk's
@@ -112,7 +112,7 @@ describe("layout: torch", () => {
   });
 
   it("takes nn.Conv1d's [out, in, k] for the text encoder's convolutions", async () => {
-    const enc = mtl.textEncoder({ sequenceLength: 5, vocabularySize: 7, embeddingSize: 3, channels: [2], kernelSize: 3, seed: 1, name: "text" });
+    const enc = mtl.layers.textEncoder({ sequenceLength: 5, vocabularySize: 7, embeddingSize: 3, channels: [2], kernelSize: 3, seed: 1, name: "text" });
     const m = mtl.hardSharing({ inputSize: 5, trunk: enc, tasks: [mtl.tasks.regression("y")], seed: 1 });
     const w = Array.from({ length: 2 }, (_, o) => Array.from({ length: 3 }, (_, i) => Array.from({ length: 3 }, (_, k) => o - i + 0.5 * k)));
     m.setWeights({ "trunk.text.conv0.filter": w }, { layout: "torch" });

@@ -56,7 +56,7 @@ export function encoderZoo(): ZooEntry[] {
     targets: { shape: images.map((r) => (r[0] > 0.5 ? 1 : 0)), size: images.map((r) => r[10]) },
     tasks: imageTasks,
   });
-  const cnn = mtl.hardSharing({ inputSize: 64, trunk: mtl.cnnEncoder({ height: 8, width: 8, filters: [4, 6], dense: [8], seed: 1 }), tasks: imageTasks, seed: 1 });
+  const cnn = mtl.hardSharing({ inputSize: 64, trunk: mtl.layers.cnnEncoder({ height: 8, width: 8, filters: [4, 6], dense: [8], seed: 1 }), tasks: imageTasks, seed: 1 });
 
   const T = 6;
   const V = 12;
@@ -72,10 +72,10 @@ export function encoderZoo(): ZooEntry[] {
   });
   const text = mtl.hardSharing({
     inputSize: T,
-    trunk: mtl.textEncoder({ sequenceLength: T, vocabularySize: V, embeddingSize: 4, channels: [6], output: "both", causal: true, seed: 2 }),
+    trunk: mtl.layers.textEncoder({ sequenceLength: T, vocabularySize: V, embeddingSize: 4, channels: [6], output: "both", causal: true, seed: 2 }),
     heads: {
-      has1: mtl.positionwiseHead({ width: 6, units: 2, name: "pooled" }),
-      parity: mtl.positionwiseHead({ width: 6, units: 2, positions: T, offset: 6, hidden: [3], name: "tags" }),
+      has1: mtl.layers.positionwiseHead({ width: 6, units: 2, name: "pooled" }),
+      parity: mtl.layers.positionwiseHead({ width: 6, units: 2, positions: T, offset: 6, hidden: [3], name: "tags" }),
     },
     tasks: textTasks,
     seed: 2,

@@ -158,7 +158,7 @@ describe("on wasm, Dense layers never call BatchMatMul with a transpose flag", (
 
   it("a training step of a hard-sharing model: every product runs the plain kernel, and only the needed ones run", async () => {
     await setBackend("wasm");
-    mtl.native.disableNativeKernels(); // the plain wasm kernel, not mtlkit's native one
+    mtl.backends.disableNativeKernels(); // the plain wasm kernel, not mtlkit's native one
     expect(transposesExplicitly()).toBe(true);
     const tasks = [mtl.tasks.classification("c", { classes: 3 }), mtl.tasks.regression("r")];
     const model = mtl.hardSharing({ inputSize: 7, trunk: [9, 6], tasks, seed: 1 });

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import * as mtl from "../../lib";
 import { History } from "../../lib/train/history";
+import { studentTQuantile } from "../../lib/eval/stats";
+import { isFigure, normalizeLayout } from "../../lib/viz/figure";
 
 const DISPLAY = Symbol.for("Jupyter.display");
 
@@ -22,7 +24,7 @@ describe("viz", () => {
       data: [{ type: "bar", x: [1], y: [2] }],
       layout: { title: { text: "T" }, xaxis: { automargin: true }, yaxis: { automargin: true } },
     });
-    expect(mtl.viz.isFigure(fig)).toBe(true);
+    expect(isFigure(fig)).toBe(true);
   });
 
   it("turns plain-string titles into plotly.js 3's { text } form everywhere, without touching the caller's objects", () => {
@@ -59,7 +61,7 @@ describe("viz", () => {
     fig.layout.title = "Later";
     const shown = (fig as unknown as Record<symbol, () => Record<string, { layout: { title: unknown } }>>)[DISPLAY]();
     expect(shown["application/vnd.plotly.v1+json"].layout.title).toEqual({ text: "Later" });
-    expect(mtl.viz.normalizeLayout(mtl.viz.normalizeLayout(layout))).toEqual(mtl.viz.normalizeLayout(layout));
+    expect(normalizeLayout(normalizeLayout(layout))).toEqual(normalizeLayout(layout));
   });
 
   it("labels a log axis of 1 to 4 decades 1, 2, 5 per decade, unless the caller set its ticks", () => {
@@ -136,7 +138,7 @@ describe("viz", () => {
     expect((bars.data[0].error_y as { array: number[] }).array).toEqual([1, 1]);
     expect((bars.data[1].error_y as { array: number[] }).array).toEqual([0, 0]);
     const ci = mtl.viz.metricBars({ single: runs([1, 2, 3]) }, { a: "mse" }, { error: "ci" });
-    expect((ci.data[0].error_y as { array: number[] }).array[0]).toBeCloseTo(mtl.evaluation.studentTQuantile(0.975, 2) / Math.sqrt(3), 10);
+    expect((ci.data[0].error_y as { array: number[] }).array[0]).toBeCloseTo(studentTQuantile(0.975, 2) / Math.sqrt(3), 10);
     const s = mtl.evaluation.summarize([1, 2, 3]);
     expect(mtl.viz.deltaMBars({ m: s }).data[0].y).toEqual([2]);
     // x: accuracy (higher better), y: mse (lower better)

@@ -22,7 +22,8 @@ import { NonFiniteLossError } from "../../errors";
 import { splitUpdate, taskGradients, vjp } from "../jacobian";
 import { readAll, recordAsync, unrecorded } from "../tape";
 import { firstNonFinite, forward, SkipStep, StepInput, StepOutput } from "./types";
-import { applyUpdate, NonFiniteGradientError } from "./update";
+import { NonFiniteGradientError } from "../../errors";
+import { applyUpdate } from "./update";
 
 export async function aggregatedStep(input: StepInput, aggregator: Aggregator, level: Level): Promise<StepOutput> {
   const { model, tasks, regularizers } = input;

@@ -73,7 +73,7 @@ export function fusedMlpStep(input: StepInput, weighting: Weighting): StepOutput
   if (input.regularizers.length > 0 || input.clipTaskNorm !== undefined) return undefined;
   const trunk = denseLayers(model.trunk);
   const heads = model.heads.map(denseLayers);
-  if (!trunk || trunk.length === 0 || heads.some((h) => !h || h[h.length - 1].activation !== "linear")) return undefined;
+  if (!trunk || trunk.length === 0 || heads.some((h) => h?.[h.length - 1].activation !== "linear")) return undefined;
   if (tasks.some((t) => t.fusedLoss === undefined)) return undefined;
   // The native code indexes logits by class: a head narrower than its task must never reach it.
   if (heads.some((h, t) => h![h!.length - 1].units !== tasks[t].outputUnits)) checkModelTasks("Trainer (fused native step)", model, tasks);
