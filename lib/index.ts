@@ -26,6 +26,7 @@ export { TiedGroup, TiedModel, CenterKind, isTiedModel } from "./architectures/t
 export { crossStitch, CrossStitchModel, CrossStitchOptions } from "./architectures/crossStitch";
 export { mmoe, MmoeModel, MmoeOptions } from "./architectures/mmoe";
 export { ple, cgc, PleModel, PleOptions } from "./architectures/ple";
+export { NamedInputsModel, NamedInputsOptions, WithNamedInputs, EncoderSpec } from "./architectures/namedInputs";
 export { Dense, Initializer } from "./layers/dense";
 export { Block, BlockSpec, FunctionBlockSpec, Mlp } from "./layers/block";
 export { Activation } from "./layers/activations";

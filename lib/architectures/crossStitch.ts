@@ -28,6 +28,7 @@ import { Dense, Initializer } from "../layers/dense";
 import { Rng } from "../random";
 import { Task } from "../tasks/task";
 import { checkSizes, checkTasks, splitColumns, sumFlops } from "./parts";
+import { refuseNamedInputs } from "./namedInputs";
 import { BaseModel } from "./types";
 
 export interface CrossStitchOptions {
@@ -64,6 +65,8 @@ export class CrossStitchModel extends BaseModel {
   constructor(options: CrossStitchOptions) {
     super();
     const where = "crossStitch";
+    refuseNamedInputs(where, options,
+      "cross-stitch networks give every task its own tower from the input and learn how the towers mix layer by layer; encoders shared by all tasks would be hard-shared parameters in front of the towers");
     checkKnownOptions(where, options, OPTIONS);
     checkPositiveInteger(where, "inputSize", options.inputSize);
     checkTasks(where, options.tasks);

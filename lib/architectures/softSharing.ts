@@ -34,6 +34,7 @@ import { Initializer } from "../layers/dense";
 import { Rng } from "../random";
 import { Task } from "../tasks/task";
 import { checkSizes, checkTasks, isSizes, perTask, splitColumns, sumFlops } from "./parts";
+import { refuseNamedInputs } from "./namedInputs";
 import { CenterKind, TiedGroup, TiedModel } from "./tied";
 import { BaseModel } from "./types";
 
@@ -69,6 +70,8 @@ export class SoftSharingModel extends BaseModel implements TiedModel {
   constructor(options: SoftSharingOptions) {
     super();
     const where = "softSharing";
+    refuseNamedInputs(where, options,
+      "soft sharing gives every task its own tower from the input, tied only by a regulariser; encoders shared by all tasks would be hard-shared parameters in front of it");
     checkKnownOptions(where, options, OPTIONS);
     checkPositiveInteger(where, "inputSize", options.inputSize);
     checkTasks(where, options.tasks);

@@ -15,12 +15,19 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { inspect } from "util";
+import type { InputSpec } from "../data/inputs";
 import { modelBundle } from "../display/model";
 
 export interface MultiTaskModel {
   readonly architecture: string;
   readonly taskNames: readonly string[];
   readonly inputSize: number;
+  /**
+   * The model's input spec: its named inputs (name, row shape, kind) in the order their columns
+   * lie side by side in x (inputSize = their total size), or absent for one unnamed input of
+   * `inputSize` features. Set by `inputs` + `encoders` (lib/architectures/namedInputs.ts).
+   */
+  readonly inputs?: readonly InputSpec[];
   encode(x: tf.Tensor2D, training: boolean): tf.Tensor2D;
   decode(representation: tf.Tensor2D, x: tf.Tensor2D, training: boolean): tf.Tensor2D[];
   /** encode then decode. */
