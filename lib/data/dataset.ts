@@ -76,32 +76,33 @@ export function fromArrays(options: FromArraysOptions): MultiTaskData {
     }
   }
   checkFiniteFeatures(where, features, featureCount, featureNames);
-  return withTargets(where, { rows, features, featureCount, featureNames }, options);
+
+  check(options.targets && typeof options.targets === "object", where, () => "'targets' must map task names to arrays.");
+  const targets: Record<string, TargetArray> = {};
+  for (const [name, values] of Object.entries(options.targets)) {
+    targets[name] = toTargetArray(where, name, values, rows);
+  }
+  const data: MultiTaskData = { rows, features, featureCount, featureNames, targets };
+  if (options.tasks) validateForTasks(data, options.tasks);
+  return data;
 }
 
-/** fromArrays with named inputs: packed side by side into one feature matrix. */
+/**
+ * fromArrays with named inputs: packed side by side into one feature matrix (./inputs.ts), then
+ * built as one input with every other option as given, and labelled with the inputs' specs.
+ */
 function fromNamedInputs(options: FromArraysOptions): MultiTaskData {
   const where = "fromArrays";
   check(options.featureCount === undefined && options.featureNames === undefined, where,
     () => "options 'featureCount' and 'featureNames' go with 'x'; named inputs take their shapes (and column 'names') per input.");
-  const packed = packInputs(where, options.inputs!);
-  const { rows, features, featureNames, inputs } = packed;
-  return withTargets(where, { rows, features, featureCount: featureNames.length, featureNames, inputs }, options);
-}
-
-/** Adds the targets (one row per feature row) and checks them against the tasks when given. */
-function withTargets(where: string, features: Omit<MultiTaskData, "targets">, options: FromArraysOptions): MultiTaskData {
-  check(options.targets && typeof options.targets === "object", where, () => "'targets' must map task names to arrays.");
-  const targets: Record<string, TargetArray> = {};
-  for (const [name, values] of Object.entries(options.targets)) {
-    if (features.inputs && values && typeof values.length === "number") {
-      check(values.length === features.rows, where, () => `task '${name}' has ${values.length} targets but the inputs have ${features.rows} rows.`);
+  const { rows, features, featureNames, inputs } = packInputs(where, options.inputs!);
+  for (const [name, values] of Object.entries(options.targets ?? {})) {
+    if (values && typeof values.length === "number") {
+      check(values.length === rows, where, () => `task '${name}' has ${values.length} targets but the inputs have ${rows} rows.`);
     }
-    targets[name] = toTargetArray(where, name, values, features.rows);
   }
-  const data: MultiTaskData = { ...features, targets };
-  if (options.tasks) validateForTasks(data, options.tasks);
-  return data;
+  const data = fromArrays({ ...options, inputs: undefined, x: features, featureCount: featureNames.length, featureNames });
+  return { ...data, inputs };
 }
 
 /**
