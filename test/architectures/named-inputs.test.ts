@@ -9,11 +9,11 @@ import * as tf from "@tensorflow/tfjs";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as mtl from "../../lib";
 import { disableNativeKernels, enableNativeKernels, loadNative } from "../../lib/native";
 import { fusedMlpStep } from "../../lib/train/steps/fusedMlp";
-import { eachBackend } from "../helpers/backends";
+import { eachBackend, setBackend } from "../helpers/backends";
 
 const ROWS = 96;
 const VOCAB = 6;
@@ -292,25 +292,25 @@ describe("the fused native MLP step declines named inputs", () => {
   });
 
   describe.runIf(status.available)("with the native addon", () => {
+    // The fused step runs on wasm (the backend whose heap the addon reads).
+    beforeAll(() => setBackend("wasm"));
     afterAll(() => disableNativeKernels());
-    eachBackend((backend) => {
-      it.runIf(backend === "wasm")("engages for the architecture inside, not for the named-input model around it", () => {
-        enableNativeKernels();
-        const tasks = [mtl.tasks.classification("c", { classes: 2 }), mtl.tasks.regression("r")];
-        // Identity encoder: the model inside is exactly a fusable hard-sharing MLP on the same x.
-        const model = mtl.hardSharing({ inputs: [{ name: "table", shape: [5], kind: "numeric" }], encoders: { table: [] }, trunk: [4], tasks, seed: 2 });
-        const x = tf.randomNormal([6, 5], 0, 1, "float32", 3) as tf.Tensor2D;
-        const targets = [tf.tensor1d([0, 1, 0, 1, 1, 0], "int32"), tf.zeros([6, 1])];
-        const batch = { xs: [x], targets, part: [0, 0] };
-        const step = (m: mtl.MultiTaskModel) => {
-          const trainer = new mtl.Trainer({ model: m, tasks, progress: false });
-          return fusedMlpStep({ model: m, tasks, optimizer: trainer.optimizer, regularizers: [], variables: m.namedVariables().map(([, v]) => v), batch, step: 0, epoch: 0, onNonFinite: "stop" }, trainer.weighting!);
-        };
-        expect(step(model.inner)?.applied).toBe(true);
-        expect(step(model)).toBeUndefined();
-        tf.dispose([x, ...targets]);
-        model.dispose();
-      });
+    it("engages for the architecture inside, not for the named-input model around it", () => {
+      enableNativeKernels();
+      const tasks = [mtl.tasks.classification("c", { classes: 2 }), mtl.tasks.regression("r")];
+      // Identity encoder: the model inside is exactly a fusable hard-sharing MLP on the same x.
+      const model = mtl.hardSharing({ inputs: [{ name: "table", shape: [5], kind: "numeric" }], encoders: { table: [] }, trunk: [4], tasks, seed: 2 });
+      const x = tf.randomNormal([6, 5], 0, 1, "float32", 3) as tf.Tensor2D;
+      const targets = [tf.tensor1d([0, 1, 0, 1, 1, 0], "int32"), tf.zeros([6, 1])];
+      const batch = { xs: [x], targets, part: [0, 0] };
+      const step = (m: mtl.MultiTaskModel) => {
+        const trainer = new mtl.Trainer({ model: m, tasks, progress: false });
+        return fusedMlpStep({ model: m, tasks, optimizer: trainer.optimizer, regularizers: [], variables: m.namedVariables().map(([, v]) => v), batch, step: 0, epoch: 0, onNonFinite: "stop" }, trainer.weighting!);
+      };
+      expect(step(model.inner)?.applied).toBe(true);
+      expect(step(model)).toBeUndefined();
+      tf.dispose([x, ...targets]);
+      model.dispose();
     });
   });
 });
