@@ -6,7 +6,9 @@
  *   mtlkit kernel start --connection-file FILE [--heap-mb N] [--no-supervisor]
  *   mtlkit run <notebook.ipynb | dir…> (--out DIR | --inplace) [--timeout S] [--grace S] [--allow-errors] [--kernel NAME]
  *   mtlkit doctor [--json]
+ *   mtlkit export-web <modelDir> --out DIR [--title TEXT] [--examples ROWS.json]
  */
+import { EXPORT_WEB_USAGE, parseExportWebArgs } from "./exportWebCli";
 import { DEFAULT_KERNEL_NAME, install, InstallError, Location, uninstall } from "./install";
 
 const USAGE = `usage:
@@ -15,7 +17,8 @@ const USAGE = `usage:
   mtlkit kernel start --connection-file FILE [--heap-mb N] [--no-supervisor]
   mtlkit run <notebook.ipynb | dir...> (--out DIR | --inplace) [--timeout SECONDS] [--grace SECONDS]
              [--allow-errors] [--kernel NAME]
-  mtlkit doctor [--json]`;
+  mtlkit doctor [--json]
+${EXPORT_WEB_USAGE}`;
 
 class UsageError extends Error {}
 
@@ -145,6 +148,12 @@ async function main(argv: string[]): Promise<number> {
     const report = await doctor();
     console.log(p.flags.has("json") ? JSON.stringify(report, null, 2) : formatDoctor(report));
     return 0;
+  }
+  if (cmd === "export-web") {
+    const parsed = parseExportWebArgs(rest);
+    if (typeof parsed === "string") throw new UsageError(parsed);
+    const { runExportWeb } = await import("./exportWebCli");
+    return runExportWeb(parsed);
   }
   if (cmd === "--help" || cmd === "-h" || cmd === "help" || cmd === undefined) {
     console.log(USAGE);

@@ -69,3 +69,5 @@ export * as report from "./report";
 export * as evaluation from "./eval";
 export { evaluate, deltaM, Evaluation, MetricTable } from "./eval";
 export * as aggregators from "./aggregators";
+export * as deploy from "./deploy";
+export { loadModel } from "./deploy/load";

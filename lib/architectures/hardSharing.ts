@@ -40,6 +40,7 @@ export class HardSharingModel extends BaseModel {
 
   constructor(options: HardSharingOptions) {
     super();
+    this.recordOptions(options);
     const where = "hardSharing";
     checkKnownOptions(where, options, OPTIONS);
     checkPositiveInteger(where, "inputSize", options.inputSize);

@@ -65,6 +65,7 @@ export class MmoeModel extends BaseModel {
 
   constructor(options: MmoeOptions) {
     super();
+    this.recordOptions(options);
     const where = "mmoe";
     checkKnownOptions(where, options, OPTIONS);
     checkPositiveInteger(where, "inputSize", options.inputSize);

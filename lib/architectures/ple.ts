@@ -73,6 +73,7 @@ export class PleModel extends BaseModel {
 
   constructor(options: PleOptions, defaultLevels = 2, where = "ple") {
     super();
+    this.recordOptions(options);
     checkKnownOptions(where, options, OPTIONS);
     checkPositiveInteger(where, "inputSize", options.inputSize);
     checkTasks(where, options.tasks);

@@ -70,6 +70,7 @@ export class SoftSharingModel extends BaseModel implements TiedModel {
 
   constructor(options: SoftSharingOptions) {
     super();
+    this.recordOptions(options);
     const where = "softSharing";
     refuseNamedInputs(where, options,
       "soft sharing gives every task its own tower from the input, tied only by a regulariser; encoders shared by all tasks would be hard-shared parameters in front of it");

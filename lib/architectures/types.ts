@@ -17,6 +17,10 @@ import * as tf from "@tensorflow/tfjs";
 import { inspect } from "util";
 import type { InputSpec } from "../data/inputs";
 import { modelBundle } from "../display/model";
+import type { SaveOptions } from "../deploy/save";
+import { InputSpec, singleInputSpec } from "../deploy/inputs";
+import { getWeights, setWeights, NamedWeights, SetWeightsOptions, GetWeightsOptions, WeightInput } from "../deploy/weights";
+import type { Task } from "../tasks/task";
 
 export interface MultiTaskModel {
   readonly architecture: string;
@@ -61,8 +65,71 @@ export abstract class BaseModel implements MultiTaskModel {
   abstract flopsPerExample(): number | undefined;
   abstract dispose(): void;
 
+  /** The options the model was built from, as given (what `save` describes); see {@link recordOptions}. */
+  private builtFrom?: { tasks?: unknown };
+  /** The input spec read from a saved model (with its standardisation), when this model was loaded. */
+  private savedInputs?: InputSpec;
+
   forward(x: tf.Tensor2D, training: boolean): tf.Tensor2D[] {
     return this.decode(this.encode(x, training), x, training);
+  }
+
+  /**
+   * Remembers the options the constructor was given, so `save` can describe the model and
+   * `mtl.loadModel` rebuild it. Every architecture's constructor calls this first.
+   */
+  protected recordOptions(options: object): void {
+    this.builtFrom = options as { tasks?: unknown };
+  }
+
+  /** The options this model was built from (undefined for a model whose class does not record them). */
+  constructionOptions(): object | undefined {
+    return this.builtFrom;
+  }
+
+  /** The tasks this model was built for, in order (a loaded model's are rebuilt from their saved options). */
+  get tasks(): readonly Task[] {
+    const tasks = this.builtFrom?.tasks;
+    return Array.isArray(tasks) ? (tasks as Task[]) : [];
+  }
+
+  /**
+   * What the model takes as input, one entry per named input: today a single input `x` of
+   * `inputSize` features. A loaded model's spec also carries what it was saved with (feature names,
+   * the standardisation fitted on its training data).
+   */
+  inputSpec(): InputSpec {
+    return this.savedInputs ?? singleInputSpec(this.inputSize);
+  }
+
+  /** Sets the input spec a saved model was written with (used by `mtl.loadModel`). */
+  adoptInputSpec(spec: InputSpec): void {
+    this.savedInputs = spec;
+  }
+
+  /**
+   * Saves the model for inference and fine-tuning into the folder `dir` (written atomically): its
+   * architecture description and its weights in TensorFlow.js's weights format. See docs/deploy.md.
+   * Returns `dir`. Throws an MtlError for a model that cannot be described (a function trunk).
+   */
+  async save(dir: string, options: SaveOptions = {}): Promise<string> {
+    // Loaded lazily: the saving code needs node:fs, which the browser bundle of this class leaves out.
+    const { saveModel } = await import("../deploy/save");
+    return saveModel(this, dir, options);
+  }
+
+  /** Every variable's values by name (copies), in `layout` ("tfjs" [in, out] by default, or "torch"). */
+  getWeights(options: GetWeightsOptions = {}): Promise<NamedWeights> {
+    return getWeights(this, options);
+  }
+
+  /**
+   * Assigns variables by name after checking every name and shape (nothing is assigned when one
+   * fails). `layout: "torch"` takes PyTorch's [out, in] dense kernels and [out, in, kh, kw] filters.
+   * Without a layout, a kernel whose two layouts have the same shape (a square layer) is refused.
+   */
+  setWeights(named: Record<string, WeightInput>, options: SetWeightsOptions = {}): void {
+    setWeights(this, named, options);
   }
 
   /** Jupyter: a Keras-like summary, parts and parameters shared and per task (lib/display/model.ts). */

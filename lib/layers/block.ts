@@ -127,7 +127,13 @@ export class FunctionBlock implements Block {
     return y;
   }
 
+  /**
+   * The variables under the block's name: an mtlkit encoder's own names ("trunk.cnn.conv0.filter"),
+   * which say what each variable is (for summaries and `setWeights` layouts), else by position ("trunk.0").
+   */
   namedVariables(): Array<[string, tf.Variable]> {
+    const own = (this.spec as Partial<Pick<Block, "namedVariables">>).namedVariables;
+    if (typeof own === "function") return own.call(this.spec).map(([n, v]): [string, tf.Variable] => [`${this.name}.${n}`, v]);
     return this.spec.variables.map((v, i) => [`${this.name}.${i}`, v]);
   }
 

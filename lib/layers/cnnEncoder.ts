@@ -15,6 +15,7 @@ import { Block } from "./block";
 import { Conv2d } from "./conv2d";
 import { Dense } from "./dense";
 import { maxPool2d } from "./pooling";
+import { recordBlockSpec } from "./spec";
 
 export interface CnnEncoderOptions {
   height: number;
@@ -44,6 +45,7 @@ export class CnnEncoder implements Block {
   constructor(options: CnnEncoderOptions) {
     const where = "cnnEncoder";
     checkKnownOptions(where, options, ["height", "width", "channels", "filters", "kernelSize", "dense", "activation", "seed", "name"]);
+    recordBlockSpec(this, "cnnEncoder", options);
     checkPositiveInteger(where, "height", options.height);
     checkPositiveInteger(where, "width", options.width);
     const channels = options.channels ?? 1;

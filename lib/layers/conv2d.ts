@@ -7,6 +7,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { check } from "../errors";
 import { Rng } from "../random";
+import { ownedVariable } from "./dense";
 import { activate, Activation, checkActivation } from "./activations";
 import "../native/wasmKernels";
 
@@ -40,8 +41,8 @@ export class Conv2d {
     const a = Math.sqrt(6 / (kh * kw * (inChannels + outChannels)));
     const w = new Float32Array(kh * kw * inChannels * outChannels);
     for (let i = 0; i < w.length; i++) w[i] = (2 * rng.uniform() - 1) * a;
-    this.filter = tf.variable(tf.tensor4d(w, [kh, kw, inChannels, outChannels]), true);
-    this.bias = tf.variable(tf.zeros([outChannels]), true);
+    this.filter = ownedVariable(tf.tensor4d(w, [kh, kw, inChannels, outChannels]));
+    this.bias = ownedVariable(tf.zeros([outChannels]));
   }
 
   /** x: [batch, height, width, inChannels]. */

@@ -23,7 +23,7 @@ export interface DenseOptions {
 }
 
 /** A trainable variable that owns its memory alone (the initial tensor is released). */
-function ownedVariable<R extends tf.Rank>(initial: tf.Tensor<R>): tf.Variable<R> {
+export function ownedVariable<R extends tf.Rank>(initial: tf.Tensor<R>): tf.Variable<R> {
   const v = tf.variable(initial, true);
   initial.dispose();
   return v;

@@ -11,6 +11,7 @@ import { check, checkKnownOptions, checkPositiveInteger } from "../errors";
 import { Rng } from "../random";
 import { Block } from "./block";
 import { Dense } from "./dense";
+import { recordBlockSpec } from "./spec";
 
 export interface PositionwiseOptions {
   /** Columns per position. */
@@ -39,6 +40,7 @@ export class PositionwiseDense implements Block {
   constructor(options: PositionwiseOptions) {
     const where = "positionwiseHead";
     checkKnownOptions(where, options, ["width", "units", "positions", "offset", "hidden", "seed", "name"]);
+    recordBlockSpec(this, "positionwiseHead", options);
     checkPositiveInteger(where, "width", options.width);
     checkPositiveInteger(where, "units", options.units);
     this.positions = options.positions ?? 1;

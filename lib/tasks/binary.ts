@@ -6,6 +6,7 @@ import * as tf from "@tensorflow/tfjs";
 import { check, checkKnownOptions, MtlError } from "../errors";
 import { binaryScores } from "./metrics";
 import { checkDistinctNames, checkTaskName, sigmoidCrossEntropy, Task, TargetArray } from "./task";
+import { withTaskSpec } from "./spec";
 
 export interface BinaryOptions {
   column?: string;
@@ -22,7 +23,7 @@ export function binary(name: string, options: BinaryOptions = {}): Task {
     checkDistinctNames(where, "labels", "label", options.labels.map(String));
   }
   const column = options.column ?? name;
-  return {
+  return withTaskSpec("binary", name, options, {
     name,
     kind: "binary",
     columns: [column],
@@ -55,5 +56,5 @@ export function binary(name: string, options: BinaryOptions = {}): Task {
     metrics(predicted, target) {
       return binaryScores(predicted, target);
     },
-  };
+  });
 }

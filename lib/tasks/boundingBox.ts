@@ -12,6 +12,7 @@
 import { MtlError } from "../errors";
 import { regression, RegressionLoss } from "./regression";
 import { Task, TargetArray } from "./task";
+import { withTaskSpec } from "./spec";
 
 export interface BoundingBoxOptions {
   /** The four target columns (default `<name>.x0`, `.y0`, `.x1`, `.y1`). */
@@ -31,7 +32,7 @@ export function boundingBox(name: string, options: BoundingBoxOptions = {}): Tas
   const columns = options.columns ?? [`${name}.x0`, `${name}.y0`, `${name}.x1`, `${name}.y1`];
   const base = regression(name, { columns, loss: options.loss ?? "huber", delta: options.delta });
   const where = `boundingBox('${name}')`;
-  return {
+  return withTaskSpec("boundingBox", name, options, {
     ...base,
     metricSpecs: [...base.metricSpecs, { name: "meanIoU", higherIsBetter: true }, { name: "iou50", higherIsBetter: true }],
     primaryMetric: "meanIoU",
@@ -56,5 +57,5 @@ export function boundingBox(name: string, options: BoundingBoxOptions = {}): Tas
       }
       return { ...scores, meanIoU: n ? sum / n : NaN, iou50: n ? hits / n : NaN };
     },
-  };
+  });
 }

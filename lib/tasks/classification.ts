@@ -7,6 +7,7 @@ import * as tf from "@tensorflow/tfjs";
 import { check, checkKnownOptions, MtlError } from "../errors";
 import { classificationScores, confusionMatrix } from "./metrics";
 import { argmaxRows, checkDistinctNames, checkTaskName, Task, TargetArray } from "./task";
+import { withTaskSpec } from "./spec";
 
 export interface ClassificationOptions {
   /** Number of classes, or their names (index i is class i). */
@@ -37,7 +38,7 @@ export function classification(name: string, options: ClassificationOptions): Ta
   }
   const column = options.column ?? name;
 
-  return {
+  return withTaskSpec("classification", name, options, {
     name,
     kind: "classification",
     columns: [column],
@@ -79,5 +80,5 @@ export function classification(name: string, options: ClassificationOptions): Ta
     metrics(predicted, target) {
       return classificationScores(confusionMatrix(predicted, target, k));
     },
-  };
+  });
 }

@@ -6,3 +6,4 @@ export { regression, RegressionOptions, RegressionLoss } from "./regression";
 export * as metrics from "./metrics";
 export { boundingBox, BoundingBoxOptions, iou } from "./boundingBox";
 export { sequenceTagging, SequenceTaggingOptions } from "./sequenceTagging";
+export * from "./spec";

@@ -6,6 +6,7 @@ import * as tf from "@tensorflow/tfjs";
 import { check, checkKnownOptions, MtlError } from "../errors";
 import { multiLabelScores } from "./metrics";
 import { checkDistinctNames, checkTaskName, sigmoidCrossEntropy, Task, TargetArray } from "./task";
+import { withTaskSpec } from "./spec";
 
 export interface MultiLabelOptions {
   /** Number of labels, or their names. */
@@ -25,7 +26,7 @@ export function multiLabel(name: string, options: MultiLabelOptions): Task {
   checkDistinctNames(where, "labels", "label", names);
   const columns = options.columns ?? names ?? Array.from({ length: width }, (_, i) => `${name}.${i}`);
   check(columns.length === width, where, () => `option 'columns' has ${columns.length} names for ${width} labels.`);
-  return {
+  return withTaskSpec("multiLabel", name, options, {
     name,
     kind: "multiLabel",
     columns,
@@ -62,5 +63,5 @@ export function multiLabel(name: string, options: MultiLabelOptions): Task {
     metrics(predicted, target) {
       return multiLabelScores(predicted, target, width);
     },
-  };
+  });
 }

@@ -9,6 +9,7 @@ import * as tf from "@tensorflow/tfjs";
 import { check, checkKnownOptions } from "../errors";
 import { regressionScores } from "./metrics";
 import { checkFiniteTargets, checkTaskName, Task, TargetArray } from "./task";
+import { withTaskSpec } from "./spec";
 
 export type RegressionLoss = "mse" | "mae" | "huber";
 
@@ -35,7 +36,7 @@ export function regression(name: string, options: RegressionOptions = {}): Task 
   const columns = options.columns ?? (width === 1 ? [name] : Array.from({ length: width }, (_, i) => `${name}.${i}`));
   check(columns.length === width, where, () => `option 'columns' has ${columns.length} names for ${width} outputs.`);
 
-  return {
+  return withTaskSpec("regression", name, options, {
     name,
     kind: "regression",
     columns,
@@ -71,5 +72,5 @@ export function regression(name: string, options: RegressionOptions = {}): Task 
     metrics(predicted, target) {
       return regressionScores(predicted, target, width);
     },
-  };
+  });
 }

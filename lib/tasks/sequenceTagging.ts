@@ -11,6 +11,7 @@ import * as tf from "@tensorflow/tfjs";
 import { check, checkKnownOptions, MtlError } from "../errors";
 import { classificationScores, confusionMatrix } from "./metrics";
 import { argmaxRows, checkDistinctNames, checkTaskName, Task, TargetArray } from "./task";
+import { withTaskSpec } from "./spec";
 
 export interface SequenceTaggingOptions {
   /** Number of tags K, or their names. */
@@ -47,7 +48,7 @@ export function sequenceTagging(name: string, options: SequenceTaggingOptions): 
     return { p, y };
   };
 
-  return {
+  return withTaskSpec("sequenceTagging", name, options, {
     name,
     kind: "sequenceTagging",
     columns: Array.from({ length: T }, (_, t) => `${name}.${t}`),
@@ -94,5 +95,5 @@ export function sequenceTagging(name: string, options: SequenceTaggingOptions): 
       const s = classificationScores(confusionMatrix(p, y, k));
       return { accuracy: s.accuracy, f1Macro: s.f1Macro, f1Micro: s.f1Micro, tokens: y.length };
     },
-  };
+  });
 }

@@ -209,6 +209,8 @@ export class Trainer {
     this.passes = state.passes ? [...state.passes] : this.config.taskNames.map(() => 0);
     this.history.steps.splice(0, this.history.steps.length, ...state.history.steps);
     this.history.epochs.splice(0, this.history.epochs.length, ...state.history.epochs);
+    // The run continues: its history says where and when it started.
+    if (state.history.run) this.history.run = { ...state.history.run };
     for (const [name, c] of Object.entries(this.components)) {
       if (!(name in state.components)) throw new MtlError("Trainer.restore", `the checkpoint has no state for '${name}'.`);
       c.loadState(state.components[name]);

@@ -3,6 +3,7 @@ import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import * as mtl from "../../lib";
 import { eachBackend, setBackend } from "../helpers/backends";
+import { numbersOf } from "../helpers/reads";
 import { bound, context } from "./helpers";
 
 const W = mtl.weighting;
@@ -137,14 +138,14 @@ eachBackend(() => {
       const L = [0.7, 2.5, 1.3];
       const n = [1, 2, 0.5];
       const mu = 0.4;
-      const gStch = tf.tidy(() => tf.grad((l: tf.Tensor) => tf.mul(3 * mu, tf.logSumExp(tf.div(tf.log(tf.div(l, tf.tensor1d(n))), mu))))(tf.tensor1d(L)).arraySync() as number[]);
+      const gStch = await numbersOf(() => tf.grad((l: tf.Tensor) => tf.mul(3 * mu, tf.logSumExp(tf.div(tf.log(tf.div(l, tf.tensor1d(n))), mu))))(tf.tensor1d(L)));
       await close(W.stchWeights(L, n, mu), gStch, 4);
-      const gGls = tf.tidy(() => tf.grad((l: tf.Tensor) => tf.exp(tf.mean(tf.log(l))))(tf.tensor1d(L)).arraySync() as number[]);
+      const gGls = await numbersOf(() => tf.grad((l: tf.Tensor) => tf.exp(tf.mean(tf.log(l))))(tf.tensor1d(L)));
       await close(W.glsWeights(L), gGls, 5);
-      const gFamo = tf.tidy(() => {
+      const gFamo = await numbersOf(() => {
         const z = [0.2, 0.5, 0.3];
         const c = 1 / z.reduce((s, zi, i) => s + zi / L[i], 0);
-        return tf.grad((l: tf.Tensor) => tf.mul(c, tf.sum(tf.mul(tf.tensor1d(z), tf.log(l)))))(tf.tensor1d(L)).arraySync() as number[];
+        return tf.grad((l: tf.Tensor) => tf.mul(c, tf.sum(tf.mul(tf.tensor1d(z), tf.log(l)))))(tf.tensor1d(L));
       });
       await close(W.famoWeights([0.2, 0.5, 0.3].map(Math.log), L, [0, 0, 0]), gFamo as number[], 5);
     });
@@ -153,14 +154,14 @@ eachBackend(() => {
       const tasks = [mtl.tasks.regression("r"), mtl.tasks.classification("c", { classes: 3 })];
       const m = bound(W.uncertainty(), tasks);
       await close(m.weigh(context([2, 3])), [0.5, 1]);
-      const grads = tf.tidy(() => {
+      const grads = await numbersOf(() => {
         const { grads: g } = tf.variableGrads(() => m.parameterLoss!(tf.tensor1d([2, 3])), m.variables());
-        return Array.from(g[m.variables()[0].name].dataSync());
+        return g[m.variables()[0].name];
       });
       await close(grads as number[], [-0.5 * 2 + 0.5, -3 + 0.5], 5); // [−0.5, −2.5]
       const m2 = bound(W.uncertainty({ forms: "regression", initialLogVariance: Math.log(2) }), tasks);
       await close(m2.weigh(context([2, 3])), [0.25, 0.25]);
-      const g2 = tf.tidy(() => Array.from(tf.variableGrads(() => m2.parameterLoss!(tf.tensor1d([2, 3])), m2.variables()).grads[m2.variables()[0].name].dataSync()));
+      const g2 = await numbersOf(() => tf.variableGrads(() => m2.parameterLoss!(tf.tensor1d([2, 3])), m2.variables()).grads[m2.variables()[0].name]);
       await close(g2, [0, -0.25], 5); // −½·½·2 + ½ = 0; −½·½·3 + ½ = −0.25
       m.dispose!();
       m2.dispose!();
@@ -169,9 +170,9 @@ eachBackend(() => {
     it("IMTL-L: w = e^{s}, ∂/∂s = e^{s}·L − 1", async () => {
       const m = bound(W.imtlL({ initialScale: Math.log(0.5) }));
       await close(m.weigh(context([2, 0.5])), [0.5, 0.5]);
-      const g = tf.tidy(() => Array.from(tf.variableGrads(() => m.parameterLoss!(tf.tensor1d([2, 0.5])), m.variables()).grads[m.variables()[0].name].dataSync()));
+      const g = await numbersOf(() => tf.variableGrads(() => m.parameterLoss!(tf.tensor1d([2, 0.5])), m.variables()).grads[m.variables()[0].name]);
       await close(g, [0, -0.75], 5);
       m.dispose!();
     });
   });
-});
+}, { webgpu: true });
