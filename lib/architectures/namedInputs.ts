@@ -24,10 +24,10 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import {
-  checkInputSpecs,
+  checkNamedInputs,
   describeInput,
   describeInputs,
-  InputSpec,
+  NamedInput,
   inputOffsets,
   inputSize,
 } from "../data/inputs";
@@ -47,7 +47,7 @@ export type EncoderSpec = BlockSpec | Block;
 /** The options that give an architecture named inputs (instead of `inputSize`). */
 export interface NamedInputsOptions {
   /** The named inputs, in the order their columns lie in the data (e.g. a dataset's `inputs`). */
-  inputs: readonly InputSpec[];
+  inputs: readonly NamedInput[];
   /** One encoder per input name. */
   encoders: Record<string, EncoderSpec>;
 }
@@ -69,7 +69,7 @@ export class NamedInputsModel<M extends MultiTaskModel = MultiTaskModel> extends
   readonly taskNames: readonly string[];
   /** Σ of the inputs' sizes: the width of x, the inputs' columns side by side. */
   readonly inputSize: number;
-  readonly inputs: readonly InputSpec[];
+  readonly inputs: readonly NamedInput[];
   /** One encoder per input, in the order of `inputs`. */
   readonly encoders: readonly Block[];
   /** The architecture on the fused vector u (its inputSize = fusedSize). */
@@ -80,8 +80,13 @@ export class NamedInputsModel<M extends MultiTaskModel = MultiTaskModel> extends
   readonly carriesFused: boolean;
   private readonly offsets: number[];
 
-  constructor(inputs: readonly InputSpec[], encoders: Block[], inner: M, decodeReads: DecodeReads) {
+  /**
+   * `builtFrom`: the options the architecture's factory was given (inputs, encoders and the rest),
+   * recorded so that `save` describes the model and `mtl.loadModel` rebuilds it through that factory.
+   */
+  constructor(inputs: readonly NamedInput[], encoders: Block[], inner: M, decodeReads: DecodeReads, builtFrom?: object) {
     super();
+    if (builtFrom) this.recordOptions(builtFrom);
     this.inputs = inputs.map((s) => ({ name: s.name, shape: [...s.shape], kind: s.kind }));
     this.encoders = encoders;
     this.inner = inner;
@@ -191,7 +196,7 @@ function isBlock(spec: unknown): spec is Block {
 }
 
 /** Builds and checks one input's encoder; errors name the input. */
-function buildEncoder(where: string, spec: InputSpec, given: EncoderSpec | undefined, rng: Rng, defaults: EncoderDefaults): Block {
+function buildEncoder(where: string, spec: NamedInput, given: EncoderSpec | undefined, rng: Rng, defaults: EncoderDefaults): Block {
   const size = inputSize(spec);
   check(given !== undefined, where,
     () => `input '${spec.name}' (${describeInput(spec)}) has no encoder; give one in option 'encoders' (layer sizes, [] for the input as it is, or a block such as mtl.cnnEncoder / mtl.textEncoder).`);
@@ -232,7 +237,7 @@ export function buildNamedInputsModel<O extends { inputSize: number } & EncoderD
   check(!("inputSize" in rest), where, () => "give either 'inputSize' (one input) or 'inputs' and 'encoders' (named inputs), not both: named inputs fix the input width.");
   check(inputs !== undefined && encoders !== undefined, where,
     () => `named inputs need both 'inputs' (names, shapes, kinds, e.g. a dataset's inputs) and 'encoders' (one per input); got only '${inputs === undefined ? "encoders" : "inputs"}'.`);
-  checkInputSpecs(where, inputs);
+  checkNamedInputs(where, inputs);
   check(encoders !== null && typeof encoders === "object" && !Array.isArray(encoders), where, () => "option 'encoders' must map input names to encoders.");
   for (const name of Object.keys(encoders)) {
     check(inputs.some((s) => s.name === name), where, () => `option 'encoders' names input '${name}', which is not one of the inputs (${describeInputs(inputs)}).`);
@@ -246,7 +251,7 @@ export function buildNamedInputsModel<O extends { inputSize: number } & EncoderD
     check(new Set(built).size === built.length, where, () => "the same encoder object is given for two inputs; build one encoder per input.");
     const fused = built.reduce((s, e) => s + e.outputSize, 0);
     const inner = build({ ...rest, inputSize: fused } as unknown as O);
-    return new NamedInputsModel(inputs, built, inner, decodeReads(inner));
+    return new NamedInputsModel(inputs, built, inner, decodeReads(inner), options);
   } catch (e) {
     // Encoders this call built are disposed; blocks the caller gave stay theirs when building fails.
     built.forEach((b, j) => b !== encoders[inputs[j].name] && b.dispose());

@@ -7,7 +7,7 @@
 import { check, checkKnownOptions, MtlError } from "../errors";
 import { Task, TargetArray } from "../tasks/task";
 import { checkFiniteFeatures, MultiTaskData, validateForTasks } from "./dataset";
-import { InputSpec } from "./inputs";
+import { NamedInput } from "./inputs";
 
 /** The part of danfo's DataFrame mtlkit reads. */
 export interface DataFrameLike {
@@ -153,7 +153,7 @@ export function fromDataFrame(table: Table, options: FromDataFrameOptions): Tabl
   const data: TableDataset = { rows, features, featureCount, featureNames, targets, sourceRows: Int32Array.from(keep), categories };
   if (imputed) data.imputed = imputed;
   if (!Array.isArray(options.features)) {
-    const inputs: InputSpec[] = groups.map((g) => ({ name: g.name!, shape: [g.columns.reduce((s, c) => s + widths[c], 0)], kind: "numeric" }));
+    const inputs: NamedInput[] = groups.map((g) => ({ name: g.name!, shape: [g.columns.reduce((s, c) => s + widths[c], 0)], kind: "numeric" }));
     Object.assign(data, { inputs });
   }
   validateForTasks(data, options.tasks);

@@ -7,7 +7,7 @@ import * as tf from "@tensorflow/tfjs";
 import { check, MtlError } from "../errors";
 import { checkSeed, Rng } from "../random";
 import { Task, TargetArray } from "../tasks/task";
-import { InputArray, InputSpec, inputsLayoutProblem, packInputs, standardizationGroups } from "./inputs";
+import { InputArray, NamedInput, inputsLayoutProblem, packInputs, standardizationGroups } from "./inputs";
 
 export interface MultiTaskData {
   readonly rows: number;
@@ -21,7 +21,7 @@ export interface MultiTaskData {
    * Named inputs (image, text, table…) whose columns lie side by side in `features`, in this order;
    * absent for a dataset with one unnamed input. See ./inputs.ts.
    */
-  readonly inputs?: readonly InputSpec[];
+  readonly inputs?: readonly NamedInput[];
 }
 
 export interface FromArraysOptions {

@@ -1,7 +1,7 @@
 /** Datasets, generators and task samplers: `mtl.data.*`. */
 export * from "./dataset";
 export * from "./dataframe";
-export { InputSpec, InputKind, InputArray, selectInputs, inputSize, describeInputs } from "./inputs";
+export { NamedInput, InputKind, InputArray, selectInputs, inputSize, describeInputs } from "./inputs";
 export * from "./generators";
 export * from "./datasets";
 export { readIdx, parseIdx, writeIdx, encodeIdx, IdxArray } from "./idx";

@@ -18,7 +18,7 @@ import type { MultiTaskData } from "./dataset";
 export type InputKind = "numeric" | "tokens";
 
 /** One named input: its name, the shape of one row (e.g. [28, 28, 1], [T], [d]) and its kind. */
-export interface InputSpec {
+export interface NamedInput {
   readonly name: string;
   readonly shape: readonly number[];
   readonly kind: InputKind;
@@ -39,12 +39,12 @@ export type InputArray =
     };
 
 /** The number of columns an input occupies: the product of its shape. */
-export function inputSize(spec: InputSpec): number {
+export function inputSize(spec: NamedInput): number {
   return spec.shape.reduce((a, b) => a * b, 1);
 }
 
 /** Each input's first column in the flat feature matrix, in the order of `specs`. */
-export function inputOffsets(specs: readonly InputSpec[]): number[] {
+export function inputOffsets(specs: readonly NamedInput[]): number[] {
   const out: number[] = [];
   let offset = 0;
   for (const s of specs) {
@@ -55,21 +55,21 @@ export function inputOffsets(specs: readonly InputSpec[]): number[] {
 }
 
 /** "image [28×28×1]", "text [20] tokens": an input in words for messages. */
-export function describeInput(spec: InputSpec): string {
+export function describeInput(spec: NamedInput): string {
   return `${spec.name} [${spec.shape.join("×")}]${spec.kind === "tokens" ? " tokens" : ""}`;
 }
 
 /** The inputs in words: "image [28×28×1], table [8]". */
-export function describeInputs(specs: readonly InputSpec[]): string {
+export function describeInputs(specs: readonly NamedInput[]): string {
   return specs.map(describeInput).join(", ");
 }
 
 /** Refuses a malformed input list: names unique and non-empty, shapes of positive integers, a known kind. */
-export function checkInputSpecs(where: string, specs: unknown): asserts specs is InputSpec[] {
+export function checkNamedInputs(where: string, specs: unknown): asserts specs is NamedInput[] {
   check(Array.isArray(specs) && specs.length > 0, where,
     () => "named inputs must be a non-empty list of { name, shape, kind } (e.g. a dataset's 'inputs').");
   const seen = new Set<string>();
-  for (const s of specs as InputSpec[]) {
+  for (const s of specs as NamedInput[]) {
     check(s !== null && typeof s === "object" && typeof s.name === "string" && s.name.length > 0, where,
       () => `every input needs a name (a non-empty string), got ${JSON.stringify(s)}.`);
     check(!seen.has(s.name), where, () => `input '${s.name}' is named twice; input names must be unique.`);
@@ -85,7 +85,7 @@ export interface PackedInputs {
   rows: number;
   features: Float32Array;
   featureNames: string[];
-  inputs: InputSpec[];
+  inputs: NamedInput[];
 }
 
 /**
@@ -117,7 +117,7 @@ export function packInputs(where: string, given: Record<string, InputArray>): Pa
 }
 
 interface ReadInput {
-  spec: InputSpec;
+  spec: NamedInput;
   rows: number;
   size: number;
   names: string[];
@@ -134,13 +134,13 @@ function readInput(where: string, name: string, given: InputArray): ReadInput {
       check(rowsOf[r] !== null && typeof rowsOf[r] === "object" && rowsOf[r].length === size, where,
         () => `row ${r} of input '${name}' has ${rowsOf[r]?.length} values; row 0 has ${size}.`);
     }
-    const spec: InputSpec = { name, shape: [size], kind: "numeric" };
+    const spec: NamedInput = { name, shape: [size], kind: "numeric" };
     return { spec, rows: rowsOf.length, size, names: defaultNames(name, size), value: (r, j) => numberAt(where, name, rowsOf[r][j], r, j) };
   }
   const { values, shape } = given;
   const kind = given.kind ?? "numeric";
-  const spec: InputSpec = { name, shape: Array.isArray(shape) ? [...shape] : shape, kind };
-  checkInputSpecs(where, [spec]);
+  const spec: NamedInput = { name, shape: Array.isArray(shape) ? [...shape] : shape, kind };
+  checkNamedInputs(where, [spec]);
   check(values !== null && values !== undefined && typeof values.length === "number", where,
     () => `input '${name}' needs 'values': its numbers row by row (an array or typed array).`);
   const size = inputSize(spec);
@@ -162,7 +162,7 @@ function numberAt(where: string, input: string, v: unknown, row: number, column:
 }
 
 /** Numeric inputs must be finite; token inputs whole numbers ≥ 0. */
-function checkInputValues(where: string, spec: InputSpec, features: Float32Array, featureCount: number, offset: number, rows: number): void {
+function checkInputValues(where: string, spec: NamedInput, features: Float32Array, featureCount: number, offset: number, rows: number): void {
   const size = inputSize(spec);
   for (let r = 0; r < rows; r++) {
     for (let j = 0; j < size; j++) {
@@ -179,7 +179,7 @@ function checkInputValues(where: string, spec: InputSpec, features: Float32Array
 export function inputsLayoutProblem(data: MultiTaskData): string | undefined {
   if (data.inputs === undefined) return undefined;
   try {
-    checkInputSpecs("dataset", data.inputs);
+    checkNamedInputs("dataset", data.inputs);
   } catch (e) {
     return (e as Error).message;
   }
@@ -247,7 +247,7 @@ export function standardizationGroups(data: MultiTaskData): { groups: Int32Array
  * MtlError naming the input (an input the model does not know, one it needs that the data lacks, a
  * shape or kind that differs, or another order). `what` names the data ("the training data").
  */
-export function checkInputsMatch(where: string, model: readonly InputSpec[] | undefined, data: readonly InputSpec[] | undefined, what: string, modelInputSize: number): void {
+export function checkInputsMatch(where: string, model: readonly NamedInput[] | undefined, data: readonly NamedInput[] | undefined, what: string, modelInputSize: number): void {
   if (model === undefined && data === undefined) return;
   if (model === undefined) {
     throw new MtlError(where,

@@ -22,7 +22,7 @@ import * as tf from "@tensorflow/tfjs";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { checkInputSpecs, describeInputs, InputSpec } from "../data/inputs";
+import { checkNamedInputs, describeInputs, NamedInput } from "../data/inputs";
 import { MtlError } from "../errors";
 import { fsyncDir, temporaryPath, writeFileAtomic, writeFileSynced } from "../util/fsAtomic";
 import { adoptHistory, appendHistory, HISTORY_FILE_PATTERN, HistoryRef, pruneHistoryFiles, readHistory, ReadHistory } from "./checkpointHistory";
@@ -53,7 +53,7 @@ export interface ModelSignature {
   tasks: Array<{ name: string; kind: string; outputUnits: number }>;
   variables: Array<{ name: string; shape: number[] }>;
   /** The model's named inputs (name, row shape, kind), when it has them. */
-  inputs?: InputSpec[];
+  inputs?: NamedInput[];
 }
 
 export interface CheckpointManifest {
@@ -345,7 +345,7 @@ function parseChecksums(text: string): Record<string, string> | string {
 /** What is wrong with a stored input list, or undefined. */
 function inputsProblem(inputs: unknown): string | undefined {
   try {
-    checkInputSpecs("checkpoint", inputs);
+    checkNamedInputs("checkpoint", inputs);
     return undefined;
   } catch (e) {
     return (e as Error).message;

@@ -160,6 +160,34 @@ eachBackend(() => {
     });
   });
 
+  describe("named inputs in saved models", () => {
+    it.each(["hardSharing", "mmoe"])("%s: model.save and mtl.loadModel rebuild it with its inputs and encoders", async (name) => {
+      const dir = mkdtempSync(join(tmpdir(), "mtlkit-named-save-"));
+      try {
+        const { data, tasks } = problem(8);
+        const model = ARCHITECTURES.find((a) => a.name === name)!.build(data, tasks, 5);
+        expect(model.inputSpec()).toEqual({ image: { shape: [4, 4, 1], dtype: "float32" }, text: { shape: [4], dtype: "int32" }, table: { shape: [3], dtype: "float32" } });
+        await model.save(join(dir, "model"));
+        const before = tf.memory().numTensors;
+        const loaded = (await mtl.loadModel(join(dir, "model"))) as unknown as mtl.NamedInputsModel;
+        expect(loaded).toBeInstanceOf(mtl.NamedInputsModel);
+        expect(loaded.inputs).toEqual(data.inputs);
+        expect(loaded.namedVariables().map(([n]) => n)).toEqual(model.namedVariables().map(([n]) => n));
+        tf.tidy(() => {
+          const x = xOf(data);
+          expect(values(loaded.forward(x, false))).toEqual(values(model.forward(x, false)));
+        });
+        loaded.dispose();
+        expect(tf.memory().numTensors).toBe(before);
+        // The web page takes one input and says so.
+        await expect(mtl.deploy.exportWeb(join(dir, "model"), join(dir, "web"))).rejects.toThrow(/takes one input 'x'; this model takes image, text, table/);
+        model.dispose();
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  });
+
   describe("named inputs across the trainer", () => {
     it("trains one dataset per task with a sampler (each dataset with the same inputs)", async () => {
       const { data, tasks } = problem(120);
