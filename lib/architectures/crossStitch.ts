@@ -29,6 +29,7 @@ import { Rng } from "../random";
 import { Task } from "../tasks/task";
 import { Reads, readsAsync, readsSync } from "../util/reads";
 import { checkSizes, checkTasks, splitColumns, sumFlops } from "./parts";
+import { refuseNamedInputs } from "./namedInputs";
 import { BaseModel } from "./types";
 
 /** Options of {@link crossStitch}. */
@@ -71,6 +72,8 @@ export class CrossStitchModel extends BaseModel {
     super();
     this.recordOptions(options);
     const where = "crossStitch";
+    refuseNamedInputs(where, options,
+      "cross-stitch networks give every task its own tower from the input and learn how the towers mix layer by layer; encoders shared by all tasks would be hard-shared parameters in front of the towers");
     checkKnownOptions(where, options, OPTIONS);
     checkPositiveInteger(where, "inputSize", options.inputSize);
     checkTasks(where, options.tasks);

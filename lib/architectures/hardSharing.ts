@@ -9,6 +9,7 @@ import { Block, BlockSpec, makeBlock } from "../layers/block";
 import { Initializer } from "../layers/dense";
 import { Rng } from "../random";
 import { Task } from "../tasks/task";
+import { buildNamedInputsModel, hasNamedInputs, NamedInputsModel, WithNamedInputs } from "./namedInputs";
 import { BaseModel } from "./types";
 
 /** Options of {@link hardSharing}. */
@@ -111,7 +112,16 @@ export function checkUniqueTaskNames(where: string, tasks: Task[]): void {
   }
 }
 
-/** Builds a hard-sharing model: a shared trunk and one head per task. */
-export function hardSharing(options: HardSharingOptions): HardSharingModel {
-  return new HardSharingModel(options);
+/**
+ * Builds a hard-sharing model: a shared trunk and one head per task. With `inputs` and `encoders`
+ * instead of `inputSize`, an encoder per named input feeds the trunk their concatenation
+ * (./namedInputs.ts); z is the trunk's output.
+ */
+export function hardSharing(options: HardSharingOptions): HardSharingModel;
+export function hardSharing(options: WithNamedInputs<HardSharingOptions>): NamedInputsModel<HardSharingModel>;
+export function hardSharing(options: HardSharingOptions | WithNamedInputs<HardSharingOptions>): HardSharingModel | NamedInputsModel<HardSharingModel> {
+  if (hasNamedInputs(options)) {
+    return buildNamedInputsModel("hardSharing", options as WithNamedInputs<HardSharingOptions>, (o) => new HardSharingModel(o), () => "representation");
+  }
+  return new HardSharingModel(options as HardSharingOptions);
 }

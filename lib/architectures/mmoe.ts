@@ -29,6 +29,7 @@ import { Rng } from "../random";
 import { Task } from "../tasks/task";
 import { Reads, readsAsync, readsSync } from "../util/reads";
 import { checkSizes, checkTaskKeys, checkTasks, Gate, mixFlops, mixSideBySide, sumFlops } from "./parts";
+import { buildNamedInputsModel, hasNamedInputs, NamedInputsModel, WithNamedInputs } from "./namedInputs";
 import { BaseModel } from "./types";
 
 /** Options of {@link mmoe}. */
@@ -172,7 +173,14 @@ export class MmoeModel extends BaseModel {
   }
 }
 
-/** Builds an MMoE model: n shared experts, one softmax gate and one tower per task. */
-export function mmoe(options: MmoeOptions): MmoeModel {
-  return new MmoeModel(options);
+/**
+ * Builds an MMoE model: n shared experts, one softmax gate and one tower per task. With `inputs`
+ * and `encoders` instead of `inputSize`, experts and gates read the concatenation u of the inputs'
+ * encodings, and z = [u, the experts' outputs] (./namedInputs.ts).
+ */
+export function mmoe(options: MmoeOptions): MmoeModel;
+export function mmoe(options: WithNamedInputs<MmoeOptions>): NamedInputsModel<MmoeModel>;
+export function mmoe(options: MmoeOptions | WithNamedInputs<MmoeOptions>): MmoeModel | NamedInputsModel<MmoeModel> {
+  if (hasNamedInputs(options)) return buildNamedInputsModel("mmoe", options as WithNamedInputs<MmoeOptions>, (o) => new MmoeModel(o), () => "input");
+  return new MmoeModel(options as MmoeOptions);
 }

@@ -35,6 +35,7 @@ import { Rng } from "../random";
 import { Task } from "../tasks/task";
 import { Reads, readsAsync, readsSync } from "../util/reads";
 import { checkSizes, checkTasks, isSizes, perTask, splitColumns, sumFlops } from "./parts";
+import { refuseNamedInputs } from "./namedInputs";
 import { CenterKind, TiedGroup, TiedModel } from "./tied";
 import { BaseModel } from "./types";
 
@@ -76,6 +77,8 @@ export class SoftSharingModel extends BaseModel implements TiedModel {
     super();
     this.recordOptions(options);
     const where = "softSharing";
+    refuseNamedInputs(where, options,
+      "soft sharing gives every task its own tower from the input, tied only by a regulariser; encoders shared by all tasks would be hard-shared parameters in front of it");
     checkKnownOptions(where, options, OPTIONS);
     checkPositiveInteger(where, "inputSize", options.inputSize);
     checkTasks(where, options.tasks);

@@ -15,6 +15,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { inspect } from "util";
+import type { NamedInput } from "../data/inputs";
 import { modelBundle } from "../display/model";
 import type { SaveOptions } from "../deploy/save";
 import { InputSpec, singleInputSpec } from "../deploy/inputs";
@@ -30,6 +31,12 @@ export interface MultiTaskModel {
   readonly architecture: string;
   readonly taskNames: readonly string[];
   readonly inputSize: number;
+  /**
+   * The model's input spec: its named inputs (name, row shape, kind) in the order their columns
+   * lie side by side in x (inputSize = their total size), or absent for one unnamed input of
+   * `inputSize` features. Set by `inputs` + `encoders` (lib/architectures/namedInputs.ts).
+   */
+  readonly inputs?: readonly NamedInput[];
   encode(x: tf.Tensor2D, training: boolean): tf.Tensor2D;
   decode(representation: tf.Tensor2D, x: tf.Tensor2D, training: boolean): tf.Tensor2D[];
   /** encode then decode. */
@@ -92,12 +99,16 @@ export abstract class BaseModel implements MultiTaskModel {
   }
 
   /**
-   * What the model takes as input, one entry per named input: today a single input `x` of
-   * `inputSize` features. A loaded model's spec also carries what it was saved with (feature names,
-   * the standardisation fitted on its training data).
+   * What the model takes as input, one entry per named input: a single input `x` of `inputSize`
+   * features, or the model's named inputs (`inputs`: name → row shape; dtype "int32" for token ids).
+   * A loaded model's spec also carries what it was saved with (feature names, the standardisation
+   * fitted on its training data).
    */
   inputSpec(): InputSpec {
-    return this.savedInputs ?? singleInputSpec(this.inputSize);
+    if (this.savedInputs) return this.savedInputs;
+    const named = (this as MultiTaskModel).inputs;
+    if (!named) return singleInputSpec(this.inputSize);
+    return Object.fromEntries(named.map((i) => [i.name, { shape: [...i.shape], dtype: i.kind === "tokens" ? "int32" : "float32" }]));
   }
 
   /** Sets the input spec a saved model was written with (used by `mtl.loadModel`). */

@@ -7,6 +7,7 @@
 import { check, checkKnownOptions, MtlError } from "../errors";
 import { Task, TargetArray } from "../tasks/task";
 import { checkFiniteFeatures, MultiTaskData, validateForTasks } from "./dataset";
+import { NamedInput } from "./inputs";
 
 /** The part of danfo's DataFrame mtlkit reads. */
 export interface DataFrameLike {
@@ -25,8 +26,12 @@ export type Table = DataFrameLike | Array<Record<string, unknown>>;
  * them unless a task says otherwise), and what to do with missing values.
  */
 export interface FromDataFrameOptions {
-  /** Feature columns; string columns are one-hot encoded as `column=value`. */
-  features: string[];
+  /**
+   * Feature columns; string columns are one-hot encoded as `column=value`. Or named inputs, each a
+   * list of columns (`{ table: ["age", "income"], shop: ["region"] }`): each becomes a numeric
+   * input of shape [its encoded column count] (see ./inputs.ts).
+   */
+  features: string[] | Record<string, string[]>;
   tasks: Task[];
   /**
    * What to do with rows that have a missing value (null, undefined, NaN, "") in a used column:
@@ -82,21 +87,22 @@ function readColumns(table: Table, names: string[], where: string): Record<strin
 export function fromDataFrame(table: Table, options: FromDataFrameOptions): TableDataset {
   const where = "fromDataFrame";
   checkKnownOptions(where, options, ["features", "tasks", "missing", "imputeFrom"]);
-  check(Array.isArray(options?.features) && options.features.length > 0, where, () => "option 'features' must list at least one column.");
+  const groups = featureGroups(where, options?.features);
+  const featureColumns = groups.flatMap((g) => g.columns);
   check(Array.isArray(options.tasks) && options.tasks.length > 0, where, () => "option 'tasks' must list at least one task.");
   const missing = options.missing ?? "refuse";
   check(missing === "refuse" || missing === "drop" || missing === "impute", where,
     () => `option 'missing' must be "refuse", "drop" or "impute", got ${JSON.stringify(missing)}.`);
   check(options.imputeFrom === undefined || missing === "impute", where, () => "option 'imputeFrom' only applies with missing: \"impute\".");
   const targetColumns = options.tasks.flatMap((t) => t.columns);
-  for (const c of options.features) {
+  for (const c of featureColumns) {
     check(!targetColumns.includes(c), where, () => `column '${c}' is both a feature and a target; a model would see its own answer.`);
   }
-  const used = [...new Set([...options.features, ...targetColumns])];
+  const used = [...new Set([...featureColumns, ...targetColumns])];
   const columns = readColumns(table, used, where);
   const total = columns[used[0]].length;
   check(total > 0, where, () => "the table has no rows.");
-  const imputed = missing === "impute" ? imputeFeatures(where, columns, options.features, total, options.imputeFrom) : undefined;
+  const imputed = missing === "impute" ? imputeFeatures(where, columns, featureColumns, total, options.imputeFrom) : undefined;
 
   // Missing values: refuse with counts per column, or drop those rows.
   const counts: Record<string, number> = {};
@@ -122,7 +128,9 @@ export function fromDataFrame(table: Table, options: FromDataFrameOptions): Tabl
   const featureNames: string[] = [];
   const categories: Record<string, string[]> = {};
   const encoders: Array<(r: number, out: Float32Array, offset: number) => number> = [];
-  for (const c of options.features) {
+  const widths: Record<string, number> = {};
+  for (const c of featureColumns) {
+    const before = featureNames.length;
     const values = columns[c];
     const kind = typeof values[keep[0]];
     if (kind === "number" || kind === "boolean") {
@@ -144,6 +152,7 @@ export function fromDataFrame(table: Table, options: FromDataFrameOptions): Tabl
         return cats.length;
       });
     }
+    widths[c] = featureNames.length - before;
   }
   const featureCount = featureNames.length;
   const features = new Float32Array(rows * featureCount);
@@ -157,8 +166,32 @@ export function fromDataFrame(table: Table, options: FromDataFrameOptions): Tabl
   for (const task of options.tasks) targets[task.name] = encodeTargets(task, columns, keep);
   const data: TableDataset = { rows, features, featureCount, featureNames, targets, sourceRows: Int32Array.from(keep), categories };
   if (imputed) data.imputed = imputed;
+  if (!Array.isArray(options.features)) {
+    const inputs: NamedInput[] = groups.map((g) => ({ name: g.name!, shape: [g.columns.reduce((s, c) => s + widths[c], 0)], kind: "numeric" }));
+    Object.assign(data, { inputs });
+  }
   validateForTasks(data, options.tasks);
   return data;
+}
+
+/** The feature columns, one group per named input (or one unnamed group), each checked. */
+function featureGroups(where: string, features: unknown): Array<{ name?: string; columns: string[] }> {
+  if (Array.isArray(features)) {
+    check(features.length > 0, where, () => "option 'features' must list at least one column.");
+    return [{ columns: features }];
+  }
+  check(features !== null && typeof features === "object" && Object.keys(features).length > 0, where,
+    () => "option 'features' must list at least one column, or map input names to lists of columns.");
+  const seen = new Map<string, string>();
+  return Object.entries(features as Record<string, unknown>).map(([name, columns]) => {
+    check(Array.isArray(columns) && columns.length > 0 && columns.every((c) => typeof c === "string"), where,
+      () => `input '${name}' of option 'features' must list at least one column name, got ${JSON.stringify(columns)}.`);
+    for (const c of columns as string[]) {
+      check(!seen.has(c), where, () => `column '${c}' is in input '${seen.get(c)}' and in input '${name}'; a column belongs to one input.`);
+      seen.set(c, name);
+    }
+    return { name, columns: columns as string[] };
+  });
 }
 
 function encodeTargets(task: Task, columns: Record<string, ArrayLike<unknown>>, keep: number[]): TargetArray {

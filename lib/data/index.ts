@@ -16,5 +16,7 @@ export { fashionLocalization, FashionLocalization, FashionLocalizationOptions } 
 export { fashionMnist, FashionMnistOptions, ImageSet, FASHION_MNIST_CLASSES } from "./datasets/fashionMnist";
 export { penguins, seattleWeather, weather, cars, balancedClassWeights, Row, TableInfo, PENGUINS_INFO, SEATTLE_WEATHER_INFO, WEATHER_INFO, CARS_INFO } from "./datasets/vega";
 export { brownCorpus, brownTagging, BrownPassage, BrownSentence, BrownTagging, BrownTaggingOptions, BROWN_GENRES, UNIVERSAL_TAGS } from "./datasets/brown";
+export { NamedInput, InputKind, InputArray, selectInputs } from "./inputs";
 export { TaskSampler, TaskSizes, roundRobin, proportional, temperature, annealed } from "./samplers";
 export { datasetSizes } from "../train/batches";
+export { resizeBilinear } from "./generators/imageOps";

@@ -42,7 +42,8 @@ export class CnnEncoder implements Block {
   readonly outputSize: number;
   readonly convs: Conv2d[] = [];
   readonly denses: Dense[] = [];
-  private readonly shape: [number, number, number];
+  /** The image shape of a row: [height, width, channels]. */
+  readonly shape: [number, number, number];
   private readonly flat: number;
   private readonly flops: number;
 

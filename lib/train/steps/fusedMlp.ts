@@ -69,6 +69,9 @@ export function fusedMlpStep(input: StepInput, weighting: Weighting): StepOutput
   const { batch } = input;
   if (batch.xs.length !== 1 || batch.part.some((p) => p !== 0)) return undefined;
   const inputX = batch.xs[0];
+  // A model with named inputs (encoders per input, lib/architectures/namedInputs.ts) never engages:
+  // the native step knows one dense input only, so it always takes the general step.
+  if (model.inputs !== undefined) return undefined;
   if (!(model instanceof HardSharingModel) || !FusedAdamOptimizer.is(optimizer)) return undefined;
   if (input.regularizers.length > 0 || input.clipTaskNorm !== undefined) return undefined;
   const trunk = denseLayers(model.trunk);
