@@ -7,7 +7,7 @@
  *
  * Built by giving an architecture `inputs` (e.g. a dataset's `inputs`) and `encoders` (one per
  * input) instead of `inputSize`: `mtl.hardSharing({ inputs: train.inputs, encoders: { image:
- * mtl.cnnEncoder({...}), table: [16] }, trunk: [64], tasks })`. An encoder is layer sizes (an MLP;
+ * mtl.layers.cnnEncoder({...}), table: [16] }, trunk: [64], tasks })`. An encoder is layer sizes (an MLP;
  * `[]` passes the input through as it is), a Block such as `cnnEncoder` or `textEncoder`, a
  * tf.LayersModel, or `{ apply, variables, outputSize }`. Token inputs need an encoder that reads ids
  * (a textEncoder, or your own block), never an MLP.
@@ -199,10 +199,10 @@ function isBlock(spec: unknown): spec is Block {
 function buildEncoder(where: string, spec: NamedInput, given: EncoderSpec | undefined, rng: Rng, defaults: EncoderDefaults): Block {
   const size = inputSize(spec);
   check(given !== undefined, where,
-    () => `input '${spec.name}' (${describeInput(spec)}) has no encoder; give one in option 'encoders' (layer sizes, [] for the input as it is, or a block such as mtl.cnnEncoder / mtl.textEncoder).`);
+    () => `input '${spec.name}' (${describeInput(spec)}) has no encoder; give one in option 'encoders' (layer sizes, [] for the input as it is, or a block such as mtl.layers.cnnEncoder / mtl.layers.textEncoder).`);
   if (spec.kind === "tokens") {
     check(!Array.isArray(given), where,
-      () => `input '${spec.name}' holds token ids, which an MLP would read as magnitudes; encode it with mtl.textEncoder({ sequenceLength: ${size}, vocabularySize }) or your own block.`);
+      () => `input '${spec.name}' holds token ids, which an MLP would read as magnitudes; encode it with mtl.layers.textEncoder({ sequenceLength: ${size}, vocabularySize }) or your own block.`);
   } else {
     check(!(given instanceof TextCnnEncoder), where, () => `input '${spec.name}' is numeric but its encoder is a text encoder (it reads token ids); build the input with kind "tokens", or give a numeric encoder.`);
   }
