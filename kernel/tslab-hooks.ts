@@ -102,6 +102,28 @@ export function withoutDocComments(text: string): string {
   return text.replace(/^[ \t]*\/\*\*[\s\S]*?\*\//gm, (m) => "\n".repeat(m.split("\n").length - 1));
 }
 
+/**
+ * Makes the compiler's file and directory watchers unable to kill the kernel. Their callbacks run
+ * from Node's event loop, outside any cell: when a watched file changes (a module the notebook
+ * imports, a declaration file rebuilt under node_modules or dist) TypeScript schedules a rebuild
+ * through tslab's single-timer `setTimeout`, which throws "Unexpected pending rebuildTimer" when a
+ * second rebuild is asked for before tslab fired the first. Uncaught, that ended the kernel with
+ * SIGABRT in the middle of a notebook. Dropping the failed notification loses nothing: the pending
+ * rebuild runs at the next cell, and the program re-reads changed files then.
+ */
+export function guardWatchCallbacks(sys: Pick<TS.System, "watchFile" | "watchDirectory">, report: (error: unknown) => void): void {
+  const guard = <A extends unknown[]>(cb: (...args: A) => void) => (...args: A) => {
+    try {
+      cb(...args);
+    } catch (e) {
+      report(e);
+    }
+  };
+  const { watchFile, watchDirectory } = sys;
+  if (watchFile) sys.watchFile = (p, cb, ...rest) => watchFile.call(sys, p, guard(cb), ...rest);
+  if (watchDirectory) sys.watchDirectory = (p, cb, ...rest) => watchDirectory.call(sys, p, guard(cb), ...rest);
+}
+
 let loaded: Tslab | null = null;
 
 export function loadTslab(globalsDts: string): Tslab {
@@ -131,6 +153,7 @@ export function loadTslab(globalsDts: string): Tslab {
     sys.watchFile = (p, cb, interval, opts) =>
       p === GLOBALS_FILE ? { close() {} } : watchFile.call(sys, real(p), cb, interval, opts);
   }
+  guardWatchCallbacks(sys, (e) => process.stderr.write(`mtlkit kernel: a file-change notification failed and was dropped (${e instanceof Error ? e.message : String(e)}); the next cell reads the files again.\n`));
 
   const createWatchCompilerHost = ((rootFiles: string[], options: TS.CompilerOptions, ...rest: unknown[]) => {
     const extra: TS.CompilerOptions = { inlineSourceMap: true, sourceMap: false };
