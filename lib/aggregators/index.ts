@@ -20,3 +20,4 @@ export { fairgrad, fairgradWeights, FairGradOptions } from "./fairgrad";
 export { dbmtl, DbMtlOptions } from "./dbmtl";
 export { minNormPoint } from "./linalg/minNorm";
 export { dualConeWeights } from "./linalg/boxQp";
+export { monitored, geometryOf, summarizeGeometry, MonitoredAggregator, GradientGeometry, GradientSummary, PairGeometry } from "./monitor";
