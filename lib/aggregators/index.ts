@@ -26,3 +26,4 @@ export { config } from "./config";
 export { moco, MocoOptions } from "./moco";
 export { fairgrad, FairGradOptions } from "./fairgrad";
 export { dbmtl, DbMtlOptions } from "./dbmtl";
+export { monitored, geometryOf, summarizeGeometry, MonitoredAggregator, GradientGeometry, GradientSummary, PairGeometry } from "./monitor";

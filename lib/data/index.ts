@@ -12,6 +12,7 @@
 export { mmoeSynthetic, MmoeSynthetic, MmoeSyntheticOptions } from "./generators/mmoeSynthetic";
 export { gradNormToy, GradNormToy, GradNormToyOptions } from "./generators/gradNormToy";
 export { multiFashion, MultiFashion, MultiFashionOptions } from "./generators/multiFashion";
+export { cagradToy, CagradToy, CagradToyOptions, ParetoFrontOptions, TrajectoryOptions, Trajectory, CAGRAD_TOY_STARTS } from "./generators/cagradToy";
 export { fashionLocalization, FashionLocalization, FashionLocalizationOptions } from "./generators/fashionLocalization";
 export { fashionMnist, FashionMnistOptions, ImageSet, FASHION_MNIST_CLASSES } from "./datasets/fashionMnist";
 export { penguins, seattleWeather, weather, cars, balancedClassWeights, Row, TableInfo, PENGUINS_INFO, SEATTLE_WEATHER_INFO, WEATHER_INFO, CARS_INFO } from "./datasets/vega";

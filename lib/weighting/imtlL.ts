@@ -4,53 +4,58 @@
  *
  *   L_total = Σ_i ( e^{s_i} L_i − s_i ),   w_i = e^{s_i},   ∂L_total/∂s_i = e^{s_i} L_i − 1,
  *
- * so at the optimum every scaled loss e^{s_i} L_i equals 1 (scale-impartial). The s_i start at 0
- * and are trained by the trainer's optimizer in the same step as the model (the paper updates
- * θ and s jointly by gradient descent); `parameterLoss` sees the losses detached, so the model's
- * gradient is Σ e^{s_i} ∇L_i. Only IMTL-L is here; IMTL-G (gradient part) is an aggregator.
+ * so at the optimum every scaled loss e^{s_i} L_i equals 1 (scale-impartial). The s_i start at 0.
+ * By default they are trained by the trainer's optimizer in the same step as the model (the paper
+ * updates θ and s jointly by gradient descent); `parameterLoss` sees the losses detached, so the
+ * model's gradient is Σ e^{s_i} ∇L_i. With `learningRate` they get their own Adam at that rate
+ * (see ./scales.ts). The authors published no code; the separate rate of the Nash-MTL / FAMO code
+ * for loss-scale parameters, 0.025, is the closest published setting. Only IMTL-L is here; IMTL-G
+ * (gradient part) is an aggregator.
  */
 import * as tf from "@tensorflow/tfjs";
-import { checkBound, checkOptions, numberArray, numberOption, readState } from "./common";
-import { Weighting, WeightingSetup } from "./types";
+import { checkOptions, numberOption, readState } from "./common";
+import { LearnableScales } from "./scales";
+import { AfterStepContext, Weighting, WeightingSetup } from "./types";
 
 /** Options of {@link imtlL}. */
 export interface ImtlLOptions {
   /** Starting value of every s_i (default 0, so w_i = 1). */
   initialScale?: number;
+  /**
+   * Learning rate of the s_i's own Adam (e.g. 0.025). Default: none, the trainer's optimizer
+   * trains them at the model's learning rate.
+   */
+  learningRate?: number;
 }
 
 /** IMTL-L (Liu et al., ICLR 2021): learned loss scales e^{s_i} L_i − s_i that make the scaled losses equal. */
-export function imtlL(options: ImtlLOptions = {}): Weighting<Required<ImtlLOptions>> & { scales(): number[] } {
-  checkOptions("imtlL", options, ["initialScale"]);
+export function imtlL(options: ImtlLOptions = {}): Weighting<ImtlLOptions & { initialScale: number }> & { scales(): number[] } {
+  checkOptions("imtlL", options, ["initialScale", "learningRate"]);
   const init = numberOption("imtlL", "initialScale", options.initialScale ?? 0);
-  let s: tf.Variable | undefined;
-  const scales = () => Array.from(s!.dataSync());
-  return {
+  const s = new LearnableScales("imtlL", init, options.learningRate, (sv, losses) => sv.map((si, i) => Math.exp(si) * losses[i] - 1));
+  const method: Weighting<ImtlLOptions & { initialScale: number }> & { scales(): number[] } = {
     name: "imtlL",
-    options: Object.freeze({ initialScale: init }),
+    options: Object.freeze({ initialScale: init, ...(s.separate ? { learningRate: s.learningRate } : {}) }),
     bind(setup: WeightingSetup) {
-      s?.dispose();
-      s = tf.variable(tf.fill([setup.tasks.length], init), true);
+      s.bind(setup.tasks.length);
     },
     async weigh() {
-      checkBound("imtlL", s?.size);
-      return Array.from(await s!.data(), Math.exp);
+      return (await s.values()).map(Math.exp);
     },
-    variables: () => (s ? [s] : []),
-    parameterLoss(detachedLosses: tf.Tensor1D): tf.Scalar {
-      return tf.tidy(() => tf.sum(tf.sub(tf.mul(tf.exp(s!), detachedLosses), s!)) as tf.Scalar);
-    },
-    scales,
-    state: () => ({ method: "imtlL", scales: s ? scales() : [] }),
-    stateAsync: async () => ({ method: "imtlL", scales: s ? Array.from(await s.data()) : [] }),
+    variables: () => s.variables(),
+    scales: () => s.valuesSync(),
+    state: () => ({ method: "imtlL", ...s.stateSync("scales") }),
+    stateAsync: async () => ({ method: "imtlL", ...(await s.state("scales")) }),
     loadState(state: unknown) {
-      const st = readState("imtlL", state);
-      const k = checkBound("imtlL", s?.size);
-      s!.assign(tf.tensor1d(numberArray("imtlL", "scales", st.scales, k)));
+      s.load(readState("imtlL", state), "scales");
     },
-    dispose() {
-      s?.dispose();
-      s = undefined;
-    },
+    dispose: () => s.dispose(),
   };
+  if (s.separate) {
+    method.afterStep = (context: AfterStepContext) => s.step(context.losses);
+  } else {
+    method.parameterLoss = (detachedLosses: tf.Tensor1D): tf.Scalar =>
+      tf.tidy(() => tf.sum(tf.sub(tf.mul(tf.exp(s.tensor()), detachedLosses), s.tensor())) as tf.Scalar);
+  }
+  return method;
 }

@@ -27,6 +27,7 @@ const METHODS: Record<string, () => mtl.weighting.Weighting> = {
   equal: () => W.equal(),
   static: () => W.static([1, 0.5, 2]),
   uncertainty: () => W.uncertainty(),
+  uncertaintyOwnRate: () => W.uncertainty({ learningRate: 0.025 }),
   dwa: () => W.dwa(),
   gradNorm: () => W.gradNorm(),
   gradNormRep: () => W.gradNorm({ target: "representation", alpha: 0.5 }),
@@ -35,6 +36,7 @@ const METHODS: Record<string, () => mtl.weighting.Weighting> = {
   dtp: () => W.dtp({ kpi: "manual", gamma: 2 }),
   famo: () => W.famo(),
   imtlL: () => W.imtlL(),
+  imtlLOwnRate: () => W.imtlL({ learningRate: 0.025 }),
   stch: () => W.stch({ warmupEpochs: 1 }),
 };
 
@@ -114,7 +116,7 @@ eachBackend(() => {
     });
 
     it("a checkpoint carries the method's state and its variables' optimizer slots (uncertainty, GradNorm, with Adam)", async () => {
-      for (const name of ["uncertainty", "gradNorm", "dwa"]) {
+      for (const name of ["uncertainty", "uncertaintyOwnRate", "gradNorm", "dwa"]) {
         const dir = mkdtempSync(join(tmpdir(), "mtlkit-weighting-"));
         try {
           const a = makeTrainer(name, { shuffle: false });
