@@ -8,6 +8,8 @@
  * and are trained by the trainer's optimizer in the same step as the model (the paper updates
  * θ and s jointly by gradient descent); `parameterLoss` sees the losses detached, so the model's
  * gradient is Σ e^{s_i} ∇L_i. Only IMTL-L is here; IMTL-G (gradient part) is an aggregator.
+ * A task absent from a step (no labelled row in the batch) has its term left out of the parameter
+ * loss, so its s_i gets no gradient from that step (docs/missing-labels.md).
  */
 import * as tf from "@tensorflow/tfjs";
 import { checkBound, checkOptions, numberArray, numberOption, readState } from "./common";
@@ -35,8 +37,11 @@ export function imtlL(options: ImtlLOptions = {}): Weighting<Required<ImtlLOptio
       return Array.from(await s!.data(), Math.exp);
     },
     variables: () => (s ? [s] : []),
-    parameterLoss(detachedLosses: tf.Tensor1D): tf.Scalar {
-      return tf.tidy(() => tf.sum(tf.sub(tf.mul(tf.exp(s!), detachedLosses), s!)) as tf.Scalar);
+    parameterLoss(detachedLosses: tf.Tensor1D, present?: readonly boolean[]): tf.Scalar {
+      return tf.tidy(() => {
+        const terms = tf.sub(tf.mul(tf.exp(s!), detachedLosses), s!);
+        return tf.sum(present ? tf.mul(terms, tf.tensor1d(present.map(Number))) : terms) as tf.Scalar;
+      });
     },
     scales,
     state: () => ({ method: "imtlL", scales: s ? scales() : [] }),

@@ -14,6 +14,8 @@
  * to choose. s_i starts at `initialLogVariance` (0, σ = 1; the paper gives no value). The s_i are
  * tfjs variables trained by the trainer's optimizer in the same step (through `parameterLoss`,
  * which sees the losses detached, so the model's gradient stays Σ w_i ∇L_i exactly).
+ * A task absent from a step (no labelled row in the batch) has both of its terms left out of the
+ * parameter loss: its s_i gets no gradient from that step (docs/missing-labels.md).
  */
 import * as tf from "@tensorflow/tfjs";
 import { check } from "../errors";
@@ -58,10 +60,11 @@ export function uncertainty(options: UncertaintyOptions = {}): Weighting<Require
       return sv.map((si, i) => scale![i] * Math.exp(-si));
     },
     variables: () => (s ? [s] : []),
-    parameterLoss(detachedLosses: tf.Tensor1D): tf.Scalar {
+    parameterLoss(detachedLosses: tf.Tensor1D, present?: readonly boolean[]): tf.Scalar {
       return tf.tidy(() => {
         const weighted = tf.mul(tf.mul(tf.tensor1d(scale!), tf.exp(tf.neg(s!))), detachedLosses);
-        return tf.sum(tf.add(weighted, tf.mul(0.5, s!))) as tf.Scalar;
+        const terms = tf.add(weighted, tf.mul(0.5, s!));
+        return tf.sum(present ? tf.mul(terms, tf.tensor1d(present.map(Number))) : terms) as tf.Scalar;
       });
     },
     logVariances,
