@@ -95,7 +95,7 @@ export function takeRows(walk: DatasetWalk, size: number, renew: () => DatasetWa
 export function stepBatch(datasets: MultiTaskData[], tasks: Task[], perTask: boolean, picks: Array<Int32Array | undefined>): StepBatch {
   if (!perTask) {
     const { x, targets } = batchTensors(datasets[0], tasks, picks[0]!);
-    return withLabelMasks({ xs: [x], targets, part: tasks.map(() => 0) }, tasks.map(() => datasets[0]), tasks, picks);
+    return withLabelMasks({ xs: [x], targets, part: tasks.map(() => 0) }, tasks.map(() => datasets[0]), tasks, tasks.map(() => picks[0]));
   }
   const xs: tf.Tensor2D[] = [];
   const targets: Array<tf.Tensor | undefined> = [];

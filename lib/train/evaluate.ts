@@ -23,6 +23,7 @@ import { binaryScoresFromCounts, classificationScores, ClassScores, MultiLabelCo
 import { Task } from "../tasks/task";
 import { Reads, readsAsync, readsSync } from "../util/reads";
 import { toFrame } from "./history";
+import { selectRows } from "./maskedBatch";
 import { checkModelData } from "./validate";
 import { withDisplay } from "../display/attach";
 import { evaluationBundle } from "../display/evaluation";
@@ -115,7 +116,7 @@ export function* evaluationReads(model: MultiTaskModel, data: MultiTaskData, all
         if (counts[j] === 0) return tf.scalar(0);
         const target = sliceTarget(data, task, start, end);
         if (!pos) return task.loss(outputs[chosen[j]], task.targetTensor(target, rows));
-        const out = tf.gather(outputs[chosen[j]], tf.tensor1d(pos, "int32")) as tf.Tensor2D;
+        const out = selectRows(outputs[chosen[j]], tf.tensor1d(pos, "int32"));
         return task.loss(out, task.targetTensor(pickTargetRows(target, pos), pos.length));
       });
       // One read per batch: the losses, then each chosen task's outputs.

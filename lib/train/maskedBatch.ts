@@ -9,7 +9,7 @@ import * as tf from "@tensorflow/tfjs";
 import { MultiTaskData } from "../data/dataset";
 import { labelledPositions, pickTargetRows } from "../data/masks";
 import { Task } from "../tasks/task";
-import { StepBatch } from "./steps/types";
+import type { StepBatch } from "./steps/types";
 
 /**
  * Applies the label masks of `datasets[i]` (task i's dataset) for the rows `picks[i]` to `batch`,
@@ -34,4 +34,15 @@ export function withLabelMasks(batch: StepBatch, datasets: MultiTaskData[], task
     batch.rows[i] = tf.tensor1d(positions, "int32");
   });
   return batch;
+}
+
+/**
+ * The rows `rows` (int32 positions) of x [batch, width], as S·x with S the one-hot selection
+ * matrix: exact (each output is one product by 1 plus zeros), differentiable, and, unlike tf.gather,
+ * free of synchronous reads on every backend (tfjs's cpu gather reads its indices with readSync).
+ * A non-finite value in an unselected row would spread (0·∞ is NaN); outputs are finite wherever
+ * the parameters and features are, which the trainer checks.
+ */
+export function selectRows(x: tf.Tensor2D, rows: tf.Tensor1D): tf.Tensor2D {
+  return tf.tidy(() => tf.matMul(tf.oneHot(rows, x.shape[0], 1, 0, "float32") as tf.Tensor2D, x));
 }

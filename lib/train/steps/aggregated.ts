@@ -110,7 +110,8 @@ async function aggregatePresent(
     const direction = await run(jacobian, { ...context, present });
     return { direction, weights: (aggregator.lastWeights ?? new Array(k).fill(1)).map((w, i) => (present[i] ? w : 0)) };
   }
-  const rows = tf.gather(jacobian, idx) as tf.Tensor2D;
+  // Slices, not tf.gather (whose cpu kernel reads its indices synchronously).
+  const rows = tf.concat(idx.map((i) => tf.slice(jacobian, [i, 0], [1, -1]))) as tf.Tensor2D;
   const direction = await run(rows, { ...context, taskNames: idx.map((i) => context.taskNames[i]), losses: idx.map((i) => context.losses[i]) });
   const sub = aggregator.lastWeights ?? new Array(idx.length).fill(1);
   const weights = new Array<number>(k).fill(0);

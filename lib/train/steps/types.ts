@@ -7,6 +7,7 @@ import * as tf from "@tensorflow/tfjs";
 import { MultiTaskModel } from "../../architectures/types";
 import { Regularizer } from "../../regularizers";
 import { Task } from "../../tasks/task";
+import { selectRows } from "../maskedBatch";
 import { NonFinitePolicy } from "../validate";
 
 /**
@@ -99,7 +100,7 @@ export function forward(input: StepInput, training = true): Forward {
     if (batch.part[i] < 0) return undefined;
     const out = outputs[batch.part[i]][i];
     const rows = batch.rows?.[i];
-    return rows ? (tf.gather(out, rows) as tf.Tensor2D) : out;
+    return rows ? selectRows(out, rows) : out;
   });
   const taskLosses = tasks.map((t, i) => (taskOutputs[i] ? t.loss(taskOutputs[i]!, batch.targets[i]!) : undefined));
   const losses = tf.stack(taskLosses.map((l) => l ?? tf.scalar(0))) as tf.Tensor1D;
