@@ -64,6 +64,7 @@ export {
 export { fromDataFrame, FromDataFrameOptions, TableDataset, DataFrameLike, Table } from "./data/dataframe";
 export * as data from "./data";
 export * as viz from "./viz";
+export * as report from "./report";
 export * as evaluation from "./eval";
 export { evaluate, deltaM, Evaluation, MetricTable } from "./eval";
 export * as aggregators from "./aggregators";

@@ -27,6 +27,7 @@ import { Block, makeBlock } from "../layers/block";
 import { Dense, Initializer } from "../layers/dense";
 import { Rng } from "../random";
 import { Task } from "../tasks/task";
+import { Reads, readsAsync, readsSync } from "../util/reads";
 import { checkSizes, checkTasks, splitColumns, sumFlops } from "./parts";
 import { BaseModel } from "./types";
 
@@ -126,9 +127,28 @@ export class CrossStitchModel extends BaseModel {
     });
   }
 
-  /** The learned α matrices, one k × k per unit (row i: how task i mixes the towers). */
+  /**
+   * The learned α matrices, one k × k per unit (row i: how task i mixes the towers). Reads
+   * synchronously: on a backend that reads only asynchronously (webgpu) use {@link alphasAsync}.
+   */
   alphas(): number[][][] {
-    return this.alphaVariables.map((a) => a.arraySync());
+    return readsSync(this.readAlphas());
+  }
+
+  /** {@link alphas} with awaited reads, for every backend. */
+  alphasAsync(): Promise<number[][][]> {
+    return readsAsync(this.readAlphas());
+  }
+
+  private *readAlphas(): Reads<number[][][]> {
+    const k = this.taskNames.length;
+    const result: number[][][] = [];
+    for (const a of this.alphaVariables) {
+      // A copy: the reads driver disposes what it reads, and the variable must live on.
+      const values = yield tf.clone(a);
+      result.push(Array.from({ length: k }, (_, i) => Array.from(values.subarray(i * k, (i + 1) * k))));
+    }
+    return result;
   }
 
   sharedVariables(): Array<[string, tf.Variable]> {

@@ -27,6 +27,7 @@ import { Block, makeBlock, Mlp } from "../layers/block";
 import { Initializer } from "../layers/dense";
 import { Rng } from "../random";
 import { Task } from "../tasks/task";
+import { Reads, readsAsync, readsSync } from "../util/reads";
 import { checkSizes, checkTaskKeys, checkTasks, Gate, mixFlops, mixSideBySide, sumFlops } from "./parts";
 import { BaseModel } from "./types";
 
@@ -118,18 +119,33 @@ export class MmoeModel extends BaseModel {
     });
   }
 
-  /** Each task's gate weights g^k(x) over all n experts (0 for experts outside its gate), [rows, n] per task. */
+  /**
+   * Each task's gate weights g^k(x) over all n experts (0 for experts outside its gate), [rows, n] per task.
+   * Reads synchronously: on a backend that reads only asynchronously (webgpu) use {@link gateWeightsAsync}.
+   */
   gateWeights(x: tf.Tensor2D): number[][][] {
-    return this.gates.map((g, k) => {
-      const t = tf.tidy(() => g.apply(x));
-      const w = t.arraySync() as number[][];
-      t.dispose();
-      return w.map((row) => {
-        const full = new Array<number>(this.experts.length).fill(0);
-        this.gateExperts[k].forEach((e, j) => (full[e] = row[j]));
+    return readsSync(this.readGateWeights(x));
+  }
+
+  /** {@link gateWeights} with awaited reads, for every backend. */
+  gateWeightsAsync(x: tf.Tensor2D): Promise<number[][][]> {
+    return readsAsync(this.readGateWeights(x));
+  }
+
+  private *readGateWeights(x: tf.Tensor2D): Reads<number[][][]> {
+    const n = this.experts.length;
+    const result: number[][][] = [];
+    for (let k = 0; k < this.gates.length; k++) {
+      const own = this.gateExperts[k];
+      const values = yield tf.tidy(() => this.gates[k].apply(x));
+      const rows = values.length / own.length;
+      result.push(Array.from({ length: rows }, (_, r) => {
+        const full = new Array<number>(n).fill(0);
+        own.forEach((e, j) => (full[e] = values[r * own.length + j]));
         return full;
-      });
-    });
+      }));
+    }
+    return result;
   }
 
   sharedVariables(): Array<[string, tf.Variable]> {

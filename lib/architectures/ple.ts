@@ -28,6 +28,7 @@ import { Block, makeBlock, Mlp } from "../layers/block";
 import { Initializer } from "../layers/dense";
 import { Rng } from "../random";
 import { Task } from "../tasks/task";
+import { Reads, readsAsync, readsSync } from "../util/reads";
 import { checkSizes, checkTasks, Gate, mixExperts, mixFlops, perTask, splitColumns, sumFlops } from "./parts";
 import { BaseModel } from "./types";
 
@@ -167,15 +168,28 @@ export class PleModel extends BaseModel {
     return vars;
   }
 
-  /** Each level's gate weights for `x`: per level, per task, [rows, m_k + m_s] (own experts first). */
+  /**
+   * Each level's gate weights for `x`: per level, per task, [rows, m_k + m_s] (own experts first).
+   * Reads synchronously: on a backend that reads only asynchronously (webgpu) use {@link gateWeightsAsync}.
+   */
   gateWeights(x: tf.Tensor2D): number[][][][] {
-    const result: number[][][][] = [];
-    tf.tidy(() => {
+    return readsSync(this.readGateWeights(x));
+  }
+
+  /** {@link gateWeights} with awaited reads, for every backend. */
+  gateWeightsAsync(x: tf.Tensor2D): Promise<number[][][][]> {
+    return readsAsync(this.readGateWeights(x));
+  }
+
+  private *readGateWeights(x: tf.Tensor2D): Reads<number[][][][]> {
+    // All levels' gates in one forward pass; each [rows, m] tensor is then read (and disposed) in turn.
+    const perLevel = tf.tidy(() => {
+      const out: tf.Tensor2D[][] = [];
       let taskIn: tf.Tensor2D[] = this.taskNames.map(() => x);
       let sharedIn = x;
       this.levels.forEach((level, j) => {
         const w = level.taskGates.map((g, k) => g.apply(taskIn[k]));
-        result.push(w.map((t) => t.arraySync() as number[][]));
+        out.push(w);
         if (j < this.levels.length - 1) {
           const S = level.shared.map((e) => e.apply(sharedIn));
           const T = level.task.map((experts, k) => experts.map((e) => e.apply(taskIn[k])));
@@ -184,7 +198,25 @@ export class PleModel extends BaseModel {
           taskIn = next;
         }
       });
+      return out;
     });
+    const result: number[][][][] = [];
+    let taken = 0;
+    try {
+      for (const level of perLevel) {
+        const rowsOfLevel: number[][][] = [];
+        for (const w of level) {
+          const [rows, m] = w.shape;
+          taken++;
+          const values = yield w;
+          rowsOfLevel.push(Array.from({ length: rows }, (_, r) => Array.from(values.subarray(r * m, (r + 1) * m))));
+        }
+        result.push(rowsOfLevel);
+      }
+    } finally {
+      // Those not handed to the driver (it stopped early on an error) are ours to free.
+      tf.dispose(perLevel.flat().slice(taken));
+    }
     return result;
   }
 

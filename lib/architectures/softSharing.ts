@@ -33,6 +33,7 @@ import { Block, makeBlock, Mlp } from "../layers/block";
 import { Initializer } from "../layers/dense";
 import { Rng } from "../random";
 import { Task } from "../tasks/task";
+import { Reads, readsAsync, readsSync } from "../util/reads";
 import { checkSizes, checkTasks, isSizes, perTask, splitColumns, sumFlops } from "./parts";
 import { CenterKind, TiedGroup, TiedModel } from "./tied";
 import { BaseModel } from "./types";
@@ -164,18 +165,31 @@ export class SoftSharingModel extends BaseModel implements TiedModel {
     return [...untied, ...this.heads[taskIndex].namedVariables()];
   }
 
-  /** ||θ_i − θ_j||₂ over the tied variables, for every pair of towers (k × k, symmetric). */
+  /**
+   * ||θ_i − θ_j||₂ over the tied variables, for every pair of towers (k × k, symmetric). Reads
+   * synchronously: on a backend that reads only asynchronously (webgpu) use {@link towerDistancesAsync}.
+   */
   towerDistances(): number[][] {
+    return readsSync(this.readTowerDistances());
+  }
+
+  /** {@link towerDistances} with awaited reads, for every backend. */
+  towerDistancesAsync(): Promise<number[][]> {
+    return readsAsync(this.readTowerDistances());
+  }
+
+  private *readTowerDistances(): Reads<number[][]> {
     const k = this.towers.length;
     const d = Array.from({ length: k }, () => new Array<number>(k).fill(0));
     const groups = this.groupsWithoutCenter();
     if (groups.length === 0) return d;
-    for (let i = 0; i < k; i++) {
-      for (let j = i + 1; j < k; j++) {
-        const sq = tf.tidy(() => tf.addN(groups.map((g) => tf.sum(tf.squaredDifference(g.members[i], g.members[j])))).dataSync()[0]);
-        d[i][j] = d[j][i] = Math.sqrt(sq);
-      }
-    }
+    const pairs: Array<[number, number]> = [];
+    for (let i = 0; i < k; i++) for (let j = i + 1; j < k; j++) pairs.push([i, j]);
+    // One read for all pairs: the squared distances side by side.
+    const squared = yield tf.tidy(() =>
+      tf.stack(pairs.map(([i, j]) => tf.addN(groups.map((g) => tf.sum(tf.squaredDifference(g.members[i], g.members[j])))))),
+    );
+    pairs.forEach(([i, j], p) => (d[i][j] = d[j][i] = Math.sqrt(squared[p])));
     return d;
   }
 

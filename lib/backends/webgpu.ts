@@ -11,6 +11,7 @@ import { execFile, spawnSync } from "node:child_process";
 import * as path from "node:path";
 import { MtlError } from "../errors";
 import { firstLine, loaders } from "./loaders";
+import { repairWebGpuAddN } from "./webgpuKernels";
 
 export type WebGpuStatus = "adapter" | "no-adapter" | "device-failed" | "not-installed" | "load-failed" | "crashed" | "timeout";
 
@@ -287,6 +288,7 @@ export function registerWebGpu(dawnPath: string): void {
   }
   const backend = loaders.require("@tensorflow/tfjs-backend-webgpu") as undefined | { WebGPUBackend?: { prototype: { readSync?: (id: object) => unknown } } };
   explainSyncReads(backend?.WebGPUBackend?.prototype);
+  repairWebGpuAddN();
 }
 
 /** The awaited read that replaces each synchronous one. */

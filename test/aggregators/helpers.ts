@@ -3,13 +3,30 @@ import { expect } from "vitest";
 import { Rng } from "../../lib";
 import { Aggregator, AggregationContext, gramianOf } from "../../lib/aggregators";
 
-/** Runs an aggregator on a plain matrix and reads the update back. */
-export function run(agg: Aggregator, rows: number[][], context?: AggregationContext): number[] {
+/** Runs an aggregator on a plain matrix and reads the update back, synchronously (cpu and wasm only). */
+export function runSync(agg: Aggregator, rows: number[][], context?: AggregationContext): number[] {
   const J = tf.tensor2d(rows);
-  const d = agg.aggregate(J, context);
-  const out = Array.from(d.dataSync());
-  tf.dispose([J, d]);
-  return out;
+  try {
+    const d = agg.aggregate(J, context);
+    const out = Array.from(d.dataSync());
+    d.dispose();
+    return out;
+  } finally {
+    J.dispose();
+  }
+}
+
+/** Runs an aggregator on a plain matrix as the Trainer does (awaited reads where it has them): every backend. */
+export async function run(agg: Aggregator, rows: number[][], context?: AggregationContext): Promise<number[]> {
+  const J = tf.tensor2d(rows);
+  try {
+    const d = agg.aggregateAsync ? await agg.aggregateAsync(J, context) : agg.aggregate(J, context);
+    const out = Array.from(await d.data());
+    d.dispose();
+    return out;
+  } finally {
+    J.dispose();
+  }
 }
 
 export function gram(rows: number[][]): number[][] {

@@ -11,7 +11,7 @@ import * as mtl from "../../lib";
 import { Rng } from "../../lib";
 import { Aggregator, AggregationContext, gramianOf } from "../../lib/aggregators";
 import { eachBackend } from "../helpers/backends";
-import { run, sampleMatrix } from "./helpers";
+import { runSync as run, sampleMatrix } from "./helpers";
 
 const A = mtl.aggregators;
 const LOSSES = [0.8, 2.5, 1.3];

@@ -87,9 +87,9 @@ eachBackend(() => {
       const first = steps[0].losses.reduce((a, b) => a + b, 0);
       const last = steps.at(-1)!.losses.reduce((a, b) => a + b, 0);
       expect(last).toBeLessThan(first);
-      const evaluation = trainer.evaluate(data);
+      const evaluation = await trainer.evaluateAsync(data);
       expect(Object.keys(evaluation)).toEqual(["cls", "bin", "tags", "reg"]);
       model.dispose();
     });
   });
-});
+}, { webgpu: true });

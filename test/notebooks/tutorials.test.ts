@@ -8,6 +8,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Claims, claimsFileOf, ExecutedNotebook, readingsOf } from "./readings";
 
 const root = join(__dirname, "..", "..");
 const cli = join(root, "dist", "kernel", "cli.js");
@@ -20,29 +21,32 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-interface Output {
-  output_type: string;
-  ename?: string;
-  evalue?: string;
-}
 
 describe("tutorial notebooks", () => {
   it("exist", () => expect(notebooks.length).toBeGreaterThan(0));
 
   for (const name of notebooks) {
-    it(`${name} runs without errors`, () => {
+    it(`${name} runs without errors and its claims hold`, async () => {
       const out = join(work, "out");
+      const started = Date.now();
       const run = spawnSync(process.execPath, [cli, "run", join(root, "notebooks", name), "--out", out, "--timeout", "600"], {
         env,
         encoding: "utf8",
         timeout: 900_000,
       });
       expect(run.status, `${run.stdout}\n${run.stderr}`).toBe(0);
-      const executed = JSON.parse(readFileSync(join(out, name), "utf8")) as { cells: Array<{ cell_type: string; outputs?: Output[]; metadata?: { tags?: string[] } }> };
+      const executed = JSON.parse(readFileSync(join(out, name), "utf8")) as ExecutedNotebook;
       for (const cell of executed.cells) {
         if (cell.cell_type !== "code" || cell.metadata?.tags?.includes("raises-exception")) continue;
         const errors = (cell.outputs ?? []).filter((o) => o.output_type === "error");
         expect(errors.map((e) => `${e.ename}: ${e.evalue}`)).toEqual([]);
+      }
+      console.log(`${name}: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      // The tutorial's key claims, asserted on the values its reading cells recorded.
+      const claimsFile = claimsFileOf(name);
+      if (claimsFile) {
+        const claims = ((await import(claimsFile)) as { default: Claims }).default;
+        claims(readingsOf(executed));
       }
     }, 900_000);
   }
