@@ -104,12 +104,14 @@ export function fromDataFrame(table: Table, options: FromDataFrameOptions): Tabl
   const keep: number[] = [];
   const unlabelled = options.tasks.map(() => new Set<number>());
   for (let r = 0; r < total; r++) {
-    let ok = true;
-    for (const c of used) {
-      if (!isMissing(columns[c][r])) continue;
+    const gaps = used.filter((c) => isMissing(columns[c][r]));
+    // A row that a "drop" column removes anyway is not refused for another column's gap.
+    const dropped = gaps.some((c) => policyOf.get(c) === "drop");
+    let ok = !dropped;
+    for (const c of gaps) {
       const policy = policyOf.get(c);
-      if (policy === "refuse") counts[c] = (counts[c] ?? 0) + 1;
-      if (policy !== "mask") ok = false;
+      if (policy === "refuse" && !dropped) counts[c] = (counts[c] ?? 0) + 1;
+      if (policy === "refuse") ok = false;
     }
     options.tasks.forEach((t, i) => {
       if (labelPolicies[i] === "mask" && t.columns.some((c) => isMissing(columns[c][r]))) unlabelled[i].add(r);

@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as mtl from "../../lib";
 import { disableNativeKernels, enableNativeKernels, loadNative } from "../../lib/native";
 import { fusedMlpStep } from "../../lib/train/steps/fusedMlp";
-import { setBackend } from "../helpers/backends";
+import { eachBackend, setBackend } from "../helpers/backends";
 import { trapSyncReads } from "../helpers/syncReads";
 
 const N = 32;
@@ -41,11 +41,12 @@ const values = (m: mtl.MultiTaskModel) => m.namedVariables().map(([name, v]) => 
 /** r is labelled on rows 16..31 only, and sparsely: with batches of 16 in order, step 0 has no r label. */
 const laterHalf = (i: number) => i >= 16 && i % 3 !== 0;
 
-beforeAll(async () => {
-  await setBackend("cpu");
-});
+const onCpu = () =>
+  beforeAll(async () => {
+    await setBackend("cpu");
+  });
 
-describe("masked losses", () => {
+eachBackend(() => describe("masked losses", () => {
   it("a task's loss is the mean over its labelled rows: a masked run equals per-task datasets of those rows", async () => {
     const mask = (i: number) => i % 5 !== 2 && i % 7 !== 0;
     const { tasks, data } = problem(mask);
@@ -107,9 +108,10 @@ describe("masked losses", () => {
     expect(trainer.history.steps).toHaveLength(0);
     m.dispose();
   });
-});
+}));
 
 describe("weightings with a task absent from a batch", () => {
+  onCpu();
   const methods: Array<[string, () => mtl.Weighting]> = [
     ["equal", () => mtl.weighting.equal()],
     ["uncertainty", () => mtl.weighting.uncertainty()],
@@ -232,6 +234,7 @@ describe("weightings with a task absent from a batch", () => {
 });
 
 describe("aggregators with a task absent from a batch", () => {
+  onCpu();
   const A = mtl.aggregators;
   const all: Array<[string, () => mtl.aggregators.Aggregator, Array<"param" | "rep">]> = [
     ["mean", () => A.mean(), ["param", "rep"]],
@@ -332,6 +335,7 @@ describe("aggregators with a task absent from a batch", () => {
 });
 
 describe("one path for every path: checkpoints, leaks, asynchronous reads", () => {
+  onCpu();
   let dir: string;
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), "mtlkit-masks-"));
