@@ -6,8 +6,13 @@
  *   mtlkit kernel start --connection-file FILE [--heap-mb N] [--no-supervisor]
  *   mtlkit run <notebook.ipynb | dir…> (--out DIR | --inplace) [--timeout S] [--grace S] [--allow-errors] [--kernel NAME]
  *   mtlkit doctor [--json]
+ *   mtlkit export-web <modelDir> --out DIR [--title TEXT] [--examples ROWS.json]
+ *   mtlkit sweep DEFINITION [--workers N] [--results FILE] [--queue URL] …   (kernel/sweepCli.ts)
+ *   mtlkit worker --queue URL [--workers N] …
  */
+import { EXPORT_WEB_USAGE, parseExportWebArgs } from "./exportWebCli";
 import { DEFAULT_KERNEL_NAME, install, InstallError, Location, uninstall } from "./install";
+import { SWEEP_USAGE } from "./sweepCli";
 
 const USAGE = `usage:
   mtlkit kernel install   [--user | --sys-prefix | --prefix DIR | --jupyter-dir DIR] [--name NAME] [--heap-mb N]
@@ -15,7 +20,9 @@ const USAGE = `usage:
   mtlkit kernel start --connection-file FILE [--heap-mb N] [--no-supervisor]
   mtlkit run <notebook.ipynb | dir...> (--out DIR | --inplace) [--timeout SECONDS] [--grace SECONDS]
              [--allow-errors] [--kernel NAME]
-  mtlkit doctor [--json]`;
+  mtlkit doctor [--json]
+${EXPORT_WEB_USAGE}
+${SWEEP_USAGE}`;
 
 class UsageError extends Error {}
 
@@ -141,10 +148,21 @@ async function main(argv: string[]): Promise<number> {
   if (cmd === "doctor") {
     const p = parseArgs(rest, [], ["json"]);
     if (p.positional.length) throw new UsageError(`unexpected argument ${p.positional[0]}`);
-    const { doctor, formatDoctor } = await import("../lib/doctor");
+    const { doctor } = await import("../lib/doctor");
+    const { formatDoctor } = await import("./doctor");
     const report = await doctor();
     console.log(p.flags.has("json") ? JSON.stringify(report, null, 2) : formatDoctor(report));
     return 0;
+  }
+  if (cmd === "export-web") {
+    const parsed = parseExportWebArgs(rest);
+    if (typeof parsed === "string") throw new UsageError(parsed);
+    const { runExportWeb } = await import("./exportWebCli");
+    return runExportWeb(parsed);
+  }
+  if (cmd === "sweep" || cmd === "worker") {
+    const { sweepMain } = await import("./sweepCli");
+    return sweepMain(cmd, rest);
   }
   if (cmd === "--help" || cmd === "-h" || cmd === "help" || cmd === undefined) {
     console.log(USAGE);

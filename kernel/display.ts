@@ -7,6 +7,7 @@
 import * as fs from "fs";
 import { inspect } from "util";
 import { randomBytes } from "crypto";
+import { normalizeLayout, normalizeTrace } from "../lib/viz/figure";
 
 export type MimeBundle = Record<string, unknown>;
 
@@ -147,7 +148,8 @@ export function toMimeBundle(value: unknown): MimeBundle | null {
       if (isDanfo(value)) return danfoBundle(value);
       if (isTensor(value)) return tensorBundle(value);
       if (isPlotlyFigure(value)) {
-        const fig = { data: value.data, layout: value.layout ?? {} };
+        // A raw { data, layout } gets the same plotly.js 3 title form as mtl.viz.figure's.
+        const fig = { data: value.data.map(normalizeTrace), layout: normalizeLayout(value.layout ?? {}, value.data) };
         return { [PLOTLY_MIME]: fig, "text/plain": figureText(fig) };
       }
     }

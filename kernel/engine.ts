@@ -95,7 +95,7 @@ export class Engine {
   private readonly requireFn: NodeJS.Require;
   private runState: { word: Int32Array; index: number } | null = null;
 
-  constructor(private readonly rootDir: string = process.cwd()) {
+  constructor(rootDir: string = process.cwd()) {
     const locals = this.locals;
     this.exportsProxy = new Proxy(locals, {
       // TypeScript's CommonJS output defines named imports with defineProperty
@@ -170,7 +170,7 @@ export class Engine {
   private withConverter<T>(f: (conv: TslabConverter) => T): T {
     try {
       return f(this.converter());
-    } catch (first) {
+    } catch {
       this.resetConverter();
       try {
         return f(this.converter());
@@ -495,16 +495,25 @@ const compilerHint = [
  */
 function injectFault(step: string, src: string): void {
   const faults = process.env.MTLKIT_TEST_FAULTS;
-  if (faults && faults.split(",").includes(step) && src.includes(`mtlkit-fault:${step}`)) {
+  if (faults?.split(",").includes(step) && src.includes(`mtlkit-fault:${step}`)) {
     throw new Error(`injected ${step} fault`);
   }
 }
 
 function withInjectedFaults(conv: TslabConverter): TslabConverter {
   return {
-    convert: (prev, src) => (injectFault("convert", src), conv.convert(prev, src)),
-    complete: (prev, src, pos) => (injectFault("complete", src), conv.complete(prev, src, pos)),
-    inspect: (prev, src, pos) => (injectFault("inspect", src), conv.inspect(prev, src, pos)),
+    convert: (prev, src) => {
+      injectFault("convert", src);
+      return conv.convert(prev, src);
+    },
+    complete: (prev, src, pos) => {
+      injectFault("complete", src);
+      return conv.complete(prev, src, pos);
+    },
+    inspect: (prev, src, pos) => {
+      injectFault("inspect", src);
+      return conv.inspect(prev, src, pos);
+    },
     close: () => conv.close(),
   };
 }

@@ -3,8 +3,8 @@
  * (kernel.json + logos) in a Jupyter data directory, without Python.
  */
 import * as fs from "fs";
-import * as os from "os";
 import * as path from "path";
+import { jupyterDataDir } from "../lib/util/jupyterPaths";
 import { writeFileAtomic } from "./fsutil";
 import { logoPng } from "./logo";
 
@@ -25,12 +25,9 @@ export class InstallError extends Error {
   }
 }
 
-/** Jupyter's per-user data dir, as jupyter_core computes it. */
+/** Jupyter's per-user data dir, as jupyter_core computes it (lib/util/jupyterPaths.ts). */
 export function userDataDir(): string {
-  if (process.env.JUPYTER_DATA_DIR) return process.env.JUPYTER_DATA_DIR;
-  if (process.platform === "darwin") return path.join(os.homedir(), "Library", "Jupyter");
-  if (process.platform === "win32") return path.join(process.env.APPDATA ?? os.homedir(), "jupyter");
-  return path.join(process.env.XDG_DATA_HOME || path.join(os.homedir(), ".local", "share"), "jupyter");
+  return jupyterDataDir();
 }
 
 /** The data dir a location option designates (default: the user's). */

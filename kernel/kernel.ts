@@ -305,7 +305,7 @@ export class Kernel {
     }
     const buf = this.streamBuf;
     this.streamBuf = null;
-    if (buf && buf.text) this.publish("stream", { name: buf.name, text: buf.text });
+    if (buf?.text) this.publish("stream", { name: buf.name, text: buf.text });
   }
 
   private reportAsync(what: string, err: unknown): void {

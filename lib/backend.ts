@@ -8,14 +8,18 @@
 import * as tf from "@tensorflow/tfjs";
 import { disableNativeKernels, enableNativeKernels, loadNative, nativeMatMulActive, NativeKernelsStatus } from "./native";
 import { MtlError } from "./errors";
+import { silenceCpuBanner } from "./backends/cpuBanner";
 import { firstLine, loaders } from "./backends/loaders";
+import { installedPackage } from "./backends/packages";
 import { replaceWasmSlicing } from "./native/wasmSlice";
 import { describeAdapter, isSoftwareAdapter, probeWebGpu, registerWebGpu, WebGpuProbe } from "./backends/webgpu";
 import { withDisplay } from "./display/attach";
 import { backendBundle } from "./display/backend";
 
+/** The TensorFlow.js backends mtlkit knows, best first. */
 export type BackendName = "tensorflow" | "webgpu" | "wasm" | "cpu";
 
+/** One backend as `useBestBackend` found it: whether it is available here, whether it computes on a GPU, and why. */
 export interface BackendCandidate {
   name: BackendName;
   /** The npm package that provides it. */
@@ -29,6 +33,7 @@ export interface BackendCandidate {
   reason: string;
 }
 
+/** What runs now: the backend, the device, every candidate with its reason, mtlkit's native kernels. */
 export interface BackendInfo {
   /** The backend tfjs runs now. */
   backend: string;
@@ -45,6 +50,7 @@ export interface BackendInfo {
   adapter?: AdapterInfo;
 }
 
+/** The WebGPU adapter in use, and whether it is a software one (computing on the CPU). */
 export interface AdapterInfo {
   /** A readable name, e.g. "NVIDIA H200" or "llvmpipe: Mesa 25.0.7 (LLVM 15.0.6)". */
   name: string;
@@ -55,6 +61,7 @@ export interface AdapterInfo {
   software: boolean;
 }
 
+/** Options of {@link useBestBackend}. */
 export interface UseBackendOptions {
   /** Force a backend; also settable with the MTLKIT_BACKEND environment variable. */
   prefer?: BackendName;
@@ -77,19 +84,11 @@ let lastCandidates: BackendCandidate[] | undefined;
 let lastWebGpu: WebGpuProbe | undefined;
 let nativeStatus: NativeKernelsStatus | undefined;
 
-function installedVersion(pkg: string): { name?: string; version?: string } | undefined {
-  try {
-    return loaders.require(`${pkg}/package.json`) as { name?: string; version?: string };
-  } catch {
-    return undefined;
-  }
-}
-
 /** Loads native TensorFlow if one of its packages is installed and loads; says why not otherwise. */
 export function probeNative(): BackendCandidate {
   const failures: string[] = [];
   for (const pkg of ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"]) {
-    const manifest = installedVersion(pkg);
+    const manifest = installedPackage(pkg);
     if (!manifest) {
       failures.push(`${pkg} is not installed`);
       continue;
@@ -122,7 +121,7 @@ export function explainNativeFailure(message: string): string {
 }
 
 export function probeWasm(): BackendCandidate {
-  const version = installedVersion("@tensorflow/tfjs-backend-wasm")?.version;
+  const version = installedPackage("@tensorflow/tfjs-backend-wasm")?.version;
   try {
     loaders.require("@tensorflow/tfjs-backend-wasm");
     replaceWasmSlicing();
@@ -134,9 +133,9 @@ export function probeWasm(): BackendCandidate {
 
 /** The WebGPU candidate from a probe; a software adapter counts as no GPU. */
 export function webGpuCandidate(probe: WebGpuProbe | undefined): BackendCandidate {
-  const version = installedVersion("@tensorflow/tfjs-backend-webgpu")?.version;
+  const version = installedPackage("@tensorflow/tfjs-backend-webgpu")?.version;
   const base = { name: "webgpu" as const, package: "@tensorflow/tfjs-backend-webgpu + webgpu", version };
-  if (!probe) return { ...base, available: false, gpu: false, reason: "not probed (call useBestBackend() or mtl.doctor())" };
+  if (!probe) return { ...base, available: false, gpu: false, reason: "not probed (call useBestBackend() or mtl.backends.doctor())" };
   if (!version) return { ...base, available: false, gpu: false, reason: "@tensorflow/tfjs-backend-webgpu is not installed" };
   if (probe.status !== "adapter") return { ...base, available: false, gpu: false, reason: probe.reason };
   const gpu = !isSoftwareAdapter(probe.adapter!);
@@ -220,20 +219,6 @@ export async function useBestBackend(options: UseBackendOptions = {}): Promise<B
   }
   const tried = ranked.map((c) => `${c.name}: ${c.reason}`).join("; ");
   throw new MtlError("useBestBackend", `no backend could be initialised${forced ? ` (forced: ${forced})` : ""} (${tried}).`);
-}
-
-/**
- * tfjs's cpu backend prints "install our node backend" on its first tensor, also when it only
- * serves as a helper beside wasm, and it lands in every notebook's output. mtlkit says which
- * backend runs and why the better ones do not (backendInfo, `mtlkit doctor`), so it is dropped.
- */
-function silenceCpuBanner(): void {
-  try {
-    const cpu = tf.engine().findBackend("cpu") as unknown as { firstUse?: boolean } | null;
-    if (cpu && typeof cpu.firstUse === "boolean") cpu.firstUse = false;
-  } catch {
-    // no cpu backend registered: nothing to silence
-  }
 }
 
 /** What runs now, and why the better backends do not. */

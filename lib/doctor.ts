@@ -6,14 +6,17 @@
  */
 import { loadNative } from "./native";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { BackendCandidate, BackendName, lastWebGpuProbe, useBestBackend } from "./backend";
-import { firstLine, loaders } from "./backends/loaders";
-import { gpuLibraries, NvidiaInfo, nvidiaInfo, SharedLibrary, which } from "./backends/system";
+import { silenceCpuBanner } from "./backends/cpuBanner";
+import { firstLine } from "./backends/loaders";
+import { packageVersion } from "./backends/packages";
+import { gpuLibraries, NvidiaInfo, nvidiaInfo, SharedLibrary } from "./backends/system";
 import { registerWebGpu, WebGpuProbe } from "./backends/webgpu";
+import { findJupyter, installedJupyterPath } from "./util/jupyterPaths";
 
+/** A backend as the doctor checked it: a candidate, and whether a 64×64 matmul on it agrees with float64. */
 export interface BackendCheck extends BackendCandidate {
   /** For an available backend: a 64×64 matmul ran and agreed with float64 (relative error below 1e-4). */
   works?: boolean;
@@ -23,6 +26,7 @@ export interface BackendCheck extends BackendCandidate {
   check?: string;
 }
 
+/** An mtlkit kernelspec found on Jupyter's data path, and whether the files it runs exist. */
 export interface KernelspecFound {
   name: string;
   dir: string;
@@ -32,15 +36,17 @@ export interface KernelspecFound {
   problem?: string;
 }
 
+/** Jupyter as the doctor found it, without running Python. */
 export interface JupyterInfo {
   /** The `jupyter` executable, when there is one. */
   executable?: string;
-  /** Jupyter's data path, in jupyter_core's order (user, JUPYTER_PATH, environment, system). */
+  /** Jupyter's data path, in jupyter_core's order (JUPYTER_PATH, user, environment, system). */
   dataDirs: string[];
   /** Every mtlkit kernelspec (kernel.json whose argv runs mtlkit's cli.js, or named mtlkit*). */
   kernelspecs: KernelspecFound[];
 }
 
+/** Everything {@link doctor} found, as plain data, with a one-line verdict and what to do. */
 export interface DoctorReport {
   node: { version: string; platform: string; arch: string; execPath: string };
   tfjsVersion: string;
@@ -58,6 +64,7 @@ export interface DoctorReport {
   todo: string[];
 }
 
+/** Options of {@link doctor}. */
 export interface DoctorOptions {
   /** Limit on the WebGPU probe (default 5000 ms). */
   webgpuTimeoutMs?: number;
@@ -73,34 +80,6 @@ const PACKAGES = [
   "@tensorflow/tfjs-node-gpu",
   "@tensorflow/tfjs-node",
 ];
-
-function packageVersion(name: string): string | null {
-  try {
-    const m = loaders.require(`${name}/package.json`) as { name?: string; version?: string };
-    // An npm alias (danfojs-node's tfjs-node -> tfjs) is not the package.
-    return m.name === name ? (m.version ?? "?") : null;
-  } catch {
-    return null;
-  }
-}
-
-/** jupyter_core's data path, computed without Python. */
-export function jupyterDataDirs(executable?: string): string[] {
-  const home = os.homedir();
-  const user =
-    process.env.JUPYTER_DATA_DIR ??
-    (process.platform === "darwin"
-      ? path.join(home, "Library", "Jupyter")
-      : process.platform === "win32"
-        ? path.join(process.env.APPDATA ?? home, "jupyter")
-        : path.join(process.env.XDG_DATA_HOME || path.join(home, ".local", "share"), "jupyter"));
-  const fromEnv = (process.env.JUPYTER_PATH ?? "").split(path.delimiter).filter(Boolean);
-  const envPrefixes = [process.env.CONDA_PREFIX, process.env.VIRTUAL_ENV].filter((p): p is string => Boolean(p));
-  // {sys.prefix}/share/jupyter: the prefix of the Python that runs `jupyter` (…/bin/jupyter).
-  if (executable) envPrefixes.push(path.dirname(path.dirname(fs.realpathSync(executable))));
-  const system = process.platform === "win32" ? [path.join(process.env.PROGRAMDATA ?? "C:\\ProgramData", "jupyter")] : ["/usr/local/share/jupyter", "/usr/share/jupyter"];
-  return [...new Set([user, ...fromEnv, ...envPrefixes.map((p) => path.join(p, "share", "jupyter")), ...system])];
-}
 
 export function findKernelspecs(dataDirs: string[], name = "mtlkit"): KernelspecFound[] {
   const found: KernelspecFound[] = [];
@@ -134,9 +113,7 @@ async function checkBackend(backend: BackendName): Promise<{ works: boolean; syn
   try {
     if (!(await tf.setBackend(backend))) return { works: false, check: "tf.setBackend returned false" };
     await tf.ready();
-    // The cpu backend's first write prints "install our node backend": the doctor says it better.
-    const fresh = tf.backend() as unknown as { firstUse?: boolean };
-    if (fresh.firstUse) fresh.firstUse = false;
+    silenceCpuBanner(); // the doctor says it better
     const n = 64;
     const a = Array.from({ length: n * n }, (_, i) => Math.sin(i * 0.37));
     const b = Array.from({ length: n * n }, (_, i) => Math.cos(i * 0.11));
@@ -170,6 +147,11 @@ async function checkBackend(backend: BackendName): Promise<{ works: boolean; syn
   }
 }
 
+/**
+ * What this machine offers mtlkit: Node, tfjs and backend package versions; each backend, whether it loads and
+ * computes correctly; the GPUs the system shows; Jupyter and the mtlkit kernelspec; a verdict and what to do.
+ * `npx mtlkit doctor` prints it.
+ */
 export async function doctor(options: DoctorOptions = {}): Promise<DoctorReport> {
   const previous = (tf.engine() as unknown as { backendName: string | null }).backendName;
   const packages = Object.fromEntries(PACKAGES.map((p) => [p, packageVersion(p)]));
@@ -195,8 +177,8 @@ export async function doctor(options: DoctorOptions = {}): Promise<DoctorReport>
   }
   await tf.setBackend(previous ?? best.backend);
 
-  const executable = which("jupyter", ["/usr/bin/jupyter", "/usr/local/bin/jupyter"]);
-  const dataDirs = jupyterDataDirs(executable);
+  const executable = findJupyter();
+  const dataDirs = installedJupyterPath(executable);
   const jupyter: JupyterInfo = { executable, dataDirs, kernelspecs: findKernelspecs(dataDirs, options.kernelName) };
   const gpu = { nvidia, webgpu: lastWebGpuProbe(), libraries: gpuLibraries() };
   const report: DoctorReport = {
@@ -233,7 +215,7 @@ export function diagnose(r: Omit<DoctorReport, "verdict" | "todo">): { verdict: 
     verdict = `A GPU is here (${r.gpu.nvidia.gpus[0] ?? `NVIDIA driver ${r.gpu.nvidia.driver}`}) but no GPU backend loads: mtlkit runs on ${r.best.backend} (${r.best.device}).`;
     if (lib("libvulkan.so.1") && !lib("libvulkan.so.1")!.path) todo.push("for WebGPU: install the Vulkan loader (Debian/Ubuntu: apt-get install libvulkan1); NVIDIA's driver provides the Vulkan driver");
     else if (webgpu && !webgpu.available) todo.push(`for WebGPU: ${webgpu.reason}`);
-    if (r.packages["@tensorflow/tfjs-node-gpu"] === null) todo.push("for native TensorFlow on CUDA: npm install @tensorflow/tfjs-node-gpu@4.22.0 (needs CUDA 11.2 and cuDNN 8.1; see the README's GPU section)");
+    if (r.packages["@tensorflow/tfjs-node-gpu"] === null) todo.push("for native TensorFlow on CUDA: npm install @tensorflow/tfjs-node-gpu@4.22.0 (needs CUDA 11.2 and cuDNN 8.1; see docs/gpu.md)");
     else if (native && !native.available) todo.push(`for native TensorFlow: ${native.reason}`);
   } else {
     verdict = `No GPU here: mtlkit runs on ${r.best.backend} (${r.best.device}); the tutorials' default sizes are made for that.`;
@@ -250,39 +232,4 @@ export function diagnose(r: Omit<DoctorReport, "verdict" | "todo">): { verdict: 
   else if (!specs.some((s) => s.ok)) todo.push(`the mtlkit kernelspec points at files that are gone (${specs[0].problem}): rerun npx mtlkit kernel install --user`);
   if (!r.jupyter.executable) todo.push("Jupyter is not installed: `mtlkit run` still executes notebooks; install JupyterLab to edit them");
   return { verdict, todo };
-}
-
-const mark = (b: BackendCheck) => (b.works ? "ok " : b.available ? "?? " : "-- ");
-
-export function formatDoctor(r: DoctorReport): string {
-  const lines: string[] = [];
-  const row = (k: string, v: string) => lines.push(`  ${k.padEnd(12)}${v}`);
-  lines.push("mtlkit doctor");
-  row("node", `${r.node.version} (${r.node.platform} ${r.node.arch}) ${r.node.execPath}`);
-  row("tfjs", r.tfjsVersion);
-  for (const [name, version] of Object.entries(r.packages)) if (name !== "@tensorflow/tfjs") row("", `${name} ${version ?? "not installed"}`);
-  lines.push("backends (best first)");
-  for (const b of r.backends) {
-    lines.push(`  ${mark(b)}${b.name.padEnd(11)}${b.available ? `${b.gpu ? "GPU" : "CPU"}, ${b.reason}${b.check ? `; ${b.check}` : ""}` : b.reason}`);
-  }
-  row("selected", `${r.best.backend}: ${r.best.device}`);
-  row("native", r.native.available ? `${r.native.enabled ? "in use" : "built, not in use"}: ${r.native.reason}` : `not available: ${r.native.reason}`);
-  lines.push("GPU");
-  row("NVIDIA", r.gpu.nvidia.gpus.length ? `${r.gpu.nvidia.gpus.join("; ")} (driver ${r.gpu.nvidia.driver ?? "?"})` : r.gpu.nvidia.note);
-  const w = r.gpu.webgpu;
-  row("WebGPU", w ? `${w.reason} [probe ${w.ms} ms${w.version ? `, webgpu ${w.version}` : ""}]` : "not probed");
-  for (const l of r.gpu.libraries) lines.push(`  ${l.name.padEnd(19)}${l.path ?? "not found"}  (${l.neededBy})`);
-  lines.push("Jupyter");
-  row("jupyter", r.jupyter.executable ?? "not found on PATH, /usr/bin or /usr/local/bin");
-  row("data path", r.jupyter.dataDirs.join(path.delimiter));
-  if (r.jupyter.kernelspecs.length === 0) row("kernelspec", "mtlkit not installed in any of those");
-  for (const s of r.jupyter.kernelspecs) row("kernelspec", `${s.name} in ${s.dir}${s.ok ? "" : ` (broken: ${s.problem})`}`);
-  lines.push(`verdict: ${r.verdict}`);
-  if (r.todo.length) {
-    lines.push("to do:");
-    for (const t of r.todo) lines.push(`  - ${t}`);
-  } else {
-    lines.push("to do: nothing");
-  }
-  return lines.join("\n");
 }

@@ -1,5 +1,12 @@
 /**
- * mtlkit's one error type. Every precondition mtlkit checks throws an `MtlError` whose message
+ * mtlkit's errors, all in this one module: every error mtlkit throws on purpose is an `MtlError`
+ * (or a subclass that carries more fields), so `catch (e) { if (e instanceof mtl.MtlError) … }` catches
+ * exactly the problems mtlkit found, and anything else is a bug or an error of a library below it.
+ * @module
+ */
+
+/**
+ * mtlkit's error type. Every precondition mtlkit checks throws an `MtlError` whose message
  * names the culprit (task, column, row, option or shape) in the style of tfjs-core's own errors:
  * `Error in <where>: <what is wrong>.`
  */
@@ -14,9 +21,11 @@ export class MtlError extends Error {
   }
 }
 
-/** Training stopped because a loss or gradient was not finite. */
+/** Training stopped because a task's loss was NaN or infinite (the trainer's `onNonFinite: "skip"` skips the step instead). */
 export class NonFiniteLossError extends MtlError {
+  /** The task whose loss was not finite. */
   readonly task: string;
+  /** The step (the trainer's step counter) at which it happened. */
   readonly step: number;
 
   constructor(task: string, step: number, value: number, what = "loss") {
@@ -39,6 +48,7 @@ export class NonFiniteLossError extends MtlError {
 export class TrainingInterrupted extends MtlError {
   /** Steps completed in total (the trainer's step counter) when the loop stopped. */
   readonly step: number;
+  /** What stopped it: the Jupyter kernel's interrupt or the `signal` given to `fit`. */
   readonly reason: "kernel interrupt" | "abort signal";
 
   constructor(where: string, step: number, reason: "kernel interrupt" | "abort signal") {
@@ -50,6 +60,50 @@ export class TrainingInterrupted extends MtlError {
     this.name = "TrainingInterrupted";
     this.step = step;
     this.reason = reason;
+  }
+}
+
+/**
+ * Training stopped because a gradient was NaN or infinite although the losses were finite; the update
+ * was not applied. Names the task, the step and the tensor (a variable, or the shared representation).
+ */
+export class NonFiniteGradientError extends MtlError {
+  /**
+   * @param task the task whose gradient was not finite
+   * @param step the trainer's step counter
+   * @param tensor the variable (or "the shared representation") the gradient is taken with respect to
+   * @param value the offending value (or the norm that overflowed)
+   */
+  constructor(
+    readonly task: string,
+    readonly step: number,
+    readonly tensor: string,
+    value: number,
+  ) {
+    super(
+      "training",
+      `the gradient of task '${task}' with respect to '${tensor}' is ${value} at step ${step} although the losses are finite; ` +
+        "training stopped (lower the learning rate, clip gradients with clipNorm or clipTaskNorm, or check the model for log(0), sqrt(0) or division by zero).",
+    );
+    this.name = "NonFiniteGradientError";
+  }
+}
+
+/**
+ * A checkpoint folder failed verification (a checksum, a missing or truncated file, an edited field).
+ * Loading skips it for the newest intact checkpoint; this error is what each skipped folder reports.
+ */
+export class DamagedCheckpointError extends MtlError {
+  /**
+   * @param path the checkpoint folder
+   * @param problem what is wrong with it, e.g. "weights.bin does not match its checksum"
+   */
+  constructor(
+    readonly path: string,
+    readonly problem: string,
+  ) {
+    super(`checkpoint ${path}`, problem);
+    this.name = "DamagedCheckpointError";
   }
 }
 
@@ -75,6 +129,7 @@ export function checkFiniteNumber(where: string, name: string, value: unknown): 
   check(typeof value === "number" && Number.isFinite(value), where, () => `option '${name}' must be a finite number, got ${String(value)}.`);
 }
 
+/** A positive integer check with a message naming the option. */
 export function checkPositiveInteger(where: string, name: string, value: unknown): asserts value is number {
   check(
     typeof value === "number" && Number.isInteger(value) && value > 0,

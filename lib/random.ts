@@ -4,6 +4,7 @@
  */
 import { MtlError } from "./errors";
 
+/** The whole state of an {@link Rng}: four 32-bit words. */
 export type RngState = [number, number, number, number];
 
 /**
@@ -18,6 +19,10 @@ export function checkSeed(where: string, value: unknown, option = "seed"): numbe
   return value;
 }
 
+/**
+ * A small seeded pseudo-random generator (xoshiro128**) whose whole state is four 32-bit words, so runs and
+ * checkpoints are reproducible.
+ */
 export class Rng {
   private s: Uint32Array;
 
@@ -81,7 +86,7 @@ export class Rng {
   }
 
   /** In-place Fisher–Yates shuffle. */
-  shuffle<T extends { length: number; [i: number]: any }>(a: T): T {
+  shuffle<T extends { length: number; [i: number]: unknown }>(a: T): T {
     for (let i = a.length - 1; i > 0; i--) {
       const j = this.int(i + 1);
       const tmp = a[i];

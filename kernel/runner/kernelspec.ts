@@ -1,7 +1,8 @@
 /** Find installed kernelspecs the way jupyter_client does, without Python. */
 import * as fs from "fs";
 import * as path from "path";
-import { DEFAULT_KERNEL_NAME, kernelSpec, userDataDir } from "../install";
+import { installedJupyterPath } from "../../lib/util/jupyterPaths";
+import { DEFAULT_KERNEL_NAME, kernelSpec } from "../install";
 
 export interface FoundKernelSpec {
   name: string;
@@ -13,14 +14,9 @@ export interface FoundKernelSpec {
   env: Record<string, string>;
 }
 
-/** Jupyter data dirs in priority order: JUPYTER_PATH, user, environment, system. */
+/** Jupyter data dirs in priority order: JUPYTER_PATH, user, environment, system (lib/util/jupyterPaths.ts). */
 export function jupyterPath(): string[] {
-  const dirs: string[] = [];
-  if (process.env.JUPYTER_PATH) dirs.push(...process.env.JUPYTER_PATH.split(path.delimiter).filter(Boolean));
-  dirs.push(userDataDir());
-  for (const env of [process.env.CONDA_PREFIX, process.env.VIRTUAL_ENV]) if (env) dirs.push(path.join(env, "share", "jupyter"));
-  if (process.platform !== "win32") dirs.push("/usr/local/share/jupyter", "/usr/share/jupyter");
-  return [...new Set(dirs.map((d) => path.resolve(d)))];
+  return installedJupyterPath();
 }
 
 export function findKernelSpec(name: string): FoundKernelSpec {

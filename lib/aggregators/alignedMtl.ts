@@ -15,8 +15,10 @@ import { checkOneOf, options } from "./common";
 import { Matrix, rankTolerance, symmetricEigen } from "./linalg/matrix";
 import { BOTH_LEVELS, GramianAggregator, gramianAggregator } from "./types";
 
+/** The σ Aligned-MTL aligns to: the smallest kept eigenvalue ("min", the paper), the median, or the mean ("rmse"). */
 export type AlignedScale = "min" | "median" | "rmse";
 
+/** Options of {@link alignedMtl}. */
 export interface AlignedMtlOptions {
   scale?: AlignedScale;
   /** Task weights w (default 1/k each). */
@@ -47,6 +49,10 @@ export function alignedMtlWeights(G: Matrix, scale: AlignedScale = "min", w?: nu
   return out;
 }
 
+/**
+ * Aligned-MTL (Senushkin et al., CVPR 2023): aligns the task gradients to equal singular values (condition
+ * number 1), then d = Ĵᵀw.
+ */
 export function alignedMtl(opts?: AlignedMtlOptions): GramianAggregator {
   const o = options("alignedMtl", opts, ["scale", "weights"]);
   const scale = o.scale ?? "min";

@@ -20,8 +20,10 @@ import { minNormPoint } from "./linalg/minNorm";
 import { Matrix, matVec, maxDiagonal, pinvPsd, quad, subMatrix, Vector } from "./linalg/matrix";
 import { BOTH_LEVELS, GramianAggregator, gramianAggregator } from "./types";
 
+/** How CAGrad's update is divided afterwards: not at all (Algorithm 1), by 1 + c² or by 1 + c (the authors' rescale=1 and 2). */
 export type CagradRescale = "none" | "1+c^2" | "1+c";
 
+/** Options of {@link cagrad}. */
 export interface CagradOptions {
   /** Radius of the ball around g_0, relative to ||g_0|| (default 0.5, must be in [0, 1)). */
   c?: number;
@@ -106,6 +108,10 @@ export function cagradWeights(G: Matrix, c = 0.5, rescale: CagradRescale = "none
   return w.map((wi) => (1 / k + (rho / gwNorm) * wi) / divisor);
 }
 
+/**
+ * CAGrad (Liu et al., NeurIPS 2021): the update that maximises the worst task's improvement within a ball of
+ * radius c·‖g₀‖ around the mean gradient g₀.
+ */
 export function cagrad(opts?: CagradOptions): GramianAggregator {
   const o = options("cagrad", opts, ["c", "rescale"]);
   const c = o.c ?? 0.5;

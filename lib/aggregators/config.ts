@@ -23,6 +23,10 @@ export function configWeights(G: Matrix): number[] {
   return beta.map((b) => (b * length) / gu2);
 }
 
+/**
+ * ConFIG (Liu, Chu & Thuerey, ICLR 2025): the direction with equal positive cosine to every task gradient,
+ * scaled by the gradients' projections on it.
+ */
 export function config(): GramianAggregator {
   return gramianAggregator("ConFIG", BOTH_LEVELS, configWeights);
 }

@@ -19,11 +19,16 @@ import { StatefulAggregator, withAbsentLosses } from "./moco";
 import { Reads, readsAsync, readsSync } from "../util/reads";
 import { AggregationContext, jacobianChecks, requireLosses, rowName, rowNorms } from "./types";
 
+/** Options of {@link dbmtl}: the EMA rate β (default 0.9) and its decay exponent σ (`betaSigma`, default 0.5). */
 export interface DbMtlOptions {
   beta?: number;
   betaSigma?: number;
 }
 
+/**
+ * DB-MTL (Lin et al., 2023): log-transformed losses (g_i / L_i), tracked by an EMA and rescaled to the largest
+ * gradient norm. Param level only.
+ */
 export function dbmtl(opts?: DbMtlOptions): StatefulAggregator {
   const o = options("dbmtl", opts, ["beta", "betaSigma"]);
   const beta = o.beta ?? 0.9;

@@ -11,6 +11,7 @@ import { fairWeights } from "./linalg/newton";
 import { Matrix } from "./linalg/matrix";
 import { BOTH_LEVELS, GramianAggregator, gramianAggregator } from "./types";
 
+/** Options of {@link fairgrad}. */
 export interface FairGradOptions {
   /** The fairness parameter α > 0 (default 1). */
   alpha?: number;
@@ -20,6 +21,7 @@ export function fairgradWeights(G: Matrix, alpha = 1): number[] {
   return fairWeights(G, alpha) ?? G.map(() => 0);
 }
 
+/** FairGrad (Ban & Ji, ICML 2024): the α-fair allocation of the update, w solving (Gw)_i = w_i^{−1/α}; α = 1 is Nash-MTL. */
 export function fairgrad(opts?: FairGradOptions): GramianAggregator {
   const o = options("fairgrad", opts, ["alpha"]);
   const alpha = o.alpha ?? 1;

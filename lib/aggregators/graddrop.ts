@@ -22,12 +22,17 @@ import { options } from "./common";
 import { Reads, readsAsync, readsSync } from "../util/reads";
 import { AggregationContext, Aggregator, jacobianChecks } from "./types";
 
+/** Options of {@link graddrop}: the leak per task and the seed of the random masks. */
 export interface GradDropOptions {
   /** Leak ℓ_i ∈ [0, 1] per task (one number for all, or one per task). Default 0. */
   leak?: number | number[];
   seed?: number;
 }
 
+/**
+ * GradDrop (Chen et al., NeurIPS 2020): keeps, feature by feature, only the gradients of one sign, chosen at
+ * random with the sign's purity. Rep level only.
+ */
 export function graddrop(opts?: GradDropOptions): Aggregator {
   const o = options("graddrop", opts, ["leak", "seed"]);
   const leaks = o.leak === undefined ? [0] : Array.isArray(o.leak) ? o.leak : [o.leak];

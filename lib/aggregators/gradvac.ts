@@ -19,12 +19,17 @@ import { checkNumberIn, checkOrder, options } from "./common";
 import { Matrix } from "./linalg/matrix";
 import { BOTH_LEVELS, GramianAggregator, gramianAggregator } from "./types";
 
+/** Options of {@link gradvac}: the EMA rate β (default 0.01) and the task order (`order`, or a seeded shuffle from `seed`). */
 export interface GradVacOptions {
   beta?: number;
   order?: number[];
   seed?: number;
 }
 
+/**
+ * GradVac (Wang et al., ICLR 2021): raises each pair's gradient cosine towards its running average, correcting
+ * even positive but below-target similarities.
+ */
 export function gradvac(opts?: GradVacOptions): GramianAggregator {
   const o = options("gradvac", opts, ["beta", "order", "seed"]);
   const beta = o.beta ?? 0.01;

@@ -22,6 +22,10 @@ export function imtlgWeights(G: Matrix): number[] {
   return v.map((x) => x / total);
 }
 
+/**
+ * IMTL-G (Liu et al., ICLR 2021): the combination of the task gradients whose projections onto every unit task
+ * gradient are equal.
+ */
 export function imtlg(): GramianAggregator {
   return gramianAggregator("IMTL-G", BOTH_LEVELS, imtlgWeights);
 }

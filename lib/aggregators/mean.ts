@@ -4,10 +4,12 @@
  */
 import { BOTH_LEVELS, GramianAggregator, gramianAggregator } from "./types";
 
+/** The baseline: d = (1/k) Σ_i g_i, the gradient of the mean loss. */
 export function mean(): GramianAggregator {
   return gramianAggregator("mean", BOTH_LEVELS, (G) => G.map(() => 1 / G.length));
 }
 
+/** The baseline: d = Σ_i g_i, the gradient of the summed losses. */
 export function sum(): GramianAggregator {
   return gramianAggregator("sum", BOTH_LEVELS, (G) => G.map(() => 1));
 }

@@ -21,9 +21,14 @@ import { minNormPoint } from "./linalg/minNorm";
 import { Matrix } from "./linalg/matrix";
 import { AggregationContext, BOTH_LEVELS, GramianAggregator, gramianAggregator, requireLosses } from "./types";
 
+/**
+ * How MGDA normalises each gradient before finding the weights: not at all, by its L2 norm, by its loss, or by
+ * both (Sener & Koltun's code).
+ */
 export type MgdaNormalization = "none" | "l2" | "loss" | "loss+";
 const NORMALIZATIONS: readonly MgdaNormalization[] = ["none", "l2", "loss", "loss+"];
 
+/** Options of {@link mgda} and {@link mgdaUB}. */
 export interface MgdaOptions {
   /** Gradient normalisation before the min-norm problem (default "none"). */
   normalization?: MgdaNormalization;
@@ -53,10 +58,18 @@ function build(name: string, levels: typeof BOTH_LEVELS, where: string, opts?: M
   });
 }
 
+/**
+ * MGDA (Désidéri 2012; Sener & Koltun, NeurIPS 2018): the min-norm point of the convex hull of the task
+ * gradients, solved exactly.
+ */
 export function mgda(opts?: MgdaOptions): GramianAggregator {
   return build("MGDA", BOTH_LEVELS, "mgda", opts);
 }
 
+/**
+ * MGDA-UB (Sener & Koltun, NeurIPS 2018): MGDA on the gradients w.r.t. the shared representation, an upper bound
+ * that needs one backward pass through the trunk. Rep level only.
+ */
 export function mgdaUB(opts?: MgdaOptions): GramianAggregator {
   return build("MGDA-UB", ["rep"], "mgdaUB", opts);
 }

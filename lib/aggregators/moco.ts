@@ -22,6 +22,7 @@ import { matVec, projectSimplex } from "./linalg/matrix";
 import { Reads, readsAsync, readsSync } from "../util/reads";
 import { AggregationContext, Aggregator, gramianReads, jacobianChecks, requireLosses, rowNorms } from "./types";
 
+/** Options of {@link moco}: step sizes β, γ and their decay exponents, the regulariser ρ and the gradient normalisation. */
 export interface MocoOptions {
   beta?: number;
   betaSigma?: number;
@@ -31,6 +32,7 @@ export interface MocoOptions {
   normalize?: "none" | "loss";
 }
 
+/** An aggregator that holds tensors across steps (MoCo's tracked gradients, DB-MTL's buffer): dispose it when done. */
 export interface StatefulAggregator extends Aggregator {
   /** Frees the tensors of the state. */
   dispose(): void;
@@ -43,6 +45,10 @@ export function withAbsentLosses(context: AggregationContext | undefined): Aggre
   return { ...context, losses: context.losses.map((l, i) => (present[i] ? l : 1)) };
 }
 
+/**
+ * MoCo (Fernando et al., ICLR 2023): tracks the task gradients and the weights across steps to remove the bias
+ * of stochastic MGDA. Param level only.
+ */
 export function moco(opts?: MocoOptions): StatefulAggregator {
   const o = options("moco", opts, ["beta", "betaSigma", "gamma", "gammaSigma", "rho", "normalize"]);
   const beta = o.beta ?? 0.5;

@@ -18,6 +18,10 @@ import { fairWeights } from "./linalg/newton";
 import { Matrix } from "./linalg/matrix";
 import { BOTH_LEVELS, GramianAggregator, gramianAggregator } from "./types";
 
+/**
+ * Options of {@link nashMtl}: recompute the weights every `updateEvery` calls; `normalizeGramian` divides G by
+ * its Frobenius norm, as the authors' code.
+ */
 export interface NashMtlOptions {
   updateEvery?: number;
   normalizeGramian?: boolean;
@@ -34,6 +38,7 @@ export function nashMtlWeights(G: Matrix, normalizeGramian = false, start?: numb
   return fairWeights(Gs, 1, start) ?? G.map(() => 0);
 }
 
+/** Nash-MTL (Navon et al., ICML 2022): the Nash bargaining solution, α > 0 with Gα = 1/α, solved exactly by Newton's method. */
 export function nashMtl(opts?: NashMtlOptions): GramianAggregator {
   const o = options("nashMtl", opts, ["updateEvery", "normalizeGramian"]);
   const every = o.updateEvery ?? 1;

@@ -18,6 +18,7 @@ import { checkOrder, options } from "./common";
 import { Matrix } from "./linalg/matrix";
 import { BOTH_LEVELS, GramianAggregator, gramianAggregator } from "./types";
 
+/** Options of {@link pcgrad}. */
 export interface PCGradOptions {
   /** A fixed task order (permutation of 0..k−1) for the projections of every task. */
   order?: number[];
@@ -41,6 +42,10 @@ export function pcgradCoefficients(G: Matrix, orderFor: (i: number) => readonly 
   });
 }
 
+/**
+ * PCGrad (Yu et al., NeurIPS 2020): projects each task's gradient off the other tasks' gradients it conflicts
+ * with, then sums.
+ */
 export function pcgrad(opts?: PCGradOptions): GramianAggregator {
   const o = options("pcgrad", opts, ["order", "seed"]);
   const rng = new Rng(o.seed ?? 0);

@@ -1,5 +1,5 @@
 /**
- * The aggregator contract (see ../../README.md, section aggregators): an aggregator turns the
+ * The aggregator contract (see docs/aggregators.md): an aggregator turns the
  * Jacobian J (k × d, row i = gradient of task i) into one update direction d ∈ ℝ^d, before the
  * learning rate. Methods defined by weights on the Gramian G = J Jᵀ (MGDA, UPGrad, IMTL-G, …) follow
  * torchjd's split: a *weighting* G ↦ w ∈ ℝ^k in float64 on the k × k matrix, and the aggregator
@@ -33,6 +33,10 @@ export interface AggregationContext {
   present?: readonly boolean[];
 }
 
+/**
+ * A gradient aggregator: the per-task gradients J (k × d, row i = ∇L_i) → one update d. The trainer's
+ * `aggregator` option takes one.
+ */
 export interface Aggregator {
   /** Short name, e.g. "PCGrad". */
   readonly name: string;
@@ -69,6 +73,7 @@ export interface GramianAggregator extends Aggregator {
   weights(gramian: Matrix, context?: AggregationContext): number[];
 }
 
+/** An aggregator's state as JSON (random generators, running averages), which checkpoints carry. */
 export type AggregatorState = Record<string, unknown>;
 
 /** The name of row i in messages: the task's name if known, else "row i". */

@@ -29,10 +29,15 @@ export function dualprojWeights(G: Matrix): number[] {
   return dualConeWeights(G, G.map(() => 1 / G.length));
 }
 
+/**
+ * UPGrad (Quinton & Rey, 2024): the mean of each task gradient projected onto the dual cone of all of them;
+ * never conflicts with any task.
+ */
 export function upgrad(): GramianAggregator {
   return gramianAggregator("UPGrad", BOTH_LEVELS, upgradWeights);
 }
 
+/** DualProj (Quinton & Rey, 2024): the mean gradient projected onto the dual cone of the task gradients. */
 export function dualproj(): GramianAggregator {
   return gramianAggregator("DualProj", BOTH_LEVELS, dualprojWeights);
 }

@@ -24,13 +24,15 @@ import * as tf from "@tensorflow/tfjs";
 import { check, checkKnownOptions, checkPositiveInteger } from "../errors";
 import { Activation, checkActivation } from "../layers/activations";
 import { Block, makeBlock } from "../layers/block";
-import { Dense, Initializer } from "../layers/dense";
+import { Dense, Initializer, ownedVariable } from "../layers/dense";
 import { Rng } from "../random";
 import { Task } from "../tasks/task";
 import { Reads, readsAsync, readsSync } from "../util/reads";
 import { checkSizes, checkTasks, splitColumns, sumFlops } from "./parts";
+import { refuseNamedInputs } from "./namedInputs";
 import { BaseModel } from "./types";
 
+/** Options of {@link crossStitch}. */
 export interface CrossStitchOptions {
   inputSize: number;
   tasks: Task[];
@@ -49,6 +51,10 @@ export interface CrossStitchOptions {
 
 const OPTIONS = ["inputSize", "tasks", "towers", "heads", "stitch", "alphaInit", "activation", "init", "seed"] as const;
 
+/**
+ * A cross-stitch network (Misra et al., CVPR 2016): task towers mixed after chosen layers by learned α matrices.
+ * Build one with {@link crossStitch}.
+ */
 export class CrossStitchModel extends BaseModel {
   readonly architecture = "crossStitch";
   readonly taskNames: readonly string[];
@@ -64,7 +70,10 @@ export class CrossStitchModel extends BaseModel {
 
   constructor(options: CrossStitchOptions) {
     super();
+    this.recordOptions(options);
     const where = "crossStitch";
+    refuseNamedInputs(where, options,
+      "cross-stitch networks give every task its own tower from the input and learn how the towers mix layer by layer; encoders shared by all tasks would be hard-shared parameters in front of the towers");
     checkKnownOptions(where, options, OPTIONS);
     checkPositiveInteger(where, "inputSize", options.inputSize);
     checkTasks(where, options.tasks);
@@ -102,7 +111,7 @@ export class CrossStitchModel extends BaseModel {
     this.heads = options.tasks.map((t) =>
       makeBlock(`head.${t.name}`, width, [...heads, t.outputUnits], rng, { activation, outputActivation: "linear", init: options.init }),
     );
-    this.alphaVariables = this.stitchedLayers.map(() => tf.variable(tf.tensor2d(alpha0), true) as tf.Variable<tf.Rank.R2>);
+    this.alphaVariables = this.stitchedLayers.map(() => ownedVariable(tf.tensor2d(alpha0)));
   }
 
   /** The tower layers and units up to the last unit; z = [h̃_1, …, h̃_k] there. */

@@ -9,8 +9,10 @@ import { Block, BlockSpec, makeBlock } from "../layers/block";
 import { Initializer } from "../layers/dense";
 import { Rng } from "../random";
 import { Task } from "../tasks/task";
+import { buildNamedInputsModel, hasNamedInputs, NamedInputsModel, WithNamedInputs } from "./namedInputs";
 import { BaseModel } from "./types";
 
+/** Options of {@link hardSharing}. */
 export interface HardSharingOptions {
   /** Number of input features. */
   inputSize: number;
@@ -30,6 +32,7 @@ export interface HardSharingOptions {
 
 const OPTIONS = ["inputSize", "trunk", "tasks", "heads", "activation", "init", "seed"] as const;
 
+/** A hard-sharing model (Caruana 1997): one shared trunk and one head per task. Build one with {@link hardSharing}. */
 export class HardSharingModel extends BaseModel {
   readonly architecture = "hardSharing";
   readonly taskNames: readonly string[];
@@ -39,6 +42,7 @@ export class HardSharingModel extends BaseModel {
 
   constructor(options: HardSharingOptions) {
     super();
+    this.recordOptions(options);
     const where = "hardSharing";
     checkKnownOptions(where, options, OPTIONS);
     checkPositiveInteger(where, "inputSize", options.inputSize);
@@ -108,7 +112,16 @@ export function checkUniqueTaskNames(where: string, tasks: Task[]): void {
   }
 }
 
-/** Builds a hard-sharing model: a shared trunk and one head per task. */
-export function hardSharing(options: HardSharingOptions): HardSharingModel {
-  return new HardSharingModel(options);
+/**
+ * Builds a hard-sharing model: a shared trunk and one head per task. With `inputs` and `encoders`
+ * instead of `inputSize`, an encoder per named input feeds the trunk their concatenation
+ * (./namedInputs.ts); z is the trunk's output.
+ */
+export function hardSharing(options: HardSharingOptions): HardSharingModel;
+export function hardSharing(options: WithNamedInputs<HardSharingOptions>): NamedInputsModel<HardSharingModel>;
+export function hardSharing(options: HardSharingOptions | WithNamedInputs<HardSharingOptions>): HardSharingModel | NamedInputsModel<HardSharingModel> {
+  if (hasNamedInputs(options)) {
+    return buildNamedInputsModel("hardSharing", options as WithNamedInputs<HardSharingOptions>, (o) => new HardSharingModel(o), () => "representation");
+  }
+  return new HardSharingModel(options as HardSharingOptions);
 }

@@ -29,8 +29,10 @@ import { Rng } from "../random";
 import { Task } from "../tasks/task";
 import { Reads, readsAsync, readsSync } from "../util/reads";
 import { checkSizes, checkTaskKeys, checkTasks, Gate, mixFlops, mixSideBySide, sumFlops } from "./parts";
+import { buildNamedInputsModel, hasNamedInputs, NamedInputsModel, WithNamedInputs } from "./namedInputs";
 import { BaseModel } from "./types";
 
+/** Options of {@link mmoe}. */
 export interface MmoeOptions {
   inputSize: number;
   tasks: Task[];
@@ -51,6 +53,10 @@ export interface MmoeOptions {
 
 const OPTIONS = ["inputSize", "tasks", "experts", "expertLayers", "towers", "gates", "gateBias", "activation", "init", "seed"] as const;
 
+/**
+ * A multi-gate mixture of experts (Ma et al., KDD 2018): shared experts mixed by one softmax gate per task.
+ * Build one with {@link mmoe}.
+ */
 export class MmoeModel extends BaseModel {
   readonly architecture = "mmoe";
   readonly taskNames: readonly string[];
@@ -64,6 +70,7 @@ export class MmoeModel extends BaseModel {
 
   constructor(options: MmoeOptions) {
     super();
+    this.recordOptions(options);
     const where = "mmoe";
     checkKnownOptions(where, options, OPTIONS);
     checkPositiveInteger(where, "inputSize", options.inputSize);
@@ -166,7 +173,14 @@ export class MmoeModel extends BaseModel {
   }
 }
 
-/** Builds an MMoE model: n shared experts, one softmax gate and one tower per task. */
-export function mmoe(options: MmoeOptions): MmoeModel {
-  return new MmoeModel(options);
+/**
+ * Builds an MMoE model: n shared experts, one softmax gate and one tower per task. With `inputs`
+ * and `encoders` instead of `inputSize`, experts and gates read the concatenation u of the inputs'
+ * encodings, and z = [u, the experts' outputs] (./namedInputs.ts).
+ */
+export function mmoe(options: MmoeOptions): MmoeModel;
+export function mmoe(options: WithNamedInputs<MmoeOptions>): NamedInputsModel<MmoeModel>;
+export function mmoe(options: MmoeOptions | WithNamedInputs<MmoeOptions>): MmoeModel | NamedInputsModel<MmoeModel> {
+  if (hasNamedInputs(options)) return buildNamedInputsModel("mmoe", options as WithNamedInputs<MmoeOptions>, (o) => new MmoeModel(o), () => "input");
+  return new MmoeModel(options as MmoeOptions);
 }

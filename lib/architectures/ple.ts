@@ -30,8 +30,10 @@ import { Rng } from "../random";
 import { Task } from "../tasks/task";
 import { Reads, readsAsync, readsSync } from "../util/reads";
 import { checkSizes, checkTasks, Gate, mixExperts, mixFlops, perTask, splitColumns, sumFlops } from "./parts";
+import { buildNamedInputsModel, DecodeReads, hasNamedInputs, NamedInputsModel, WithNamedInputs } from "./namedInputs";
 import { BaseModel } from "./types";
 
+/** Options of {@link ple} and {@link cgc}. */
 export interface PleOptions {
   inputSize: number;
   tasks: Task[];
@@ -53,25 +55,33 @@ export interface PleOptions {
 
 const OPTIONS = ["inputSize", "tasks", "levels", "sharedExperts", "taskExperts", "expertLayers", "towers", "gateBias", "activation", "init", "seed"] as const;
 
-interface Level {
+/** One CGC level of a PLE model: its shared experts, each task's experts, and the gates that mix them. */
+export interface PleLevel {
+  /** The shared experts. */
   shared: Mlp[];
   /** task[k]: task k's experts. */
   task: Mlp[][];
+  /** taskGates[k] mixes task k's experts and the shared ones. */
   taskGates: Gate[];
-  /** Absent at the last level. */
+  /** Mixes every expert of the level for the next level's shared experts; absent at the last level. */
   sharedGate?: Gate;
 }
 
+/**
+ * A CGC or PLE model (Tang et al., RecSys 2020): shared and task-specific experts, stacked in levels. Build one
+ * with {@link ple} or {@link cgc}.
+ */
 export class PleModel extends BaseModel {
   readonly architecture: string;
   readonly taskNames: readonly string[];
   readonly inputSize: number;
-  readonly levels: Level[];
+  readonly levels: PleLevel[];
   readonly towers: Block[];
   readonly expertWidth: number;
 
   constructor(options: PleOptions, defaultLevels = 2, where = "ple") {
     super();
+    this.recordOptions(options);
     checkKnownOptions(where, options, OPTIONS);
     checkPositiveInteger(where, "inputSize", options.inputSize);
     checkTasks(where, options.tasks);
@@ -241,13 +251,29 @@ export class PleModel extends BaseModel {
   }
 }
 
-/** Builds a PLE model: `levels` (default 2) extraction levels of shared and task-specific experts. */
-export function ple(options: PleOptions): PleModel {
-  return new PleModel(options, 2, "ple");
+/** CGC's last (only) level reads the input in decode; with ≥ 2 levels decode reads only z. */
+const pleDecodeReads = (model: PleModel): DecodeReads => (model.levels.length === 1 ? "input" : "representation");
+
+/**
+ * Builds a PLE model: `levels` (default 2) extraction levels of shared and task-specific experts.
+ * With `inputs` and `encoders` instead of `inputSize`, the first level reads the concatenation u of
+ * the inputs' encodings (./namedInputs.ts).
+ */
+export function ple(options: PleOptions): PleModel;
+export function ple(options: WithNamedInputs<PleOptions>): NamedInputsModel<PleModel>;
+export function ple(options: PleOptions | WithNamedInputs<PleOptions>): PleModel | NamedInputsModel<PleModel> {
+  if (hasNamedInputs(options)) return buildNamedInputsModel("ple", options as WithNamedInputs<PleOptions>, (o) => new PleModel(o, 2, "ple"), pleDecodeReads);
+  return new PleModel(options as PleOptions, 2, "ple");
 }
 
-/** Builds a CGC model: PLE with one extraction level (the `levels` option must be 1 or absent). */
-export function cgc(options: PleOptions): PleModel {
+/**
+ * Builds a CGC model: PLE with one extraction level (the `levels` option must be 1 or absent).
+ * With `inputs` and `encoders`, as for ple; z = [u, the shared experts' outputs].
+ */
+export function cgc(options: PleOptions): PleModel;
+export function cgc(options: WithNamedInputs<PleOptions>): NamedInputsModel<PleModel>;
+export function cgc(options: PleOptions | WithNamedInputs<PleOptions>): PleModel | NamedInputsModel<PleModel> {
   check(options?.levels === undefined || options.levels === 1, "cgc", () => `CGC has one extraction level; for ${options.levels} levels use mtl.ple.`);
-  return new PleModel(options, 1, "cgc");
+  if (hasNamedInputs(options)) return buildNamedInputsModel("cgc", options as WithNamedInputs<PleOptions>, (o) => new PleModel(o, 1, "cgc"), pleDecodeReads);
+  return new PleModel(options as PleOptions, 1, "cgc");
 }

@@ -35,9 +35,11 @@ import { Rng } from "../random";
 import { Task } from "../tasks/task";
 import { Reads, readsAsync, readsSync } from "../util/reads";
 import { checkSizes, checkTasks, isSizes, perTask, splitColumns, sumFlops } from "./parts";
+import { refuseNamedInputs } from "./namedInputs";
 import { CenterKind, TiedGroup, TiedModel } from "./tied";
 import { BaseModel } from "./types";
 
+/** Options of {@link softSharing}. */
 export interface SoftSharingOptions {
   inputSize: number;
   tasks: Task[];
@@ -56,6 +58,10 @@ export interface SoftSharingOptions {
 
 const OPTIONS = ["inputSize", "tasks", "towers", "heads", "tie", "center", "activation", "init", "seed"] as const;
 
+/**
+ * A soft-sharing model: one tower and head per task, tied by a regularizer rather than shared. Build one with
+ * {@link softSharing}.
+ */
 export class SoftSharingModel extends BaseModel implements TiedModel {
   readonly architecture = "softSharing";
   readonly taskNames: readonly string[];
@@ -69,7 +75,10 @@ export class SoftSharingModel extends BaseModel implements TiedModel {
 
   constructor(options: SoftSharingOptions) {
     super();
+    this.recordOptions(options);
     const where = "softSharing";
+    refuseNamedInputs(where, options,
+      "soft sharing gives every task its own tower from the input, tied only by a regulariser; encoders shared by all tasks would be hard-shared parameters in front of it");
     checkKnownOptions(where, options, OPTIONS);
     checkPositiveInteger(where, "inputSize", options.inputSize);
     checkTasks(where, options.tasks);
@@ -140,7 +149,7 @@ export class SoftSharingModel extends BaseModel implements TiedModel {
   }
 
   /** z = [tower_1(x), …, tower_k(x)], side by side. */
-  encode(x: tf.Tensor2D, training: boolean): tf.Tensor2D {
+  encode(x: tf.Tensor2D, _training: boolean): tf.Tensor2D {
     return tf.tidy(() => {
       const outs = this.towers.map((t) => t.apply(x));
       return outs.length === 1 ? outs[0] : tf.concat(outs, 1);

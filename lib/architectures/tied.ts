@@ -6,6 +6,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { MultiTaskModel } from "./types";
 
+/** One tied variable: its copy in every task's tower, and their learned center when there is one. */
 export interface TiedGroup {
   /** The variable's name inside a tower, e.g. "0.kernel" (layer 0's weight matrix). */
   readonly name: string;
@@ -17,8 +18,10 @@ export interface TiedGroup {
   readonly center?: tf.Variable;
 }
 
+/** The soft-sharing center θ_s: a learned variable, or the towers' mean. */
 export type CenterKind = "learned" | "mean";
 
+/** A model whose task towers are tied by a regulariser ({@link softSharing}'s): what `mtl.regularizers.softSharing` penalises. */
 export interface TiedModel extends MultiTaskModel {
   /** How θ_s is obtained: a learned variable per tied group, or the towers' mean. */
   readonly center: CenterKind;

@@ -15,12 +15,28 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { inspect } from "util";
+import type { NamedInput } from "../data/inputs";
 import { modelBundle } from "../display/model";
+import type { SaveOptions } from "../deploy/save";
+import { InputSpec, singleInputSpec } from "../deploy/inputs";
+import { getWeights, setWeights, NamedWeights, SetWeightsOptions, GetWeightsOptions, WeightInput } from "../deploy/weights";
+import type { Task } from "../tasks/task";
 
+/**
+ * The contract every architecture keeps: `encode(x)` gives the shared representation z, `decode(z, x)` one
+ * output per task, with shared variables θ_s and task variables θ_i named stably. The trainer, the weighting
+ * methods and the aggregators rely on nothing else.
+ */
 export interface MultiTaskModel {
   readonly architecture: string;
   readonly taskNames: readonly string[];
   readonly inputSize: number;
+  /**
+   * The model's input spec: its named inputs (name, row shape, kind) in the order their columns
+   * lie side by side in x (inputSize = their total size), or absent for one unnamed input of
+   * `inputSize` features. Set by `inputs` + `encoders` (lib/architectures/namedInputs.ts).
+   */
+  readonly inputs?: readonly NamedInput[];
   encode(x: tf.Tensor2D, training: boolean): tf.Tensor2D;
   decode(representation: tf.Tensor2D, x: tf.Tensor2D, training: boolean): tf.Tensor2D[];
   /** encode then decode. */
@@ -54,8 +70,75 @@ export abstract class BaseModel implements MultiTaskModel {
   abstract flopsPerExample(): number | undefined;
   abstract dispose(): void;
 
+  /** The options the model was built from, as given (what `save` describes); see {@link recordOptions}. */
+  private builtFrom?: { tasks?: unknown };
+  /** The input spec read from a saved model (with its standardisation), when this model was loaded. */
+  private savedInputs?: InputSpec;
+
   forward(x: tf.Tensor2D, training: boolean): tf.Tensor2D[] {
     return this.decode(this.encode(x, training), x, training);
+  }
+
+  /**
+   * Remembers the options the constructor was given, so `save` can describe the model and
+   * `mtl.loadModel` rebuild it. Every architecture's constructor calls this first.
+   */
+  protected recordOptions(options: object): void {
+    this.builtFrom = options as { tasks?: unknown };
+  }
+
+  /** The options this model was built from (undefined for a model whose class does not record them). */
+  constructionOptions(): object | undefined {
+    return this.builtFrom;
+  }
+
+  /** The tasks this model was built for, in order (a loaded model's are rebuilt from their saved options). */
+  get tasks(): readonly Task[] {
+    const tasks = this.builtFrom?.tasks;
+    return Array.isArray(tasks) ? (tasks as Task[]) : [];
+  }
+
+  /**
+   * What the model takes as input, one entry per named input: a single input `x` of `inputSize`
+   * features, or the model's named inputs (`inputs`: name → row shape; dtype "int32" for token ids).
+   * A loaded model's spec also carries what it was saved with (feature names, the standardisation
+   * fitted on its training data).
+   */
+  inputSpec(): InputSpec {
+    if (this.savedInputs) return this.savedInputs;
+    const named = (this as MultiTaskModel).inputs;
+    if (!named) return singleInputSpec(this.inputSize);
+    return Object.fromEntries(named.map((i) => [i.name, { shape: [...i.shape], dtype: i.kind === "tokens" ? "int32" : "float32" }]));
+  }
+
+  /** Sets the input spec a saved model was written with (used by `mtl.loadModel`). */
+  adoptInputSpec(spec: InputSpec): void {
+    this.savedInputs = spec;
+  }
+
+  /**
+   * Saves the model for inference and fine-tuning into the folder `dir` (written atomically): its
+   * architecture description and its weights in TensorFlow.js's weights format. See docs/deploy.md.
+   * Returns `dir`. Throws an MtlError for a model that cannot be described (a function trunk).
+   */
+  async save(dir: string, options: SaveOptions = {}): Promise<string> {
+    // Loaded lazily: the saving code needs node:fs, which the browser bundle of this class leaves out.
+    const { saveModel } = await import("../deploy/save");
+    return saveModel(this, dir, options);
+  }
+
+  /** Every variable's values by name (copies), in `layout` ("tfjs" [in, out] by default, or "torch"). */
+  getWeights(options: GetWeightsOptions = {}): Promise<NamedWeights> {
+    return getWeights(this, options);
+  }
+
+  /**
+   * Assigns variables by name after checking every name and shape (nothing is assigned when one
+   * fails). `layout: "torch"` takes PyTorch's [out, in] dense kernels and [out, in, kh, kw] filters.
+   * Without a layout, a kernel whose two layouts have the same shape (a square layer) is refused.
+   */
+  setWeights(named: Record<string, WeightInput>, options: SetWeightsOptions = {}): void {
+    setWeights(this, named, options);
   }
 
   /** Jupyter: a Keras-like summary, parts and parameters shared and per task (lib/display/model.ts). */

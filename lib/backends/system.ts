@@ -7,6 +7,7 @@ import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 
+/** What `nvidia-smi` and /proc say about NVIDIA GPUs and their driver. */
 export interface NvidiaInfo {
   /** Driver version from /proc/driver/nvidia/version or nvidia-smi, when a driver is loaded. */
   driver?: string;
@@ -16,6 +17,7 @@ export interface NvidiaInfo {
   note: string;
 }
 
+/** A shared library a GPU backend needs (libvulkan, CUDA, cuDNN), and where it was found, if anywhere. */
 export interface SharedLibrary {
   name: string;
   /** Where it was found, or undefined. */

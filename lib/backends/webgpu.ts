@@ -13,8 +13,10 @@ import { MtlError } from "../errors";
 import { firstLine, loaders } from "./loaders";
 import { repairWebGpuAddN } from "./webgpuKernels";
 
+/** The outcome of a WebGPU probe. */
 export type WebGpuStatus = "adapter" | "no-adapter" | "device-failed" | "not-installed" | "load-failed" | "crashed" | "timeout";
 
+/** A WebGPU adapter as Dawn describes it. */
 export interface GpuAdapterSummary {
   vendor: string;
   architecture: string;
@@ -27,6 +29,7 @@ export interface GpuAdapterSummary {
   maxStorageBufferBindingSize: number;
 }
 
+/** The result of asking Dawn for a WebGPU adapter in a child process. */
 export interface WebGpuProbe {
   status: WebGpuStatus;
   /** The adapter Dawn offers for "high-performance", when there is one and a device opens on it. */
@@ -43,6 +46,7 @@ export interface WebGpuProbe {
   version?: string;
 }
 
+/** Options of {@link probeWebGpu}. */
 export interface WebGpuProbeOptions {
   /** Kill the probe after this long (default 5000 ms). */
   timeoutMs?: number;

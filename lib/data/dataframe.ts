@@ -7,6 +7,7 @@
 import { check, checkKnownOptions, MtlError } from "../errors";
 import { Task, TargetArray } from "../tasks/task";
 import { checkFiniteFeatures, MultiTaskData, validateForTasks } from "./dataset";
+import { NamedInput } from "./inputs";
 
 /** The part of danfo's DataFrame mtlkit reads. */
 export interface DataFrameLike {
@@ -14,11 +15,23 @@ export interface DataFrameLike {
   column(name: string): { values: ArrayLike<unknown> };
 }
 
+/**
+ * A table `fromDataFrame` reads: a danfo DataFrame (or anything with `columns` and `column(name).values`), or an
+ * array of records.
+ */
 export type Table = DataFrameLike | Array<Record<string, unknown>>;
 
+/**
+ * Options of {@link fromDataFrame}: the feature columns, the tasks (their targets are the columns named after
+ * them unless a task says otherwise), and what to do with missing values.
+ */
 export interface FromDataFrameOptions {
-  /** Feature columns; string columns are one-hot encoded as `column=value`. */
-  features: string[];
+  /**
+   * Feature columns; string columns are one-hot encoded as `column=value`. Or named inputs, each a
+   * list of columns (`{ table: ["age", "income"], shop: ["region"] }`): each becomes a numeric
+   * input of shape [its encoded column count] (see ./inputs.ts).
+   */
+  features: string[] | Record<string, string[]>;
   tasks: Task[];
   /**
    * What to do with rows that have a missing value (null, undefined, NaN, "") in a used column:
@@ -48,6 +61,7 @@ export interface MissingOptions {
   labels?: LabelPolicy | Record<string, LabelPolicy>;
 }
 
+/** A dataset built from a table, with what the encoding did: the rows kept, the categories of one-hot columns, imputed values. */
 export interface TableDataset extends MultiTaskData {
   /** Row numbers of the original table that were kept. */
   sourceRows: Int32Array;
@@ -80,25 +94,31 @@ function readColumns(table: Table, names: string[], where: string): Record<strin
   return out;
 }
 
+/**
+ * Builds a dataset from a table: text feature columns are one-hot encoded, class names become indices, and
+ * missing values are refused with each column's count unless `missing` says "drop" or "impute". Every problem is
+ * an MtlError naming the column and row.
+ */
 export function fromDataFrame(table: Table, options: FromDataFrameOptions): TableDataset {
   const where = "fromDataFrame";
   checkKnownOptions(where, options, ["features", "tasks", "missing", "imputeFrom"]);
-  check(Array.isArray(options?.features) && options.features.length > 0, where, () => "option 'features' must list at least one column.");
+  const groups = featureGroups(where, options?.features);
+  const featureColumns = groups.flatMap((g) => g.columns);
   check(Array.isArray(options.tasks) && options.tasks.length > 0, where, () => "option 'tasks' must list at least one task.");
   const { features: featurePolicy, labels: labelPolicies } = resolveMissing(where, options.missing, options.tasks);
   check(options.imputeFrom === undefined || featurePolicy === "impute", where, () => "option 'imputeFrom' only applies with missing: \"impute\" (for features).");
   const targetColumns = options.tasks.flatMap((t) => t.columns);
-  for (const c of options.features) {
+  for (const c of featureColumns) {
     check(!targetColumns.includes(c), where, () => `column '${c}' is both a feature and a target; a model would see its own answer.`);
   }
-  const used = [...new Set([...options.features, ...targetColumns])];
+  const used = [...new Set([...featureColumns, ...targetColumns])];
   const columns = readColumns(table, used, where);
   const total = columns[used[0]].length;
   check(total > 0, where, () => "the table has no rows.");
-  const imputed = featurePolicy === "impute" ? imputeFeatures(where, columns, options.features, total, options.imputeFrom) : undefined;
+  const imputed = featurePolicy === "impute" ? imputeFeatures(where, columns, featureColumns, total, options.imputeFrom) : undefined;
 
   // Missing values: refuse with counts per column, drop those rows, or mask the task's label there.
-  const policyOf = new Map<string, FeaturePolicy | LabelPolicy>(options.features.map((c) => [c, featurePolicy === "impute" ? "refuse" : featurePolicy]));
+  const policyOf = new Map<string, FeaturePolicy | LabelPolicy>(featureColumns.map((c) => [c, featurePolicy === "impute" ? "refuse" : featurePolicy]));
   options.tasks.forEach((t, i) => t.columns.forEach((c) => policyOf.set(c, labelPolicies[i])));
   const counts: Record<string, number> = {};
   const keep: number[] = [];
@@ -130,7 +150,9 @@ export function fromDataFrame(table: Table, options: FromDataFrameOptions): Tabl
   const featureNames: string[] = [];
   const categories: Record<string, string[]> = {};
   const encoders: Array<(r: number, out: Float32Array, offset: number) => number> = [];
-  for (const c of options.features) {
+  const widths: Record<string, number> = {};
+  for (const c of featureColumns) {
+    const before = featureNames.length;
     const values = columns[c];
     const kind = typeof values[keep[0]];
     if (kind === "number" || kind === "boolean") {
@@ -152,6 +174,7 @@ export function fromDataFrame(table: Table, options: FromDataFrameOptions): Tabl
         return cats.length;
       });
     }
+    widths[c] = featureNames.length - before;
   }
   const featureCount = featureNames.length;
   const features = new Float32Array(rows * featureCount);
@@ -172,6 +195,10 @@ export function fromDataFrame(table: Table, options: FromDataFrameOptions): Tabl
     rows, features, featureCount, featureNames, targets, sourceRows: Int32Array.from(keep), categories, ...(Object.keys(masks).length > 0 ? { masks } : {}),
   };
   if (imputed) data.imputed = imputed;
+  if (!Array.isArray(options.features)) {
+    const inputs: NamedInput[] = groups.map((g) => ({ name: g.name!, shape: [g.columns.reduce((s, c) => s + widths[c], 0)], kind: "numeric" }));
+    Object.assign(data, { inputs });
+  }
   validateForTasks(data, options.tasks);
   return data;
 }
@@ -202,6 +229,26 @@ function resolveMissing(where: string, missing: FromDataFrameOptions["missing"],
     check(isPolicy(p), where, () => `option 'missing.labels' gives task '${name}' ${JSON.stringify(p)}; expected "refuse", "drop" or "mask".`);
   }
   return { features, labels: tasks.map((t) => labels[t.name] ?? "refuse") };
+}
+
+/** The feature columns, one group per named input (or one unnamed group), each checked. */
+function featureGroups(where: string, features: unknown): Array<{ name?: string; columns: string[] }> {
+  if (Array.isArray(features)) {
+    check(features.length > 0, where, () => "option 'features' must list at least one column.");
+    return [{ columns: features }];
+  }
+  check(features !== null && typeof features === "object" && Object.keys(features).length > 0, where,
+    () => "option 'features' must list at least one column, or map input names to lists of columns.");
+  const seen = new Map<string, string>();
+  return Object.entries(features as Record<string, unknown>).map(([name, columns]) => {
+    check(Array.isArray(columns) && columns.length > 0 && columns.every((c) => typeof c === "string"), where,
+      () => `input '${name}' of option 'features' must list at least one column name, got ${JSON.stringify(columns)}.`);
+    for (const c of columns as string[]) {
+      check(!seen.has(c), where, () => `column '${c}' is in input '${seen.get(c)}' and in input '${name}'; a column belongs to one input.`);
+      seen.set(c, name);
+    }
+    return { name, columns: columns as string[] };
+  });
 }
 
 /** A task's targets on the kept rows; rows whose `mask` is 0 hold the placeholder 0 and are not read. */

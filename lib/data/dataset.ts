@@ -1,13 +1,16 @@
 /**
  * A multi-task dataset: one feature matrix and, per task, a target array, row-aligned.
  * Built from plain arrays or from a danfo DataFrame (see fromDataFrame), split with a seed.
+ * The feature matrix may hold several named inputs side by side (see ./inputs.ts).
  */
 import * as tf from "@tensorflow/tfjs";
 import { check, MtlError } from "../errors";
 import { checkSeed, Rng } from "../random";
 import { Task, TargetArray } from "../tasks/task";
 import { checkMasks, LabelMasks, maskedTargets, subsetMasks } from "./masks";
+import { InputArray, NamedInput, inputsLayoutProblem, packInputs, standardizationGroups } from "./inputs";
 
+/** A multi-task dataset: one feature matrix and, per task, a row-aligned target array. */
 export interface MultiTaskData {
   readonly rows: number;
   /** rows × featureCount, row by row. */
@@ -18,11 +21,22 @@ export interface MultiTaskData {
   readonly targets: Readonly<Record<string, TargetArray>>;
   /** Per task, which rows carry its label (1) and which do not (0); a task without one is labelled everywhere (./masks.ts). */
   readonly masks?: LabelMasks;
+  /**
+   * Named inputs (image, text, table…) whose columns lie side by side in `features`, in this order;
+   * absent for a dataset with one unnamed input. See ./inputs.ts.
+   */
+  readonly inputs?: readonly NamedInput[];
 }
 
+/** Options of {@link fromArrays}. */
 export interface FromArraysOptions {
-  /** Features as rows of numbers, or a flat Float32Array with `featureCount` columns. */
-  x: ArrayLike<number>[] | Float32Array;
+  /** Features as rows of numbers, or a flat Float32Array with `featureCount` columns (one unnamed input). */
+  x?: ArrayLike<number>[] | Float32Array;
+  /**
+   * Several named inputs instead of `x`, e.g. `{ image: { values, shape: [28, 28, 1] },
+   * text: { values, shape: [T], kind: "tokens" }, table: rows }` (see ./inputs.ts).
+   */
+  inputs?: Record<string, InputArray>;
   featureCount?: number;
   featureNames?: string[];
   /** Targets per task: one number per row, or one array of numbers per row (multi-output). */
@@ -42,7 +56,10 @@ export interface FromArraysOptions {
 export function fromArrays(options: FromArraysOptions): MultiTaskData {
   const where = "fromArrays";
   check(options && typeof options === "object", where, () => "expected an options object { x, targets, tasks }.");
-  const { x } = options;
+  check((options.x === undefined) !== (options.inputs === undefined), where,
+    () => "give the features either as 'x' (one input) or as 'inputs' (named inputs), not both and not neither.");
+  if (options.inputs !== undefined) return fromNamedInputs(options);
+  const x = options.x!;
   let features: Float32Array;
   let rows: number;
   let featureCount: number;
@@ -93,6 +110,24 @@ export function fromArrays(options: FromArraysOptions): MultiTaskData {
   const data: MultiTaskData = { rows, features, featureCount, featureNames, targets, ...(Object.keys(masks).length > 0 ? { masks } : {}) };
   if (options.tasks) validateForTasks(data, options.tasks);
   return data;
+}
+
+/**
+ * fromArrays with named inputs: packed side by side into one feature matrix (./inputs.ts), then
+ * built as one input with every other option as given, and labelled with the inputs' specs.
+ */
+function fromNamedInputs(options: FromArraysOptions): MultiTaskData {
+  const where = "fromArrays";
+  check(options.featureCount === undefined && options.featureNames === undefined, where,
+    () => "options 'featureCount' and 'featureNames' go with 'x'; named inputs take their shapes (and column 'names') per input.");
+  const { rows, features, featureNames, inputs } = packInputs(where, options.inputs!);
+  for (const [name, values] of Object.entries(options.targets ?? {})) {
+    if (values && typeof values.length === "number") {
+      check(values.length === rows, where, () => `task '${name}' has ${values.length} targets but the inputs have ${rows} rows.`);
+    }
+  }
+  const data = fromArrays({ ...options, inputs: undefined, x: features, featureCount: featureNames.length, featureNames });
+  return { ...data, inputs };
 }
 
 /**
@@ -155,6 +190,8 @@ export function checkDataset(where: string, data: unknown): asserts data is Mult
     () => "expected a dataset made by mtl.fromArrays, mtl.fromDataFrame, mtl.split or an mtl.data loader " +
       `(rows, features, featureCount, targets); got ${data === null ? "null" : Array.isArray(data) ? "an array" : typeof data}.`,
   );
+  const layout = inputsLayoutProblem(d);
+  check(layout === undefined, where, () => `the dataset's named inputs do not fit its features: ${layout}.`);
 }
 
 /** Checks a dataset against the tasks that will train on it; names the task, column and row at fault. */
@@ -189,9 +226,14 @@ export function subset(data: MultiTaskData, indices: ArrayLike<number>): MultiTa
     targets[name] = { values, width: w };
   }
   const masks = subsetMasks(data.masks, indices);
-  return { rows: n, features, featureCount: f, featureNames: data.featureNames, targets, ...(masks ? { masks } : {}) };
+  const out: MultiTaskData = { rows: n, features, featureCount: f, featureNames: data.featureNames, targets, ...(masks ? { masks } : {}) };
+  return data.inputs ? { ...out, inputs: data.inputs } : out;
 }
 
+/**
+ * Options of {@link split}: the fractions for training and validation (the test set gets the rest) and the seed
+ * of the shuffle.
+ */
 export interface SplitOptions {
   /** Fractions of the rows; test gets the rest. Defaults: train 0.7, validation 0.15. */
   train?: number;
@@ -199,6 +241,7 @@ export interface SplitOptions {
   seed?: number;
 }
 
+/** The three parts {@link split} makes. */
 export interface Splits {
   train: MultiTaskData;
   validation: MultiTaskData;
@@ -222,6 +265,7 @@ export function split(data: MultiTaskData, options: SplitOptions = {}): Splits {
   };
 }
 
+/** Feature means and standard deviations fitted on one dataset ({@link fitStandardizer}), applied to others. */
 export interface Standardizer {
   mean: Float32Array;
   std: Float32Array;
@@ -231,32 +275,47 @@ export interface Standardizer {
 /**
  * Fits per-feature mean and standard deviation on `data` (the training split only, so nothing
  * leaks from validation or test) and returns a function that standardises any split with them.
- * A constant feature keeps std 1.
+ * A constant feature keeps std 1. With named inputs, each numeric input is standardised over its
+ * last axis (per column of a table, per channel of an image) and token inputs are left as they
+ * are (see standardizationGroups in ./inputs.ts); `mean` and `std` still hold one value per
+ * feature column (0 and 1 for token columns).
  */
 export function fitStandardizer(data: MultiTaskData): Standardizer {
+  checkDataset("fitStandardizer", data);
   const f = data.featureCount;
-  const mean = new Float32Array(f);
-  const std = new Float32Array(f);
-  const sums = new Float64Array(f);
-  const squares = new Float64Array(f);
+  const { groups, count } = standardizationGroups(data);
+  const sums = new Float64Array(count);
+  const squares = new Float64Array(count);
+  const n = new Float64Array(count);
   for (let r = 0; r < data.rows; r++) {
     for (let c = 0; c < f; c++) {
+      const g = groups[c];
+      if (g < 0) continue;
       const v = data.features[r * f + c];
-      sums[c] += v;
-      squares[c] += v * v;
+      sums[g] += v;
+      squares[g] += v * v;
+      n[g] += 1;
     }
   }
+  const mean = new Float32Array(f);
+  const std = new Float32Array(f).fill(1);
   for (let c = 0; c < f; c++) {
-    const m = sums[c] / data.rows;
-    const variance = Math.max(squares[c] / data.rows - m * m, 0);
+    const g = groups[c];
+    if (g < 0) continue;
+    const m = sums[g] / n[g];
+    const variance = Math.max(squares[g] / n[g] - m * m, 0);
     mean[c] = m;
     std[c] = variance > 1e-12 ? Math.sqrt(variance) : 1;
   }
+  const layout = data.inputs?.map((s) => `${s.name}[${s.shape.join("×")}]${s.kind}`).join(",");
   return {
     mean,
     std,
     apply(other: MultiTaskData): MultiTaskData {
       check(other.featureCount === f, "standardize", () => `the data has ${other.featureCount} features; the standardizer was fitted on ${f}.`);
+      const otherLayout = other.inputs?.map((s) => `${s.name}[${s.shape.join("×")}]${s.kind}`).join(",");
+      check(otherLayout === layout, "standardize",
+        () => `the data's inputs (${otherLayout ?? "one unnamed input"}) differ from those the standardizer was fitted on (${layout ?? "one unnamed input"}).`);
       const features = new Float32Array(other.features.length);
       for (let i = 0; i < features.length; i++) features[i] = (other.features[i] - mean[i % f]) / std[i % f];
       return { ...other, features };

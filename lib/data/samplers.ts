@@ -15,6 +15,10 @@
 import { check, checkKnownOptions, checkPositiveInteger, MtlError } from "../errors";
 import { checkSeed, Rng, RngState } from "../random";
 
+/**
+ * Chooses the task that trains at each step when each task has its own dataset (the trainer's `sampler` option);
+ * its state is checkpointable.
+ */
 export interface TaskSampler {
   readonly name: string;
   /** The task (index into `sizes`' order) trained at step `step`. */
@@ -68,6 +72,7 @@ function randomSampler(name: string, probs: (step: number) => number[], seed: nu
   };
 }
 
+/** Tasks in turn, one per step. */
 export function roundRobin(sizes: TaskSizes): TaskSampler {
   const k = checkSizes("roundRobin", sizes).length;
   return {
@@ -79,6 +84,7 @@ export function roundRobin(sizes: TaskSizes): TaskSampler {
   };
 }
 
+/** A task drawn per step with probability p_i ∝ n_i, its dataset's size. */
 export function proportional(sizes: TaskSizes, options: { seed?: number } = {}): TaskSampler {
   checkKnownOptions("proportional", options, ["seed"]);
   const n = checkSizes("proportional", sizes);
@@ -86,6 +92,7 @@ export function proportional(sizes: TaskSizes, options: { seed?: number } = {}):
   return randomSampler("proportional", () => p, checkSeed("proportional", options.seed));
 }
 
+/** A task drawn per step with p_i ∝ n_i^{1/T}: T = 1 is proportional, large T close to uniform. */
 export function temperature(sizes: TaskSizes, options: { T: number; seed?: number }): TaskSampler {
   const where = "temperature";
   checkKnownOptions(where, options, ["T", "seed"]);
@@ -96,6 +103,10 @@ export function temperature(sizes: TaskSizes, options: { T: number; seed?: numbe
   return randomSampler(`temperature(T=${T})`, () => p, checkSeed(where, options.seed));
 }
 
+/**
+ * Annealed sampling (Stickland & Murray, ICML 2019): p_i ∝ n_i^{α(s)}, α going from 1 down to `alphaEnd` (0.2)
+ * over `totalSteps`.
+ */
 export function annealed(sizes: TaskSizes, options: { totalSteps: number; alphaEnd?: number; seed?: number }): TaskSampler {
   const where = "annealed";
   checkKnownOptions(where, options, ["totalSteps", "alphaEnd", "seed"]);

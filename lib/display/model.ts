@@ -4,6 +4,7 @@
  * parameter counts, with totals shared and per task.
  */
 import type { MultiTaskModel } from "../architectures/types";
+import { describeInputs } from "../data/inputs";
 import { count, MimeBundle, tablesBundle } from "./table";
 import type { Cell } from "./table";
 
@@ -43,7 +44,7 @@ export function modelBundle(model: MultiTaskModel): MimeBundle {
   const perTask = model.taskNames.map((t) => `${t} ${count(counts.perTask[t])}`).join(", ");
   return tablesBundle([
     {
-      title: `${model.architecture} model: ${model.inputSize} inputs → ${model.taskNames.length} tasks (${model.taskNames.join(", ")})`,
+      title: `${model.architecture} model: ${model.inputs ? `inputs ${describeInputs(model.inputs)}` : `${model.inputSize} inputs`} → ${model.taskNames.length} tasks (${model.taskNames.join(", ")})`,
       headers: ["part", "layer", "variables", "parameters"],
       rows,
       numeric: [false, false, false, true],

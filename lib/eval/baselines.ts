@@ -19,6 +19,10 @@ export type ModelFactory = (tasks: Task[], seed: number) => MultiTaskModel;
 /** Trainer options other than model, tasks and seed; a function of the seed when they hold state (optimizers, weightings). */
 export type TrainerSettings = Omit<TrainerOptions, "model" | "tasks" | "seed">;
 
+/**
+ * Options of {@link trainSeeds} and {@link trainSingleTaskBaselines}: a model factory, the tasks, the data, the
+ * seeds and the budget.
+ */
 export interface SeedsOptions {
   build: ModelFactory;
   tasks: Task[];
@@ -34,6 +38,7 @@ export interface SeedsOptions {
   keepModels?: boolean;
 }
 
+/** One trained run: its seed, its evaluation on the test data, its history and how long it took. */
 export interface SeedRun {
   seed: number;
   evaluation: Evaluation;
@@ -81,6 +86,7 @@ async function trainOne(options: SeedsOptions, tasks: Task[], seed: number): Pro
   }
 }
 
+/** The single-task baselines: the runs per task, and per seed every task's metrics (the B of Δm). */
 export interface Baselines {
   /** Per task, one run per seed of the model trained on that task alone. */
   perTask: Record<string, SeedRun[]>;

@@ -12,6 +12,7 @@ import { check, checkKnownOptions, checkPositiveInteger } from "../errors";
 import { Task } from "../tasks/task";
 import { Trainer } from "../train/trainer";
 
+/** What a model costs: parameters (shared, per task), forward FLOPs per example and the time of a training step. */
 export interface Complexity {
   architecture: string;
   tasks: string[];
@@ -24,6 +25,7 @@ export interface Complexity {
   backend: string;
 }
 
+/** Options of {@link complexity}: give both tasks and data to time a training step. */
 export interface ComplexityOptions {
   /** The model's tasks and data to time a training step on (both, or neither). */
   tasks?: Task[];
@@ -33,6 +35,10 @@ export interface ComplexityOptions {
   repeats?: number;
 }
 
+/**
+ * Parameters, forward FLOPs per example and the median time of a training step (SGD with learning rate 0, so the
+ * model is unchanged).
+ */
 export async function complexity(model: MultiTaskModel, options: ComplexityOptions = {}): Promise<Complexity> {
   const where = "complexity";
   checkKnownOptions(where, options, ["tasks", "data", "batchSize", "repeats"]);
@@ -75,6 +81,7 @@ export async function complexity(model: MultiTaskModel, options: ComplexityOptio
   return out;
 }
 
+/** One row of {@link compareComplexity}'s table. */
 export interface ComplexityRow {
   model: string;
   parameters: number;

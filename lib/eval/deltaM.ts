@@ -24,6 +24,7 @@ import { deltaMBundle, deltaMOverSeedsBundle } from "../display/comparison";
 /** Direction of each metric: task → metric → higher is better. */
 export type Directions = Record<string, Record<string, boolean>>;
 
+/** Options of {@link deltaM}: which metrics are better higher (from `tasks` or `higherIsBetter`) and which metrics count. */
 export interface DeltaMOptions {
   /** The tasks, for their metrics' directions (not needed when an Evaluation is given). */
   tasks?: Task[];
@@ -33,6 +34,7 @@ export interface DeltaMOptions {
   metrics?: Record<string, string[]>;
 }
 
+/** Δm% and its parts: per task and per metric, the signed relative change (positive: the multi-task model is better). */
 export interface DeltaM {
   /** Δm in percent. */
   value: number;
@@ -44,6 +46,7 @@ export interface DeltaM {
   directions: Directions;
 }
 
+/** Metrics as a table (task → metric → value) or an {@link Evaluation}. */
 export type MetricSource = MetricTable | Evaluation;
 
 /** The metric table of an evaluation (or the table itself). */
@@ -69,7 +72,7 @@ function resolveDirections(where: string, result: MetricSource, options: DeltaMO
     for (const [t, r] of Object.entries(result.tasks)) base[t] = { ...r.higherIsBetter };
     return base;
   }
-  throw new MtlError(where, "cannot tell which metrics are better higher or lower: pass option 'tasks' or 'higherIsBetter', or an evaluation from mtl.evaluate.");
+  throw new MtlError(where, "cannot tell which metrics are better higher or lower: pass option 'tasks' or 'higherIsBetter', or an evaluation from mtl.evaluation.evaluate.");
 }
 
 /** Δm% of one multi-task result against one baseline (both task → metric → value). */
@@ -137,6 +140,7 @@ export function meanTable(runs: MetricSource[]): MetricTable {
   return out;
 }
 
+/** Δm% per multi-task seed against the mean baseline, with its mean, standard deviation and Student-t interval. */
 export interface DeltaMOverSeeds {
   /** Δm over the multi-task seeds: mean, std and Student-t interval. */
   summary: Summary;

@@ -19,8 +19,10 @@ import { checkLevel, mean, std, studentTQuantile } from "./stats";
 import { withDisplay } from "../display/attach";
 import { negativeTransferBundle } from "../display/comparison";
 
+/** Whether multi-task training helped a task, hurt it, or the runs cannot tell (the interval contains the margin). */
 export type Verdict = "helps" | "hurts" | "inconclusive";
 
+/** One task and metric of a negative-transfer report: both sides' means, the difference, its Welch interval and the verdict. */
 export interface TransferRow {
   task: string;
   metric: string;
@@ -38,6 +40,7 @@ export interface TransferRow {
   reason: string;
 }
 
+/** Options of {@link negativeTransfer}. */
 export interface NegativeTransferOptions {
   tasks?: Task[];
   higherIsBetter?: Directions;
@@ -49,12 +52,18 @@ export interface NegativeTransferOptions {
   margin?: number;
 }
 
+/** The verdict per task and metric, as rows and as a DataFrame. */
 export interface NegativeTransferReport {
   rows: TransferRow[];
   /** The rows as a danfo DataFrame. */
   toDataFrame(): import("danfojs-node").DataFrame;
 }
 
+/**
+ * Per task, is the multi-task model better or worse than the task's own model? The difference of means over
+ * seeds with Welch's interval; `helps` or `hurts` only when the interval lies entirely beyond ±margin, else
+ * `inconclusive`.
+ */
 export function negativeTransfer(multiTask: MetricSource[], singleTask: MetricSource[], options: NegativeTransferOptions = {}): NegativeTransferReport {
   const where = "negativeTransfer";
   checkKnownOptions(where, options, ["tasks", "higherIsBetter", "metrics", "level", "margin"]);
@@ -75,8 +84,8 @@ export function negativeTransfer(multiTask: MetricSource[], singleTask: MetricSo
     for (const metric of metrics) {
       const higher = dirs[task]?.[metric];
       check(higher !== undefined, where, () => `no direction known for metric '${metric}' of task '${task}'.`);
-      const xs = a.map((t, i) => valueOf(where, "multi-task", i, t, task, metric));
-      const ys = b.map((t, i) => valueOf(where, "single-task", i, t, task, metric));
+      const xs = a.map((t, i) => metricValue(where, "multi-task", i, t, task, metric));
+      const ys = b.map((t, i) => metricValue(where, "single-task", i, t, task, metric));
       rows.push(compare(task, metric, higher, xs, ys, level, margin));
     }
   }
@@ -125,7 +134,7 @@ export function compare(task: string, metric: string, higherIsBetter: boolean, x
   return row;
 }
 
-function valueOf(where: string, side: string, run: number, table: Record<string, Record<string, number>>, task: string, metric: string): number {
+function metricValue(where: string, side: string, run: number, table: Record<string, Record<string, number>>, task: string, metric: string): number {
   const v = table[task]?.[metric];
   if (v === undefined) throw new MtlError(where, `${side} run ${run} has no metric '${metric}' for task '${task}'.`);
   check(Number.isFinite(v), where, () => `${side} run ${run}: metric '${metric}' of task '${task}' is ${v}, not finite.`);
@@ -138,7 +147,7 @@ function directionsOf(where: string, first: MetricSource, options: NegativeTrans
   if ("tasks" in first && "rows" in first) {
     return Object.fromEntries(Object.entries((first as import("./evaluate").Evaluation).tasks).map(([t, r]) => [t, r.higherIsBetter]));
   }
-  throw new MtlError(where, "cannot tell which metrics are better higher or lower: pass option 'tasks' or 'higherIsBetter', or evaluations from mtl.evaluate.");
+  throw new MtlError(where, "cannot tell which metrics are better higher or lower: pass option 'tasks' or 'higherIsBetter', or evaluations from mtl.evaluation.evaluate.");
 }
 
 function flatRow(r: TransferRow): Record<string, unknown> {

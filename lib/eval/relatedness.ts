@@ -117,6 +117,7 @@ function* lookaheadReads(model: MultiTaskModel, tasks: Task[], x: tf.Tensor2D, t
   }
 }
 
+/** One measurement of a relatedness monitor: the gradient cosine matrix and, with a learning rate, TAG's lookahead affinity. */
 export interface RelatednessSnapshot {
   step: number;
   /** cos(g_i, g_j) on this step's probe batch. */
@@ -125,6 +126,7 @@ export interface RelatednessSnapshot {
   affinity?: number[][];
 }
 
+/** How often and how strongly two tasks' gradients conflicted (negative cosine) over the measurements. */
 export interface PairConflict {
   a: string;
   b: string;
@@ -135,6 +137,7 @@ export interface PairConflict {
   meanConflict: number;
 }
 
+/** Options of {@link relatednessMonitor}. */
 export interface RelatednessMonitorOptions {
   model: MultiTaskModel;
   tasks: Task[];
@@ -249,6 +252,10 @@ export class RelatednessMonitor {
   }
 }
 
+/**
+ * Trainer callbacks that measure, every few steps on a seeded probe batch, the gradient cosines cos(∇L_i, ∇L_j)
+ * on θ_s and TAG's lookahead affinity (Fifty et al., NeurIPS 2021).
+ */
 export function relatednessMonitor(options: RelatednessMonitorOptions): RelatednessMonitor {
   return new RelatednessMonitor(options);
 }
@@ -258,6 +265,7 @@ function meanMatrices(ms: number[][][]): number[][] {
   return ms[0].map((row, i) => row.map((_, j) => ms.reduce((s, m) => s + m[i][j], 0) / ms.length));
 }
 
+/** A partition of the tasks into groups and its affinity score ({@link suggestGroups}). */
 export interface Grouping {
   groups: string[][];
   /** Σ_j (mean over the other members i of j's group of Z_{i→j}); a task alone scores 0. */

@@ -16,6 +16,7 @@ export function std(xs: readonly number[]): number {
   return Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / (xs.length - 1));
 }
 
+/** A confidence interval, with its level and how it was computed. */
 export interface Interval {
   low: number;
   high: number;
@@ -25,6 +26,7 @@ export interface Interval {
   method: string;
 }
 
+/** Mean, sample standard deviation and Student-t interval of the mean of independent runs. */
 export interface Summary {
   mean: number;
   std: number;

@@ -19,9 +19,14 @@ import { ModelFactory, TrainerSettings } from "./baselines";
 import { evaluate, MetricTable } from "./evaluate";
 import { summarize, Summary } from "./stats";
 
+/**
+ * How the target task is trained: jointly with the source, from scratch, fine-tuned from a source model, or on
+ * the source model's frozen trunk.
+ */
 export type TransferStrategy = "joint" | "scratch" | "fineTune" | "frozen";
 export const TRANSFER_STRATEGIES: TransferStrategy[] = ["joint", "scratch", "fineTune", "frozen"];
 
+/** Options of {@link compareTransfer}. */
 export interface TransferOptions {
   /** The task pretrained on (A). */
   source: Task;
@@ -41,6 +46,7 @@ export interface TransferOptions {
   strategies?: TransferStrategy[];
 }
 
+/** Each strategy's runs over the seeds, scored on the target task. */
 export interface TransferResult {
   /** Per strategy, task B's metrics per seed. */
   runs: Record<TransferStrategy, MetricTable[]>;
@@ -77,6 +83,10 @@ export function copyShared(from: MultiTaskModel, to: MultiTaskModel): void {
   });
 }
 
+/**
+ * Transfer learning beside multi-task learning with the same budget: scratch, frozen transfer, fine-tuning and
+ * joint training, scored on the target task over seeds.
+ */
 export async function compareTransfer(options: TransferOptions): Promise<TransferResult> {
   const where = "compareTransfer";
   checkKnownOptions(where, options, ["source", "target", "build", "train", "test", "seeds", "epochs", "pretrainEpochs", "trainer", "strategies"]);
@@ -103,7 +113,7 @@ export async function compareTransfer(options: TransferOptions): Promise<Transfe
     runs[s] = [];
     seconds[s] = 0;
   }
-  const fit = async (model: MultiTaskModel, tasks: Task[], data: MultiTaskData, ep: number, seed: number) => {
+  const trainModel = async (model: MultiTaskModel, tasks: Task[], data: MultiTaskData, ep: number, seed: number) => {
     const trainer = new Trainer({ progress: false, ...(options.trainer?.(seed) ?? {}), model, tasks, seed });
     await trainer.fit(data, { epochs: ep });
   };
@@ -119,22 +129,22 @@ export async function compareTransfer(options: TransferOptions): Promise<Transfe
         if (strategy === "joint") {
           const m = build([source, target], seed);
           models.push(m);
-          await fit(m, [source, target], trainSource, epochs, seed);
+          await trainModel(m, [source, target], trainSource, epochs, seed);
           validateForTasks(test, [source]);
           runs.joint.push(scoreB(m, [source, target]));
         } else if (strategy === "scratch") {
           const m = build([target], seed);
           models.push(m);
-          await fit(m, [target], trainTarget, epochs, seed);
+          await trainModel(m, [target], trainTarget, epochs, seed);
           runs.scratch.push(scoreB(m, [target]));
         } else {
           const a = build([source], seed);
           models.push(a);
-          await fit(a, [source], trainSource, pre, seed);
+          await trainModel(a, [source], trainSource, pre, seed);
           const b = build([target], seed);
           models.push(b);
           copyShared(a, b);
-          await fit(strategy === "frozen" ? freezeShared(b) : b, [target], trainTarget, epochs - pre, seed);
+          await trainModel(strategy === "frozen" ? freezeShared(b) : b, [target], trainTarget, epochs - pre, seed);
           runs[strategy].push(scoreB(b, [target]));
         }
       } finally {

@@ -1,6 +1,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { MtlError } from "../errors";
 
+/** The activation functions mtlkit's layers apply. */
 export type Activation = "relu" | "tanh" | "sigmoid" | "elu" | "gelu" | "leakyRelu" | "linear";
 export const ACTIVATIONS: readonly Activation[] = ["relu", "tanh", "sigmoid", "elu", "gelu", "leakyRelu", "linear"];
 

@@ -9,6 +9,10 @@ import { Rng } from "../random";
 import { Activation, checkActivation } from "./activations";
 import { Dense, Initializer } from "./dense";
 
+/**
+ * Any trainable function from a [batch, in] matrix to a [batch, out] matrix, with the variables it trains: what
+ * a trunk, a tower or a head is.
+ */
 export interface Block {
   readonly name: string;
   readonly inputSize: number;
@@ -31,6 +35,7 @@ export interface FunctionBlockSpec {
 /** What a trunk or head may be given as. */
 export type BlockSpec = number[] | tf.LayersModel | FunctionBlockSpec;
 
+/** Options of an {@link Mlp}: the activations and the initialiser. */
 export interface MlpOptions {
   activation?: Activation;
   /** Activation of the last layer (default: same as the others for trunks, linear for heads). */
@@ -127,7 +132,13 @@ export class FunctionBlock implements Block {
     return y;
   }
 
+  /**
+   * The variables under the block's name: an mtlkit encoder's own names ("trunk.cnn.conv0.filter"),
+   * which say what each variable is (for summaries and `setWeights` layouts), else by position ("trunk.0").
+   */
   namedVariables(): Array<[string, tf.Variable]> {
+    const own = (this.spec as Partial<Pick<Block, "namedVariables">>).namedVariables;
+    if (typeof own === "function") return own.call(this.spec).map(([n, v]): [string, tf.Variable] => [`${this.name}.${n}`, v]);
     return this.spec.variables.map((v, i) => [`${this.name}.${i}`, v]);
   }
 

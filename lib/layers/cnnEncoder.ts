@@ -15,7 +15,9 @@ import { Block } from "./block";
 import { Conv2d } from "./conv2d";
 import { Dense } from "./dense";
 import { maxPool2d } from "./pooling";
+import { recordBlockSpec } from "./spec";
 
+/** Options of {@link cnnEncoder}. */
 export interface CnnEncoderOptions {
   height: number;
   width: number;
@@ -30,19 +32,25 @@ export interface CnnEncoderOptions {
   name?: string;
 }
 
+/**
+ * A small convolutional trunk for flat images: convolutions with pooling, then dense layers. Build one with
+ * {@link cnnEncoder}.
+ */
 export class CnnEncoder implements Block {
   readonly name: string;
   readonly inputSize: number;
   readonly outputSize: number;
   readonly convs: Conv2d[] = [];
   readonly denses: Dense[] = [];
-  private readonly shape: [number, number, number];
+  /** The image shape of a row: [height, width, channels]. */
+  readonly shape: [number, number, number];
   private readonly flat: number;
   private readonly flops: number;
 
   constructor(options: CnnEncoderOptions) {
     const where = "cnnEncoder";
     checkKnownOptions(where, options, ["height", "width", "channels", "filters", "kernelSize", "dense", "activation", "seed", "name"]);
+    recordBlockSpec(this, "cnnEncoder", options);
     checkPositiveInteger(where, "height", options.height);
     checkPositiveInteger(where, "width", options.width);
     const channels = options.channels ?? 1;
@@ -106,6 +114,10 @@ export class CnnEncoder implements Block {
   }
 }
 
+/**
+ * A convolutional trunk for images that arrive flat (rows of height·width·channels numbers): conv–pool blocks,
+ * then dense layers.
+ */
 export function cnnEncoder(options: CnnEncoderOptions): CnnEncoder {
   return new CnnEncoder(options);
 }

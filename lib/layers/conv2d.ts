@@ -7,9 +7,11 @@
 import * as tf from "@tensorflow/tfjs";
 import { check } from "../errors";
 import { Rng } from "../random";
+import { ownedVariable } from "./dense";
 import { activate, Activation, checkActivation } from "./activations";
 import "../native/wasmKernels";
 
+/** Options of a {@link Conv2d} layer. */
 export interface Conv2dOptions {
   kernelSize?: number | [number, number];
   strides?: number | [number, number];
@@ -17,6 +19,7 @@ export interface Conv2dOptions {
   activation?: Activation;
 }
 
+/** A 2-D convolution layer over NHWC images, y = act(conv2d(x, K) + b), whose variables mtlkit owns. */
 export class Conv2d {
   readonly filter: tf.Variable<tf.Rank.R4>;
   readonly bias: tf.Variable<tf.Rank.R1>;
@@ -40,8 +43,8 @@ export class Conv2d {
     const a = Math.sqrt(6 / (kh * kw * (inChannels + outChannels)));
     const w = new Float32Array(kh * kw * inChannels * outChannels);
     for (let i = 0; i < w.length; i++) w[i] = (2 * rng.uniform() - 1) * a;
-    this.filter = tf.variable(tf.tensor4d(w, [kh, kw, inChannels, outChannels]), true);
-    this.bias = tf.variable(tf.zeros([outChannels]), true);
+    this.filter = ownedVariable(tf.tensor4d(w, [kh, kw, inChannels, outChannels]));
+    this.bias = ownedVariable(tf.zeros([outChannels]));
   }
 
   /** x: [batch, height, width, inChannels]. */

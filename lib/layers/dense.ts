@@ -16,6 +16,7 @@ import { Activation, activate } from "./activations";
  */
 export type Initializer = "glorot" | "he" | "torch";
 
+/** Options of a {@link Dense} layer. */
 export interface DenseOptions {
   activation?: Activation;
   useBias?: boolean;
@@ -23,7 +24,7 @@ export interface DenseOptions {
 }
 
 /** A trainable variable that owns its memory alone (the initial tensor is released). */
-function ownedVariable<R extends tf.Rank>(initial: tf.Tensor<R>): tf.Variable<R> {
+export function ownedVariable<R extends tf.Rank>(initial: tf.Tensor<R>): tf.Variable<R> {
   const v = tf.variable(initial, true);
   initial.dispose();
   return v;
@@ -32,6 +33,7 @@ function ownedVariable<R extends tf.Rank>(initial: tf.Tensor<R>): tf.Variable<R>
 /** Typed arrays hold at most 2³¹ − 1 elements on every engine mtlkit supports. */
 export const MAX_LAYER_WEIGHTS = 2 ** 31 - 1;
 
+/** A fully connected layer y = act(x·W + b) whose variables mtlkit owns; its matmul gradients take each backend's fast path. */
 export class Dense {
   readonly kernel: tf.Variable<tf.Rank.R2>;
   readonly bias?: tf.Variable<tf.Rank.R1>;

@@ -6,8 +6,10 @@
 import * as tf from "@tensorflow/tfjs";
 import { check } from "../errors";
 import { Rng } from "../random";
+import { ownedVariable } from "./dense";
 import "../native/wasmKernels";
 
+/** A token embedding: a trainable table E ∈ R^{V×d}, token t → row E[t]; trains on every backend (wasm included). */
 export class Embedding {
   readonly table: tf.Variable<tf.Rank.R2>;
 
@@ -16,7 +18,7 @@ export class Embedding {
       () => `an embedding needs a positive integer vocabulary size and dimension, got ${vocabularySize} × ${dimension}.`);
     const w = new Float32Array(vocabularySize * dimension);
     for (let i = 0; i < w.length; i++) w[i] = (2 * rng.uniform() - 1) * 0.05;
-    this.table = tf.variable(tf.tensor2d(w, [vocabularySize, dimension]), true);
+    this.table = ownedVariable(tf.tensor2d(w, [vocabularySize, dimension]));
   }
 
   /** ids of any shape (int32, in [0, V)) → the same shape plus a trailing dimension d. */

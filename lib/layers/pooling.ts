@@ -6,10 +6,12 @@
  */
 import * as tf from "@tensorflow/tfjs";
 
+/** 2-D max pooling over NHWC images (square windows, "valid" padding). */
 export function maxPool2d(x: tf.Tensor4D, size = 2, stride = size): tf.Tensor4D {
   return tf.maxPool(x, size, stride, "valid");
 }
 
+/** 2-D average pooling over NHWC images (square windows, "valid" padding). */
 export function avgPool2d(x: tf.Tensor4D, size = 2, stride = size): tf.Tensor4D {
   return tf.avgPool(x, size, stride, "valid");
 }
@@ -25,6 +27,7 @@ export function maskedMaxOverTime(h: tf.Tensor3D, mask: tf.Tensor2D): tf.Tensor2
   });
 }
 
+/** The mean over the real (mask 1) time steps of h [batch, time, channels]; 0 for an all-padding row. */
 export function maskedMeanOverTime(h: tf.Tensor3D, mask: tf.Tensor2D): tf.Tensor2D {
   return tf.tidy(() => {
     const m = tf.expandDims(mask, 2);

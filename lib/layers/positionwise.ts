@@ -11,7 +11,9 @@ import { check, checkKnownOptions, checkPositiveInteger } from "../errors";
 import { Rng } from "../random";
 import { Block } from "./block";
 import { Dense } from "./dense";
+import { recordBlockSpec } from "./spec";
 
+/** Options of {@link positionwiseHead}. */
 export interface PositionwiseOptions {
   /** Columns per position. */
   width: number;
@@ -27,6 +29,10 @@ export interface PositionwiseOptions {
   name?: string;
 }
 
+/**
+ * One Dense stack applied at each of P positions of a representation (e.g. per token). Build one with {@link
+ * positionwiseHead}.
+ */
 export class PositionwiseDense implements Block {
   readonly name: string;
   readonly inputSize: number;
@@ -39,6 +45,7 @@ export class PositionwiseDense implements Block {
   constructor(options: PositionwiseOptions) {
     const where = "positionwiseHead";
     checkKnownOptions(where, options, ["width", "units", "positions", "offset", "hidden", "seed", "name"]);
+    recordBlockSpec(this, "positionwiseHead", options);
     checkPositiveInteger(where, "width", options.width);
     checkPositiveInteger(where, "units", options.units);
     this.positions = options.positions ?? 1;
@@ -86,6 +93,10 @@ export class PositionwiseDense implements Block {
   }
 }
 
+/**
+ * A head that applies the same Dense layers at each of P positions of the representation (per-token heads for
+ * sequence tagging).
+ */
 export function positionwiseHead(options: PositionwiseOptions): PositionwiseDense {
   return new PositionwiseDense(options);
 }

@@ -16,10 +16,13 @@ import { check, checkKnownOptions, checkPositiveInteger } from "../errors";
 import { Rng } from "../random";
 import { Activation, activate, checkActivation } from "./activations";
 import { Block } from "./block";
+import { ownedVariable } from "./dense";
 import { Embedding } from "./embedding";
 import { maskedMaxOverTime } from "./pooling";
 import "../native/wasmKernels";
+import { recordBlockSpec } from "./spec";
 
+/** Options of {@link textEncoder}. */
 export interface TextEncoderOptions {
   /** Tokens per example T. */
   sequenceLength: number;
@@ -36,6 +39,10 @@ export interface TextEncoderOptions {
   name?: string;
 }
 
+/**
+ * A convolutional text encoder: embedding, convolutions over tokens, and pooled or per-token output. Build one
+ * with {@link textEncoder}.
+ */
 export class TextCnnEncoder implements Block {
   readonly name: string;
   readonly inputSize: number;
@@ -53,6 +60,7 @@ export class TextCnnEncoder implements Block {
   constructor(options: TextEncoderOptions) {
     const where = "textEncoder";
     checkKnownOptions(where, options, ["sequenceLength", "vocabularySize", "embeddingSize", "channels", "kernelSize", "causal", "output", "activation", "seed", "name"]);
+    recordBlockSpec(this, "textEncoder", options);
     checkPositiveInteger(where, "sequenceLength", options.sequenceLength);
     checkPositiveInteger(where, "vocabularySize", options.vocabularySize);
     this.name = options.name ?? "text";
@@ -74,8 +82,8 @@ export class TextCnnEncoder implements Block {
       checkPositiveInteger(where, `channels[${i}]`, out);
       const a = Math.sqrt(6 / (this.kernelSize * (c + out)));
       const w = Float32Array.from({ length: this.kernelSize * c * out }, () => (2 * rng.uniform() - 1) * a);
-      this.filters.push(tf.variable(tf.tensor4d(w, [1, this.kernelSize, c, out]), true));
-      this.biases.push(tf.variable(tf.zeros([out]), true));
+      this.filters.push(ownedVariable(tf.tensor4d(w, [1, this.kernelSize, c, out])));
+      this.biases.push(ownedVariable(tf.zeros([out])));
       flops += 2 * T * this.kernelSize * c * out;
       c = out;
     }
@@ -132,6 +140,10 @@ export class TextCnnEncoder implements Block {
   }
 }
 
+/**
+ * A convolutional text encoder (Kim 2014 style, "same" padding, optionally causal): token ids in, a pooled
+ * vector or one vector per token out.
+ */
 export function textEncoder(options: TextEncoderOptions): TextCnnEncoder {
   return new TextCnnEncoder(options);
 }

@@ -52,6 +52,7 @@ export interface NativeAddon {
   info(): { threads: number; blas: string };
 }
 
+/** Whether mtlkit's optional native addon loaded, and why not or what it is. */
 export interface NativeStatus {
   available: boolean;
   /** Why it is not available, or what it is. */
@@ -77,6 +78,11 @@ function packageRoot(): string | undefined {
 }
 
 let cached: { addon?: NativeAddon; status: NativeStatus } | undefined;
+
+/** Whether mtlkit's native addon (OpenBLAS kernels) loads here, and if not, why (e.g. "OpenBLAS was not found"). */
+export function nativeStatus(): NativeStatus {
+  return loadNative().status;
+}
 
 export function loadNative(): { addon?: NativeAddon; status: NativeStatus } {
   if (cached) return cached;

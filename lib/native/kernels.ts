@@ -80,6 +80,7 @@ function nativeKernel(backendName: SupportedBackend, addon: NativeAddon, fallbac
   };
 }
 
+/** Which backends run mtlkit's native kernels now, and why (or why not). */
 export interface NativeKernelsStatus {
   enabled: SupportedBackend[];
   reason: string;

@@ -13,6 +13,7 @@
  * The cpu backend has both; tests check these against it (test/layers/wasmKernels.test.ts).
  */
 import * as tf from "@tensorflow/tfjs";
+import { MtlError } from "../errors"; // the one module above native/ it may use: it imports nothing
 import "./wasmSlice"; // slicing that copies only the slice
 
 type KernelArgs = { inputs: Record<string, tf.TensorInfo>; backend: WasmBackendLike; attrs: Record<string, unknown> };
@@ -49,7 +50,7 @@ function conv2DBackpropFilter({ inputs, backend, attrs }: KernelArgs): tf.Tensor
   const { x, dy } = inputs;
   const filterShape = attrs.filterShape as [number, number, number, number];
   const dataFormat = (attrs.dataFormat as string | undefined) ?? "NHWC";
-  if (dataFormat !== "NHWC") throw new Error(`Error in Conv2DBackpropFilter (mtlkit, wasm): only NHWC is supported, got ${dataFormat}.`);
+  if (dataFormat !== "NHWC") throw new MtlError("Conv2DBackpropFilter (mtlkit, wasm)", `only NHWC is supported, got ${dataFormat}.`);
   const info = tf.backend_util.computeConv2DInfo(
     x.shape as [number, number, number, number], filterShape, attrs.strides as [number, number], 1,
     attrs.pad as "same" | "valid" | number, attrs.dimRoundingMode as "floor" | "round" | "ceil" | undefined, false, "channelsLast");

@@ -69,7 +69,7 @@ const eagerWithBias = tf.customGrad(((x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tens
     return [g.x(), g.w(), g.b()];
   };
   return { value: forward(x, w, b), gradFunc };
-}) as any) as unknown as LinearWithBias;
+}) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as LinearWithBias;
 
 const eagerNoBias = tf.customGrad(((x: tf.Tensor2D, w: tf.Tensor2D, save: tf.GradSaveFunc) => {
   save([x, w]);
@@ -78,7 +78,7 @@ const eagerNoBias = tf.customGrad(((x: tf.Tensor2D, w: tf.Tensor2D, save: tf.Gra
     return [g.x(), g.w()];
   };
   return { value: forward(x, w), gradFunc };
-}) as any) as unknown as LinearNoBias;
+}) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as LinearNoBias;
 
 /** `x·W (+ b)`: x is [batch, in], W is [in, out], b is [out]. */
 export function linear(x: tf.Tensor2D, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor2D {

@@ -7,13 +7,19 @@
  * S is the chosen set of parameters: "all", "shared" (θ_s), "tasks" (all θ_i), one task's
  * parameters, or any predicate on the variable's name. Biases are included unless `biases: false`.
  * softSharing(λ) (softSharing.ts) penalises the distance between task towers tied by soft sharing.
+ * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import { MultiTaskModel } from "../architectures/types";
 import { check, checkKnownOptions, MtlError } from "../errors";
 
+/**
+ * Which parameters a regularizer penalises: all, the shared θ_s, every task's θ_i, one task's, or those whose
+ * name a predicate accepts.
+ */
 export type ParameterSet = "all" | "shared" | "tasks" | { task: string } | ((name: string) => boolean);
 
+/** A penalty R(θ) added to the training loss and logged in the history under its name (the trainer's `regularizers` option). */
 export interface Regularizer {
   readonly name: string;
   /** The penalty on the model's parameters, a scalar added to the loss. */
@@ -22,13 +28,14 @@ export interface Regularizer {
   validate?(model: MultiTaskModel): void;
 }
 
+/** Options of {@link l1} and {@link l2}: the parameters penalised, and whether biases count (default true). */
 export interface NormRegularizerOptions {
   on?: ParameterSet;
   biases?: boolean;
 }
 
 /** The model's variables in `set`, by name. */
-export function selectVariables(model: MultiTaskModel, set: ParameterSet, biases = true): tf.Variable[] {
+function selectVariables(model: MultiTaskModel, set: ParameterSet, biases = true): tf.Variable[] {
   let named: Array<[string, tf.Variable]>;
   if (set === "all") named = model.namedVariables();
   else if (set === "shared") named = model.sharedVariables();
@@ -61,12 +68,14 @@ function normRegularizer(kind: "l1" | "l2", lambda: number, options: NormRegular
   };
 }
 
+/** Weight decay: λ Σ_{θ∈S} ‖θ‖²₂ (λ is not halved). */
 export function l2(lambda: number, options: NormRegularizerOptions = {}): Regularizer {
   return normRegularizer("l2", lambda, options);
 }
 
+/** λ Σ_{θ∈S} ‖θ‖₁. */
 export function l1(lambda: number, options: NormRegularizerOptions = {}): Regularizer {
   return normRegularizer("l1", lambda, options);
 }
 
-export { softSharing, groupPenalty, SoftSharingPenaltyOptions, SoftSharingForm, SoftSharingDistance } from "./softSharing";
+export { softSharing, SoftSharingPenaltyOptions, SoftSharingForm, SoftSharingDistance } from "./softSharing";

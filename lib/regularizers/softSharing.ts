@@ -16,9 +16,12 @@ import { MultiTaskModel } from "../architectures/types";
 import { check, checkKnownOptions, MtlError } from "../errors";
 import type { Regularizer } from "./index";
 
+/** Distances to the center θ_s ("center") or between every pair of towers ("pairwise"). */
 export type SoftSharingForm = "center" | "pairwise";
+/** Squared Euclidean ("l2") or L1 distance. */
 export type SoftSharingDistance = "l2" | "l1";
 
+/** Options of the soft-sharing penalty. */
 export interface SoftSharingPenaltyOptions {
   /** "center" (default): Σ_i D(θ_i − θ_s); "pairwise": Σ_{i<j} D(θ_i − θ_j). */
   form?: SoftSharingForm;

@@ -6,13 +6,19 @@ import * as tf from "@tensorflow/tfjs";
 import { check, checkKnownOptions, MtlError } from "../errors";
 import { binaryScores } from "./metrics";
 import { checkDistinctNames, checkTaskName, sigmoidCrossEntropy, Task, TargetArray } from "./task";
+import { withTaskSpec } from "./spec";
 
+/** Options of {@link binary}. */
 export interface BinaryOptions {
   column?: string;
   /** Names of the negative and positive class, for display. */
   labels?: [string, string];
 }
 
+/**
+ * Binary classification: one logit per example, sigmoid cross-entropy; accuracy, precision, recall and F1 of the
+ * positive class.
+ */
 export function binary(name: string, options: BinaryOptions = {}): Task {
   const where = `binary('${name}')`;
   checkTaskName("binary", name);
@@ -22,7 +28,7 @@ export function binary(name: string, options: BinaryOptions = {}): Task {
     checkDistinctNames(where, "labels", "label", options.labels.map(String));
   }
   const column = options.column ?? name;
-  return {
+  return withTaskSpec("binary", name, options, {
     name,
     kind: "binary",
     columns: [column],
@@ -55,5 +61,5 @@ export function binary(name: string, options: BinaryOptions = {}): Task {
     metrics(predicted, target) {
       return binaryScores(predicted, target);
     },
-  };
+  });
 }

@@ -12,7 +12,9 @@
 import { MtlError } from "../errors";
 import { regression, RegressionLoss } from "./regression";
 import { Task, TargetArray } from "./task";
+import { withTaskSpec } from "./spec";
 
+/** Options of {@link boundingBox}. */
 export interface BoundingBoxOptions {
   /** The four target columns (default `<name>.x0`, `.y0`, `.x1`, `.y1`). */
   columns?: [string, string, string, string];
@@ -20,6 +22,10 @@ export interface BoundingBoxOptions {
   delta?: number;
 }
 
+/**
+ * Intersection over union of boxes [x0, y0, x1, y1] at offsets `ai` of `a` and `bi` of `b`; a box with swapped
+ * corners counts as empty.
+ */
 export function iou(a: ArrayLike<number>, b: ArrayLike<number>, ai = 0, bi = 0): number {
   const area = (x0: number, y0: number, x1: number, y1: number) => Math.max(0, x1 - x0) * Math.max(0, y1 - y0);
   const inter = area(Math.max(a[ai], b[bi]), Math.max(a[ai + 1], b[bi + 1]), Math.min(a[ai + 2], b[bi + 2]), Math.min(a[ai + 3], b[bi + 3]));
@@ -27,11 +33,15 @@ export function iou(a: ArrayLike<number>, b: ArrayLike<number>, ai = 0, bi = 0):
   return union > 0 ? inter / union : 0;
 }
 
+/**
+ * Bounding-box regression of [x0, y0, x1, y1] (Huber loss by default, smooth-L1 of Fast R-CNN), with mean IoU
+ * and the share with IoU ≥ 0.5 as metrics.
+ */
 export function boundingBox(name: string, options: BoundingBoxOptions = {}): Task {
   const columns = options.columns ?? [`${name}.x0`, `${name}.y0`, `${name}.x1`, `${name}.y1`];
   const base = regression(name, { columns, loss: options.loss ?? "huber", delta: options.delta });
   const where = `boundingBox('${name}')`;
-  return {
+  return withTaskSpec("boundingBox", name, options, {
     ...base,
     metricSpecs: [...base.metricSpecs, { name: "meanIoU", higherIsBetter: true }, { name: "iou50", higherIsBetter: true }],
     primaryMetric: "meanIoU",
@@ -56,5 +66,5 @@ export function boundingBox(name: string, options: BoundingBoxOptions = {}): Tas
       }
       return { ...scores, meanIoU: n ? sum / n : NaN, iou50: n ? hits / n : NaN };
     },
-  };
+  });
 }

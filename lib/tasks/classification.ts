@@ -7,7 +7,9 @@ import * as tf from "@tensorflow/tfjs";
 import { check, checkKnownOptions, MtlError } from "../errors";
 import { classificationScores, confusionMatrix } from "./metrics";
 import { argmaxRows, checkDistinctNames, checkTaskName, Task, TargetArray } from "./task";
+import { withTaskSpec } from "./spec";
 
+/** Options of {@link classification}: the classes (a count or their names), the target column, class weights. */
 export interface ClassificationOptions {
   /** Number of classes, or their names (index i is class i). */
   classes: number | string[];
@@ -17,6 +19,10 @@ export interface ClassificationOptions {
   classWeights?: number[];
 }
 
+/**
+ * Multi-class classification: softmax cross-entropy (optionally class-weighted as PyTorch's); accuracy, macro
+ * precision, recall and F1, micro F1.
+ */
 export function classification(name: string, options: ClassificationOptions): Task {
   const where = `classification('${name}')`;
   checkTaskName("classification", name);
@@ -37,7 +43,7 @@ export function classification(name: string, options: ClassificationOptions): Ta
   }
   const column = options.column ?? name;
 
-  return {
+  return withTaskSpec("classification", name, options, {
     name,
     kind: "classification",
     columns: [column],
@@ -79,5 +85,5 @@ export function classification(name: string, options: ClassificationOptions): Ta
     metrics(predicted, target) {
       return classificationScores(confusionMatrix(predicted, target, k));
     },
-  };
+  });
 }

@@ -23,6 +23,7 @@ export function safeDivide(numerator: number, denominator: number): number {
   return denominator === 0 ? 0 : numerator / denominator;
 }
 
+/** Precision, recall, F1 and support of every class from a confusion matrix `confusion[target][predicted]`. */
 export function perClassScores(confusion: number[][]): ClassScores {
   const k = confusion.length;
   const scores: ClassScores = { precision: [], recall: [], f1: [], support: [] };

@@ -6,7 +6,9 @@ import * as tf from "@tensorflow/tfjs";
 import { check, checkKnownOptions, MtlError } from "../errors";
 import { multiLabelScores } from "./metrics";
 import { checkDistinctNames, checkTaskName, sigmoidCrossEntropy, Task, TargetArray } from "./task";
+import { withTaskSpec } from "./spec";
 
+/** Options of {@link multiLabel}. */
 export interface MultiLabelOptions {
   /** Number of labels, or their names. */
   labels: number | string[];
@@ -14,6 +16,10 @@ export interface MultiLabelOptions {
   columns?: string[];
 }
 
+/**
+ * Multi-label classification: L independent binary labels, mean sigmoid cross-entropy; accuracy, exact match,
+ * micro and macro scores.
+ */
 export function multiLabel(name: string, options: MultiLabelOptions): Task {
   const where = `multiLabel('${name}')`;
   checkTaskName("multiLabel", name);
@@ -25,7 +31,7 @@ export function multiLabel(name: string, options: MultiLabelOptions): Task {
   checkDistinctNames(where, "labels", "label", names);
   const columns = options.columns ?? names ?? Array.from({ length: width }, (_, i) => `${name}.${i}`);
   check(columns.length === width, where, () => `option 'columns' has ${columns.length} names for ${width} labels.`);
-  return {
+  return withTaskSpec("multiLabel", name, options, {
     name,
     kind: "multiLabel",
     columns,
@@ -62,5 +68,5 @@ export function multiLabel(name: string, options: MultiLabelOptions): Task {
     metrics(predicted, target) {
       return multiLabelScores(predicted, target, width);
     },
-  };
+  });
 }

@@ -9,9 +9,12 @@ import * as tf from "@tensorflow/tfjs";
 import { check, checkKnownOptions } from "../errors";
 import { regressionScores } from "./metrics";
 import { checkFiniteTargets, checkTaskName, Task, TargetArray } from "./task";
+import { withTaskSpec } from "./spec";
 
+/** Mean squared error, mean absolute error, or Huber's loss (δ = 1 by default). */
 export type RegressionLoss = "mse" | "mae" | "huber";
 
+/** Options of {@link regression}. */
 export interface RegressionOptions {
   /** DataFrame columns of the targets (default: the task name, one output). */
   columns?: string[];
@@ -22,6 +25,7 @@ export interface RegressionOptions {
   delta?: number;
 }
 
+/** Regression with one or more outputs: MSE, MAE or Huber loss; MSE, MAE and R² as metrics. */
 export function regression(name: string, options: RegressionOptions = {}): Task {
   const where = `regression('${name}')`;
   checkTaskName("regression", name);
@@ -35,7 +39,7 @@ export function regression(name: string, options: RegressionOptions = {}): Task 
   const columns = options.columns ?? (width === 1 ? [name] : Array.from({ length: width }, (_, i) => `${name}.${i}`));
   check(columns.length === width, where, () => `option 'columns' has ${columns.length} names for ${width} outputs.`);
 
-  return {
+  return withTaskSpec("regression", name, options, {
     name,
     kind: "regression",
     columns,
@@ -71,5 +75,5 @@ export function regression(name: string, options: RegressionOptions = {}): Task 
     metrics(predicted, target) {
       return regressionScores(predicted, target, width);
     },
-  };
+  });
 }

@@ -11,7 +11,9 @@ import * as tf from "@tensorflow/tfjs";
 import { check, checkKnownOptions, MtlError } from "../errors";
 import { classificationScores, confusionMatrix } from "./metrics";
 import { argmaxRows, checkDistinctNames, checkTaskName, Task, TargetArray } from "./task";
+import { withTaskSpec } from "./spec";
 
+/** Options of {@link sequenceTagging}. */
 export interface SequenceTaggingOptions {
   /** Number of tags K, or their names. */
   classes: number | string[];
@@ -21,6 +23,10 @@ export interface SequenceTaggingOptions {
   ignoreIndex?: number;
 }
 
+/**
+ * Sequence tagging: one class per token of a padded sequence (part-of-speech tags, next token); token-level
+ * cross-entropy over the real tokens.
+ */
 export function sequenceTagging(name: string, options: SequenceTaggingOptions): Task {
   const where = `sequenceTagging('${name}')`;
   checkTaskName("sequenceTagging", name);
@@ -47,7 +53,7 @@ export function sequenceTagging(name: string, options: SequenceTaggingOptions): 
     return { p, y };
   };
 
-  return {
+  return withTaskSpec("sequenceTagging", name, options, {
     name,
     kind: "sequenceTagging",
     columns: Array.from({ length: T }, (_, t) => `${name}.${t}`),
@@ -94,5 +100,5 @@ export function sequenceTagging(name: string, options: SequenceTaggingOptions): 
       const s = classificationScores(confusionMatrix(p, y, k));
       return { accuracy: s.accuracy, f1Macro: s.f1Macro, f1Micro: s.f1Micro, tokens: y.length };
     },
-  };
+  });
 }

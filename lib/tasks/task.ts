@@ -5,10 +5,13 @@
 import * as tf from "@tensorflow/tfjs";
 import { check, MtlError } from "../errors";
 
+/** The kinds of task mtlkit has. */
 export type TaskKind = "classification" | "binary" | "multiLabel" | "regression" | "sequenceTagging";
 
+/** The losses mtlkit's fused native training step computes itself. */
 export type FusedLoss = "softmaxCrossEntropy" | "meanSquaredError" | "sigmoidCrossEntropy";
 
+/** A metric's name and whether higher is better. */
 export interface MetricSpec {
   name: string;
   higherIsBetter: boolean;
@@ -20,6 +23,10 @@ export interface TargetArray {
   width: number;
 }
 
+/**
+ * A task: what to predict (its columns and output width), its loss, its metrics and which way each is better.
+ * Built by `mtl.tasks.*`.
+ */
 export interface Task {
   readonly name: string;
   readonly kind: TaskKind;

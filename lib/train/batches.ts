@@ -23,6 +23,7 @@ import { checkDataWidth, checkModelData } from "./validate";
 
 /** One dataset per task, by task name. */
 export type PerTaskData = Record<string, MultiTaskData>;
+/** What `fit` trains on: one dataset for all tasks, or one dataset per task name. */
 export type TrainingData = MultiTaskData | PerTaskData;
 
 /** Dataset sizes by task name, for the samplers: the rows that carry the task's own label. */

@@ -7,7 +7,9 @@ import type { EpochRecord, History, StepRecord } from "./history";
 export interface Callbacks {
   onTrainBegin?(history: History): void | Promise<void>;
   onEpochBegin?(epoch: number): void | Promise<void>;
+  // biome-ignore lint/suspicious/noConfusingVoidType: a callback may return nothing, or false to stop training.
   onStepEnd?(record: StepRecord): void | boolean | Promise<void | boolean>;
+  // biome-ignore lint/suspicious/noConfusingVoidType: a callback may return nothing, or false to stop training.
   onEpochEnd?(record: EpochRecord, history: History): void | boolean | Promise<void | boolean>;
   onTrainEnd?(history: History): void | Promise<void>;
 }

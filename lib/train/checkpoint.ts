@@ -22,7 +22,8 @@ import * as tf from "@tensorflow/tfjs";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { MtlError } from "../errors";
+import { checkNamedInputs, describeInputs, NamedInput } from "../data/inputs";
+import { DamagedCheckpointError, MtlError } from "../errors";
 import { fsyncDir, temporaryPath, writeFileAtomic, writeFileSynced } from "../util/fsAtomic";
 import { adoptHistory, appendHistory, HISTORY_FILE_PATTERN, HistoryRef, pruneHistoryFiles, readHistory, ReadHistory } from "./checkpointHistory";
 import type { RunInfo } from "./history";
@@ -39,7 +40,8 @@ const FOLDER_FILES = ["manifest.json", "weights.bin", "state.json"] as const;
 
 type NamedTensor = { name: string; tensor: tf.Tensor };
 
-interface TensorEntry {
+/** Where one variable lies in weights.bin. */
+export interface TensorEntry {
   name: string;
   shape: number[];
   /** Offset in float32 elements into weights.bin. */
@@ -51,8 +53,14 @@ export interface ModelSignature {
   architecture: string;
   tasks: Array<{ name: string; kind: string; outputUnits: number }>;
   variables: Array<{ name: string; shape: number[] }>;
+  /** The model's named inputs (name, row shape, kind), when it has them. */
+  inputs?: NamedInput[];
 }
 
+/**
+ * A checkpoint's manifest.json: versions, the model's signature, where each variable lies in weights.bin, the
+ * optimizer's slots and the history it covers.
+ */
 export interface CheckpointManifest {
   format: string;
   version: number;
@@ -74,19 +82,12 @@ export interface CheckpointManifest {
 /** state.json: the trainer's state without the history records (they are in the history file). */
 type StoredState = Omit<TrainerState, "history"> & { history: { run?: RunInfo } };
 
-/** A checkpoint folder that failed verification, and what was wrong with it. */
-export class DamagedCheckpointError extends MtlError {
-  constructor(readonly path: string, readonly problem: string) {
-    super(`checkpoint ${path}`, problem);
-    this.name = "DamagedCheckpointError";
-  }
-}
-
 export function modelSignature(trainer: Trainer): ModelSignature {
   return {
     architecture: trainer.model.architecture,
     tasks: trainer.tasks.map((t) => ({ name: t.name, kind: t.kind, outputUnits: t.outputUnits })),
     variables: trainer.model.namedVariables().map(([name, v]) => ({ name, shape: [...v.shape] })),
+    ...(trainer.model.inputs ? { inputs: trainer.model.inputs.map((s) => ({ name: s.name, shape: [...s.shape], kind: s.kind })) } : {}),
   };
 }
 
@@ -338,6 +339,16 @@ function parseChecksums(text: string): Record<string, string> | string {
   return out;
 }
 
+/** What is wrong with a stored input list, or undefined. */
+function inputsProblem(inputs: unknown): string | undefined {
+  try {
+    checkNamedInputs("checkpoint", inputs);
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
 const isCount = (x: unknown): x is number => typeof x === "number" && Number.isInteger(x) && x >= 0;
 const isObject = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null && !Array.isArray(x);
 
@@ -351,6 +362,7 @@ function manifestProblem(m: CheckpointManifest, weightCount: number): string | u
   if (!isObject(sig) || typeof sig.architecture !== "string" || !Array.isArray(sig.tasks) || !Array.isArray(sig.variables)) return "the model signature is incomplete";
   if (!sig.tasks.every((t) => isObject(t) && typeof t.name === "string" && typeof t.kind === "string" && isCount(t.outputUnits))) return "a task in the signature is incomplete";
   if (!sig.variables.every((v) => isObject(v) && typeof v.name === "string" && Array.isArray(v.shape) && v.shape.every(isCount))) return "a variable in the signature is incomplete";
+  if (sig.inputs !== undefined && inputsProblem(sig.inputs) !== undefined) return `the signature's named inputs are malformed (${inputsProblem(sig.inputs)})`;
   const opt = m.optimizer;
   if (!isObject(opt) || typeof opt.className !== "string" || !Array.isArray(opt.slots) || !isObject(opt.scalars)) return "the optimizer entry is incomplete";
   for (const [key, v] of Object.entries(opt.scalars)) if (typeof v !== "number" || !Number.isFinite(v)) return `optimizer scalar '${key}' is not a finite number`;
@@ -438,6 +450,9 @@ export function signatureDifferences(saved: ModelSignature, current: ModelSignat
   const savedTasks = saved.tasks.map((t) => `${t.name} (${t.kind}, ${t.outputUnits} outputs)`);
   const currentTasks = current.tasks.map((t) => `${t.name} (${t.kind}, ${t.outputUnits} outputs)`);
   if (savedTasks.join("|") !== currentTasks.join("|")) diffs.push(`tasks: checkpoint [${savedTasks.join(", ")}], model [${currentTasks.join(", ")}]`);
+  const savedInputs = saved.inputs ? describeInputs(saved.inputs) : "one unnamed input";
+  const currentInputs = current.inputs ? describeInputs(current.inputs) : "one unnamed input";
+  if (savedInputs !== currentInputs) diffs.push(`inputs: checkpoint ${savedInputs}, model ${currentInputs}`);
   const currentVars = new Map(current.variables.map((v) => [v.name, v.shape]));
   const savedVars = new Map(saved.variables.map((v) => [v.name, v.shape]));
   for (const [name, shape] of savedVars) {

@@ -23,6 +23,10 @@ import { Callbacks } from "./callbacks";
 import { adam } from "./optimizers";
 import { checkModelTasks, NonFinitePolicy, nonFinitePolicy } from "./validate";
 
+/**
+ * Options of a {@link Trainer}: the model and tasks, the update rule (static `weights`, a `weighting` method, or
+ * an `aggregator`), the optimizer, the budget, and what happens around each step.
+ */
 export interface TrainerOptions {
   model: MultiTaskModel;
   /** The tasks in the model's order. */
@@ -57,12 +61,13 @@ export interface TrainerOptions {
   /**
    * Multi-dataset training: fit is given one dataset per task (`{ [task]: dataset }`) and at each
    * step this sampler draws the one task that trains, on the next batch of its own dataset
-   * (mtl.data.roundRobin, proportional, temperature, annealed; build it from mtl.datasetSizes).
+   * (mtl.data.roundRobin, proportional, temperature, annealed; build it from mtl.data.datasetSizes).
    * Without a sampler, per-task datasets train every task at each step, each on its own batch.
    */
   sampler?: TaskSampler;
 }
 
+/** Automatic checkpoints: where, how often (steps or minutes) and how many to keep. */
 export interface AutoCheckpointOptions {
   dir: string;
   everySteps?: number;
@@ -136,7 +141,7 @@ export function resolveTrainerOptions(options: TrainerOptions): TrainerConfig {
     check(sampler !== null && typeof sampler === "object" && typeof sampler.next === "function" && typeof sampler.probabilities === "function", where,
       () => "option 'sampler' must be a task sampler (mtl.data.roundRobin(...), proportional, temperature, annealed).");
     const n = sampler.probabilities(0).length;
-    check(n === taskNames.length, where, () => `the sampler was built for ${n} tasks but there are ${taskNames.length}; build it from mtl.datasetSizes(datasets).`);
+    check(n === taskNames.length, where, () => `the sampler was built for ${n} tasks but there are ${taskNames.length}; build it from mtl.data.datasetSizes(datasets).`);
     checkRuleWithSampler(rule, sampler);
   }
   return {

@@ -31,6 +31,7 @@ import { evaluationBundle } from "../display/evaluation";
 /** Metrics per task name, then per metric name: the plain form Δm and the reports work on. */
 export type MetricTable = Record<string, Record<string, number>>;
 
+/** One task's evaluation: every metric, and for classifiers the confusion matrix and per-class scores. */
 export interface TaskReport {
   task: string;
   kind: Task["kind"];
@@ -47,6 +48,7 @@ export interface TaskReport {
   perClass?: ClassScores & { labels: string[] };
 }
 
+/** One (task, metric) value of an evaluation, with its direction. */
 export interface EvaluationRow {
   task: string;
   metric: string;
@@ -54,6 +56,7 @@ export interface EvaluationRow {
   higherIsBetter: boolean;
 }
 
+/** Every metric of every task, as reports, rows, a table and a DataFrame. */
 export interface Evaluation {
   tasks: Record<string, TaskReport>;
   /** One row per (task, metric), including the loss (lower is better). */
@@ -64,6 +67,7 @@ export interface Evaluation {
   toDataFrame(): import("danfojs-node").DataFrame;
 }
 
+/** Options of {@link evaluate}. */
 export interface EvaluateOptions {
   /** Rows per forward pass (default 1024). */
   batchSize?: number;
@@ -74,6 +78,10 @@ interface Accumulator {
   finish(): Pick<TaskReport, "metrics" | "confusion" | "perClass">;
 }
 
+/**
+ * Every metric of every task, streamed over batches (sufficient statistics, so a large test set never sits in
+ * one tensor). Reads synchronously: on WebGPU use {@link evaluateAsync}.
+ */
 export function evaluate(model: MultiTaskModel, data: MultiTaskData, tasks: Task[], options: EvaluateOptions = {}): Evaluation {
   return readsSync(evaluationReads(model, data, tasks, checkEvaluate("evaluate", model, data, tasks, options)));
 }

@@ -5,7 +5,9 @@
  */
 import { inspect } from "util";
 import { historyBundle } from "../display/history";
+import { MtlError } from "../errors";
 
+/** What one training step did: the task losses, the weights used, the regularizer terms, whether the update was applied. */
 export interface StepRecord {
   epoch: number;
   /** Global step, counted from 0 over the whole run. */
@@ -28,6 +30,7 @@ export interface StepRecord {
   task?: string;
 }
 
+/** One epoch: the mean training losses and, with validation data, the validation losses and metrics per task. */
 export interface EpochRecord {
   epoch: number;
   /** Mean training loss per task over the epoch's steps. */
@@ -39,12 +42,14 @@ export interface EpochRecord {
   seconds: number;
 }
 
+/** Where a run trained: the backend, the device and when it started. */
 export interface RunInfo {
   backend: string;
   device: string;
   startedAt: string;
 }
 
+/** What a training run leaves behind: a record per step and per epoch, as plain arrays and as danfo DataFrames. */
 export class History {
   readonly steps: StepRecord[] = [];
   readonly epochs: EpochRecord[] = [];
@@ -89,7 +94,7 @@ export class History {
 
   private taskIndex(task: string): number {
     const i = this.taskNames.indexOf(task);
-    if (i < 0) throw new Error(`Error in History: no task '${task}'; tasks are ${this.taskNames.join(", ")}.`);
+    if (i < 0) throw new MtlError("History", `no task '${task}'; tasks are ${this.taskNames.join(", ")}.`);
     return i;
   }
 

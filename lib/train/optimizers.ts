@@ -2,11 +2,13 @@
  * Optimizers. Any tf.Optimizer works; these helpers give the defaults PyTorch users expect.
  * `adam` uses ε = 1e-8 (PyTorch's default; tfjs's own default is 1e-7), so a model trained here
  * and in PyTorch from the same weights follows the same path.
+ * @module
  */
 import * as tf from "@tensorflow/tfjs";
 import { check } from "../errors";
 import { FusedAdamOptimizer } from "../native/adam";
 
+/** Options of {@link adam}, PyTorch's defaults: learning rate 1e-3, β₁ 0.9, β₂ 0.999, ε 1e-8. */
 export interface AdamOptions {
   learningRate?: number;
   beta1?: number;
@@ -26,6 +28,7 @@ export function adam(options: AdamOptions = {}): tf.AdamOptimizer {
   return new FusedAdamOptimizer(lr, options.beta1 ?? 0.9, options.beta2 ?? 0.999, options.epsilon ?? 1e-8);
 }
 
+/** Plain SGD, or SGD with momentum, as tfjs's optimizers. */
 export function sgd(learningRate: number, momentum = 0): tf.Optimizer {
   check(Number.isFinite(learningRate) && learningRate > 0, "optimizers.sgd", () => `learning rate must be a positive number, got ${learningRate}.`);
   return momentum > 0 ? tf.train.momentum(learningRate, momentum) : tf.train.sgd(learningRate);

@@ -56,13 +56,15 @@ export interface TrainerState {
   rng: RngState;
   history: { steps: StepRecord[]; epochs: EpochRecord[]; run?: RunInfo };
   components: Record<string, unknown>;
+  /** Position inside the current epoch. @internal (restored as saved; not meant to be edited) */
   cursor?: EpochCursor;
-  /** Where the walk of each dataset stands (one shared dataset: within the current epoch). */
+  /** Where the walk of each dataset stands (one shared dataset: within the current epoch). @internal (restored as saved) */
   walks?: DatasetWalk[];
   /** Full passes over each task's own dataset (one dataset per task). */
   passes?: number[];
 }
 
+/** Options of {@link Trainer.fit}: validation data, the budget of this call, and an AbortSignal. */
 export interface FitOptions {
   /** One dataset (every task's targets), or one dataset per task name, like the training data. */
   validation?: TrainingData;
@@ -77,6 +79,7 @@ export interface FitOptions {
   signal?: AbortSignal;
 }
 
+/** A task's loss and metrics, as {@link Trainer.evaluate} gives them. */
 export interface TaskEvaluation {
   loss: number;
   metrics: Record<string, number>;
@@ -84,9 +87,13 @@ export interface TaskEvaluation {
   labelled: number;
 }
 
+/**
+ * The trainer: one loop for every kind of multi-task training — weighted losses or aggregated gradients, one
+ * dataset or one per task — with validation, history, progress, interrupts and exact checkpoints.
+ */
 export class Trainer {
   /** The options, validated and resolved once. */
-  readonly config: TrainerConfig;
+  private readonly config: TrainerConfig;
   readonly model: MultiTaskModel;
   readonly tasks: Task[];
   readonly optimizer: tf.Optimizer;
@@ -211,6 +218,8 @@ export class Trainer {
     this.passes = state.passes ? [...state.passes] : this.config.taskNames.map(() => 0);
     this.history.steps.splice(0, this.history.steps.length, ...state.history.steps);
     this.history.epochs.splice(0, this.history.epochs.length, ...state.history.epochs);
+    // The run continues: its history says where and when it started.
+    if (state.history.run) this.history.run = { ...state.history.run };
     for (const [name, c] of Object.entries(this.components)) {
       if (!(name in state.components)) throw new MtlError("Trainer.restore", `the checkpoint has no state for '${name}'.`);
       c.loadState(state.components[name]);

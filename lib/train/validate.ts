@@ -7,11 +7,13 @@
  * - the tasks are the model's tasks, by name, in its order;
  * - each task's head outputs exactly the task's `outputUnits` (its class count, label count or
  *   regression width), found once per model by a one-row forward pass (only shapes are read);
- * - the data has the model's input width, at least one row, and valid targets for every task.
+ * - the data has the model's input width (and its named inputs, by name, shape and kind), at least
+ *   one row, and valid targets for every task.
  */
 import * as tf from "@tensorflow/tfjs";
 import { MultiTaskModel } from "../architectures/types";
 import { checkDataset, MultiTaskData, validateForTasks } from "../data/dataset";
+import { checkInputsMatch } from "../data/inputs";
 import { check, MtlError } from "../errors";
 import { Task } from "../tasks/task";
 
@@ -90,10 +92,11 @@ export function checkModelData(where: string, model: MultiTaskModel, tasks: read
   validateForTasks(data, [...tasks], dataWhere);
 }
 
-/** Data ↔ model only: a dataset with at least one row and the model's input width. */
+/** Data ↔ model only: a dataset with at least one row, the model's named inputs if any, and its input width. */
 export function checkDataWidth(where: string, model: MultiTaskModel, data: MultiTaskData, what: string, dataWhere = where): void {
   checkDataset(dataWhere, data);
   check(data.rows > 0, where, () => `${what} is empty (0 rows); it needs at least one row.`);
+  checkInputsMatch(where, model.inputs, data.inputs, what, model.inputSize);
   check(data.featureCount === model.inputSize, where,
     () => `${what} has ${data.featureCount} features but the model takes ${model.inputSize} (its inputSize).`);
 }

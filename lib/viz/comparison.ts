@@ -5,6 +5,7 @@ import { mean, std, summarize, Summary } from "../eval/stats";
 import { color } from "./curves";
 import { figure, Figure, Trace } from "./figure";
 
+/** Error bars from the standard deviation ("std") or the Student-t interval of the mean ("ci"). */
 export type ErrorBar = "std" | "ci";
 
 function halfWidth(values: number[], error: ErrorBar, level: number): number {
@@ -47,7 +48,7 @@ export function metricBars(
     };
   });
   const what = error === "std" ? "± std over seeds" : `± ${Math.round(level * 100)}% Student-t interval`;
-  return figure(data, { title: { text: options.title ?? `Test metrics (${what})` }, barmode: "group", yaxis: { title: { text: "value" } } });
+  return figure(data, { title: { text: options.title ?? `Test metrics (${what})` }, barmode: "group", xaxis: { title: { text: "task (metric)" } }, yaxis: { title: { text: "value" } } });
 }
 
 /** Δm% per method with its interval over seeds (bars above 0: better than the single-task baselines). */
@@ -62,10 +63,11 @@ export function deltaMBars(summaries: Record<string, Summary>, title = "Δm% aga
       error_y: { type: "data", symmetric: false, array: s.map((v) => (v.interval ? v.interval.high - v.mean : 0)), arrayminus: s.map((v) => (v.interval ? v.mean - v.interval.low : 0)), visible: true },
       marker: { color: s.map((v) => (v.mean >= 0 ? "#2ca02c" : "#d62728")) },
     }],
-    { title: { text: title }, yaxis: { title: { text: "Δm (%)" }, zeroline: true } },
+    { title: { text: title }, xaxis: { title: { text: "method" } }, yaxis: { title: { text: "Δm (%)" }, zeroline: true } },
   );
 }
 
+/** A labelled point of a Pareto plot, with optional error bars. */
 export interface ParetoPoint {
   label: string;
   x: number;

@@ -3,6 +3,7 @@ import { check } from "../errors";
 import { History } from "../train/history";
 import { figure, Figure, Trace } from "./figure";
 
+/** Options of the curve figures: smoothing, title, log scale. */
 export interface CurveOptions {
   /** Exponential moving average factor in [0, 1) for step curves (default 0: raw). */
   smooth?: number;

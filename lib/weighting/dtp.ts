@@ -21,6 +21,7 @@ import { check, MtlError } from "../errors";
 import { checkBound, checkOptions, checkPerTask, finiteOrNull, numberOption, numbersOrNaN, readState, where } from "./common";
 import { WeighContext, Weighting, WeightingSetup } from "./types";
 
+/** Options of {@link dtp}. */
 export interface DtpOptions {
   /** Focusing parameter γ ≥ 0, one for all tasks or one per task (default 1). */
   gamma?: number | readonly number[];
@@ -40,6 +41,10 @@ export function dtpWeight(kpi: number, gamma: number): number {
   return k >= 1 ? 0 : -Math.pow(1 - k, gamma) * Math.log(k);
 }
 
+/**
+ * Dynamic Task Prioritization (Guo et al., ECCV 2018): w_i = −(1 − κ_i)^γ log κ_i from each task's KPI κ_i, so
+ * the hardest tasks weigh most.
+ */
 export function dtp(options: DtpOptions = {}): Weighting<Required<DtpOptions>> & { observe(kpis: readonly number[]): void; kpis(): number[] | undefined } {
   const w = where("dtp");
   checkOptions("dtp", options, ["gamma", "alpha", "kpi", "metrics"]);

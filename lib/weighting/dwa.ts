@@ -14,6 +14,7 @@
 import { checkBound, checkOptions, numberArray, numberOption, readState, softmax } from "./common";
 import { Weighting, WeightingSetup } from "./types";
 
+/** Options of {@link dwa}. */
 export interface DwaOptions {
   /** Softmax temperature T > 0 (default 2); large T gives equal weights. */
   temperature?: number;
@@ -25,6 +26,10 @@ export function dwaWeights(beforeLast: readonly number[], last: readonly number[
   return softmax(r.map((v) => v / temperature)).map((p) => p * last.length);
 }
 
+/**
+ * Dynamic Weight Average (Liu, Johns & Davison, CVPR 2019): weights from the ratio of each task's last two epoch
+ * losses, through a softmax with temperature T.
+ */
 export function dwa(options: DwaOptions = {}): Weighting<Required<DwaOptions>> {
   checkOptions("dwa", options, ["temperature"]);
   const temperature = numberOption("dwa", "temperature", options.temperature ?? 2, { above: 0 });

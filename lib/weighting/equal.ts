@@ -9,8 +9,10 @@
 import { checkBound, checkOptions, readState } from "./common";
 import { Weighting, WeightingSetup } from "./types";
 
+/** {@link equal} takes no options. */
 export type EqualOptions = Record<string, never>;
 
+/** Equal weighting: L_total = Σ_i L_i, the usual baseline. */
 export function equal(options: EqualOptions = {}): Weighting<EqualOptions> {
   checkOptions("equal", options, []);
   let k: number | undefined;

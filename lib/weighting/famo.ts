@@ -21,6 +21,7 @@
 import { Adam64, AdamState, checkBound, checkOptions, checkPerTask, numberArray, numberOption, presentIn, presentIndices, readState, softmax } from "./common";
 import { AfterStepContext, WeighContext, Weighting, WeightingSetup } from "./types";
 
+/** Options of {@link famo}. */
 export interface FamoOptions {
   /** β, learning rate of the logits' Adam (default 0.025). */
   learningRate?: number;
@@ -48,6 +49,10 @@ export function famoLogitGradient(logits: readonly number[], before: readonly nu
   return z.map((zi, i) => zi * (delta[i] - zd));
 }
 
+/**
+ * FAMO (Liu et al., NeurIPS 2023): weights that make every task's loss fall at the same log rate, updated from
+ * one extra forward pass per step.
+ */
 export function famo(options: FamoOptions = {}): Weighting<FamoOptions & { learningRate: number; gamma: number }> & { logits(): number[] } {
   checkOptions("famo", options, ["learningRate", "gamma", "minLosses"]);
   const learningRate = numberOption("famo", "learningRate", options.learningRate ?? 0.025, { above: 0 });

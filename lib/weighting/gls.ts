@@ -13,6 +13,7 @@ import { MtlError } from "../errors";
 import { checkOptions, presentIn, presentIndices, readState, where } from "./common";
 import { WeighContext, Weighting, WeightingSetup } from "./types";
 
+/** {@link gls} takes no options. */
 export type GlsOptions = Record<string, never>;
 
 /** GLS's weights for given losses. */
@@ -25,6 +26,7 @@ export function glsWeights(losses: readonly number[], taskNames?: readonly strin
   return losses.map((l) => geometric / (k * l));
 }
 
+/** Geometric Loss Strategy (Chennupati et al., CVPRW 2019): minimises the geometric mean of the task losses. */
 export function gls(options: GlsOptions = {}): Weighting<GlsOptions> {
   checkOptions("gls", options, []);
   let names: string[] = [];

@@ -29,6 +29,7 @@ import { check } from "../errors";
 import { Adam64, AdamState, checkBound, checkOptions, finiteOrNull, numberArray, numberOption, numbersOrNaN, presentIn, presentIndices, readState, where } from "./common";
 import { GradientTarget, WeighContext, Weighting, WeightingSetup } from "./types";
 
+/** Options of {@link gradNorm}. */
 export interface GradNormOptions {
   /** Asymmetry α ≥ 0 (default 1.5): how hard tasks that train slower are pulled back. */
   alpha?: number;
@@ -38,6 +39,7 @@ export interface GradNormOptions {
   learningRate?: number;
 }
 
+/** GradNorm's quantities at one step: each task's gradient norm, its target and the loss that moves the weights. */
 export interface GradNormTerms {
   /** G_i = w_i ‖∇L_i‖. */
   norms: number[];
@@ -66,6 +68,10 @@ export function gradNormTerms(weights: readonly number[], gradNorms: readonly nu
   return { norms, meanNorm, rates, targets, gradient, loss };
 }
 
+/**
+ * GradNorm (Chen et al., ICML 2018): learns weights that bring each task's gradient norm to the mean norm times
+ * its relative inverse training rate to the power α.
+ */
 export function gradNorm(options: GradNormOptions = {}): Weighting<Required<GradNormOptions>> & { lastTerms(): GradNormTerms | undefined } {
   checkOptions("gradNorm", options, ["alpha", "target", "learningRate"]);
   const alpha = numberOption("gradNorm", "alpha", options.alpha ?? 1.5, { min: 0 });

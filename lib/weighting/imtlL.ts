@@ -15,11 +15,13 @@ import * as tf from "@tensorflow/tfjs";
 import { checkBound, checkOptions, numberArray, numberOption, readState } from "./common";
 import { Weighting, WeightingSetup } from "./types";
 
+/** Options of {@link imtlL}. */
 export interface ImtlLOptions {
   /** Starting value of every s_i (default 0, so w_i = 1). */
   initialScale?: number;
 }
 
+/** IMTL-L (Liu et al., ICLR 2021): learned loss scales e^{s_i} L_i − s_i that make the scaled losses equal. */
 export function imtlL(options: ImtlLOptions = {}): Weighting<Required<ImtlLOptions>> & { scales(): number[] } {
   checkOptions("imtlL", options, ["initialScale"]);
   const init = numberOption("imtlL", "initialScale", options.initialScale ?? 0);

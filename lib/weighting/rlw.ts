@@ -12,12 +12,14 @@ import { Rng, RngState } from "../random";
 import { checkBound, checkOptions, numberArray, numberOption, readState, softmax, where } from "./common";
 import { Weighting, WeightingSetup } from "./types";
 
+/** Options of {@link rlw}. */
 export interface RlwOptions {
   seed?: number;
   /** Distribution of λ̃ before the softmax (default "normal"). */
   distribution?: "normal" | "uniform";
 }
 
+/** Random Loss Weighting (Lin et al., TMLR 2022): fresh random weights at every step (softmax of normal draws by default). */
 export function rlw(options: RlwOptions = {}): Weighting<Required<RlwOptions>> {
   checkOptions("rlw", options, ["seed", "distribution"]);
   const seed = numberOption("rlw", "seed", options.seed ?? 0);

@@ -10,10 +10,12 @@ import { check, MtlError } from "../errors";
 import { checkPerTask, readState, where } from "./common";
 import { Weighting, WeightingSetup } from "./types";
 
+/** The fixed weights of {@link staticWeights}. */
 export interface StaticOptions {
   weights: readonly number[] | Readonly<Record<string, number>>;
 }
 
+/** Fixed weights, in task order or by task name: the hand-tuned linear scalarisation (`mtl.weighting.static`). */
 export function staticWeights(weights: readonly number[] | Readonly<Record<string, number>>): Weighting<StaticOptions> {
   const w = where("static");
   check(weights !== null && typeof weights === "object", w, () => `option 'weights' must be an array or an object keyed by task name, got ${String(weights)}.`);

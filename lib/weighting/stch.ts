@@ -24,6 +24,7 @@ import { check } from "../errors";
 import { checkBound, checkOptions, checkPerTask, numberArray, numberOption, presentIn, presentIndices, readState, softmax, where } from "./common";
 import { WeighContext, Weighting, WeightingSetup } from "./types";
 
+/** Options of {@link stch}. */
 export interface StchOptions {
   /** Smoothing μ > 0 (default 1); μ → 0 approaches the Tchebycheff max. */
   mu?: number;
@@ -40,6 +41,10 @@ export function stchWeights(losses: readonly number[], nadir: readonly number[],
   return p.map((pi, i) => (k * pi) / losses[i]);
 }
 
+/**
+ * Smooth Tchebycheff scalarisation (Lin et al., ICML 2024): a smooth maximum (log-sum-exp) of the task
+ * log-losses normalised by a nadir point, after a warm-up.
+ */
 export function stch(options: StchOptions = {}): Weighting<StchOptions & { mu: number; warmupEpochs: number }> & { nadir(): number[] | undefined } {
   checkOptions("stch", options, ["mu", "warmupEpochs", "nadir"]);
   const mu = numberOption("stch", "mu", options.mu ?? 1, { above: 0 });

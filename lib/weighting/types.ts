@@ -25,11 +25,16 @@ import { Task } from "../tasks/task";
 /** What GradNorm-style methods differentiate: the last shared layer's kernel W, or the shared representation z. */
 export type GradientTarget = "lastSharedLayer" | "representation";
 
+/** What a weighting method is bound to before training: the tasks and the model. */
 export interface WeightingSetup {
   tasks: readonly Task[];
   model: MultiTaskModel;
 }
 
+/**
+ * What a weighting method sees at each step: the losses (as numbers and inside the tape), and on demand the
+ * per-task gradient norms and batch metrics.
+ */
 export interface WeighContext {
   /** The trainer's global step. Methods that count epochs or steps keep their own count in their state. */
   readonly step: number;
@@ -51,6 +56,7 @@ export interface WeighContext {
   batchMetrics(): Promise<Array<Record<string, number>>>;
 }
 
+/** What a weighting method sees after the update: the losses before it and, on demand, after it on the same batch. */
 export interface AfterStepContext {
   /** The losses the step was weighed with (before the update). */
   readonly losses: readonly number[];
@@ -58,6 +64,10 @@ export interface AfterStepContext {
   lossesAfter(): Promise<number[]>;
 }
 
+/**
+ * A loss-weighting method: the k weights of each step's Σ w_i L_i, with state that checkpoints carry. The
+ * trainer's `weighting` option takes one; `mtl.weighting.*` build them.
+ */
 export interface Weighting<O extends object = object> {
   readonly name: string;
   /** The hyperparameters, with the paper's defaults filled in. */

@@ -22,8 +22,10 @@ import { check } from "../errors";
 import { checkBound, checkOptions, checkPerTask, numberArray, numberOption, readState, where } from "./common";
 import { Weighting, WeightingSetup } from "./types";
 
+/** Kendall's regression form (1/(2σ²)·L + log σ) or classification form (1/σ²·L + log σ). */
 export type UncertaintyForm = "regression" | "classification";
 
+/** Options of {@link uncertainty}. */
 export interface UncertaintyOptions {
   /** "auto" (by task kind), one form for all tasks, or one per task. */
   forms?: "auto" | UncertaintyForm | readonly UncertaintyForm[];
@@ -33,6 +35,10 @@ export interface UncertaintyOptions {
 
 const FORMS = ["regression", "classification"];
 
+/**
+ * Uncertainty weighting (Kendall, Gal & Cipolla, CVPR 2018): learned task variances σ_i², weights 1/σ_i² (or
+ * 1/(2σ_i²)) plus a log σ_i penalty.
+ */
 export function uncertainty(options: UncertaintyOptions = {}): Weighting<Required<UncertaintyOptions>> & { logVariances(): number[] } {
   checkOptions("uncertainty", options, ["forms", "initialLogVariance"]);
   const forms = options.forms ?? "auto";

@@ -1,7 +1,8 @@
 import * as tf from "@tensorflow/tfjs";
 import { expect } from "vitest";
 import { Rng } from "../../lib";
-import { Aggregator, AggregationContext, gramianOf } from "../../lib/aggregators";
+import { Aggregator, AggregationContext } from "../../lib/aggregators";
+import { gramianOf } from "../../lib/aggregators/types";
 
 /** Runs an aggregator on a plain matrix and reads the update back, synchronously (cpu and wasm only). */
 export function runSync(agg: Aggregator, rows: number[][], context?: AggregationContext): number[] {

@@ -4,8 +4,16 @@ import * as mtl from "../../lib";
 import { dualConeWeights } from "../../lib/aggregators/linalg/boxQp";
 import { projectSimplex, symmetricEigen, pinvPsd } from "../../lib/aggregators/linalg/matrix";
 import { combine, dot, gram, sampleMatrix } from "./helpers";
+import { alignedMtlWeights } from "../../lib/aggregators/alignedMtl";
+import { cagradWeights } from "../../lib/aggregators/cagrad";
+import { configWeights } from "../../lib/aggregators/config";
+import { fairgradWeights } from "../../lib/aggregators/fairgrad";
+import { imtlgWeights } from "../../lib/aggregators/imtlg";
+import { mgdaWeights } from "../../lib/aggregators/mgda";
+import { nashMtlWeights } from "../../lib/aggregators/nashMtl";
+import { pcgradCoefficients } from "../../lib/aggregators/pcgrad";
+import { dualprojWeights, upgradWeights } from "../../lib/aggregators/upgrad";
 
-const A = mtl.aggregators;
 const KINDS = ["full", "deficient", "zero"] as const;
 
 /** ~240 sampled Jacobians: k = 2..6 tasks, n = 2..9 columns (so both k ≤ n and k > n), three kinds. */
@@ -55,7 +63,7 @@ describe("linear algebra", () => {
   it("MGDA's min-norm point satisfies the KKT conditions to 1e-9", () => {
     for (const J of samples()) {
       const G = gram(J);
-      const w = A.mgdaWeights(G);
+      const w = mgdaWeights(G);
       expect(Math.abs(w.reduce((a, b) => a + b, 0) - 1)).toBeLessThan(1e-12);
       w.forEach((v) => expect(v).toBeGreaterThanOrEqual(0));
       const Gw = G.map((r) => dot(r, w));
@@ -92,7 +100,7 @@ describe("aggregator properties", () => {
       const G = gram(J);
       const k = G.length;
       const order = Array.from(rng.permutation(k));
-      const C = A.pcgradCoefficients(G, () => order);
+      const C = pcgradCoefficients(G, () => order);
       const tol = 1e-9 * scaleOf(G);
       C.forEach((c, i) => {
         const visited = order.filter((j) => j !== i && G[j][j] > 0);
@@ -107,14 +115,14 @@ describe("aggregator properties", () => {
     for (const J of samples()) {
       const G = gram(J);
       const tol = 1e-9 * scaleOf(G);
-      for (const w of [A.upgradWeights(G), A.dualprojWeights(G)]) {
+      for (const w of [upgradWeights(G), dualprojWeights(G)]) {
         const d = combine(J, w);
         J.forEach((g) => expect(dot(g, d)).toBeGreaterThanOrEqual(-tol));
       }
       const p = Array.from(rng.permutation(G.length));
       const Jp = permute(J, p);
-      const d = combine(J, A.upgradWeights(G));
-      const dp = combine(Jp, A.upgradWeights(gram(Jp)));
+      const d = combine(J, upgradWeights(G));
+      const dp = combine(Jp, upgradWeights(gram(Jp)));
       d.forEach((v, i) => expect(Math.abs(v - dp[i])).toBeLessThan(1e-8 * Math.sqrt(scaleOf(G)) + 1e-12));
     }
   });
@@ -122,13 +130,13 @@ describe("aggregator properties", () => {
   it("MGDA, CAGrad, IMTL-G, Nash-MTL, ConFIG, Aligned-MTL, DualProj are permutation-invariant", () => {
     const rng = new mtl.Rng(13);
     const methods: Array<[string, (G: number[][]) => number[]]> = [
-      ["MGDA", (G) => A.mgdaWeights(G)],
-      ["CAGrad", (G) => A.cagradWeights(G, 0.5)],
-      ["IMTL-G", A.imtlgWeights],
-      ["Nash-MTL", (G) => A.nashMtlWeights(G)],
-      ["ConFIG", A.configWeights],
-      ["Aligned-MTL", (G) => A.alignedMtlWeights(G)],
-      ["DualProj", A.dualprojWeights],
+      ["MGDA", (G) => mgdaWeights(G)],
+      ["CAGrad", (G) => cagradWeights(G, 0.5)],
+      ["IMTL-G", imtlgWeights],
+      ["Nash-MTL", (G) => nashMtlWeights(G)],
+      ["ConFIG", configWeights],
+      ["Aligned-MTL", (G) => alignedMtlWeights(G)],
+      ["DualProj", dualprojWeights],
     ];
     for (const J of samples(120, 5).filter((_, s) => s % 3 === 0)) {
       const G = gram(J);
@@ -149,14 +157,14 @@ describe("aggregator properties", () => {
     const rng = new mtl.Rng(14);
     const linear: Array<[string, (G: number[][]) => number[]]> = [
       ["mean", (G) => G.map(() => 1 / G.length)],
-      ["PCGrad", (G) => A.pcgradCoefficients(G, (i) => G.map((_, j) => j).filter((j) => j !== i)).reduce((s, c) => s.map((v, m) => v + c[m]), G.map(() => 0))],
-      ["MGDA", (G) => A.mgdaWeights(G)],
-      ["CAGrad", (G) => A.cagradWeights(G, 0.5)],
-      ["IMTL-G", A.imtlgWeights],
-      ["UPGrad", A.upgradWeights],
-      ["DualProj", A.dualprojWeights],
-      ["ConFIG", A.configWeights],
-      ["Aligned-MTL", (G) => A.alignedMtlWeights(G)],
+      ["PCGrad", (G) => pcgradCoefficients(G, (i) => G.map((_, j) => j).filter((j) => j !== i)).reduce((s, c) => s.map((v, m) => v + c[m]), G.map(() => 0))],
+      ["MGDA", (G) => mgdaWeights(G)],
+      ["CAGrad", (G) => cagradWeights(G, 0.5)],
+      ["IMTL-G", imtlgWeights],
+      ["UPGrad", upgradWeights],
+      ["DualProj", dualprojWeights],
+      ["ConFIG", configWeights],
+      ["Aligned-MTL", (G) => alignedMtlWeights(G)],
     ];
     for (const J of samples(90, 6).filter((_, s) => s % 3 !== 2)) {
       const a = Math.exp(2 * rng.normal());
@@ -171,8 +179,8 @@ describe("aggregator properties", () => {
           if (Math.abs(v - da[i]) > 1e-6 * size) throw new Error(`${name}: A(aJ) ≠ aA(J) at entry ${i}: ${da[i]} vs ${v}; a = ${a}; J = ${JSON.stringify(J)}`);
         });
       }
-      const n = combine(J, A.nashMtlWeights(G));
-      const na = combine(Ja, A.nashMtlWeights(Ga));
+      const n = combine(J, nashMtlWeights(G));
+      const na = combine(Ja, nashMtlWeights(Ga));
       n.forEach((v, i) => expect(Math.abs(v - na[i])).toBeLessThan(1e-6 * Math.max(1, Math.abs(v))));
     }
   });
@@ -189,7 +197,7 @@ describe("aggregator properties", () => {
         const gw = combine(J, w);
         return dot(gw, g0) + rho * Math.hypot(...gw);
       };
-      const w = A.cagradWeights(G, c);
+      const w = cagradWeights(G, c);
       const d = combine(J, w);
       // Recover w* from the weights: w = 1/k + (ρ/||g_w||) w*, so w* ∝ w − 1/k.
       const raw = w.map((v) => v - 1 / k);
@@ -222,7 +230,7 @@ describe("aggregator properties", () => {
       const sol = solveSmall(M, rhs);
       if (!sol) continue;
       const alpha = [1 - sol.reduce((s, v) => s + v, 0), ...sol];
-      const ours = A.imtlgWeights(G);
+      const ours = imtlgWeights(G);
       ours.forEach((v, i) => expect(Math.abs(v - alpha[i])).toBeLessThan(1e-6 * Math.max(1, Math.abs(alpha[i]))));
       const d = combine(J, ours);
       const p = U.map((u) => dot(u, d));
@@ -234,13 +242,13 @@ describe("aggregator properties", () => {
   it("Nash-MTL solves Gα = 1/α with ||d||² = k; FairGrad solves (Gw)_i = w_i^{−1/α}", () => {
     for (const J of samples(90, 10)) {
       const G = gram(J);
-      const w = A.nashMtlWeights(G);
+      const w = nashMtlWeights(G);
       if (w.every((v) => v === 0)) continue;
       const active = w.flatMap((v, i) => (v > 0 ? [i] : []));
       for (const i of active) expect(Math.abs(dot(G[i], w) * w[i] - 1)).toBeLessThan(1e-9);
       expect(dot(w, G.map((r) => dot(r, w)))).toBeCloseTo(active.length, 8);
       for (const alpha of [0.5, 2, 5]) {
-        const f = A.fairgradWeights(G, alpha);
+        const f = fairgradWeights(G, alpha);
         if (f.every((v) => v === 0)) continue;
         f.forEach((v, i) => {
           if (v > 0) expect(Math.abs(dot(G[i], f) / v ** (-1 / alpha) - 1)).toBeLessThan(1e-7);
@@ -253,13 +261,13 @@ describe("aggregator properties", () => {
     for (const J of samples(90, 11).filter((r) => r.length <= r[0].length)) {
       const G = gram(J);
       const k = G.length;
-      const rows = G.map((_, i) => combine(J, A.alignedMtlWeights(G, "min", G.map((__, j) => (i === j ? 1 : 0)))));
+      const rows = G.map((_, i) => combine(J, alignedMtlWeights(G, "min", G.map((__, j) => (i === j ? 1 : 0)))));
       const H = gram(rows);
       const { values } = symmetricEigen(H);
       const kept = values.filter((l) => l > 1e-6 * values[0]);
       kept.forEach((l) => expect(Math.abs(l - kept[0])).toBeLessThan(1e-6 * kept[0]));
       if (!fullRank(G)) continue;
-      const d = combine(J, A.configWeights(G));
+      const d = combine(J, configWeights(G));
       const p = J.map((r) => dot(r, d) / Math.hypot(...r));
       p.forEach((v) => expect(Math.abs(v - p[0])).toBeLessThan(1e-6 * Math.max(1, Math.abs(p[0]))));
       expect(p[0]).toBeGreaterThanOrEqual(-1e-9);

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import * as mtl from "../../lib";
 import { recordOnce, taskGradients } from "../../lib/train/jacobian";
 import { eachBackend } from "../helpers/backends";
+import { numbersOf } from "../helpers/reads";
 
 const A = mtl.aggregators;
 
@@ -15,43 +16,44 @@ function toyData(rows = 96, seed = 1) {
   return { tasks, data: mtl.fromArrays({ x, targets: { a, b }, tasks }) };
 }
 
-function params(model: mtl.MultiTaskModel): number[] {
-  return model.namedVariables().flatMap(([, v]) => Array.from(v.dataSync()));
+async function params(model: mtl.MultiTaskModel): Promise<number[]> {
+  return (await Promise.all(model.namedVariables().map(([, v]) => v.data()))).flatMap((v) => Array.from(v));
 }
 
 eachBackend(() => {
   describe("aggregated training step", () => {
-    it("per-task gradients from one forward equal separately computed gradients (param and rep)", () => {
+    it("per-task gradients from one forward equal separately computed gradients (param and rep)", async () => {
       const { tasks, data } = toyData(16);
       const model = mtl.hardSharing({ inputSize: 4, trunk: [8, 6], tasks, seed: 3 });
       const x = tf.tensor2d(data.features, [16, 4]);
       const targets = tasks.map((t) => t.targetTensor(data.targets[t.name], 16));
       const shared = model.sharedVariables().map(([, v]) => v);
       const taskVars = tasks.map((_, i) => model.taskVariables(i).map(([, v]) => v));
-      const expected = tasks.map((t, i) =>
-        tf.tidy(() => {
+      const expected = await Promise.all(tasks.map((t, i) =>
+        numbersOf(() => {
           const { grads } = tf.variableGrads(() => t.loss(model.forward(x, true)[i], targets[i]), [...shared, ...taskVars[i]]);
-          return shared.flatMap((v) => Array.from(grads[v.name].dataSync()));
+          return tf.concat(shared.map((v) => tf.reshape(grads[v.name], [-1])));
         }),
-      );
-      const expectedRep = tasks.map((t, i) =>
-        tf.tidy(() => {
+      ));
+      const expectedRep = await Promise.all(tasks.map((t, i) =>
+        numbersOf(() => {
           const z = model.encode(x, true);
           const [g] = tf.grads((zz: tf.Tensor) => t.loss(model.decode(zz as tf.Tensor2D, x, true)[i], targets[i]))([z]);
-          return Array.from(g.dataSync());
+          return g;
         }),
-      );
+      ));
       for (const level of ["param", "rep"] as const) {
         const before = tf.memory().numTensors;
-        const rows = tf.tidy(() =>
+        const jacobian = tf.tidy(() =>
           recordOnce(x, () => {
             const z = model.encode(x, true);
             const outs = model.decode(z, x, true);
             const losses = tasks.map((t, i) => t.loss(outs[i], targets[i]));
-            const { jacobian } = taskGradients(level, losses, shared, taskVars, z);
-            return jacobian.arraySync();
+            return tf.keep(taskGradients(level, losses, shared, taskVars, z).jacobian);
           }),
         );
+        const rows = (await jacobian.array()) as number[][];
+        jacobian.dispose();
         expect(tf.memory().numTensors).toBe(before);
         const want = level === "param" ? expected : expectedRep;
         rows.forEach((row, i) => row.forEach((v, j) => expect(v).toBeCloseTo(want[i][j], 5)));
@@ -66,7 +68,7 @@ eachBackend(() => {
         const model = mtl.hardSharing({ inputSize: 4, trunk: [8], tasks, seed: 5 });
         const trainer = new mtl.Trainer({ model, tasks, epochs: 2, batchSize: 16, optimizer: tf.train.sgd(0.05), progress: false, aggregator, level, shuffle: false });
         await trainer.fit(data);
-        const p = params(model);
+        const p = await params(model);
         model.dispose();
         return p;
       };
@@ -83,7 +85,7 @@ eachBackend(() => {
         const model = mtl.hardSharing({ inputSize: 4, trunk: [8], tasks, seed: 5 });
         const trainer = new mtl.Trainer({ model, tasks, epochs: 2, batchSize: 16, optimizer: tf.train.sgd(0.05), progress: false, aggregator, level: aggregator ? "param" : undefined, shuffle: false, clipTaskNorm: 0.1 });
         await trainer.fit(data);
-        const p = params(model);
+        const p = await params(model);
         model.dispose();
         return p;
       };
@@ -157,4 +159,4 @@ eachBackend(() => {
       model.dispose();
     });
   });
-});
+}, { webgpu: true });

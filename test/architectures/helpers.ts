@@ -33,7 +33,18 @@ export function values(v: tf.Tensor): number[] {
   return Array.from(v.dataSync());
 }
 
-/** Largest absolute difference between two lists of tensors. */
+/** Largest absolute difference between two lists of tensors, read with await (every backend). */
+export async function maxDiffOf(a: tf.Tensor[], b: tf.Tensor[]): Promise<number> {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    const [x, y] = await Promise.all([a[i].data(), b[i].data()]);
+    expect(x.length).toBe(y.length);
+    for (let j = 0; j < x.length; j++) m = Math.max(m, Math.abs(x[j] - y[j]));
+  }
+  return m;
+}
+
+/** Largest absolute difference between two lists of tensors (synchronous reads: cpu and wasm). */
 export function maxDiff(a: tf.Tensor[], b: tf.Tensor[]): number {
   let m = 0;
   a.forEach((t, i) => {

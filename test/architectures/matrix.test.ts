@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import * as mtl from "../../lib";
 import { eachBackend } from "../helpers/backends";
 import { everyKind } from "./helpers";
+import { isTiedModel } from "../../lib/architectures/tied";
 
 // Five inputs; tasks cls (3 logits), bin (1), tags (3), reg (1): a plain output layer on width w
 // costs 8w + 8 parameters over the four tasks.
@@ -51,7 +52,7 @@ const TRAINING: Array<{ name: string; options: (model: mtl.MultiTaskModel) => Pa
 
 function regs(model: mtl.MultiTaskModel): mtl.regularizers.Regularizer[] {
   const r = [mtl.regularizers.l2(1e-4, { on: "shared" })];
-  return mtl.isTiedModel(model) ? [...r, mtl.regularizers.softSharing(1e-2)] : r;
+  return isTiedModel(model) ? [...r, mtl.regularizers.softSharing(1e-2)] : r;
 }
 
 eachBackend(() => {

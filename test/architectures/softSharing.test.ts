@@ -2,7 +2,7 @@ import * as tf from "@tensorflow/tfjs";
 import { beforeAll, describe, expect, it } from "vitest";
 import * as mtl from "../../lib";
 import { eachBackend, setBackend } from "../helpers/backends";
-import { copyInto, maxDiff, twoRegressions } from "./helpers";
+import { copyInto, maxDiffOf, twoRegressions } from "./helpers";
 
 // Hand-built parameters: three towers of one 2 → 2 layer (kernel, bias), and a center.
 const KERNELS = [
@@ -35,11 +35,11 @@ const sq = (v: number[]) => v.reduce((s, x) => s + x * x, 0);
 const abs1 = (v: number[]) => v.reduce((s, x) => s + Math.abs(x), 0);
 const sub = (a: number[], b: number[]) => a.map((x, j) => x - b[j]);
 
-function penaltyAndGrads(model: mtl.SoftSharingModel, reg: mtl.regularizers.Regularizer) {
+async function penaltyAndGrads(model: mtl.SoftSharingModel, reg: mtl.regularizers.Regularizer) {
   const vars = model.namedVariables();
   const { value, grads } = tf.variableGrads(() => reg.penalty(model), vars.map(([, v]) => v));
-  const out = { value: value.dataSync()[0], grads: {} as Record<string, number[]> };
-  for (const [name, v] of vars) out.grads[name] = grads[v.name] ? Array.from(grads[v.name].dataSync()) : [];
+  const out = { value: (await value.data())[0], grads: {} as Record<string, number[]> };
+  for (const [name, v] of vars) out.grads[name] = grads[v.name] ? Array.from(await grads[v.name].data()) : [];
   value.dispose();
   tf.dispose(Object.values(grads));
   return out;
@@ -50,10 +50,10 @@ const towerGrad = (g: Record<string, number[]>, i: number) => [...g[`tower.t${i}
 
 eachBackend(() => {
   describe("soft-sharing penalty", () => {
-    it("center form, L2, learned θ_s: λ Σ_i ||θ_i − θ_s||², gradients 2λ(θ_i − θ_s) and −2λ Σ_i (θ_i − θ_s)", () => {
+    it("center form, L2, learned θ_s: λ Σ_i ||θ_i − θ_s||², gradients 2λ(θ_i − θ_s) and −2λ Σ_i (θ_i − θ_s)", async () => {
       const model = handBuilt("learned");
       const lambda = 0.3;
-      const r = penaltyAndGrads(model, mtl.regularizers.softSharing(lambda));
+      const r = await penaltyAndGrads(model, mtl.regularizers.softSharing(lambda));
       const expected = lambda * [0, 1, 2].reduce((s, i) => s + sq(sub(theta(i), learnedCenter)), 0);
       expect(r.value).toBeCloseTo(expected, 4);
       for (let i = 0; i < 3; i++) {
@@ -66,14 +66,14 @@ eachBackend(() => {
       model.dispose();
     });
 
-    it("center form with the mean: equals the pairwise form / k, gradient 2λ(θ_i − θ̄)", () => {
+    it("center form with the mean: equals the pairwise form / k, gradient 2λ(θ_i − θ̄)", async () => {
       const model = handBuilt("mean");
       const lambda = 0.5;
-      const center = penaltyAndGrads(model, mtl.regularizers.softSharing(lambda));
+      const center = await penaltyAndGrads(model, mtl.regularizers.softSharing(lambda));
       const expected = lambda * [0, 1, 2].reduce((s, i) => s + sq(sub(theta(i), meanCenter)), 0);
       expect(center.value).toBeCloseTo(expected, 4);
       for (let i = 0; i < 3; i++) towerGrad(center.grads, i).forEach((g, j) => expect(g).toBeCloseTo(2 * lambda * (theta(i)[j] - meanCenter[j]), 5));
-      const pairwise = penaltyAndGrads(model, mtl.regularizers.softSharing(lambda, { form: "pairwise" }));
+      const pairwise = await penaltyAndGrads(model, mtl.regularizers.softSharing(lambda, { form: "pairwise" }));
       const pairs = sq(sub(theta(0), theta(1))) + sq(sub(theta(0), theta(2))) + sq(sub(theta(1), theta(2)));
       expect(pairwise.value).toBeCloseTo(lambda * pairs, 4);
       expect(pairwise.value).toBeCloseTo(3 * center.value, 4);
@@ -85,9 +85,9 @@ eachBackend(() => {
       model.dispose();
     });
 
-    it("L1 variants: λ Σ_i ||θ_i − θ_s||₁ with gradient λ·sign, and the pairwise L1", () => {
+    it("L1 variants: λ Σ_i ||θ_i − θ_s||₁ with gradient λ·sign, and the pairwise L1", async () => {
       const model = handBuilt("learned");
-      const r = penaltyAndGrads(model, mtl.regularizers.softSharing(2, { distance: "l1" }));
+      const r = await penaltyAndGrads(model, mtl.regularizers.softSharing(2, { distance: "l1" }));
       expect(r.value).toBeCloseTo(2 * [0, 1, 2].reduce((s, i) => s + abs1(sub(theta(i), learnedCenter)), 0), 4);
       for (let i = 0; i < 3; i++) {
         towerGrad(r.grads, i).forEach((g, j) => {
@@ -97,28 +97,33 @@ eachBackend(() => {
       }
       model.dispose();
       const meanModel = handBuilt("mean");
-      const p = penaltyAndGrads(meanModel, mtl.regularizers.softSharing(1, { form: "pairwise", distance: "l1" }));
+      const p = await penaltyAndGrads(meanModel, mtl.regularizers.softSharing(1, { form: "pairwise", distance: "l1" }));
       expect(p.value).toBeCloseTo(abs1(sub(theta(0), theta(1))) + abs1(sub(theta(0), theta(2))) + abs1(sub(theta(1), theta(2))), 4);
       meanModel.dispose();
     });
 
-    it("per-layer λ and biases: false choose what is penalised", () => {
+    it("per-layer λ and biases: false choose what is penalised", async () => {
       const tasks = [mtl.tasks.regression("a"), mtl.tasks.regression("b")];
       const model = mtl.softSharing({ inputSize: 3, towers: [4, 2], tasks, center: "mean", seed: 3 });
-      const by = (l: number, biases = true) =>
-        mtl.regularizers.softSharing({ [l]: 1 }, { biases }).penalty(model).dataSync()[0];
-      const all = mtl.regularizers.softSharing(1).penalty(model).dataSync()[0];
-      expect(by(0) + by(1)).toBeCloseTo(all, 4);
-      const perLayer = mtl.regularizers.softSharing({ 0: 0.1, 1: 10 }).penalty(model).dataSync()[0];
-      expect(perLayer).toBeCloseTo(0.1 * by(0) + 10 * by(1), 3);
+      const valueOf = async (r: mtl.regularizers.Regularizer) => {
+        const p = r.penalty(model);
+        const v = (await p.data())[0];
+        p.dispose();
+        return v;
+      };
+      const by = (l: number, biases = true) => valueOf(mtl.regularizers.softSharing({ [l]: 1 }, { biases }));
+      const all = await valueOf(mtl.regularizers.softSharing(1));
+      expect((await by(0)) + (await by(1))).toBeCloseTo(all, 4);
+      const perLayer = await valueOf(mtl.regularizers.softSharing({ 0: 0.1, 1: 10 }));
+      expect(perLayer).toBeCloseTo(0.1 * (await by(0)) + 10 * (await by(1)), 3);
       // Biases start at zero (Glorot), so leaving them out changes nothing here; make them differ.
       model.towers[0].layers[0].bias!.assign(tf.ones([4]));
-      expect(by(0)).toBeGreaterThan(by(0, false) + 1.9); // two towers: 2 · 4 · (1/2)² = 2
+      expect(await by(0)).toBeGreaterThan((await by(0, false)) + 1.9); // two towers: 2 · 4 · (1/2)² = 2
       expect(mtl.regularizers.softSharing(1).name).toBe("softSharing(center,l2)");
       model.dispose();
     });
 
-    it("keeps the tensor count flat", () => {
+    it("keeps the tensor count flat", async () => {
       const model = handBuilt("learned");
       const reg = mtl.regularizers.softSharing(1, { distance: "l1" });
       reg.penalty(model).dispose();
@@ -141,7 +146,7 @@ eachBackend(() => {
         const single = singles[i];
         await new mtl.Trainer({ model: single, tasks: [tasks[i]], optimizer: mtl.optimizers.adam({ learningRate: 0.01 }), ...opts }).fit(data);
         const softVars = [...soft.towers[i].namedVariables(), ...soft.heads[i].namedVariables()].map(([, v]) => v);
-        expect(maxDiff(softVars, single.namedVariables().map(([, v]) => v))).toBeLessThan(1e-5);
+        expect(await maxDiffOf(softVars, single.namedVariables().map(([, v]) => v))).toBeLessThan(1e-5);
         single.dispose();
       }
       soft.dispose();
@@ -152,9 +157,9 @@ eachBackend(() => {
       const { tasks, data } = twoRegressions(64, 6);
       const distance = async (lambda: number, center: "learned" | "mean") => {
         const model = mtl.softSharing({ inputSize: 4, towers: [8], tasks, seed: 2, center });
-        const start = model.towerDistances()[0][1];
+        const start = (await model.towerDistancesAsync())[0][1];
         await new mtl.Trainer({ model, tasks, epochs: 15, batchSize: 16, progress: false, regularizers: [mtl.regularizers.softSharing(lambda)], optimizer: mtl.optimizers.sgd(0.02) }).fit(data);
-        const d = model.towerDistances()[0][1];
+        const d = (await model.towerDistancesAsync())[0][1];
         model.dispose();
         return { start, d };
       };
@@ -171,7 +176,7 @@ eachBackend(() => {
       expect(tightLearned.d).toBeLessThan(0.03 * tightLearned.start);
     });
   });
-});
+}, { webgpu: true });
 
 describe("soft sharing with GradNorm", () => {
   beforeAll(() => setBackend("cpu"));
@@ -191,7 +196,7 @@ describe("soft sharing with GradNorm", () => {
 describe("soft sharing: bad input", () => {
   const tasks = [mtl.tasks.regression("a"), mtl.tasks.regression("b")];
 
-  it("refuses tying towers of different shapes, naming layer and task", () => {
+  it("refuses tying towers of different shapes, naming layer and task", async () => {
     expect(() => mtl.softSharing({ inputSize: 3, tasks, towers: { a: [4, 2], b: [5, 2] } })).toThrow(/layer 0 is \[3,5\] in the tower of task 'b'/);
     expect(() => mtl.softSharing({ inputSize: 3, tasks, towers: { a: [4, 2], b: [4] } })).toThrow(/same depth/);
     expect(() => mtl.softSharing({ inputSize: 3, tasks, towers: { a: [4, 2], b: [4, 3] }, tie: [0, 1] })).toThrow(/layer 1 is \[4,3\]/);
@@ -206,7 +211,7 @@ describe("soft sharing: bad input", () => {
     expect(() => mtl.softSharing({ inputSize: 3, tasks, towers: [4], center: "median" as never })).toThrow(/'center'/);
   });
 
-  it("refuses λ < 0, unknown options, λ for an untied layer, the pairwise form with a learned center, a model without towers", () => {
+  it("refuses λ < 0, unknown options, λ for an untied layer, the pairwise form with a learned center, a model without towers", async () => {
     expect(() => mtl.regularizers.softSharing(-1)).toThrow(/λ must be a finite number ≥ 0, got -1/);
     expect(() => mtl.regularizers.softSharing({ 0: -0.5 })).toThrow(/λ of layer 0/);
     expect(() => mtl.regularizers.softSharing(NaN)).toThrow(/λ/);

@@ -12,7 +12,9 @@ const cloned = new Set<string>();
 
 /** Registers `name` as a copy of the cpu backend (its kernels included). */
 export function registerCpuClone(name: string, init: () => void = () => {}): void {
-  const cpu = tf.findBackend("cpu") ?? (tf.setBackend("cpu"), tf.findBackend("cpu"));
+  // The cpu backend initialises synchronously: it is registered once setBackend returns.
+  if (!tf.findBackend("cpu")) void tf.setBackend("cpu");
+  const cpu = tf.findBackend("cpu");
   const Cpu = Object.getPrototypeOf(cpu).constructor as new () => tf.KernelBackend;
   tf.registerBackend(name, () => {
     init();

@@ -15,7 +15,7 @@
  *
  * Backends: tensorflow (when @tensorflow/tfjs-node(-gpu) loads), wasm, cpu, and, when mtlkit's
  * optional native addon is built, wasm+native and cpu+native (OpenBLAS matmul and fused Adam through
- * mtl.native.enableNativeKernels, MTLKIT_BENCH_NATIVE_THREADS threads, default 1).
+ * mtl.backends.enableNativeKernels, MTLKIT_BENCH_NATIVE_THREADS threads, default 1).
  *
  * Each round measures, on one backend: the matmuls, then each model in mtlkit and in PyTorch
  * (alternating which goes first), then the matmuls again, so each model's share of the matmul speed
@@ -38,6 +38,7 @@ import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import * as mtl from "../../lib";
 import { Mlp } from "../../lib/layers/block";
+import { loadNative } from "../../lib/native/addon";
 
 /** The criterion of issue 2: wasm training on the mlp reaches this share of wasm's matmul GFLOP/s. */
 const TARGET_SHARE = 0.6;
@@ -127,8 +128,8 @@ function parseOptions(argv: string[]): Options {
 
 /** Native TensorFlow when it loads, then wasm and cpu, then both with mtlkit's native kernels when built. */
 function defaultBackends(): string[] {
-  const native = mtl.backendInfo().candidates.find((c) => c.name === "tensorflow");
-  const addon = mtl.native.loadNative().status.available;
+  const native = mtl.backends.backendInfo().candidates.find((c) => c.name === "tensorflow");
+  const addon = loadNative().status.available;
   return [...(native?.available ? ["tensorflow"] : []), "wasm", "cpu", ...(addon ? ["wasm+native", "cpu+native"] : [])];
 }
 
@@ -282,7 +283,7 @@ function buildModel(spec: ModelSpec): { tasks: mtl.Task[]; model: mtl.MultiTaskM
   }
   if (spec.name === "cnn") {
     const tasks = classAndValue();
-    const trunk = mtl.cnnEncoder({ height: 28, width: 28, channels: 1, filters: [16, 32], kernelSize: 3, dense: [128], seed: 1 });
+    const trunk = mtl.layers.cnnEncoder({ height: 28, width: 28, channels: 1, filters: [16, 32], kernelSize: 3, dense: [128], seed: 1 });
     return { tasks, model: mtl.hardSharing({ inputSize: spec.input, trunk, tasks, seed: 1 }) };
   }
   const tasks = classAndValue();
@@ -355,21 +356,21 @@ interface BackendResult {
 
 async function benchBackend(backend: string, options: Options, torch?: TorchChild): Promise<BackendResult> {
   const [base, variant] = backend.split("+");
-  await mtl.useBestBackend({ prefer: base as mtl.BackendName });
+  await mtl.useBestBackend({ prefer: base as mtl.backends.BackendName });
   // "wasm" and "cpu" mean the backends' own kernels, whatever useBestBackend turned on by default;
   // "+native" turns mtlkit's native kernels on with a fixed thread count (1, as PyTorch here).
-  mtl.native.disableNativeKernels();
-  let device = mtl.backendInfo().device;
+  mtl.backends.disableNativeKernels();
+  let device = mtl.backends.backendInfo().device;
   if (variant === "native") {
     const threads = Number(process.env.MTLKIT_BENCH_NATIVE_THREADS ?? 1);
-    const status = mtl.native.enableNativeKernels({ threads });
+    const status = mtl.backends.enableNativeKernels({ threads });
     if (!status.enabled.includes(base as "wasm" | "cpu")) throw new Error(`train-throughput: ${backend}: the native kernels are not available (${status.reason})`);
     device = `${device} + native kernels (${status.reason})`;
   }
   try {
     return await benchOn(backend, device, options, torch);
   } finally {
-    mtl.native.disableNativeKernels();
+    mtl.backends.disableNativeKernels();
   }
 }
 

@@ -85,7 +85,7 @@ describe("misused inputs are refused with an MtlError naming the culprit", () =>
           await refused(body, ...patterns);
         });
 
-        it("input width ≠ model inputSize: fit, evaluate, predict and mtl.evaluate name both numbers", async () => {
+        it("input width ≠ model inputSize: fit, evaluate, predict and mtl.evaluation.evaluate name both numbers", async () => {
           setPath();
           const t = trainer();
           const wide = data(8, 4);
@@ -93,7 +93,7 @@ describe("misused inputs are refused with an MtlError naming the culprit", () =>
           await refused(() => t.fit(wide), /Trainer.fit/, /the training data/, msg);
           await refused(() => t.evaluate(wide), msg);
           await refused(() => t.predict(wide), msg);
-          await refused(() => mtl.evaluate(t.model, wide, t.tasks), msg);
+          await refused(() => mtl.evaluation.evaluate(t.model, wide, t.tasks), msg);
           await refused(() => t.trainStep(tf.zeros([2, 4]) as tf.Tensor2D, [tf.tensor1d([0, 1], "int32"), tf.zeros([2, 1])]), /\[rows, 5\]/, /got \[2, 4\]/);
           expect(t.step).toBe(0);
           t.model.dispose();
@@ -119,7 +119,7 @@ describe("misused inputs are refused with an MtlError naming the culprit", () =>
           await refused(() => t.fit(d), msg);
           await refused(() => t.evaluate(d), msg);
           await refused(() => t.predict(d), msg);
-          await refused(() => mtl.evaluate(t.model, d, t.tasks), msg);
+          await refused(() => mtl.evaluation.evaluate(t.model, d, t.tasks), msg);
           await refused(() => t.trainStep(tf.zeros([2, 5]) as tf.Tensor2D, [tf.tensor1d([0, 1], "int32"), tf.zeros([2, 1])]), msg);
           await refused(() => trainer(t.model), msg);
         });
@@ -154,7 +154,7 @@ describe("misused inputs are refused with an MtlError naming the culprit", () =>
           for (const model of models) {
             const msg = /head for task 'c' outputs 3 units but classification\('c'\) needs 5/;
             await refused(() => trainer(model, wider), msg);
-            await refused(() => mtl.evaluate(model, wideData, wider), msg);
+            await refused(() => mtl.evaluation.evaluate(model, wideData, wider), msg);
             await refused(() => new mtl.Trainer({ model, tasks: wider, sampler: mtl.data.roundRobin({ c: 10, r: 10 }) }), msg);
             model.dispose();
           }
@@ -191,7 +191,7 @@ describe("misused inputs are refused with an MtlError naming the culprit", () =>
           const before = tf.memory().numTensors;
           for (let i = 0; i < 3; i++) {
             trainer(model).optimizer.dispose();
-            mtl.evaluate(model, data(4), tasks3());
+            mtl.evaluation.evaluate(model, data(4), tasks3());
           }
           expect(tf.memory().numTensors).toBe(before);
           model.dispose();

@@ -116,7 +116,7 @@ describe("Trainer.fit with one dataset per task and a task sampler", () => {
     const { tasks, data } = toyData(32);
     const model = mtl.hardSharing({ inputSize: 3, trunk: [8], tasks, seed: 3 });
     const datasets = { a: data, b: data };
-    const trainer = new mtl.Trainer({ model, tasks, sampler: mtl.data.roundRobin(mtl.datasetSizes(datasets)), batchSize: 8, progress: false });
+    const trainer = new mtl.Trainer({ model, tasks, sampler: mtl.data.roundRobin(mtl.data.datasetSizes(datasets)), batchSize: 8, progress: false });
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 250);
     const err = await trainer.fit(datasets, { steps: 1_000_000, signal: controller.signal }).catch((e: unknown) => e);

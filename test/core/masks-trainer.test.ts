@@ -17,6 +17,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as mtl from "../../lib";
 import { disableNativeKernels, enableNativeKernels, loadNative } from "../../lib/native";
 import { fusedMlpStep } from "../../lib/train/steps/fusedMlp";
+import { dtpWeight } from "../../lib/weighting/dtp";
+import { dwaWeights } from "../../lib/weighting/dwa";
+import { glsWeights } from "../../lib/weighting/gls";
+import { stchWeights } from "../../lib/weighting/stch";
 import { eachBackend, setBackend } from "../helpers/backends";
 import { trapSyncReads } from "../helpers/syncReads";
 
@@ -112,7 +116,7 @@ eachBackend(() => describe("masked losses", () => {
 
 describe("weightings with a task absent from a batch", () => {
   onCpu();
-  const methods: Array<[string, () => mtl.Weighting]> = [
+  const methods: Array<[string, () => mtl.weighting.Weighting]> = [
     ["equal", () => mtl.weighting.equal()],
     ["uncertainty", () => mtl.weighting.uncertainty()],
     ["dwa", () => mtl.weighting.dwa()],
@@ -187,7 +191,7 @@ describe("weightings with a task absent from a batch", () => {
   });
 
   it("DWA holds a task's epoch mean when no step of the epoch had its labels; DTP holds its KPI; GLS, FAMO and STCH weigh the present tasks", async () => {
-    const bind = <W extends mtl.Weighting>(w: W, k = 2) => {
+    const bind = <W extends mtl.weighting.Weighting>(w: W, k = 2) => {
       const ts = Array.from({ length: k }, (_, i) => mtl.tasks.binary(`t${i}`));
       w.bind({ tasks: ts, model: mtl.hardSharing({ inputSize: 2, trunk: [2], tasks: ts }) });
       return w;
@@ -203,18 +207,18 @@ describe("weightings with a task absent from a batch", () => {
     dwa.endEpoch!([1, 2]);
     dwa.endEpoch!([0.5, NaN]);
     expect(dwa.state().epochLosses).toEqual([[1, 2], [0.5, 2]]);
-    expect(await dwa.weigh(ctx([1, 1], [true, true]))).toEqual(mtl.weighting.dwaWeights([1, 2], [0.5, 2], 1));
+    expect(await dwa.weigh(ctx([1, 1], [true, true]))).toEqual(dwaWeights([1, 2], [0.5, 2], 1));
 
     const dtp = bind(mtl.weighting.dtp({ alpha: 0.5, metrics: "accuracy" }));
     await dtp.weigh(ctx([1, NaN], [true, false], [{ accuracy: 0.5 }, {}]));
     expect(dtp.kpis()).toEqual([0.5, NaN]);
     const w = await dtp.weigh(ctx([1, 1], [true, true], [{ accuracy: 0.7 }, { accuracy: 0.9 }]));
     expect(dtp.kpis()).toEqual([0.6, 0.9]);
-    expect(w).toEqual([mtl.weighting.dtpWeight(0.6, 1), mtl.weighting.dtpWeight(0.9, 1)]);
+    expect(w).toEqual([dtpWeight(0.6, 1), dtpWeight(0.9, 1)]);
     expect(JSON.parse(JSON.stringify(bind(mtl.weighting.dtp()).state()))).toEqual({ method: "dtp", kpis: null });
 
     expect(await bind(mtl.weighting.gls(), 3).weigh(ctx([2, NaN, 8], [true, false, true]))).toEqual([...(() => {
-      const g = mtl.weighting.glsWeights([2, 8]);
+      const g = glsWeights([2, 8]);
       return [g[0], 0, g[1]];
     })()]);
     const famo = bind(mtl.weighting.famo(), 3);
@@ -227,7 +231,7 @@ describe("weightings with a task absent from a batch", () => {
     const stch = bind(mtl.weighting.stch({ nadir: [1, 1, 1] }), 3);
     const sw = await stch.weigh(ctx([1, NaN, 2], [true, false, true]));
     expect(sw).toEqual([...(() => {
-      const s = mtl.weighting.stchWeights([1, 2], [1, 1], 1);
+      const s = stchWeights([1, 2], [1, 1], 1);
       return [s[0], 0, s[1]];
     })()]);
   });

@@ -39,7 +39,7 @@ eachBackend(() => {
   describe("an update rule and a batch source that do not fit are refused before training, naming both", () => {
     it("a sampler with an aggregator, or with a weighting that weighs every task at each step", () => {
       const { tasks, datasets, model } = setup();
-      const sampler = mtl.data.roundRobin(mtl.datasetSizes(datasets));
+      const sampler = mtl.data.roundRobin(mtl.data.datasetSizes(datasets));
       expect(() => new mtl.Trainer({ model, tasks, sampler, aggregator: mtl.aggregators.pcgrad() })).toThrow(
         /Trainer: option 'aggregator' \(PCGrad\) cannot be used with option 'sampler' \(roundRobin\)/);
       expect(() => new mtl.Trainer({ model, tasks, sampler, weighting: mtl.weighting.dwa() })).toThrow(
@@ -51,7 +51,7 @@ eachBackend(() => {
 
     it("a sampler without per-task datasets, and a rep-level aggregator with per-task datasets", async () => {
       const { tasks, datasets, single, model } = setup();
-      const sampler = mtl.data.roundRobin(mtl.datasetSizes(datasets));
+      const sampler = mtl.data.roundRobin(mtl.data.datasetSizes(datasets));
       const sampled = new mtl.Trainer({ model, tasks, sampler, progress: false });
       await expect(sampled.fit(single)).rejects.toThrow(/Trainer\.fit: option 'sampler' \(roundRobin\) draws one task per step from one dataset per task, but the training data is one dataset/);
       await expect(sampled.fit(datasets, { validation: { c: single, x: single } as never })).rejects.toThrow(/validation set .* has a dataset for 'x'/);
@@ -115,7 +115,7 @@ eachBackend(() => {
         const build = () => {
           const { tasks, datasets } = setup();
           const model = mtl.hardSharing({ inputSize: 3, trunk: [8], tasks, seed: 4 });
-          const sampler = mtl.data.temperature(mtl.datasetSizes(datasets), { T: 2, seed: 5 });
+          const sampler = mtl.data.temperature(mtl.data.datasetSizes(datasets), { T: 2, seed: 5 });
           return { tasks, datasets, model, options: { model, tasks, sampler, batchSize: 8, seed: 3, progress: false, clipTaskNorm: 5 } };
         };
         const straight = build();

@@ -44,7 +44,7 @@ eachBackend(() => {
       expect(history.epochs[29].validationMetrics!.cls.accuracy).toBeGreaterThan(0.8);
       expect(history.lossCurve("reg")[0]).toBeGreaterThan(history.lossCurve("reg").at(-1)! * 3);
       expect(history.weightCurve("reg").every((w) => w === 2)).toBe(true);
-      const result = trainer.evaluate(test);
+      const result = await trainer.evaluateAsync(test);
       expect(result.reg.metrics.r2).toBeGreaterThan(0.8);
       expect(history.run?.backend).toBe(tf.getBackend());
       const frame = history.toDataFrame();
@@ -89,7 +89,12 @@ eachBackend(() => {
         tasks,
         batchSize: 16,
         progress: false,
-        callbacks: { onStepEnd: (r) => (seen.push(r.step), r.step < 5) },
+        callbacks: {
+          onStepEnd: (r) => {
+            seen.push(r.step);
+            return r.step < 5;
+          },
+        },
       });
       await trainer.fit(data, { epochs: 10 });
       expect(seen).toEqual([0, 1, 2, 3, 4, 5]);
@@ -107,14 +112,14 @@ eachBackend(() => {
         heads: { reg: { apply: (h: tf.Tensor2D) => tf.matMul(h, w) as tf.Tensor2D, variables: [w], outputSize: 1 } },
       });
       expect(model.sharedVariables().length).toBe(2);
-      const before = w.dataSync().slice();
+      const before = (await w.data()).slice();
       const trainer = new mtl.Trainer({ model, tasks, batchSize: 16, progress: false });
       await trainer.fit(data, { epochs: 1 });
-      expect(w.dataSync()).not.toEqual(before);
+      expect(await w.data()).not.toEqual(before);
       model.dispose();
     });
   });
-});
+}, { webgpu: true });
 
 describe("bad input is refused before training", () => {
   const { tasks } = toyData(4);

@@ -31,7 +31,7 @@ describe("IDX files", () => {
     bytes[2] = 0x0d; // float type
     const file = join(tmp, "bad-magic");
     writeFileSync(file, bytes);
-    expect(() => readIdx(file, 1)).toThrow(new RegExp(`bad-magic.*wrong magic number 00 00 0d 01; expected 00 00 08 01`));
+    expect(() => readIdx(file, 1)).toThrow(/bad-magic.*wrong magic number 00 00 0d 01; expected 00 00 08 01/);
   });
 
   it("reports a truncated file (short read) with the expected and actual sizes", () => {

@@ -6,6 +6,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { describe, expect, it } from "vitest";
 import * as mtl from "../../lib";
+import { validateForTasks } from "../../lib/data/dataset";
 
 const tasks = () => [mtl.tasks.classification("c", { classes: 3 }), mtl.tasks.regression("r")];
 
@@ -61,7 +62,7 @@ describe("label masks from arrays", () => {
     expect(() => mtl.fromArrays({ x, targets: { c, r }, masks: { sex: [1, 1, 1, 1, 1] }, tasks: tasks() })).toThrow(/mask for 'sex', which has no targets/);
     // A dataset built by hand with a wrong-length mask is refused when it meets the tasks.
     const data = mtl.fromArrays({ x, targets: { c, r }, tasks: tasks() });
-    expect(() => mtl.validateForTasks({ ...data, masks: { r: new Uint8Array(4) } }, tasks())).toThrow(/the label mask of task 'r' has 4 entries but the dataset has 5 rows/);
+    expect(() => validateForTasks({ ...data, masks: { r: new Uint8Array(4) } }, tasks())).toThrow(/the label mask of task 'r' has 4 entries but the dataset has 5 rows/);
   });
 
   it("masks a multi-output row whose values are all missing, and refuses a row with some missing", () => {
@@ -131,7 +132,7 @@ describe("masks through subsets, splits and standardisation", () => {
     expect(total).toBe(mask.filter(Boolean).length);
     expect(mtl.fitStandardizer(splits.train).apply(splits.test).masks).toBe(splits.test.masks);
     // Per-task datasets: the samplers' sizes are the rows that carry each task's own label.
-    expect(mtl.datasetSizes({ c: data, r: data })).toEqual({ c: 20, r: 13 });
+    expect(mtl.data.datasetSizes({ c: data, r: data })).toEqual({ c: 20, r: 13 });
   });
 });
 
@@ -145,14 +146,14 @@ describe("evaluation under masks", () => {
     const model = mtl.hardSharing({ inputSize: 2, trunk: [4], tasks: ts, seed: 1 });
     const labelledRows = mask.flatMap((m, i) => (m ? [i] : []));
     for (const batchSize of [7, 1024]) {
-      const full = mtl.evaluate(model, data, ts, { batchSize });
-      const onLabelled = mtl.evaluate(model, mtl.subset(data, labelledRows), ts);
+      const full = mtl.evaluation.evaluate(model, data, ts, { batchSize });
+      const onLabelled = mtl.evaluation.evaluate(model, mtl.subset(data, labelledRows), ts);
       expect(full.tasks.r.labelled).toBe(30);
       expect(full.tasks.c.labelled).toBe(40);
       expect(full.tasks.r.loss).toBeCloseTo(onLabelled.tasks.r.loss, 5);
       expect(full.tasks.r.metrics.mse).toBeCloseTo(onLabelled.tasks.r.metrics.mse, 6);
       expect(full.tasks.r.metrics.r2).toBeCloseTo(onLabelled.tasks.r.metrics.r2, 6);
-      expect(full.tasks.c.metrics.accuracy).toBe(mtl.evaluate(model, data, ts).tasks.c.metrics.accuracy);
+      expect(full.tasks.c.metrics.accuracy).toBe(mtl.evaluation.evaluate(model, data, ts).tasks.c.metrics.accuracy);
     }
     const trainer = new mtl.Trainer({ model, tasks: ts, progress: false });
     expect(trainer.evaluate(data).r.labelled).toBe(30);
@@ -161,15 +162,15 @@ describe("evaluation under masks", () => {
     const predicted = trainer.predict(data);
     const scored = mtl.evaluation.evaluatePredictions(ts, predicted, data);
     expect(scored.tasks.r.labelled).toBe(30);
-    expect(scored.tasks.r.metrics.mse).toBeCloseTo(mtl.evaluate(model, data, ts).tasks.r.metrics.mse, 5);
+    expect(scored.tasks.r.metrics.mse).toBeCloseTo(mtl.evaluation.evaluate(model, data, ts).tasks.r.metrics.mse, 5);
     // A test set on which a task has no label at all: loss and metrics NaN, labelled 0 (not an error).
     const none = mtl.fromArrays({ x, targets: { c, r }, masks: { r: mask.map(() => 0) }, tasks: ts });
-    const e = mtl.evaluate(model, none, ts);
+    const e = mtl.evaluation.evaluate(model, none, ts);
     expect(e.tasks.r.labelled).toBe(0);
     expect(e.tasks.r.loss).toBeNaN();
     expect(e.tasks.r.metrics.mse).toBeNaN();
     const before = tf.memory().numTensors;
-    mtl.evaluate(model, data, ts, { batchSize: 7 });
+    mtl.evaluation.evaluate(model, data, ts, { batchSize: 7 });
     expect(tf.memory().numTensors).toBe(before);
     model.dispose();
   });

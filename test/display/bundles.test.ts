@@ -72,7 +72,7 @@ afterAll(() => {
 
 describe("rich displays", () => {
   it("backend info: what runs and every candidate", () => {
-    const info = mtl.backendInfo();
+    const info = mtl.backends.backendInfo();
     const b = checkKind("backend info", info);
     expect(b["text/plain"]).toMatch(new RegExp(`^Backend: ${info.backend} on `));
     for (const c of info.candidates) expect(b["text/html"]).toContain(`>${c.name}`);
@@ -82,7 +82,7 @@ describe("rich displays", () => {
   });
 
   it("an evaluation: one row per task and metric", () => {
-    const ev = mtl.evaluate(trainer.model, data, tasks);
+    const ev = mtl.evaluation.evaluate(trainer.model, data, tasks);
     const b = checkKind("evaluation", ev);
     const html = b["text/html"] as string;
     expect(html.match(/<tr>/g)!.length).toBe(1 + ev.rows.length);

@@ -163,7 +163,7 @@ describe("evaluate and tasks with metrics of their own", () => {
     const task = mtl.tasks.boundingBox("box");
     const model = mtl.hardSharing({ inputSize: 2, trunk: [3], tasks: [task], seed: 1 });
     const data = mtl.fromArrays({ x: [[0, 1], [1, 0], [0.5, 0.5]], targets: { box: [[0, 0, 1, 1], [0.2, 0.2, 0.6, 0.9], [0, 0.5, 0.5, 1]] }, tasks: [task] });
-    const result = mtl.evaluate(model, data, [task], { batchSize: 2 });
+    const result = mtl.evaluation.evaluate(model, data, [task], { batchSize: 2 });
     const direct = task.metrics(task.decode(new mtl.Trainer({ model, tasks: [task], progress: false }).predictRaw(data)[0], 3), data.targets.box.values);
     expect(result.tasks.box.metrics.meanIoU).toBeCloseTo(direct.meanIoU, 10);
     expect(Object.keys(result.tasks.box.metrics)).toEqual(expect.arrayContaining(["mse", "mae", "r2", "meanIoU", "iou50"]));

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import * as mtl from "../../lib";
 import { cosineMatrix, lookaheadAffinity, relatednessMonitor, sharedGradients, suggestGroups } from "../../lib/eval/relatedness";
 import { eachBackend } from "../helpers/backends";
+import { batchTensors } from "../../lib/data/dataset";
 
 function problem(rows = 64, seed = 1) {
   const rng = new mtl.Rng(seed);
@@ -16,7 +17,7 @@ function problem(rows = 64, seed = 1) {
   return { tasks, data };
 }
 
-const tensors = (data: mtl.MultiTaskData, tasks: mtl.Task[]) => mtl.data.batchTensors(data, tasks, Int32Array.from({ length: data.rows }, (_, i) => i));
+const tensors = (data: mtl.MultiTaskData, tasks: mtl.Task[]) => batchTensors(data, tasks, Int32Array.from({ length: data.rows }, (_, i) => i));
 
 describe("cosineMatrix and suggestGroups", () => {
   it("cosines of hand vectors; a zero gradient has cosine 0", () => {

@@ -11,7 +11,7 @@ export function trapSyncReads(): () => void {
   const saved: Record<string, unknown> = {};
   for (const name of ["dataSync", "arraySync", "bufferSync"]) {
     saved[name] = proto[name];
-    proto[name] = function () {
+    proto[name] = () => {
       throw new Error(`synchronous read: Tensor.${name}() on the training path`);
     };
   }

@@ -39,7 +39,7 @@ it("a notebook shows mtlkit's results as HTML tables", () => {
     { source: "trainer.evaluate(data)" },
     { source: "trainer.history" },
     { source: "model" },
-    { source: "mtl.deltaM({ a: { accuracy: 0.9 } }, { a: { accuracy: 0.8 } }, { higherIsBetter: { a: { accuracy: true } } })" },
+    { source: "mtl.evaluation.deltaM({ a: { accuracy: 0.9 } }, { a: { accuracy: 0.8 } }, { higherIsBetter: { a: { accuracy: true } } })" },
     { source: "const run = (v: number) => ({ a: { accuracy: v } });\nmtl.evaluation.negativeTransfer([run(0.9), run(0.91)], [run(0.8), run(0.82)], { higherIsBetter: { a: { accuracy: true } } })" },
     { source: `await trainer.save(${JSON.stringify(path.join(work, "ckpt"))});\nmtl.listCheckpoints(${JSON.stringify(path.join(work, "ckpt"))})` },
   ]);

@@ -54,7 +54,7 @@ describe("notebook progress", () => {
     // The last redraw is the final state.
     const last = sent.at(-1)!;
     expect(html(last)).toContain('<progress value="1.0000"');
-    expect(String(last.bundle["text/plain"])).toMatch(/^█{30} epoch 150\/150  step 3000 /);
+    expect(String(last.bundle["text/plain"])).toMatch(/^█{30} epoch 150\/150 {2}step 3000 /);
     const final = trainer.history.steps.at(-1)!;
     expect(String(last.bundle["text/plain"])).toContain(`loss a ${final.losses[0].toPrecision(4)}  b ${final.losses[1].toPrecision(4)}`);
     model.dispose();

@@ -64,6 +64,7 @@ describe("IOPub under a flood", () => {
       const flood = [
         "const flood = newDisplay();",
         "const pad = 'x'.repeat(2000);",
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: the cell's own template literal.
         "for (let i = 0; i < 20000; i++) flood.update(`update ${i} ${pad}`);",
         "console.log('printed after the flood');",
         "'flood done'",

@@ -77,6 +77,7 @@ describe("top-level await", () => {
     ["(await (async () => 6)())", 6],
     ["await (Promise.resolve(7))", 7],
     ["1 + await (async () => 7)()", 8],
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the cell's own template literal.
     ["`v${await (async () => 9)()}`", "v9"],
     ["true ? await (async () => 10)() : 0", 10],
     ["false ? 0 : await Promise.resolve(11)", 11],

@@ -69,7 +69,7 @@ const executeContent = (code: string, extra: JsonObject = {}): JsonObject => ({
 });
 
 /** The text/plain result of a cell, failing with its error otherwise. */
-async function valueOf(client: KernelClient, code: string, timeoutMs = 60_000): Promise<string> {
+async function resultOf(client: KernelClient, code: string, timeoutMs = 60_000): Promise<string> {
   const r = await client.execute(code, { timeoutMs, graceMs: 5000 });
   if (r.reply.status !== "ok") throw new Error(`${code}: ${r.reply.status} ${r.reply.ename}: ${r.reply.evalue}`);
   const result = r.messages.find((m) => m.header.msg_type === "execute_result");
@@ -102,7 +102,7 @@ describe("a failing compiler never wedges the kernel", () => {
   it("a cell re-run after its missing package appears runs, and so does every later cell", async () => {
     const client = await startKernel({ MTLKIT_TEST_FAULTS: "execute,convert,complete,inspect" });
     try {
-      await valueOf(client, "let a = 1");
+      await resultOf(client, "let a = 1");
       const missing = await client.execute('import { p } from "fakepkg";\np', { timeoutMs: 60_000 });
       expect(missing.reply.evalue).toMatch(/Cannot find module 'fakepkg'/);
       // `npm i fakepkg`, then `npm run build` rewriting a declaration file with the same bytes.
@@ -112,16 +112,16 @@ describe("a failing compiler never wedges the kernel", () => {
       fs.writeFileSync(path.join(pkg, "index.js"), "exports.p = 7;\n");
       fs.writeFileSync(path.join(pkg, "index.d.ts"), "export declare const p: number;\n");
       await sleep(1500);
-      expect(await valueOf(client, 'import { p } from "fakepkg";\np')).toBe("7");
+      expect(await resultOf(client, 'import { p } from "fakepkg";\np')).toBe("7");
       fs.writeFileSync(path.join(pkg, "index.d.ts"), "export declare const p: number;\n");
       await sleep(1500);
-      expect(await valueOf(client, "p + a")).toBe("8");
+      expect(await resultOf(client, "p + a")).toBe("8");
 
       // The compiler throwing on convert, twice in a row (the rebuilt one too): an error reply.
       const broken = await client.execute("// mtlkit-fault:convert\n1", { timeoutMs: 60_000 });
       expect(broken.reply.status).toBe("error");
       expect(broken.reply.ename).toBe("CompilerError");
-      expect(await valueOf(client, "a + 1")).toBe("2");
+      expect(await resultOf(client, "a + 1")).toBe("2");
       // The engine itself throwing: still exactly one reply, with an error.
       const failed = await client.execute("// mtlkit-fault:execute\n1", { timeoutMs: 60_000 });
       expect(failed.reply.status).toBe("error");
@@ -135,7 +135,7 @@ describe("a failing compiler never wedges the kernel", () => {
       expect(inspectReply.content.status).toBe("ok");
       const completed = await request(client, "complete_request", { code: "a", cursor_pos: 1 });
       expect(completed.content.matches).toContain("a");
-      expect(await valueOf(client, "a + 2")).toBe("3");
+      expect(await resultOf(client, "a + 2")).toBe("3");
     } finally {
       await client.shutdown();
     }
@@ -164,7 +164,7 @@ describe("replayed messages", () => {
       return done;
     };
     try {
-      await valueOf(client, "(globalThis as any).hits = 0");
+      await resultOf(client, "(globalThis as any).hits = 0");
       const exec = encode(
         { identities: [], header: newHeader("execute_request", "replay"), parent_header: {}, metadata: {}, content: executeContent("(globalThis as any).hits++"), buffers: [] },
         signer,
@@ -174,7 +174,7 @@ describe("replayed messages", () => {
       await sleep(500);
       await shell.send(exec);
       expect(await counted).toBe(1);
-      expect(await valueOf(client, "(globalThis as any).hits")).toBe("1");
+      expect(await resultOf(client, "(globalThis as any).hits")).toBe("1");
 
       const info1 = encode({ identities: [], header: newHeader("kernel_info_request", "replay"), parent_header: {}, metadata: {}, content: {}, buffers: [] }, signer);
       const counted2 = replies(control, JSON.parse(info1[2].toString()).msg_id as string, 4000);
@@ -196,7 +196,7 @@ describe("stop_on_error and interrupts reach only the cells they should", () => 
   it("a cell sent right after an error reply runs (30 times); cells queued before it are aborted", async () => {
     const client = await startKernel();
     try {
-      await valueOf(client, "let n = 0");
+      await resultOf(client, "let n = 0");
       const statuses: string[] = [];
       for (let i = 0; i < 30; i++) {
         const error = await request(client, "execute_request", executeContent(`throw new Error("boom ${i}")`));
@@ -205,7 +205,7 @@ describe("stop_on_error and interrupts reach only the cells they should", () => 
         statuses.push(String(next.content.status));
       }
       expect(statuses.filter((s) => s !== "ok")).toEqual([]);
-      expect(await valueOf(client, "n")).toBe("30");
+      expect(await resultOf(client, "n")).toBe("30");
       // Sent together with the failing cell: queued before its reply, so aborted.
       const [failing, queued1, queued2] = await Promise.all([
         request(client, "execute_request", executeContent("await new Promise((r) => setTimeout(r, 300));\nthrow new Error('x')")),
@@ -213,7 +213,7 @@ describe("stop_on_error and interrupts reach only the cells they should", () => 
         request(client, "execute_request", executeContent("++n")),
       ]);
       expect([failing.content.status, queued1.content.status, queued2.content.status]).toEqual(["error", "aborted", "aborted"]);
-      expect(await valueOf(client, "n")).toBe("30");
+      expect(await resultOf(client, "n")).toBe("30");
     } finally {
       await client.shutdown();
     }
@@ -222,7 +222,7 @@ describe("stop_on_error and interrupts reach only the cells they should", () => 
   it("a cell sent right after an interrupt reply runs (30 times, busy and awaiting cells)", async () => {
     const client = await startKernel();
     try {
-      await valueOf(client, "let m = 0");
+      await resultOf(client, "let m = 0");
       const outcomes: string[] = [];
       for (let i = 0; i < 30; i++) {
         const busy = i % 2 === 0 ? "for (;;) {}" : "await new Promise((r) => setTimeout(r, 60_000))";
@@ -234,7 +234,7 @@ describe("stop_on_error and interrupts reach only the cells they should", () => 
         outcomes.push(`${String(a.content.ename ?? a.content.status)}/${String(b.content.status)}${b.content.ename ? ` ${String(b.content.ename)}` : ""}`);
       }
       expect(outcomes.filter((o) => o !== "Interrupted/ok")).toEqual([]);
-      expect(await valueOf(client, "m")).toBe("30");
+      expect(await resultOf(client, "m")).toBe("30");
     } finally {
       await client.shutdown();
     }
@@ -244,7 +244,7 @@ describe("stop_on_error and interrupts reach only the cells they should", () => 
 describe("shutdown and restart", () => {
   it("shutdown ends a kernel busy in execSync, and the process it waits for, within seconds", async () => {
     const client = await startKernel();
-    const kernelPid = Number(await valueOf(client, "process.pid"));
+    const kernelPid = Number(await resultOf(client, "process.pid"));
     const supervisorPid = client.pid!;
     void request(client, "execute_request", executeContent('require("child_process").execSync("sleep 600")'));
     expect(await waitUntil(() => childrenOf(kernelPid).some((c) => /sleep 600/.test(c.cmd)), 30_000)).toBe(true);
@@ -330,7 +330,7 @@ describe("a cell run with store_history false is not retained", () => {
   it("the kernel's heap after a 20 MB cell with store_history false returns to where it was", async () => {
     const client = await startKernel();
     try {
-      await valueOf(
+      await resultOf(
         client,
         [
           "const heapNow = () => {",
@@ -340,7 +340,7 @@ describe("a cell run with store_history false is not retained", () => {
           "};",
         ].join("\n"),
       );
-      const reading = async () => Number(await valueOf(client, "heapNow()"));
+      const reading = async () => Number(await resultOf(client, "heapNow()"));
       const lowest = async () => Math.min(await reading(), await reading(), await reading());
       const before = await lowest();
       const mb = 20;

@@ -117,7 +117,7 @@ describe("notebook outputs and HTML", () => {
     expect(outs[0].text).toEqual(["a\n", "b\n"]);
     expect(outs[1].data).toEqual({ "text/plain": ["v2"] });
     expect(c.collect(cell, [m("stream", { name: "stdout", text: "x" }), m("clear_output", { wait: false })])).toEqual([]);
-    expect(markdownToHtml("# T\n\n- a *b*\n")).toBe("<h1>T</h1>\n<ul><li>a <em>b</em></li></ul>");
+    expect(markdownToHtml("# T\n\n- a *b*\n")).toBe("<h1>T</h1>\n<ul>\n<li>a <em>b</em></li>\n</ul>\n");
   });
 
   it("expands a directory into its notebooks", () => {

@@ -157,10 +157,10 @@ eachBackend((backend) => {
       });
       const trainer = new Trainer({ model, tasks, epochs: 25, batchSize: 32, progress: false, seed: 2, optimizer: tf.train.adam(0.01) });
       await trainer.fit(data);
-      const ev = trainer.evaluate(data);
+      const ev = await trainer.evaluateAsync(data);
       expect(ev.parity.metrics.accuracy).toBeGreaterThan(0.95);
       expect(ev.has1.metrics.accuracy).toBeGreaterThan(0.85);
       model.dispose();
     });
   });
-});
+}, { webgpu: true });

@@ -9,12 +9,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Claims, claimsFileOf, ExecutedNotebook, readingsOf } from "./readings";
+import { checkExportedHtml, chromiumAvailable } from "../helpers/htmlCheck";
 
 const root = join(__dirname, "..", "..");
 const cli = join(root, "dist", "kernel", "cli.js");
 const notebooks = readdirSync(join(root, "notebooks")).filter((f) => /^\d\d-.*\.ipynb$/.test(f)).sort();
 const work = mkdtempSync(join(tmpdir(), "mtlkit-tutorials-"));
 const env = { ...process.env, JUPYTER_PATH: join(work, "jupyter") };
+const chromium = chromiumAvailable();
 
 beforeAll(() => {
   execFileSync(process.execPath, [cli, "kernel", "install", "--jupyter-dir", join(work, "jupyter")], { env, stdio: "ignore" });
@@ -48,6 +50,8 @@ describe("tutorial notebooks", () => {
         const claims = ((await import(claimsFile)) as { default: Claims }).default;
         claims(readingsOf(executed));
       }
+      // the exported page renders in Chromium: math, tables, bullets, figure titles (test/helpers/htmlCheck.ts)
+      if (chromium) expect((await checkExportedHtml(join(out, name.replace(/\.ipynb$/, ".html")), { notebook: executed })).problems).toEqual([]);
     }, 900_000);
   }
 });

@@ -37,11 +37,9 @@ const autodiff = (x: tf.Tensor2D, w: tf.Tensor2D, b?: tf.Tensor1D) => {
 };
 
 /** max_ij |a − c| / (γ_k (|A|·|B|)_ij): at most 2 when both products are within float32 rounding. */
-function roundingRatio(a: tf.Tensor, c: tf.Tensor, absProduct: tf.Tensor, k: number): number {
+async function roundingRatio(a: tf.Tensor, c: tf.Tensor, absProduct: tf.Tensor, k: number): Promise<number> {
   const gamma = (k * EPS) / (1 - k * EPS);
-  const av = a.dataSync();
-  const cv = c.dataSync();
-  const bound = absProduct.dataSync();
+  const [av, cv, bound] = await Promise.all([a.data(), c.data(), absProduct.data()]);
   let worst = 0;
   for (let i = 0; i < av.length; i++) worst = Math.max(worst, Math.abs(av[i] - cv[i]) / (gamma * bound[i] + 1e-30));
   return worst;
@@ -58,32 +56,38 @@ function randomShapes(rng: mtl.Rng): Array<[number, number, number]> {
 eachBackend((backend) => {
   describe("linear: the fast gradient equals autodiff's", () => {
     for (const withBias of [true, false]) {
-      it(`random shapes, ${withBias ? "with" : "without"} bias`, () => {
+      it(`random shapes, ${withBias ? "with" : "without"} bias`, async () => {
         const rng = new mtl.Rng(withBias ? 11 : 12);
         const before = tf.memory().numTensors;
+        const read = async (t: tf.Tensor) => Array.from(await t.data());
         for (const [m, k, n] of randomShapes(rng)) {
-          tf.tidy(() => {
+          // Built in a tidy scope that keeps what it returns; read with await; freed together below.
+          const made = tf.tidy(() => {
             const x = randomTensor(rng, [m, k]) as tf.Tensor2D;
             const w = randomTensor(rng, [k, n]) as tf.Tensor2D;
             const b = withBias ? (randomTensor(rng, [n]) as tf.Tensor1D) : undefined;
             const u = randomTensor(rng, [m, n]) as tf.Tensor2D;
-            // The forward value is the same ops: identical.
-            expect(Array.from(linear(x, w, b).dataSync())).toEqual(Array.from(autodiff(x, w, b).dataSync()));
-            const fast = gradsOf(linear, x, w, u, b);
-            const plain = gradsOf(autodiff, x, w, u, b);
-            expect(fast.map((g) => g.shape)).toEqual(plain.map((g) => g.shape));
-            const where = `[${m},${k}]×[${k},${n}]`;
-            if (backend === "cpu") {
-              fast.forEach((g, i) => expect(Array.from(g.dataSync()), `${where} gradient ${i}`).toEqual(Array.from(plain[i].dataSync())));
-            } else {
+            return {
+              forward: [linear(x, w, b), autodiff(x, w, b)],
+              fast: gradsOf(linear, x, w, u, b),
+              plain: gradsOf(autodiff, x, w, u, b),
               // ∂x = U·Wᵀ sums over n; ∂W = xᵀ·U sums over m.
-              const dxBound = tf.matMul(tf.abs(u), tf.abs(w), false, true);
-              const dwBound = tf.matMul(tf.abs(x), tf.abs(u), true, false);
-              expect(roundingRatio(fast[0], plain[0], dxBound, n), `${where} ∂x`).toBeLessThanOrEqual(2);
-              expect(roundingRatio(fast[1], plain[1], dwBound, m), `${where} ∂W`).toBeLessThanOrEqual(2);
-              if (b) expect(Array.from(fast[2].dataSync()), `${where} ∂b`).toEqual(Array.from(plain[2].dataSync()));
-            }
+              bounds: [tf.matMul(tf.abs(u), tf.abs(w), false, true), tf.matMul(tf.abs(x), tf.abs(u), true, false)],
+            };
           });
+          const { forward, fast, plain, bounds } = made;
+          // The forward value is the same ops: identical.
+          expect(await read(forward[0])).toEqual(await read(forward[1]));
+          expect(fast.map((g) => g.shape)).toEqual(plain.map((g) => g.shape));
+          const where = `[${m},${k}]×[${k},${n}]`;
+          if (backend === "cpu") {
+            for (const [i, g] of fast.entries()) expect(await read(g), `${where} gradient ${i}`).toEqual(await read(plain[i]));
+          } else {
+            expect(await roundingRatio(fast[0], plain[0], bounds[0], n), `${where} ∂x`).toBeLessThanOrEqual(2);
+            expect(await roundingRatio(fast[1], plain[1], bounds[1], m), `${where} ∂W`).toBeLessThanOrEqual(2);
+            if (withBias) expect(await read(fast[2]), `${where} ∂b`).toEqual(await read(plain[2]));
+          }
+          tf.dispose([...forward, ...fast, ...plain, ...bounds]);
         }
         expect(tf.memory().numTensors).toBe(before);
       });
@@ -114,7 +118,7 @@ eachBackend((backend) => {
       tf.dispose([x, w, b]);
     });
   });
-});
+}, { webgpu: true });
 
 interface Wrapped {
   restore(): void;
@@ -154,7 +158,7 @@ describe("on wasm, Dense layers never call BatchMatMul with a transpose flag", (
 
   it("a training step of a hard-sharing model: every product runs the plain kernel, and only the needed ones run", async () => {
     await setBackend("wasm");
-    mtl.native.disableNativeKernels(); // the plain wasm kernel, not mtlkit's native one
+    mtl.backends.disableNativeKernels(); // the plain wasm kernel, not mtlkit's native one
     expect(transposesExplicitly()).toBe(true);
     const tasks = [mtl.tasks.classification("c", { classes: 3 }), mtl.tasks.regression("r")];
     const model = mtl.hardSharing({ inputSize: 7, trunk: [9, 6], tasks, seed: 1 });

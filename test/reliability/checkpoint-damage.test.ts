@@ -189,6 +189,7 @@ describe("other damage", () => {
     expect(o.warnings).toEqual([]);
   });
 
+  // biome-ignore lint/suspicious/noExplicitAny: the edits reach into the manifest's JSON at any depth.
   const editManifest = (dir: string, edit: (m: any) => void, resum = false) => {
     const path = join(dir, NEWEST, "manifest.json");
     const m = JSON.parse(readFileSync(path, "utf8"));
@@ -199,7 +200,7 @@ describe("other damage", () => {
       // As if written by a buggy writer: the checksum matches the changed manifest.
       const sums = join(dir, NEWEST, "SHA256SUMS");
       const hash = createHash("sha256").update(text).digest("hex");
-      writeFileSync(sums, readFileSync(sums, "utf8").replace(/^[0-9a-f]{64}(?=  manifest\.json$)/m, hash));
+      writeFileSync(sums, readFileSync(sums, "utf8").replace(/^[0-9a-f]{64}(?= {2}manifest\.json$)/m, hash));
     }
   };
 

@@ -89,7 +89,9 @@ describe("history storage", () => {
 
     const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
     const resumed = makeTrainer().trainer;
+    expect(resumed.history.run!.startedAt).not.toBe(trainer.history.run!.startedAt);
     await resumed.load(dir);
+    expect(resumed.history.run).toEqual(trainer.history.run); // the run it continues
     expect(warn.mock.calls.flat().join("\n")).toMatch(/step-00000020 \(weights\.bin does not match/);
     warn.mockRestore();
     expect(resumed.step).toBe(10);

@@ -35,6 +35,7 @@ const taskSpecs = [
 
 describe("fuzzed bad input", () => {
   it("fromArrays: works or throws an MtlError naming the culprit (and then features are finite)", () => {
+    // biome-ignore lint/nursery/noFloatingPromises: fc.assert of a synchronous property returns nothing.
     fc.assert(
       fc.property(matrix, fc.dictionary(fc.constantFrom("c", "b", "m", "r", "zz"), matrix, { maxKeys: 4 }), fc.subarray([0, 1, 2, 3]), (x, targets, which) => {
         const tasks = which.map((i) => taskSpecs[i]());
@@ -46,6 +47,7 @@ describe("fuzzed bad input", () => {
   });
 
   it("task, model and trainer options from untyped callers", () => {
+    // biome-ignore lint/nursery/noFloatingPromises: fc.assert of a synchronous property returns nothing.
     fc.assert(
       fc.property(anyValue, fc.anything({ maxDepth: 2 }), (name, options) => {
         for (const make of [mtl.tasks.classification, mtl.tasks.binary, mtl.tasks.multiLabel, mtl.tasks.regression]) {
@@ -55,6 +57,7 @@ describe("fuzzed bad input", () => {
       { numRuns: 300 },
     );
     const tasks = [mtl.tasks.regression("r"), mtl.tasks.classification("c", { classes: 2 })];
+    // biome-ignore lint/nursery/noFloatingPromises: fc.assert of a synchronous property returns nothing.
     fc.assert(
       fc.property(anyValue, fc.oneof(fc.array(anyValue, { maxLength: 3 }), anyValue), fc.oneof(fc.constantFrom("relu", "tanh"), anyValue), (inputSize, trunk, activation) => {
         const model = workOrExplain(() => mtl.hardSharing({ inputSize, trunk, tasks, activation } as never));
@@ -63,6 +66,7 @@ describe("fuzzed bad input", () => {
       { numRuns: 300 },
     );
     const model = mtl.hardSharing({ inputSize: 2, trunk: [3], tasks });
+    // biome-ignore lint/nursery/noFloatingPromises: fc.assert of a synchronous property returns nothing.
     fc.assert(
       fc.property(
         fc.record({ epochs: anyValue, batchSize: anyValue, weights: fc.oneof(fc.array(anyValue, { maxLength: 3 }), fc.dictionary(fc.string({ maxLength: 2 }), anyValue), anyValue), seed: anyValue }, { requiredKeys: [] }),
@@ -77,6 +81,7 @@ describe("fuzzed bad input", () => {
 
   it("fromDataFrame on random records, and fit/evaluate on things that are not datasets", async () => {
     const tasks = [mtl.tasks.classification("c", { classes: ["x", "y"] }), mtl.tasks.regression("r")];
+    // biome-ignore lint/nursery/noFloatingPromises: fc.assert of a synchronous property returns nothing.
     fc.assert(
       fc.property(fc.array(fc.record({ f: anyValue, g: anyValue, c: anyValue, r: anyValue }, { requiredKeys: [] }), { maxLength: 6 }), fc.constantFrom("refuse", "drop", "x", null), (records, missing) => {
         const data = workOrExplain(() => mtl.fromDataFrame(records, { features: ["f", "g"], tasks, missing } as never));

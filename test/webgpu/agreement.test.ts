@@ -43,7 +43,7 @@ const PROBLEMS: Problem[] = [
     inputSize: 64,
     build: () => {
       const tasks = twoTasks();
-      const trunk = mtl.cnnEncoder({ height: 8, width: 8, channels: 1, filters: [4, 8], dense: [16], seed: 2 });
+      const trunk = mtl.layers.cnnEncoder({ height: 8, width: 8, channels: 1, filters: [4, 8], dense: [16], seed: 2 });
       return { model: mtl.hardSharing({ inputSize: 64, trunk, tasks, seed: 2 }), tasks };
     },
   },

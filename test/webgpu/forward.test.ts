@@ -21,13 +21,13 @@ const MODELS: Array<{ name: string; inputSize: number; tokens?: number; build():
   {
     name: "hardSharing over cnnEncoder",
     inputSize: 36,
-    build: () => mtl.hardSharing({ inputSize: 36, trunk: mtl.cnnEncoder({ height: 6, width: 6, filters: [4], dense: [8], seed: 7 }), tasks: tasks(), seed: 7 }),
+    build: () => mtl.hardSharing({ inputSize: 36, trunk: mtl.layers.cnnEncoder({ height: 6, width: 6, filters: [4], dense: [8], seed: 7 }), tasks: tasks(), seed: 7 }),
   },
   {
     name: "hardSharing over textEncoder",
     inputSize: 6,
     tokens: 10,
-    build: () => mtl.hardSharing({ inputSize: 6, trunk: mtl.textEncoder({ sequenceLength: 6, vocabularySize: 10, embeddingSize: 4, channels: [8], seed: 8 }), tasks: tasks(), seed: 8 }),
+    build: () => mtl.hardSharing({ inputSize: 6, trunk: mtl.layers.textEncoder({ sequenceLength: 6, vocabularySize: 10, embeddingSize: 4, channels: [8], seed: 8 }), tasks: tasks(), seed: 8 }),
   },
 ];
 

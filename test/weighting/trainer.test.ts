@@ -7,6 +7,8 @@ import { describe, expect, it } from "vitest";
 import * as mtl from "../../lib";
 import { weightedStep } from "../../lib/train/steps/weighted";
 import { eachBackend } from "../helpers/backends";
+import { numberOf } from "../helpers/reads";
+import { dtpWeight } from "../../lib/weighting/dtp";
 
 const W = mtl.weighting;
 
@@ -40,8 +42,8 @@ const METHODS: Record<string, () => mtl.weighting.Weighting> = {
 function kpiCallbacks(method: mtl.weighting.Weighting, trainer: () => mtl.Trainer, data: mtl.MultiTaskData): mtl.Callbacks {
   if (method.name !== "dtp") return {};
   return {
-    onEpochEnd: () => {
-      const ev = trainer().evaluate(data);
+    onEpochEnd: async () => {
+      const ev = await trainer().evaluateAsync(data);
       (method as ReturnType<typeof W.dtp>).observe([ev.cls.metrics.accuracy, ev.bin.metrics.accuracy, Math.min(1, Math.max(0, ev.reg.metrics.r2))]);
     },
   };
@@ -96,7 +98,7 @@ eachBackend(() => {
         await a.trainer.fit(a.data, { epochs: 6 });
         const b = makeTrainer(name, { optimizer: mtl.optimizers.sgd(0.02), shuffle: false });
         await b.trainer.fit(b.data, { epochs: 3 });
-        const saved = JSON.parse(JSON.stringify(b.method.state()));
+        const saved = JSON.parse(JSON.stringify(b.method.stateAsync ? await b.method.stateAsync() : b.method.state()));
         const restored = METHODS[name]();
         const c = makeTrainer(name, { optimizer: mtl.optimizers.sgd(0.02), shuffle: false, model: b.model, method: restored });
         restored.loadState(saved);
@@ -143,9 +145,9 @@ eachBackend(() => {
       const x = tf.tensor2d(data.features, [16, 4]);
       const targets = tasks.map((t) => t.targetTensor(data.targets[t.name], 16));
       const kernel = model.sharedVariables().filter(([n]) => n.endsWith("kernel")).at(-1)![1];
-      const expectedW = tasks.map((t, i) => tf.tidy(() => tf.norm(tf.variableGrads(() => t.loss(model.forward(x, true)[i], targets[i]), [kernel]).grads[kernel.name]).dataSync()[0]));
+      const expectedW = await Promise.all(tasks.map((t, i) => numberOf(() => tf.norm(tf.variableGrads(() => t.loss(model.forward(x, true)[i], targets[i]), [kernel]).grads[kernel.name]))));
       const z = model.encode(x, true);
-      const expectedZ = tasks.map((t, i) => tf.tidy(() => tf.norm(tf.grad((zz: tf.Tensor) => t.loss(model.decode(zz as tf.Tensor2D, x, true)[i], targets[i]))(z)).dataSync()[0]));
+      const expectedZ = await Promise.all(tasks.map((t, i) => numberOf(() => tf.norm(tf.grad((zz: tf.Tensor) => t.loss(model.decode(zz as tf.Tensor2D, x, true)[i], targets[i]))(z)))));
       let seen: Record<string, number[]> = {};
       const probe: mtl.weighting.Weighting = {
         ...W.equal(),
@@ -171,7 +173,7 @@ eachBackend(() => {
       const x = tf.tensor2d(data.features, [32, 4]);
       const targets = tasks.map((t) => t.targetTensor(data.targets[t.name], 32));
       const lossesOf = (m: mtl.MultiTaskModel) => tf.stack(tasks.map((t, i) => t.loss(m.forward(x, true)[i], targets[i])));
-      const params = (m: mtl.MultiTaskModel) => m.namedVariables().flatMap(([, v]) => Array.from(v.dataSync()));
+      const params = async (m: mtl.MultiTaskModel) => (await Promise.all(m.namedVariables().map(([, v]) => v.data()))).flatMap((v) => Array.from(v));
       // GLS: minimise (Π L_i)^{1/k} directly.
       const m1 = mtl.hardSharing({ inputSize: 4, trunk: [8], tasks, seed: 7 });
       const m2 = mtl.hardSharing({ inputSize: 4, trunk: [8], tasks, seed: 7 });
@@ -181,8 +183,8 @@ eachBackend(() => {
       tf.tidy(() => {
         opt.minimize(() => tf.exp(tf.mean(tf.log(lossesOf(m2)))) as tf.Scalar, false, m2.namedVariables().map(([, v]) => v));
       });
-      const p1 = params(m1);
-      params(m2).forEach((v, i) => expect(p1[i]).toBeCloseTo(v, 5));
+      const p1 = await params(m1);
+      (await params(m2)).forEach((v, i) => expect(p1[i]).toBeCloseTo(v, 5));
       // Uncertainty: Σ ½e^{−s}L (regression) / e^{−s}L (classification) + ½s with s in the graph.
       const m3 = mtl.hardSharing({ inputSize: 4, trunk: [8], tasks, seed: 8 });
       const m4 = mtl.hardSharing({ inputSize: 4, trunk: [8], tasks, seed: 8 });
@@ -195,10 +197,11 @@ eachBackend(() => {
       tf.tidy(() => {
         opt2.minimize(() => tf.sum(tf.add(tf.mul(tf.mul(c, tf.exp(tf.neg(s))), lossesOf(m4)), tf.mul(0.5, s))) as tf.Scalar, false, [...m4.namedVariables().map(([, v]) => v), s]);
       });
-      const p3 = params(m3);
-      params(m4).forEach((v, i) => expect(p3[i]).toBeCloseTo(v, 5));
-      const sv = Array.from(s.dataSync());
-      u.logVariances().forEach((v, i) => expect(v).toBeCloseTo(sv[i], 5));
+      const p3 = await params(m3);
+      (await params(m4)).forEach((v, i) => expect(p3[i]).toBeCloseTo(v, 5));
+      const sv = Array.from(await s.data());
+      const learned = (await u.stateAsync!()).logVariances as number[];
+      learned.forEach((v, i) => expect(v).toBeCloseTo(sv[i], 5));
       tf.dispose([x, s, c, ...targets]);
       u.dispose!();
       for (const m of [m1, m2, m3, m4]) m.dispose();
@@ -214,12 +217,12 @@ eachBackend(() => {
       const record = await trainer.trainStep(tf.tensor2d(data.features, [64, 4]), tasks.map((t) => t.targetTensor(two.targets[t.name], 64)));
       // The KPI is the batch accuracy before the update: recompute it from a model at the initial weights.
       const fresh = mtl.hardSharing({ inputSize: 4, trunk: [8], tasks, seed: 1 });
-      const ev = new mtl.Trainer({ model: fresh, tasks, progress: false }).evaluate(two);
+      const ev = await new mtl.Trainer({ model: fresh, tasks, progress: false }).evaluateAsync(two);
       const kpis = method.kpis()!;
       expect(kpis).toEqual([ev.cls.metrics.accuracy, ev.bin.metrics.accuracy]);
       fresh.dispose();
-      kpis.forEach((k, i) => expect(record.weights[i]).toBeCloseTo(W.dtpWeight(k, 1), 10));
+      kpis.forEach((k, i) => expect(record.weights[i]).toBeCloseTo(dtpWeight(k, 1), 10));
       model.dispose();
     });
   });
-});
+}, { webgpu: true });

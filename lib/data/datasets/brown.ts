@@ -22,19 +22,23 @@ import { sequenceTagging } from "../../tasks/sequenceTagging";
 import { Task } from "../../tasks/task";
 import { MultiTaskData } from "../dataset";
 
+/** The Brown corpus's 15 genres, in the corpus's order. */
 export const BROWN_GENRES = [
   "adventure", "belles_lettres", "editorial", "fiction", "government", "hobbies", "humor", "learned",
   "lore", "mystery", "news", "religion", "reviews", "romance", "science_fiction",
 ] as const;
 
+/** The 12 universal part-of-speech tags (Petrov, Das & McDonald, 2012) the Brown tags are mapped to. */
 export const UNIVERSAL_TAGS = ["NOUN", "VERB", "ADJ", "ADV", "PRON", "DET", "ADP", "NUM", "CONJ", "PRT", ".", "X"] as const;
 
+/** One sentence of the Brown corpus: its words and their Brown tags. */
 export interface BrownSentence {
   words: string[];
   /** Brown tags, lower case as in the corpus. */
   tags: string[];
 }
 
+/** One of the corpus's 500 passages: its file id, genre and sentences. */
 export interface BrownPassage {
   /** File id, e.g. "ca01". */
   id: string;
@@ -110,6 +114,7 @@ export function universalTag(brownTag: string): string {
   return "X";
 }
 
+/** Options of {@link brownTagging}. */
 export interface BrownTaggingOptions {
   /** Tokens per example T: each passage is cut into consecutive chunks of T tokens (default 32). */
   length?: number;
@@ -127,6 +132,10 @@ export interface BrownTaggingOptions {
   seed?: number;
 }
 
+/**
+ * The Brown corpus as three tasks on fixed-length token chunks: genre, part-of-speech tags and the next token,
+ * split by passage.
+ */
 export interface BrownTagging {
   train: MultiTaskData;
   validation: MultiTaskData;

@@ -18,6 +18,7 @@ import { check, checkKnownOptions, MtlError } from "../../errors";
 import { readIdx, writeIdx } from "../idx";
 import { packageRoot } from "./packageRoot";
 
+/** Fashion-MNIST's ten class names, by label. */
 export const FASHION_MNIST_CLASSES = [
   "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
 ] as const;
@@ -37,6 +38,10 @@ export interface ImageSet {
   source: string;
 }
 
+/**
+ * Options of {@link fashionMnist}: the split, and the committed subset or the full set (from Debian's
+ * dataset-fashion-mnist, `$MTLKIT_DATA` or `dir`).
+ */
 export interface FashionMnistOptions {
   split?: "train" | "test";
   /** "subset" (committed in the repo, default) or "full" (the standard files). */
@@ -78,6 +83,11 @@ export function findFashionMnist(dir?: string): string | undefined {
   return fashionMnistSearchPath(dir).find((d) => FILES.train.every((f) => findFile(d, f)) && FILES.test.every((f) => findFile(d, f)));
 }
 
+/**
+ * Fashion-MNIST's 28×28 grey-scale images and labels: the committed subset (400 training and 100 test images per
+ * class) by default, the full 60000/10000 with `source: "full"` (never downloaded: an MtlError says where it
+ * looked).
+ */
 export function fashionMnist(options: FashionMnistOptions = {}): ImageSet {
   const where = "fashionMnist";
   checkKnownOptions(where, options, ["split", "source", "dir", "limit"]);

@@ -1,6 +1,7 @@
 /** The folder of mtlkit's own package.json, found by walking up from this file (lib/ or dist/lib/). */
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { MtlError } from "../../errors";
 
 let cached: string | undefined;
 
@@ -17,7 +18,7 @@ export function packageRoot(): string {
       }
     }
     const up = dirname(dir);
-    if (up === dir) throw new Error(`mtlkit's package.json was not found above ${__dirname}.`);
+    if (up === dir) throw new MtlError("mtlkit's data files", `mtlkit's package.json was not found above ${__dirname} (a broken install?).`);
     dir = up;
   }
 }

@@ -5,11 +5,13 @@
  * "." sex entries, cars' absent fields), so fromDataFrame's `missing` option decides about them.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { MtlError } from "../../errors";
 
+/** One record of a vega-datasets table; missing values are null. */
 export type Row = Record<string, string | number | null>;
 
+/** Where a bundled table comes from: source, license, size, columns and the tasks it offers. */
 export interface TableInfo {
   name: string;
   source: string;
@@ -60,6 +62,7 @@ function normalise(rows: Array<Record<string, unknown>>): Row[] {
   });
 }
 
+/** Source and license of {@link penguins}. */
 export const PENGUINS_INFO: TableInfo = {
   name: "penguins",
   source: "Palmer Station LTER (Gorman, Williams & Fraser 2014) via palmerpenguins; vega-datasets 3.2.1 penguins.json",
@@ -74,6 +77,7 @@ export function penguins(): Row[] {
   return normalise(JSON.parse(readData("penguins.json")));
 }
 
+/** Source and license of {@link seattleWeather}. */
 export const SEATTLE_WEATHER_INFO: TableInfo = {
   name: "seattleWeather",
   source: "NOAA National Climatic Data Center, Seattle 2012–2015; vega-datasets 3.2.1 seattle-weather.csv",
@@ -88,6 +92,7 @@ export function seattleWeather(): Row[] {
   return parseCsv(readData("seattle-weather.csv"));
 }
 
+/** Source and license of {@link weather}. */
 export const WEATHER_INFO: TableInfo = {
   name: "weather",
   source: "NOAA Climate Data Online, Seattle and New York 2012–2015; vega-datasets 3.2.1 weather.csv",
@@ -102,6 +107,7 @@ export function weather(): Row[] {
   return parseCsv(readData("weather.csv"));
 }
 
+/** Source and license of {@link cars}. */
 export const CARS_INFO: TableInfo = {
   name: "cars",
   source: "StatLib (CMU) auto MPG data, 1970–1982; vega-datasets 3.2.1 cars.json",

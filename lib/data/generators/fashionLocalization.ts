@@ -17,6 +17,7 @@ import { MultiTaskData } from "../dataset";
 import { fashionMnist, FashionMnistOptions, ImageSet } from "../datasets/fashionMnist";
 import { inkBox, pasteMax } from "./imageOps";
 
+/** Options of {@link fashionLocalization}. */
 export interface FashionLocalizationOptions {
   rows: number;
   /** Canvas side S (default 56; at least 28). */
@@ -27,6 +28,7 @@ export interface FashionLocalizationOptions {
   source?: FashionMnistOptions["source"];
 }
 
+/** What {@link fashionLocalization} returns: the dataset and its two tasks (class and bounding box). */
 export interface FashionLocalization {
   /** S·S features per row; targets "item" (class) and "box" (4 numbers in [0, 1]). */
   data: MultiTaskData;
@@ -36,6 +38,10 @@ export interface FashionLocalization {
   itemIndex: Int32Array;
 }
 
+/**
+ * Classification with localisation: each Fashion-MNIST item pasted at a random place on a larger canvas; the
+ * tasks are its class and its bounding box.
+ */
 export function fashionLocalization(options: FashionLocalizationOptions): FashionLocalization {
   const where = "fashionLocalization";
   checkKnownOptions(where, options, ["rows", "canvas", "seed", "images", "split", "source"]);

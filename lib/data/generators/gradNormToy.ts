@@ -15,6 +15,7 @@ import { regression } from "../../tasks/regression";
 import { Task } from "../../tasks/task";
 import { MultiTaskData } from "../dataset";
 
+/** Options of {@link gradNormToy}. */
 export interface GradNormToyOptions {
   seed?: number;
   /** Rows of data (default 10000). */
@@ -31,6 +32,7 @@ export interface GradNormToyOptions {
   epsilonStd?: number;
 }
 
+/** What {@link gradNormToy} returns: the dataset and its regression tasks. */
 export interface GradNormToy {
   data: MultiTaskData;
   /** regression("task0", { outputs }), …, one per σ. */
@@ -38,6 +40,10 @@ export interface GradNormToy {
   sigmas: number[];
 }
 
+/**
+ * The toy regression of Chen et al. (GradNorm, ICML 2018): tasks f_i(x) = σ_i tanh((B + ε_i)x) whose losses
+ * differ in scale by σ_i.
+ */
 export function gradNormToy(options: GradNormToyOptions = {}): GradNormToy {
   const where = "gradNormToy";
   checkKnownOptions(where, options, ["seed", "rows", "sigmas", "inputSize", "outputSize", "bStd", "epsilonStd"]);

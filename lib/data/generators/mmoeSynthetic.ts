@@ -18,6 +18,7 @@ import { regression } from "../../tasks/regression";
 import { Task } from "../../tasks/task";
 import { MultiTaskData } from "../dataset";
 
+/** Options of {@link mmoeSynthetic}; `p` sets the tasks' correlation. */
 export interface MmoeSyntheticOptions {
   /** Task correlation p ∈ [−1, 1]: the cosine between w_1 and w_2. */
   p: number;
@@ -37,6 +38,7 @@ export interface MmoeSyntheticOptions {
   seed?: number;
 }
 
+/** What {@link mmoeSynthetic} returns: the dataset, its two regression tasks and the weight vectors behind them. */
 export interface MmoeSynthetic {
   data: MultiTaskData;
   /** regression("y1"), regression("y2"). */
@@ -48,6 +50,7 @@ export interface MmoeSynthetic {
   betas: number[];
 }
 
+/** The synthetic regression pair of Ma et al. (MMoE, KDD 2018), whose relatedness is set exactly: cos(w₁, w₂) = p. */
 export function mmoeSynthetic(options: MmoeSyntheticOptions): MmoeSynthetic {
   const where = "mmoeSynthetic";
   checkKnownOptions(where, options, ["p", "rows", "inputSize", "m", "c", "alphas", "betas", "noiseStd", "seed"]);

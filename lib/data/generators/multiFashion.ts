@@ -17,6 +17,7 @@ import { MultiTaskData } from "../dataset";
 import { fashionMnist, FashionMnistOptions, ImageSet } from "../datasets/fashionMnist";
 import { pasteMax, resizeBilinear } from "./imageOps";
 
+/** Options of {@link multiFashion}. */
 export interface MultiFashionOptions {
   rows: number;
   seed?: number;
@@ -26,6 +27,7 @@ export interface MultiFashionOptions {
   source?: FashionMnistOptions["source"];
 }
 
+/** What {@link multiFashion} returns: the dataset and its two classification tasks (left and right item). */
 export interface MultiFashion {
   /** 28·28 = 784 features per row; targets "left" and "right" (class indices). */
   data: MultiTaskData;
@@ -38,6 +40,10 @@ export interface MultiFashion {
 export const MULTI_FASHION_CANVAS = 36;
 export const MULTI_FASHION_OFFSET = 6;
 
+/**
+ * MultiFashion (Sener & Koltun, NeurIPS 2018): two overlapping Fashion-MNIST items per image; one task
+ * classifies the left one, the other the right one.
+ */
 export function multiFashion(options: MultiFashionOptions): MultiFashion {
   const where = "multiFashion";
   checkKnownOptions(where, options, ["rows", "seed", "images", "split", "source"]);

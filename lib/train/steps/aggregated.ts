@@ -27,7 +27,8 @@ import { splitUpdate, taskGradients, vjp } from "../jacobian";
 import { readAll, recordAsync, unrecorded } from "../tape";
 import { Aggregator, AggregationContext } from "../../aggregators/types";
 import { activeTasks, firstNonFinite, forward, presentTasks, SkipStep, StepInput, StepOutput } from "./types";
-import { applyUpdate, NonFiniteGradientError } from "./update";
+import { NonFiniteGradientError } from "../../errors";
+import { applyUpdate } from "./update";
 
 export async function aggregatedStep(input: StepInput, aggregator: Aggregator, level: Level): Promise<StepOutput> {
   const { model, tasks, regularizers } = input;

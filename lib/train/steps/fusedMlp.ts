@@ -71,11 +71,14 @@ export function fusedMlpStep(input: StepInput, weighting: Weighting): StepOutput
   // lacks labels (rows cut, or the task left out) takes the generic step.
   if (batch.xs.length !== 1 || batch.part.some((p) => p !== 0) || batch.rows?.some((r) => r !== undefined)) return undefined;
   const inputX = batch.xs[0];
+  // A model with named inputs (encoders per input, lib/architectures/namedInputs.ts) never engages:
+  // the native step knows one dense input only, so it always takes the general step.
+  if (model.inputs !== undefined) return undefined;
   if (!(model instanceof HardSharingModel) || !FusedAdamOptimizer.is(optimizer)) return undefined;
   if (input.regularizers.length > 0 || input.clipTaskNorm !== undefined) return undefined;
   const trunk = denseLayers(model.trunk);
   const heads = model.heads.map(denseLayers);
-  if (!trunk || trunk.length === 0 || heads.some((h) => !h || h[h.length - 1].activation !== "linear")) return undefined;
+  if (!trunk || trunk.length === 0 || heads.some((h) => h?.[h.length - 1].activation !== "linear")) return undefined;
   if (tasks.some((t) => t.fusedLoss === undefined)) return undefined;
   // The native code indexes logits by class: a head narrower than its task must never reach it.
   if (heads.some((h, t) => h![h!.length - 1].units !== tasks[t].outputUnits)) checkModelTasks("Trainer (fused native step)", model, tasks);

@@ -6,21 +6,10 @@
  * - With `clipNorm` c, an update with ‖g‖ > c is scaled by c/‖g‖ (Pascanu et al., 2013).
  */
 import * as tf from "@tensorflow/tfjs";
-import { MtlError } from "../../errors";
+import { NonFiniteGradientError } from "../../errors";
 import { nativeGlobalNorm } from "../../native/norm";
 import { unrecorded } from "../tape";
 import { forward, SkipStep, StepInput } from "./types";
-
-export class NonFiniteGradientError extends MtlError {
-  constructor(readonly task: string, readonly step: number, readonly tensor: string, value: number) {
-    super(
-      "training",
-      `the gradient of task '${task}' with respect to '${tensor}' is ${value} at step ${step} although the losses are finite; ` +
-        "training stopped (lower the learning rate, clip gradients with clipNorm or clipTaskNorm, or check the model for log(0), sqrt(0) or division by zero).",
-    );
-    this.name = "NonFiniteGradientError";
-  }
-}
 
 /**
  * Global L2 norm of a gradient map, as a scalar tensor (no read-back). Computed as

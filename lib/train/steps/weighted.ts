@@ -21,7 +21,7 @@ import { addGradients, applyUpdate, applyChecked, clippedTaskGradients, globalNo
 
 export async function weightedStep(input: StepInput, weighting: Weighting, constant?: number[]): Promise<StepOutput> {
   const oneGo = constant && input.clipTaskNorm === undefined && weighting.variables().length === 0 && !weighting.afterStep;
-  if (oneGo && !ONE_GO_STALE_LOSSES.has(tf.getBackend())) return constantStep(input, constant);
+  if (oneGo) return constantStep(input, constant);
   const { model, tasks, regularizers } = input;
   const k = tasks.length;
   const active = activeTasks(input.batch);
@@ -77,14 +77,6 @@ export async function weightedStep(input: StepInput, weighting: Weighting, const
   return { losses: lossValues, weights: [...weights], regularizers: regValues, applied, gradNorm };
 }
 
-/**
- * Backends on which the one-go step reads stale losses: on tfjs-backend-webgpu 4.22, the losses kept
- * out of tf.variableGrads read back as the previous step's values (their buffer's content before
- * this step's forward pass wrote it), although the gradients and the update are right. Found by
- * test/webgpu/agreement.test.ts; those backends take the recorded-tape path, which reads the losses
- * before the backward pass and agrees with cpu.
- */
-const ONE_GO_STALE_LOSSES = new Set(["webgpu"]);
 
 /**
  * Weights that depend on nothing (equal, static): the forward and backward passes run in one go,

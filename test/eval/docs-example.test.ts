@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import * as mtl from "../../lib";
 
-describe("README evaluation example", () => {
+describe("docs/evaluation.md: the evaluation example", () => {
   it("runs as written", async () => {
     const rng = new mtl.Rng(0);
     const inputSize = 3;

@@ -1,8 +1,8 @@
-/** The README's architecture example, run as written (with data made here). */
+/** docs/architectures.md's soft-sharing example, run as written (with data made here). */
 import { describe, expect, it } from "vitest";
 import * as mtl from "../../lib";
 
-describe("README: soft sharing example", () => {
+describe("docs/architectures.md: the soft sharing example", () => {
   it("trains with the penalty logged under its own name, and reports tower distances", async () => {
     const g = mtl.data.mmoeSynthetic({ p: 0.5, rows: 200, inputSize: 20, m: 3, seed: 1 });
     const tasks = g.tasks;
