@@ -63,7 +63,10 @@ export function dtp(options: DtpOptions = {}): Weighting<Required<DtpOptions>> &
 
   /** Updates the smoothed KPIs of the tasks marked in `present` (all when omitted); the others are held. */
   function observePresent(kpis: readonly number[], present?: readonly boolean[]): void {
-    if (!present || present.every(Boolean)) return observe(kpis);
+    if (!present || present.every(Boolean)) {
+      observe(kpis);
+      return;
+    }
     const prior = smoothed ?? new Array<number>(names.length).fill(NaN);
     present.forEach((p, i) => {
       if (!p) return;
