@@ -9,11 +9,13 @@
  * Readings: a zero ĝ_i contributes nothing (α_i ĝ_i = 0). Param level only (the EMA must refer to the
  * same coordinates at every step). `lastWeights` records α_i / L_i, the weight on the current g_i
  * of the EMA's newest term up to (1 − β_t). State: t and the buffer (k × d tf.Variable).
+ * Label masks (`absentTasks: "zero"`): a task absent from a step keeps its buffer row ĝ_i, which
+ * keeps its part in d as at any step (docs/missing-labels.md).
  */
 import * as tf from "@tensorflow/tfjs";
 import { check } from "../errors";
 import { checkNumberIn, options } from "./common";
-import { StatefulAggregator } from "./moco";
+import { StatefulAggregator, withAbsentLosses } from "./moco";
 import { Reads, readsAsync, readsSync } from "../util/reads";
 import { AggregationContext, jacobianChecks, requireLosses, rowName, rowNorms } from "./types";
 
@@ -40,7 +42,8 @@ export function dbmtl(opts?: DbMtlOptions): StatefulAggregator {
     yield* jacobianChecks("DB-MTL", jacobian, context, buffer?.shape[0]);
     const [k, d] = jacobian.shape;
     if (buffer) check(buffer.shape[1] === d, "DB-MTL", () => `the Jacobian has ${d} columns but the buffer has ${buffer!.shape[1]}.`);
-    const losses = requireLosses("dbmtl", k, context);
+    const losses = requireLosses("dbmtl", k, withAbsentLosses(context));
+    const present = context?.present;
     losses.forEach((l, i) => check(l > 0, "dbmtl", () => `the loss of ${rowName(i, context)} is ${l}; DB-MTL takes log L_i and needs L_i > 0.`));
     buffer ??= tf.tidy(() => tf.variable(tf.zeros([k, d]), false));
     t++;
@@ -48,7 +51,8 @@ export function dbmtl(opts?: DbMtlOptions): StatefulAggregator {
     const buf = buffer;
     const norms = tf.tidy(() => {
       const logGrads = tf.div(jacobian, tf.tensor2d(losses, [k, 1]));
-      buf.assign(tf.add(logGrads, tf.mul(betaT, tf.sub(buf, logGrads))));
+      const updated = tf.add(logGrads, tf.mul(betaT, tf.sub(buf, logGrads)));
+      buf.assign(present ? tf.where(tf.tensor2d(present.map((p) => [p]), [k, 1], "bool").tile([1, d]), updated, buf) : updated);
       return rowNorms(buf as tf.Tensor2D);
     });
     const n = Array.from(yield norms);
@@ -60,6 +64,7 @@ export function dbmtl(opts?: DbMtlOptions): StatefulAggregator {
   return {
     name: "DB-MTL",
     levels: ["param"],
+    absentTasks: "zero",
     get lastWeights() {
       return last ? [...last] : undefined;
     },

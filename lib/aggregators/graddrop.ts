@@ -12,6 +12,8 @@
  * Σ|∇_i| = 0 has no defined purity and keeps nothing (its gradients are all zero anyway).
  * U comes from the seeded generator (state). `lastWeights` records the fraction of each task's
  * features kept (ℓ_i + (1 − ℓ_i)·mean M_i): GradDrop has no per-task weights.
+ * Label masks: a task absent from a step reaches it as a zero row (`absentTasks: "zero"`), which
+ * adds nothing to the purity or the update (docs/missing-labels.md).
  */
 import * as tf from "@tensorflow/tfjs";
 import { check } from "../errors";
@@ -70,6 +72,7 @@ export function graddrop(opts?: GradDropOptions): Aggregator {
   return {
     name: "GradDrop",
     levels: ["rep"],
+    absentTasks: "zero",
     get lastWeights() {
       return last ? [...last] : undefined;
     },

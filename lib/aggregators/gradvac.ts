@@ -11,6 +11,8 @@
  * the EMA is updated for every visited pair, corrected or not (as LibMTL); the whole gradient is one
  * group (the paper also applies it per layer); a pair with a zero gradient is skipped, EMA
  * included. β defaults to 1e-2 (the paper's value; LibMTL uses 0.5). Order as in PCGrad.
+ * Label masks: a task absent from a step reaches it as a zero row (`absentTasks: "zero"`), so its
+ * pairs are skipped and their EMA targets held (docs/missing-labels.md).
  */
 import { Rng, RngState } from "../random";
 import { checkNumberIn, checkOrder, options } from "./common";
@@ -69,6 +71,7 @@ export function gradvac(opts?: GradVacOptions): GramianAggregator {
   return gramianAggregator("GradVac", BOTH_LEVELS, weighting, {
     describe: `GradVac(beta=${beta})`,
     rowsNeeded: () => target?.length,
+    absentTasks: "zero",
     state: () => ({ target: target?.map((r) => [...r]) ?? null, rng: rng.getState() }),
     loadState: (s) => {
       target = (s.target as Matrix | null)?.map((r) => [...r]) ?? undefined;

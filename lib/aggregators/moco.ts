@@ -11,6 +11,9 @@
  * `normalize: "loss"` replaces g_i by L_i g_i / ||g_i|| first, as the authors' and LibMTL's code.
  * Param level only: the tracked Y must refer to the same coordinates at every step, which the
  * representation of a new batch does not. State: t, λ and Y (k × d, kept as a tf.Variable).
+ * Label masks (`absentTasks: "zero"`): a task absent from a step keeps its tracked gradient y_i
+ * (the step brings no new estimate of it), which keeps its part in λ and d as at any step
+ * (docs/missing-labels.md).
  */
 import * as tf from "@tensorflow/tfjs";
 import { check } from "../errors";
@@ -33,6 +36,13 @@ export interface MocoOptions {
 export interface StatefulAggregator extends Aggregator {
   /** Frees the tensors of the state. */
   dispose(): void;
+}
+
+/** The context with loss 1 for absent tasks (their rows are zero and held, so the value is never used). */
+export function withAbsentLosses(context: AggregationContext | undefined): AggregationContext | undefined {
+  const present = context?.present;
+  if (!present || !context?.losses) return context;
+  return { ...context, losses: context.losses.map((l, i) => (present[i] ? l : 1)) };
 }
 
 /**
@@ -60,7 +70,7 @@ export function moco(opts?: MocoOptions): StatefulAggregator {
     yield* jacobianChecks("MoCo", jacobian, context, Y?.shape[0]);
     const [k, d] = jacobian.shape;
     if (Y) check(Y.shape[1] === d, "MoCo", () => `the Jacobian has ${d} columns but the tracked gradients have ${Y!.shape[1]}.`);
-    const losses = normalize === "loss" ? requireLosses("moco", k, context) : undefined;
+    const losses = normalize === "loss" ? requireLosses("moco", k, withAbsentLosses(context)) : undefined;
     Y ??= tf.tidy(() => tf.variable(tf.zeros([k, d]), false));
     lambda ??= new Array<number>(k).fill(1 / k);
     t++;
@@ -73,7 +83,9 @@ export function moco(opts?: MocoOptions): StatefulAggregator {
         const norms = tf.reshape(rowNorms(J), [k, 1]);
         J = tf.mul(tf.div(J, tf.add(norms, 1e-8)), tf.tensor2d(losses, [k, 1]));
       }
-      tracked.assign(tf.sub(tracked, tf.mul(betaT, tf.sub(tracked, J))));
+      const step = tf.mul(betaT, tf.sub(tracked, J));
+      const present = context?.present;
+      tracked.assign(tf.sub(tracked, present ? tf.mul(step, tf.tensor2d(present.map(Number), [k, 1])) : step));
     });
     const G = yield* gramianReads(Y as tf.Tensor2D);
     const step = matVec(G, lambda).map((v, i) => v + rho * lambda![i]);
@@ -84,6 +96,7 @@ export function moco(opts?: MocoOptions): StatefulAggregator {
   return {
     name: "MoCo",
     levels: ["param"],
+    absentTasks: "zero",
     get lastWeights() {
       return lambda ? [...lambda] : undefined;
     },

@@ -26,6 +26,11 @@ export interface AggregationContext {
   representation?: tf.Tensor2D;
   /** The trainer already checked the rows are finite. */
   rowsChecked?: boolean;
+  /**
+   * Per row, whether the task has a loss at this step; given only to methods with
+   * `absentTasks: "zero"`, whose absent rows are zero (docs/missing-labels.md).
+   */
+  present?: readonly boolean[];
 }
 
 /**
@@ -46,6 +51,14 @@ export interface Aggregator {
   aggregateAsync?(jacobian: tf.Tensor2D, context?: AggregationContext): Promise<tf.Tensor1D>;
   /** The weights w with d = Jᵀ w that the last `aggregate` call used, where the method has them. */
   readonly lastWeights: number[] | undefined;
+  /**
+   * How a step in which some tasks have no loss (their labels masked on every row of the batch)
+   * reaches the method. By default the trainer passes the present tasks' rows only, and the method
+   * runs as if the other tasks did not exist. "zero": every row, the absent ones zero, with
+   * `context.present`: for methods whose state follows each task (GradVac, MoCo, DB-MTL, GradDrop),
+   * which then hold that task's state.
+   */
+  readonly absentTasks?: "zero";
   /** Checkpointable state of stateful methods (EMA, tracked gradients, random generator). */
   state?(): AggregatorState;
   /** The same with awaited reads, for a method whose state lives in tensors (checkpoints use it). */
@@ -171,7 +184,7 @@ export function gramianAggregator(
   name: string,
   levels: readonly Level[],
   weighting: (G: Matrix, context?: AggregationContext) => number[],
-  extra: { describe?: string; state?: () => AggregatorState; loadState?: (s: AggregatorState) => void; rowsNeeded?: () => number | undefined } = {},
+  extra: { describe?: string; state?: () => AggregatorState; loadState?: (s: AggregatorState) => void; rowsNeeded?: () => number | undefined; absentTasks?: "zero" } = {},
 ): GramianAggregator {
   let last: number[] | undefined;
   function* work(jacobian: tf.Tensor2D, context?: AggregationContext): Reads<tf.Tensor1D> {
@@ -199,6 +212,7 @@ export function gramianAggregator(
   };
   if (extra.state) aggregator.state = extra.state;
   if (extra.loadState) aggregator.loadState = extra.loadState;
+  if (extra.absentTasks) Object.assign(aggregator, { absentTasks: extra.absentTasks });
   return aggregator;
 }
 

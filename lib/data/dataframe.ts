@@ -40,10 +40,25 @@ export interface FromDataFrameOptions {
    * frequent value — computed over the rows `imputeFrom` (default all rows; pass the training
    * rows so nothing leaks from validation or test), and drops rows whose target is missing
    * (a label cannot be imputed).
+   * The object form chooses for features and labels apart: `{ features, labels }`, where labels is
+   * "refuse", "drop" or "mask" (keep the row; the task's label is masked there, and its loss and
+   * metrics skip the row: docs/missing-labels.md), for every task or per task name
+   * (`labels: { sex: "mask" }`, unnamed tasks "refuse"). Both default to "refuse".
    */
-  missing?: "refuse" | "drop" | "impute";
+  missing?: FeaturePolicy | MissingOptions;
   /** Row numbers whose values the imputation statistics are computed from (missing: "impute"). */
   imputeFrom?: ArrayLike<number>;
+}
+
+/** What to do with a missing feature value. */
+export type FeaturePolicy = "refuse" | "drop" | "impute";
+/** What to do with a missing label: refuse, drop the row, or mask the label on that row. */
+export type LabelPolicy = "refuse" | "drop" | "mask";
+
+/** `missing` chosen apart for features and labels (labels: one policy, or one per task name). */
+export interface MissingOptions {
+  features?: FeaturePolicy;
+  labels?: LabelPolicy | Record<string, LabelPolicy>;
 }
 
 /** A dataset built from a table, with what the encoding did: the rows kept, the categories of one-hot columns, imputed values. */
@@ -90,10 +105,8 @@ export function fromDataFrame(table: Table, options: FromDataFrameOptions): Tabl
   const groups = featureGroups(where, options?.features);
   const featureColumns = groups.flatMap((g) => g.columns);
   check(Array.isArray(options.tasks) && options.tasks.length > 0, where, () => "option 'tasks' must list at least one task.");
-  const missing = options.missing ?? "refuse";
-  check(missing === "refuse" || missing === "drop" || missing === "impute", where,
-    () => `option 'missing' must be "refuse", "drop" or "impute", got ${JSON.stringify(missing)}.`);
-  check(options.imputeFrom === undefined || missing === "impute", where, () => "option 'imputeFrom' only applies with missing: \"impute\".");
+  const { features: featurePolicy, labels: labelPolicies } = resolveMissing(where, options.missing, options.tasks);
+  check(options.imputeFrom === undefined || featurePolicy === "impute", where, () => "option 'imputeFrom' only applies with missing: \"impute\" (for features).");
   const targetColumns = options.tasks.flatMap((t) => t.columns);
   for (const c of featureColumns) {
     check(!targetColumns.includes(c), where, () => `column '${c}' is both a feature and a target; a model would see its own answer.`);
@@ -102,24 +115,33 @@ export function fromDataFrame(table: Table, options: FromDataFrameOptions): Tabl
   const columns = readColumns(table, used, where);
   const total = columns[used[0]].length;
   check(total > 0, where, () => "the table has no rows.");
-  const imputed = missing === "impute" ? imputeFeatures(where, columns, featureColumns, total, options.imputeFrom) : undefined;
+  const imputed = featurePolicy === "impute" ? imputeFeatures(where, columns, featureColumns, total, options.imputeFrom) : undefined;
 
-  // Missing values: refuse with counts per column, or drop those rows.
+  // Missing values: refuse with counts per column, drop those rows, or mask the task's label there.
+  const policyOf = new Map<string, FeaturePolicy | LabelPolicy>(featureColumns.map((c) => [c, featurePolicy === "impute" ? "refuse" : featurePolicy]));
+  options.tasks.forEach((t, i) => t.columns.forEach((c) => policyOf.set(c, labelPolicies[i])));
   const counts: Record<string, number> = {};
   const keep: number[] = [];
+  const unlabelled = options.tasks.map(() => new Set<number>());
   for (let r = 0; r < total; r++) {
-    let ok = true;
-    for (const c of used) {
-      if (isMissing(columns[c][r])) {
-        counts[c] = (counts[c] ?? 0) + 1;
-        ok = false;
-      }
+    const gaps = used.filter((c) => isMissing(columns[c][r]));
+    // A row that a "drop" column removes anyway is not refused for another column's gap.
+    const dropped = gaps.some((c) => policyOf.get(c) === "drop");
+    let ok = !dropped;
+    for (const c of gaps) {
+      const policy = policyOf.get(c);
+      if (policy === "refuse" && !dropped) counts[c] = (counts[c] ?? 0) + 1;
+      if (policy === "refuse") ok = false;
     }
+    options.tasks.forEach((t, i) => {
+      if (labelPolicies[i] === "mask" && t.columns.some((c) => isMissing(columns[c][r]))) unlabelled[i].add(r);
+    });
     if (ok) keep.push(r);
   }
-  if (missing === "refuse" && Object.keys(counts).length > 0) {
+  if (Object.keys(counts).length > 0) {
     const list = Object.entries(counts).map(([c, n]) => `'${c}' (${n} rows)`).join(", ");
-    throw new MtlError(where, `missing values in ${list}; pass missing: "drop" to remove those rows, or fill them first.`);
+    throw new MtlError(where,
+      `missing values in ${list}; pass missing: "drop" to remove those rows, missing: { labels: "mask" } to keep rows without a label, or fill them first.`);
   }
   const rows = keep.length;
   check(rows > 0, where, () => "no rows are left after dropping rows with missing values.");
@@ -163,8 +185,15 @@ export function fromDataFrame(table: Table, options: FromDataFrameOptions): Tabl
   checkFiniteFeatures(where, features, featureCount, featureNames);
 
   const targets: Record<string, TargetArray> = {};
-  for (const task of options.tasks) targets[task.name] = encodeTargets(task, columns, keep);
-  const data: TableDataset = { rows, features, featureCount, featureNames, targets, sourceRows: Int32Array.from(keep), categories };
+  const masks: Record<string, Uint8Array> = {};
+  options.tasks.forEach((task, i) => {
+    const mask = labelPolicies[i] === "mask" ? Uint8Array.from(keep, (r) => (unlabelled[i].has(r) ? 0 : 1)) : undefined;
+    targets[task.name] = encodeTargets(task, columns, keep, mask);
+    if (mask) masks[task.name] = mask;
+  });
+  const data: TableDataset = {
+    rows, features, featureCount, featureNames, targets, sourceRows: Int32Array.from(keep), categories, ...(Object.keys(masks).length > 0 ? { masks } : {}),
+  };
   if (imputed) data.imputed = imputed;
   if (!Array.isArray(options.features)) {
     const inputs: NamedInput[] = groups.map((g) => ({ name: g.name!, shape: [g.columns.reduce((s, c) => s + widths[c], 0)], kind: "numeric" }));
@@ -172,6 +201,34 @@ export function fromDataFrame(table: Table, options: FromDataFrameOptions): Tabl
   }
   validateForTasks(data, options.tasks);
   return data;
+}
+
+/** The resolved policies: one for the features, one per task (in task order) for its labels. */
+function resolveMissing(where: string, missing: FromDataFrameOptions["missing"], tasks: Task[]): { features: FeaturePolicy; labels: LabelPolicy[] } {
+  const given = missing ?? "refuse";
+  if (typeof given === "string") {
+    check(given === "refuse" || given === "drop" || given === "impute", where,
+      () => `option 'missing' must be "refuse", "drop", "impute" or { features, labels }, got ${JSON.stringify(given)}.`);
+    return { features: given, labels: tasks.map(() => (given === "refuse" ? "refuse" : "drop")) };
+  }
+  check(given !== null && typeof given === "object" && !Array.isArray(given), where,
+    () => `option 'missing' must be "refuse", "drop", "impute" or { features, labels }, got ${JSON.stringify(given)}.`);
+  checkKnownOptions(`${where} (option 'missing')`, given, ["features", "labels"]);
+  const features = given.features ?? "refuse";
+  check(features === "refuse" || features === "drop" || features === "impute", where,
+    () => `option 'missing.features' must be "refuse", "drop" or "impute", got ${JSON.stringify(features)}.`);
+  const labels = given.labels ?? "refuse";
+  const isPolicy = (p: unknown): p is LabelPolicy => p === "refuse" || p === "drop" || p === "mask";
+  if (typeof labels === "string") {
+    check(isPolicy(labels), where, () => `option 'missing.labels' must be "refuse", "drop", "mask" or one of those per task name, got ${JSON.stringify(labels)}.`);
+    return { features, labels: tasks.map(() => labels) };
+  }
+  check(labels !== null && typeof labels === "object", where, () => `option 'missing.labels' must be "refuse", "drop", "mask" or one of those per task name, got ${JSON.stringify(labels)}.`);
+  for (const [name, p] of Object.entries(labels)) {
+    check(tasks.some((t) => t.name === name), where, () => `option 'missing.labels' names task '${name}', which is not one of the tasks (${tasks.map((t) => t.name).join(", ")}).`);
+    check(isPolicy(p), where, () => `option 'missing.labels' gives task '${name}' ${JSON.stringify(p)}; expected "refuse", "drop" or "mask".`);
+  }
+  return { features, labels: tasks.map((t) => labels[t.name] ?? "refuse") };
 }
 
 /** The feature columns, one group per named input (or one unnamed group), each checked. */
@@ -194,7 +251,8 @@ function featureGroups(where: string, features: unknown): Array<{ name?: string;
   });
 }
 
-function encodeTargets(task: Task, columns: Record<string, ArrayLike<unknown>>, keep: number[]): TargetArray {
+/** A task's targets on the kept rows; rows whose `mask` is 0 hold the placeholder 0 and are not read. */
+function encodeTargets(task: Task, columns: Record<string, ArrayLike<unknown>>, keep: number[], mask?: Uint8Array): TargetArray {
   const where = `${task.kind}('${task.name}')`;
   const width = task.targetWidth;
   const n = keep.length;
@@ -203,6 +261,7 @@ function encodeTargets(task: Task, columns: Record<string, ArrayLike<unknown>>, 
     const labels = task.labels;
     const out = new Int32Array(n);
     keep.forEach((r, i) => {
+      if (mask && !mask[i]) return;
       const v = values[r];
       if (typeof v === "number") out[i] = v;
       else if (labels) {
@@ -219,6 +278,7 @@ function encodeTargets(task: Task, columns: Record<string, ArrayLike<unknown>>, 
   task.columns.forEach((column, c) => {
     const values = columns[column];
     keep.forEach((r, i) => {
+      if (mask && !mask[i]) return;
       const v = values[r];
       let x: number;
       if (typeof v === "number") x = v;

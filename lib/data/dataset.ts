@@ -7,6 +7,7 @@ import * as tf from "@tensorflow/tfjs";
 import { check, MtlError } from "../errors";
 import { checkSeed, Rng } from "../random";
 import { Task, TargetArray } from "../tasks/task";
+import { checkMasks, LabelMasks, maskedTargets, subsetMasks } from "./masks";
 import { InputArray, NamedInput, inputsLayoutProblem, packInputs, standardizationGroups } from "./inputs";
 
 /** A multi-task dataset: one feature matrix and, per task, a row-aligned target array. */
@@ -18,6 +19,8 @@ export interface MultiTaskData {
   readonly featureNames: string[];
   /** Targets per task name. */
   readonly targets: Readonly<Record<string, TargetArray>>;
+  /** Per task, which rows carry its label (1) and which do not (0); a task without one is labelled everywhere (./masks.ts). */
+  readonly masks?: LabelMasks;
   /**
    * Named inputs (image, text, table…) whose columns lie side by side in `features`, in this order;
    * absent for a dataset with one unnamed input. See ./inputs.ts.
@@ -40,6 +43,13 @@ export interface FromArraysOptions {
   targets: Record<string, ArrayLike<number>[] | ArrayLike<number>>;
   /** When given, every task must have targets and they are validated now, not at training time. */
   tasks?: Task[];
+  /**
+   * Missing labels (null, undefined or NaN targets): "refuse" (default) throws naming the task and
+   * row; "mask" keeps the row and masks the task's label there (docs/missing-labels.md).
+   */
+  missingLabels?: "refuse" | "mask";
+  /** Explicit label masks per task: one boolean or 0/1 per row (true/1 = labelled); the targets at unlabelled rows are ignored. */
+  masks?: Record<string, ArrayLike<boolean | number>>;
 }
 
 /** Builds a dataset from plain arrays; every shape and value problem is reported up front. */
@@ -80,11 +90,24 @@ export function fromArrays(options: FromArraysOptions): MultiTaskData {
   checkFiniteFeatures(where, features, featureCount, featureNames);
 
   check(options.targets && typeof options.targets === "object", where, () => "'targets' must map task names to arrays.");
-  const targets: Record<string, TargetArray> = {};
-  for (const [name, values] of Object.entries(options.targets)) {
-    targets[name] = toTargetArray(where, name, values, rows);
+  const missingLabels = options.missingLabels ?? "refuse";
+  check(missingLabels === "refuse" || missingLabels === "mask", where, () => `option 'missingLabels' must be "refuse" or "mask", got ${JSON.stringify(missingLabels)}.`);
+  for (const name of Object.keys(options.masks ?? {})) {
+    check(name in options.targets, where, () => `option 'masks' has a mask for '${name}', which has no targets (targets: ${Object.keys(options.targets).join(", ")}).`);
   }
-  const data: MultiTaskData = { rows, features, featureCount, featureNames, targets };
+  const targets: Record<string, TargetArray> = {};
+  const masks: Record<string, Uint8Array> = {};
+  for (const [name, values] of Object.entries(options.targets)) {
+    const given = options.masks?.[name];
+    if (given === undefined && missingLabels === "refuse") {
+      targets[name] = toTargetArray(where, name, values, rows);
+      continue;
+    }
+    const masked = maskedTargets(where, name, values as ArrayLike<unknown>, rows, given);
+    targets[name] = masked.target;
+    masks[name] = masked.mask;
+  }
+  const data: MultiTaskData = { rows, features, featureCount, featureNames, targets, ...(Object.keys(masks).length > 0 ? { masks } : {}) };
   if (options.tasks) validateForTasks(data, options.tasks);
   return data;
 }
@@ -141,9 +164,10 @@ function toTargetArray(where: string, task: string, values: ArrayLike<number>[] 
 }
 
 function toNumber(where: string, task: string, v: unknown, row: number): number {
-  if (typeof v === "number") return v;
+  if (typeof v === "number" && !Number.isNaN(v)) return v;
   if (typeof v === "boolean") return v ? 1 : 0;
-  throw new MtlError(where, `target of task '${task}' at row ${row} is ${JSON.stringify(v)}, not a number.`);
+  const hint = v === null || v === undefined || typeof v === "number" ? "; pass missingLabels: \"mask\" (or a mask in 'masks') to keep the row without this label" : "";
+  throw new MtlError(where, `target of task '${task}' at row ${row} is ${v === undefined || typeof v === "number" ? String(v) : JSON.stringify(v)}, not a number${hint}.`);
 }
 
 export function checkFiniteFeatures(where: string, features: Float32Array, featureCount: number, featureNames: string[]): void {
@@ -173,6 +197,7 @@ export function checkDataset(where: string, data: unknown): asserts data is Mult
 /** Checks a dataset against the tasks that will train on it; names the task, column and row at fault. */
 export function validateForTasks(data: MultiTaskData, tasks: Task[], where = "dataset"): void {
   checkDataset(where, data);
+  checkMasks(where, data);
   for (const task of tasks) {
     const target = data.targets[task.name];
     if (!target) {
@@ -200,7 +225,8 @@ export function subset(data: MultiTaskData, indices: ArrayLike<number>): MultiTa
     for (let i = 0; i < n; i++) values.set(t.values.subarray(indices[i] * w, indices[i] * w + w), i * w);
     targets[name] = { values, width: w };
   }
-  const out: MultiTaskData = { rows: n, features, featureCount: f, featureNames: data.featureNames, targets };
+  const masks = subsetMasks(data.masks, indices);
+  const out: MultiTaskData = { rows: n, features, featureCount: f, featureNames: data.featureNames, targets, ...(masks ? { masks } : {}) };
   return data.inputs ? { ...out, inputs: data.inputs } : out;
 }
 

@@ -19,5 +19,6 @@ export { penguins, seattleWeather, weather, cars, balancedClassWeights, Row, Tab
 export { brownCorpus, brownTagging, BrownPassage, BrownSentence, BrownTagging, BrownTaggingOptions, BROWN_GENRES, UNIVERSAL_TAGS } from "./datasets/brown";
 export { NamedInput, InputKind, InputArray, selectInputs } from "./inputs";
 export { TaskSampler, TaskSizes, roundRobin, proportional, temperature, annealed } from "./samplers";
+export { labelledCount, labelledCounts, labelMask, LabelMasks } from "./masks";
 export { datasetSizes } from "../train/batches";
 export { resizeBilinear } from "./generators/imageOps";

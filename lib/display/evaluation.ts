@@ -10,7 +10,9 @@ export function evaluationBundle(ev: Evaluation): MimeBundle {
     fmt(r.value),
     r.higherIsBetter ? "↑" : "↓",
   ]);
-  const examples = tasks.map((t) => `${t.task}: ${t.rows} rows (${t.kind})`).join("; ");
+  const examples = tasks
+    .map((t) => `${t.task}: ${t.labelled !== undefined && t.labelled < t.rows ? `${t.labelled} of ${t.rows} rows labelled` : `${t.rows} rows`} (${t.kind})`)
+    .join("; ");
   return tablesBundle([
     {
       title: `Evaluation of ${tasks.length} task${tasks.length === 1 ? "" : "s"}`,

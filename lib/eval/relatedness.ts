@@ -18,6 +18,7 @@ import * as tf from "@tensorflow/tfjs";
 import { MultiTaskModel } from "../architectures/types";
 import { batchTensors, MultiTaskData, validateForTasks } from "../data/dataset";
 import { checkModelTasks } from "../train/validate";
+import { labelledCount } from "../data/masks";
 import { check, checkKnownOptions, checkPositiveInteger } from "../errors";
 import { Rng } from "../random";
 import { Task } from "../tasks/task";
@@ -166,6 +167,12 @@ export class RelatednessMonitor {
     check(options.model && Array.isArray(options.tasks) && options.tasks.length >= 2, where, () => "needs a model and at least two tasks.");
     checkModelTasks(where, options.model, options.tasks);
     validateForTasks(options.data, options.tasks);
+    // Gradients and lookahead losses here are over every row of a batch: masked labels would count
+    // their placeholder targets. Pass the rows labelled for every task (mtl.subset) instead.
+    const masked = options.tasks.find((t) => labelledCount(options.data, t.name) < options.data.rows);
+    check(masked === undefined, where, () =>
+      `task '${masked!.name}' has masked labels in option 'data' (${labelledCount(options.data, masked!.name)} of ${options.data.rows} rows labelled); ` +
+        "the monitor measures on rows labelled for every task: pass mtl.subset(data, rows) with those rows.");
     this.every = options.every ?? 10;
     checkPositiveInteger(where, "every", this.every);
     this.batchSize = Math.min(options.batchSize ?? 256, options.data.rows);

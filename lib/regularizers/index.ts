@@ -1,6 +1,8 @@
 /**
  * Regularizers add a penalty R(θ) to the training loss, each logged in the history as its own term:
- *   l2(λ):  λ Σ_{θ ∈ S} ||θ||²₂         (weight decay; note λ is not halved)
+ *   l2(λ):  λ Σ_{θ ∈ S} ||θ||²₂         (λ is not halved: the gradient gains 2λθ, which is PyTorch's
+ *                                        weight_decay = 2λ under SGD and Adam, and not AdamW's
+ *                                        decoupled decay; test/core/l2-weight-decay.test.ts)
  *   l1(λ):  λ Σ_{θ ∈ S} ||θ||₁
  * S is the chosen set of parameters: "all", "shared" (θ_s), "tasks" (all θ_i), one task's
  * parameters, or any predicate on the variable's name. Biases are included unless `biases: false`.

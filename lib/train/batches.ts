@@ -11,11 +11,13 @@
 import * as tf from "@tensorflow/tfjs";
 import { MultiTaskModel } from "../architectures/types";
 import { batchTensors, MultiTaskData, validateForTasks } from "../data/dataset";
+import { checkLabelled, labelledCount } from "../data/masks";
 import { TaskSampler } from "../data/samplers";
 import { check, MtlError } from "../errors";
 import { Rng } from "../random";
 import { Task } from "../tasks/task";
 import { UpdateRule } from "./config";
+import { withLabelMasks } from "./maskedBatch";
 import { StepBatch } from "./steps/types";
 import { checkDataWidth, checkModelData } from "./validate";
 
@@ -24,9 +26,9 @@ export type PerTaskData = Record<string, MultiTaskData>;
 /** What `fit` trains on: one dataset for all tasks, or one dataset per task name. */
 export type TrainingData = MultiTaskData | PerTaskData;
 
-/** Dataset sizes by task name, for the samplers. */
+/** Dataset sizes by task name, for the samplers: the rows that carry the task's own label. */
 export function datasetSizes(datasets: PerTaskData): Record<string, number> {
-  return Object.fromEntries(Object.entries(datasets).map(([k, d]) => [k, d.rows]));
+  return Object.fromEntries(Object.entries(datasets).map(([k, d]) => [k, labelledCount(d, k)]));
 }
 
 /** One dataset per task: a record of datasets by name (anything else is checked as one dataset). */
@@ -52,6 +54,7 @@ export function checkTrainingData(where: string, model: MultiTaskModel, tasks: T
           "pass { [task]: dataset } (one dataset per task), or drop the sampler.");
     }
     checkModelData(where, model, tasks, data, what, dataWhere);
+    checkLabelled(where, data, tasks, what);
     return [data];
   }
   check(data !== null && typeof data === "object", where, () => `${what} must be a dataset, or one dataset per task name.`);
@@ -68,6 +71,7 @@ export function checkTrainingData(where: string, model: MultiTaskModel, tasks: T
     check(d !== undefined, where, () => `task '${task.name}' has no dataset; ${what} must give one per task.`);
     checkDataWidth(where, model, d, `the dataset of task '${task.name}'`);
     validateForTasks(d, [task], dataWhere);
+    checkLabelled(where, d, [task], `the dataset of task '${task.name}'`);
     return d;
   });
 }
@@ -92,7 +96,7 @@ export function takeRows(walk: DatasetWalk, size: number, renew: () => DatasetWa
 export function stepBatch(datasets: MultiTaskData[], tasks: Task[], perTask: boolean, picks: Array<Int32Array | undefined>): StepBatch {
   if (!perTask) {
     const { x, targets } = batchTensors(datasets[0], tasks, picks[0]!);
-    return { xs: [x], targets, part: tasks.map(() => 0) };
+    return withLabelMasks({ xs: [x], targets, part: tasks.map(() => 0) }, tasks.map(() => datasets[0]), tasks, tasks.map(() => picks[0]));
   }
   const xs: tf.Tensor2D[] = [];
   const targets: Array<tf.Tensor | undefined> = [];
@@ -109,9 +113,10 @@ export function stepBatch(datasets: MultiTaskData[], tasks: Task[], perTask: boo
     xs.push(b.x);
     targets.push(b.targets[0]);
   });
-  return { xs, targets, part };
+  return withLabelMasks({ xs, targets, part }, datasets, tasks, tasks.map((_, i) => picks[i]));
 }
 
 export function disposeBatch(batch: StepBatch): void {
-  tf.dispose([...batch.xs, ...batch.targets.filter((t): t is tf.Tensor => t !== undefined)]);
+  const defined = (t: tf.Tensor | undefined): t is tf.Tensor => t !== undefined;
+  tf.dispose([...batch.xs, ...batch.targets.filter(defined), ...(batch.rows ?? []).filter(defined)]);
 }

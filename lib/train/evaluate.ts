@@ -11,15 +11,19 @@
  * precision 0, never NaN), are the same as `task.metrics`, which the tests check.
  * The loss is the mean of batch losses weighted by batch rows: exact for losses that are plain
  * means over examples (all but class-weighted cross-entropy, where it is the batch-weighted mean).
+ * Label masks (docs/missing-labels.md): each task's loss and metrics count only the rows that carry
+ * its label, and its report says how many (`labelled`); a task with none has loss and metrics NaN.
  */
 import * as tf from "@tensorflow/tfjs";
 import { MultiTaskModel } from "../architectures/types";
 import { MultiTaskData, validateForTasks } from "../data/dataset";
+import { labelledPositions, labelMask, pickTargetRows } from "../data/masks";
 import { check, checkKnownOptions } from "../errors";
 import { binaryScoresFromCounts, classificationScores, ClassScores, MultiLabelCounts, perClassScores, safeDivide } from "../tasks/metrics";
 import { Task } from "../tasks/task";
 import { Reads, readsAsync, readsSync } from "../util/reads";
 import { toFrame } from "./history";
+import { selectRows } from "./maskedBatch";
 import { checkModelData } from "./validate";
 import { withDisplay } from "../display/attach";
 import { evaluationBundle } from "../display/evaluation";
@@ -32,6 +36,8 @@ export interface TaskReport {
   task: string;
   kind: Task["kind"];
   rows: number;
+  /** The rows that carry the task's label, which the loss and metrics are computed on. */
+  labelled: number;
   loss: number;
   metrics: Record<string, number>;
   /** Direction of each metric, from the task's metricSpecs. */
@@ -102,15 +108,24 @@ export function* evaluationReads(model: MultiTaskModel, data: MultiTaskData, all
   const tasks = chosen.map((i) => allTasks[i]);
   const accumulators = tasks.map(accumulatorFor);
   const lossSums = new Float64Array(tasks.length);
+  const labelled = new Float64Array(tasks.length);
   for (let start = 0; start < data.rows; start += batchSize) {
     const end = Math.min(start + batchSize, data.rows);
     const rows = end - start;
+    const batchRows = Int32Array.from({ length: rows }, (_, r) => start + r);
+    // Per task, the positions of its labelled rows in this batch (undefined: all of them).
+    const picks = tasks.map((task) => labelledPositions(data, task.name, batchRows));
+    const counts = picks.map((p) => (p ? p.length : rows));
     const flat = tf.tidy(() => {
       const x = tf.tensor2d(data.features.subarray(start * data.featureCount, end * data.featureCount), [rows, data.featureCount]);
       const outputs = model.forward(x, false);
       const losses = tasks.map((task, j) => {
+        const pos = picks[j];
+        if (counts[j] === 0) return tf.scalar(0);
         const target = sliceTarget(data, task, start, end);
-        return task.loss(outputs[chosen[j]], task.targetTensor(target, rows));
+        if (!pos) return task.loss(outputs[chosen[j]], task.targetTensor(target, rows));
+        const out = selectRows(outputs[chosen[j]], tf.tensor1d(pos, "int32"));
+        return task.loss(out, task.targetTensor(pickTargetRows(target, pos), pos.length));
       });
       // One read per batch: the losses, then each chosen task's outputs.
       return tf.concat([tf.stack(losses), ...chosen.map((i) => tf.reshape(outputs[i], [-1]))]);
@@ -118,11 +133,16 @@ export function* evaluationReads(model: MultiTaskModel, data: MultiTaskData, all
     const values = (yield flat) as Float32Array;
     let offset = tasks.length;
     tasks.forEach((task, j) => {
-      lossSums[j] += values[j] * rows;
+      lossSums[j] += values[j] * counts[j];
+      labelled[j] += counts[j];
       const width = rows * task.outputUnits;
       const raw = values.slice(offset, offset + width);
       offset += width;
-      accumulators[j].add(task.decode(raw, rows), sliceTarget(data, task, start, end).values, rows);
+      const decoded = task.decode(raw, rows);
+      const target = sliceTarget(data, task, start, end);
+      const pos = picks[j];
+      if (!pos) accumulators[j].add(decoded, target.values, rows);
+      else if (pos.length > 0) accumulators[j].add(pickRows(decoded, pos, decoded.length / rows), pickTargetRows(target, pos).values, pos.length);
     });
   }
 
@@ -130,16 +150,24 @@ export function* evaluationReads(model: MultiTaskModel, data: MultiTaskData, all
   const rows: EvaluationRow[] = [];
   const table: MetricTable = {};
   tasks.forEach((task, i) => {
-    const done = accumulators[i].finish();
+    const done = labelled[i] > 0 ? accumulators[i].finish() : { metrics: Object.fromEntries(task.metricSpecs.map((m) => [m.name, NaN])) };
     const higherIsBetter: Record<string, boolean> = {};
     for (const s of task.metricSpecs) higherIsBetter[s.name] = s.higherIsBetter;
-    const report: TaskReport = { task: task.name, kind: task.kind, rows: data.rows, loss: lossSums[i] / data.rows, higherIsBetter, ...done };
+    const loss = labelled[i] > 0 ? lossSums[i] / labelled[i] : NaN;
+    const report: TaskReport = { task: task.name, kind: task.kind, rows: data.rows, labelled: labelled[i], loss, higherIsBetter, ...done };
     reports[task.name] = report;
     table[task.name] = { ...report.metrics };
     rows.push({ task: task.name, metric: "loss", value: report.loss, higherIsBetter: false });
     for (const s of task.metricSpecs) rows.push({ task: task.name, metric: s.name, value: report.metrics[s.name], higherIsBetter: s.higherIsBetter });
   });
   return withDisplay({ tasks: reports, rows, table, toDataFrame: () => toFrame(rows as unknown as Array<Record<string, unknown>>) }, evaluationBundle);
+}
+
+/** The rows at `positions` of a row-major array with `width` values per row. */
+function pickRows(values: ArrayLike<number>, positions: ArrayLike<number>, width: number): Float64Array {
+  const out = new Float64Array(positions.length * width);
+  for (let i = 0; i < positions.length; i++) for (let c = 0; c < width; c++) out[i * width + c] = values[positions[i] * width + c];
+  return out;
 }
 
 function sliceTarget(data: MultiTaskData, task: Task, start: number, end: number) {
@@ -286,11 +314,15 @@ export function evaluatePredictions(tasks: Task[], predictions: Record<string, A
       }
     }
     const acc = accumulatorFor(task);
-    acc.add(predicted, target.values, data.rows);
-    const done = acc.finish();
+    const mask = labelMask(data, task.name);
+    const positions = mask ? Int32Array.from(Array.from(mask.keys()).filter((r) => mask[r] === 1)) : undefined;
+    if (!positions) acc.add(predicted, target.values, data.rows);
+    else if (positions.length > 0) acc.add(pickRows(predicted, positions, target.width), pickTargetRows(target, positions).values, positions.length);
+    const count = positions ? positions.length : data.rows;
+    const done = count > 0 ? acc.finish() : { metrics: Object.fromEntries(task.metricSpecs.map((m) => [m.name, NaN])) };
     const higherIsBetter: Record<string, boolean> = {};
     for (const spec of task.metricSpecs) higherIsBetter[spec.name] = spec.higherIsBetter;
-    reports[task.name] = { task: task.name, kind: task.kind, rows: data.rows, loss: NaN, higherIsBetter, ...done };
+    reports[task.name] = { task: task.name, kind: task.kind, rows: data.rows, labelled: count, loss: NaN, higherIsBetter, ...done };
     table[task.name] = { ...done.metrics };
     for (const spec of task.metricSpecs) rows.push({ task: task.name, metric: spec.name, value: done.metrics[spec.name], higherIsBetter: spec.higherIsBetter });
   }

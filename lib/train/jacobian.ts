@@ -57,11 +57,12 @@ export interface TaskGradients {
 
 /**
  * The Jacobian at `level` and the heads' gradients, from losses recorded on the tape.
- * `shared` are θ_s, `taskVars[i]` are θ_i, `z` the recorded representation.
+ * `shared` are θ_s, `taskVars[i]` are θ_i, `z` the recorded representation. A task without a loss
+ * at this step (undefined: no labelled row in the batch) has a zero row and no head gradients.
  */
 export function taskGradients(
   level: Level,
-  losses: tf.Scalar[],
+  losses: Array<tf.Scalar | undefined>,
   shared: tf.Variable[],
   taskVars: tf.Variable[][],
   z: tf.Tensor2D,
@@ -69,6 +70,10 @@ export function taskGradients(
   const heads: Array<Array<tf.Tensor | undefined>> = [];
   const rows = losses.map((loss, i) => {
     const own = taskVars[i];
+    if (!loss) {
+      heads.push(own.map(() => undefined));
+      return level === "rep" ? tf.reshape(tf.zerosLike(z), [-1]) : tf.zeros([shared.reduce((n, v) => n + v.size, 0)]);
+    }
     const targets: tf.Tensor[] = level === "param" ? [...shared, ...own] : [z, ...own];
     const grads = vjp(loss, targets);
     const front = level === "param" ? shared.length : 1;

@@ -83,6 +83,8 @@ export interface FitOptions {
 export interface TaskEvaluation {
   loss: number;
   metrics: Record<string, number>;
+  /** The rows that carry the task's label (all rows unless the data masks some; docs/missing-labels.md). */
+  labelled: number;
 }
 
 /**
@@ -272,6 +274,11 @@ export class Trainer {
       clipTaskNorm: config.clipTaskNorm,
     };
     const rule = config.rule;
+    // Label masks: a batch in which no task has a labelled row trains nothing; it is not applied.
+    if (batch.part.every((p) => p < 0)) {
+      const k = this.tasks.length;
+      return Promise.resolve(this.record(batch, { losses: new Array(k).fill(NaN), weights: new Array(k).fill(0), regularizers: this.regularizers.map(() => NaN), applied: false }, rows));
+    }
     // The fused native step reads nothing back through tfjs: its record is ready at once.
     const fused = rule.kind === "weighted" && rule.constant ? fusedMlpStep(input, rule.weighting) : undefined;
     if (fused) return Promise.resolve(this.record(batch, fused, rows));
@@ -537,7 +544,7 @@ export class Trainer {
     });
     const evaluations = await Promise.all(parts);
     for (const evaluation of evaluations) {
-      for (const [name, report] of Object.entries(evaluation.tasks)) result[name] = { loss: report.loss, metrics: report.metrics };
+      for (const [name, report] of Object.entries(evaluation.tasks)) result[name] = { loss: report.loss, metrics: report.metrics, labelled: report.labelled };
     }
     return withEvaluationsDisplay(result, evaluations);
   }
@@ -554,7 +561,7 @@ export class Trainer {
     const collect = (evaluation: Evaluation | undefined) => {
       if (!evaluation) return;
       seen.push(evaluation);
-      for (const [name, report] of Object.entries(evaluation.tasks)) result[name] = { loss: report.loss, metrics: report.metrics };
+      for (const [name, report] of Object.entries(evaluation.tasks)) result[name] = { loss: report.loss, metrics: report.metrics, labelled: report.labelled };
     };
     checkPositiveInteger(where, "batchSize", batchSize);
     if (!isPerTask(data)) {

@@ -4,7 +4,7 @@
  * scalars outside the tensor graph (GradNorm's w_i, FAMO's logits ξ).
  */
 import { check, checkKnownOptions, MtlError } from "../errors";
-import { WeightingSetup, WeightingState } from "./types";
+import { WeighContext, WeightingSetup, WeightingState } from "./types";
 
 export function where(method: string): string {
   return `weighting.${method}`;
@@ -49,6 +49,28 @@ export function numberArray(method: string, field: string, value: unknown, lengt
   return [...(value as number[])];
 }
 
+/** Per task, whether it has a loss at this step (every task when the context does not say). */
+export function presentIn(context: Pick<WeighContext, "losses" | "present">): boolean[] {
+  return context.present ? [...context.present] : context.losses.map(() => true);
+}
+
+/** The indices of the present tasks. */
+export function presentIndices(present: readonly boolean[]): number[] {
+  return present.flatMap((p, i) => (p ? [i] : []));
+}
+
+/** A number, or null where it is not finite (JSON keeps null, not NaN): for per-task state with gaps. */
+export function finiteOrNull(values: readonly number[]): Array<number | null> {
+  return values.map((v) => (Number.isFinite(v) ? v : null));
+}
+
+/** The inverse of finiteOrNull: null becomes NaN (a task whose entry is not known yet). */
+export function numbersOrNaN(method: string, field: string, value: unknown, length?: number): number[] {
+  check(Array.isArray(value) && value.every((v) => v === null || typeof v === "number") && (length === undefined || value.length === length), where(method),
+    () => `state field '${field}' must be ${length === undefined ? "a list" : `${length} entries`} of numbers or null.`);
+  return (value as Array<number | null>).map((v) => (v === null ? NaN : v));
+}
+
 export function softmax(xs: readonly number[]): number[] {
   const m = Math.max(...xs);
   const e = xs.map((x) => Math.exp(x - m));
@@ -73,13 +95,17 @@ export class Adam64 {
     this.s = { m: new Array(size).fill(0), v: new Array(size).fill(0), t: 0 };
   }
 
-  /** Returns the updated parameters. */
-  step(params: readonly number[], grads: readonly number[]): number[] {
+  /**
+   * Returns the updated parameters. Entries with `active[i]` false (a task absent from the step)
+   * keep their value and their moments.
+   */
+  step(params: readonly number[], grads: readonly number[], active?: readonly boolean[]): number[] {
     const { m, v } = this.s;
     this.s.t++;
     const c1 = 1 - Math.pow(this.beta1, this.s.t);
     const c2 = 1 - Math.pow(this.beta2, this.s.t);
     return params.map((p, i) => {
+      if (active && !active[i]) return p;
       const g = grads[i] + this.weightDecay * p;
       m[i] = this.beta1 * m[i] + (1 - this.beta1) * g;
       v[i] = this.beta2 * v[i] + (1 - this.beta2) * g * g;

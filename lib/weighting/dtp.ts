@@ -14,9 +14,11 @@
  * default: each task's `metrics` entry, by default its primary metric, which must be "higher is
  * better") or from you (`kpi: "manual"`: call `observe(kpis)`, e.g. with validation accuracy at each
  * epoch end); before the first KPI every weight is 1. A KPI outside [0, 1] is refused.
+ * Label masks: with kpi "batch", a task absent from a step (no labelled row in the batch) gives no
+ * KPI; its smoothed KPI is held (before its first KPI its weight is 1) (docs/missing-labels.md).
  */
 import { check, MtlError } from "../errors";
-import { checkBound, checkOptions, checkPerTask, numberArray, numberOption, readState, where } from "./common";
+import { checkBound, checkOptions, checkPerTask, finiteOrNull, numberOption, numbersOrNaN, readState, where } from "./common";
 import { WeighContext, Weighting, WeightingSetup } from "./types";
 
 /** Options of {@link dtp}. */
@@ -59,6 +61,21 @@ export function dtp(options: DtpOptions = {}): Weighting<Required<DtpOptions>> &
   let metricNames: string[] = [];
   let smoothed: number[] | undefined;
 
+  /** Updates the smoothed KPIs of the tasks marked in `present` (all when omitted); the others are held. */
+  function observePresent(kpis: readonly number[], present?: readonly boolean[]): void {
+    if (!present || present.every(Boolean)) {
+      observe(kpis);
+      return;
+    }
+    const prior = smoothed ?? new Array<number>(names.length).fill(NaN);
+    present.forEach((p, i) => {
+      if (!p) return;
+      const v = kpis[i];
+      if (!(typeof v === "number" && v >= 0 && v <= 1)) throw new MtlError(w, `metric '${metricNames[i]}' of task '${names[i]}' is ${v}; a KPI must lie in [0, 1] (option 'kpi').`);
+    });
+    smoothed = prior.map((s, i) => (!present[i] ? s : Number.isFinite(s) ? alpha * kpis[i] + (1 - alpha) * s : kpis[i]));
+  }
+
   function observe(kpis: readonly number[]): void {
     check(Array.isArray(kpis) && kpis.length === names.length, w, () => `observe needs ${names.length} KPIs (${names.join(", ")}), got ${JSON.stringify(kpis)}.`);
     kpis.forEach((v, i) => {
@@ -67,7 +84,7 @@ export function dtp(options: DtpOptions = {}): Weighting<Required<DtpOptions>> &
         throw new MtlError(w, `${what} is ${v}; a KPI must lie in [0, 1] (option 'kpi').`);
       }
     });
-    smoothed = smoothed ? smoothed.map((s, i) => alpha * kpis[i] + (1 - alpha) * s) : [...kpis];
+    smoothed = smoothed ? smoothed.map((s, i) => (Number.isFinite(s) ? alpha * kpis[i] + (1 - alpha) * s : kpis[i])) : [...kpis];
   }
 
   return {
@@ -94,17 +111,17 @@ export function dtp(options: DtpOptions = {}): Weighting<Required<DtpOptions>> &
       const k = checkBound("dtp", names.length || undefined);
       if (source === "batch") {
         const metrics = await context.batchMetrics();
-        observe(metrics.map((m, i) => m[metricNames[i]]));
+        observePresent(metrics.map((m, i) => m[metricNames[i]]), context.present);
       }
-      return smoothed ? smoothed.map((s, i) => dtpWeight(s, gammas[i])) : new Array(k).fill(1);
+      return smoothed ? smoothed.map((s, i) => (Number.isFinite(s) ? dtpWeight(s, gammas[i]) : 1)) : new Array(k).fill(1);
     },
     observe,
     kpis: () => (smoothed ? [...smoothed] : undefined),
     variables: () => [],
-    state: () => ({ method: "dtp", kpis: smoothed ? [...smoothed] : null }),
+    state: () => ({ method: "dtp", kpis: smoothed ? finiteOrNull(smoothed) : null }),
     loadState(state: unknown) {
       const st = readState("dtp", state);
-      smoothed = st.kpis === null ? undefined : numberArray("dtp", "kpis", st.kpis, names.length);
+      smoothed = st.kpis === null ? undefined : numbersOrNaN("dtp", "kpis", st.kpis, names.length);
     },
   };
 }

@@ -7,6 +7,9 @@
  * and w_i(t) = 1 for the first two epochs (t = 0, 1), as in the paper. T = 2 by default.
  * Weights are constant within an epoch; the trainer passes each epoch's mean losses through
  * `endEpoch` (an epoch whose mean is not finite, e.g. all steps skipped, is not counted).
+ * Label masks: a task that no step of the epoch trained (its labels were masked in every batch)
+ * has no mean for that epoch; its previous epoch's mean is held in its place, so its ratio r_i is 1
+ * (an epoch in which no task has a mean, or the first epoch with a gap, is not counted).
  */
 import { checkBound, checkOptions, numberArray, numberOption, readState, softmax } from "./common";
 import { Weighting, WeightingSetup } from "./types";
@@ -44,8 +47,10 @@ export function dwa(options: DwaOptions = {}): Weighting<Required<DwaOptions>> {
       return dwaWeights(epochs[0], epochs[1], temperature);
     },
     endEpoch(meanLosses: readonly number[]) {
-      if (!meanLosses.every((l) => Number.isFinite(l))) return;
-      epochs = [...epochs, [...meanLosses]].slice(-2);
+      const previous = epochs[epochs.length - 1];
+      const held = meanLosses.map((l, i) => (Number.isFinite(l) ? l : previous ? previous[i] : NaN));
+      if (!meanLosses.some((l) => Number.isFinite(l)) || !held.every((l) => Number.isFinite(l))) return;
+      epochs = [...epochs, held].slice(-2);
     },
     variables: () => [],
     state: () => ({ method: "dwa", epochLosses: epochs.map((e) => [...e]) }),

@@ -14,8 +14,11 @@
  * the ξ step is Adam with learning rate β = 0.025 and L2 weight decay γ, and L(θ_{t+1}) is
  * recomputed on the same batch after the update (one extra forward pass per step). γ = 0.001 by
  * default (the paper tunes γ per benchmark).
+ * Label masks: a step's weights are normalised over the tasks present in it (labelled rows in the
+ * batch; an absent task's weight is 0), and the logit step uses the softmax over the present tasks'
+ * logits with δ over them; an absent task's logit and Adam moments are held (docs/missing-labels.md).
  */
-import { Adam64, AdamState, checkBound, checkOptions, checkPerTask, numberArray, numberOption, readState, softmax } from "./common";
+import { Adam64, AdamState, checkBound, checkOptions, checkPerTask, numberArray, numberOption, presentIn, presentIndices, readState, softmax } from "./common";
 import { AfterStepContext, WeighContext, Weighting, WeightingSetup } from "./types";
 
 /** Options of {@link famo}. */
@@ -59,6 +62,7 @@ export function famo(options: FamoOptions = {}): Weighting<FamoOptions & { learn
   let xi: number[] = [];
   let b: number[] = [];
   let adam: Adam64 | undefined;
+  let presentNow: boolean[] | undefined;
   return {
     name: "famo",
     options: Object.freeze({ learningRate, gamma, ...(options.minLosses ? { minLosses: [...options.minLosses] } : {}) }),
@@ -70,12 +74,33 @@ export function famo(options: FamoOptions = {}): Weighting<FamoOptions & { learn
       adam = new Adam64(k, learningRate, gamma);
     },
     weigh(context: WeighContext) {
-      checkBound("famo", k);
-      return famoWeights(xi, context.losses, b);
+      const n = checkBound("famo", k);
+      const present = presentIn(context);
+      const idx = presentIndices(present);
+      presentNow = present;
+      if (idx.length === n) return famoWeights(xi, context.losses, b);
+      const out = new Array<number>(n).fill(0);
+      if (idx.length === 0) return out;
+      const pick = (xs: readonly number[]) => idx.map((i) => xs[i]);
+      famoWeights(pick(xi), pick(context.losses), pick(b)).forEach((w, j) => (out[idx[j]] = w));
+      return out;
     },
     async afterStep(context: AfterStepContext) {
-      const grad = famoLogitGradient(xi, context.losses, await context.lossesAfter(), b);
-      if (grad.every(Number.isFinite)) xi = adam!.step(xi, grad);
+      const after = await context.lossesAfter();
+      const present = presentNow ?? xi.map(() => true);
+      const idx = presentIndices(present);
+      if (idx.length === xi.length) {
+        const grad = famoLogitGradient(xi, context.losses, after, b);
+        if (grad.every(Number.isFinite)) xi = adam!.step(xi, grad);
+        return;
+      }
+      if (idx.length === 0) return;
+      const pick = (xs: readonly number[]) => idx.map((i) => xs[i]);
+      const sub = famoLogitGradient(pick(xi), pick(context.losses), pick(after), pick(b));
+      if (!sub.every(Number.isFinite)) return;
+      const grad = new Array<number>(xi.length).fill(0);
+      idx.forEach((i, j) => (grad[i] = sub[j]));
+      xi = adam!.step(xi, grad, present);
     },
     logits: () => [...xi],
     variables: () => [],

@@ -6,9 +6,11 @@
  *
  * The model's gradient Σ w_i ∇L_i is exactly the geometric mean's gradient; the recorded total
  * Σ w_i L_i equals the geometric mean. Needs every L_i > 0 (refused otherwise, naming the task).
+ * Label masks: a step's geometric mean runs over the tasks present in it (those with labelled rows
+ * in the batch); an absent task's weight is 0 (docs/missing-labels.md).
  */
 import { MtlError } from "../errors";
-import { checkOptions, readState, where } from "./common";
+import { checkOptions, presentIn, presentIndices, readState, where } from "./common";
 import { WeighContext, Weighting, WeightingSetup } from "./types";
 
 /** {@link gls} takes no options. */
@@ -35,7 +37,13 @@ export function gls(options: GlsOptions = {}): Weighting<GlsOptions> {
       names = setup.tasks.map((t) => t.name);
     },
     weigh(context: WeighContext) {
-      return glsWeights(context.losses, names);
+      const idx = presentIndices(presentIn(context));
+      if (idx.length === context.losses.length) return glsWeights(context.losses, names);
+      const out = new Array<number>(context.losses.length).fill(0);
+      if (idx.length === 0) return out;
+      const sub = glsWeights(idx.map((i) => context.losses[i]), idx.map((i) => names[i]));
+      idx.forEach((i, j) => (out[i] = sub[j]));
+      return out;
     },
     variables: () => [],
     state: () => ({ method: "gls" }),

@@ -20,9 +20,13 @@
  * gradient on it while another's does not (soft sharing, where the last shared kernel is one task's
  * tower), G_i = 0 can never meet its target and that task's weight would grow without end, so the
  * method refuses and names target "representation".
+ * Label masks (docs/missing-labels.md): a task absent from a step (no labelled row in the batch)
+ * keeps its weight, its Adam moments and, until it is first present, has no L_i(0) (which is then
+ * the loss of the first step it is present at); the present tasks are balanced among themselves
+ * (Ḡ and the mean rate over them) and renormalised to the weight they had together before.
  */
 import { check } from "../errors";
-import { Adam64, AdamState, checkBound, checkOptions, numberArray, numberOption, readState, where } from "./common";
+import { Adam64, AdamState, checkBound, checkOptions, finiteOrNull, numberArray, numberOption, numbersOrNaN, presentIn, presentIndices, readState, where } from "./common";
 import { GradientTarget, WeighContext, Weighting, WeightingSetup } from "./types";
 
 /** Options of {@link gradNorm}. */
@@ -96,25 +100,48 @@ export function gradNorm(options: GradNormOptions = {}): Weighting<Required<Grad
     async weigh(context: WeighContext) {
       const n = checkBound("gradNorm", k);
       const used = [...weights];
+      const present = presentIn(context);
       const gradientNorms = await context.gradientNorms(target);
       if (!initialLosses) {
-        initialLosses = [...context.losses];
-        if (target === "lastSharedLayer") checkShared(gradientNorms, context.losses, taskNames, lastKernel);
+        initialLosses = new Array<number>(n).fill(NaN);
+        if (target === "lastSharedLayer") checkShared(gradientNorms, context.losses, taskNames, lastKernel, present);
       }
-      last = gradNormTerms(used, gradientNorms, context.losses, initialLosses, alpha);
-      const stepped = adam!.step(used, last.gradient).map((w) => Math.max(w, 0));
-      const sum = stepped.reduce((a, b) => a + b, 0);
-      weights = sum > 0 ? stepped.map((w) => (w * n) / sum) : new Array(n).fill(1);
+      // L_i(0) is the task's loss at the first step it is present (has labelled rows).
+      present.forEach((p, i) => {
+        if (p && !Number.isFinite(initialLosses![i])) initialLosses![i] = context.losses[i];
+      });
+      const idx = presentIndices(present);
+      if (idx.length === n) {
+        last = gradNormTerms(used, gradientNorms, context.losses, initialLosses, alpha);
+        const stepped = adam!.step(used, last.gradient).map((w) => Math.max(w, 0));
+        const sum = stepped.reduce((a, b) => a + b, 0);
+        weights = sum > 0 ? stepped.map((w) => (w * n) / sum) : new Array(n).fill(1);
+        return used;
+      }
+      // Some tasks are absent: balance the present ones among themselves; the absent keep their weight.
+      const pick = (xs: readonly number[]) => idx.map((i) => xs[i]);
+      const sub = idx.length > 0 ? gradNormTerms(pick(used), pick(gradientNorms), pick(context.losses), pick(initialLosses), alpha) : undefined;
+      const spread = (values: number[] | undefined, fill: number) => {
+        const out = new Array<number>(n).fill(fill);
+        idx.forEach((i, j) => (out[i] = values![j]));
+        return out;
+      };
+      if (!sub) return used;
+      last = { ...sub, norms: spread(sub.norms, NaN), rates: spread(sub.rates, NaN), targets: spread(sub.targets, NaN), gradient: spread(sub.gradient, 0) };
+      const stepped = adam!.step(used, last.gradient, present).map((w) => Math.max(w, 0));
+      const before = idx.reduce((a, i) => a + used[i], 0);
+      const after = idx.reduce((a, i) => a + stepped[i], 0);
+      weights = used.map((w, i) => (present[i] ? (after > 0 ? (stepped[i] * before) / after : before / idx.length) : w));
       return used;
     },
     lastTerms: () => last,
     variables: () => [],
-    state: () => ({ method: "gradNorm", weights: [...weights], initialLosses: initialLosses ? [...initialLosses] : null, adam: adam?.getState() ?? null }),
+    state: () => ({ method: "gradNorm", weights: [...weights], initialLosses: initialLosses ? finiteOrNull(initialLosses) : null, adam: adam?.getState() ?? null }),
     loadState(state: unknown) {
       const st = readState("gradNorm", state);
       const n = checkBound("gradNorm", k);
       weights = numberArray("gradNorm", "weights", st.weights, n);
-      initialLosses = st.initialLosses === null ? undefined : numberArray("gradNorm", "initialLosses", st.initialLosses, n);
+      initialLosses = st.initialLosses === null ? undefined : numbersOrNaN("gradNorm", "initialLosses", st.initialLosses, n);
       if (st.adam) adam!.setState(st.adam as AdamState);
     },
   };
@@ -125,9 +152,9 @@ export function gradNorm(options: GradNormOptions = {}): Weighting<Required<Grad
  * on the layer is exactly 0. (A task whose loss is 0 in this batch, e.g. all its labels missing,
  * says nothing and is not counted.)
  */
-function checkShared(norms: number[], losses: readonly number[], taskNames: string[], kernel: string | undefined): void {
-  const unused = taskNames.filter((_, i) => norms[i] === 0 && losses[i] !== 0);
-  check(unused.length === 0 || unused.length === norms.length, where("gradNorm"), () =>
+function checkShared(norms: number[], losses: readonly number[], taskNames: string[], kernel: string | undefined, present: readonly boolean[]): void {
+  const unused = taskNames.filter((_, i) => present[i] && norms[i] === 0 && losses[i] !== 0);
+  check(unused.length === 0 || unused.length === present.filter(Boolean).length, where("gradNorm"), () =>
     `the last shared layer${kernel ? ` ('${kernel}')` : ""} is not used by task${unused.length > 1 ? "s" : ""} ${unused.map((t) => `'${t}'`).join(", ")} ` +
     `(its gradient is zero), so GradNorm cannot balance ${unused.length > 1 ? "them" : "it"} there; in soft sharing that layer belongs to one task's tower. ` +
     `Use option target: "representation".`);

@@ -11,6 +11,9 @@
  * (see ./scales.ts). The authors published no code; the separate rate of the Nash-MTL / FAMO code
  * for loss-scale parameters, 0.025, is the closest published setting. Only IMTL-L is here; IMTL-G
  * (gradient part) is an aggregator.
+ * A task absent from a step (no labelled row in the batch) has its term left out of the parameter
+ * loss (a zero gradient in the separate Adam), so its s_i gets nothing from that step
+ * (docs/missing-labels.md).
  */
 import * as tf from "@tensorflow/tfjs";
 import { checkOptions, numberOption, readState } from "./common";
@@ -54,8 +57,11 @@ export function imtlL(options: ImtlLOptions = {}): Weighting<ImtlLOptions & { in
   if (s.separate) {
     method.afterStep = (context: AfterStepContext) => s.step(context.losses);
   } else {
-    method.parameterLoss = (detachedLosses: tf.Tensor1D): tf.Scalar =>
-      tf.tidy(() => tf.sum(tf.sub(tf.mul(tf.exp(s.tensor()), detachedLosses), s.tensor())) as tf.Scalar);
+    method.parameterLoss = (detachedLosses: tf.Tensor1D, present?: readonly boolean[]): tf.Scalar =>
+      tf.tidy(() => {
+        const terms = tf.sub(tf.mul(tf.exp(s.tensor()), detachedLosses), s.tensor());
+        return tf.sum(present ? tf.mul(terms, tf.tensor1d(present.map(Number))) : terms) as tf.Scalar;
+      });
   }
   return method;
 }

@@ -16,9 +16,12 @@
  * warm-up epoch (epoch index `warmupEpochs`); STCH applies from the epoch after. Pass `nadir` to
  * skip the warm-up. Defaults μ = 1 and warmupEpochs = 4 (the authors' code; the paper tunes μ).
  * Epochs are counted by the method itself through `endEpoch`.
+ * Label masks: a step's weights run over the tasks present in it (labelled rows in the batch; an
+ * absent task's weight is 0), and the nadir is the first epoch from `warmupEpochs` on in which every
+ * task has a finite mean loss (docs/missing-labels.md).
  */
 import { check } from "../errors";
-import { checkBound, checkOptions, checkPerTask, numberArray, numberOption, readState, softmax, where } from "./common";
+import { checkBound, checkOptions, checkPerTask, numberArray, numberOption, presentIn, presentIndices, readState, softmax, where } from "./common";
 import { WeighContext, Weighting, WeightingSetup } from "./types";
 
 /** Options of {@link stch}. */
@@ -64,12 +67,19 @@ export function stch(options: StchOptions = {}): Weighting<StchOptions & { mu: n
     },
     weigh(context: WeighContext) {
       checkBound("stch", k);
-      context.losses.forEach((l, i) => check(l > 0, where("stch"), () => `the loss of task '${names[i]}' is ${l}; STCH takes its log and needs every loss > 0.`));
-      if (!nadir) return context.losses.map((l) => 1 / l);
-      return stchWeights(context.losses, nadir, mu);
+      const idx = presentIndices(presentIn(context));
+      idx.forEach((i) => check(context.losses[i] > 0, where("stch"), () => `the loss of task '${names[i]}' is ${context.losses[i]}; STCH takes its log and needs every loss > 0.`));
+      const out = new Array<number>(context.losses.length).fill(0);
+      if (!nadir) {
+        idx.forEach((i) => (out[i] = 1 / context.losses[i]));
+        return out;
+      }
+      const sub = stchWeights(idx.map((i) => context.losses[i]), idx.map((i) => nadir![i]), mu);
+      idx.forEach((i, j) => (out[i] = sub[j]));
+      return out;
     },
     endEpoch(meanLosses: readonly number[]) {
-      if (!nadir && epoch === warmupEpochs && meanLosses.every((l) => Number.isFinite(l) && l > 0)) nadir = [...meanLosses];
+      if (!nadir && epoch >= warmupEpochs && meanLosses.every((l) => Number.isFinite(l) && l > 0)) nadir = [...meanLosses];
       epoch++;
     },
     nadir: () => (nadir ? [...nadir] : undefined),

@@ -40,8 +40,14 @@ export interface WeighContext {
   readonly step: number;
   /** The trainer's epoch of this step. */
   readonly epoch: number;
-  /** L_i at the current parameters on this batch. */
+  /** L_i at the current parameters on this batch (NaN for a task that is not present). */
   readonly losses: readonly number[];
+  /**
+   * Per task, whether it has a loss at this step. A task is absent when its labels are masked on
+   * every row of the batch (docs/missing-labels.md); its weight is then ignored (the trainer uses 0),
+   * and a method keeps that task's history as it was (see each method's file).
+   */
+  readonly present?: readonly boolean[];
   /** The same losses as a [k] tensor inside the gradient tape (differentiable w.r.t. the model). */
   readonly lossTensor: tf.Tensor1D;
   /** ‖∇ L_i‖₂ per task w.r.t. the last shared kernel or the shared representation; computed on first use (an awaited read). */
@@ -75,10 +81,14 @@ export interface Weighting<O extends object = object> {
   weigh(context: WeighContext): number[] | Promise<number[]>;
   /** Learnable scalars trained by the trainer's optimizer (empty for most methods). */
   variables(): tf.Variable[];
-  /** A scalar whose gradient w.r.t. `variables()` is the method's objective's (losses detached). */
-  parameterLoss?(detachedLosses: tf.Tensor1D): tf.Scalar;
+  /**
+   * A scalar whose gradient w.r.t. `variables()` is the method's objective's (losses detached).
+   * `present` (all true when omitted) marks the tasks with a loss at this step: an absent task's
+   * terms are left out, so its learnable scalar gets no gradient from the step.
+   */
+  parameterLoss?(detachedLosses: tf.Tensor1D, present?: readonly boolean[]): tf.Scalar;
   afterStep?(context: AfterStepContext): void | Promise<void>;
-  /** Mean training loss per task over the epoch that just ended. */
+  /** Mean training loss per task over the epoch that just ended (NaN for a task no step of the epoch trained). */
   endEpoch?(meanLosses: readonly number[]): void;
   state(): WeightingState;
   /** The same with awaited reads, for a method whose state lives in tensors (checkpoints use it). */

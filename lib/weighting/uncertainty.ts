@@ -17,6 +17,9 @@
  * exactly), at the model's learning rate. With `learningRate` they get their own Adam at that rate
  * instead, as in the Nash-MTL and FAMO code (`learningRate: 0.025`, their `--method-params-lr`
  * default; see ./scales.ts), so the weights can reach e^{s_i} ≈ c_i L_i within a short run.
+ * A task absent from a step (no labelled row in the batch) has both of its terms left out of the
+ * parameter loss, and a zero gradient in the separate Adam: its s_i gets nothing from that step
+ * (docs/missing-labels.md).
  */
 import * as tf from "@tensorflow/tfjs";
 import { check } from "../errors";
@@ -86,11 +89,12 @@ export function uncertainty(options: UncertaintyOptions = {}): Weighting<Uncerta
   if (s.separate) {
     method.afterStep = (context: AfterStepContext) => s.step(context.losses);
   } else {
-    method.parameterLoss = (detachedLosses: tf.Tensor1D): tf.Scalar =>
+    method.parameterLoss = (detachedLosses: tf.Tensor1D, present?: readonly boolean[]): tf.Scalar =>
       tf.tidy(() => {
         const sv = s.tensor();
         const weighted = tf.mul(tf.mul(tf.tensor1d(scale!), tf.exp(tf.neg(sv))), detachedLosses);
-        return tf.sum(tf.add(weighted, tf.mul(0.5, sv))) as tf.Scalar;
+        const terms = tf.add(weighted, tf.mul(0.5, sv));
+        return tf.sum(present ? tf.mul(terms, tf.tensor1d(present.map(Number))) : terms) as tf.Scalar;
       });
   }
   return method;

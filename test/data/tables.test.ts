@@ -65,7 +65,7 @@ describe("missing values, train-only normalisation, class weights", () => {
     expect(trainOnly.imputed).toEqual({ x: { value: 51.5, count: 1 }, c: { value: "b", count: 1 } });
     expect(trainOnly.features[3 * trainOnly.featureCount]).toBe(51.5);
     expect(() => fromDataFrame(table, { features: ["x"], tasks: t, missing: "impute", imputeFrom: [3] })).toThrow(/'x' has no value in the rows used for imputation/);
-    expect(() => fromDataFrame(table, { features: ["x"], tasks: t, missing: "fill" as never })).toThrow(/"refuse", "drop" or "impute"/);
+    expect(() => fromDataFrame(table, { features: ["x"], tasks: t, missing: "fill" as never })).toThrow(/"refuse", "drop", "impute" or \{ features, labels \}/);
     const peng = fromDataFrame(penguins(), { features, tasks, missing: "impute" });
     expect(peng.rows).toBe(333); // 11 rows lack sex (2 of them also lack body mass)
   });

@@ -15,13 +15,18 @@
  * StepOutput.weights records the aggregator's effective weights (d = Jᵀw) where it has them,
  * else 1 per task (each method's file says what its `lastWeights` holds).
  * With one dataset per task (every task each step), each L_i is on its own batch: "param" only.
+ * Label masks (docs/missing-labels.md): a task with no labelled row in the batch is absent from the
+ * step: its loss is NaN in the record, its weight 0, its head gets no gradient, and the aggregator
+ * sees the present tasks' rows only, or, for a method with `absentTasks: "zero"`, every row with
+ * the absent ones zero and `context.present` marking them.
  */
 import * as tf from "@tensorflow/tfjs";
-import { Aggregator, Level } from "../../aggregators/types";
+import { Level } from "../../aggregators/types";
 import { NonFiniteLossError } from "../../errors";
 import { splitUpdate, taskGradients, vjp } from "../jacobian";
 import { readAll, recordAsync, unrecorded } from "../tape";
-import { firstNonFinite, forward, SkipStep, StepInput, StepOutput } from "./types";
+import { Aggregator, AggregationContext } from "../../aggregators/types";
+import { activeTasks, firstNonFinite, forward, presentTasks, SkipStep, StepInput, StepOutput } from "./types";
 import { NonFiniteGradientError } from "../../errors";
 import { applyUpdate } from "./update";
 
@@ -41,15 +46,16 @@ export async function aggregatedStep(input: StepInput, aggregator: Aggregator, l
       const fwd = forward(input);
       const penalties = regularizers.length > 0 ? tf.stack(regularizers.map((r) => r.penalty(model))) : undefined;
       const [read, readPenalties] = await readAll(penalties ? [fwd.losses, penalties] : [fwd.losses]);
-      lossValues = Array.from(read);
+      const present = presentTasks(input.batch);
+      lossValues = Array.from(read, (v, i) => (present[i] ? v : NaN));
       if (readPenalties) regValues = Array.from(readPenalties);
-      const bad = firstNonFinite(lossValues);
+      const bad = firstNonFinite(lossValues, activeTasks(input.batch));
       if (bad >= 0) {
         if (input.onNonFinite === "stop") throw new NonFiniteLossError(tasks[bad].name, input.step, lossValues[bad]);
         throw new SkipStep();
       }
       const z = fwd.zs[0];
-      let { jacobian, heads } = unrecorded(() => taskGradients(level, fwd.taskLosses as tf.Scalar[], shared, taskVars, z));
+      let { jacobian, heads } = unrecorded(() => taskGradients(level, fwd.taskLosses, shared, taskVars, z));
       const [rowBad] = await readAll([tf.any(tf.logicalNot(tf.isFinite(jacobian)), 1)]);
       const badRow = rowBad.findIndex((b) => b !== 0);
       if (badRow >= 0) {
@@ -58,8 +64,8 @@ export async function aggregatedStep(input: StepInput, aggregator: Aggregator, l
       }
       if (input.clipTaskNorm !== undefined) ({ jacobian, heads } = await clipTasks(jacobian, heads, input.clipTaskNorm));
       const context = { taskNames, losses: lossValues, level, representation: z, rowsChecked: true };
-      const direction = aggregator.aggregateAsync ? await aggregator.aggregateAsync(jacobian, context) : aggregator.aggregate(jacobian, context);
-      weights = aggregator.lastWeights ?? new Array(k).fill(1);
+      let direction: tf.Tensor1D;
+      ({ direction, weights } = await aggregatePresent(aggregator, jacobian, context, present));
       const sharedGrads = unrecorded(() => (level === "param" ? splitUpdate(direction, shared) : vjp(z, shared, tf.reshape(direction, z.shape))));
       const grads: tf.NamedTensorMap = {};
       const add = (v: tf.Variable, g: tf.Tensor | undefined) => {
@@ -81,6 +87,37 @@ export async function aggregatedStep(input: StepInput, aggregator: Aggregator, l
     applied = false;
   }
   return { losses: lossValues, weights: [...weights], regularizers: regValues, applied, gradNorm };
+}
+
+/**
+ * The aggregator's direction and its weights for the tasks present at this step (absent tasks:
+ * weight 0). All present: the aggregator as it is. Otherwise the present rows only, or every row
+ * with `context.present` for a method that holds per-task state (`absentTasks: "zero"`).
+ */
+async function aggregatePresent(
+  aggregator: Aggregator,
+  jacobian: tf.Tensor2D,
+  context: AggregationContext & { taskNames: string[]; losses: number[] },
+  present: boolean[],
+): Promise<{ direction: tf.Tensor1D; weights: number[] }> {
+  const run = (J: tf.Tensor2D, c: AggregationContext) => (aggregator.aggregateAsync ? aggregator.aggregateAsync(J, c) : Promise.resolve(aggregator.aggregate(J, c)));
+  const k = present.length;
+  const idx = present.flatMap((p, i) => (p ? [i] : []));
+  if (idx.length === k) {
+    const direction = await run(jacobian, context);
+    return { direction, weights: aggregator.lastWeights ?? new Array(k).fill(1) };
+  }
+  if (aggregator.absentTasks === "zero") {
+    const direction = await run(jacobian, { ...context, present });
+    return { direction, weights: (aggregator.lastWeights ?? new Array(k).fill(1)).map((w, i) => (present[i] ? w : 0)) };
+  }
+  // Slices, not tf.gather (whose cpu kernel reads its indices synchronously).
+  const rows = tf.concat(idx.map((i) => tf.slice(jacobian, [i, 0], [1, -1]))) as tf.Tensor2D;
+  const direction = await run(rows, { ...context, taskNames: idx.map((i) => context.taskNames[i]), losses: idx.map((i) => context.losses[i]) });
+  const sub = aggregator.lastWeights ?? new Array(idx.length).fill(1);
+  const weights = new Array<number>(k).fill(0);
+  idx.forEach((i, j) => (weights[i] = sub[j]));
+  return { direction, weights };
 }
 
 async function clipTasks(jacobian: tf.Tensor2D, heads: Array<Array<tf.Tensor | undefined>>, maxNorm: number) {

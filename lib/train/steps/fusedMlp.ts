@@ -67,7 +67,9 @@ export function fusedMlpStep(input: StepInput, weighting: Weighting): StepOutput
   if (!addon || typeof addon.mlpStep !== "function") return undefined;
   // One input with every task's targets (not one dataset per task).
   const { batch } = input;
-  if (batch.xs.length !== 1 || batch.part.some((p) => p !== 0)) return undefined;
+  // Label masks: the native losses are means over the whole batch, so a batch in which some task
+  // lacks labels (rows cut, or the task left out) takes the generic step.
+  if (batch.xs.length !== 1 || batch.part.some((p) => p !== 0) || batch.rows?.some((r) => r !== undefined)) return undefined;
   const inputX = batch.xs[0];
   // A model with named inputs (encoders per input, lib/architectures/namedInputs.ts) never engages:
   // the native step knows one dense input only, so it always takes the general step.

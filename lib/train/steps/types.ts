@@ -7,6 +7,7 @@ import * as tf from "@tensorflow/tfjs";
 import { MultiTaskModel } from "../../architectures/types";
 import { Regularizer } from "../../regularizers";
 import { Task } from "../../tasks/task";
+import { selectRows } from "../maskedBatch";
 import { NonFinitePolicy } from "../validate";
 
 /**
@@ -19,6 +20,12 @@ export interface StepBatch {
   targets: Array<tf.Tensor | undefined>;
   /** Per task, the index in `xs` of its input, or -1 when it does not train at this step. */
   part: number[];
+  /**
+   * Per task, the positions (int32) in its input of the rows that carry its label, when some do
+   * not (label masks); `targets[i]` then holds those rows only. Undefined: every row is labelled.
+   * A task with no labelled row in the batch does not train at this step (part -1).
+   */
+  rows?: Array<tf.Tensor1D | undefined>;
 }
 
 export interface StepInput {
@@ -66,11 +73,18 @@ export function activeTasks(batch: StepBatch): number[] {
   return batch.part.flatMap((p, i) => (p >= 0 ? [i] : []));
 }
 
+/** Per task, whether it trains at this step (has labelled rows in it and was not left out by a sampler). */
+export function presentTasks(batch: StepBatch): boolean[] {
+  return batch.part.map((p) => p >= 0);
+}
+
 export interface Forward {
   /** z per input. */
   zs: tf.Tensor2D[];
   /** The model's outputs per input. */
   outputs: tf.Tensor2D[][];
+  /** Per task, the outputs its loss is taken on: its labelled rows (undefined where it does not train). */
+  taskOutputs: Array<tf.Tensor2D | undefined>;
   /** L_i per task (undefined where the task does not train). */
   taskLosses: Array<tf.Scalar | undefined>;
   /** [k] losses, 0 where a task does not train. */
@@ -82,7 +96,13 @@ export function forward(input: StepInput, training = true): Forward {
   const { model, tasks, batch } = input;
   const zs = batch.xs.map((x) => model.encode(x, training));
   const outputs = zs.map((z, p) => model.decode(z, batch.xs[p], training));
-  const taskLosses = tasks.map((t, i) => (batch.part[i] < 0 ? undefined : t.loss(outputs[batch.part[i]][i], batch.targets[i]!)));
+  const taskOutputs = tasks.map((_, i) => {
+    if (batch.part[i] < 0) return undefined;
+    const out = outputs[batch.part[i]][i];
+    const rows = batch.rows?.[i];
+    return rows ? selectRows(out, rows) : out;
+  });
+  const taskLosses = tasks.map((t, i) => (taskOutputs[i] ? t.loss(taskOutputs[i]!, batch.targets[i]!) : undefined));
   const losses = tf.stack(taskLosses.map((l) => l ?? tf.scalar(0))) as tf.Tensor1D;
-  return { zs, outputs, taskLosses, losses };
+  return { zs, outputs, taskOutputs, taskLosses, losses };
 }

@@ -16,7 +16,7 @@ import { MtlError, NonFiniteLossError } from "../../errors";
 import { AfterStepContext, GradientTarget, WeighContext, Weighting } from "../../weighting/types";
 import { nativeGlobalNorm } from "../../native/norm";
 import { readAll, recordAsync, scopeAsync, unrecorded } from "../tape";
-import { activeTasks, firstNonFinite, Forward, forward, SkipStep, StepInput, StepOutput } from "./types";
+import { activeTasks, firstNonFinite, Forward, forward, presentTasks, SkipStep, StepInput, StepOutput } from "./types";
 import { addGradients, applyUpdate, applyChecked, clippedTaskGradients, globalNorm, refuseNonFinite } from "./update";
 
 export async function weightedStep(input: StepInput, weighting: Weighting, constant?: number[]): Promise<StepOutput> {
@@ -60,7 +60,9 @@ export async function weightedStep(input: StepInput, weighting: Weighting, const
         taskGrads = await clippedTaskGradients(fwd.losses, weights, varList, input.clipTaskNorm);
         total = tf.mul(0, total);
       }
-      if (weighting.parameterLoss) total = tf.add(total, weighting.parameterLoss(tf.tensor1d(lossValues.map((l, i) => (input.batch.part[i] < 0 ? 0 : l)))));
+      if (weighting.parameterLoss) {
+        total = tf.add(total, weighting.parameterLoss(tf.tensor1d(lossValues.map((l, i) => (input.batch.part[i] < 0 ? 0 : l))), presentTasks(input.batch)));
+      }
       if (penalties) total = tf.add(total, tf.sum(penalties));
       const { grads } = unrecorded(() => tf.variableGrads(() => total, varList));
       gradNorm = await applyUpdate(input, taskGrads ? addGradients(grads, taskGrads) : grads, varList);
@@ -137,6 +139,7 @@ function weighContext(input: StepInput, weighting: Weighting, fwd: Forward, valu
     step: input.step,
     epoch: input.epoch,
     losses: values,
+    present: presentTasks(input.batch),
     lossTensor: fwd.losses,
     async gradientNorms(target: GradientTarget): Promise<number[]> {
       let cached = norms.get(target);
@@ -149,10 +152,10 @@ function weighContext(input: StepInput, weighting: Weighting, fwd: Forward, valu
     async batchMetrics(): Promise<Array<Record<string, number>>> {
       metrics ??= Promise.all(
         input.tasks.map(async (task, i) => {
-          const p = input.batch.part[i];
-          if (p < 0) return {};
-          const rows = input.batch.xs[p].shape[0];
-          const [out, target] = await Promise.all([fwd.outputs[p][i].data(), input.batch.targets[i]!.data()]);
+          const output = fwd.taskOutputs[i];
+          if (!output) return {};
+          const rows = output.shape[0];
+          const [out, target] = await Promise.all([output.data(), input.batch.targets[i]!.data()]);
           return task.metrics(task.decode(out as Float32Array, rows), target);
         }),
       );
