@@ -28,7 +28,7 @@ export * as tf from "@tensorflow/tfjs";
 export { useBestBackend } from "./backend";
 
 // Errors: every error mtlkit throws on purpose is an MtlError.
-export { MtlError, NonFiniteLossError, NonFiniteGradientError, TrainingInterrupted, DamagedCheckpointError } from "./errors";
+export { MtlError, NonFiniteLossError, NonFiniteGradientError, TrainingInterrupted, DamagedCheckpointError, SweepInterrupted } from "./errors";
 export { Rng, RngState } from "./random";
 
 // Data: one dataset for all tasks.

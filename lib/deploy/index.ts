@@ -3,7 +3,7 @@
  * (`model.getWeights`, `model.setWeights` with PyTorch's layout), predictions on raw rows, and a
  * static web page that runs them in the browser (`exportWeb`, `mtlkit export-web`). See docs/deploy.md.
  */
-export { loadModel, readModelFiles } from "./load";
+export { readModelFiles } from "./load";
 export { SaveOptions } from "./save";
 export { predict, TaskPrediction, InputRows } from "./predict";
 export { InputSpec, InputFieldSpec } from "./inputs";

@@ -12,7 +12,7 @@
  *   mtl.sweep.deltaM(result, { baseline: "single-task" });
  */
 export { define, runId, configLabel, Configuration, ConfigValue, RunFunctionRef, RunSpec, Sweep, SweepDefinition, SweepIdentity, DefineOptions } from "./definition";
-export { run, SweepRunOptions, SweepInterrupted } from "./run";
+export { run, SweepRunOptions } from "./run";
 export { SweepResult } from "./result";
 export { RunRecord, RunFailure, FailureKind, Metrics } from "./records";
 export { ResultsFile, describeDifferences } from "./resultsFile";
