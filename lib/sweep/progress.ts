@@ -7,6 +7,7 @@
 import { escapeHtml } from "../display/table";
 import { notebookDisplay, PROGRESS_INTERVAL_MS, throttled } from "../train/progress";
 
+/** Where a sweep stands, as its progress display shows it (and `describeProgress` words it). */
 export interface SweepProgressState {
   /** Runs in the sweep. */
   total: number;
@@ -14,9 +15,11 @@ export interface SweepProgressState {
   done: number;
   /** Of `done`, how many failed. */
   failed: number;
+  /** Runs running now. */
   running: number;
   /** Of `done`, how many were found finished in the results file. */
   resumed: number;
+  /** Seconds since this call started. */
   elapsedSeconds: number;
   /** Estimated from this session's pace; undefined until a run finished. */
   secondsLeft?: number;

@@ -19,6 +19,10 @@ import type { RunRecord } from "./records";
 import { makeResult, SweepResult } from "./result";
 import { ResultsFile } from "./resultsFile";
 
+/**
+ * Options of {@link run}: where the runs run (local worker processes, or a queue), the results file that
+ * makes the sweep resumable, each worker's backend and threads, and how to stop it.
+ */
 export interface SweepRunOptions {
   /** Worker processes on this machine (default one per core). */
   workers?: number;
