@@ -46,7 +46,7 @@ export class LocalPool {
       while (!this.stopped && next < orders.length) {
         const order = orders[next++];
         let worker = this.slots[i];
-        if (!worker || !worker.alive) worker = this.slots[i] = new WorkerProcess(this.options);
+        if (!worker?.alive) worker = this.slots[i] = new WorkerProcess(this.options);
         hooks.onStart(order, worker.name);
         const outcome = await worker.run(order, this.options.timeLimitSeconds);
         if (this.stopped) return;

@@ -91,7 +91,7 @@ export function createSweepProgress(enabled: boolean): SweepProgress {
     update(s, event) {
       last = s;
       // Failures get a line of their own, so they stay on screen.
-      if (event && event.startsWith("failed")) process.stderr.write(`\r\x1b[2K${event}\n`);
+      if (event?.startsWith("failed")) process.stderr.write(`\r\x1b[2K${event}\n`);
       redraw.offer(s, Boolean(event));
     },
     close() {
