@@ -96,6 +96,7 @@ async function sweepCommand(args: string[]): Promise<number> {
   const file = p.positional[0];
   const definition = await loadDefinition(file);
   const sweep = await import("../lib/sweep");
+  const { SweepInterrupted } = await import("../lib/errors");
   const results = p.values.get("results") ?? join(dirname(resolve(file)), `${basename(file, extname(file))}.results.jsonl`);
   const controller = new AbortController();
   const release = onSignals((signal) => controller.abort(signal));
@@ -112,7 +113,7 @@ async function sweepCommand(args: string[]): Promise<number> {
     console.log(String((result as unknown as Record<symbol, () => Record<string, unknown>>)[Symbol.for("Jupyter.display")]()["text/plain"]));
     return result.failed.length > 0 ? 1 : 0;
   } catch (e) {
-    if (e instanceof sweep.SweepInterrupted) {
+    if (e instanceof SweepInterrupted) {
       console.error(`mtlkit: ${e.message}`);
       return 130;
     }

@@ -4,6 +4,7 @@
  * exactly the problems mtlkit found, and anything else is a bug or an error of a library below it.
  * @module
  */
+import type { SweepResult } from "./sweep/result";
 
 /**
  * mtlkit's error type. Every precondition mtlkit checks throws an `MtlError` whose message
@@ -104,6 +105,29 @@ export class DamagedCheckpointError extends MtlError {
   ) {
     super(`checkpoint ${path}`, problem);
     this.name = "DamagedCheckpointError";
+  }
+}
+
+/**
+ * A sweep (`mtl.sweep.run`) stopped before all its runs finished: a kernel interrupt, its `signal`, or
+ * Ctrl-C in `mtlkit sweep`. The runs in flight are lost; `result` holds every run recorded so far (also
+ * in the results file, when the sweep keeps one), and running the sweep again finishes the rest.
+ */
+export class SweepInterrupted extends MtlError {
+  /**
+   * @param result what the sweep had recorded when it stopped
+   * @param reason what stopped it, e.g. "a kernel interrupt" or "its abort signal"
+   * @param inFlight runs that were running and are not recorded
+   */
+  constructor(
+    readonly result: SweepResult,
+    reason: string,
+    inFlight: number,
+  ) {
+    super("sweep",
+      `stopped by ${reason}: ${result.records.length} of ${result.runs.length} runs have results${result.resultsFile ? ` (in ${result.resultsFile})` : ""}; ` +
+        `${inFlight} run${inFlight === 1 ? " was" : "s were"} in flight and ${inFlight === 1 ? "is" : "are"} not recorded. Run the sweep again to finish it.`);
+    this.name = "SweepInterrupted";
   }
 }
 

@@ -28,7 +28,7 @@ export * as tf from "@tensorflow/tfjs";
 export { useBestBackend } from "./backend";
 
 // Errors: every error mtlkit throws on purpose is an MtlError.
-export { MtlError, NonFiniteLossError, NonFiniteGradientError, TrainingInterrupted, DamagedCheckpointError } from "./errors";
+export { MtlError, NonFiniteLossError, NonFiniteGradientError, TrainingInterrupted, DamagedCheckpointError, SweepInterrupted } from "./errors";
 export { Rng, RngState } from "./random";
 
 // Data: one dataset for all tasks.
@@ -45,7 +45,7 @@ export { crossStitch, CrossStitchModel, CrossStitchOptions } from "./architectur
 export { mmoe, MmoeModel, MmoeOptions } from "./architectures/mmoe";
 export { ple, cgc, PleModel, PleOptions, PleLevel } from "./architectures/ple";
 export { Gate } from "./architectures/parts";
-export { NamedInputsModel, NamedInputsOptions, WithNamedInputs, EncoderSpec } from "./architectures/namedInputs";
+export { NamedInputsModel, NamedInputsOptions, WithNamedInputs, EncoderSpec, DecodeReads } from "./architectures/namedInputs";
 
 // Training.
 export { Trainer, TrainerOptions, FitOptions, TaskEvaluation, TrainerState, AutoCheckpointOptions } from "./train/trainer";

@@ -60,7 +60,11 @@ export function hasNamedInputs(options: unknown): boolean {
   return options !== null && typeof options === "object" && ("inputs" in options || "encoders" in options);
 }
 
-/** How the architecture's task paths read the input: only through z, or also directly (gates). */
+/**
+ * How an architecture's task paths read the input, for {@link NamedInputsModel}'s constructor:
+ * "representation" when they read only the fused representation z (hard sharing, a PLE of several
+ * levels), "input" when they also read it directly (the gates of MMoE and CGC). The factories set it.
+ */
 export type DecodeReads = "representation" | "input";
 
 /** A multi-task model whose input is several named inputs, each with its own encoder, fused by concatenation. */

@@ -15,7 +15,7 @@ import { taskSpecOf } from "../tasks/spec";
 import type { Task } from "../tasks/task";
 import { InputSpec } from "./inputs";
 
-/** JSON data. */
+/** JSON data: what a saved model records its factory's options as ({@link ModelDescription.options}). */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
 /** What a saved model's description holds. */

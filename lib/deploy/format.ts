@@ -14,6 +14,7 @@
 import type * as tf from "@tensorflow/tfjs";
 import type { ModelDescription } from "./describe";
 
+/** The `format` field of a saved model's model.json: "mtlkit-model" (a reader refuses any other). */
 export const MODEL_FORMAT = "mtlkit-model";
 /** The format version this mtlkit writes and the newest it reads. */
 export const MODEL_FORMAT_VERSION = 1;

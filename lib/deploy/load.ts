@@ -16,8 +16,11 @@ const sha256 = (data: Uint8Array): string => createHash("sha256").update(data).d
 
 /** A saved model's files, verified: model.json parsed and the weights as one buffer. */
 export interface VerifiedModelFiles {
+  /** model.json's contents. */
   file: SavedModelFile;
+  /** Every weights shard, checked against SHA256SUMS, concatenated in the manifest's order. */
   weights: ArrayBuffer;
+  /** The weights' names, shapes and dtypes, in the order of `weights` (tf.io's manifest entries). */
   specs: tf.io.WeightsManifestEntry[];
 }
 

@@ -22,17 +22,19 @@ import { sequenceTagging } from "../tasks/sequenceTagging";
 import { Json, ModelDescription } from "./describe";
 import { checkInputSpec } from "./inputs";
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Factory = (...args: any[]) => unknown;
+/** A factory of any signature (never[] parameters accept every function). */
+type Factory = (...args: never[]) => unknown;
+/** A factory called with the saved description's arguments; each factory checks them itself (MtlError). */
+type SavedCall = (...args: unknown[]) => unknown;
 
-const ARCHITECTURES: Record<string, Factory> = { hardSharing, softSharing, crossStitch, mmoe, cgc, ple };
-const TASKS: Record<string, Factory> = { classification, binary, multiLabel, regression, boundingBox, sequenceTagging };
-const BLOCKS: Record<string, Factory> = { cnnEncoder, textEncoder, positionwiseHead };
+const ARCHITECTURES = new Map<string, Factory>(Object.entries({ hardSharing, softSharing, crossStitch, mmoe, cgc, ple }));
+const TASKS = new Map<string, Factory>(Object.entries({ classification, binary, multiLabel, regression, boundingBox, sequenceTagging }));
+const BLOCKS = new Map<string, Factory>(Object.entries({ cnnEncoder, textEncoder, positionwiseHead }));
 
-function factory(where: string, table: Record<string, Factory>, what: string, name: unknown): Factory {
-  const f = typeof name === "string" && Object.prototype.hasOwnProperty.call(table, name) ? table[name] : undefined;
-  if (!f) throw new MtlError(where, `unknown ${what} '${String(name)}' (this mtlkit knows ${Object.keys(table).join(", ")}); was the model saved by a newer mtlkit?`);
-  return f;
+function factory(where: string, table: Map<string, Factory>, what: string, name: unknown): SavedCall {
+  const f = typeof name === "string" ? table.get(name) : undefined;
+  if (!f) throw new MtlError(where, `unknown ${what} '${String(name)}' (this mtlkit knows ${[...table.keys()].join(", ")}); was the model saved by a newer mtlkit?`);
+  return f as SavedCall;
 }
 
 /** Turns a described option value back into live values: tasks and blocks are made by their factories. */

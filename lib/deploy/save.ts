@@ -17,6 +17,10 @@ import { CHECKSUMS_FILE, DEFAULT_SHARD_BYTES, MODEL_FILE, MODEL_FORMAT, MODEL_FO
 import { InputSpec, SINGLE_INPUT } from "./inputs";
 import { variablesByName } from "./weights";
 
+/**
+ * Options of `model.save(dir, options)`: what the saved model needs besides its weights to predict on
+ * raw rows (the standardisation, the features' names), and the weights' shard size.
+ */
 export interface SaveOptions {
   /** The standardisation fitted on the training features: saved so predictions on raw inputs apply it. */
   standardizer?: Pick<Standardizer, "mean" | "std">;

@@ -32,11 +32,13 @@ export type NestedNumbers = number | NestedNumbers[];
 /** What `setWeights` accepts for one variable: a tensor, values with a shape, or nested arrays. */
 export type WeightInput = tf.Tensor | { shape: number[]; values: ArrayLike<number> } | NestedNumbers[];
 
+/** Options of `model.getWeights(options)`. */
 export interface GetWeightsOptions {
   /** The layout to return kernels in (default "tfjs"). */
   layout?: WeightLayout;
 }
 
+/** Options of `model.setWeights(named, options)`, e.g. `{ layout: "torch" }` for weights from PyTorch. */
 export interface SetWeightsOptions {
   /**
    * The layout the weights are given in. Default: tfjs's, except that a variable whose shape is

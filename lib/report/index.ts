@@ -2,16 +2,19 @@
  * Readings: the sentences of a tutorial (or any report) that state a number, a ranking or a verdict,
  * written from the run's own values so that they cannot contradict them.
  *
- *   const eq = [0.81, 0.83, 0.80, 0.82, 0.84];  // one value per seed
- *   const gn = [0.86, 0.88, 0.85, 0.87, 0.86];
- *   const c = mtl.report.compare(gn, eq, { higherIsBetter: true });
- *   mtl.report.reading("03-gradnorm-vs-equal", { verdict: c.verdict },
- *     `GradNorm ${mtl.report.verdictPhrase(c, "GradNorm", "equal weighting")}.`);
+ * ```ts
+ * const eq = [0.81, 0.83, 0.80, 0.82, 0.84];  // one value per seed
+ * const gn = [0.86, 0.88, 0.85, 0.87, 0.86];
+ * const c = mtl.report.compare(gn, eq, { higherIsBetter: true });
+ * mtl.report.reading("03-gradnorm-vs-equal", { verdict: c.verdict },
+ *   `GradNorm ${mtl.report.verdictPhrase(c, "GradNorm", "equal weighting")}.`);
+ * ```
  *
  * A reading displays as Markdown and also carries its values under the MIME type
  * `application/vnd.mtlkit.reading+json`, so tests can assert a notebook's claims on the executed file.
  * Two results are called different only when their confidence intervals do not overlap: a deliberately
  * conservative rule that a reader can check by eye on the printed intervals.
+ * @module
  */
 import { withDisplay } from "../display/attach";
 import type { MimeBundle } from "../display/table";
@@ -21,11 +24,16 @@ import { summarize, Summary } from "../eval/stats";
 /** The MIME type under which a reading's values are stored in the notebook. */
 export const READING_MIME = "application/vnd.mtlkit.reading+json";
 
+/**
+ * How one result stands against another: "better" or "worse" only when their confidence intervals
+ * do not overlap (in the metric's own direction), else "indistinguishable".
+ */
 export type Verdict = "better" | "worse" | "indistinguishable";
 
 /** Values across seeds, or their summary. */
 export type Sample = readonly number[] | Summary;
 
+/** Options of {@link compare} and {@link rank}: the metric's direction and the intervals' level. */
 export interface CompareOptions {
   /** Whether larger values are better (accuracy) or worse (loss, error). Default true. */
   higherIsBetter?: boolean;
@@ -33,13 +41,20 @@ export interface CompareOptions {
   level?: number;
 }
 
+/**
+ * What {@link compare} found: the verdict, each sample's summary (mean, standard deviation, interval),
+ * and the difference of the means, in the metric's own units.
+ */
 export interface Comparison {
   /** How the first sample stands against the second. */
   verdict: Verdict;
+  /** The first sample's summary. */
   a: Summary;
+  /** The second sample's summary. */
   b: Summary;
   /** mean(a) − mean(b), in the metric's own direction (positive: a has the larger mean). */
   difference: number;
+  /** The direction the verdict was given in (the option, default true). */
   higherIsBetter: boolean;
 }
 
@@ -83,8 +98,11 @@ export function compare(a: Sample, b: Sample, options: CompareOptions = {}): Com
   return { verdict, a: sa, b: sb, difference: sa.mean - sb.mean, higherIsBetter };
 }
 
+/** One named result in {@link rank}'s order, best first. */
 export interface RankedEntry {
+  /** The result's name, a key of the object given to `rank`. */
   name: string;
+  /** Its values' summary: mean, standard deviation, confidence interval. */
   summary: Summary;
   /** Place by mean, 1 = best. */
   place: number;
@@ -138,9 +156,16 @@ export function verdictPhrase(c: Comparison, aName: string, bName: string, digit
 /** The values a reading records: JSON data (numbers, strings, booleans, arrays, plain objects). */
 export type ReadingValues = Record<string, unknown>;
 
+/**
+ * A claim of a report, as {@link reading} returns it: shown in a notebook as its Markdown, with its
+ * values recorded under {@link READING_MIME} so that a test can assert the claim on the executed notebook.
+ */
 export interface Reading {
+  /** Names the claim, e.g. "03-balance" (letters, digits, '.', '_', '-'). */
   id: string;
+  /** The values the prose was written from, as JSON (finite numbers, strings, booleans, null, lists, objects). */
   values: ReadingValues;
+  /** The prose shown. */
   markdown: string;
 }
 

@@ -91,6 +91,10 @@ export function metricTables(result: SweepResult, by?: string[]): Record<string,
 /** Which group is the baseline: its label, or the settings it has, e.g. `{ method: "single-task" }`. */
 export type GroupSelector = string | Configuration;
 
+/**
+ * Options of {@link deltaM} and {@link negativeTransfer}: the baseline group, how runs are grouped,
+ * which metrics count and their directions, and the intervals' level.
+ */
 export interface SweepComparisonOptions {
   /** The group the others are compared with (single-task models, usually). */
   baseline: GroupSelector;
@@ -98,8 +102,9 @@ export interface SweepComparisonOptions {
   by?: string[];
   /** Metrics that count, per task (default: all for Δm; the primary metric, or all, for negative transfer). */
   metrics?: Record<string, string[]>;
-  /** Metric directions by task (default: the tasks', else what the runs' evaluations recorded). */
+  /** The tasks, whose metrics say which direction is better (default: what the runs' evaluations recorded). */
   tasks?: Task[];
+  /** Metric directions by task, `{ task: { metric: true } }` for larger-is-better (default: the tasks', else what the runs' evaluations recorded). */
   higherIsBetter?: Directions;
   /** Confidence level of the intervals (default 0.95). */
   level?: number;
@@ -141,10 +146,16 @@ export interface SweepDeltaMRow {
   detail: DeltaMOverSeeds;
 }
 
+/**
+ * {@link deltaM}'s answer: each configuration's Δm% against the baseline, over seeds (in percent; negative
+ * is worse than the baseline on average over the tasks' metrics). Displays as a table in a notebook.
+ */
 export interface SweepDeltaM {
   /** The baseline group's label. */
   baseline: string;
+  /** Confidence level of the intervals, e.g. 0.95. */
   level: number;
+  /** One row per configuration other than the baseline. */
   rows: SweepDeltaMRow[];
   /** label → Δm summary, for `mtl.viz.deltaMBars`. */
   summaries(): Record<string, Summary>;
@@ -206,12 +217,18 @@ function deltaMBundle(d: SweepDeltaM): MimeBundle {
   }]);
 }
 
+/**
+ * {@link negativeTransfer}'s answer: per configuration and task, whether multi-task training helped,
+ * hurt or made no difference beyond the spread over seeds. Displays as a table in a notebook.
+ */
 export interface SweepTransfer {
+  /** The baseline group's label. */
   baseline: string;
   /** Per configuration label, its negative-transfer report against the baseline. */
   reports: Record<string, NegativeTransferReport>;
   /** Every report's rows, each with its configuration's label. */
   rows: Array<TransferRow & { label: string }>;
+  /** The rows as a danfo.js DataFrame. */
   toDataFrame(): import("danfojs-node").DataFrame;
 }
 

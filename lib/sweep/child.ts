@@ -32,13 +32,17 @@ function send(message: FromChild): void {
   process.send?.(message);
 }
 
-class LoadFailure extends Error {
-  constructor(
-    readonly problem: LoadProblem,
-    message: string,
-  ) {
-    super(message);
-  }
+/**
+ * Why the run function could not be loaded. Returned, not thrown: it travels to the parent as a
+ * message, and the parent's WorkerProcess turns it into the MtlError the user sees.
+ */
+interface LoadFailure {
+  problem: LoadProblem;
+  message: string;
+}
+
+function failure(problem: LoadProblem, message: string): LoadFailure {
+  return { problem, message };
 }
 
 // `import()` as written: TypeScript's CommonJS output would turn it into require(), which cannot load ES modules.
@@ -62,24 +66,24 @@ function mtlkitPathFor(modulePath: string): string {
   }
 }
 
-async function load(modulePath: string, exportName: string, backendOptions: import("../backend").UseBackendOptions, checkOnly: boolean): Promise<Loaded> {
-  if (!existsSync(modulePath)) throw new LoadFailure("missing", `the module ${modulePath} does not exist on this machine`);
+async function load(modulePath: string, exportName: string, backendOptions: import("../backend").UseBackendOptions, checkOnly: boolean): Promise<Loaded | LoadFailure> {
+  if (!existsSync(modulePath)) return failure("missing", `the module ${modulePath} does not exist on this machine`);
   let mod: Record<string, unknown>;
   try {
     mod = await importRunModule(modulePath);
   } catch (e) {
-    throw new LoadFailure("load error", `the module ${modulePath} failed to load: ${(e as Error).stack ?? String(e)}`);
+    return failure("load error", `the module ${modulePath} failed to load: ${(e as Error).stack ?? String(e)}`);
   }
   // An ES module's named exports, or a CommonJS module whose exports an ESM default wraps.
   const pick = (name: string) => mod[name] ?? (mod.default as Record<string, unknown> | undefined)?.[name];
   const fn = pick(exportName);
   if (fn === undefined) {
     const names = Object.keys(mod).filter((k) => k !== "__esModule");
-    throw new LoadFailure("not exported",
+    return failure("not exported",
       `the module ${modulePath} does not export '${exportName}' (it exports ${names.length ? names.map((n) => `'${n}'`).join(", ") : "nothing"}); ` +
         `export the run function, e.g. \`export async function ${exportName}(config, context) { … }\` or \`exports.${exportName} = …\`.`);
   }
-  if (typeof fn !== "function") throw new LoadFailure("not a function", `'${exportName}' of ${modulePath} is ${typeof fn}, not a function.`);
+  if (typeof fn !== "function") return failure("not a function", `'${exportName}' of ${modulePath} is ${typeof fn}, not a function.`);
   const trainerOptions = pick("trainerOptions");
   // The backend is set up on the copy of mtlkit the module loaded; a run function that does not
   // use mtlkit (nor has a Trainer check) needs none, and its process starts without loading tfjs.
@@ -93,7 +97,7 @@ async function load(modulePath: string, exportName: string, backendOptions: impo
   try {
     info = await mtl.useBestBackend(backendOptions);
   } catch (e) {
-    throw new LoadFailure("backend", `no backend for this worker: ${(e as Error).message}`);
+    return failure("backend", `no backend for this worker: ${(e as Error).message}`);
   }
   return { run: fn as RunFunction, trainerOptions: typeof trainerOptions === "function" ? (trainerOptions as RunFunction) : undefined, mtl, ...info };
 }
@@ -122,14 +126,14 @@ async function validate(l: Loaded, runs: RunOrder[]): Promise<Array<{ id: string
     try {
       const options = await l.trainerOptions(order.config, context(l, order));
       all = (Array.isArray(options) ? options : [options]) as typeof all;
-      all.forEach((o, i) => {
+      for (const [i, o] of all.entries()) {
         try {
           checkOptions(o as never);
         } catch (e) {
-          if (all.length === 1) throw e;
-          throw Object.assign(new Error(`Trainer options ${i + 1} of ${all.length}: ${messageOf(e)}`), { name: "Error" });
+          failures.push({ id: order.id, message: all.length === 1 ? messageOf(e) : `Trainer options ${i + 1} of ${all.length}: ${messageOf(e)}` });
+          break;
         }
-      });
+      }
     } catch (e) {
       failures.push({ id: order.id, message: messageOf(e) });
     } finally {
@@ -164,12 +168,17 @@ async function runOne(l: Loaded, order: RunOrder): Promise<void> {
 
 async function handle(message: ToChild): Promise<void> {
   if (message.type === "load") {
+    let result: Loaded | LoadFailure;
     try {
-      loaded = await load(message.modulePath, message.exportName, message.backend, message.checkOnly === true);
-      send({ type: "loaded", backend: loaded.backend, device: loaded.device, validates: loaded.trainerOptions !== undefined });
+      result = await load(message.modulePath, message.exportName, message.backend, message.checkOnly === true);
     } catch (e) {
-      const problem = e instanceof LoadFailure ? e.problem : "load error";
-      send({ type: "load-failed", problem, message: messageOf(e) });
+      result = failure("load error", messageOf(e));
+    }
+    if ("problem" in result) {
+      send({ type: "load-failed", problem: result.problem, message: result.message });
+    } else {
+      loaded = result;
+      send({ type: "loaded", backend: loaded.backend, device: loaded.device, validates: loaded.trainerOptions !== undefined });
     }
   } else if (message.type === "validate") {
     send({ type: "validated", failures: loaded ? await validate(loaded, message.runs) : message.runs.map((r) => ({ id: r.id, message: "the worker has no run function loaded" })) });

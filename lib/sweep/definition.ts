@@ -25,6 +25,11 @@ export interface RunFunctionRef {
   export?: string;
 }
 
+/**
+ * A sweep as written by hand (or in a JSON file for `mtlkit sweep`): the run function, the
+ * configurations (a grid or a list) and the seeds. For example
+ * `{ run: "./runs.js#run", grid: { method: ["equal", "pcgrad"] }, seeds: 5 }` is 2 configurations × 5 seeds = 10 runs.
+ */
 export interface SweepDefinition {
   /** The run function, as `{ module, export }` or `"path/to/module.js#exportName"` (export default "run"). */
   run: string | RunFunctionRef;
@@ -40,6 +45,7 @@ export interface SweepDefinition {
   memoryMb?: number;
 }
 
+/** Options of {@link define}. */
 export interface DefineOptions {
   /** The folder a relative module path starts from (default the current working directory). */
   root?: string;

@@ -4,20 +4,24 @@
  * and compared with Δm%, negative-transfer verdicts and figures. `mtl.sweep.*`; the command line
  * is `mtlkit sweep` / `mtlkit worker` (docs/sweeps.md).
  *
- *   const result = await mtl.sweep.run({
- *     run: "./sweep-runs/penguins.js#run",          // a module exporting run(config, context)
- *     grid: { method: ["single-task", "equal", "pcgrad"] },
- *     seeds: 5,
- *   }, { workers: 2, results: "out/penguins.jsonl" });
- *   mtl.sweep.deltaM(result, { baseline: "single-task" });
+ * ```ts
+ * const result = await mtl.sweep.run({
+ *   run: "./sweep-runs/penguins.js#run",          // a module exporting run(config, context)
+ *   grid: { method: ["single-task", "equal", "pcgrad"] },
+ *   seeds: 5,
+ * }, { workers: 2, results: "out/penguins.jsonl" });
+ * mtl.sweep.deltaM(result, { baseline: "single-task" });
+ * ```
+ * A sweep stopped early throws `mtl.SweepInterrupted` (with the other errors, at the top level).
+ * @module
  */
 export { define, runId, configLabel, Configuration, ConfigValue, RunFunctionRef, RunSpec, Sweep, SweepDefinition, SweepIdentity, DefineOptions } from "./definition";
-export { run, SweepRunOptions, SweepInterrupted } from "./run";
+export { run, SweepRunOptions } from "./run";
 export { SweepResult } from "./result";
 export { RunRecord, RunFailure, FailureKind, Metrics } from "./records";
 export { ResultsFile, describeDifferences } from "./resultsFile";
 export { groups, metricTables, metricTableOf, deltaM, negativeTransfer, RunGroup, GroupSelector, SweepComparisonOptions, SweepDeltaM, SweepDeltaMRow, SweepTransfer } from "./analysis";
-export { parseQueueUrl, checkReachable, startQueueWorker, QueueAddress, QueueWorker, QueueWorkerOptions } from "./queue";
+export { parseQueueUrl, checkReachable, startQueueWorker, QueueAddress, RedisConnection, QueueWorker, QueueWorkerOptions } from "./queue";
 export { checkTrainerOptions } from "./trainerCheck";
 export { normalizeMetrics } from "./metrics";
 export { SweepProgressState, describeProgress } from "./progress";

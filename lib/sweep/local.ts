@@ -8,7 +8,7 @@
  */
 import { MtlError } from "../errors";
 import type { RunOrder } from "./messages";
-import { RunOutcome, WorkerLoadError, WorkerProcess, WorkerProcessOptions } from "./workerProcess";
+import { RunOutcome, WorkerProcess, WorkerProcessOptions } from "./workerProcess";
 
 export interface PoolOptions extends WorkerProcessOptions {
   /** Number of worker processes. */
@@ -46,7 +46,7 @@ export class LocalPool {
       while (!this.stopped && next < orders.length) {
         const order = orders[next++];
         let worker = this.slots[i];
-        if (!worker || !worker.alive) worker = this.slots[i] = new WorkerProcess(this.options);
+        if (!worker?.alive) worker = this.slots[i] = new WorkerProcess(this.options);
         hooks.onStart(order, worker.name);
         const outcome = await worker.run(order, this.options.timeLimitSeconds);
         if (this.stopped) return;
@@ -74,11 +74,7 @@ export class LocalPool {
 export async function checkRuns(options: WorkerProcessOptions, orders: RunOrder[], configLabel: (order: RunOrder) => string): Promise<boolean> {
   const worker = new WorkerProcess({ ...options, checkOnly: true });
   try {
-    try {
-      await worker.ready;
-    } catch (e) {
-      throw loadError(e, options);
-    }
+    await worker.ready; // a load failure is a WorkerLoadError, an MtlError naming the run function's module
     if (!worker.info?.validates) return false;
     const failures = await worker.validate(orders);
     if (failures.length > 0) {
@@ -95,11 +91,4 @@ export async function checkRuns(options: WorkerProcessOptions, orders: RunOrder[
     worker.kill();
     await worker.closed;
   }
-}
-
-/** A load failure of the run function as the MtlError the user sees. */
-export function loadError(e: unknown, options: WorkerProcessOptions): Error {
-  if (!(e instanceof WorkerLoadError)) return e as Error;
-  const where = `sweep run function '${options.exportName}' of ${options.modulePath}`;
-  return new MtlError(where, e.message);
 }

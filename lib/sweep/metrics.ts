@@ -8,6 +8,15 @@ import type { Directions } from "../eval/deltaM";
 import { MtlError } from "../errors";
 import type { Metrics } from "./records";
 
+/**
+ * A run function's return value as plain JSON metrics (see the module comment for what it may be),
+ * with each metric's direction when it was an evaluation. Throws an MtlError naming the metric that is
+ * not a finite number. A sweep's worker calls it on each run's value; a test of a run function can too:
+ *
+ * ```ts
+ * mtl.sweep.normalizeMetrics({ species: { accuracy: 0.93 } });   // { metrics: { species: { accuracy: 0.93 } } }
+ * ```
+ */
 export function normalizeMetrics(value: unknown): { metrics: Metrics; directions?: Directions } {
   const where = "sweep run function";
   if (value === null || typeof value !== "object" || Array.isArray(value)) {

@@ -7,6 +7,7 @@
 import { escapeHtml } from "../display/table";
 import { notebookDisplay, PROGRESS_INTERVAL_MS, throttled } from "../train/progress";
 
+/** Where a sweep stands, as its progress display shows it (and `describeProgress` words it). */
 export interface SweepProgressState {
   /** Runs in the sweep. */
   total: number;
@@ -14,9 +15,11 @@ export interface SweepProgressState {
   done: number;
   /** Of `done`, how many failed. */
   failed: number;
+  /** Runs running now. */
   running: number;
   /** Of `done`, how many were found finished in the results file. */
   resumed: number;
+  /** Seconds since this call started. */
   elapsedSeconds: number;
   /** Estimated from this session's pace; undefined until a run finished. */
   secondsLeft?: number;
@@ -88,7 +91,7 @@ export function createSweepProgress(enabled: boolean): SweepProgress {
     update(s, event) {
       last = s;
       // Failures get a line of their own, so they stay on screen.
-      if (event && event.startsWith("failed")) process.stderr.write(`\r\x1b[2K${event}\n`);
+      if (event?.startsWith("failed")) process.stderr.write(`\r\x1b[2K${event}\n`);
       redraw.offer(s, Boolean(event));
     },
     close() {

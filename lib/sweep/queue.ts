@@ -37,8 +37,11 @@ export interface RedisConnection {
 
 /** A queue URL taken apart. */
 export interface QueueAddress {
+  /** The URL, with any password shown as "***". */
   url: string;
+  /** The queue's name (the URL's path). */
   name: string;
+  /** How to reach the Redis server. */
   connection: RedisConnection;
   /** host:port, for messages. */
   server: string;
@@ -195,10 +198,13 @@ function recordOfJob(job: Job, order: RunOrder): RunRecord {
   };
 }
 
+/** Options of {@link startQueueWorker} (`mtlkit worker --queue URL` sets them from its flags). */
 export interface QueueWorkerOptions {
   /** Runs at once on this machine (worker processes); default one per core. */
   workers: number;
+  /** Each worker process's backend choice, as `mtl.useBestBackend` takes it. */
   backend: UseBackendOptions;
+  /** Threads of mtlkit's native kernels per worker process. */
   threads: number;
   /** Where the sweep's root is on this machine (module paths are relative to it); default: the owner's absolute path, else the current folder. */
   root?: string;

@@ -12,17 +12,28 @@ export type Metrics = Record<string, number | Record<string, number>>;
  */
 export type FailureKind = "error" | "crash" | "out of memory" | "time limit" | "stalled";
 
+/** Why a run failed: the kind of failure and its message (the run function's error, or what the process died of). */
 export interface RunFailure {
+  /** What happened: the run function threw, its process crashed, ran out of memory, passed the time limit or stalled. */
   kind: FailureKind;
+  /** The error's message, or a description of the process's end with the tail of its output. */
   message: string;
 }
 
+/**
+ * One run's outcome, as a line of the results file (JSON) records it: the configuration and seed, the
+ * metrics or the failure, the time it took and which process ran it.
+ */
 export interface RunRecord {
   /** The run's id (see `runId`). */
   run: string;
+  /** Short words for people, e.g. "method=pcgrad seed=3". */
   label: string;
+  /** The run's configuration, as given to the run function. */
   config: Configuration;
+  /** The run's seed. */
   seed: number;
+  /** Whether the run function returned metrics ("ok") or the run failed. */
   status: "ok" | "failed";
   /** What the run function returned (status "ok"). */
   metrics?: Metrics;

@@ -7,6 +7,11 @@ import { configLabel } from "./definition";
 import { duration } from "./progress";
 import type { RunRecord } from "./records";
 
+/**
+ * What {@link run} resolves with: the sweep's runs and their newest records (the successful and the
+ * failed ones apart), which settings vary, and how the call went. Displays in a notebook as a table;
+ * `toDataFrame()` gives the same rows to danfo.js, and {@link deltaM} and {@link negativeTransfer} compare its groups.
+ */
 export interface SweepResult {
   /** The sweep's identity hash (see `define`). */
   identity: string;
@@ -16,7 +21,9 @@ export interface SweepResult {
   runs: RunSpec[];
   /** The newest record of each run that has one, in the sweep's order. */
   records: RunRecord[];
+  /** Of `records`, the runs that succeeded. */
   ok: RunRecord[];
+  /** Of `records`, the runs that failed (`error` says why). */
   failed: RunRecord[];
   /** Settings that differ between configurations (the columns that tell runs apart). */
   varying: string[];

@@ -8,7 +8,7 @@
  */
 import { availableParallelism, cpus } from "node:os";
 import type { UseBackendOptions } from "../backend";
-import { check, checkKnownOptions, MtlError } from "../errors";
+import { check, checkKnownOptions, SweepInterrupted } from "../errors";
 import { checkSignal, interruptGeneration } from "../train/interrupt";
 import { define, Sweep, SweepDefinition } from "./definition";
 import { checkRuns, LocalPool } from "./local";
@@ -19,6 +19,10 @@ import type { RunRecord } from "./records";
 import { makeResult, SweepResult } from "./result";
 import { ResultsFile } from "./resultsFile";
 
+/**
+ * Options of {@link run}: where the runs run (local worker processes, or a queue), the results file that
+ * makes the sweep resumable, each worker's backend and threads, and how to stop it.
+ */
 export interface SweepRunOptions {
   /** Worker processes on this machine (default one per core). */
   workers?: number;
@@ -41,20 +45,6 @@ export interface SweepRunOptions {
 }
 
 const OPTIONS = ["workers", "results", "queue", "backend", "threadsPerWorker", "rerunFailed", "progress", "signal", "root"];
-
-/** The sweep stopped before all its runs finished; `result` holds what was recorded. */
-export class SweepInterrupted extends MtlError {
-  constructor(
-    readonly result: SweepResult,
-    reason: string,
-    inFlight: number,
-  ) {
-    super("sweep",
-      `stopped by ${reason}: ${result.records.length} of ${result.runs.length} runs have results${result.resultsFile ? ` (in ${result.resultsFile})` : ""}; ` +
-        `${inFlight} run${inFlight === 1 ? " was" : "s were"} in flight and ${inFlight === 1 ? "is" : "are"} not recorded. Run the sweep again to finish it.`);
-    this.name = "SweepInterrupted";
-  }
-}
 
 function cores(): number {
   return typeof availableParallelism === "function" ? availableParallelism() : cpus().length;

@@ -11,6 +11,7 @@ import { existsSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import type { UseBackendOptions } from "../backend";
+import { MtlError } from "../errors";
 import type { Directions } from "../eval/deltaM";
 import type { FromChild, LoadProblem, RunOrder, ToChild } from "./messages";
 import type { FailureKind, Metrics } from "./records";
@@ -33,12 +34,18 @@ export type RunOutcome =
   | { status: "ok"; metrics: Metrics; directions?: Directions; seconds: number; cpuSeconds?: number; worker: string }
   | { status: "failed"; kind: FailureKind; message: string; seconds: number; cpuSeconds?: number; worker: string };
 
-export class WorkerLoadError extends Error {
+/**
+ * The worker process could not load the run function, or exited while loading it or checking the
+ * configurations: an MtlError naming the function and its module, with what went wrong (`problem`).
+ */
+export class WorkerLoadError extends MtlError {
   constructor(
     readonly problem: LoadProblem | "exited",
+    options: Pick<WorkerProcessOptions, "exportName" | "modulePath">,
     message: string,
   ) {
-    super(message);
+    // Named "MtlError" (not its own name): the class is internal, and the user meets it as an MtlError.
+    super(`sweep run function '${options.exportName}' of ${options.modulePath}`, message);
   }
 }
 
@@ -48,7 +55,7 @@ export function childScript(): string {
   if (existsSync(here)) return here;
   const built = join(__dirname, "..", "..", "dist", "lib", "sweep", "child.js");
   if (existsSync(built)) return built;
-  throw new Error(`mtlkit's sweep worker script is missing (looked for ${here} and ${built}); run npm run build.`);
+  throw new MtlError("sweep", `mtlkit's sweep worker script is missing (looked for ${here} and ${built}); run npm run build.`);
 }
 
 const TAIL = 4000;
@@ -133,8 +140,8 @@ export class WorkerProcess {
       return;
     }
     this.kill();
-    if (reply?.type === "load-failed") throw new WorkerLoadError(reply.problem, reply.message);
-    throw new WorkerLoadError("exited", `the worker process exited while loading the run function (${this.exitDescription()})${this.outputTail()}`);
+    if (reply?.type === "load-failed") throw new WorkerLoadError(reply.problem, this.options, reply.message);
+    throw new WorkerLoadError("exited", this.options, `the worker process exited while loading the run function (${this.exitDescription()})${this.outputTail()}`);
   }
 
   /** Runs each run's Trainer options through the Trainer's check; the failures, by run id. */
@@ -142,7 +149,7 @@ export class WorkerProcess {
     await this.ready;
     const reply = await this.request({ type: "validate", runs });
     if (reply?.type === "validated") return reply.failures;
-    throw new WorkerLoadError("exited", `the worker process exited while checking the configurations (${this.exitDescription()})${this.outputTail()}`);
+    throw new WorkerLoadError("exited", this.options, `the worker process exited while checking the configurations (${this.exitDescription()})${this.outputTail()}`);
   }
 
   /** Runs one run; the outcome says how it ended. `timeLimitSeconds` stops (kills) a run that takes longer. */

@@ -25,9 +25,10 @@ export interface Figure {
  * Builds a figure from traces and a layout. The title, when present, is the text/plain fallback.
  * Titles given as plain strings (layout, axes, colorbars, legend) are turned into plotly.js 3's
  * `{ text }` form, which is the only one plotly.js 3 draws, and cartesian axes get `automargin`
- * so long tick labels push the margins instead of overlapping the title or being cut off
- * (see {@link normalizeLayout}). The caller's objects are not modified; the display hook
- * normalises again, so titles set later as strings (`fig.layout.title = "…"`) still render.
+ * so long tick labels push the margins instead of overlapping the title or being cut off; a log
+ * axis spanning 1 to 4 decades is labelled 1, 2, 5 per decade, and a title too long for a fixed
+ * `width` is broken into lines. The caller's objects are not modified; the display hook normalises
+ * again, so titles set later as strings (`fig.layout.title = "…"`) still render.
  */
 export function figure(data: Trace[], layout: Layout = {}): Figure {
   return {

@@ -105,16 +105,16 @@ eachBackend(() => {
     it("per-layer λ and biases: false choose what is penalised", async () => {
       const tasks = [mtl.tasks.regression("a"), mtl.tasks.regression("b")];
       const model = mtl.softSharing({ inputSize: 3, towers: [4, 2], tasks, center: "mean", seed: 3 });
-      const valueOf = async (r: mtl.regularizers.Regularizer) => {
+      const penaltyOf = async (r: mtl.regularizers.Regularizer) => {
         const p = r.penalty(model);
         const v = (await p.data())[0];
         p.dispose();
         return v;
       };
-      const by = (l: number, biases = true) => valueOf(mtl.regularizers.softSharing({ [l]: 1 }, { biases }));
-      const all = await valueOf(mtl.regularizers.softSharing(1));
+      const by = (l: number, biases = true) => penaltyOf(mtl.regularizers.softSharing({ [l]: 1 }, { biases }));
+      const all = await penaltyOf(mtl.regularizers.softSharing(1));
       expect((await by(0)) + (await by(1))).toBeCloseTo(all, 4);
-      const perLayer = await valueOf(mtl.regularizers.softSharing({ 0: 0.1, 1: 10 }));
+      const perLayer = await penaltyOf(mtl.regularizers.softSharing({ 0: 0.1, 1: 10 }));
       expect(perLayer).toBeCloseTo(0.1 * (await by(0)) + 10 * (await by(1)), 3);
       // Biases start at zero (Glorot), so leaving them out changes nothing here; make them differ.
       model.towers[0].layers[0].bias!.assign(tf.ones([4]));

@@ -39,13 +39,13 @@ function copy(): string {
 const sha256 = (b: Buffer | string) => createHash("sha256").update(b).digest("hex");
 
 /** Rewrites model.json through `edit` and updates SHA256SUMS, as a careful forger (or a newer mtlkit) would. */
-function rewriteModelJson(dir: string, edit: (file: Record<string, any>) => void): void {
+function rewriteModelJson(dir: string, edit: (file: mtl.deploy.SavedModelFile) => void): void {
   const path = join(dir, "model.json");
-  const file = JSON.parse(readFileSync(path, "utf8"));
+  const file = JSON.parse(readFileSync(path, "utf8")) as mtl.deploy.SavedModelFile;
   edit(file);
   const text = JSON.stringify(file);
   writeFileSync(path, text);
-  const sums = readFileSync(join(dir, "SHA256SUMS"), "utf8").replace(/^[0-9a-f]{64}  model\.json$/m, `${sha256(text)}  model.json`);
+  const sums = readFileSync(join(dir, "SHA256SUMS"), "utf8").replace(/^[0-9a-f]{64} {2}model\.json$/m, `${sha256(text)}  model.json`);
   writeFileSync(join(dir, "SHA256SUMS"), sums);
 }
 
@@ -105,10 +105,10 @@ describe("loadModel refuses damaged or foreign files", () => {
 
   it("an architecture that does not match its weights, naming the variable", async () => {
     const wider = copy();
-    rewriteModelJson(wider, (f) => (f.model.options.trunk = [9]));
+    rewriteModelJson(wider, (f) => ((f.model.options as { trunk: number[] }).trunk = [9]));
     await expectLoadError(wider, /variable 'trunk\.0\.kernel' is \[4,8\] in the description but \[4,9\]/);
     const deeper = copy();
-    rewriteModelJson(deeper, (f) => (f.model.options.trunk = [8, 8]));
+    rewriteModelJson(deeper, (f) => ((f.model.options as { trunk: number[] }).trunk = [8, 8]));
     await expectLoadError(deeper, /'trunk\.1\.kernel', which the description does not list/);
     const renamed = copy();
     rewriteModelJson(renamed, (f) => {
@@ -119,7 +119,7 @@ describe("loadModel refuses damaged or foreign files", () => {
     rewriteModelJson(unknown, (f) => (f.model.architecture = "transformer"));
     await expectLoadError(unknown, /unknown architecture 'transformer'/);
     const badTask = copy();
-    rewriteModelJson(badTask, (f) => (f.model.options.tasks[0].$task.factory = "ranking"));
+    rewriteModelJson(badTask, (f) => ((f.model.options as { tasks: Array<{ $task: { factory: string } }> }).tasks[0].$task.factory = "ranking"));
     await expectLoadError(badTask, /unknown task kind 'ranking'/);
   });
 });

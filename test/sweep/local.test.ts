@@ -99,7 +99,7 @@ describe("a local sweep", () => {
     expect(await waitUntil(() => recordsIn(file).length >= 1, 30_000)).toBe(true);
     controller.abort();
     const error = await running.catch((e) => e);
-    expect(error).toBeInstanceOf(S.SweepInterrupted);
+    expect(error).toBeInstanceOf(mtl.SweepInterrupted);
     expect(error.message).toMatch(/stopped by its abort signal: \d of 4 runs have results/);
     expect(await waitUntil(() => workerProcessesOf(process.pid).length === 0, 5000)).toBe(true);
     const kept = recordsIn(file).length;
@@ -119,7 +119,7 @@ describe("a local sweep", () => {
       expect(await waitUntil(() => workerProcessesOf(process.pid).length >= 2, 30_000)).toBe(true);
       g[counter]!.generation++;
       const error = await running.catch((e) => e);
-      expect(error).toBeInstanceOf(S.SweepInterrupted);
+      expect(error).toBeInstanceOf(mtl.SweepInterrupted);
       expect(error.message).toMatch(/stopped by a kernel interrupt: 0 of 2 runs have results; [0-2] runs? (was|were) in flight/);
       expect(await waitUntil(() => workerProcessesOf(process.pid).length === 0, 5000)).toBe(true);
     } finally {

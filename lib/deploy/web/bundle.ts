@@ -14,12 +14,22 @@ import { MtlError } from "../../errors";
 /** The global name the bundle defines in the page. */
 export const RUNTIME_GLOBAL = "mtlkitWeb";
 
-const STUBS: Array<{ filter: RegExp; contents: string }> = [
+/**
+ * Browser stand-ins by import path. A stand-in that imports mtlkit's own modules names the folder
+ * they resolve from (`resolveDir`, lib/ here; esbuild bundles them like the runtime's own imports).
+ */
+const STUBS: Array<{ filter: RegExp; contents: string; resolveDir?: string }> = [
   { filter: /^@tensorflow\/tfjs$/, contents: "module.exports = globalThis.tf;" },
   { filter: /^(node:)?util$/, contents: "module.exports = { inspect: { custom: Symbol.for('nodejs.util.inspect.custom') } };" },
   { filter: /\/native\/kernels$/, contents: "module.exports = { nativeMatMulActive: () => false };" },
   { filter: /\/native\/wasmKernels$/, contents: "module.exports = {};" },
-  { filter: /\/deploy\/save$/, contents: "module.exports = { saveModel: () => { throw new Error('model.save needs Node (a file system); it is not available in the browser.'); } };" },
+  {
+    filter: /\/deploy\/save$/,
+    contents:
+      "const { MtlError } = require('./errors');\n" +
+      "module.exports = { saveModel: () => { throw new MtlError('model.save', 'it needs Node (a file system); it is not available in the browser.'); } };",
+    resolveDir: join(__dirname, "..", ".."),
+  },
 ];
 
 /** The runtime's entry file: the TypeScript source under vitest, the compiled file from dist. */
@@ -55,7 +65,10 @@ export async function buildRuntimeBundle(): Promise<string> {
           for (const [i, stub] of STUBS.entries()) {
             build.onResolve({ filter: stub.filter }, () => ({ path: String(i), namespace: "mtlkit-stub" }));
           }
-          build.onLoad({ filter: /.*/, namespace: "mtlkit-stub" }, (args) => ({ contents: STUBS[Number(args.path)].contents, loader: "js" }));
+          build.onLoad({ filter: /.*/, namespace: "mtlkit-stub" }, (args) => {
+            const { contents, resolveDir } = STUBS[Number(args.path)];
+            return { contents, resolveDir, loader: "js" };
+          });
           // Anything else from outside mtlkit would need Node: fail loudly rather than ship a broken page.
           build.onResolve({ filter: /^[^./]/ }, (args) => ({
             errors: [{ text: `the browser runtime imports '${args.path}' (from ${args.importer}), which has no browser stand-in` }],

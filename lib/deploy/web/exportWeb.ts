@@ -23,6 +23,7 @@ import { exampleSize, SINGLE_INPUT } from "../inputs";
 import { buildRuntimeBundle } from "./bundle";
 import type { EmbeddedModel } from "./page";
 
+/** Options of {@link exportWeb} (and of `mtlkit export-web`'s flags): what the page shows first. */
 export interface ExportWebOptions {
   /** Raw input rows the page starts with (default: one row of the training means, or of zeros). */
   examples?: number[][];

@@ -12,6 +12,7 @@ import { withDisplay } from "../../display/attach";
 import { check, MtlError } from "../../errors";
 import type { TaskPrediction } from "../predict";
 
+/** Options of {@link openInBrowser}: which browser, the page's query string, the viewport and the wait. */
 export interface OpenInBrowserOptions {
   /** The Chromium (or Chrome) executable; default MTLKIT_CHROMIUM, then the usual Linux paths. */
   executablePath?: string;

@@ -11,6 +11,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { BaseModel } from "../../architectures/types";
+import { MtlError } from "../../errors";
 import type { SavedModelFile } from "../format";
 import { SINGLE_INPUT } from "../inputs";
 import { InputRows, predict, TaskPrediction } from "../predict";
@@ -81,7 +82,7 @@ function parseRows(text: string, width: number): number[][] {
     .filter((l) => l.length > 0 && !l.startsWith("#"))
     .map((line, r) => {
       const cells = line.split(/[,\s;]+/).filter((c) => c.length > 0).map(Number);
-      if (cells.length !== width || cells.some((v) => !Number.isFinite(v))) throw new Error(`row ${r + 1} must hold ${width} numbers, got "${line}"`);
+      if (cells.length !== width || cells.some((v) => !Number.isFinite(v))) throw new MtlError("the page's input rows", `row ${r + 1} must hold ${width} numbers, got "${line}".`);
       return cells;
     });
 }
@@ -134,7 +135,7 @@ export function startPage(embedded: EmbeddedModel, loadEmbedded: (file: SavedMod
 
   const ready = (async () => {
     const wanted = new URLSearchParams(location.search).get("backend") ?? "cpu";
-    if (!(await tf.setBackend(wanted))) throw new Error(`the tfjs backend '${wanted}' is not available in this browser`);
+    if (!(await tf.setBackend(wanted))) throw new MtlError("the page's ?backend=", `the tfjs backend '${wanted}' is not available in this browser.`);
     await tf.ready();
     model = loadEmbedded(embedded.file, embedded.weights);
     const tasks = model.tasks.map((t) => `${t.name} (${t.kind})`).join(", ");
