@@ -12,6 +12,10 @@
  * It costs one k × d × k product and one read per step, no extra forward or backward pass. For a
  * measure that works with any update rule (weightings too) on a separate probe batch, see
  * `mtl.evaluation.relatednessMonitor`.
+ *
+ * With label masks a task may be absent from a step (no labelled row in the batch): its norm and
+ * cosines are NaN in that step's entry, and the summary averages each pair over the steps where both
+ * tasks were present.
  */
 import * as tf from "@tensorflow/tfjs";
 import { check } from "../errors";
@@ -21,9 +25,9 @@ import { AggregationContext, Aggregator, gramianReads } from "./types";
 
 /** The geometry of one step's task gradients. */
 export interface GradientGeometry {
-  /** ‖g_i‖ per task. */
+  /** ‖g_i‖ per task (NaN for a task absent from the step). */
   norms: number[];
-  /** cos(g_i, g_j), k × k, 1 on the diagonal (0 off it where a gradient is zero). */
+  /** cos(g_i, g_j), k × k, 1 on the diagonal (0 off it where a gradient is zero; NaN where a task is absent). */
   cosines: number[][];
 }
 
@@ -34,6 +38,8 @@ export interface PairGeometry {
   j: number;
   names?: [string, string];
   meanCosine: number;
+  /** Steps where both tasks were present (all steps without label masks). */
+  steps: number;
   /** Fraction of steps with cos(g_i, g_j) < 0. */
   conflictRate: number;
   /** Per step, max(‖g_i‖, ‖g_j‖) / min(‖g_i‖, ‖g_j‖) (Infinity when one is zero), summarised by its median. */
@@ -76,8 +82,9 @@ export function summarizeGeometry(log: readonly GradientGeometry[], taskNames?: 
   const pairs: PairGeometry[] = [];
   for (let i = 0; i < k; i++) {
     for (let j = i + 1; j < k; j++) {
-      const cos = log.map((g) => g.cosines[i][j]);
-      const ratios = log.map((g) => {
+      const both = log.filter((g) => Number.isFinite(g.norms[i]) && Number.isFinite(g.norms[j]));
+      const cos = both.map((g) => g.cosines[i][j]);
+      const ratios = both.map((g) => {
         const lo = Math.min(g.norms[i], g.norms[j]);
         return lo === 0 ? Infinity : Math.max(g.norms[i], g.norms[j]) / lo;
       });
@@ -85,6 +92,7 @@ export function summarizeGeometry(log: readonly GradientGeometry[], taskNames?: 
         i,
         j,
         ...(taskNames ? { names: [taskNames[i], taskNames[j]] as [string, string] } : {}),
+        steps: both.length,
         meanCosine: cos.reduce((a, b) => a + b, 0) / cos.length,
         conflictRate: cos.filter((c) => c < 0).length / cos.length,
         medianNormRatio: median(ratios),
@@ -110,8 +118,30 @@ export function monitored(inner: Aggregator): MonitoredAggregator {
   const log: GradientGeometry[] = [];
   let taskNames: readonly string[] | undefined;
   function* record(jacobian: tf.Tensor2D, context?: AggregationContext): Reads<void> {
-    if (context?.taskNames) taskNames = [...context.taskNames];
-    log.push(geometryOf(yield* gramianReads(jacobian)));
+    const present = context?.present;
+    const geometry = geometryOf(yield* gramianReads(jacobian));
+    if (!present || present.every(Boolean)) {
+      if (context?.taskNames) taskNames = [...context.taskNames];
+      log.push(geometry);
+      return;
+    }
+    // Some tasks are absent: the rows are the present tasks' (or every task's, absent ones zero, for
+    // a method with absentTasks "zero"); place them at their task indices, NaN for the absent.
+    const rowOf = present.flatMap((p, i) => (p ? [i] : []));
+    const index = (r: number) => (geometry.norms.length === present.length ? r : rowOf[r]);
+    const k = present.length;
+    const norms = new Array<number>(k).fill(NaN);
+    const cosines = Array.from({ length: k }, (_, i) => Array.from({ length: k }, (_, j) => (i === j ? 1 : NaN)));
+    geometry.norms.forEach((n, r) => {
+      const i = index(r);
+      if (!present[i]) return;
+      norms[i] = n;
+      geometry.cosines[r].forEach((c, s) => {
+        const j = index(s);
+        if (present[j] && i !== j) cosines[i][j] = c;
+      });
+    });
+    log.push({ norms, cosines });
   }
   const wrapper: MonitoredAggregator = {
     inner,
@@ -137,6 +167,8 @@ export function monitored(inner: Aggregator): MonitoredAggregator {
     },
     toString: () => `monitored(${String(inner)})`,
   };
+  // The trainer gives the wrapper what the inner method expects when a task is absent from a batch.
+  if (inner.absentTasks) Object.assign(wrapper, { absentTasks: inner.absentTasks });
   if (inner.state) wrapper.state = () => inner.state!();
   if (inner.stateAsync) wrapper.stateAsync = () => inner.stateAsync!();
   if (inner.loadState) wrapper.loadState = (s) => inner.loadState!(s);

@@ -27,8 +27,9 @@ export interface AggregationContext {
   /** The trainer already checked the rows are finite. */
   rowsChecked?: boolean;
   /**
-   * Per row, whether the task has a loss at this step; given only to methods with
-   * `absentTasks: "zero"`, whose absent rows are zero (docs/missing-labels.md).
+   * Per task of the model, whether it has a loss at this step; given when a task is absent
+   * (docs/missing-labels.md). A method with `absentTasks: "zero"` then gets every row (absent rows
+   * zero); any other gets the present tasks' rows only, in task order.
    */
   present?: readonly boolean[];
 }

@@ -261,7 +261,7 @@ describe("aggregators with a task absent from a batch", () => {
     ["dbmtl", () => A.dbmtl(), ["param"]],
   ];
   it("lists every aggregator the library exports", () => {
-    const exported = Object.entries(A).filter(([, f]) => typeof f === "function" && !/Weights|Coefficients|gramianOf|combine|minNormPoint|dualConeWeights/.test(f.name)).map(([n]) => n);
+    const exported = Object.entries(A).filter(([, f]) => typeof f === "function" && !/Weights|Coefficients|gramianOf|combine|minNormPoint|dualConeWeights|monitored|geometryOf|summarizeGeometry/.test(f.name)).map(([n]) => n);
     for (const name of exported) expect(all.some(([, make]) => make().name === (A as unknown as Record<string, () => mtl.aggregators.Aggregator>)[name]().name), name).toBe(true);
   });
 
@@ -289,6 +289,30 @@ describe("aggregators with a task absent from a batch", () => {
         m.dispose();
       });
     }
+  }
+
+  for (const [name, make] of [["upgrad", () => A.upgrad()], ["gradvac (absent rows zero)", () => A.gradvac({ seed: 1 })]] as const) {
+    it(`monitored(${name}): trains as the inner method does; absent tasks are NaN in the log and left out of the summary`, async () => {
+      const { tasks, data } = problem(laterHalf);
+      const run = async (aggregator: mtl.aggregators.Aggregator) => {
+        const m = model(tasks);
+        const trainer = new mtl.Trainer({ model: m, tasks, aggregator, level: "param", optimizer: mtl.optimizers.sgd(0.05), batchSize: 16, shuffle: false, epochs: 2, seed: 1, progress: false });
+        await trainer.fit(data);
+        const out = { params: values(m), weights: trainer.history.steps.map((s) => s.weights) };
+        m.dispose();
+        return out;
+      };
+      const wrapped = A.monitored(make());
+      expect(wrapped.absentTasks).toBe(make().absentTasks);
+      const [plain, monitoredRun] = [await run(make()), await run(wrapped)];
+      expect(monitoredRun).toEqual(plain);
+      const absentSteps = wrapped.log.filter((g) => Number.isNaN(g.norms[1]));
+      expect(absentSteps.length).toBeGreaterThan(0);
+      for (const g of absentSteps) expect([g.cosines[0][1], g.cosines[1][0], Number.isFinite(g.norms[0])]).toEqual([NaN, NaN, true]);
+      const pair = wrapped.summary().pairs[0];
+      expect(pair.steps).toBe(wrapped.log.length - absentSteps.length);
+      expect(Number.isFinite(pair.meanCosine)).toBe(true);
+    });
   }
 
   it("MGDA and PCGrad: with one task present, the update is that task's gradient (not MGDA's zero from a zero row)", async () => {

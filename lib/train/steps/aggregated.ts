@@ -113,7 +113,7 @@ async function aggregatePresent(
   }
   // Slices, not tf.gather (whose cpu kernel reads its indices synchronously).
   const rows = tf.concat(idx.map((i) => tf.slice(jacobian, [i, 0], [1, -1]))) as tf.Tensor2D;
-  const direction = await run(rows, { ...context, taskNames: idx.map((i) => context.taskNames[i]), losses: idx.map((i) => context.losses[i]) });
+  const direction = await run(rows, { ...context, taskNames: idx.map((i) => context.taskNames[i]), losses: idx.map((i) => context.losses[i]), present });
   const sub = aggregator.lastWeights ?? new Array(idx.length).fill(1);
   const weights = new Array<number>(k).fill(0);
   idx.forEach((i, j) => (weights[i] = sub[j]));
