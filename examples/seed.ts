@@ -24,7 +24,9 @@ async function main(): Promise<void> {
   await trainer.fit(train, { validation });
   const result = trainer.evaluate(test);
   for (const [task, r] of Object.entries(result)) {
-    const metrics = Object.entries(r.metrics).map(([m, v]) => `${m} ${v.toFixed(3)}`).join(", ");
+    const metrics = Object.entries(r.metrics)
+      .map(([m, v]) => `${m} ${v.toFixed(3)}`)
+      .join(", ");
     console.log(`${task}: loss ${r.loss.toFixed(4)}; ${metrics}`);
   }
 }

@@ -124,7 +124,9 @@ async function main(argv: string[]): Promise<number> {
     const grace = seconds("grace");
     if (p.values.has("out") === p.flags.has("inplace")) {
       throw new UsageError(
-        p.flags.has("inplace") ? "choose one of --out DIR and --inplace" : "run needs --out DIR (where executed copies go) or --inplace (overwrite the notebooks)",
+        p.flags.has("inplace")
+          ? "choose one of --out DIR and --inplace"
+          : "run needs --out DIR (where executed copies go) or --inplace (overwrite the notebooks)",
       );
     }
     const { runNotebooks } = await import("./runner/run");

@@ -33,10 +33,7 @@ export interface CachedModule {
 
 function cacheFile(file: string): string {
   const st = fs.statSync(file);
-  const key = createHash("sha256")
-    .update([file, st.size, st.mtimeMs, process.version, process.arch].join("\0"))
-    .digest("hex")
-    .slice(0, 16);
+  const key = createHash("sha256").update([file, st.size, st.mtimeMs, process.version, process.arch].join("\0")).digest("hex").slice(0, 16);
   return path.join(cacheDir(), `${path.basename(file, ".js")}-${key}.v8cache`);
 }
 

@@ -14,13 +14,19 @@ export function formatDoctor(r: DoctorReport): string {
   lines.push("mtlkit doctor");
   row("node", `${r.node.version} (${r.node.platform} ${r.node.arch}) ${r.node.execPath}`);
   row("tfjs", r.tfjsVersion);
-  for (const [name, version] of Object.entries(r.packages)) if (name !== "@tensorflow/tfjs") row("", `${name} ${version ?? "not installed"}`);
+  for (const [name, version] of Object.entries(r.packages))
+    if (name !== "@tensorflow/tfjs") row("", `${name} ${version ?? "not installed"}`);
   lines.push("backends (best first)");
   for (const b of r.backends) {
-    lines.push(`  ${mark(b)}${b.name.padEnd(11)}${b.available ? `${b.gpu ? "GPU" : "CPU"}, ${b.reason}${b.check ? `; ${b.check}` : ""}` : b.reason}`);
+    lines.push(
+      `  ${mark(b)}${b.name.padEnd(11)}${b.available ? `${b.gpu ? "GPU" : "CPU"}, ${b.reason}${b.check ? `; ${b.check}` : ""}` : b.reason}`,
+    );
   }
   row("selected", `${r.best.backend}: ${r.best.device}`);
-  row("native", r.native.available ? `${r.native.enabled ? "in use" : "built, not in use"}: ${r.native.reason}` : `not available: ${r.native.reason}`);
+  row(
+    "native",
+    r.native.available ? `${r.native.enabled ? "in use" : "built, not in use"}: ${r.native.reason}` : `not available: ${r.native.reason}`,
+  );
   lines.push("GPU");
   row("NVIDIA", r.gpu.nvidia.gpus.length ? `${r.gpu.nvidia.gpus.join("; ")} (driver ${r.gpu.nvidia.driver ?? "?"})` : r.gpu.nvidia.note);
   const w = r.gpu.webgpu;

@@ -21,9 +21,7 @@ export interface ErrorInfo {
   traceback: string[];
 }
 
-export type Outcome =
-  | { status: "ok"; hasValue: boolean; value?: unknown }
-  | ({ status: "error" } & ErrorInfo);
+export type Outcome = { status: "ok"; hasValue: boolean; value?: unknown } | ({ status: "error" } & ErrorInfo);
 
 export interface Completion {
   matches: string[];
@@ -408,9 +406,7 @@ export class Engine {
         if (code !== undefined) {
           const mod = new Module(file, module) as Module & { _compile(code: string, file: string): void };
           mod.filename = file;
-          mod.paths = (Module as unknown as { _nodeModulePaths(d: string): string[] })._nodeModulePaths(
-            path.dirname(file),
-          );
+          mod.paths = (Module as unknown as { _nodeModulePaths(d: string): string[] })._nodeModulePaths(path.dirname(file));
           const inner = self.wrapRequire(Module.createRequire(file), path.dirname(file));
           mod.require = inner as typeof mod.require;
           self.sideModules.set(file, mod);
@@ -422,8 +418,10 @@ export class Engine {
       const file = resolveWithFallback(req.resolve, id);
       return file === id ? req(id) : req(file);
     };
-    const resolve = Object.assign((id: string, opts?: { paths?: string[] }) =>
-      opts ? req.resolve(id, opts) : resolveWithFallback(req.resolve, id), { paths: req.resolve.paths });
+    const resolve = Object.assign(
+      (id: string, opts?: { paths?: string[] }) => (opts ? req.resolve(id, opts) : resolveWithFallback(req.resolve, id)),
+      { paths: req.resolve.paths },
+    );
     return Object.assign(load, {
       resolve,
       cache: req.cache,
@@ -456,10 +454,7 @@ function isTermination(e: unknown): boolean {
 }
 
 function isInterrupt(e: unknown): boolean {
-  return (
-    e instanceof InterruptedError ||
-    (e instanceof Error && (e as { code?: string }).code === "ERR_SCRIPT_EXECUTION_INTERRUPTED")
-  );
+  return e instanceof InterruptedError || (e instanceof Error && (e as { code?: string }).code === "ERR_SCRIPT_EXECUTION_INTERRUPTED");
 }
 
 function safeInspect(v: unknown): string {

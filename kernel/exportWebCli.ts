@@ -33,7 +33,8 @@ export function parseExportWebArgs(args: string[]): ExportWebArgs | string {
     if (v === undefined) return `--${name} needs a value`;
     values.set(name, v);
   }
-  if (positional.length !== 1) return positional.length === 0 ? "export-web needs the folder of a saved model" : `unexpected argument ${positional[1]}`;
+  if (positional.length !== 1)
+    return positional.length === 0 ? "export-web needs the folder of a saved model" : `unexpected argument ${positional[1]}`;
   const out = values.get("out");
   if (!out) return "export-web needs --out DIR (where the page goes)";
   return { modelDir: positional[0], out, title: values.get("title"), examplesFile: values.get("examples") };

@@ -42,7 +42,10 @@ export function defaultHistoryFile(): string {
 }
 
 function globToRegExp(glob: string): RegExp {
-  const body = glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[\\s\\S]*").replace(/\?/g, "[\\s\\S]");
+  const body = glob
+    .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+    .replace(/\*/g, "[\\s\\S]*")
+    .replace(/\?/g, "[\\s\\S]");
   return new RegExp(`^${body}$`);
 }
 
@@ -91,8 +94,7 @@ export class History {
 
   /** Answer a history_request. */
   query(q: HistoryQuery): HistoryEntry[] {
-    const fmt = (r: HistoryRecord): HistoryEntry =>
-      q.output ? [r.session, r.line, [r.input, r.output]] : [r.session, r.line, r.input];
+    const fmt = (r: HistoryRecord): HistoryEntry => (q.output ? [r.session, r.line, [r.input, r.output]] : [r.session, r.line, r.input]);
     const n = typeof q.n === "number" && q.n > 0 ? q.n : undefined;
     switch (q.hist_access_type) {
       case "tail": {
@@ -111,7 +113,10 @@ export class History {
         let recs = this.records.filter((r) => re.test(r.input));
         if (q.unique) {
           const seen = new Set<string>();
-          recs = recs.reverse().filter((r) => !seen.has(r.input) && seen.add(r.input)).reverse();
+          recs = recs
+            .reverse()
+            .filter((r) => !seen.has(r.input) && seen.add(r.input))
+            .reverse();
         }
         if (n !== undefined) recs = recs.slice(-n);
         return recs.map(fmt);

@@ -84,7 +84,10 @@ export class Kernel {
   private readonly subscribed: Promise<void>;
   private markSubscribed!: () => void;
 
-  constructor(private readonly info: ConnectionInfo, opts: KernelOptions = {}) {
+  constructor(
+    private readonly info: ConnectionInfo,
+    opts: KernelOptions = {},
+  ) {
     this.signer = new Signer(info.signature_scheme, info.key);
     this.log = opts.log ?? ((line) => void this.realStderr(`[mtlkit kernel] ${line}\n`));
     this.shell = new WireSocket(new zmq.Router({ linger: 0 }), this.signer, this.log);
@@ -280,7 +283,9 @@ export class Kernel {
       (chunk: unknown, encoding?: unknown, cb?: unknown): boolean => {
         if (!this.parent) return (real as (...a: unknown[]) => boolean)(chunk, encoding, cb);
         const text =
-          typeof chunk === "string" ? chunk : Buffer.from(chunk as Uint8Array).toString((typeof encoding === "string" ? encoding : "utf8") as BufferEncoding);
+          typeof chunk === "string"
+            ? chunk
+            : Buffer.from(chunk as Uint8Array).toString((typeof encoding === "string" ? encoding : "utf8") as BufferEncoding);
         this.stream(name, text);
         const done = typeof encoding === "function" ? encoding : cb;
         if (typeof done === "function") process.nextTick(done as () => void);
@@ -330,7 +335,7 @@ export class Kernel {
     const g = globalThis as Record<string | symbol, unknown>;
     const display = (value: unknown, opts: DisplayOptions = {}) => {
       const displayId = opts.displayId ?? (opts.update ? undefined : randomUUID());
-      const bundle = opts.raw ? (value as MimeBundle) : toMimeBundle(value) ?? { "text/plain": "undefined" };
+      const bundle = opts.raw ? (value as MimeBundle) : (toMimeBundle(value) ?? { "text/plain": "undefined" });
       this.sendDisplay(bundle, { ...opts, displayId });
     };
     const handle = (displayId: string, fresh: boolean) => {
@@ -355,8 +360,7 @@ export class Kernel {
     g.clearOutput = (wait = false) => this.publish("clear_output", { wait });
     g.prompt = (message = "", defaultValue?: string) => this.prompt(message, defaultValue);
     g.comms = {
-      registerTarget: (name: string, onOpen: Parameters<CommManager["registerTarget"]>[1]) =>
-        this.comms.registerTarget(name, onOpen),
+      registerTarget: (name: string, onOpen: Parameters<CommManager["registerTarget"]>[1]) => this.comms.registerTarget(name, onOpen),
       open: (target: string, data?: unknown) => this.comms.open(target, data),
     };
   }
@@ -587,7 +591,8 @@ export class Kernel {
     for (const [name, expr] of Object.entries(exprs)) {
       const r = await this.engine.execute(String(expr), `user_expressions[${JSON.stringify(name)}]`);
       if (r.status === "error") out[name] = { status: "error", ...errorContent(r) };
-      else out[name] = { status: "ok", data: toMimeBundle(r.hasValue ? r.value : undefined) ?? { "text/plain": "undefined" }, metadata: {} };
+      else
+        out[name] = { status: "ok", data: toMimeBundle(r.hasValue ? r.value : undefined) ?? { "text/plain": "undefined" }, metadata: {} };
     }
     return out;
   }
@@ -671,10 +676,7 @@ export class Kernel {
    * shutdown_request (restart or not: the client starts the new kernel). On control, the worker
    * has replied already and ends the process itself if this thread cannot (send is null).
    */
-  private async shutdown(
-    msg: Message,
-    send: ((req: Message, type: string, content: JsonObject) => Promise<void>) | null,
-  ): Promise<void> {
+  private async shutdown(msg: Message, send: ((req: Message, type: string, content: JsonObject) => Promise<void>) | null): Promise<void> {
     const restart = Boolean((msg.content as { restart?: unknown }).restart);
     if (this.shuttingDown) return;
     this.shuttingDown = true;
@@ -711,7 +713,12 @@ export class Kernel {
       const error = crashError(report, report.running.executionCount);
       this.publish("status", { execution_state: "busy" }, req);
       this.publish("error", error, req);
-      await this.replyWhenRoutable(req, "execute_reply", { status: "error", execution_count: report.running.executionCount, ...error, user_expressions: {} });
+      await this.replyWhenRoutable(req, "execute_reply", {
+        status: "error",
+        execution_count: report.running.executionCount,
+        ...error,
+        user_expressions: {},
+      });
       this.publish("status", { execution_state: "idle" }, req);
     }
     for (const q of report.queued) {
@@ -733,10 +740,7 @@ export class Kernel {
     this.engine.close();
     const workerGone = new Promise((r) => this.worker.once("exit", r));
     this.worker.postMessage({ kind: "close" } satisfies ToWorker);
-    await Promise.race([
-      Promise.all([this.iopub.close(), this.shell.close(), workerGone]),
-      new Promise((r) => setTimeout(r, 1000)),
-    ]);
+    await Promise.race([Promise.all([this.iopub.close(), this.shell.close(), workerGone]), new Promise((r) => setTimeout(r, 1000))]);
   }
 }
 

@@ -110,7 +110,9 @@ async function sweepCommand(args: string[]): Promise<number> {
       signal: controller.signal,
       root: dirname(resolve(file)),
     });
-    console.log(String((result as unknown as Record<symbol, () => Record<string, unknown>>)[Symbol.for("Jupyter.display")]()["text/plain"]));
+    console.log(
+      String((result as unknown as Record<symbol, () => Record<string, unknown>>)[Symbol.for("Jupyter.display")]()["text/plain"]),
+    );
     return result.failed.length > 0 ? 1 : 0;
   } catch (e) {
     if (e instanceof SweepInterrupted) {

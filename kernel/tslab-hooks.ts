@@ -27,7 +27,10 @@ import { compose, decodeMappings, LineMap, splitInlineMap } from "./sourcemap";
 export const GLOBALS_FILE = "/__mtlkit__/kernel-globals.d.ts";
 
 export interface TslabConverter {
-  convert(prevDecl: string, src: string): {
+  convert(
+    prevDecl: string,
+    src: string,
+  ): {
     output?: string;
     declOutput?: string;
     diagnostics: TslabDiagnostic[];
@@ -70,9 +73,8 @@ export function findEnclosingPackage(dir: string): { name: string; root: string;
           exports?: unknown;
         };
         const dotExport = (json.exports as Record<string, unknown> | undefined)?.["."];
-        const exportTypes =
-          dotExport && typeof dotExport === "object" ? (dotExport as Record<string, unknown>).types : undefined;
-        const types = typeof exportTypes === "string" ? exportTypes : json.types ?? json.typings;
+        const exportTypes = dotExport && typeof dotExport === "object" ? (dotExport as Record<string, unknown>).types : undefined;
+        const types = typeof exportTypes === "string" ? exportTypes : (json.types ?? json.typings);
         if (json.name && types) return { name: json.name, root: d, types: path.resolve(d, types) };
       } catch {
         // unreadable package.json: keep looking upward
@@ -112,13 +114,15 @@ export function withoutDocComments(text: string): string {
  * rebuild runs at the next cell, and the program re-reads changed files then.
  */
 export function guardWatchCallbacks(sys: Pick<TS.System, "watchFile" | "watchDirectory">, report: (error: unknown) => void): void {
-  const guard = <A extends unknown[]>(cb: (...args: A) => void) => (...args: A) => {
-    try {
-      cb(...args);
-    } catch (e) {
-      report(e);
-    }
-  };
+  const guard =
+    <A extends unknown[]>(cb: (...args: A) => void) =>
+    (...args: A) => {
+      try {
+        cb(...args);
+      } catch (e) {
+        report(e);
+      }
+    };
   const { watchFile, watchDirectory } = sys;
   if (watchFile) sys.watchFile = (p, cb, ...rest) => watchFile.call(sys, p, guard(cb), ...rest);
   if (watchDirectory) sys.watchDirectory = (p, cb, ...rest) => watchDirectory.call(sys, p, guard(cb), ...rest);
@@ -150,10 +154,13 @@ export function loadTslab(globalsDts: string): Tslab {
   sys.directoryExists = (p) => view.isRoot(p) || directoryExists.call(sys, real(p));
   if (realpath) sys.realpath = (p) => realpath.call(sys, real(p));
   if (watchFile) {
-    sys.watchFile = (p, cb, interval, opts) =>
-      p === GLOBALS_FILE ? { close() {} } : watchFile.call(sys, real(p), cb, interval, opts);
+    sys.watchFile = (p, cb, interval, opts) => (p === GLOBALS_FILE ? { close() {} } : watchFile.call(sys, real(p), cb, interval, opts));
   }
-  guardWatchCallbacks(sys, (e) => process.stderr.write(`mtlkit kernel: a file-change notification failed and was dropped (${e instanceof Error ? e.message : String(e)}); the next cell reads the files again.\n`));
+  guardWatchCallbacks(sys, (e) =>
+    process.stderr.write(
+      `mtlkit kernel: a file-change notification failed and was dropped (${e instanceof Error ? e.message : String(e)}); the next cell reads the files again.\n`,
+    ),
+  );
 
   const createWatchCompilerHost = ((rootFiles: string[], options: TS.CompilerOptions, ...rest: unknown[]) => {
     const extra: TS.CompilerOptions = { inlineSourceMap: true, sourceMap: false };

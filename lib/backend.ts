@@ -116,7 +116,8 @@ export function probeNative(): BackendCandidate {
 export function explainNativeFailure(message: string): string {
   const lib = /(lib(?:cudart|cublas|cublasLt|cudnn|cufft|curand|cusolver|cusparse|tensorflow)[\w.]*\.so[\w.]*)/.exec(message)?.[1];
   if (!lib) return message;
-  if (lib.startsWith("libtensorflow")) return `${message} (libtensorflow 2.9.1 was not downloaded at install: reinstall with network access)`;
+  if (lib.startsWith("libtensorflow"))
+    return `${message} (libtensorflow 2.9.1 was not downloaded at install: reinstall with network access)`;
   return `${message} (tfjs-node-gpu 4.22 runs libtensorflow 2.9.1, which needs CUDA 11.2 and cuDNN 8.1 on the library path)`;
 }
 
@@ -125,9 +126,23 @@ export function probeWasm(): BackendCandidate {
   try {
     loaders.require("@tensorflow/tfjs-backend-wasm");
     replaceWasmSlicing();
-    return { name: "wasm", package: "@tensorflow/tfjs-backend-wasm", version, available: true, gpu: false, reason: "WebAssembly with SIMD" };
+    return {
+      name: "wasm",
+      package: "@tensorflow/tfjs-backend-wasm",
+      version,
+      available: true,
+      gpu: false,
+      reason: "WebAssembly with SIMD",
+    };
   } catch (e) {
-    return { name: "wasm", package: "@tensorflow/tfjs-backend-wasm", version, available: false, gpu: false, reason: `failed to load: ${firstLine(e)}` };
+    return {
+      name: "wasm",
+      package: "@tensorflow/tfjs-backend-wasm",
+      version,
+      available: false,
+      gpu: false,
+      reason: `failed to load: ${firstLine(e)}`,
+    };
   }
 }
 
@@ -186,7 +201,10 @@ export async function useBestBackend(options: UseBackendOptions = {}): Promise<B
   const forced = parseForced(options);
   const wantWebGpu = forced === "webgpu" || (forced === undefined && options.webgpu !== false);
   if (wantWebGpu) lastWebGpu = await probeWebGpu({ timeoutMs: options.webgpuTimeoutMs });
-  const skipped: BackendCandidate = { ...webGpuCandidate(undefined), reason: forced ? `not probed (forced: ${forced})` : "not probed (webgpu: false)" };
+  const skipped: BackendCandidate = {
+    ...webGpuCandidate(undefined),
+    reason: forced ? `not probed (forced: ${forced})` : "not probed (webgpu: false)",
+  };
   const candidates = probeSync(wantWebGpu ? webGpuCandidate(lastWebGpu) : skipped);
   lastCandidates = candidates;
   const ranked = forced ? [candidates.find((c) => c.name === forced)!] : candidates;
@@ -196,7 +214,8 @@ export async function useBestBackend(options: UseBackendOptions = {}): Promise<B
     try {
       if (candidate.name === "webgpu" && !tf.findBackendFactory("webgpu")) {
         registerWebGpu(lastWebGpu!.dawnPath!);
-        if (!tf.findBackendFactory("webgpu")) throw new Error("@tensorflow/tfjs-backend-webgpu registered no 'webgpu' backend (was it loaded before navigator.gpu existed?)");
+        if (!tf.findBackendFactory("webgpu"))
+          throw new Error("@tensorflow/tfjs-backend-webgpu registered no 'webgpu' backend (was it loaded before navigator.gpu existed?)");
       }
       ok = await tf.setBackend(candidate.name);
       await tf.ready();
@@ -208,8 +227,7 @@ export async function useBestBackend(options: UseBackendOptions = {}): Promise<B
       if (options.native === false) {
         disableNativeKernels();
         nativeStatus = { enabled: [], reason: "turned off by the option native: false" };
-      }
-      else if (candidate.name === "wasm" || candidate.name === "cpu") nativeStatus = enableNativeKernels();
+      } else if (candidate.name === "wasm" || candidate.name === "cpu") nativeStatus = enableNativeKernels();
       silenceCpuBanner();
       const info = backendInfo();
       if (options.verbose) console.log(`mtlkit: using the ${info.backend} backend on ${info.device}`);
@@ -229,9 +247,23 @@ export function backendInfo(): BackendInfo {
   const reason = native ? (nativeStatus?.reason ?? "enabled") : (nativeStatus?.reason ?? loadNative().status.reason);
   const device = describeDevice(backend) + (native ? ` + native kernels (${reason})` : "");
   const a = backend === "webgpu" ? lastWebGpu?.adapter : undefined;
-  const adapter = a && { name: describeAdapter(a), vendor: a.vendor, architecture: a.architecture, device: a.device, software: isSoftwareAdapter(a) };
+  const adapter = a && {
+    name: describeAdapter(a),
+    vendor: a.vendor,
+    architecture: a.architecture,
+    device: a.device,
+    software: isSoftwareAdapter(a),
+  };
   return withDisplay(
-    { backend, device, candidates, tfjsVersion: tf.version.tfjs, native: { enabled: native, reason }, syncReads: backend !== "webgpu", ...(adapter ? { adapter } : {}) },
+    {
+      backend,
+      device,
+      candidates,
+      tfjsVersion: tf.version.tfjs,
+      native: { enabled: native, reason },
+      syncReads: backend !== "webgpu",
+      ...(adapter ? { adapter } : {}),
+    },
     backendBundle,
   );
 }

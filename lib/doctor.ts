@@ -102,7 +102,13 @@ export function findKernelspecs(dataDirs: string[], name = "mtlkit"): Kernelspec
       const isOurs = entry === name || argv.some((a) => /mtlkit|kernel[\\/]cli\.js|dist[\\/]kernel[\\/]cli\.js/.test(a));
       if (!isOurs) continue;
       const missing = argv.slice(0, 2).filter((a) => path.isAbsolute(a) && !fs.existsSync(a));
-      found.push({ name: entry, dir: specDir, argv, ok: missing.length === 0, problem: missing.length ? `missing: ${missing.join(", ")}` : undefined });
+      found.push({
+        name: entry,
+        dir: specDir,
+        argv,
+        ok: missing.length === 0,
+        problem: missing.length ? `missing: ${missing.join(", ")}` : undefined,
+      });
     }
   }
   return found;
@@ -209,27 +215,40 @@ export function diagnose(r: Omit<DoctorReport, "verdict" | "todo">): { verdict: 
 
   let verdict: string;
   if (gpuBackend) {
-    const asyncNote = gpuBackend.syncReads === false ? "; it reads tensors back only asynchronously: in your own code await t.data() / t.array() instead of dataSync() / arraySync()" : "";
+    const asyncNote =
+      gpuBackend.syncReads === false
+        ? "; it reads tensors back only asynchronously: in your own code await t.data() / t.array() instead of dataSync() / arraySync()"
+        : "";
     verdict = `OK: mtlkit trains on the GPU (${gpuBackend.name}: ${r.best.device})${asyncNote}.`;
   } else if (hasNvidia) {
     verdict = `A GPU is here (${r.gpu.nvidia.gpus[0] ?? `NVIDIA driver ${r.gpu.nvidia.driver}`}) but no GPU backend loads: mtlkit runs on ${r.best.backend} (${r.best.device}).`;
-    if (lib("libvulkan.so.1") && !lib("libvulkan.so.1")!.path) todo.push("for WebGPU: install the Vulkan loader (Debian/Ubuntu: apt-get install libvulkan1); NVIDIA's driver provides the Vulkan driver");
+    if (lib("libvulkan.so.1") && !lib("libvulkan.so.1")!.path)
+      todo.push(
+        "for WebGPU: install the Vulkan loader (Debian/Ubuntu: apt-get install libvulkan1); NVIDIA's driver provides the Vulkan driver",
+      );
     else if (webgpu && !webgpu.available) todo.push(`for WebGPU: ${webgpu.reason}`);
-    if (r.packages["@tensorflow/tfjs-node-gpu"] === null) todo.push("for native TensorFlow on CUDA: npm install @tensorflow/tfjs-node-gpu@4.22.0 (needs CUDA 11.2 and cuDNN 8.1; see docs/gpu.md)");
+    if (r.packages["@tensorflow/tfjs-node-gpu"] === null)
+      todo.push(
+        "for native TensorFlow on CUDA: npm install @tensorflow/tfjs-node-gpu@4.22.0 (needs CUDA 11.2 and cuDNN 8.1; see docs/gpu.md)",
+      );
     else if (native && !native.available) todo.push(`for native TensorFlow: ${native.reason}`);
   } else {
     verdict = `No GPU here: mtlkit runs on ${r.best.backend} (${r.best.device}); the tutorials' default sizes are made for that.`;
     if (r.best.backend === "cpu") todo.push("install @tensorflow/tfjs-backend-wasm: several times faster than plain JavaScript");
   }
   if (r.backends.some((b) => b.available && b.works === false)) {
-    for (const b of r.backends.filter((x) => x.available && x.works === false)) todo.push(`the ${b.name} backend loads but its check failed (${b.check}): force another with MTLKIT_BACKEND`);
+    for (const b of r.backends.filter((x) => x.available && x.works === false))
+      todo.push(`the ${b.name} backend loads but its check failed (${b.check}): force another with MTLKIT_BACKEND`);
   }
   if (!r.native.available && (r.best.backend === "wasm" || r.best.backend === "cpu")) {
-    todo.push(`for 2–30× faster CPU training, build the native addon (${r.native.reason}): install g++, make and libopenblas-dev, then npm run build:native`);
+    todo.push(
+      `for 2–30× faster CPU training, build the native addon (${r.native.reason}): install g++, make and libopenblas-dev, then npm run build:native`,
+    );
   }
   const specs = r.jupyter.kernelspecs;
   if (specs.length === 0) todo.push("install the Jupyter kernel: npx mtlkit kernel install --user");
-  else if (!specs.some((s) => s.ok)) todo.push(`the mtlkit kernelspec points at files that are gone (${specs[0].problem}): rerun npx mtlkit kernel install --user`);
+  else if (!specs.some((s) => s.ok))
+    todo.push(`the mtlkit kernelspec points at files that are gone (${specs[0].problem}): rerun npx mtlkit kernel install --user`);
   if (!r.jupyter.executable) todo.push("Jupyter is not installed: `mtlkit run` still executes notebooks; install JupyterLab to edit them");
   return { verdict, todo };
 }

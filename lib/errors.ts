@@ -124,9 +124,11 @@ export class SweepInterrupted extends MtlError {
     reason: string,
     inFlight: number,
   ) {
-    super("sweep",
+    super(
+      "sweep",
       `stopped by ${reason}: ${result.records.length} of ${result.runs.length} runs have results${result.resultsFile ? ` (in ${result.resultsFile})` : ""}; ` +
-        `${inFlight} run${inFlight === 1 ? " was" : "s were"} in flight and ${inFlight === 1 ? "is" : "are"} not recorded. Run the sweep again to finish it.`);
+        `${inFlight} run${inFlight === 1 ? " was" : "s were"} in flight and ${inFlight === 1 ? "is" : "are"} not recorded. Run the sweep again to finish it.`,
+    );
     this.name = "SweepInterrupted";
   }
 }
@@ -139,8 +141,11 @@ export function check(condition: unknown, where: string, message: () => string):
 /** Refuses option names that the method does not know, so a typo never passes silently. */
 export function checkKnownOptions(where: string, options: object | undefined, known: readonly string[]): void {
   if (options === undefined) return;
-  check(typeof options === "object" && options !== null && !Array.isArray(options), where,
-    () => `options must be an object, got ${options === null ? "null" : Array.isArray(options) ? "an array" : typeof options}.`);
+  check(
+    typeof options === "object" && options !== null && !Array.isArray(options),
+    where,
+    () => `options must be an object, got ${options === null ? "null" : Array.isArray(options) ? "an array" : typeof options}.`,
+  );
   for (const key of Object.keys(options)) {
     if (!known.includes(key)) {
       throw new MtlError(where, `unknown option '${key}'. Known options: ${known.join(", ")}.`);
@@ -150,7 +155,11 @@ export function checkKnownOptions(where: string, options: object | undefined, kn
 
 /** A finite number check with a message naming the option. */
 export function checkFiniteNumber(where: string, name: string, value: unknown): asserts value is number {
-  check(typeof value === "number" && Number.isFinite(value), where, () => `option '${name}' must be a finite number, got ${String(value)}.`);
+  check(
+    typeof value === "number" && Number.isFinite(value),
+    where,
+    () => `option '${name}' must be a finite number, got ${String(value)}.`,
+  );
 }
 
 /** A positive integer check with a message naming the option. */

@@ -28,11 +28,28 @@ export * as tf from "@tensorflow/tfjs";
 export { useBestBackend } from "./backend";
 
 // Errors: every error mtlkit throws on purpose is an MtlError.
-export { MtlError, NonFiniteLossError, NonFiniteGradientError, TrainingInterrupted, DamagedCheckpointError, SweepInterrupted } from "./errors";
+export {
+  MtlError,
+  NonFiniteLossError,
+  NonFiniteGradientError,
+  TrainingInterrupted,
+  DamagedCheckpointError,
+  SweepInterrupted,
+} from "./errors";
 export { Rng, RngState } from "./random";
 
 // Data: one dataset for all tasks.
-export { fromArrays, FromArraysOptions, MultiTaskData, split, subset, SplitOptions, Splits, fitStandardizer, Standardizer } from "./data/dataset";
+export {
+  fromArrays,
+  FromArraysOptions,
+  MultiTaskData,
+  split,
+  subset,
+  SplitOptions,
+  Splits,
+  fitStandardizer,
+  Standardizer,
+} from "./data/dataset";
 export { fromDataFrame, FromDataFrameOptions, TableDataset, DataFrameLike, Table } from "./data/dataframe";
 
 // Tasks and models: the contracts every method relies on, and the architectures that build models.

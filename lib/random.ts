@@ -14,7 +14,10 @@ export type RngState = [number, number, number, number];
 export function checkSeed(where: string, value: unknown, option = "seed"): number {
   if (value === undefined) return 0;
   if (typeof value !== "number" || !Number.isSafeInteger(value)) {
-    throw new MtlError(where, `option '${option}' must be an integer, got ${typeof value === "string" ? JSON.stringify(value) : String(value)}.`);
+    throw new MtlError(
+      where,
+      `option '${option}' must be an integer, got ${typeof value === "string" ? JSON.stringify(value) : String(value)}.`,
+    );
   }
   return value;
 }

@@ -27,7 +27,10 @@ function kindsOf(checker, symbol) {
   if (f & ts.SymbolFlags.Enum) kinds.push("enum");
   if (f & ts.SymbolFlags.Interface && !(f & ts.SymbolFlags.Class)) kinds.push("interface");
   if (f & ts.SymbolFlags.TypeAlias) kinds.push("type");
-  if (f & (ts.SymbolFlags.ValueModule | ts.SymbolFlags.NamespaceModule) && !(f & (ts.SymbolFlags.Function | ts.SymbolFlags.Class | ts.SymbolFlags.Enum)))
+  if (
+    f & (ts.SymbolFlags.ValueModule | ts.SymbolFlags.NamespaceModule) &&
+    !(f & (ts.SymbolFlags.Function | ts.SymbolFlags.Class | ts.SymbolFlags.Enum))
+  )
     kinds.push("namespace");
   return { target: s, kinds };
 }
@@ -46,7 +49,7 @@ function isDocumented(checker, symbol) {
   for (const d of symbol.declarations ?? []) {
     if (ts.isSourceFile(d)) {
       const first = d.statements[0];
-      const comments = first ? ts.getLeadingCommentRanges(d.text, first.getFullStart()) ?? [] : [];
+      const comments = first ? (ts.getLeadingCommentRanges(d.text, first.getFullStart()) ?? []) : [];
       if (comments.some((c) => /@module|@packageDocumentation/.test(d.text.slice(c.pos, c.end)))) return true;
     } else if (ts.getJSDocCommentsAndTags(d).length > 0) return true;
   }
@@ -65,7 +68,11 @@ function ownModule(target) {
  * stands for (file:offset), so a test can tell when one thing is exported under two names.
  */
 function apiEntries() {
-  const config = ts.getParsedCommandLineOfConfigFile(path.join(ROOT, "tsconfig.json"), {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => {} });
+  const config = ts.getParsedCommandLineOfConfigFile(
+    path.join(ROOT, "tsconfig.json"),
+    {},
+    { ...ts.sys, onUnRecoverableConfigFileDiagnostic: () => {} },
+  );
   const program = ts.createProgram([ENTRY], { ...config.options, noEmit: true });
   const checker = program.getTypeChecker();
   const entries = [];
@@ -101,7 +108,7 @@ function apiReport(entries = apiEntries()) {
     "# mtlkit's public API",
     "",
     "<!-- Generated from lib/index.ts by `npm run api:update`; test/api/report.test.ts fails when the exports differ. -->",
-    "Every name `import * as mtl from \"mtlkit\"` gives, by namespace, with its kind. A change here is a change",
+    'Every name `import * as mtl from "mtlkit"` gives, by namespace, with its kind. A change here is a change',
     "to the public API: review it, and say it in CHANGELOG.md.",
   ];
   for (const ns of namespaces) {

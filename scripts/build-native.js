@@ -19,7 +19,8 @@ function writeStatus(status) {
 
 function findNodeGyp() {
   const candidates = [];
-  if (process.env.npm_execpath) candidates.push(join(dirname(process.env.npm_execpath), "..", "node_modules", "node-gyp", "bin", "node-gyp.js"));
+  if (process.env.npm_execpath)
+    candidates.push(join(dirname(process.env.npm_execpath), "..", "node_modules", "node-gyp", "bin", "node-gyp.js"));
   candidates.push(join(dirname(process.execPath), "..", "lib", "node_modules", "npm", "node_modules", "node-gyp", "bin", "node-gyp.js"));
   try {
     candidates.push(require.resolve("node-gyp/bin/node-gyp.js"));
@@ -42,11 +43,12 @@ if (process.env.MTLKIT_NATIVE === "0") {
 function findOpenBlas() {
   const cxx = process.env.CXX || "c++";
   const version = spawnSync(cxx, ["--version"], { encoding: "utf8" });
-  if (version.status !== 0) return { ok: false, reason: `no C++ compiler (${cxx} --version failed${version.error ? `: ${version.error.code}` : ""})` };
+  if (version.status !== 0)
+    return { ok: false, reason: `no C++ compiler (${cxx} --version failed${version.error ? `: ${version.error.code}` : ""})` };
   const dir = mkdtempSync(join(tmpdir(), "mtlkit-openblas-"));
   try {
     const probe = join(dir, "probe.cc");
-    writeFileSync(probe, '#include <cblas.h>\nint main() { return openblas_get_config() == nullptr; }\n');
+    writeFileSync(probe, "#include <cblas.h>\nint main() { return openblas_get_config() == nullptr; }\n");
     const pc = spawnSync("pkg-config", ["--cflags", "--libs", "openblas"], { encoding: "utf8" });
     const tries = [];
     if (pc.status === 0) tries.push({ how: "pkg-config", flags: pc.stdout.trim().split(/\s+/).filter(Boolean) });
@@ -55,7 +57,14 @@ function findOpenBlas() {
     for (const t of tries) {
       const r = spawnSync(cxx, ["-std=c++17", probe, "-o", join(dir, "probe"), ...t.flags], { encoding: "utf8" });
       if (r.status === 0) return { ok: true, how: t.how };
-      errors.push(`${t.how}: ${(r.stderr || "").split("\n").find((l) => /error/i.test(l))?.trim() ?? `exit ${r.status}`}`);
+      errors.push(
+        `${t.how}: ${
+          (r.stderr || "")
+            .split("\n")
+            .find((l) => /error/i.test(l))
+            ?.trim() ?? `exit ${r.status}`
+        }`,
+      );
     }
     const pcNote = pc.status === 0 ? "" : `pkg-config does not know openblas${pc.error ? " (pkg-config is not installed)" : ""}; `;
     return {
@@ -90,7 +99,9 @@ if (result.status === 0 && existsSync(join(nativeDir, "build", "Release", "mtlki
   console.log("mtlkit: native addon built (OpenBLAS matmul kernels).");
 } else {
   const output = `${result.stdout ?? ""}\n${result.stderr ?? ""}`;
-  const firstError = output.split("\n").find((l) => /error|not found|cannot find/i.test(l) && !/^gyp info/.test(l)) ?? `node-gyp exited with ${result.status}`;
+  const firstError =
+    output.split("\n").find((l) => /error|not found|cannot find/i.test(l) && !/^gyp info/.test(l)) ??
+    `node-gyp exited with ${result.status}`;
   writeStatus({ ok: false, reason: firstError.trim().slice(0, 300) });
   console.warn(`mtlkit: native addon not built (${firstError.trim().slice(0, 200)}); running on wasm/cpu.`);
 }

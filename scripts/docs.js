@@ -33,7 +33,10 @@ function tutorials(out) {
   const dir = path.join(out, "tutorials");
   fs.mkdirSync(dir, { recursive: true });
   const entries = [];
-  for (const file of fs.readdirSync(path.join(ROOT, "notebooks")).filter((f) => f.endsWith(".ipynb")).sort()) {
+  for (const file of fs
+    .readdirSync(path.join(ROOT, "notebooks"))
+    .filter((f) => f.endsWith(".ipynb"))
+    .sort()) {
     const name = file.replace(/\.ipynb$/, "");
     const executed = path.join(ROOT, "out", `${name}.html`);
     const page = path.join(dir, `${name}.html`);
@@ -45,9 +48,14 @@ function tutorials(out) {
     entries.push({ name, title, executed: fs.existsSync(executed) });
   }
   const items = entries
-    .map((e) => `<li><a href="${e.name}.html">${escapeHtml(e.title)}</a>${e.executed ? "" : " <em>(not run: its cells without outputs)</em>"}</li>`)
+    .map(
+      (e) =>
+        `<li><a href="${e.name}.html">${escapeHtml(e.title)}</a>${e.executed ? "" : " <em>(not run: its cells without outputs)</em>"}</li>`,
+    )
     .join("\n");
-  const note = entries.some((e) => !e.executed) ? "<p>Run <code>npm start</code>, then <code>npm run docs</code>, for the executed tutorials with their outputs.</p>" : "";
+  const note = entries.some((e) => !e.executed)
+    ? "<p>Run <code>npm start</code>, then <code>npm run docs</code>, for the executed tutorials with their outputs.</p>"
+    : "";
   fs.writeFileSync(
     path.join(dir, "index.html"),
     `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>mtlkit tutorials</title></head>\n<body>\n<p><a href="../index.html">mtlkit documentation</a></p>\n<h1>Tutorials</h1>\n${note}\n<ol start="0">\n${items}\n</ol>\n</body></html>\n`,
@@ -81,7 +89,9 @@ function main() {
   typedoc(out);
   const entries = tutorials(out);
   fixTutorialLinks(out);
-  console.log(`docs: ${path.relative(process.cwd(), path.join(out, "index.html"))} (${entries.length} tutorials, ${entries.filter((e) => e.executed).length} executed)`);
+  console.log(
+    `docs: ${path.relative(process.cwd(), path.join(out, "index.html"))} (${entries.length} tutorials, ${entries.filter((e) => e.executed).length} executed)`,
+  );
 }
 
 module.exports = { main };

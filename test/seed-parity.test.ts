@@ -35,7 +35,9 @@ interface Fixture {
 }
 const read = <T>(name: string): T => JSON.parse(readFileSync(join(__dirname, "fixtures", name), "utf8")) as T;
 const guide = read<Fixture & { losses: StepLosses[] }>("seed-parity.json");
-const second = read<Fixture & { runs: Record<"plain" | "weightedL2", { weights: number[]; l2: number; losses: StepLosses[] }> }>("seed-parity-13-37.json");
+const second = read<Fixture & { runs: Record<"plain" | "weightedL2", { weights: number[]; l2: number; losses: StepLosses[] }> }>(
+  "seed-parity-13-37.json",
+);
 
 /**
  * float32 rounding: mtlkit stays within 3.3e-7 of PyTorch on every path here; tfjs's float32 bias
@@ -44,7 +46,12 @@ const second = read<Fixture & { runs: Record<"plain" | "weightedL2", { weights: 
 const TOLERANCE = 1e-6;
 
 /** Trains mtlkit's copy of a fixture's model and returns the largest relative loss difference per step. */
-async function worstRelativeError(fixture: Fixture, expected: StepLosses[], weights: number[], l2: number): Promise<{ error: number; step: number }> {
+async function worstRelativeError(
+  fixture: Fixture,
+  expected: StepLosses[],
+  weights: number[],
+  l2: number,
+): Promise<{ error: number; step: number }> {
   const { config } = fixture;
   const tasks = [mtl.tasks.classification("task1", { classes: config.classes }), mtl.tasks.regression("task2")];
   const model = mtl.hardSharing({ inputSize: config.input, trunk: [config.shared], tasks, activation: "relu" });

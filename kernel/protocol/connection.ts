@@ -50,9 +50,7 @@ export function readConnectionFile(file: string): ConnectionInfo {
     throw new ConnectionError(`connection file ${file}: transport "${info.transport}" is not supported (only tcp)`);
   }
   if (typeof info.ip !== "string" || !isLoopback(info.ip)) {
-    throw new ConnectionError(
-      `connection file ${file}: ip "${info.ip}" is not a loopback address; mtlkit only listens on 127.0.0.1/::1`,
-    );
+    throw new ConnectionError(`connection file ${file}: ip "${info.ip}" is not a loopback address; mtlkit only listens on 127.0.0.1/::1`);
   }
   for (const c of CHANNELS) {
     const port = (info as Record<string, unknown>)[`${c}_port`];

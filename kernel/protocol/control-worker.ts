@@ -41,7 +41,6 @@ export interface WorkerInit {
 /** How long the main thread has to exit by itself after a shutdown_request. */
 export const SHUTDOWN_GRACE_MS = 1500;
 
-
 export interface ForwardedMessage {
   identities: Uint8Array[];
   header: Header;

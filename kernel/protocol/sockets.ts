@@ -109,7 +109,8 @@ export class WireSocket {
         }
       }
       if (isPublisher(this.socket) && (this.stuckClient || Date.now() - since >= this.stallLimitMs)) {
-        if (!this.stuckClient) this.log(`an IOPub client has not read for ${this.stallLimitMs / 1000} s: it misses messages until it reads again`);
+        if (!this.stuckClient)
+          this.log(`an IOPub client has not read for ${this.stallLimitMs / 1000} s: it misses messages until it reads again`);
         this.stuckClient = true;
         return this.sendSkippingFullQueues(this.socket, frames);
       }

@@ -126,9 +126,7 @@ export function newHeader(msgType: string, session: string, username = "mtlkit")
 
 /** Serialize `msg` into ZeroMQ frames, signed. */
 export function encode(msg: Message<unknown>, signer: Signer): Buffer[] {
-  const json = [msg.header, msg.parent_header, msg.metadata, msg.content].map((part) =>
-    Buffer.from(JSON.stringify(part ?? {}), "utf8"),
-  );
+  const json = [msg.header, msg.parent_header, msg.metadata, msg.content].map((part) => Buffer.from(JSON.stringify(part ?? {}), "utf8"));
   const signature = signer.sign(json);
   return [...msg.identities, Buffer.from(DELIMITER), Buffer.from(signature), ...json, ...msg.buffers];
 }

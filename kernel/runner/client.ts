@@ -97,9 +97,7 @@ export class KernelClient {
     fs.chmodSync(dir, 0o700);
     this.connectionFile = path.join(dir, `kernel-${this.session}.json`);
     writeConnectionFile(this.connectionFile, this.info);
-    const argv = this.spec.argv.map((a) =>
-      a.replace("{connection_file}", this.connectionFile).replace("{resource_dir}", this.spec.dir),
-    );
+    const argv = this.spec.argv.map((a) => a.replace("{connection_file}", this.connectionFile).replace("{resource_dir}", this.spec.dir));
     this.proc = spawn(argv[0], argv.slice(1), {
       cwd: this.cwd,
       env: { ...process.env, ...this.spec.env, JPY_PARENT_PID: String(process.pid) },

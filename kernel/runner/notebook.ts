@@ -73,7 +73,8 @@ export function validateNotebook(file: string, raw: unknown): Notebook {
     if (cell.cell_type !== "code" && cell.cell_type !== "markdown" && cell.cell_type !== "raw") {
       fail(`${at} has cell_type ${JSON.stringify(cell.cell_type) ?? "missing"} (expected "code", "markdown" or "raw")`);
     }
-    if (!isText(cell.source)) fail(`${at} has no source (a string or a list of strings), found ${JSON.stringify(cell.source) ?? "nothing"}`);
+    if (!isText(cell.source))
+      fail(`${at} has no source (a string or a list of strings), found ${JSON.stringify(cell.source) ?? "nothing"}`);
     if (!isObject(cell.metadata)) fail(`${at} has no metadata object`);
     const tags = (cell.metadata as Record<string, unknown>).tags;
     if (tags !== undefined && !(Array.isArray(tags) && tags.every((t) => typeof t === "string"))) {
@@ -85,7 +86,8 @@ export function validateNotebook(file: string, raw: unknown): Notebook {
     if (cell.cell_type === "code") {
       if (!Array.isArray(cell.outputs)) fail(`${at} is a code cell without an outputs list`);
       const count = cell.execution_count;
-      if (count !== null && !Number.isInteger(count)) fail(`${at} has execution_count ${JSON.stringify(count) ?? "missing"} (a whole number or null)`);
+      if (count !== null && !Number.isInteger(count))
+        fail(`${at} has execution_count ${JSON.stringify(count) ?? "missing"} (a whole number or null)`);
     }
   });
   return nb as unknown as Notebook;
@@ -105,7 +107,9 @@ export function ensureCellIds(nb: Notebook): number {
   let added = 0;
   nb.cells.forEach((cell, i) => {
     if (typeof cell.id === "string") return;
-    const digest = createHash("sha256").update(`${i}\0${joinSource(cell.source)}`).digest("hex");
+    const digest = createHash("sha256")
+      .update(`${i}\0${joinSource(cell.source)}`)
+      .digest("hex");
     let id = digest.slice(0, 8);
     for (let n = 8; taken.has(id); n++) id = n < digest.length ? digest.slice(0, n + 1) : `${digest.slice(0, 8)}-${n}`;
     taken.add(id);

@@ -119,7 +119,8 @@ export async function runNotebook(file: string, opts: RunOptions): Promise<Noteb
       const left = await client.killTree();
       liveClients.delete(client);
       result.status = "timeout";
-      result.message = `cell ${result.cells}: ${e.message}; the kernel was killed` + (left.length ? ` (pids ${left.join(", ")} survived SIGKILL)` : "");
+      result.message =
+        `cell ${result.cells}: ${e.message}; the kernel was killed` + (left.length ? ` (pids ${left.join(", ")} survived SIGKILL)` : "");
       if (running) {
         collector.collect(running, e.partialMessages);
         running.outputs = [...(running.outputs ?? []), stuckOutput(e.message)];
@@ -191,7 +192,10 @@ function saveNotebook(file: string, nb: Notebook, opts: RunOptions, result: Note
     } catch (e2) {
       fallback = "";
       result.outputFile = result.htmlFile = undefined;
-      result.message = [result.message, `could not write into ${target} (${why}) nor a temporary folder (${describeFsError(e2)}): outputs lost`]
+      result.message = [
+        result.message,
+        `could not write into ${target} (${why}) nor a temporary folder (${describeFsError(e2)}): outputs lost`,
+      ]
         .filter(Boolean)
         .join("; ");
     }
@@ -246,7 +250,10 @@ export function expandNotebookArgs(args: string[]): string[] {
   const out: string[] = [];
   for (const a of args) {
     if (fs.existsSync(a) && fs.statSync(a).isDirectory()) {
-      const names = fs.readdirSync(a).filter((n) => n.endsWith(".ipynb") && !n.startsWith(".")).sort();
+      const names = fs
+        .readdirSync(a)
+        .filter((n) => n.endsWith(".ipynb") && !n.startsWith("."))
+        .sort();
       if (names.length === 0) throw new Error(`${a}: no notebooks in this directory`);
       out.push(...names.map((n) => path.join(a, n)));
     } else {
@@ -262,7 +269,9 @@ export async function runNotebooks(args: string[], opts: RunOptions): Promise<bo
   if ((opts.outDir !== undefined) === Boolean(opts.inplace)) {
     throw new MtlError(
       "mtlkit run",
-      opts.inplace ? "choose one of --out DIR and --inplace" : "pass --out DIR (write the executed copies there) or --inplace (overwrite the notebooks)",
+      opts.inplace
+        ? "choose one of --out DIR and --inplace"
+        : "pass --out DIR (write the executed copies there) or --inplace (overwrite the notebooks)",
     );
   }
   const files = expandNotebookArgs(args);

@@ -57,12 +57,18 @@ export function alignedMtl(opts?: AlignedMtlOptions): GramianAggregator {
   const o = options("alignedMtl", opts, ["scale", "weights"]);
   const scale = o.scale ?? "min";
   checkOneOf("alignedMtl", "scale", scale, ["min", "median", "rmse"] as const);
-  if (o.weights) check(o.weights.every((x) => Number.isFinite(x)), "alignedMtl", () => "option 'weights' must be finite numbers.");
+  if (o.weights)
+    check(
+      o.weights.every((x) => Number.isFinite(x)),
+      "alignedMtl",
+      () => "option 'weights' must be finite numbers.",
+    );
   return gramianAggregator(
     "Aligned-MTL",
     BOTH_LEVELS,
     (G) => {
-      if (o.weights) check(o.weights.length === G.length, "alignedMtl", () => `option 'weights' has ${o.weights!.length} values for ${G.length} tasks.`);
+      if (o.weights)
+        check(o.weights.length === G.length, "alignedMtl", () => `option 'weights' has ${o.weights!.length} values for ${G.length} tasks.`);
       return alignedMtlWeights(G, scale, o.weights);
     },
     { describe: `Aligned-MTL(scale=${scale})` },

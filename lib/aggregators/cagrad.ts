@@ -91,7 +91,10 @@ function closedForm(G: Matrix, a: Vector, rho: number, S: number[]): Vector | un
   const denom = lambda * alpha - beta;
   if (!(denom > 0)) return undefined;
   const n = rho / denom;
-  const wS = matVec(Minv, one.map((_, i) => lambda - aS[i])).map((v) => (n / rho) * v);
+  const wS = matVec(
+    Minv,
+    one.map((_, i) => lambda - aS[i]),
+  ).map((v) => (n / rho) * v);
   if (wS.some((v) => v < -1e-12)) return undefined;
   const w = new Array<number>(G.length).fill(0);
   S.forEach((i, j) => (w[i] = Math.max(0, wS[j])));

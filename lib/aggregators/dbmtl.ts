@@ -44,7 +44,9 @@ export function dbmtl(opts?: DbMtlOptions): StatefulAggregator {
     if (buffer) check(buffer.shape[1] === d, "DB-MTL", () => `the Jacobian has ${d} columns but the buffer has ${buffer!.shape[1]}.`);
     const losses = requireLosses("dbmtl", k, withAbsentLosses(context));
     const present = context?.present;
-    losses.forEach((l, i) => check(l > 0, "dbmtl", () => `the loss of ${rowName(i, context)} is ${l}; DB-MTL takes log L_i and needs L_i > 0.`));
+    losses.forEach((l, i) =>
+      check(l > 0, "dbmtl", () => `the loss of ${rowName(i, context)} is ${l}; DB-MTL takes log L_i and needs L_i > 0.`),
+    );
     buffer ??= tf.tidy(() => tf.variable(tf.zeros([k, d]), false));
     t++;
     const betaT = beta / Math.pow(t, sigma);
@@ -52,7 +54,21 @@ export function dbmtl(opts?: DbMtlOptions): StatefulAggregator {
     const norms = tf.tidy(() => {
       const logGrads = tf.div(jacobian, tf.tensor2d(losses, [k, 1]));
       const updated = tf.add(logGrads, tf.mul(betaT, tf.sub(buf, logGrads)));
-      buf.assign(present ? tf.where(tf.tensor2d(present.map((p) => [p]), [k, 1], "bool").tile([1, d]), updated, buf) : updated);
+      buf.assign(
+        present
+          ? tf.where(
+              tf
+                .tensor2d(
+                  present.map((p) => [p]),
+                  [k, 1],
+                  "bool",
+                )
+                .tile([1, d]),
+              updated,
+              buf,
+            )
+          : updated,
+      );
       return rowNorms(buf as tf.Tensor2D);
     });
     const n = Array.from(yield norms);

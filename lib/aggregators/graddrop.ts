@@ -55,10 +55,7 @@ export function graddrop(opts?: GradDropOptions): Aggregator {
       const P = tf.mul(0.5, tf.add(1, tf.div(tf.sum(signed, 0), tf.sum(tf.abs(signed), 0))));
       const U = tf.tensor1d(u);
       const mask = tf.cast(
-        tf.logicalOr(
-          tf.logicalAnd(tf.greater(P, U), tf.greater(signed, 0)),
-          tf.logicalAnd(tf.less(P, U), tf.less(signed, 0)),
-        ),
+        tf.logicalOr(tf.logicalAnd(tf.greater(P, U), tf.greater(signed, 0)), tf.logicalAnd(tf.less(P, U), tf.less(signed, 0))),
         "float32",
       );
       const l = tf.tensor2d(leak, [k, 1]);

@@ -113,8 +113,11 @@ function median(xs: number[]): number {
  * pairwise cosines). Name, levels, weights and state are the inner method's.
  */
 export function monitored(inner: Aggregator): MonitoredAggregator {
-  check(inner !== null && typeof inner === "object" && typeof inner.aggregate === "function", "aggregators.monitored",
-    () => "expects an aggregator, e.g. mtl.aggregators.monitored(mtl.aggregators.mgda()).");
+  check(
+    inner !== null && typeof inner === "object" && typeof inner.aggregate === "function",
+    "aggregators.monitored",
+    () => "expects an aggregator, e.g. mtl.aggregators.monitored(mtl.aggregators.mgda()).",
+  );
   const log: GradientGeometry[] = [];
   let taskNames: readonly string[] | undefined;
   function* record(jacobian: tf.Tensor2D, context?: AggregationContext): Reads<void> {

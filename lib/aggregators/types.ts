@@ -89,12 +89,18 @@ export function checkJacobian(where: string, jacobian: tf.Tensor, context?: Aggr
 
 /** checkJacobian as a computation that reads (the finiteness of the rows), for either driver. */
 export function* jacobianChecks(where: string, jacobian: tf.Tensor, context?: AggregationContext, expectedRows?: number): Reads<void> {
-  check(jacobian instanceof tf.Tensor && jacobian.rank === 2, where, () => `the Jacobian must be a 2-D tensor [tasks, parameters], got shape [${(jacobian as tf.Tensor)?.shape}].`);
+  check(
+    jacobian instanceof tf.Tensor && jacobian.rank === 2,
+    where,
+    () => `the Jacobian must be a 2-D tensor [tasks, parameters], got shape [${(jacobian as tf.Tensor)?.shape}].`,
+  );
   const k = jacobian.shape[0];
   check(k > 0, where, () => "the Jacobian has no rows (no tasks).");
   const tasks = context?.taskNames;
-  if (tasks) check(k === tasks.length, where, () => `the Jacobian has ${k} rows but there are ${tasks.length} tasks (${tasks.join(", ")}).`);
-  if (expectedRows !== undefined) check(k === expectedRows, where, () => `the Jacobian has ${k} rows but this aggregator's state is for ${expectedRows} tasks.`);
+  if (tasks)
+    check(k === tasks.length, where, () => `the Jacobian has ${k} rows but there are ${tasks.length} tasks (${tasks.join(", ")}).`);
+  if (expectedRows !== undefined)
+    check(k === expectedRows, where, () => `the Jacobian has ${k} rows but this aggregator's state is for ${expectedRows} tasks.`);
   if (context?.rowsChecked) return;
   const bad = yield tf.tidy(() => tf.any(tf.logicalNot(tf.isFinite(jacobian)), 1));
   for (let i = 0; i < k; i++) {
@@ -106,18 +112,32 @@ export function* jacobianChecks(where: string, jacobian: tf.Tensor, context?: Ag
 export function checkGramian(where: string, G: Matrix, context?: AggregationContext): void {
   check(Array.isArray(G) && G.length > 0, where, () => "the Gramian must be a non-empty k × k array.");
   const k = G.length;
-  if (context?.taskNames) check(k === context.taskNames.length, where, () => `the Gramian is ${k} × ${k} but there are ${context.taskNames!.length} tasks.`);
+  if (context?.taskNames)
+    check(k === context.taskNames.length, where, () => `the Gramian is ${k} × ${k} but there are ${context.taskNames!.length} tasks.`);
   for (let i = 0; i < k; i++) {
-    check(Array.isArray(G[i]) && G[i].length === k, where, () => `the Gramian must be square: row ${i} has ${G[i]?.length} entries for ${k} rows.`);
+    check(
+      Array.isArray(G[i]) && G[i].length === k,
+      where,
+      () => `the Gramian must be square: row ${i} has ${G[i]?.length} entries for ${k} rows.`,
+    );
     for (let j = 0; j < k; j++) {
-      if (!Number.isFinite(G[i][j])) throw new MtlError(where, `the Gramian entry (${i}, ${j}) is ${G[i][j]}: the gradient of ${rowName(i, context)} is not finite.`);
+      if (!Number.isFinite(G[i][j]))
+        throw new MtlError(where, `the Gramian entry (${i}, ${j}) is ${G[i][j]}: the gradient of ${rowName(i, context)} is not finite.`);
     }
-    check(G[i][i] >= 0, where, () => `the Gramian has a negative diagonal entry ${G[i][i]} at ${rowName(i, context)}; a Gramian is positive semi-definite.`);
+    check(
+      G[i][i] >= 0,
+      where,
+      () => `the Gramian has a negative diagonal entry ${G[i][i]} at ${rowName(i, context)}; a Gramian is positive semi-definite.`,
+    );
   }
   for (let i = 0; i < k; i++) {
     for (let j = 0; j < i; j++) {
       const tol = 1e-5 * Math.sqrt(G[i][i] * G[j][j]) + 1e-30;
-      check(Math.abs(G[i][j] - G[j][i]) <= tol, where, () => `the Gramian is not symmetric: entries (${i}, ${j}) and (${j}, ${i}) are ${G[i][j]} and ${G[j][i]}.`);
+      check(
+        Math.abs(G[i][j] - G[j][i]) <= tol,
+        where,
+        () => `the Gramian is not symmetric: entries (${i}, ${j}) and (${j}, ${i}) are ${G[i][j]} and ${G[j][i]}.`,
+      );
     }
   }
 }
@@ -185,7 +205,13 @@ export function gramianAggregator(
   name: string,
   levels: readonly Level[],
   weighting: (G: Matrix, context?: AggregationContext) => number[],
-  extra: { describe?: string; state?: () => AggregatorState; loadState?: (s: AggregatorState) => void; rowsNeeded?: () => number | undefined; absentTasks?: "zero" } = {},
+  extra: {
+    describe?: string;
+    state?: () => AggregatorState;
+    loadState?: (s: AggregatorState) => void;
+    rowsNeeded?: () => number | undefined;
+    absentTasks?: "zero";
+  } = {},
 ): GramianAggregator {
   let last: number[] | undefined;
   function* work(jacobian: tf.Tensor2D, context?: AggregationContext): Reads<tf.Tensor1D> {
@@ -204,7 +230,8 @@ export function gramianAggregator(
     weights(G: Matrix, context?: AggregationContext): number[] {
       checkGramian(name, G, context);
       const expected = extra.rowsNeeded?.();
-      if (expected !== undefined) check(G.length === expected, name, () => `the Gramian is for ${G.length} tasks but this aggregator's state is for ${expected}.`);
+      if (expected !== undefined)
+        check(G.length === expected, name, () => `the Gramian is for ${G.length} tasks but this aggregator's state is for ${expected}.`);
       return weighting(G, context);
     },
     aggregate: (jacobian, context) => readsSync(work(jacobian, context)),
@@ -220,8 +247,11 @@ export function gramianAggregator(
 /** Refuses a loss vector that is missing or of the wrong length, for methods that need the losses. */
 export function requireLosses(where: string, k: number, context?: AggregationContext): number[] {
   const losses = context?.losses;
-  check(Array.isArray(losses) && losses.length === k, where, () =>
-    `this method needs the task losses: pass { losses } (${k} numbers) in the context (the trainer does).`);
+  check(
+    Array.isArray(losses) && losses.length === k,
+    where,
+    () => `this method needs the task losses: pass { losses } (${k} numbers) in the context (the trainer does).`,
+  );
   losses.forEach((l, i) => check(Number.isFinite(l), where, () => `the loss of ${rowName(i, context)} is ${l}.`));
   return losses;
 }

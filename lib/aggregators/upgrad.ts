@@ -26,7 +26,10 @@ export function upgradWeights(G: Matrix): number[] {
 }
 
 export function dualprojWeights(G: Matrix): number[] {
-  return dualConeWeights(G, G.map(() => 1 / G.length));
+  return dualConeWeights(
+    G,
+    G.map(() => 1 / G.length),
+  );
 }
 
 /**

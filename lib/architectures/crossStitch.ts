@@ -72,8 +72,11 @@ export class CrossStitchModel extends BaseModel {
     super();
     this.recordOptions(options);
     const where = "crossStitch";
-    refuseNamedInputs(where, options,
-      "cross-stitch networks give every task its own tower from the input and learn how the towers mix layer by layer; encoders shared by all tasks would be hard-shared parameters in front of the towers");
+    refuseNamedInputs(
+      where,
+      options,
+      "cross-stitch networks give every task its own tower from the input and learn how the towers mix layer by layer; encoders shared by all tasks would be hard-shared parameters in front of the towers",
+    );
     checkKnownOptions(where, options, OPTIONS);
     checkPositiveInteger(where, "inputSize", options.inputSize);
     checkTasks(where, options.tasks);
@@ -89,8 +92,11 @@ export class CrossStitchModel extends BaseModel {
     const stitch = options.stitch ?? "all";
     if (stitch === "all") this.stitchedLayers = Array.from({ length: depth }, (_, l) => l);
     else {
-      check(Array.isArray(stitch) && stitch.length > 0 && stitch.every((l) => Number.isInteger(l) && l >= 0 && l < depth), where, () =>
-        `option 'stitch' must be "all" or a non-empty list of tower layer indices in 0..${depth - 1}, got ${JSON.stringify(stitch)}.`);
+      check(
+        Array.isArray(stitch) && stitch.length > 0 && stitch.every((l) => Number.isInteger(l) && l >= 0 && l < depth),
+        where,
+        () => `option 'stitch' must be "all" or a non-empty list of tower layer indices in 0..${depth - 1}, got ${JSON.stringify(stitch)}.`,
+      );
       this.stitchedLayers = [...new Set(stitch)].sort((a, b) => a - b);
     }
     this.lastStitch = this.stitchedLayers[this.stitchedLayers.length - 1];
@@ -129,7 +135,10 @@ export class CrossStitchModel extends BaseModel {
 
   decode(z: tf.Tensor2D, _x: tf.Tensor2D, training: boolean): tf.Tensor2D[] {
     const width = this.layers[this.lastStitch][0].units;
-    const parts = splitColumns(z, this.taskNames.map(() => width));
+    const parts = splitColumns(
+      z,
+      this.taskNames.map(() => width),
+    );
     return parts.map((h, i) => {
       for (let l = this.lastStitch + 1; l < this.layers.length; l++) h = this.layers[l][i].apply(h);
       return this.heads[i].apply(h, training);

@@ -56,7 +56,11 @@ export class HardSharingModel extends BaseModel {
     const headSpecs = options.heads;
     if (headSpecs && !Array.isArray(headSpecs)) {
       for (const key of Object.keys(headSpecs)) {
-        check(this.taskNames.includes(key), where, () => `option 'heads' names task '${key}', which is not one of the tasks (${this.taskNames.join(", ")}).`);
+        check(
+          this.taskNames.includes(key),
+          where,
+          () => `option 'heads' names task '${key}', which is not one of the tasks (${this.taskNames.join(", ")}).`,
+        );
       }
     }
     this.heads = options.tasks.map((task) => {
@@ -64,7 +68,11 @@ export class HardSharingModel extends BaseModel {
       const spec = headSpecs && !Array.isArray(headSpecs) ? headSpecs[task.name] : undefined;
       if (spec !== undefined && !Array.isArray(spec)) {
         const block = makeBlock(name, this.trunk.outputSize, spec, rng);
-        check(block.outputSize === task.outputUnits, where, () => `the head of task '${task.name}' outputs ${block.outputSize} units but the task needs ${task.outputUnits}.`);
+        check(
+          block.outputSize === task.outputUnits,
+          where,
+          () => `the head of task '${task.name}' outputs ${block.outputSize} units but the task needs ${task.outputUnits}.`,
+        );
         return block;
       }
       const hidden = (spec as number[] | undefined) ?? (Array.isArray(headSpecs) ? headSpecs : []);
@@ -119,9 +127,16 @@ export function checkUniqueTaskNames(where: string, tasks: Task[]): void {
  */
 export function hardSharing(options: HardSharingOptions): HardSharingModel;
 export function hardSharing(options: WithNamedInputs<HardSharingOptions>): NamedInputsModel<HardSharingModel>;
-export function hardSharing(options: HardSharingOptions | WithNamedInputs<HardSharingOptions>): HardSharingModel | NamedInputsModel<HardSharingModel> {
+export function hardSharing(
+  options: HardSharingOptions | WithNamedInputs<HardSharingOptions>,
+): HardSharingModel | NamedInputsModel<HardSharingModel> {
   if (hasNamedInputs(options)) {
-    return buildNamedInputsModel("hardSharing", options as WithNamedInputs<HardSharingOptions>, (o) => new HardSharingModel(o), () => "representation");
+    return buildNamedInputsModel(
+      "hardSharing",
+      options as WithNamedInputs<HardSharingOptions>,
+      (o) => new HardSharingModel(o),
+      () => "representation",
+    );
   }
   return new HardSharingModel(options as HardSharingOptions);
 }

@@ -75,7 +75,11 @@ export class MmoeModel extends BaseModel {
     checkKnownOptions(where, options, OPTIONS);
     checkPositiveInteger(where, "inputSize", options.inputSize);
     checkTasks(where, options.tasks);
-    check(Number.isInteger(options.experts) && options.experts >= 1, where, () => `option 'experts' (the number of experts) must be an integer ≥ 1, got ${String(options.experts)}.`);
+    check(
+      Number.isInteger(options.experts) && options.experts >= 1,
+      where,
+      () => `option 'experts' (the number of experts) must be an integer ≥ 1, got ${String(options.experts)}.`,
+    );
     checkSizes(where, "expertLayers", options.expertLayers, false);
     const towers = options.towers ?? [];
     checkSizes(where, "towers", towers);
@@ -92,20 +96,43 @@ export class MmoeModel extends BaseModel {
       if (g === undefined) return Array.from({ length: n }, (_, i) => i);
       checkKnownOptions(`${where} option 'gates.${t}'`, g, ["experts"]);
       const list = g.experts;
-      check(Array.isArray(list) && list.length > 0 && list.every((e) => Number.isInteger(e) && e >= 0 && e < n) && new Set(list).size === list.length, where, () =>
-        `the gate of task '${t}' must list distinct expert indices in 0..${n - 1}, at least one; got ${JSON.stringify(list)}.`);
+      check(
+        Array.isArray(list) &&
+          list.length > 0 &&
+          list.every((e) => Number.isInteger(e) && e >= 0 && e < n) &&
+          new Set(list).size === list.length,
+        where,
+        () => `the gate of task '${t}' must list distinct expert indices in 0..${n - 1}, at least one; got ${JSON.stringify(list)}.`,
+      );
       return [...list];
     });
     for (let e = 0; e < n; e++) {
-      check(this.gateExperts.some((l) => l.includes(e)), where, () => `expert ${e} is mixed by no task's gate, so it would never train; list it in some gate or lower 'experts'.`);
+      check(
+        this.gateExperts.some((l) => l.includes(e)),
+        where,
+        () => `expert ${e} is mixed by no task's gate, so it would never train; list it in some gate or lower 'experts'.`,
+      );
     }
 
     const rng = new Rng(options.seed ?? 0);
-    this.experts = Array.from({ length: n }, (_, e) => new Mlp(`expert.${e}`, options.inputSize, options.expertLayers, rng, { activation, init: options.init }));
+    this.experts = Array.from(
+      { length: n },
+      (_, e) => new Mlp(`expert.${e}`, options.inputSize, options.expertLayers, rng, { activation, init: options.init }),
+    );
     this.expertWidth = this.experts[0].outputSize;
-    this.gates = options.tasks.map((t, k) => new Gate(`gate.${t.name}`, options.inputSize, this.gateExperts[k].length, rng, { bias: options.gateBias ?? true, init: options.init }));
+    this.gates = options.tasks.map(
+      (t, k) =>
+        new Gate(`gate.${t.name}`, options.inputSize, this.gateExperts[k].length, rng, {
+          bias: options.gateBias ?? true,
+          init: options.init,
+        }),
+    );
     this.towers = options.tasks.map((t) =>
-      makeBlock(`tower.${t.name}`, this.expertWidth, [...towers, t.outputUnits], rng, { activation, outputActivation: "linear", init: options.init }),
+      makeBlock(`tower.${t.name}`, this.expertWidth, [...towers, t.outputUnits], rng, {
+        activation,
+        outputActivation: "linear",
+        init: options.init,
+      }),
     );
   }
 
@@ -146,11 +173,13 @@ export class MmoeModel extends BaseModel {
       const own = this.gateExperts[k];
       const values = yield tf.tidy(() => this.gates[k].apply(x));
       const rows = values.length / own.length;
-      result.push(Array.from({ length: rows }, (_, r) => {
-        const full = new Array<number>(n).fill(0);
-        own.forEach((e, j) => (full[e] = values[r * own.length + j]));
-        return full;
-      }));
+      result.push(
+        Array.from({ length: rows }, (_, r) => {
+          const full = new Array<number>(n).fill(0);
+          own.forEach((e, j) => (full[e] = values[r * own.length + j]));
+          return full;
+        }),
+      );
     }
     return result;
   }
@@ -181,6 +210,12 @@ export class MmoeModel extends BaseModel {
 export function mmoe(options: MmoeOptions): MmoeModel;
 export function mmoe(options: WithNamedInputs<MmoeOptions>): NamedInputsModel<MmoeModel>;
 export function mmoe(options: MmoeOptions | WithNamedInputs<MmoeOptions>): MmoeModel | NamedInputsModel<MmoeModel> {
-  if (hasNamedInputs(options)) return buildNamedInputsModel("mmoe", options as WithNamedInputs<MmoeOptions>, (o) => new MmoeModel(o), () => "input");
+  if (hasNamedInputs(options))
+    return buildNamedInputsModel(
+      "mmoe",
+      options as WithNamedInputs<MmoeOptions>,
+      (o) => new MmoeModel(o),
+      () => "input",
+    );
   return new MmoeModel(options as MmoeOptions);
 }

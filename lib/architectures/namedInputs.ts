@@ -23,14 +23,7 @@
  * The fused native MLP step never engages: it knows one dense input only (the general step runs).
  */
 import * as tf from "@tensorflow/tfjs";
-import {
-  checkNamedInputs,
-  describeInput,
-  describeInputs,
-  NamedInput,
-  inputOffsets,
-  inputSize,
-} from "../data/inputs";
+import { checkNamedInputs, describeInput, describeInputs, NamedInput, inputOffsets, inputSize } from "../data/inputs";
 import { check, MtlError } from "../errors";
 import { Activation } from "../layers/activations";
 import { Block, BlockSpec, makeBlock } from "../layers/block";
@@ -137,19 +130,37 @@ export class NamedInputsModel<M extends MultiTaskModel = MultiTaskModel> extends
    */
   forwardNamed(inputs: Record<string, tf.Tensor>, training = false): tf.Tensor2D[] {
     const where = `${this.architecture} model (named inputs)`;
-    check(inputs !== null && typeof inputs === "object", where, () => `expected { ${this.inputs.map((s) => `${s.name}: tensor`).join(", ")} }.`);
+    check(
+      inputs !== null && typeof inputs === "object",
+      where,
+      () => `expected { ${this.inputs.map((s) => `${s.name}: tensor`).join(", ")} }.`,
+    );
     for (const name of Object.keys(inputs)) {
-      check(this.inputs.some((s) => s.name === name), where, () => `input '${name}' is not an input the model knows (it takes ${describeInputs(this.inputs)}).`);
+      check(
+        this.inputs.some((s) => s.name === name),
+        where,
+        () => `input '${name}' is not an input the model knows (it takes ${describeInputs(this.inputs)}).`,
+      );
     }
     let rows: number | undefined;
     const first = this.inputs[0].name;
     for (const spec of this.inputs) {
       const t = inputs[spec.name];
-      check(t !== undefined && t !== null && Array.isArray(t.shape), where, () => `input '${spec.name}' (${describeInput(spec)}) is missing.`);
+      check(
+        t !== undefined && t !== null && Array.isArray(t.shape),
+        where,
+        () => `input '${spec.name}' (${describeInput(spec)}) is missing.`,
+      );
       const size = inputSize(spec);
       const rowShape = t.shape.slice(1);
-      const fits = (rowShape.length === 1 && rowShape[0] === size) || (rowShape.length === spec.shape.length && rowShape.every((d, i) => d === spec.shape[i]));
-      check(fits, where, () => `input '${spec.name}' has shape [${t.shape}]; the model takes [rows, ${spec.shape.join(", ")}] (or [rows, ${size}]).`);
+      const fits =
+        (rowShape.length === 1 && rowShape[0] === size) ||
+        (rowShape.length === spec.shape.length && rowShape.every((d, i) => d === spec.shape[i]));
+      check(
+        fits,
+        where,
+        () => `input '${spec.name}' has shape [${t.shape}]; the model takes [rows, ${spec.shape.join(", ")}] (or [rows, ${size}]).`,
+      );
       rows ??= t.shape[0];
       check(t.shape[0] === rows, where, () => `input '${spec.name}' has ${t.shape[0]} rows but input '${first}' has ${rows}.`);
     }
@@ -195,32 +206,62 @@ interface EncoderDefaults {
 
 function isBlock(spec: unknown): spec is Block {
   const b = spec as Block;
-  return b !== null && typeof b === "object" && typeof b.apply === "function" && typeof b.namedVariables === "function" &&
-    typeof b.inputSize === "number" && typeof b.outputSize === "number";
+  return (
+    b !== null &&
+    typeof b === "object" &&
+    typeof b.apply === "function" &&
+    typeof b.namedVariables === "function" &&
+    typeof b.inputSize === "number" &&
+    typeof b.outputSize === "number"
+  );
 }
 
 /** Builds and checks one input's encoder; errors name the input. */
 function buildEncoder(where: string, spec: NamedInput, given: EncoderSpec | undefined, rng: Rng, defaults: EncoderDefaults): Block {
   const size = inputSize(spec);
-  check(given !== undefined, where,
-    () => `input '${spec.name}' (${describeInput(spec)}) has no encoder; give one in option 'encoders' (layer sizes, [] for the input as it is, or a block such as mtl.layers.cnnEncoder / mtl.layers.textEncoder).`);
+  check(
+    given !== undefined,
+    where,
+    () =>
+      `input '${spec.name}' (${describeInput(spec)}) has no encoder; give one in option 'encoders' (layer sizes, [] for the input as it is, or a block such as mtl.layers.cnnEncoder / mtl.layers.textEncoder).`,
+  );
   if (spec.kind === "tokens") {
-    check(!Array.isArray(given), where,
-      () => `input '${spec.name}' holds token ids, which an MLP would read as magnitudes; encode it with mtl.layers.textEncoder({ sequenceLength: ${size}, vocabularySize }) or your own block.`);
+    check(
+      !Array.isArray(given),
+      where,
+      () =>
+        `input '${spec.name}' holds token ids, which an MLP would read as magnitudes; encode it with mtl.layers.textEncoder({ sequenceLength: ${size}, vocabularySize }) or your own block.`,
+    );
   } else {
-    check(!(given instanceof TextCnnEncoder), where, () => `input '${spec.name}' is numeric but its encoder is a text encoder (it reads token ids); build the input with kind "tokens", or give a numeric encoder.`);
+    check(
+      !(given instanceof TextCnnEncoder),
+      where,
+      () =>
+        `input '${spec.name}' is numeric but its encoder is a text encoder (it reads token ids); build the input with kind "tokens", or give a numeric encoder.`,
+    );
   }
   let block: Block;
   if (isBlock(given)) {
     block = given;
-    check(block.inputSize === size, where, () => `the encoder of input '${spec.name}' takes ${block.inputSize} values per row but the input has ${size} (${spec.shape.join("×")}).`);
+    check(
+      block.inputSize === size,
+      where,
+      () =>
+        `the encoder of input '${spec.name}' takes ${block.inputSize} values per row but the input has ${size} (${spec.shape.join("×")}).`,
+    );
     if (given instanceof CnnEncoder) {
       const s = given.shape;
-      check(spec.shape.length === 3 && spec.shape.every((d, i) => d === s[i]), where,
-        () => `the encoder of input '${spec.name}' is a CNN for ${s.join("×")} images but the input's rows are ${spec.shape.join("×")}.`);
+      check(
+        spec.shape.length === 3 && spec.shape.every((d, i) => d === s[i]),
+        where,
+        () => `the encoder of input '${spec.name}' is a CNN for ${s.join("×")} images but the input's rows are ${spec.shape.join("×")}.`,
+      );
     }
   } else {
-    block = makeBlock(Array.isArray(given) ? `encoder.${spec.name}.mlp` : `encoder.${spec.name}`, size, given, rng, { activation: defaults.activation, init: defaults.init });
+    block = makeBlock(Array.isArray(given) ? `encoder.${spec.name}.mlp` : `encoder.${spec.name}`, size, given, rng, {
+      activation: defaults.activation,
+      init: defaults.init,
+    });
   }
   check(block.outputSize > 0, where, () => `the encoder of input '${spec.name}' outputs no values.`);
   return block;
@@ -238,13 +279,29 @@ export function buildNamedInputsModel<O extends { inputSize: number } & EncoderD
 ): NamedInputsModel<M> {
   check(options !== null && typeof options === "object", where, () => "expected an options object.");
   const { inputs, encoders, ...rest } = options as NamedInputsOptions & Record<string, unknown>;
-  check(!("inputSize" in rest), where, () => "give either 'inputSize' (one input) or 'inputs' and 'encoders' (named inputs), not both: named inputs fix the input width.");
-  check(inputs !== undefined && encoders !== undefined, where,
-    () => `named inputs need both 'inputs' (names, shapes, kinds, e.g. a dataset's inputs) and 'encoders' (one per input); got only '${inputs === undefined ? "encoders" : "inputs"}'.`);
+  check(
+    !("inputSize" in rest),
+    where,
+    () => "give either 'inputSize' (one input) or 'inputs' and 'encoders' (named inputs), not both: named inputs fix the input width.",
+  );
+  check(
+    inputs !== undefined && encoders !== undefined,
+    where,
+    () =>
+      `named inputs need both 'inputs' (names, shapes, kinds, e.g. a dataset's inputs) and 'encoders' (one per input); got only '${inputs === undefined ? "encoders" : "inputs"}'.`,
+  );
   checkNamedInputs(where, inputs);
-  check(encoders !== null && typeof encoders === "object" && !Array.isArray(encoders), where, () => "option 'encoders' must map input names to encoders.");
+  check(
+    encoders !== null && typeof encoders === "object" && !Array.isArray(encoders),
+    where,
+    () => "option 'encoders' must map input names to encoders.",
+  );
   for (const name of Object.keys(encoders)) {
-    check(inputs.some((s) => s.name === name), where, () => `option 'encoders' names input '${name}', which is not one of the inputs (${describeInputs(inputs)}).`);
+    check(
+      inputs.some((s) => s.name === name),
+      where,
+      () => `option 'encoders' names input '${name}', which is not one of the inputs (${describeInputs(inputs)}).`,
+    );
   }
   const defaults = rest as EncoderDefaults;
   // Encoders draw from their own stream, so the architecture's initialisation is the same with or without them.
@@ -252,7 +309,11 @@ export function buildNamedInputsModel<O extends { inputSize: number } & EncoderD
   const built: Block[] = [];
   try {
     for (const spec of inputs) built.push(buildEncoder(where, spec, encoders[spec.name], rng, defaults));
-    check(new Set(built).size === built.length, where, () => "the same encoder object is given for two inputs; build one encoder per input.");
+    check(
+      new Set(built).size === built.length,
+      where,
+      () => "the same encoder object is given for two inputs; build one encoder per input.",
+    );
     const fused = built.reduce((s, e) => s + e.outputSize, 0);
     const inner = build({ ...rest, inputSize: fused } as unknown as O);
     return new NamedInputsModel(inputs, built, inner, decodeReads(inner), options);
@@ -266,8 +327,10 @@ export function buildNamedInputsModel<O extends { inputSize: number } & EncoderD
 /** Refuses named inputs for an architecture that does not take them, saying which do and why. */
 export function refuseNamedInputs(where: string, options: unknown, why: string): void {
   if (hasNamedInputs(options)) {
-    throw new MtlError(where,
+    throw new MtlError(
+      where,
       `named inputs (options 'inputs' and 'encoders') are not supported here: ${why}. ` +
-        "Named inputs work with mtl.hardSharing, mtl.mmoe, mtl.cgc and mtl.ple (docs/multimodal.md).");
+        "Named inputs work with mtl.hardSharing, mtl.mmoe, mtl.cgc and mtl.ple (docs/multimodal.md).",
+    );
   }
 }

@@ -19,7 +19,11 @@ export function checkTasks(where: string, tasks: unknown): asserts tasks is Task
 /** Refuses keys of a per-task option that are not task names. */
 export function checkTaskKeys(where: string, option: string, record: object, taskNames: readonly string[]): void {
   for (const key of Object.keys(record)) {
-    check(taskNames.includes(key), where, () => `option '${option}' names task '${key}', which is not one of the tasks (${taskNames.join(", ")}).`);
+    check(
+      taskNames.includes(key),
+      where,
+      () => `option '${option}' names task '${key}', which is not one of the tasks (${taskNames.join(", ")}).`,
+    );
   }
 }
 
@@ -33,9 +37,20 @@ export function checkSizes(where: string, option: string, sizes: unknown, allowE
 }
 
 /** A value given once for all tasks or per task name, resolved in task order. */
-export function perTask<T>(where: string, option: string, value: T | Record<string, T>, taskNames: readonly string[], isSingle: (v: unknown) => v is T, fallback?: T): T[] {
+export function perTask<T>(
+  where: string,
+  option: string,
+  value: T | Record<string, T>,
+  taskNames: readonly string[],
+  isSingle: (v: unknown) => v is T,
+  fallback?: T,
+): T[] {
   if (isSingle(value)) return taskNames.map(() => value);
-  check(value !== null && typeof value === "object", where, () => `option '${option}' must be given once for all tasks or as an object keyed by task name.`);
+  check(
+    value !== null && typeof value === "object",
+    where,
+    () => `option '${option}' must be given once for all tasks or as an object keyed by task name.`,
+  );
   const record = value as Record<string, T>;
   checkTaskKeys(where, option, record, taskNames);
   return taskNames.map((t) => {
@@ -56,7 +71,13 @@ export function isSizes(v: unknown): v is number[] {
 export class Gate {
   readonly dense: Dense;
 
-  constructor(readonly name: string, inputSize: number, readonly experts: number, rng: Rng, options: { bias: boolean; init?: Initializer }) {
+  constructor(
+    readonly name: string,
+    inputSize: number,
+    readonly experts: number,
+    rng: Rng,
+    options: { bias: boolean; init?: Initializer },
+  ) {
     this.dense = new Dense(name, inputSize, experts, rng, { activation: "linear", useBias: options.bias, init: options.init });
   }
 

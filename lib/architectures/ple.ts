@@ -53,7 +53,19 @@ export interface PleOptions {
   seed?: number;
 }
 
-const OPTIONS = ["inputSize", "tasks", "levels", "sharedExperts", "taskExperts", "expertLayers", "towers", "gateBias", "activation", "init", "seed"] as const;
+const OPTIONS = [
+  "inputSize",
+  "tasks",
+  "levels",
+  "sharedExperts",
+  "taskExperts",
+  "expertLayers",
+  "towers",
+  "gateBias",
+  "activation",
+  "init",
+  "seed",
+] as const;
 
 /** One CGC level of a PLE model: its shared experts, each task's experts, and the gates that mix them. */
 export interface PleLevel {
@@ -87,12 +99,21 @@ export class PleModel extends BaseModel {
     checkTasks(where, options.tasks);
     const L = options.levels ?? defaultLevels;
     checkPositiveInteger(where, "levels", L);
-    check(Number.isInteger(options.sharedExperts) && options.sharedExperts >= 1, where, () => `option 'sharedExperts' (shared experts per level) must be an integer ≥ 1, got ${String(options.sharedExperts)}.`);
+    check(
+      Number.isInteger(options.sharedExperts) && options.sharedExperts >= 1,
+      where,
+      () => `option 'sharedExperts' (shared experts per level) must be an integer ≥ 1, got ${String(options.sharedExperts)}.`,
+    );
     this.taskNames = options.tasks.map((t) => t.name);
     const isCount = (v: unknown): v is number => typeof v === "number";
     const taskExperts = perTask(where, "taskExperts", options.taskExperts, this.taskNames, isCount);
     taskExperts.forEach((m, k) =>
-      check(Number.isInteger(m) && m >= 1, where, () => `option 'taskExperts' for task '${this.taskNames[k]}' must be an integer ≥ 1 (experts per level), got ${String(m)}.`));
+      check(
+        Number.isInteger(m) && m >= 1,
+        where,
+        () => `option 'taskExperts' for task '${this.taskNames[k]}' must be an integer ≥ 1 (experts per level), got ${String(m)}.`,
+      ),
+    );
     checkSizes(where, "expertLayers", options.expertLayers, false);
     const towers = options.towers ?? [];
     checkSizes(where, "towers", towers);
@@ -112,7 +133,9 @@ export class PleModel extends BaseModel {
       return {
         shared: Array.from({ length: ms }, (_, e) => expert(`level${j}.shared.${e}`, fanIn)),
         task: this.taskNames.map((t, k) => Array.from({ length: taskExperts[k] }, (_, e) => expert(`level${j}.${t}.${e}`, fanIn))),
-        taskGates: this.taskNames.map((t, k) => new Gate(`level${j}.gate.${t}`, fanIn, taskExperts[k] + ms, rng, { bias, init: options.init })),
+        taskGates: this.taskNames.map(
+          (t, k) => new Gate(`level${j}.gate.${t}`, fanIn, taskExperts[k] + ms, rng, { bias, init: options.init }),
+        ),
         sharedGate: j < L - 1 ? new Gate(`level${j}.gate.shared`, fanIn, totalExperts, rng, { bias, init: options.init }) : undefined,
       };
     });
@@ -262,7 +285,8 @@ const pleDecodeReads = (model: PleModel): DecodeReads => (model.levels.length ==
 export function ple(options: PleOptions): PleModel;
 export function ple(options: WithNamedInputs<PleOptions>): NamedInputsModel<PleModel>;
 export function ple(options: PleOptions | WithNamedInputs<PleOptions>): PleModel | NamedInputsModel<PleModel> {
-  if (hasNamedInputs(options)) return buildNamedInputsModel("ple", options as WithNamedInputs<PleOptions>, (o) => new PleModel(o, 2, "ple"), pleDecodeReads);
+  if (hasNamedInputs(options))
+    return buildNamedInputsModel("ple", options as WithNamedInputs<PleOptions>, (o) => new PleModel(o, 2, "ple"), pleDecodeReads);
   return new PleModel(options as PleOptions, 2, "ple");
 }
 
@@ -273,7 +297,12 @@ export function ple(options: PleOptions | WithNamedInputs<PleOptions>): PleModel
 export function cgc(options: PleOptions): PleModel;
 export function cgc(options: WithNamedInputs<PleOptions>): NamedInputsModel<PleModel>;
 export function cgc(options: PleOptions | WithNamedInputs<PleOptions>): PleModel | NamedInputsModel<PleModel> {
-  check(options?.levels === undefined || options.levels === 1, "cgc", () => `CGC has one extraction level; for ${options.levels} levels use mtl.ple.`);
-  if (hasNamedInputs(options)) return buildNamedInputsModel("cgc", options as WithNamedInputs<PleOptions>, (o) => new PleModel(o, 1, "cgc"), pleDecodeReads);
+  check(
+    options?.levels === undefined || options.levels === 1,
+    "cgc",
+    () => `CGC has one extraction level; for ${options.levels} levels use mtl.ple.`,
+  );
+  if (hasNamedInputs(options))
+    return buildNamedInputsModel("cgc", options as WithNamedInputs<PleOptions>, (o) => new PleModel(o, 1, "cgc"), pleDecodeReads);
   return new PleModel(options as PleOptions, 1, "cgc");
 }

@@ -77,8 +77,11 @@ export class SoftSharingModel extends BaseModel implements TiedModel {
     super();
     this.recordOptions(options);
     const where = "softSharing";
-    refuseNamedInputs(where, options,
-      "soft sharing gives every task its own tower from the input, tied only by a regulariser; encoders shared by all tasks would be hard-shared parameters in front of it");
+    refuseNamedInputs(
+      where,
+      options,
+      "soft sharing gives every task its own tower from the input, tied only by a regulariser; encoders shared by all tasks would be hard-shared parameters in front of it",
+    );
     checkKnownOptions(where, options, OPTIONS);
     checkPositiveInteger(where, "inputSize", options.inputSize);
     checkTasks(where, options.tasks);
@@ -87,7 +90,11 @@ export class SoftSharingModel extends BaseModel implements TiedModel {
     const activation = options.activation ?? "relu";
     checkActivation(where, activation);
     const center = options.center ?? "learned";
-    check(center === "learned" || center === "mean", where, () => `option 'center' must be "learned" or "mean", got ${JSON.stringify(center)}.`);
+    check(
+      center === "learned" || center === "mean",
+      where,
+      () => `option 'center' must be "learned" or "mean", got ${JSON.stringify(center)}.`,
+    );
     this.center = center;
     const towerSizes = perTask(where, "towers", options.towers, this.taskNames, isSizes);
     towerSizes.forEach((s, i) => checkSizes(where, `towers (task '${this.taskNames[i]}')`, s, false));
@@ -99,13 +106,22 @@ export class SoftSharingModel extends BaseModel implements TiedModel {
     let tied: number[];
     if (tie === "all") {
       const first = towerSizes[0].length;
-      check(towerSizes.every((s) => s.length === first), where, () =>
-        `tie: "all" needs towers of the same depth, but they have ${towerSizes.map((s, i) => `${s.length} layers (task '${this.taskNames[i]}')`).join(", ")}; list the layers to tie.`);
+      check(
+        towerSizes.every((s) => s.length === first),
+        where,
+        () =>
+          `tie: "all" needs towers of the same depth, but they have ${towerSizes.map((s, i) => `${s.length} layers (task '${this.taskNames[i]}')`).join(", ")}; list the layers to tie.`,
+      );
       tied = Array.from({ length: first }, (_, l) => l);
     } else {
-      check(Array.isArray(tie) && tie.every((l) => Number.isInteger(l) && l >= 0), where, () => `option 'tie' must be "all" or a list of tower layer indices, got ${JSON.stringify(tie)}.`);
+      check(
+        Array.isArray(tie) && tie.every((l) => Number.isInteger(l) && l >= 0),
+        where,
+        () => `option 'tie' must be "all" or a list of tower layer indices, got ${JSON.stringify(tie)}.`,
+      );
       tied = [...new Set(tie)].sort((a, b) => a - b);
-      for (const l of tied) check(l < depth, where, () => `option 'tie' names layer ${l}, but the shallowest tower has ${depth} layers (0..${depth - 1}).`);
+      for (const l of tied)
+        check(l < depth, where, () => `option 'tie' names layer ${l}, but the shallowest tower has ${depth} layers (0..${depth - 1}).`);
     }
     // A tied layer must have the same shape in every tower: its input width (the previous layer's) and its own.
     for (const l of tied) {
@@ -114,22 +130,34 @@ export class SoftSharingModel extends BaseModel implements TiedModel {
       towerSizes.forEach((s, i) => {
         const own = shape(s);
         if (own[0] !== ref[0] || own[1] !== ref[1]) {
-          throw new MtlError(where, `towers of different shapes cannot be tied: layer ${l} is [${own}] in the tower of task '${this.taskNames[i]}' but [${ref}] in task '${this.taskNames[0]}''s.`);
+          throw new MtlError(
+            where,
+            `towers of different shapes cannot be tied: layer ${l} is [${own}] in the tower of task '${this.taskNames[i]}' but [${ref}] in task '${this.taskNames[0]}''s.`,
+          );
         }
       });
     }
     this.tiedLayers = tied;
 
     const rng = new Rng(options.seed ?? 0);
-    this.towers = options.tasks.map((t, i) => new Mlp(`tower.${t.name}`, options.inputSize, towerSizes[i], rng, { activation, init: options.init }));
+    this.towers = options.tasks.map(
+      (t, i) => new Mlp(`tower.${t.name}`, options.inputSize, towerSizes[i], rng, { activation, init: options.init }),
+    );
     this.heads = options.tasks.map((t, i) =>
-      makeBlock(`head.${t.name}`, this.towers[i].outputSize, [...heads, t.outputUnits], rng, { activation, outputActivation: "linear", init: options.init }),
+      makeBlock(`head.${t.name}`, this.towers[i].outputSize, [...heads, t.outputUnits], rng, {
+        activation,
+        outputActivation: "linear",
+        init: options.init,
+      }),
     );
     this.centers = new Map();
     if (center === "learned") {
       for (const group of this.groupsWithoutCenter()) {
         // Start θ_s at the towers' mean, so the penalty starts as the mean form's.
-        this.centers.set(group.name, tf.tidy(() => tf.variable(tf.mean(tf.stack(group.members), 0), true)));
+        this.centers.set(
+          group.name,
+          tf.tidy(() => tf.variable(tf.mean(tf.stack(group.members), 0), true)),
+        );
       }
     }
   }
@@ -157,7 +185,10 @@ export class SoftSharingModel extends BaseModel implements TiedModel {
   }
 
   decode(z: tf.Tensor2D, _x: tf.Tensor2D, training: boolean): tf.Tensor2D[] {
-    const parts = splitColumns(z, this.towers.map((t) => t.outputSize));
+    const parts = splitColumns(
+      z,
+      this.towers.map((t) => t.outputSize),
+    );
     return this.heads.map((h, i) => h.apply(parts[i], training));
   }
 

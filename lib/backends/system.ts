@@ -98,10 +98,18 @@ export async function nvidiaInfo(timeoutMs = 5000): Promise<NvidiaInfo> {
   }
   const smi = which("nvidia-smi", ["/usr/local/nvidia/bin/nvidia-smi", "/usr/bin/nvidia-smi"]);
   if (!smi) {
-    return { driver, gpus: [], note: driver ? `driver ${driver} loaded; nvidia-smi not found` : "no NVIDIA driver (no /proc/driver/nvidia, no nvidia-smi)" };
+    return {
+      driver,
+      gpus: [],
+      note: driver ? `driver ${driver} loaded; nvidia-smi not found` : "no NVIDIA driver (no /proc/driver/nvidia, no nvidia-smi)",
+    };
   }
   const r = await run(smi, ["--query-gpu=name,memory.total,driver_version", "--format=csv,noheader"], timeoutMs);
   if (!r.ok) return { driver, gpus: [], note: `${smi} failed: ${r.error}` };
-  const rows = r.stdout.trim().split("\n").filter(Boolean).map((l) => l.split(",").map((s) => s.trim()));
+  const rows = r.stdout
+    .trim()
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => l.split(",").map((s) => s.trim()));
   return { driver: driver ?? rows[0]?.[2], gpus: rows.map(([name, mem]) => `${name}, ${mem}`), note: `from ${smi}` };
 }

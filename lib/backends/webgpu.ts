@@ -116,7 +116,12 @@ export function resetWebGpuProbe(): void {
   cached = undefined;
 }
 
-const NOT_INSTALLED: WebGpuProbe = { status: "not-installed", reason: "the optional package `webgpu` is not installed (npm install webgpu)", warnings: [], ms: 0 };
+const NOT_INSTALLED: WebGpuProbe = {
+  status: "not-installed",
+  reason: "the optional package `webgpu` is not installed (npm install webgpu)",
+  warnings: [],
+  ms: 0,
+};
 
 interface ChildRun {
   stdout: string;
@@ -154,7 +159,13 @@ export function probeWebGpuSync(options: { timeoutMs?: number } = {}): WebGpuPro
   const start = performance.now();
   const dawn = dawnBinaryPath();
   if (!dawn) return { ...NOT_INSTALLED };
-  const r = spawnSync(process.execPath, ["-e", CHILD, dawn.path], { timeout: timeoutMs, killSignal: "SIGKILL", maxBuffer: 1 << 20, encoding: "utf8", windowsHide: true });
+  const r = spawnSync(process.execPath, ["-e", CHILD, dawn.path], {
+    timeout: timeoutMs,
+    killSignal: "SIGKILL",
+    maxBuffer: 1 << 20,
+    encoding: "utf8",
+    windowsHide: true,
+  });
   const ms = performance.now() - start;
   const timedOut = (r.error as NodeJS.ErrnoException | undefined)?.code === "ETIMEDOUT";
   return interpretProbe({ stdout: r.stdout ?? "", stderr: r.stderr ?? "", signal: r.signal, timedOut, ms }, dawn, timeoutMs);
@@ -164,7 +175,8 @@ function interpretProbe(run: ChildRun, dawn: { path: string; version: string }, 
   const { stdout, stderr, signal, timedOut } = run;
   const warnings = dawnWarnings(stderr);
   const base = { warnings, ms: Math.round(run.ms), dawnPath: dawn.path, version: dawn.version };
-  if (timedOut) return { ...base, status: "timeout", reason: `Dawn did not answer within ${timeoutMs} ms (a GPU driver hung); the probe was killed` };
+  if (timedOut)
+    return { ...base, status: "timeout", reason: `Dawn did not answer within ${timeoutMs} ms (a GPU driver hung); the probe was killed` };
   const answer = parseAnswer(stdout);
   if (!answer) {
     const why = signal ? `killed by ${signal}` : `no answer; stderr: ${firstLine(stderr.trim()) || "(empty)"}`;
@@ -174,7 +186,12 @@ function interpretProbe(run: ChildRun, dawn: { path: string; version: string }, 
     case "adapter":
       return { ...base, status: "adapter", adapter: answer.adapter, reason: `adapter: ${describeAdapter(answer.adapter!)}` };
     case "device-failed":
-      return { ...base, status: "device-failed", adapter: answer.adapter, reason: `Dawn offers ${describeAdapter(answer.adapter!)} but no device opens on it: ${answer.error}` };
+      return {
+        ...base,
+        status: "device-failed",
+        adapter: answer.adapter,
+        reason: `Dawn offers ${describeAdapter(answer.adapter!)} but no device opens on it: ${answer.error}`,
+      };
     case "load-failed":
       return { ...base, status: "load-failed", reason: `Dawn (${dawn.path}) failed to load: ${answer.error}` };
     default:
@@ -227,7 +244,8 @@ export function explainNoAdapter(warnings: string[], error?: string): string {
   if (/libvulkan\.so/.test(all)) {
     return (
       "no adapter: the Vulkan loader libvulkan.so.1 is not installed, so Dawn cannot reach a GPU; install libvulkan1 " +
-      "and a Vulkan driver (NVIDIA's driver ships its own; mesa-vulkan-drivers for AMD/Intel)" + tail
+      "and a Vulkan driver (NVIDIA's driver ships its own; mesa-vulkan-drivers for AMD/Intel)" +
+      tail
     );
   }
   const said = warnings.length ? `; Dawn says: ${warnings.slice(0, 2).join(" ")}` : "";
@@ -290,7 +308,9 @@ export function registerWebGpu(dawnPath: string): void {
   } else {
     Object.defineProperty(g, "navigator", { value: { gpu: patched }, configurable: true, writable: true });
   }
-  const backend = loaders.require("@tensorflow/tfjs-backend-webgpu") as undefined | { WebGPUBackend?: { prototype: { readSync?: (id: object) => unknown } } };
+  const backend = loaders.require("@tensorflow/tfjs-backend-webgpu") as
+    | undefined
+    | { WebGPUBackend?: { prototype: { readSync?: (id: object) => unknown } } };
   explainSyncReads(backend?.WebGPUBackend?.prototype);
   repairWebGpuAddN();
 }

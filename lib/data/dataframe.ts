@@ -85,8 +85,11 @@ function readColumns(table: Table, names: string[], where: string): Record<strin
     }
     return out;
   }
-  check(table && Array.isArray(table.columns) && typeof table.column === "function", where,
-    () => "expected a danfo DataFrame or an array of records.");
+  check(
+    table && Array.isArray(table.columns) && typeof table.column === "function",
+    where,
+    () => "expected a danfo DataFrame or an array of records.",
+  );
   for (const name of names) {
     check(table.columns.includes(name), where, () => `column '${name}' does not exist. Columns: ${table.columns.join(", ")}.`);
     out[name] = table.column(name).values;
@@ -106,7 +109,11 @@ export function fromDataFrame(table: Table, options: FromDataFrameOptions): Tabl
   const featureColumns = groups.flatMap((g) => g.columns);
   check(Array.isArray(options.tasks) && options.tasks.length > 0, where, () => "option 'tasks' must list at least one task.");
   const { features: featurePolicy, labels: labelPolicies } = resolveMissing(where, options.missing, options.tasks);
-  check(options.imputeFrom === undefined || featurePolicy === "impute", where, () => "option 'imputeFrom' only applies with missing: \"impute\" (for features).");
+  check(
+    options.imputeFrom === undefined || featurePolicy === "impute",
+    where,
+    () => "option 'imputeFrom' only applies with missing: \"impute\" (for features).",
+  );
   const targetColumns = options.tasks.flatMap((t) => t.columns);
   for (const c of featureColumns) {
     check(!targetColumns.includes(c), where, () => `column '${c}' is both a feature and a target; a model would see its own answer.`);
@@ -118,7 +125,9 @@ export function fromDataFrame(table: Table, options: FromDataFrameOptions): Tabl
   const imputed = featurePolicy === "impute" ? imputeFeatures(where, columns, featureColumns, total, options.imputeFrom) : undefined;
 
   // Missing values: refuse with counts per column, drop those rows, or mask the task's label there.
-  const policyOf = new Map<string, FeaturePolicy | LabelPolicy>(featureColumns.map((c) => [c, featurePolicy === "impute" ? "refuse" : featurePolicy]));
+  const policyOf = new Map<string, FeaturePolicy | LabelPolicy>(
+    featureColumns.map((c) => [c, featurePolicy === "impute" ? "refuse" : featurePolicy]),
+  );
   options.tasks.forEach((t, i) => t.columns.forEach((c) => policyOf.set(c, labelPolicies[i])));
   const counts: Record<string, number> = {};
   const keep: number[] = [];
@@ -139,9 +148,13 @@ export function fromDataFrame(table: Table, options: FromDataFrameOptions): Tabl
     if (ok) keep.push(r);
   }
   if (Object.keys(counts).length > 0) {
-    const list = Object.entries(counts).map(([c, n]) => `'${c}' (${n} rows)`).join(", ");
-    throw new MtlError(where,
-      `missing values in ${list}; pass missing: "drop" to remove those rows, missing: { labels: "mask" } to keep rows without a label, or fill them first.`);
+    const list = Object.entries(counts)
+      .map(([c, n]) => `'${c}' (${n} rows)`)
+      .join(", ");
+    throw new MtlError(
+      where,
+      `missing values in ${list}; pass missing: "drop" to remove those rows, missing: { labels: "mask" } to keep rows without a label, or fill them first.`,
+    );
   }
   const rows = keep.length;
   check(rows > 0, where, () => "no rows are left after dropping rows with missing values.");
@@ -192,11 +205,22 @@ export function fromDataFrame(table: Table, options: FromDataFrameOptions): Tabl
     if (mask) masks[task.name] = mask;
   });
   const data: TableDataset = {
-    rows, features, featureCount, featureNames, targets, sourceRows: Int32Array.from(keep), categories, ...(Object.keys(masks).length > 0 ? { masks } : {}),
+    rows,
+    features,
+    featureCount,
+    featureNames,
+    targets,
+    sourceRows: Int32Array.from(keep),
+    categories,
+    ...(Object.keys(masks).length > 0 ? { masks } : {}),
   };
   if (imputed) data.imputed = imputed;
   if (!Array.isArray(options.features)) {
-    const inputs: NamedInput[] = groups.map((g) => ({ name: g.name!, shape: [g.columns.reduce((s, c) => s + widths[c], 0)], kind: "numeric" }));
+    const inputs: NamedInput[] = groups.map((g) => ({
+      name: g.name!,
+      shape: [g.columns.reduce((s, c) => s + widths[c], 0)],
+      kind: "numeric",
+    }));
     Object.assign(data, { inputs });
   }
   validateForTasks(data, options.tasks);
@@ -204,29 +228,58 @@ export function fromDataFrame(table: Table, options: FromDataFrameOptions): Tabl
 }
 
 /** The resolved policies: one for the features, one per task (in task order) for its labels. */
-function resolveMissing(where: string, missing: FromDataFrameOptions["missing"], tasks: Task[]): { features: FeaturePolicy; labels: LabelPolicy[] } {
+function resolveMissing(
+  where: string,
+  missing: FromDataFrameOptions["missing"],
+  tasks: Task[],
+): { features: FeaturePolicy; labels: LabelPolicy[] } {
   const given = missing ?? "refuse";
   if (typeof given === "string") {
-    check(given === "refuse" || given === "drop" || given === "impute", where,
-      () => `option 'missing' must be "refuse", "drop", "impute" or { features, labels }, got ${JSON.stringify(given)}.`);
+    check(
+      given === "refuse" || given === "drop" || given === "impute",
+      where,
+      () => `option 'missing' must be "refuse", "drop", "impute" or { features, labels }, got ${JSON.stringify(given)}.`,
+    );
     return { features: given, labels: tasks.map(() => (given === "refuse" ? "refuse" : "drop")) };
   }
-  check(given !== null && typeof given === "object" && !Array.isArray(given), where,
-    () => `option 'missing' must be "refuse", "drop", "impute" or { features, labels }, got ${JSON.stringify(given)}.`);
+  check(
+    given !== null && typeof given === "object" && !Array.isArray(given),
+    where,
+    () => `option 'missing' must be "refuse", "drop", "impute" or { features, labels }, got ${JSON.stringify(given)}.`,
+  );
   checkKnownOptions(`${where} (option 'missing')`, given, ["features", "labels"]);
   const features = given.features ?? "refuse";
-  check(features === "refuse" || features === "drop" || features === "impute", where,
-    () => `option 'missing.features' must be "refuse", "drop" or "impute", got ${JSON.stringify(features)}.`);
+  check(
+    features === "refuse" || features === "drop" || features === "impute",
+    where,
+    () => `option 'missing.features' must be "refuse", "drop" or "impute", got ${JSON.stringify(features)}.`,
+  );
   const labels = given.labels ?? "refuse";
   const isPolicy = (p: unknown): p is LabelPolicy => p === "refuse" || p === "drop" || p === "mask";
   if (typeof labels === "string") {
-    check(isPolicy(labels), where, () => `option 'missing.labels' must be "refuse", "drop", "mask" or one of those per task name, got ${JSON.stringify(labels)}.`);
+    check(
+      isPolicy(labels),
+      where,
+      () => `option 'missing.labels' must be "refuse", "drop", "mask" or one of those per task name, got ${JSON.stringify(labels)}.`,
+    );
     return { features, labels: tasks.map(() => labels) };
   }
-  check(labels !== null && typeof labels === "object", where, () => `option 'missing.labels' must be "refuse", "drop", "mask" or one of those per task name, got ${JSON.stringify(labels)}.`);
+  check(
+    labels !== null && typeof labels === "object",
+    where,
+    () => `option 'missing.labels' must be "refuse", "drop", "mask" or one of those per task name, got ${JSON.stringify(labels)}.`,
+  );
   for (const [name, p] of Object.entries(labels)) {
-    check(tasks.some((t) => t.name === name), where, () => `option 'missing.labels' names task '${name}', which is not one of the tasks (${tasks.map((t) => t.name).join(", ")}).`);
-    check(isPolicy(p), where, () => `option 'missing.labels' gives task '${name}' ${JSON.stringify(p)}; expected "refuse", "drop" or "mask".`);
+    check(
+      tasks.some((t) => t.name === name),
+      where,
+      () => `option 'missing.labels' names task '${name}', which is not one of the tasks (${tasks.map((t) => t.name).join(", ")}).`,
+    );
+    check(
+      isPolicy(p),
+      where,
+      () => `option 'missing.labels' gives task '${name}' ${JSON.stringify(p)}; expected "refuse", "drop" or "mask".`,
+    );
   }
   return { features, labels: tasks.map((t) => labels[t.name] ?? "refuse") };
 }
@@ -237,12 +290,18 @@ function featureGroups(where: string, features: unknown): Array<{ name?: string;
     check(features.length > 0, where, () => "option 'features' must list at least one column.");
     return [{ columns: features }];
   }
-  check(features !== null && typeof features === "object" && Object.keys(features).length > 0, where,
-    () => "option 'features' must list at least one column, or map input names to lists of columns.");
+  check(
+    features !== null && typeof features === "object" && Object.keys(features).length > 0,
+    where,
+    () => "option 'features' must list at least one column, or map input names to lists of columns.",
+  );
   const seen = new Map<string, string>();
   return Object.entries(features as Record<string, unknown>).map(([name, columns]) => {
-    check(Array.isArray(columns) && columns.length > 0 && columns.every((c) => typeof c === "string"), where,
-      () => `input '${name}' of option 'features' must list at least one column name, got ${JSON.stringify(columns)}.`);
+    check(
+      Array.isArray(columns) && columns.length > 0 && columns.every((c) => typeof c === "string"),
+      where,
+      () => `input '${name}' of option 'features' must list at least one column name, got ${JSON.stringify(columns)}.`,
+    );
     for (const c of columns as string[]) {
       check(!seen.has(c), where, () => `column '${c}' is in input '${seen.get(c)}' and in input '${name}'; a column belongs to one input.`);
       seen.set(c, name);
@@ -266,10 +325,17 @@ function encodeTargets(task: Task, columns: Record<string, ArrayLike<unknown>>, 
       if (typeof v === "number") out[i] = v;
       else if (labels) {
         const idx = labels.indexOf(String(v));
-        if (idx < 0) throw new MtlError(where, `label ${JSON.stringify(v)} at row ${r} of column '${task.columns[0]}' is not one of the classes (${labels.join(", ")}).`);
+        if (idx < 0)
+          throw new MtlError(
+            where,
+            `label ${JSON.stringify(v)} at row ${r} of column '${task.columns[0]}' is not one of the classes (${labels.join(", ")}).`,
+          );
         out[i] = idx;
       } else {
-        throw new MtlError(where, `column '${task.columns[0]}' holds text labels (${JSON.stringify(v)} at row ${r}); give the task its class names: classes: [...].`);
+        throw new MtlError(
+          where,
+          `column '${task.columns[0]}' holds text labels (${JSON.stringify(v)} at row ${r}); give the task its class names: classes: [...].`,
+        );
       }
     });
     return { values: out, width: 1 };
@@ -285,9 +351,16 @@ function encodeTargets(task: Task, columns: Record<string, ArrayLike<unknown>>, 
       else if (typeof v === "boolean") x = v ? 1 : 0;
       else if (task.kind === "binary" && task.labels) {
         x = task.labels.indexOf(String(v));
-        if (x < 0) throw new MtlError(where, `label ${JSON.stringify(v)} at row ${r} of column '${column}' is neither of the labels (${task.labels.join(", ")}).`);
+        if (x < 0)
+          throw new MtlError(
+            where,
+            `label ${JSON.stringify(v)} at row ${r} of column '${column}' is neither of the labels (${task.labels.join(", ")}).`,
+          );
       } else {
-        const what = task.kind === "regression" ? "a regression target must be numeric" : "labels must be 0/1, booleans, or the task's two label names";
+        const what =
+          task.kind === "regression"
+            ? "a regression target must be numeric"
+            : "labels must be 0/1, booleans, or the task's two label names";
         throw new MtlError(where, `column '${column}' has ${JSON.stringify(v)} at row ${r}; ${what}.`);
       }
       out[i * width + c] = x;
@@ -308,7 +381,8 @@ function imputeFeatures(
   from?: ArrayLike<number>,
 ): Record<string, { value: number | string; count: number }> {
   const rows = from ? Array.from(from) : Array.from({ length: total }, (_, r) => r);
-  for (const r of rows) check(Number.isInteger(r) && r >= 0 && r < total, where, () => `option 'imputeFrom' has row ${r}, outside the table's ${total} rows.`);
+  for (const r of rows)
+    check(Number.isInteger(r) && r >= 0 && r < total, where, () => `option 'imputeFrom' has row ${r}, outside the table's ${total} rows.`);
   const out: Record<string, { value: number | string; count: number }> = {};
   for (const c of features) {
     const values = Array.from(columns[c]);

@@ -56,8 +56,11 @@ export interface FromArraysOptions {
 export function fromArrays(options: FromArraysOptions): MultiTaskData {
   const where = "fromArrays";
   check(options && typeof options === "object", where, () => "expected an options object { x, targets, tasks }.");
-  check((options.x === undefined) !== (options.inputs === undefined), where,
-    () => "give the features either as 'x' (one input) or as 'inputs' (named inputs), not both and not neither.");
+  check(
+    (options.x === undefined) !== (options.inputs === undefined),
+    where,
+    () => "give the features either as 'x' (one input) or as 'inputs' (named inputs), not both and not neither.",
+  );
   if (options.inputs !== undefined) return fromNamedInputs(options);
   const x = options.x!;
   let features: Float32Array;
@@ -66,8 +69,11 @@ export function fromArrays(options: FromArraysOptions): MultiTaskData {
   if (x instanceof Float32Array) {
     check(options.featureCount !== undefined, where, () => "a flat Float32Array 'x' needs 'featureCount'.");
     featureCount = options.featureCount;
-    check(Number.isInteger(featureCount) && featureCount > 0 && x.length % featureCount === 0, where,
-      () => `'x' has ${x.length} values, not a multiple of featureCount ${featureCount}.`);
+    check(
+      Number.isInteger(featureCount) && featureCount > 0 && x.length % featureCount === 0,
+      where,
+      () => `'x' has ${x.length} values, not a multiple of featureCount ${featureCount}.`,
+    );
     rows = x.length / featureCount;
     features = x;
   } else {
@@ -79,7 +85,11 @@ export function fromArrays(options: FromArraysOptions): MultiTaskData {
     features = new Float32Array(rows * featureCount);
   }
   const featureNames = options.featureNames ?? Array.from({ length: featureCount }, (_, i) => `x${i}`);
-  check(Array.isArray(featureNames) && featureNames.length === featureCount, where, () => `'featureNames' has ${featureNames?.length} names for ${featureCount} features.`);
+  check(
+    Array.isArray(featureNames) && featureNames.length === featureCount,
+    where,
+    () => `'featureNames' has ${featureNames?.length} names for ${featureCount} features.`,
+  );
   if (!(x instanceof Float32Array)) {
     for (let r = 0; r < rows; r++) {
       const row = x[r];
@@ -91,9 +101,17 @@ export function fromArrays(options: FromArraysOptions): MultiTaskData {
 
   check(options.targets && typeof options.targets === "object", where, () => "'targets' must map task names to arrays.");
   const missingLabels = options.missingLabels ?? "refuse";
-  check(missingLabels === "refuse" || missingLabels === "mask", where, () => `option 'missingLabels' must be "refuse" or "mask", got ${JSON.stringify(missingLabels)}.`);
+  check(
+    missingLabels === "refuse" || missingLabels === "mask",
+    where,
+    () => `option 'missingLabels' must be "refuse" or "mask", got ${JSON.stringify(missingLabels)}.`,
+  );
   for (const name of Object.keys(options.masks ?? {})) {
-    check(name in options.targets, where, () => `option 'masks' has a mask for '${name}', which has no targets (targets: ${Object.keys(options.targets).join(", ")}).`);
+    check(
+      name in options.targets,
+      where,
+      () => `option 'masks' has a mask for '${name}', which has no targets (targets: ${Object.keys(options.targets).join(", ")}).`,
+    );
   }
   const targets: Record<string, TargetArray> = {};
   const masks: Record<string, Uint8Array> = {};
@@ -118,8 +136,11 @@ export function fromArrays(options: FromArraysOptions): MultiTaskData {
  */
 function fromNamedInputs(options: FromArraysOptions): MultiTaskData {
   const where = "fromArrays";
-  check(options.featureCount === undefined && options.featureNames === undefined, where,
-    () => "options 'featureCount' and 'featureNames' go with 'x'; named inputs take their shapes (and column 'names') per input.");
+  check(
+    options.featureCount === undefined && options.featureNames === undefined,
+    where,
+    () => "options 'featureCount' and 'featureNames' go with 'x'; named inputs take their shapes (and column 'names') per input.",
+  );
   const { rows, features, featureNames, inputs } = packInputs(where, options.inputs!);
   for (const [name, values] of Object.entries(options.targets ?? {})) {
     if (values && typeof values.length === "number") {
@@ -137,13 +158,22 @@ function fromNamedInputs(options: FromArraysOptions): MultiTaskData {
 function featureValue(where: string, v: unknown, column: string, row: number): number {
   if (typeof v === "number") return v;
   if (typeof v === "boolean") return v ? 1 : 0;
-  const hint = v === null || v === undefined ? "drop or impute missing values first (mtl.fromDataFrame does it with option 'missing')" : "encode it as a number first (mtl.fromDataFrame one-hot encodes text columns)";
-  throw new MtlError(where, `feature '${column}' is ${v === undefined ? "undefined" : JSON.stringify(v)} at row ${row}, not a number; ${hint}.`);
+  const hint =
+    v === null || v === undefined
+      ? "drop or impute missing values first (mtl.fromDataFrame does it with option 'missing')"
+      : "encode it as a number first (mtl.fromDataFrame one-hot encodes text columns)";
+  throw new MtlError(
+    where,
+    `feature '${column}' is ${v === undefined ? "undefined" : JSON.stringify(v)} at row ${row}, not a number; ${hint}.`,
+  );
 }
 
 function toTargetArray(where: string, task: string, values: ArrayLike<number>[] | ArrayLike<number>, rows: number): TargetArray {
-  check(values !== null && values !== undefined && typeof values.length === "number", where,
-    () => `targets of task '${task}' must be an array, got ${values === null ? "null" : typeof values}.`);
+  check(
+    values !== null && values !== undefined && typeof values.length === "number",
+    where,
+    () => `targets of task '${task}' must be an array, got ${values === null ? "null" : typeof values}.`,
+  );
   check(values.length === rows, where, () => `task '${task}' has ${values.length} targets but 'x' has ${rows} rows.`);
   const first = (values as ArrayLike<unknown>)[0];
   if (first !== null && typeof first === "object") {
@@ -151,7 +181,11 @@ function toTargetArray(where: string, task: string, values: ArrayLike<number>[] 
     const width = rowsOf[0].length;
     const out = new Float32Array(rows * width);
     for (let r = 0; r < rows; r++) {
-      check(rowsOf[r] && rowsOf[r].length === width, where, () => `task '${task}' target row ${r} has ${rowsOf[r]?.length} values; row 0 has ${width}.`);
+      check(
+        rowsOf[r] && rowsOf[r].length === width,
+        where,
+        () => `task '${task}' target row ${r} has ${rowsOf[r]?.length} values; row 0 has ${width}.`,
+      );
       for (let c = 0; c < width; c++) out[r * width + c] = toNumber(where, task, rowsOf[r][c], r);
     }
     return { values: out, width };
@@ -166,8 +200,14 @@ function toTargetArray(where: string, task: string, values: ArrayLike<number>[] 
 function toNumber(where: string, task: string, v: unknown, row: number): number {
   if (typeof v === "number" && !Number.isNaN(v)) return v;
   if (typeof v === "boolean") return v ? 1 : 0;
-  const hint = v === null || v === undefined || typeof v === "number" ? "; pass missingLabels: \"mask\" (or a mask in 'masks') to keep the row without this label" : "";
-  throw new MtlError(where, `target of task '${task}' at row ${row} is ${v === undefined || typeof v === "number" ? String(v) : JSON.stringify(v)}, not a number${hint}.`);
+  const hint =
+    v === null || v === undefined || typeof v === "number"
+      ? "; pass missingLabels: \"mask\" (or a mask in 'masks') to keep the row without this label"
+      : "";
+  throw new MtlError(
+    where,
+    `target of task '${task}' at row ${row} is ${v === undefined || typeof v === "number" ? String(v) : JSON.stringify(v)}, not a number${hint}.`,
+  );
 }
 
 export function checkFiniteFeatures(where: string, features: Float32Array, featureCount: number, featureNames: string[]): void {
@@ -175,7 +215,10 @@ export function checkFiniteFeatures(where: string, features: Float32Array, featu
     if (!Number.isFinite(features[i])) {
       const row = Math.floor(i / featureCount);
       const col = featureNames[i % featureCount];
-      throw new MtlError(where, `feature '${col}' is ${features[i]} at row ${row}; features must be finite (drop or impute missing values first).`);
+      throw new MtlError(
+        where,
+        `feature '${col}' is ${features[i]} at row ${row}; features must be finite (drop or impute missing values first).`,
+      );
     }
   }
 }
@@ -184,10 +227,18 @@ export function checkFiniteFeatures(where: string, features: Float32Array, featu
 export function checkDataset(where: string, data: unknown): asserts data is MultiTaskData {
   const d = data as MultiTaskData;
   check(
-    d !== null && typeof d === "object" && Number.isInteger(d.rows) && d.rows >= 0 && Number.isInteger(d.featureCount) &&
-      d.features instanceof Float32Array && d.features.length === d.rows * d.featureCount && d.targets !== null && typeof d.targets === "object",
+    d !== null &&
+      typeof d === "object" &&
+      Number.isInteger(d.rows) &&
+      d.rows >= 0 &&
+      Number.isInteger(d.featureCount) &&
+      d.features instanceof Float32Array &&
+      d.features.length === d.rows * d.featureCount &&
+      d.targets !== null &&
+      typeof d.targets === "object",
     where,
-    () => "expected a dataset made by mtl.fromArrays, mtl.fromDataFrame, mtl.split or an mtl.data loader " +
+    () =>
+      "expected a dataset made by mtl.fromArrays, mtl.fromDataFrame, mtl.split or an mtl.data loader " +
       `(rows, features, featureCount, targets); got ${data === null ? "null" : Array.isArray(data) ? "an array" : typeof data}.`,
   );
   const layout = inputsLayoutProblem(d);
@@ -201,13 +252,21 @@ export function validateForTasks(data: MultiTaskData, tasks: Task[], where = "da
   for (const task of tasks) {
     const target = data.targets[task.name];
     if (!target) {
-      throw new MtlError(`${task.kind}('${task.name}')`,
-        `the dataset has no targets for this task; it has targets for: ${Object.keys(data.targets).join(", ") || "no task"}.`);
+      throw new MtlError(
+        `${task.kind}('${task.name}')`,
+        `the dataset has no targets for this task; it has targets for: ${Object.keys(data.targets).join(", ") || "no task"}.`,
+      );
     }
-    check(target.values.length === data.rows * target.width, `${task.kind}('${task.name}')`,
-      () => `the dataset has ${target.values.length / target.width} target rows for ${data.rows} feature rows.`);
-    check(target.width === task.targetWidth, `${task.kind}('${task.name}')`,
-      () => `targets have ${target.width} values per row but the task expects ${task.targetWidth}.`);
+    check(
+      target.values.length === data.rows * target.width,
+      `${task.kind}('${task.name}')`,
+      () => `the dataset has ${target.values.length / target.width} target rows for ${data.rows} feature rows.`,
+    );
+    check(
+      target.width === task.targetWidth,
+      `${task.kind}('${task.name}')`,
+      () => `targets have ${target.width} values per row but the task expects ${task.targetWidth}.`,
+    );
     task.validateTargets(target);
   }
 }
@@ -252,8 +311,11 @@ export interface Splits {
 export function split(data: MultiTaskData, options: SplitOptions = {}): Splits {
   const train = options.train ?? 0.7;
   const validation = options.validation ?? 0.15;
-  check(train > 0 && validation >= 0 && train + validation <= 1, "split",
-    () => `fractions must satisfy 0 < train, 0 ≤ validation, train + validation ≤ 1; got train ${train}, validation ${validation}.`);
+  check(
+    train > 0 && validation >= 0 && train + validation <= 1,
+    "split",
+    () => `fractions must satisfy 0 < train, 0 ≤ validation, train + validation ≤ 1; got train ${train}, validation ${validation}.`,
+  );
   const order = new Rng(checkSeed("split", options.seed)).permutation(data.rows);
   const nTrain = Math.round(train * data.rows);
   const nVal = Math.round(validation * data.rows);
@@ -312,10 +374,18 @@ export function fitStandardizer(data: MultiTaskData): Standardizer {
     mean,
     std,
     apply(other: MultiTaskData): MultiTaskData {
-      check(other.featureCount === f, "standardize", () => `the data has ${other.featureCount} features; the standardizer was fitted on ${f}.`);
+      check(
+        other.featureCount === f,
+        "standardize",
+        () => `the data has ${other.featureCount} features; the standardizer was fitted on ${f}.`,
+      );
       const otherLayout = other.inputs?.map((s) => `${s.name}[${s.shape.join("×")}]${s.kind}`).join(",");
-      check(otherLayout === layout, "standardize",
-        () => `the data's inputs (${otherLayout ?? "one unnamed input"}) differ from those the standardizer was fitted on (${layout ?? "one unnamed input"}).`);
+      check(
+        otherLayout === layout,
+        "standardize",
+        () =>
+          `the data's inputs (${otherLayout ?? "one unnamed input"}) differ from those the standardizer was fitted on (${layout ?? "one unnamed input"}).`,
+      );
       const features = new Float32Array(other.features.length);
       for (let i = 0; i < features.length; i++) features[i] = (other.features[i] - mean[i % f]) / std[i % f];
       return { ...other, features };
@@ -324,11 +394,7 @@ export function fitStandardizer(data: MultiTaskData): Standardizer {
 }
 
 /** Feature and target tensors for the rows [start, end) of `order` (a batch). */
-export function batchTensors(
-  data: MultiTaskData,
-  tasks: Task[],
-  indices: ArrayLike<number>,
-): { x: tf.Tensor2D; targets: tf.Tensor[] } {
+export function batchTensors(data: MultiTaskData, tasks: Task[], indices: ArrayLike<number>): { x: tf.Tensor2D; targets: tf.Tensor[] } {
   const part = subset(data, indices);
   const x = tf.tensor2d(part.features, [part.rows, part.featureCount]);
   const targets = tasks.map((t) => t.targetTensor(part.targets[t.name], part.rows));

@@ -20,18 +20,33 @@ const UBYTE = 0x08;
 /** Parses IDX bytes (already un-gzipped); `file` names the source in errors. */
 export function parseIdx(bytes: Uint8Array, file: string, expectedDims?: number): IdxArray {
   const where = `readIdx('${file}')`;
-  check(bytes.length >= 4, where, () => `the file has ${bytes.length} bytes; an IDX file starts with a 4-byte magic number (00 00 08 <ndims>). It is truncated or not an IDX file.`);
+  check(
+    bytes.length >= 4,
+    where,
+    () =>
+      `the file has ${bytes.length} bytes; an IDX file starts with a 4-byte magic number (00 00 08 <ndims>). It is truncated or not an IDX file.`,
+  );
   const magic = Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, "0")).join(" ");
   if (bytes[0] !== 0 || bytes[1] !== 0 || bytes[2] !== UBYTE || bytes[3] < 1) {
     const want = expectedDims ? `00 00 08 0${expectedDims}` : "00 00 08 <ndims>";
-    throw new MtlError(where, `wrong magic number ${magic}; expected ${want} (an IDX file of unsigned bytes). The file is corrupt or not an IDX file.`);
+    throw new MtlError(
+      where,
+      `wrong magic number ${magic}; expected ${want} (an IDX file of unsigned bytes). The file is corrupt or not an IDX file.`,
+    );
   }
   const ndims = bytes[3];
   if (expectedDims !== undefined && ndims !== expectedDims) {
-    throw new MtlError(where, `the file has ${ndims} dimensions (magic ${magic}); expected ${expectedDims} (${expectedDims === 1 ? "labels" : "images"}).`);
+    throw new MtlError(
+      where,
+      `the file has ${ndims} dimensions (magic ${magic}); expected ${expectedDims} (${expectedDims === 1 ? "labels" : "images"}).`,
+    );
   }
   const headerLength = 4 + 4 * ndims;
-  check(bytes.length >= headerLength, where, () => `the header needs ${headerLength} bytes for ${ndims} dimensions but the file has ${bytes.length}; it is truncated.`);
+  check(
+    bytes.length >= headerLength,
+    where,
+    () => `the header needs ${headerLength} bytes for ${ndims} dimensions but the file has ${bytes.length}; it is truncated.`,
+  );
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const shape: number[] = [];
   for (let i = 0; i < ndims; i++) shape.push(view.getUint32(4 + 4 * i, false));

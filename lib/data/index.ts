@@ -12,11 +12,40 @@
 export { mmoeSynthetic, MmoeSynthetic, MmoeSyntheticOptions } from "./generators/mmoeSynthetic";
 export { gradNormToy, GradNormToy, GradNormToyOptions } from "./generators/gradNormToy";
 export { multiFashion, MultiFashion, MultiFashionOptions } from "./generators/multiFashion";
-export { cagradToy, CagradToy, CagradToyOptions, ParetoFrontOptions, TrajectoryOptions, Trajectory, CAGRAD_TOY_STARTS } from "./generators/cagradToy";
+export {
+  cagradToy,
+  CagradToy,
+  CagradToyOptions,
+  ParetoFrontOptions,
+  TrajectoryOptions,
+  Trajectory,
+  CAGRAD_TOY_STARTS,
+} from "./generators/cagradToy";
 export { fashionLocalization, FashionLocalization, FashionLocalizationOptions } from "./generators/fashionLocalization";
 export { fashionMnist, FashionMnistOptions, ImageSet, FASHION_MNIST_CLASSES } from "./datasets/fashionMnist";
-export { penguins, seattleWeather, weather, cars, balancedClassWeights, Row, TableInfo, PENGUINS_INFO, SEATTLE_WEATHER_INFO, WEATHER_INFO, CARS_INFO } from "./datasets/vega";
-export { brownCorpus, brownTagging, BrownPassage, BrownSentence, BrownTagging, BrownTaggingOptions, BROWN_GENRES, UNIVERSAL_TAGS } from "./datasets/brown";
+export {
+  penguins,
+  seattleWeather,
+  weather,
+  cars,
+  balancedClassWeights,
+  Row,
+  TableInfo,
+  PENGUINS_INFO,
+  SEATTLE_WEATHER_INFO,
+  WEATHER_INFO,
+  CARS_INFO,
+} from "./datasets/vega";
+export {
+  brownCorpus,
+  brownTagging,
+  BrownPassage,
+  BrownSentence,
+  BrownTagging,
+  BrownTaggingOptions,
+  BROWN_GENRES,
+  UNIVERSAL_TAGS,
+} from "./datasets/brown";
 export { NamedInput, InputKind, InputArray, selectInputs } from "./inputs";
 export { TaskSampler, TaskSizes, roundRobin, proportional, temperature, annealed } from "./samplers";
 export { labelledCount, labelledCounts, labelMask, LabelMasks } from "./masks";

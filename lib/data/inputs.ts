@@ -66,17 +66,30 @@ export function describeInputs(specs: readonly NamedInput[]): string {
 
 /** Refuses a malformed input list: names unique and non-empty, shapes of positive integers, a known kind. */
 export function checkNamedInputs(where: string, specs: unknown): asserts specs is NamedInput[] {
-  check(Array.isArray(specs) && specs.length > 0, where,
-    () => "named inputs must be a non-empty list of { name, shape, kind } (e.g. a dataset's 'inputs').");
+  check(
+    Array.isArray(specs) && specs.length > 0,
+    where,
+    () => "named inputs must be a non-empty list of { name, shape, kind } (e.g. a dataset's 'inputs').",
+  );
   const seen = new Set<string>();
   for (const s of specs as NamedInput[]) {
-    check(s !== null && typeof s === "object" && typeof s.name === "string" && s.name.length > 0, where,
-      () => `every input needs a name (a non-empty string), got ${JSON.stringify(s)}.`);
+    check(
+      s !== null && typeof s === "object" && typeof s.name === "string" && s.name.length > 0,
+      where,
+      () => `every input needs a name (a non-empty string), got ${JSON.stringify(s)}.`,
+    );
     check(!seen.has(s.name), where, () => `input '${s.name}' is named twice; input names must be unique.`);
     seen.add(s.name);
-    check(Array.isArray(s.shape) && s.shape.length > 0 && s.shape.every((d) => Number.isInteger(d) && d > 0), where,
-      () => `input '${s.name}' has shape ${JSON.stringify(s.shape)}; a row's shape is a list of positive integers (e.g. [28, 28, 1]).`);
-    check(s.kind === "numeric" || s.kind === "tokens", where, () => `input '${s.name}' has kind ${JSON.stringify(s.kind)}; it must be "numeric" or "tokens".`);
+    check(
+      Array.isArray(s.shape) && s.shape.length > 0 && s.shape.every((d) => Number.isInteger(d) && d > 0),
+      where,
+      () => `input '${s.name}' has shape ${JSON.stringify(s.shape)}; a row's shape is a list of positive integers (e.g. [28, 28, 1]).`,
+    );
+    check(
+      s.kind === "numeric" || s.kind === "tokens",
+      where,
+      () => `input '${s.name}' has kind ${JSON.stringify(s.kind)}; it must be "numeric" or "tokens".`,
+    );
   }
 }
 
@@ -93,12 +106,20 @@ export interface PackedInputs {
  * form and values, and that all inputs have the same number of rows; errors name the input.
  */
 export function packInputs(where: string, given: Record<string, InputArray>): PackedInputs {
-  check(given !== null && typeof given === "object" && !Array.isArray(given) && Object.keys(given).length > 0, where,
-    () => "option 'inputs' must map input names to arrays, e.g. { image: { values, shape: [28, 28, 1] }, table: rows }.");
+  check(
+    given !== null && typeof given === "object" && !Array.isArray(given) && Object.keys(given).length > 0,
+    where,
+    () => "option 'inputs' must map input names to arrays, e.g. { image: { values, shape: [28, 28, 1] }, table: rows }.",
+  );
   const parts = Object.entries(given).map(([name, value]) => readInput(where, name, value));
   const first = parts[0];
   for (const p of parts) {
-    check(p.rows === first.rows, where, () => `input '${p.spec.name}' has ${p.rows} rows but input '${first.spec.name}' has ${first.rows}; every input needs one row per example.`);
+    check(
+      p.rows === first.rows,
+      where,
+      () =>
+        `input '${p.spec.name}' has ${p.rows} rows but input '${first.spec.name}' has ${first.rows}; every input needs one row per example.`,
+    );
   }
   const rows = first.rows;
   check(rows > 0, where, () => `input '${first.spec.name}' has no rows.`);
@@ -125,14 +146,21 @@ interface ReadInput {
 }
 
 function readInput(where: string, name: string, given: InputArray): ReadInput {
-  check(given !== null && typeof given === "object", where, () => `input '${name}' must be rows of numbers or { values, shape }, got ${given === null ? "null" : typeof given}.`);
+  check(
+    given !== null && typeof given === "object",
+    where,
+    () => `input '${name}' must be rows of numbers or { values, shape }, got ${given === null ? "null" : typeof given}.`,
+  );
   if (Array.isArray(given)) {
     const rowsOf = given as ArrayLike<number>[];
     const size = rowsOf[0]?.length ?? 0;
     check(rowsOf.length > 0 && size > 0, where, () => `input '${name}' has no rows, or its row 0 has no values.`);
     for (let r = 0; r < rowsOf.length; r++) {
-      check(rowsOf[r] !== null && typeof rowsOf[r] === "object" && rowsOf[r].length === size, where,
-        () => `row ${r} of input '${name}' has ${rowsOf[r]?.length} values; row 0 has ${size}.`);
+      check(
+        rowsOf[r] !== null && typeof rowsOf[r] === "object" && rowsOf[r].length === size,
+        where,
+        () => `row ${r} of input '${name}' has ${rowsOf[r]?.length} values; row 0 has ${size}.`,
+      );
     }
     const spec: NamedInput = { name, shape: [size], kind: "numeric" };
     return { spec, rows: rowsOf.length, size, names: defaultNames(name, size), value: (r, j) => numberAt(where, name, rowsOf[r][j], r, j) };
@@ -141,13 +169,23 @@ function readInput(where: string, name: string, given: InputArray): ReadInput {
   const kind = given.kind ?? "numeric";
   const spec: NamedInput = { name, shape: Array.isArray(shape) ? [...shape] : shape, kind };
   checkNamedInputs(where, [spec]);
-  check(values !== null && values !== undefined && typeof values.length === "number", where,
-    () => `input '${name}' needs 'values': its numbers row by row (an array or typed array).`);
+  check(
+    values !== null && values !== undefined && typeof values.length === "number",
+    where,
+    () => `input '${name}' needs 'values': its numbers row by row (an array or typed array).`,
+  );
   const size = inputSize(spec);
-  check(values.length % size === 0, where,
-    () => `input '${name}' has ${values.length} values, not a multiple of its row shape ${shape.join("×")} (${size} values per row).`);
+  check(
+    values.length % size === 0,
+    where,
+    () => `input '${name}' has ${values.length} values, not a multiple of its row shape ${shape.join("×")} (${size} values per row).`,
+  );
   const names = given.names ?? defaultNames(name, size);
-  check(Array.isArray(names) && names.length === size, where, () => `input '${name}' has ${names?.length} column names for ${size} columns.`);
+  check(
+    Array.isArray(names) && names.length === size,
+    where,
+    () => `input '${name}' has ${names?.length} column names for ${size} columns.`,
+  );
   return { spec, rows: values.length / size, size, names, value: (r, j) => numberAt(where, name, values[r * size + j], r, j) };
 }
 
@@ -158,18 +196,35 @@ function defaultNames(input: string, size: number): string[] {
 function numberAt(where: string, input: string, v: unknown, row: number, column: number): number {
   if (typeof v === "number") return v;
   if (typeof v === "boolean") return v ? 1 : 0;
-  throw new MtlError(where, `input '${input}' is ${v === undefined ? "undefined" : JSON.stringify(v)} at row ${row}, value ${column}, not a number.`);
+  throw new MtlError(
+    where,
+    `input '${input}' is ${v === undefined ? "undefined" : JSON.stringify(v)} at row ${row}, value ${column}, not a number.`,
+  );
 }
 
 /** Numeric inputs must be finite; token inputs whole numbers ≥ 0. */
-function checkInputValues(where: string, spec: NamedInput, features: Float32Array, featureCount: number, offset: number, rows: number): void {
+function checkInputValues(
+  where: string,
+  spec: NamedInput,
+  features: Float32Array,
+  featureCount: number,
+  offset: number,
+  rows: number,
+): void {
   const size = inputSize(spec);
   for (let r = 0; r < rows; r++) {
     for (let j = 0; j < size; j++) {
       const v = features[r * featureCount + offset + j];
-      if (!Number.isFinite(v)) throw new MtlError(where, `input '${spec.name}' is ${v} at row ${r}, value ${j}; values must be finite (drop or impute missing values first).`);
+      if (!Number.isFinite(v))
+        throw new MtlError(
+          where,
+          `input '${spec.name}' is ${v} at row ${r}, value ${j}; values must be finite (drop or impute missing values first).`,
+        );
       if (spec.kind === "tokens" && !(Number.isInteger(v) && v >= 0)) {
-        throw new MtlError(where, `input '${spec.name}' holds token ids but has ${v} at row ${r}, position ${j}; token ids are whole numbers ≥ 0 (0 = padding).`);
+        throw new MtlError(
+          where,
+          `input '${spec.name}' holds token ids but has ${v} at row ${r}, position ${j}; token ids are whole numbers ≥ 0 (0 = padding).`,
+        );
       }
     }
   }
@@ -184,7 +239,8 @@ export function inputsLayoutProblem(data: MultiTaskData): string | undefined {
     return (e as Error).message;
   }
   const total = data.inputs.reduce((s, spec) => s + inputSize(spec), 0);
-  if (total !== data.featureCount) return `its inputs (${describeInputs(data.inputs)}) take ${total} columns but it has ${data.featureCount} features`;
+  if (total !== data.featureCount)
+    return `its inputs (${describeInputs(data.inputs)}) take ${total} columns but it has ${data.featureCount} features`;
   return undefined;
 }
 
@@ -247,29 +303,54 @@ export function standardizationGroups(data: MultiTaskData): { groups: Int32Array
  * MtlError naming the input (an input the model does not know, one it needs that the data lacks, a
  * shape or kind that differs, or another order). `what` names the data ("the training data").
  */
-export function checkInputsMatch(where: string, model: readonly NamedInput[] | undefined, data: readonly NamedInput[] | undefined, what: string, modelInputSize: number): void {
+export function checkInputsMatch(
+  where: string,
+  model: readonly NamedInput[] | undefined,
+  data: readonly NamedInput[] | undefined,
+  what: string,
+  modelInputSize: number,
+): void {
   if (model === undefined && data === undefined) return;
   if (model === undefined) {
-    throw new MtlError(where,
+    throw new MtlError(
+      where,
       `${what} has named inputs (${describeInputs(data!)}) but the model takes one unnamed input of ${modelInputSize} features; ` +
-        "build the model with 'inputs' (e.g. data.inputs) and an encoder per input (docs/multimodal.md), or select one input's columns with mtl.data.selectInputs.");
+        "build the model with 'inputs' (e.g. data.inputs) and an encoder per input (docs/multimodal.md), or select one input's columns with mtl.data.selectInputs.",
+    );
   }
   if (data === undefined) {
-    throw new MtlError(where,
+    throw new MtlError(
+      where,
       `the model takes named inputs (${describeInputs(model)}) but ${what} has one unnamed feature matrix; ` +
-        "build the data with mtl.fromArrays({ inputs: { name: values } }) or mtl.fromDataFrame({ features: { name: columns } }).");
+        "build the data with mtl.fromArrays({ inputs: { name: values } }) or mtl.fromDataFrame({ features: { name: columns } }).",
+    );
   }
   for (const d of data) {
-    check(model.some((m) => m.name === d.name), where,
-      () => `input '${d.name}' of ${what} is not an input the model knows (it takes ${describeInputs(model)}); drop it with mtl.data.selectInputs(data, [${model.map((m) => JSON.stringify(m.name)).join(", ")}]).`);
+    check(
+      model.some((m) => m.name === d.name),
+      where,
+      () =>
+        `input '${d.name}' of ${what} is not an input the model knows (it takes ${describeInputs(model)}); drop it with mtl.data.selectInputs(data, [${model.map((m) => JSON.stringify(m.name)).join(", ")}]).`,
+    );
   }
   for (const m of model) {
     const d = data.find((s) => s.name === m.name);
-    check(d !== undefined, where, () => `the model needs input '${m.name}' (${describeInput(m)}), which ${what} lacks (it has ${describeInputs(data)}).`);
-    check(d.kind === m.kind && d.shape.length === m.shape.length && d.shape.every((n, i) => n === m.shape[i]), where,
-      () => `input '${m.name}' is ${describeInput(d)} in ${what} but ${describeInput(m)} in the model.`);
+    check(
+      d !== undefined,
+      where,
+      () => `the model needs input '${m.name}' (${describeInput(m)}), which ${what} lacks (it has ${describeInputs(data)}).`,
+    );
+    check(
+      d.kind === m.kind && d.shape.length === m.shape.length && d.shape.every((n, i) => n === m.shape[i]),
+      where,
+      () => `input '${m.name}' is ${describeInput(d)} in ${what} but ${describeInput(m)} in the model.`,
+    );
   }
-  check(model.every((m, i) => data[i].name === m.name), where,
-    () => `${what} holds its inputs in the order ${data.map((s) => s.name).join(", ")} but the model in the order ${model.map((s) => s.name).join(", ")}; ` +
-      `reorder them with mtl.data.selectInputs(data, [${model.map((m) => JSON.stringify(m.name)).join(", ")}]).`);
+  check(
+    model.every((m, i) => data[i].name === m.name),
+    where,
+    () =>
+      `${what} holds its inputs in the order ${data.map((s) => s.name).join(", ")} but the model in the order ${model.map((s) => s.name).join(", ")}; ` +
+      `reorder them with mtl.data.selectInputs(data, [${model.map((m) => JSON.stringify(m.name)).join(", ")}]).`,
+  );
 }

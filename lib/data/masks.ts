@@ -38,11 +38,20 @@ export function checkMasks(where: string, data: MultiTaskData): void {
   if (data.masks === undefined) return;
   check(data.masks !== null && typeof data.masks === "object", where, () => "'masks' must map task names to Uint8Arrays of 0/1 per row.");
   for (const [name, mask] of Object.entries(data.masks)) {
-    check(name in data.targets, where, () => `the label mask of task '${name}' names no task of the dataset (it has targets for: ${Object.keys(data.targets).join(", ")}).`);
+    check(
+      name in data.targets,
+      where,
+      () => `the label mask of task '${name}' names no task of the dataset (it has targets for: ${Object.keys(data.targets).join(", ")}).`,
+    );
     check(mask instanceof Uint8Array, where, () => `the label mask of task '${name}' must be a Uint8Array of 0/1 per row.`);
-    check(mask.length === data.rows, where, () => `the label mask of task '${name}' has ${mask.length} entries but the dataset has ${data.rows} rows.`);
+    check(
+      mask.length === data.rows,
+      where,
+      () => `the label mask of task '${name}' has ${mask.length} entries but the dataset has ${data.rows} rows.`,
+    );
     for (let i = 0; i < mask.length; i++) {
-      if (mask[i] !== 0 && mask[i] !== 1) throw new MtlError(where, `the label mask of task '${name}' has ${mask[i]} at row ${i}; entries must be 0 or 1.`);
+      if (mask[i] !== 0 && mask[i] !== 1)
+        throw new MtlError(where, `the label mask of task '${name}' has ${mask[i]} at row ${i}; entries must be 0 or 1.`);
     }
   }
 }
@@ -51,9 +60,11 @@ export function checkMasks(where: string, data: MultiTaskData): void {
 export function checkLabelled(where: string, data: MultiTaskData, tasks: readonly Task[], what = "the training data"): void {
   for (const task of tasks) {
     if (labelledCount(data, task.name) === 0) {
-      throw new MtlError(`${task.kind}('${task.name}')`,
+      throw new MtlError(
+        `${task.kind}('${task.name}')`,
         `${what} has no row labelled for this task (all ${data.rows} rows are masked); it would learn nothing. ` +
-          `Give it labelled rows, or leave the task out (${where}).`);
+          `Give it labelled rows, or leave the task out (${where}).`,
+      );
     }
   }
 }
@@ -112,11 +123,18 @@ export function maskedTargets(
   rows: number,
   given: ArrayLike<unknown> | undefined,
 ): { target: TargetArray; mask: Uint8Array } {
-  check(values !== null && values !== undefined && typeof values.length === "number", where,
-    () => `targets of task '${task}' must be an array, got ${values === null ? "null" : typeof values}.`);
+  check(
+    values !== null && values !== undefined && typeof values.length === "number",
+    where,
+    () => `targets of task '${task}' must be an array, got ${values === null ? "null" : typeof values}.`,
+  );
   check(values.length === rows, where, () => `task '${task}' has ${values.length} targets but 'x' has ${rows} rows.`);
   if (given !== undefined) {
-    check(given !== null && typeof given.length === "number", where, () => `the mask of task '${task}' must be an array of booleans or 0/1 per row.`);
+    check(
+      given !== null && typeof given.length === "number",
+      where,
+      () => `the mask of task '${task}' must be an array of booleans or 0/1 per row.`,
+    );
     check(given.length === rows, where, () => `the mask of task '${task}' has ${given.length} entries but 'x' has ${rows} rows.`);
   }
   const firstRow = Array.from({ length: rows }, (_, r) => values[r]).find((v) => v !== null && typeof v === "object");
@@ -125,26 +143,43 @@ export function maskedTargets(
   const out = new Float32Array(rows * width);
   for (let r = 0; r < rows; r++) {
     const row = values[r];
-    const cells: ArrayLike<unknown> = width > 1 || (row !== null && typeof row === "object") ? (row as ArrayLike<unknown> | null) ?? [] : [row];
+    const cells: ArrayLike<unknown> =
+      width > 1 || (row !== null && typeof row === "object") ? ((row as ArrayLike<unknown> | null) ?? []) : [row];
     let labelled: boolean;
     if (given !== undefined) {
       const g = given[r];
-      check(typeof g === "boolean" || g === 0 || g === 1, where, () => `the mask of task '${task}' has ${JSON.stringify(g)} at row ${r}; entries must be booleans or 0/1.`);
+      check(
+        typeof g === "boolean" || g === 0 || g === 1,
+        where,
+        () => `the mask of task '${task}' has ${JSON.stringify(g)} at row ${r}; entries must be booleans or 0/1.`,
+      );
       labelled = g === true || g === 1;
     } else {
       const gaps = cells.length === 0 ? width : Array.from(cells).filter(isMissingLabel).length;
-      check(gaps === 0 || gaps === width, where,
-        () => `target row ${r} of task '${task}' has ${gaps} of its ${width} values missing; a row is labelled for a task or not (masks are per row and task).`);
+      check(
+        gaps === 0 || gaps === width,
+        where,
+        () =>
+          `target row ${r} of task '${task}' has ${gaps} of its ${width} values missing; a row is labelled for a task or not (masks are per row and task).`,
+      );
       labelled = gaps === 0;
     }
     mask[r] = labelled ? 1 : 0;
     if (!labelled) continue;
-    check(cells.length === width, where, () => `task '${task}' target row ${r} has ${cells.length} values; the first labelled row has ${width}.`);
+    check(
+      cells.length === width,
+      where,
+      () => `task '${task}' target row ${r} has ${cells.length} values; the first labelled row has ${width}.`,
+    );
     for (let c = 0; c < width; c++) {
       const v = cells[c];
       if (typeof v === "number" && !Number.isNaN(v)) out[r * width + c] = v;
       else if (typeof v === "boolean") out[r * width + c] = v ? 1 : 0;
-      else throw new MtlError(where, `target of task '${task}' at row ${r} is ${JSON.stringify(v)} although the row is labelled; give a number, or mark the row unlabelled.`);
+      else
+        throw new MtlError(
+          where,
+          `target of task '${task}' at row ${r} is ${JSON.stringify(v)} although the row is labelled; give a number, or mark the row unlabelled.`,
+        );
     }
   }
   return { target: { values: out, width }, mask };

@@ -37,7 +37,10 @@ function checkSizes(where: string, sizes: TaskSizes): number[] {
   check(entries.length > 0, where, () => "no tasks: give one dataset size per task.");
   for (const [task, n] of entries) {
     if (!(Number.isInteger(n) && n > 0)) {
-      throw new MtlError(where, `the dataset of ${Array.isArray(sizes) ? task : `task '${task}'`} has ${n} rows; every task needs a non-empty dataset.`);
+      throw new MtlError(
+        where,
+        `the dataset of ${Array.isArray(sizes) ? task : `task '${task}'`} has ${n} rows; every task needs a non-empty dataset.`,
+      );
     }
   }
   return entries.map(([, n]) => n);
@@ -97,8 +100,11 @@ export function temperature(sizes: TaskSizes, options: { T: number; seed?: numbe
   const where = "temperature";
   checkKnownOptions(where, options, ["T", "seed"]);
   const T = options?.T;
-  check(typeof T === "number" && Number.isFinite(T) && T > 0, where,
-    () => `the temperature T must be a finite number > 0 (T = 1: proportional, larger: closer to uniform), got ${T}.`);
+  check(
+    typeof T === "number" && Number.isFinite(T) && T > 0,
+    where,
+    () => `the temperature T must be a finite number > 0 (T = 1: proportional, larger: closer to uniform), got ${T}.`,
+  );
   const p = powerProbabilities(checkSizes(where, sizes), 1 / T);
   return randomSampler(`temperature(T=${T})`, () => p, checkSeed(where, options.seed));
 }

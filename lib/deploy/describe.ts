@@ -44,25 +44,45 @@ export function describeValue(value: unknown, path: string): Json {
     check(Number.isFinite(value), "save", () => `option '${path}' is ${value}; only finite numbers can be saved.`);
     return value;
   }
-  if (typeof value === "function") throw new MtlError("save", `option '${path}' is a function, which cannot be saved; build that part from layer sizes or mtlkit's encoders, or rebuild the model in code and load its weights with setWeights.`);
+  if (typeof value === "function")
+    throw new MtlError(
+      "save",
+      `option '${path}' is a function, which cannot be saved; build that part from layer sizes or mtlkit's encoders, or rebuild the model in code and load its weights with setWeights.`,
+    );
   if (typeof value !== "object") throw new MtlError("save", `option '${path}' is a ${typeof value}, which cannot be saved.`);
   if (ArrayBuffer.isView(value)) return Array.from(value as unknown as ArrayLike<number>, (v, i) => describeValue(v, `${path}[${i}]`));
   if (Array.isArray(value)) return value.map((v, i) => describeValue(v, `${path}[${i}]`));
   const task = taskSpecOf(value as Task);
-  if (task) return { $task: { factory: task.factory, name: task.name, options: describeValue(task.options, `${path} (task '${task.name}') options`) } };
+  if (task)
+    return {
+      $task: { factory: task.factory, name: task.name, options: describeValue(task.options, `${path} (task '${task.name}') options`) },
+    };
   const block = blockSpecOf(value);
   if (block) return { $block: { factory: block.factory, options: describeValue(block.options, `${path} options`) } };
   if (value instanceof tf.LayersModel) {
-    throw new MtlError("save", `option '${path}' is a tf.LayersModel, which mtlkit cannot describe; give layer sizes or an mtlkit encoder instead, or rebuild the model in code and load its weights with setWeights.`);
+    throw new MtlError(
+      "save",
+      `option '${path}' is a tf.LayersModel, which mtlkit cannot describe; give layer sizes or an mtlkit encoder instead, or rebuild the model in code and load its weights with setWeights.`,
+    );
   }
   if (typeof (value as { apply?: unknown }).apply === "function") {
-    throw new MtlError("save", `option '${path}' is a user function block ({ apply, variables, outputSize }), which cannot be described; give layer sizes or an mtlkit encoder (cnnEncoder, textEncoder, positionwiseHead) instead, or rebuild the model in code and load its weights with setWeights.`);
+    throw new MtlError(
+      "save",
+      `option '${path}' is a user function block ({ apply, variables, outputSize }), which cannot be described; give layer sizes or an mtlkit encoder (cnnEncoder, textEncoder, positionwiseHead) instead, or rebuild the model in code and load its weights with setWeights.`,
+    );
   }
   if (value instanceof tf.Tensor) throw new MtlError("save", `option '${path}' is a tensor; give plain numbers instead.`);
   if ("name" in value && "loss" in value && "kind" in value) {
-    throw new MtlError("save", `task '${String((value as Task).name)}' (option '${path}') was not made by an mtl.tasks factory, so it cannot be described.`);
+    throw new MtlError(
+      "save",
+      `task '${String((value as Task).name)}' (option '${path}') was not made by an mtl.tasks factory, so it cannot be described.`,
+    );
   }
-  check(isPlainObject(value), "save", () => `option '${path}' is a ${value.constructor?.name ?? "non-plain"} object, which cannot be saved.`);
+  check(
+    isPlainObject(value),
+    "save",
+    () => `option '${path}' is a ${value.constructor?.name ?? "non-plain"} object, which cannot be saved.`,
+  );
   const out: { [key: string]: Json } = {};
   for (const [k, v] of Object.entries(value)) {
     if (v === undefined) continue;
@@ -74,7 +94,8 @@ export function describeValue(value: unknown, path: string): Json {
 /** Describes `model` for saving; throws an MtlError naming what cannot be described. */
 export function describeModel(model: BaseModel): ModelDescription {
   const options = model.constructionOptions();
-  if (!options) throw new MtlError("save", `the ${model.architecture} model does not record the options it was built from, so it cannot be described.`);
+  if (!options)
+    throw new MtlError("save", `the ${model.architecture} model does not record the options it was built from, so it cannot be described.`);
   return {
     architecture: model.architecture,
     inputs: model.inputSpec(),

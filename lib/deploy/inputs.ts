@@ -38,21 +38,37 @@ export function exampleSize(field: InputFieldSpec): number {
 
 /** Refuses a malformed input spec read from a file, naming the input and the file. */
 export function checkInputSpec(where: string, spec: unknown): asserts spec is InputSpec {
-  check(spec !== null && typeof spec === "object" && !Array.isArray(spec) && Object.keys(spec).length > 0, where, () => "'inputs' must map each input's name to its spec.");
+  check(
+    spec !== null && typeof spec === "object" && !Array.isArray(spec) && Object.keys(spec).length > 0,
+    where,
+    () => "'inputs' must map each input's name to its spec.",
+  );
   for (const [name, field] of Object.entries(spec as Record<string, InputFieldSpec>)) {
     check(
-      field && Array.isArray(field.shape) && field.shape.every((d) => Number.isInteger(d) && d > 0) && (field.dtype === "float32" || field.dtype === "int32"),
+      field &&
+        Array.isArray(field.shape) &&
+        field.shape.every((d) => Number.isInteger(d) && d > 0) &&
+        (field.dtype === "float32" || field.dtype === "int32"),
       where,
       () => `input '${name}' needs a shape of positive integers and a dtype ("float32" or "int32").`,
     );
     const size = exampleSize(field);
     if (field.names !== undefined) {
-      check(Array.isArray(field.names) && field.names.length === size, where, () => `input '${name}' has ${size} values per example but ${field.names?.length} names.`);
+      check(
+        Array.isArray(field.names) && field.names.length === size,
+        where,
+        () => `input '${name}' has ${size} values per example but ${field.names?.length} names.`,
+      );
     }
     if (field.standardize !== undefined) {
       const { mean, std } = field.standardize;
       check(
-        Array.isArray(mean) && Array.isArray(std) && mean.length === size && std.length === size && mean.every(Number.isFinite) && std.every((s) => Number.isFinite(s) && s > 0),
+        Array.isArray(mean) &&
+          Array.isArray(std) &&
+          mean.length === size &&
+          std.length === size &&
+          mean.every(Number.isFinite) &&
+          std.every((s) => Number.isFinite(s) && s > 0),
         where,
         () => `input '${name}''s standardisation needs ${size} finite means and ${size} positive standard deviations.`,
       );

@@ -50,10 +50,23 @@ export function readModelFiles(dir: string): VerifiedModelFiles {
   } catch (e) {
     throw new MtlError(where, `the file is not valid JSON (${(e as Error).message}).`);
   }
-  check(file !== null && typeof file === "object" && file.format === MODEL_FORMAT, where, () => `the file is not a saved mtlkit model (format ${JSON.stringify((file as { format?: unknown })?.format)}, expected "${MODEL_FORMAT}").`);
-  check(Number.isInteger(file.formatVersion) && file.formatVersion >= 1, where, () => `'formatVersion' must be a positive integer, got ${JSON.stringify(file.formatVersion)}.`);
-  check(file.formatVersion <= MODEL_FORMAT_VERSION, where, () =>
-    `the model was saved in format version ${file.formatVersion} (by ${file.generatedBy ?? "a newer mtlkit"}); this mtlkit reads format version ${MODEL_FORMAT_VERSION} and older. Upgrade mtlkit to load it.`);
+  check(
+    file !== null && typeof file === "object" && file.format === MODEL_FORMAT,
+    where,
+    () =>
+      `the file is not a saved mtlkit model (format ${JSON.stringify((file as { format?: unknown })?.format)}, expected "${MODEL_FORMAT}").`,
+  );
+  check(
+    Number.isInteger(file.formatVersion) && file.formatVersion >= 1,
+    where,
+    () => `'formatVersion' must be a positive integer, got ${JSON.stringify(file.formatVersion)}.`,
+  );
+  check(
+    file.formatVersion <= MODEL_FORMAT_VERSION,
+    where,
+    () =>
+      `the model was saved in format version ${file.formatVersion} (by ${file.generatedBy ?? "a newer mtlkit"}); this mtlkit reads format version ${MODEL_FORMAT_VERSION} and older. Upgrade mtlkit to load it.`,
+  );
 
   const sumsPath = join(dir, CHECKSUMS_FILE);
   check(existsSync(sumsPath), "loadModel", () => `'${sumsPath}' is missing; without it the files cannot be verified.`);
@@ -61,21 +74,37 @@ export function readModelFiles(dir: string): VerifiedModelFiles {
   const verify = (name: string, bytes: Uint8Array) => {
     const expected = sums.get(name);
     check(expected !== undefined, `loadModel (${sumsPath})`, () => `no checksum is listed for '${name}'.`);
-    check(sha256(bytes) === expected, `loadModel (${join(dir, name)})`, () => `the file's SHA-256 does not match ${CHECKSUMS_FILE}; it was changed or damaged after saving.`);
+    check(
+      sha256(bytes) === expected,
+      `loadModel (${join(dir, name)})`,
+      () => `the file's SHA-256 does not match ${CHECKSUMS_FILE}; it was changed or damaged after saving.`,
+    );
   };
   verify(MODEL_FILE, modelBytes);
 
   const manifest = file.weightsManifest;
-  check(Array.isArray(manifest) && manifest.length > 0 && manifest.every((g) => Array.isArray(g?.paths) && Array.isArray(g?.weights)), where, () => "'weightsManifest' must list weight groups with their paths and weights.");
+  check(
+    Array.isArray(manifest) && manifest.length > 0 && manifest.every((g) => Array.isArray(g?.paths) && Array.isArray(g?.weights)),
+    where,
+    () => "'weightsManifest' must list weight groups with their paths and weights.",
+  );
   const specs = manifest.flatMap((g) => g.weights);
   const parts: Uint8Array[] = [];
   for (const name of manifest.flatMap((g) => g.paths)) {
-    check(typeof name === "string" && !name.includes("/") && !name.includes("\\") && !name.startsWith("."), where, () => `weights path ${JSON.stringify(name)} must be a file name inside the folder.`);
+    check(
+      typeof name === "string" && !name.includes("/") && !name.includes("\\") && !name.startsWith("."),
+      where,
+      () => `weights path ${JSON.stringify(name)} must be a file name inside the folder.`,
+    );
     const path = join(dir, name);
     check(existsSync(path), `loadModel (${path})`, () => "the weights file is missing.");
     const bytes = readFileSync(path);
     const expected = file.weightsBytes?.[name];
-    check(bytes.length === expected, `loadModel (${path})`, () => `the weights file has ${bytes.length} bytes; ${MODEL_FILE} says ${expected}. It was truncated or changed after saving.`);
+    check(
+      bytes.length === expected,
+      `loadModel (${path})`,
+      () => `the weights file has ${bytes.length} bytes; ${MODEL_FILE} says ${expected}. It was truncated or changed after saving.`,
+    );
     verify(name, bytes);
     parts.push(bytes);
   }
@@ -87,8 +116,11 @@ export function readModelFiles(dir: string): VerifiedModelFiles {
     offset += p.length;
   }
   const needed = specs.reduce((s, w) => s + 4 * (w.shape ?? []).reduce((a, b) => a * b, 1), 0);
-  check(specs.every((w) => w.dtype === "float32") && needed === total, where, () =>
-    `the weights manifest describes ${needed} bytes of float32 weights but the files hold ${total}.`);
+  check(
+    specs.every((w) => w.dtype === "float32") && needed === total,
+    where,
+    () => `the weights manifest describes ${needed} bytes of float32 weights but the files hold ${total}.`,
+  );
   return { file, weights: weights.buffer, specs };
 }
 

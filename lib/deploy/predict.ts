@@ -34,7 +34,11 @@ export function inputMatrix(model: MultiTaskModel, rows: InputRows): { values: F
   let values: Float32Array;
   let n: number;
   if (rows instanceof Float32Array) {
-    check(rows.length % width === 0, where, () => `a flat Float32Array must hold whole rows of ${width} features; it has ${rows.length} values.`);
+    check(
+      rows.length % width === 0,
+      where,
+      () => `a flat Float32Array must hold whole rows of ${width} features; it has ${rows.length} values.`,
+    );
     values = Float32Array.from(rows);
     n = rows.length / width;
   } else {

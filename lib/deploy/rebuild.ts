@@ -33,7 +33,11 @@ const BLOCKS = new Map<string, Factory>(Object.entries({ cnnEncoder, textEncoder
 
 function factory(where: string, table: Map<string, Factory>, what: string, name: unknown): SavedCall {
   const f = typeof name === "string" ? table.get(name) : undefined;
-  if (!f) throw new MtlError(where, `unknown ${what} '${String(name)}' (this mtlkit knows ${[...table.keys()].join(", ")}); was the model saved by a newer mtlkit?`);
+  if (!f)
+    throw new MtlError(
+      where,
+      `unknown ${what} '${String(name)}' (this mtlkit knows ${[...table.keys()].join(", ")}); was the model saved by a newer mtlkit?`,
+    );
   return f as SavedCall;
 }
 
@@ -59,8 +63,16 @@ export function checkDescription(where: string, d: unknown): asserts d is ModelD
   check(d !== null && typeof d === "object", where, () => "the file has no model description ('model').");
   const m = d as Partial<ModelDescription>;
   check(typeof m.architecture === "string", where, () => "the model description has no 'architecture'.");
-  check(m.options !== null && typeof m.options === "object" && !Array.isArray(m.options), where, () => "the model description has no 'options' object.");
-  check(Array.isArray(m.variables) && m.variables.every((v) => v && typeof v.name === "string" && Array.isArray(v.shape)), where, () => "the model description's 'variables' must list each variable's name and shape.");
+  check(
+    m.options !== null && typeof m.options === "object" && !Array.isArray(m.options),
+    where,
+    () => "the model description has no 'options' object.",
+  );
+  check(
+    Array.isArray(m.variables) && m.variables.every((v) => v && typeof v.name === "string" && Array.isArray(v.shape)),
+    where,
+    () => "the model description's 'variables' must list each variable's name and shape.",
+  );
   checkInputSpec(where, m.inputs);
 }
 
@@ -77,14 +89,25 @@ export function buildDescribed(where: string, description: ModelDescription): Ba
     const byName = new Map(built.map(([n, v]) => [n, v.shape]));
     for (const { name, shape } of description.variables) {
       const own = byName.get(name);
-      if (!own) throw new MtlError(where, `the description lists variable '${name}', which the ${description.architecture} architecture built from its options does not have.`);
+      if (!own)
+        throw new MtlError(
+          where,
+          `the description lists variable '${name}', which the ${description.architecture} architecture built from its options does not have.`,
+        );
       if (own.length !== shape.length || own.some((d, i) => d !== shape[i])) {
-        throw new MtlError(where, `variable '${name}' is [${shape}] in the description but [${own}] in the ${description.architecture} architecture built from its options.`);
+        throw new MtlError(
+          where,
+          `variable '${name}' is [${shape}] in the description but [${own}] in the ${description.architecture} architecture built from its options.`,
+        );
       }
     }
     const listed = new Set(description.variables.map((v) => v.name));
     const missing = built.find(([n]) => !listed.has(n));
-    if (missing) throw new MtlError(where, `the ${description.architecture} architecture built from the options has variable '${missing[0]}', which the description does not list.`);
+    if (missing)
+      throw new MtlError(
+        where,
+        `the ${description.architecture} architecture built from the options has variable '${missing[0]}', which the description does not list.`,
+      );
     model.adoptInputSpec(description.inputs);
     return model;
   } catch (e) {
@@ -106,8 +129,11 @@ export function assignWeights(where: string, model: BaseModel, weights: tf.Named
   for (const [name, v] of variables) {
     const w = weights[name];
     check(w !== undefined, where, () => `the weights hold no value for variable '${name}' (mismatched architecture).`);
-    check(w.dtype === "float32" && w.shape.length === v.shape.length && w.shape.every((d, i) => d === v.shape[i]), where,
-      () => `variable '${name}' is [${v.shape}] float32 in the model but [${w.shape}] ${w.dtype} in the weights (mismatched architecture).`);
+    check(
+      w.dtype === "float32" && w.shape.length === v.shape.length && w.shape.every((d, i) => d === v.shape[i]),
+      where,
+      () => `variable '${name}' is [${v.shape}] float32 in the model but [${w.shape}] ${w.dtype} in the weights (mismatched architecture).`,
+    );
   }
   for (const [name, v] of variables) v.assign(weights[name]);
 }

@@ -51,14 +51,23 @@ function savedInputs(model: BaseModel, options: SaveOptions): InputSpec {
   const size = model.inputSize;
   if (options.featureNames !== undefined) {
     check(x !== undefined, "save", () => "option 'featureNames' needs a model with one input 'x'.");
-    check(Array.isArray(options.featureNames) && options.featureNames.length === size && options.featureNames.every((n) => typeof n === "string"), "save",
-      () => `option 'featureNames' must name the model's ${size} features, got ${JSON.stringify(options.featureNames)}.`);
+    check(
+      Array.isArray(options.featureNames) &&
+        options.featureNames.length === size &&
+        options.featureNames.every((n) => typeof n === "string"),
+      "save",
+      () => `option 'featureNames' must name the model's ${size} features, got ${JSON.stringify(options.featureNames)}.`,
+    );
     x.names = [...options.featureNames];
   }
   if (options.standardizer !== undefined) {
     check(x !== undefined, "save", () => "option 'standardizer' needs a model with one input 'x'.");
     const { mean, std } = options.standardizer;
-    check(mean?.length === size && std?.length === size, "save", () => `option 'standardizer' was fitted on ${mean?.length} features; the model takes ${size}.`);
+    check(
+      mean?.length === size && std?.length === size,
+      "save",
+      () => `option 'standardizer' was fitted on ${mean?.length} features; the model takes ${size}.`,
+    );
     x.standardize = { mean: Array.from(mean), std: Array.from(std) };
   }
   return inputs;
@@ -76,14 +85,23 @@ function checkReplaceable(dir: string): void {
   } catch {
     isModel = false;
   }
-  check(isModel, "save", () => `'${dir}' is a folder that holds other files (${entries.slice(0, 3).join(", ")}…), not a saved model; choose a new or empty folder.`);
+  check(
+    isModel,
+    "save",
+    () =>
+      `'${dir}' is a folder that holds other files (${entries.slice(0, 3).join(", ")}…), not a saved model; choose a new or empty folder.`,
+  );
 }
 
 /** Writes `model` into the folder `dir` (see ./format); returns `dir`. */
 export async function saveModel(model: BaseModel, dir: string, options: SaveOptions = {}): Promise<string> {
   check(typeof dir === "string" && dir.length > 0, "save", () => "needs a folder path.");
   const shardBytes = options.shardBytes ?? DEFAULT_SHARD_BYTES;
-  check(Number.isInteger(shardBytes) && shardBytes >= 4 && shardBytes % 4 === 0, "save", () => `option 'shardBytes' must be a positive multiple of 4, got ${shardBytes}.`);
+  check(
+    Number.isInteger(shardBytes) && shardBytes >= 4 && shardBytes % 4 === 0,
+    "save",
+    () => `option 'shardBytes' must be a positive multiple of 4, got ${shardBytes}.`,
+  );
   const description = describeModel(model);
   description.inputs = savedInputs(model, options);
   const target = resolve(dir);
@@ -94,7 +112,8 @@ export async function saveModel(model: BaseModel, dir: string, options: SaveOpti
   const bytes = new Uint8Array(data);
   const shards = Math.max(1, Math.ceil(bytes.length / shardBytes));
   const files: Record<string, Uint8Array> = {};
-  for (let i = 0; i < shards; i++) files[shardName(i, shards)] = bytes.subarray(i * shardBytes, Math.min(bytes.length, (i + 1) * shardBytes));
+  for (let i = 0; i < shards; i++)
+    files[shardName(i, shards)] = bytes.subarray(i * shardBytes, Math.min(bytes.length, (i + 1) * shardBytes));
   const file: SavedModelFile = {
     format: MODEL_FORMAT,
     formatVersion: MODEL_FORMAT_VERSION,

@@ -82,14 +82,22 @@ function toTorch(role: Role, t: tf.Tensor): tf.Tensor {
 }
 
 function checkLayout(where: string, layout: unknown): asserts layout is WeightLayout | undefined {
-  check(layout === undefined || layout === "tfjs" || layout === "torch", where, () => `option 'layout' must be "tfjs" or "torch", got ${JSON.stringify(layout)}.`);
+  check(
+    layout === undefined || layout === "tfjs" || layout === "torch",
+    where,
+    () => `option 'layout' must be "tfjs" or "torch", got ${JSON.stringify(layout)}.`,
+  );
 }
 
 /** The model's variables by name, refusing a model whose names are not unique. */
 export function variablesByName(where: string, model: MultiTaskModel): Map<string, tf.Variable> {
   const byName = new Map<string, tf.Variable>();
   for (const [name, v] of model.namedVariables()) {
-    check(!byName.has(name), where, () => `the model has two variables named '${name}'; names must be unique to save or assign weights by name.`);
+    check(
+      !byName.has(name),
+      where,
+      () => `the model has two variables named '${name}'; names must be unique to save or assign weights by name.`,
+    );
     byName.set(name, v);
   }
   return byName;
@@ -120,9 +128,17 @@ function inputTensor(where: string, name: string, input: WeightInput): tf.Tensor
   }
   if (input && !Array.isArray(input) && typeof input === "object" && "shape" in input) {
     const { shape, values } = input;
-    check(Array.isArray(shape) && shape.every((d) => Number.isInteger(d) && d >= 0), where, () => `variable '${name}': 'shape' must be a list of non-negative integers, got ${JSON.stringify(shape)}.`);
+    check(
+      Array.isArray(shape) && shape.every((d) => Number.isInteger(d) && d >= 0),
+      where,
+      () => `variable '${name}': 'shape' must be a list of non-negative integers, got ${JSON.stringify(shape)}.`,
+    );
     const size = shape.reduce((a, b) => a * b, 1);
-    check(values && typeof values.length === "number" && values.length === size, where, () => `variable '${name}': shape [${shape}] needs ${size} values, got ${values?.length}.`);
+    check(
+      values && typeof values.length === "number" && values.length === size,
+      where,
+      () => `variable '${name}': shape [${shape}] needs ${size} values, got ${values?.length}.`,
+    );
     const data = Float32Array.from(values);
     const bad = data.findIndex((v) => !Number.isFinite(v));
     check(bad < 0, where, () => `variable '${name}': value ${bad} is ${data[bad]}; weights must be finite numbers.`);
@@ -138,16 +154,25 @@ function inputTensor(where: string, name: string, input: WeightInput): tf.Tensor
           if (values.length > 0) throw irregular(`${path} is an array where a number was expected`);
           shape.push(a.length);
         }
-        if (shape[depth] !== a.length) throw irregular(`${path || "the top level"} has ${a.length} entries where ${shape[depth]} were expected`);
+        if (shape[depth] !== a.length)
+          throw irregular(`${path || "the top level"} has ${a.length} entries where ${shape[depth]} were expected`);
         a.forEach((v, i) => walk(v, depth + 1, `${path}[${i}]`));
         return;
       }
       if (depth !== shape.length) throw irregular(`${path} is a number where an array was expected`);
-      check(typeof a === "number" && Number.isFinite(a), where, () => `variable '${name}': ${path} is ${String(a)}; weights must be finite numbers.`);
+      check(
+        typeof a === "number" && Number.isFinite(a),
+        where,
+        () => `variable '${name}': ${path} is ${String(a)}; weights must be finite numbers.`,
+      );
       values.push(a);
     };
     walk(input, 0, "");
-    check(values.length === shape.reduce((x, y) => x * y, 1), where, () => `variable '${name}': the nested arrays are not a regular tensor (some entries are numbers, others arrays).`);
+    check(
+      values.length === shape.reduce((x, y) => x * y, 1),
+      where,
+      () => `variable '${name}': the nested arrays are not a regular tensor (some entries are numbers, others arrays).`,
+    );
     return tf.tensor(values, shape, "float32");
   }
   throw new MtlError(where, `variable '${name}': expected a tensor, { shape, values } or nested arrays of numbers.`);
@@ -159,7 +184,11 @@ function inputTensor(where: string, name: string, input: WeightInput): tf.Tensor
  */
 export function setWeights(model: MultiTaskModel, named: Record<string, WeightInput>, options: SetWeightsOptions = {}): void {
   const where = "setWeights";
-  check(named !== null && typeof named === "object" && !Array.isArray(named), where, () => "expected an object of weights by variable name.");
+  check(
+    named !== null && typeof named === "object" && !Array.isArray(named),
+    where,
+    () => "expected an object of weights by variable name.",
+  );
   checkLayout(where, options.layout);
   const byName = variablesByName(where, model);
   const ready: Array<[tf.Variable, tf.Tensor]> = [];
@@ -168,22 +197,31 @@ export function setWeights(model: MultiTaskModel, named: Record<string, WeightIn
       const variable = byName.get(name);
       if (!variable) {
         const known = [...byName.keys()];
-        throw new MtlError(where, `the model has no variable '${name}'. Its variables: ${known.slice(0, 12).join(", ")}${known.length > 12 ? `, … (${known.length} in all)` : ""}.`);
+        throw new MtlError(
+          where,
+          `the model has no variable '${name}'. Its variables: ${known.slice(0, 12).join(", ")}${known.length > 12 ? `, … (${known.length} in all)` : ""}.`,
+        );
       }
       const role = roleOf(name, variable.shape);
       const tfShape = variable.shape;
       const ptShape = torchShape(role, tfShape);
       const sameInBoth = role !== "other" && ptShape.every((d, i) => d === tfShape[i]);
       if (options.layout === undefined && sameInBoth) {
-        throw new MtlError(where, `variable '${name}' has shape [${tfShape}] in both tfjs's layout and PyTorch's, so its layout cannot be checked; pass { layout: "tfjs" } or { layout: "torch" }.`);
+        throw new MtlError(
+          where,
+          `variable '${name}' has shape [${tfShape}] in both tfjs's layout and PyTorch's, so its layout cannot be checked; pass { layout: "tfjs" } or { layout: "torch" }.`,
+        );
       }
       const given = inputTensor(where, name, input);
       ready.push([variable, given]);
       const shapeIs = (s: readonly number[]) => given.shape.length === s.length && given.shape.every((d, i) => d === s[i]);
       if (options.layout === "torch" && role !== "other") {
-        const conv1d = role === "conv2dFilter" && tfShape[0] === 1 ? [tfShape[3], tfShape[2], tfShape[1]] as number[] : undefined;
+        const conv1d = role === "conv2dFilter" && tfShape[0] === 1 ? ([tfShape[3], tfShape[2], tfShape[1]] as number[]) : undefined;
         if (!shapeIs(ptShape) && !(conv1d && shapeIs(conv1d))) {
-          throw new MtlError(where, `variable '${name}' needs shape [${ptShape}] in PyTorch's layout${conv1d ? ` (or [${conv1d}] as nn.Conv1d)` : ""} (it is [${tfShape}] in tfjs's), got [${given.shape}].`);
+          throw new MtlError(
+            where,
+            `variable '${name}' needs shape [${ptShape}] in PyTorch's layout${conv1d ? ` (or [${conv1d}] as nn.Conv1d)` : ""} (it is [${tfShape}] in tfjs's), got [${given.shape}].`,
+          );
         }
         ready[ready.length - 1][1] = tf.tidy(() => fromTorch(role, given, tfShape));
         given.dispose();

@@ -66,16 +66,16 @@ export function negativeTransferBundle(r: NegativeTransferReport): MimeBundle {
       text: x.verdict,
     },
   ]);
-  const tally = ["helps", "hurts", "inconclusive"]
-    .map((v) => `${r.rows.filter((x) => x.verdict === v).length} ${v}`)
-    .join(", ");
+  const tally = ["helps", "hurts", "inconclusive"].map((v) => `${r.rows.filter((x) => x.verdict === v).length} ${v}`).join(", ");
   return tablesBundle([
     {
       title: `Negative transfer: ${tally}`,
       headers: ["task", "metric", "multi-task", "single-task", "difference", "interval", "verdict"],
       rows,
       numeric: [false, false, true, true, true, true, false],
-      notes: ["difference > 0: the multi-task model is better; a verdict needs the whole interval beyond ±margin. Reasons: .rows[i].reason"],
+      notes: [
+        "difference > 0: the multi-task model is better; a verdict needs the whole interval beyond ±margin. Reasons: .rows[i].reason",
+      ],
     },
   ]);
 }

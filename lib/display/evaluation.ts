@@ -11,7 +11,10 @@ export function evaluationBundle(ev: Evaluation): MimeBundle {
     r.higherIsBetter ? "↑" : "↓",
   ]);
   const examples = tasks
-    .map((t) => `${t.task}: ${t.labelled !== undefined && t.labelled < t.rows ? `${t.labelled} of ${t.rows} rows labelled` : `${t.rows} rows`} (${t.kind})`)
+    .map(
+      (t) =>
+        `${t.task}: ${t.labelled !== undefined && t.labelled < t.rows ? `${t.labelled} of ${t.rows} rows labelled` : `${t.rows} rows`} (${t.kind})`,
+    )
     .join("; ");
   return tablesBundle([
     {

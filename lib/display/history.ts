@@ -25,7 +25,9 @@ export function sparkline(values: number[], color: string, width = 160, height =
   const max = Math.max(...pts);
   const span = max - min || 1;
   const coords = pts
-    .map((v, i) => `${((i / (pts.length - 1)) * (width - 2) + 1).toFixed(1)},${(height - 1 - ((v - min) / span) * (height - 2)).toFixed(1)}`)
+    .map(
+      (v, i) => `${((i / (pts.length - 1)) * (width - 2) + 1).toFixed(1)},${(height - 1 - ((v - min) / span) * (height - 2)).toFixed(1)}`,
+    )
     .join(" ");
   return (
     `<svg width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" aria-label="loss curve">` +
@@ -43,7 +45,11 @@ export function historyBundle(h: History): MimeBundle {
     const finite = curve.filter((v) => Number.isFinite(v));
     const w = h.weightCurve(t);
     const val = last?.validationMetrics?.[t];
-    const valText = val ? Object.entries(val).map(([k, v]) => `${k} ${fmt(v)}`).join(", ") : "–";
+    const valText = val
+      ? Object.entries(val)
+          .map(([k, v]) => `${k} ${fmt(v)}`)
+          .join(", ")
+      : "–";
     return [
       t,
       fmt(curve[0]),
@@ -65,6 +71,13 @@ export function historyBundle(h: History): MimeBundle {
   };
   const bundle = tablesBundle([table]);
   // The curve column carries no text: drop it from text/plain.
-  const text = tablesBundle([{ ...table, headers: table.headers.filter((_, j) => j !== 4), rows: rows.map((r) => r.filter((_, j) => j !== 4)), numeric: table.numeric.filter((_, j) => j !== 4) }])["text/plain"];
+  const text = tablesBundle([
+    {
+      ...table,
+      headers: table.headers.filter((_, j) => j !== 4),
+      rows: rows.map((r) => r.filter((_, j) => j !== 4)),
+      numeric: table.numeric.filter((_, j) => j !== 4),
+    },
+  ])["text/plain"];
   return { ...bundle, "text/plain": text };
 }

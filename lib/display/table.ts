@@ -61,17 +61,14 @@ function clip(s: string, width: number): string {
   return s.length <= width ? s : s.slice(0, width - 1) + "…";
 }
 
-const STYLE =
-  "border-collapse:collapse;font-variant-numeric:tabular-nums;margin:0.3em 0";
+const STYLE = "border-collapse:collapse;font-variant-numeric:tabular-nums;margin:0.3em 0";
 const TH = "text-align:left;padding:2px 10px;border-bottom:1px solid #999";
 const TD = "padding:2px 10px;border-bottom:1px solid #e5e5e5";
 
 export function htmlTable(t: Table): string {
   const align = (j: number) => (t.numeric?.[j] ? "text-align:right;" : "text-align:left;");
   const head = t.headers.map((h, j) => `<th style="${TH};${align(j)}">${escapeHtml(h)}</th>`).join("");
-  const body = t.rows
-    .map((r) => `<tr>${r.map((c, j) => `<td style="${TD};${align(j)}">${cellHtml(c)}</td>`).join("")}</tr>`)
-    .join("");
+  const body = t.rows.map((r) => `<tr>${r.map((c, j) => `<td style="${TD};${align(j)}">${cellHtml(c)}</td>`).join("")}</tr>`).join("");
   const notes = (t.notes ?? []).map((n) => `<div style="color:#555;font-size:90%">${escapeHtml(n)}</div>`).join("");
   return (
     `<div class="mtlkit-report"><div style="font-weight:600">${escapeHtml(t.title)}</div>` +
@@ -97,7 +94,10 @@ function fitWidths(natural: number[], limit: number): number[] {
 export function textTable(t: Table): string {
   const shown = t.rows.length > TEXT_ROWS ? t.rows.slice(0, TEXT_ROWS) : t.rows;
   const raw = [t.headers, ...shown.map((r) => r.map(cellText))];
-  const widths = fitWidths(t.headers.map((_, j) => Math.max(...raw.map((r) => (r[j] ?? "").length))), TEXT_WIDTH);
+  const widths = fitWidths(
+    t.headers.map((_, j) => Math.max(...raw.map((r) => (r[j] ?? "").length))),
+    TEXT_WIDTH,
+  );
   const lines = raw.map((r) =>
     r
       .map((c, j) => {

@@ -53,10 +53,21 @@ function checkSeedsOptions(where: string, options: SeedsOptions): void {
   checkKnownOptions(where, options, OPTIONS);
   check(typeof options.build === "function", where, () => "option 'build' must be a function (tasks, seed) => model.");
   check(Array.isArray(options.tasks) && options.tasks.length > 0, where, () => "option 'tasks' must list the tasks.");
-  check(Array.isArray(options.seeds) && options.seeds.length > 0 && options.seeds.every(Number.isInteger), where,
-    () => `option 'seeds' must be a non-empty list of integers, got ${JSON.stringify(options.seeds)}.`);
-  check(new Set(options.seeds).size === options.seeds.length, where, () => "option 'seeds' repeats a seed; repeated runs would not be independent.");
-  check(Number.isInteger(options.epochs) && options.epochs > 0, where, () => `option 'epochs' must be a positive integer, got ${options.epochs}.`);
+  check(
+    Array.isArray(options.seeds) && options.seeds.length > 0 && options.seeds.every(Number.isInteger),
+    where,
+    () => `option 'seeds' must be a non-empty list of integers, got ${JSON.stringify(options.seeds)}.`,
+  );
+  check(
+    new Set(options.seeds).size === options.seeds.length,
+    where,
+    () => "option 'seeds' repeats a seed; repeated runs would not be independent.",
+  );
+  check(
+    Number.isInteger(options.epochs) && options.epochs > 0,
+    where,
+    () => `option 'epochs' must be a positive integer, got ${options.epochs}.`,
+  );
   validateForTasks(options.train, options.tasks);
   validateForTasks(options.test, options.tasks);
 }
@@ -71,8 +82,12 @@ export async function trainSeeds(options: SeedsOptions): Promise<SeedRun[]> {
 
 async function trainOne(options: SeedsOptions, tasks: Task[], seed: number): Promise<SeedRun> {
   const model = options.build(tasks, seed);
-  check(model.taskNames.length === tasks.length && tasks.every((t, i) => t.name === model.taskNames[i]), "trainSeeds",
-    () => `option 'build' returned a model for tasks (${model.taskNames.join(", ")}) when asked for (${tasks.map((t) => t.name).join(", ")}).`);
+  check(
+    model.taskNames.length === tasks.length && tasks.every((t, i) => t.name === model.taskNames[i]),
+    "trainSeeds",
+    () =>
+      `option 'build' returned a model for tasks (${model.taskNames.join(", ")}) when asked for (${tasks.map((t) => t.name).join(", ")}).`,
+  );
   const start = Date.now();
   try {
     const trainer = new Trainer({ progress: false, ...(options.trainer?.(seed) ?? {}), model, tasks, seed });

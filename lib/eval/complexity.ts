@@ -50,7 +50,11 @@ export async function complexity(model: MultiTaskModel, options: ComplexityOptio
     flopsPerExample: model.flopsPerExample(),
     backend: tf.getBackend(),
   };
-  check((options.tasks === undefined) === (options.data === undefined), where, () => "give both 'tasks' and 'data' to time a training step, or neither.");
+  check(
+    (options.tasks === undefined) === (options.data === undefined),
+    where,
+    () => "give both 'tasks' and 'data' to time a training step, or neither.",
+  );
   if (options.tasks && options.data) {
     const { tasks, data } = options;
     validateForTasks(data, tasks);
@@ -60,7 +64,11 @@ export async function complexity(model: MultiTaskModel, options: ComplexityOptio
     checkPositiveInteger(where, "repeats", repeats);
     const optimizer = tf.train.sgd(0);
     const trainer = new Trainer({ model, tasks, optimizer, progress: false });
-    const batch = batchTensors(data, tasks, Int32Array.from({ length: batchSize }, (_, i) => i));
+    const batch = batchTensors(
+      data,
+      tasks,
+      Int32Array.from({ length: batchSize }, (_, i) => i),
+    );
     try {
       for (let i = 0; i < 3; i++) await trainer.trainStep(batch.x, batch.targets);
       const times: number[] = [];

@@ -52,7 +52,11 @@ export type MetricSource = MetricTable | Evaluation;
 /** The metric table of an evaluation (or the table itself). */
 export function metricTable(source: MetricSource): MetricTable {
   if (isEvaluation(source)) return source.table;
-  check(source !== null && typeof source === "object", "deltaM", () => "expected a metric table { task: { metric: value } } or an evaluation.");
+  check(
+    source !== null && typeof source === "object",
+    "deltaM",
+    () => "expected a metric table { task: { metric: value } } or an evaluation.",
+  );
   return source;
 }
 
@@ -72,7 +76,10 @@ function resolveDirections(where: string, result: MetricSource, options: DeltaMO
     for (const [t, r] of Object.entries(result.tasks)) base[t] = { ...r.higherIsBetter };
     return base;
   }
-  throw new MtlError(where, "cannot tell which metrics are better higher or lower: pass option 'tasks' or 'higherIsBetter', or an evaluation from mtl.evaluation.evaluate.");
+  throw new MtlError(
+    where,
+    "cannot tell which metrics are better higher or lower: pass option 'tasks' or 'higherIsBetter', or an evaluation from mtl.evaluation.evaluate.",
+  );
 }
 
 /** Δm% of one multi-task result against one baseline (both task → metric → value). */
@@ -92,7 +99,8 @@ export function deltaM(result: MetricSource, baseline: MetricSource, options: De
     check(t in m, where, () => `the baseline has task '${t}', which the result lacks (result tasks: ${taskNames.join(", ")}).`);
   }
   if (options.metrics) {
-    for (const t of Object.keys(options.metrics)) check(t in m, where, () => `option 'metrics' names task '${t}', which is not one of ${taskNames.join(", ")}.`);
+    for (const t of Object.keys(options.metrics))
+      check(t in m, where, () => `option 'metrics' names task '${t}', which is not one of ${taskNames.join(", ")}.`);
   }
   const directions: Directions = {};
   const terms: Record<string, Record<string, number>> = {};
@@ -105,17 +113,26 @@ export function deltaM(result: MetricSource, baseline: MetricSource, options: De
     directions[t] = {};
     terms[t] = {};
     for (const metric of chosen) {
-      check(metric in dirs, where, () => `task '${t}' has no metric '${metric}' with a known direction; its metrics are ${Object.keys(dirs).join(", ")}.`);
+      check(
+        metric in dirs,
+        where,
+        () => `task '${t}' has no metric '${metric}' with a known direction; its metrics are ${Object.keys(dirs).join(", ")}.`,
+      );
       check(metric in m[t], where, () => `the result has no metric '${metric}' for task '${t}'.`);
       check(metric in b[t], where, () => `the baseline has no metric '${metric}' for task '${t}'; it has ${Object.keys(b[t]).join(", ")}.`);
       const mv = m[t][metric];
       const bv = b[t][metric];
       check(Number.isFinite(mv), where, () => `the result's '${metric}' of task '${t}' is ${mv}, not a finite number.`);
       check(Number.isFinite(bv), where, () => `the baseline's '${metric}' of task '${t}' is ${bv}, not a finite number.`);
-      check(bv !== 0, where, () => `the baseline's '${metric}' of task '${t}' is 0, so the relative change (M − B)/B is undefined; leave this metric out with option 'metrics'.`);
+      check(
+        bv !== 0,
+        where,
+        () =>
+          `the baseline's '${metric}' of task '${t}' is 0, so the relative change (M − B)/B is undefined; leave this metric out with option 'metrics'.`,
+      );
       const sign = dirs[metric] ? 1 : -1; // (−1)^h, h = 1 where lower is better
       directions[t][metric] = dirs[metric];
-      terms[t][metric] = (sign * (mv - bv) / bv) * 100;
+      terms[t][metric] = ((sign * (mv - bv)) / bv) * 100;
     }
     perTask[t] = mean(Object.values(terms[t]));
   }
@@ -130,11 +147,13 @@ export function meanTable(runs: MetricSource[]): MetricTable {
   for (const [t, metrics] of Object.entries(tables[0])) {
     out[t] = {};
     for (const metric of Object.keys(metrics)) {
-      out[t][metric] = mean(tables.map((tb, i) => {
-        const v = tb[t]?.[metric];
-        if (v === undefined) throw new MtlError("meanTable", `run ${i} has no metric '${metric}' for task '${t}'.`);
-        return v;
-      }));
+      out[t][metric] = mean(
+        tables.map((tb, i) => {
+          const v = tb[t]?.[metric];
+          if (v === undefined) throw new MtlError("meanTable", `run ${i} has no metric '${metric}' for task '${t}'.`);
+          return v;
+        }),
+      );
     }
   }
   return out;
@@ -152,13 +171,32 @@ export interface DeltaMOverSeeds {
 }
 
 /** Δm% of each multi-task run (seed) against the mean baseline, summarised with a `level` Student-t interval. */
-export function deltaMOverSeeds(results: MetricSource[], baselines: MetricSource[] | MetricSource, options: DeltaMOptions & { level?: number } = {}): DeltaMOverSeeds {
+export function deltaMOverSeeds(
+  results: MetricSource[],
+  baselines: MetricSource[] | MetricSource,
+  options: DeltaMOptions & { level?: number } = {},
+): DeltaMOverSeeds {
   const { level = 0.95, ...rest } = options;
   checkLevel(level);
   check(Array.isArray(results) && results.length > 0, "deltaMOverSeeds", () => "needs at least one multi-task run.");
   const baseline = meanTable(Array.isArray(baselines) ? baselines : [baselines]);
   const runs = results.map((r) => deltaM(r, baseline, rest));
   const perTask: Record<string, Summary> = {};
-  for (const t of Object.keys(runs[0].perTask)) perTask[t] = summarize(runs.map((r) => r.perTask[t]), level);
-  return withDisplay({ summary: summarize(runs.map((r) => r.value), level), perTask, runs, baseline }, deltaMOverSeedsBundle);
+  for (const t of Object.keys(runs[0].perTask))
+    perTask[t] = summarize(
+      runs.map((r) => r.perTask[t]),
+      level,
+    );
+  return withDisplay(
+    {
+      summary: summarize(
+        runs.map((r) => r.value),
+        level,
+      ),
+      perTask,
+      runs,
+      baseline,
+    },
+    deltaMOverSeedsBundle,
+  );
 }

@@ -11,9 +11,35 @@
  * ```
  * @module
  */
-export { evaluate, evaluateAsync, evaluatePredictions, Evaluation, EvaluationRow, EvaluateOptions, MetricTable, TaskReport } from "./evaluate";
-export { deltaM, deltaMOverSeeds, meanTable, metricTable, DeltaM, DeltaMOptions, DeltaMOverSeeds, Directions, MetricSource } from "./deltaM";
-export { negativeTransfer, compare as compareRuns, NegativeTransferOptions, NegativeTransferReport, TransferRow, Verdict } from "./negativeTransfer";
+export {
+  evaluate,
+  evaluateAsync,
+  evaluatePredictions,
+  Evaluation,
+  EvaluationRow,
+  EvaluateOptions,
+  MetricTable,
+  TaskReport,
+} from "./evaluate";
+export {
+  deltaM,
+  deltaMOverSeeds,
+  meanTable,
+  metricTable,
+  DeltaM,
+  DeltaMOptions,
+  DeltaMOverSeeds,
+  Directions,
+  MetricSource,
+} from "./deltaM";
+export {
+  negativeTransfer,
+  compare as compareRuns,
+  NegativeTransferOptions,
+  NegativeTransferReport,
+  TransferRow,
+  Verdict,
+} from "./negativeTransfer";
 export {
   sharedGradients,
   sharedGradientsAsync,
@@ -29,6 +55,15 @@ export {
   Grouping,
 } from "./relatedness";
 export { summarize, Summary, Interval } from "./stats";
-export { trainSeeds, trainSingleTaskBaselines, tablesOf, ModelFactory, TrainerSettings, SeedsOptions, SeedRun, Baselines } from "./baselines";
+export {
+  trainSeeds,
+  trainSingleTaskBaselines,
+  tablesOf,
+  ModelFactory,
+  TrainerSettings,
+  SeedsOptions,
+  SeedRun,
+  Baselines,
+} from "./baselines";
 export { compareTransfer, freezeShared, copyShared, TransferOptions, TransferResult, TransferStrategy } from "./transfer";
 export { complexity, compareComplexity, Complexity, ComplexityOptions, ComplexityRow } from "./complexity";

@@ -64,15 +64,27 @@ export interface NegativeTransferReport {
  * seeds with Welch's interval; `helps` or `hurts` only when the interval lies entirely beyond ±margin, else
  * `inconclusive`.
  */
-export function negativeTransfer(multiTask: MetricSource[], singleTask: MetricSource[], options: NegativeTransferOptions = {}): NegativeTransferReport {
+export function negativeTransfer(
+  multiTask: MetricSource[],
+  singleTask: MetricSource[],
+  options: NegativeTransferOptions = {},
+): NegativeTransferReport {
   const where = "negativeTransfer";
   checkKnownOptions(where, options, ["tasks", "higherIsBetter", "metrics", "level", "margin"]);
   const level = options.level ?? 0.95;
   checkLevel(level);
   const margin = options.margin ?? 0;
   check(Number.isFinite(margin) && margin >= 0, where, () => `option 'margin' must be a number ≥ 0, got ${margin}.`);
-  check(Array.isArray(multiTask) && multiTask.length > 0, where, () => "needs at least one multi-task run (an array of results, one per seed).");
-  check(Array.isArray(singleTask) && singleTask.length > 0, where, () => "needs at least one single-task run (an array of results, one per seed).");
+  check(
+    Array.isArray(multiTask) && multiTask.length > 0,
+    where,
+    () => "needs at least one multi-task run (an array of results, one per seed).",
+  );
+  check(
+    Array.isArray(singleTask) && singleTask.length > 0,
+    where,
+    () => "needs at least one single-task run (an array of results, one per seed).",
+  );
   const a = multiTask.map(metricTable);
   const b = singleTask.map(metricTable);
   const dirs = directionsOf(where, multiTask[0], options);
@@ -94,7 +106,15 @@ export function negativeTransfer(multiTask: MetricSource[], singleTask: MetricSo
 }
 
 /** The comparison of one task's metric; exported for tests on constructed runs. */
-export function compare(task: string, metric: string, higherIsBetter: boolean, xs: number[], ys: number[], level = 0.95, margin = 0): TransferRow {
+export function compare(
+  task: string,
+  metric: string,
+  higherIsBetter: boolean,
+  xs: number[],
+  ys: number[],
+  level = 0.95,
+  margin = 0,
+): TransferRow {
   const s = higherIsBetter ? 1 : -1;
   const ma = mean(xs);
   const mb = mean(ys);
@@ -134,7 +154,14 @@ export function compare(task: string, metric: string, higherIsBetter: boolean, x
   return row;
 }
 
-function metricValue(where: string, side: string, run: number, table: Record<string, Record<string, number>>, task: string, metric: string): number {
+function metricValue(
+  where: string,
+  side: string,
+  run: number,
+  table: Record<string, Record<string, number>>,
+  task: string,
+  metric: string,
+): number {
   const v = table[task]?.[metric];
   if (v === undefined) throw new MtlError(where, `${side} run ${run} has no metric '${metric}' for task '${task}'.`);
   check(Number.isFinite(v), where, () => `${side} run ${run}: metric '${metric}' of task '${task}' is ${v}, not finite.`);
@@ -143,11 +170,15 @@ function metricValue(where: string, side: string, run: number, table: Record<str
 
 function directionsOf(where: string, first: MetricSource, options: NegativeTransferOptions): Directions {
   if (options.higherIsBetter) return options.higherIsBetter;
-  if (options.tasks) return Object.fromEntries(options.tasks.map((t) => [t.name, Object.fromEntries(t.metricSpecs.map((s) => [s.name, s.higherIsBetter]))]));
+  if (options.tasks)
+    return Object.fromEntries(options.tasks.map((t) => [t.name, Object.fromEntries(t.metricSpecs.map((s) => [s.name, s.higherIsBetter]))]));
   if ("tasks" in first && "rows" in first) {
     return Object.fromEntries(Object.entries((first as import("./evaluate").Evaluation).tasks).map(([t, r]) => [t, r.higherIsBetter]));
   }
-  throw new MtlError(where, "cannot tell which metrics are better higher or lower: pass option 'tasks' or 'higherIsBetter', or evaluations from mtl.evaluation.evaluate.");
+  throw new MtlError(
+    where,
+    "cannot tell which metrics are better higher or lower: pass option 'tasks' or 'higherIsBetter', or evaluations from mtl.evaluation.evaluate.",
+  );
 }
 
 function flatRow(r: TransferRow): Record<string, unknown> {

@@ -46,7 +46,15 @@ function* sharedGradientReads(model: MultiTaskModel, tasks: Task[], x: tf.Tensor
     const z = model.encode(x, false);
     const outputs = model.decode(z, x, false);
     const losses = tasks.map((t, i) => t.loss(outputs[i], targets[i]));
-    return tf.keep(taskGradients("param", losses, shared, tasks.map(() => []), z).jacobian);
+    return tf.keep(
+      taskGradients(
+        "param",
+        losses,
+        shared,
+        tasks.map(() => []),
+        z,
+      ).jacobian,
+    );
   });
   const d = jacobian.shape[1];
   const flat = yield jacobian;
@@ -83,17 +91,39 @@ function taskLosses(model: MultiTaskModel, tasks: Task[], x: tf.Tensor2D, target
  * TAG's lookahead affinity on one batch: Z[i][j] = Z_{i→j} = 1 − L_j(θ_s − η g_i) / L_j(θ_s).
  * θ_s is restored exactly afterwards.
  */
-export function lookaheadAffinity(model: MultiTaskModel, tasks: Task[], x: tf.Tensor2D, targets: tf.Tensor[], learningRate: number): number[][] {
+export function lookaheadAffinity(
+  model: MultiTaskModel,
+  tasks: Task[],
+  x: tf.Tensor2D,
+  targets: tf.Tensor[],
+  learningRate: number,
+): number[][] {
   return readsSync(lookaheadReads(model, tasks, x, targets, learningRate));
 }
 
 /** lookaheadAffinity with awaited reads. */
-export function lookaheadAffinityAsync(model: MultiTaskModel, tasks: Task[], x: tf.Tensor2D, targets: tf.Tensor[], learningRate: number): Promise<number[][]> {
+export function lookaheadAffinityAsync(
+  model: MultiTaskModel,
+  tasks: Task[],
+  x: tf.Tensor2D,
+  targets: tf.Tensor[],
+  learningRate: number,
+): Promise<number[][]> {
   return readsAsync(lookaheadReads(model, tasks, x, targets, learningRate));
 }
 
-function* lookaheadReads(model: MultiTaskModel, tasks: Task[], x: tf.Tensor2D, targets: tf.Tensor[], learningRate: number): Reads<number[][]> {
-  check(Number.isFinite(learningRate) && learningRate > 0, "lookaheadAffinity", () => `the learning rate η must be a positive number, got ${learningRate}.`);
+function* lookaheadReads(
+  model: MultiTaskModel,
+  tasks: Task[],
+  x: tf.Tensor2D,
+  targets: tf.Tensor[],
+  learningRate: number,
+): Reads<number[][]> {
+  check(
+    Number.isFinite(learningRate) && learningRate > 0,
+    "lookaheadAffinity",
+    () => `the learning rate η must be a positive number, got ${learningRate}.`,
+  );
   const shared = model.sharedVariables().map(([, v]) => v);
   check(shared.length > 0, "lookaheadAffinity", () => `the model (${model.architecture}) has no shared parameters.`);
   const before = Array.from(yield taskLosses(model, tasks, x, targets));
@@ -170,15 +200,23 @@ export class RelatednessMonitor {
     // Gradients and lookahead losses here are over every row of a batch: masked labels would count
     // their placeholder targets. Pass the rows labelled for every task (mtl.subset) instead.
     const masked = options.tasks.find((t) => labelledCount(options.data, t.name) < options.data.rows);
-    check(masked === undefined, where, () =>
-      `task '${masked!.name}' has masked labels in option 'data' (${labelledCount(options.data, masked!.name)} of ${options.data.rows} rows labelled); ` +
-        "the monitor measures on rows labelled for every task: pass mtl.subset(data, rows) with those rows.");
+    check(
+      masked === undefined,
+      where,
+      () =>
+        `task '${masked!.name}' has masked labels in option 'data' (${labelledCount(options.data, masked!.name)} of ${options.data.rows} rows labelled); ` +
+        "the monitor measures on rows labelled for every task: pass mtl.subset(data, rows) with those rows.",
+    );
     this.every = options.every ?? 10;
     checkPositiveInteger(where, "every", this.every);
     this.batchSize = Math.min(options.batchSize ?? 256, options.data.rows);
     checkPositiveInteger(where, "batchSize", this.batchSize);
     if (options.learningRate !== undefined) {
-      check(Number.isFinite(options.learningRate) && options.learningRate > 0, where, () => `option 'learningRate' must be a positive number, got ${options.learningRate}.`);
+      check(
+        Number.isFinite(options.learningRate) && options.learningRate > 0,
+        where,
+        () => `option 'learningRate' must be a positive number, got ${options.learningRate}.`,
+      );
     }
     this.rng = new Rng(options.seed ?? 0);
     this.taskNames = options.tasks.map((t) => t.name);
@@ -208,7 +246,10 @@ export class RelatednessMonitor {
     const indices = this.rng.permutation(data.rows).subarray(0, this.batchSize);
     const batch = batchTensors(data, tasks, indices);
     try {
-      const snapshot: RelatednessSnapshot = { step, cosine: cosineMatrix(yield* sharedGradientReads(model, tasks, batch.x, batch.targets)) };
+      const snapshot: RelatednessSnapshot = {
+        step,
+        cosine: cosineMatrix(yield* sharedGradientReads(model, tasks, batch.x, batch.targets)),
+      };
       if (learningRate !== undefined) snapshot.affinity = yield* lookaheadReads(model, tasks, batch.x, batch.targets, learningRate);
       this.snapshots.push(snapshot);
       return snapshot;
@@ -286,8 +327,11 @@ export function suggestGroups(affinity: number[][], taskNames: string[], options
   checkKnownOptions(where, options, ["maxGroups", "top"]);
   const k = taskNames.length;
   check(k >= 1 && k <= 10, where, () => `exhaustive search handles 1 to 10 tasks, got ${k}.`);
-  check(affinity.length === k && affinity.every((r) => r.length === k && r.every(Number.isFinite)), where,
-    () => `the affinity matrix must be ${k} × ${k} finite numbers (one row and column per task: ${taskNames.join(", ")}).`);
+  check(
+    affinity.length === k && affinity.every((r) => r.length === k && r.every(Number.isFinite)),
+    where,
+    () => `the affinity matrix must be ${k} × ${k} finite numbers (one row and column per task: ${taskNames.join(", ")}).`,
+  );
   const maxGroups = options.maxGroups ?? k;
   checkPositiveInteger(where, "maxGroups", maxGroups);
   const top = options.top ?? 5;

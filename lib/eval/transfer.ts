@@ -75,10 +75,18 @@ export function freezeShared(model: MultiTaskModel): MultiTaskModel {
 export function copyShared(from: MultiTaskModel, to: MultiTaskModel): void {
   const a = from.sharedVariables();
   const b = to.sharedVariables();
-  check(a.length === b.length, "copyShared", () => `the models have ${a.length} and ${b.length} shared variables; build both with the same factory.`);
+  check(
+    a.length === b.length,
+    "copyShared",
+    () => `the models have ${a.length} and ${b.length} shared variables; build both with the same factory.`,
+  );
   a.forEach(([name, v], i) => {
     const [otherName, w] = b[i];
-    check(v.shape.join() === w.shape.join(), "copyShared", () => `shared variable '${name}' has shape [${v.shape}] but '${otherName}' has [${w.shape}].`);
+    check(
+      v.shape.join() === w.shape.join(),
+      "copyShared",
+      () => `shared variable '${name}' has shape [${v.shape}] but '${otherName}' has [${w.shape}].`,
+    );
     w.assign(v);
   });
 }
@@ -89,22 +97,47 @@ export function copyShared(from: MultiTaskModel, to: MultiTaskModel): void {
  */
 export async function compareTransfer(options: TransferOptions): Promise<TransferResult> {
   const where = "compareTransfer";
-  checkKnownOptions(where, options, ["source", "target", "build", "train", "test", "seeds", "epochs", "pretrainEpochs", "trainer", "strategies"]);
+  checkKnownOptions(where, options, [
+    "source",
+    "target",
+    "build",
+    "train",
+    "test",
+    "seeds",
+    "epochs",
+    "pretrainEpochs",
+    "trainer",
+    "strategies",
+  ]);
   const { source, target, build, test, seeds, epochs } = options;
   check(source && target && source.name !== target.name, where, () => "options 'source' and 'target' must be two different tasks.");
-  check(Number.isInteger(epochs) && epochs >= 2, where, () => `option 'epochs' must be an integer ≥ 2 (pretraining and fine-tuning share it), got ${epochs}.`);
+  check(
+    Number.isInteger(epochs) && epochs >= 2,
+    where,
+    () => `option 'epochs' must be an integer ≥ 2 (pretraining and fine-tuning share it), got ${epochs}.`,
+  );
   const pre = options.pretrainEpochs ?? Math.max(1, Math.floor(epochs / 2));
-  check(Number.isInteger(pre) && pre >= 1 && pre < epochs, where, () => `option 'pretrainEpochs' must be an integer in [1, ${epochs - 1}], got ${pre}.`);
+  check(
+    Number.isInteger(pre) && pre >= 1 && pre < epochs,
+    where,
+    () => `option 'pretrainEpochs' must be an integer in [1, ${epochs - 1}], got ${pre}.`,
+  );
   check(Array.isArray(seeds) && seeds.length > 0, where, () => "option 'seeds' must list at least one seed.");
   const strategies = options.strategies ?? TRANSFER_STRATEGIES;
-  for (const s of strategies) check(TRANSFER_STRATEGIES.includes(s), where, () => `unknown strategy '${s}'; use ${TRANSFER_STRATEGIES.join(", ")}.`);
+  for (const s of strategies)
+    check(TRANSFER_STRATEGIES.includes(s), where, () => `unknown strategy '${s}'; use ${TRANSFER_STRATEGIES.join(", ")}.`);
   const trainSource = "source" in options.train ? options.train.source : options.train;
   const trainTarget = "target" in options.train ? options.train.target : options.train;
   validateForTasks(trainSource, [source]);
   validateForTasks(trainTarget, [target]);
   validateForTasks(test, [target]);
   if (strategies.includes("joint")) {
-    check(trainSource === trainTarget, where, () => "joint training needs one training set with targets for both tasks; pass 'train' as one dataset or leave 'joint' out of 'strategies'.");
+    check(
+      trainSource === trainTarget,
+      where,
+      () =>
+        "joint training needs one training set with targets for both tasks; pass 'train' as one dataset or leave 'joint' out of 'strategies'.",
+    );
   }
 
   const runs = {} as Record<TransferStrategy, MetricTable[]>;
@@ -160,7 +193,8 @@ export async function compareTransfer(options: TransferOptions): Promise<Transfe
     const rows: Array<Record<string, unknown>> = [];
     for (const s of strategies) {
       runs[s].forEach((t, i) => {
-        for (const [metric, value] of Object.entries(t[target.name])) rows.push({ strategy: s, seed: seeds[i], task: target.name, metric, value });
+        for (const [metric, value] of Object.entries(t[target.name]))
+          rows.push({ strategy: s, seed: seeds[i], task: target.name, metric, value });
       });
     }
     return toFrame(rows);

@@ -48,7 +48,13 @@ export class Mlp implements Block {
   readonly layers: Dense[];
   readonly outputSize: number;
 
-  constructor(readonly name: string, readonly inputSize: number, sizes: number[], rng: Rng, options: MlpOptions = {}) {
+  constructor(
+    readonly name: string,
+    readonly inputSize: number,
+    sizes: number[],
+    rng: Rng,
+    options: MlpOptions = {},
+  ) {
     const activation = options.activation ?? "relu";
     checkActivation(name, activation);
     const last = options.outputActivation ?? activation;
@@ -57,7 +63,9 @@ export class Mlp implements Block {
     let fanIn = inputSize;
     sizes.forEach((units, i) => {
       check(Number.isInteger(units) && units > 0, name, () => `layer ${i} size must be a positive integer, got ${units}.`);
-      this.layers.push(new Dense(`${name}.${i}`, fanIn, units, rng, { activation: i === sizes.length - 1 ? last : activation, init: options.init }));
+      this.layers.push(
+        new Dense(`${name}.${i}`, fanIn, units, rng, { activation: i === sizes.length - 1 ? last : activation, init: options.init }),
+      );
       fanIn = units;
     });
     this.outputSize = fanIn;
@@ -87,10 +95,18 @@ export class LayersModelBlock implements Block {
   readonly inputSize: number;
   readonly outputSize: number;
 
-  constructor(readonly name: string, readonly model: tf.LayersModel, expectedInput: number) {
+  constructor(
+    readonly name: string,
+    readonly model: tf.LayersModel,
+    expectedInput: number,
+  ) {
     const inShape = model.inputs[0].shape;
     const outShape = model.outputs[0].shape;
-    check(inShape.length === 2 && outShape.length === 2, name, () => `a LayersModel block must map [batch, n] to [batch, m]; it maps [${inShape}] to [${outShape}].`);
+    check(
+      inShape.length === 2 && outShape.length === 2,
+      name,
+      () => `a LayersModel block must map [batch, n] to [batch, m]; it maps [${inShape}] to [${outShape}].`,
+    );
     this.inputSize = inShape[1] as number;
     this.outputSize = outShape[1] as number;
     check(this.inputSize === expectedInput, name, () => `the LayersModel expects ${this.inputSize} inputs but receives ${expectedInput}.`);
@@ -117,7 +133,11 @@ export class LayersModelBlock implements Block {
 export class FunctionBlock implements Block {
   readonly outputSize: number;
 
-  constructor(readonly name: string, readonly inputSize: number, private readonly spec: FunctionBlockSpec) {
+  constructor(
+    readonly name: string,
+    readonly inputSize: number,
+    private readonly spec: FunctionBlockSpec,
+  ) {
     check(typeof spec.apply === "function", name, () => "a function block needs 'apply: (x, training) => tensor'.");
     check(Array.isArray(spec.variables), name, () => "a function block needs 'variables': the tf.Variables it trains.");
     check(Number.isInteger(spec.outputSize) && spec.outputSize > 0, name, () => "a function block needs 'outputSize', a positive integer.");

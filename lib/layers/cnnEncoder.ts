@@ -85,7 +85,11 @@ export class CnnEncoder implements Block {
   }
 
   apply(x: tf.Tensor2D): tf.Tensor2D {
-    check(x.shape[1] === this.inputSize, this.name, () => `expects ${this.inputSize} features (${this.shape.join("×")}), got shape [${x.shape}].`);
+    check(
+      x.shape[1] === this.inputSize,
+      this.name,
+      () => `expects ${this.inputSize} features (${this.shape.join("×")}), got shape [${x.shape}].`,
+    );
     return tf.tidy(() => {
       let h = tf.reshape(x, [-1, ...this.shape]) as tf.Tensor4D;
       for (const conv of this.convs) h = maxPool2d(conv.apply(h));

@@ -28,7 +28,13 @@ export class Conv2d {
   readonly padding: "same" | "valid";
   readonly activation: Activation;
 
-  constructor(readonly name: string, readonly inChannels: number, readonly outChannels: number, rng: Rng, options: Conv2dOptions = {}) {
+  constructor(
+    readonly name: string,
+    readonly inChannels: number,
+    readonly outChannels: number,
+    rng: Rng,
+    options: Conv2dOptions = {},
+  ) {
     const k = options.kernelSize ?? 3;
     this.kernelSize = Array.isArray(k) ? k : [k, k];
     const s = options.strides ?? 1;
@@ -36,9 +42,17 @@ export class Conv2d {
     this.padding = options.padding ?? "same";
     this.activation = options.activation ?? "relu";
     checkActivation(name, this.activation);
-    check([inChannels, outChannels, ...this.kernelSize, ...this.strides].every((v) => Number.isInteger(v) && v > 0), name,
-      () => `channels, kernel size and strides must be positive integers, got in ${inChannels}, out ${outChannels}, kernel [${this.kernelSize}], strides [${this.strides}].`);
-    check(this.padding === "same" || this.padding === "valid", name, () => `padding must be "same" or "valid", got ${JSON.stringify(this.padding)}.`);
+    check(
+      [inChannels, outChannels, ...this.kernelSize, ...this.strides].every((v) => Number.isInteger(v) && v > 0),
+      name,
+      () =>
+        `channels, kernel size and strides must be positive integers, got in ${inChannels}, out ${outChannels}, kernel [${this.kernelSize}], strides [${this.strides}].`,
+    );
+    check(
+      this.padding === "same" || this.padding === "valid",
+      name,
+      () => `padding must be "same" or "valid", got ${JSON.stringify(this.padding)}.`,
+    );
     const [kh, kw] = this.kernelSize;
     const a = Math.sqrt(6 / (kh * kw * (inChannels + outChannels)));
     const w = new Float32Array(kh * kw * inChannels * outChannels);
@@ -66,7 +80,10 @@ export class Conv2d {
   }
 
   namedVariables(): Array<[string, tf.Variable]> {
-    return [[`${this.name}.filter`, this.filter], [`${this.name}.bias`, this.bias]];
+    return [
+      [`${this.name}.filter`, this.filter],
+      [`${this.name}.bias`, this.bias],
+    ];
   }
 
   dispose(): void {

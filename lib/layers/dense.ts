@@ -49,7 +49,8 @@ export class Dense {
     check(
       Number.isInteger(inputSize) && Number.isInteger(units) && inputSize > 0 && units > 0 && inputSize * units <= MAX_LAYER_WEIGHTS,
       name,
-      () => `a ${inputSize} × ${units} layer cannot be built: sizes must be positive integers with at most ${MAX_LAYER_WEIGHTS} weights per layer.`,
+      () =>
+        `a ${inputSize} × ${units} layer cannot be built: sizes must be positive integers with at most ${MAX_LAYER_WEIGHTS} weights per layer.`,
     );
     this.activation = options.activation ?? "linear";
     const init = options.init ?? "glorot";

@@ -13,9 +13,17 @@ import "../native/wasmKernels";
 export class Embedding {
   readonly table: tf.Variable<tf.Rank.R2>;
 
-  constructor(readonly name: string, readonly vocabularySize: number, readonly dimension: number, rng: Rng) {
-    check(Number.isInteger(vocabularySize) && vocabularySize > 0 && Number.isInteger(dimension) && dimension > 0, name,
-      () => `an embedding needs a positive integer vocabulary size and dimension, got ${vocabularySize} × ${dimension}.`);
+  constructor(
+    readonly name: string,
+    readonly vocabularySize: number,
+    readonly dimension: number,
+    rng: Rng,
+  ) {
+    check(
+      Number.isInteger(vocabularySize) && vocabularySize > 0 && Number.isInteger(dimension) && dimension > 0,
+      name,
+      () => `an embedding needs a positive integer vocabulary size and dimension, got ${vocabularySize} × ${dimension}.`,
+    );
     const w = new Float32Array(vocabularySize * dimension);
     for (let i = 0; i < w.length; i++) w[i] = (2 * rng.uniform() - 1) * 0.05;
     this.table = ownedVariable(tf.tensor2d(w, [vocabularySize, dimension]));

@@ -51,7 +51,11 @@ export class PositionwiseDense implements Block {
     this.positions = options.positions ?? 1;
     checkPositiveInteger(where, "positions", this.positions);
     this.offset = options.offset ?? 0;
-    check(Number.isInteger(this.offset) && this.offset >= 0, where, () => `option 'offset' must be a non-negative integer, got ${options.offset}.`);
+    check(
+      Number.isInteger(this.offset) && this.offset >= 0,
+      where,
+      () => `option 'offset' must be a non-negative integer, got ${options.offset}.`,
+    );
     this.name = options.name ?? "positionwise";
     this.width = options.width;
     this.inputSize = this.offset + this.positions * this.width;
@@ -66,8 +70,12 @@ export class PositionwiseDense implements Block {
   }
 
   apply(z: tf.Tensor2D): tf.Tensor2D {
-    check(z.shape[1] !== undefined && z.shape[1] >= this.inputSize, this.name,
-      () => `expects at least ${this.inputSize} columns (offset ${this.offset} + ${this.positions} × ${this.width}), got shape [${z.shape}].`);
+    check(
+      z.shape[1] !== undefined && z.shape[1] >= this.inputSize,
+      this.name,
+      () =>
+        `expects at least ${this.inputSize} columns (offset ${this.offset} + ${this.positions} × ${this.width}), got shape [${z.shape}].`,
+    );
     return tf.tidy(() => {
       const part = tf.slice(z, [0, this.offset], [-1, this.positions * this.width]);
       let h = tf.reshape(part, [-1, this.width]) as tf.Tensor2D;

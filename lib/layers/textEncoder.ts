@@ -59,7 +59,18 @@ export class TextCnnEncoder implements Block {
 
   constructor(options: TextEncoderOptions) {
     const where = "textEncoder";
-    checkKnownOptions(where, options, ["sequenceLength", "vocabularySize", "embeddingSize", "channels", "kernelSize", "causal", "output", "activation", "seed", "name"]);
+    checkKnownOptions(where, options, [
+      "sequenceLength",
+      "vocabularySize",
+      "embeddingSize",
+      "channels",
+      "kernelSize",
+      "causal",
+      "output",
+      "activation",
+      "seed",
+      "name",
+    ]);
     recordBlockSpec(this, "textEncoder", options);
     checkPositiveInteger(where, "sequenceLength", options.sequenceLength);
     checkPositiveInteger(where, "vocabularySize", options.vocabularySize);
@@ -69,7 +80,11 @@ export class TextCnnEncoder implements Block {
     checkPositiveInteger(where, "kernelSize", this.kernelSize);
     this.causal = options.causal ?? false;
     this.output = options.output ?? "pooled";
-    check(["pooled", "tokens", "both"].includes(this.output), where, () => `option 'output' must be "pooled", "tokens" or "both", got ${JSON.stringify(this.output)}.`);
+    check(
+      ["pooled", "tokens", "both"].includes(this.output),
+      where,
+      () => `option 'output' must be "pooled", "tokens" or "both", got ${JSON.stringify(this.output)}.`,
+    );
     this.activation = options.activation ?? "relu";
     checkActivation(where, this.activation);
     const rng = new Rng(options.seed ?? 0);
@@ -105,7 +120,12 @@ export class TextCnnEncoder implements Block {
         let input = h;
         let padding: "same" | "valid" = "same";
         if (this.causal && k > 1) {
-          input = tf.pad(h, [[0, 0], [0, 0], [k - 1, 0], [0, 0]]);
+          input = tf.pad(h, [
+            [0, 0],
+            [0, 0],
+            [k - 1, 0],
+            [0, 0],
+          ]);
           padding = "valid";
         }
         const conv = tf.add(tf.conv2d(input, filter, 1, padding), this.biases[i]) as tf.Tensor4D;

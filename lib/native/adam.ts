@@ -45,11 +45,19 @@ export interface AdamStepConstants {
 export function adamStepConstants(step: number, learningRate: number, beta1: number, beta2: number): AdamStepConstants {
   const biasCorrection1 = 1 - Math.pow(beta1, step);
   const biasCorrection2 = 1 - Math.pow(beta2, step);
-  return { biasCorrection1, biasCorrection2, negStepSize: -learningRate / biasCorrection1, sqrtBiasCorrection2: Math.sqrt(biasCorrection2) };
+  return {
+    biasCorrection1,
+    biasCorrection2,
+    negStepSize: -learningRate / biasCorrection1,
+    sqrtBiasCorrection2: Math.sqrt(biasCorrection2),
+  };
 }
 
 /** The step's constants as float32 scalar tensors, shared by every variable's tfjs-op update. */
-type OpScalars = Record<"beta1" | "beta2" | "oneMinusBeta1" | "oneMinusBeta2" | "sqrtBiasCorrection2" | "epsilon" | "negStepSize", tf.Scalar>;
+type OpScalars = Record<
+  "beta1" | "beta2" | "oneMinusBeta1" | "oneMinusBeta2" | "sqrtBiasCorrection2" | "epsilon" | "negStepSize",
+  tf.Scalar
+>;
 
 interface AdamInternals {
   accumulatedFirstMoment: Slot[];
@@ -119,17 +127,51 @@ export class FusedAdamOptimizer extends tf.AdamOptimizer {
   private opScalars(c: AdamStepConstants): OpScalars {
     const { beta1, beta2, epsilon } = this.internals();
     const s = (x: number) => tf.scalar(x, "float32");
-    return { beta1: s(beta1), beta2: s(beta2), oneMinusBeta1: s(1 - beta1), oneMinusBeta2: s(1 - beta2), sqrtBiasCorrection2: s(c.sqrtBiasCorrection2), epsilon: s(epsilon), negStepSize: s(c.negStepSize) };
+    return {
+      beta1: s(beta1),
+      beta2: s(beta2),
+      oneMinusBeta1: s(1 - beta1),
+      oneMinusBeta2: s(1 - beta2),
+      sqrtBiasCorrection2: s(c.sqrtBiasCorrection2),
+      epsilon: s(epsilon),
+      negStepSize: s(c.negStepSize),
+    };
   }
 
   /** One native in-place update; false when a view cannot be taken (shared memory, other backend). */
-  private updateNative(addon: NativeAddon, backendName: string, value: tf.Variable, g: tf.Tensor, m: tf.Variable, v: tf.Variable, c: AdamStepConstants): boolean {
+  private updateNative(
+    addon: NativeAddon,
+    backendName: string,
+    value: tf.Variable,
+    g: tf.Tensor,
+    m: tf.Variable,
+    v: tf.Variable,
+    c: AdamStepConstants,
+  ): boolean {
     const self = this.internals();
     const backend = tf.backend() as unknown as HeapBackend;
     // Views are taken last: nothing may allocate (and so move the wasm heap) before the call.
-    const views = [exclusiveView(backendName, backend, value), readView(backendName, backend, g), exclusiveView(backendName, backend, m), exclusiveView(backendName, backend, v)];
+    const views = [
+      exclusiveView(backendName, backend, value),
+      readView(backendName, backend, g),
+      exclusiveView(backendName, backend, m),
+      exclusiveView(backendName, backend, v),
+    ];
     if (views.some((view) => view === undefined) || views[0]!.length !== views[1]!.length) return false;
-    addon.adam(views[0]!, views[1]!, views[2]!, views[3]!, self.beta1, self.beta2, 1 - self.beta1, 1 - self.beta2, c.biasCorrection1, c.biasCorrection2, self.epsilon, -self.learningRate);
+    addon.adam(
+      views[0]!,
+      views[1]!,
+      views[2]!,
+      views[3]!,
+      self.beta1,
+      self.beta2,
+      1 - self.beta1,
+      1 - self.beta2,
+      c.biasCorrection1,
+      c.biasCorrection2,
+      self.epsilon,
+      -self.learningRate,
+    );
     return true;
   }
 
@@ -149,10 +191,16 @@ export class FusedAdamOptimizer extends tf.AdamOptimizer {
   slotsAt(index: number, variable: tf.Variable): { m: tf.Variable; v: tf.Variable } {
     const self = this.internals();
     if (self.accumulatedFirstMoment[index] == null) {
-      self.accumulatedFirstMoment[index] = { originalName: `${variable.name}/m`, variable: tf.tidy(() => tf.zerosLike(variable).variable(false)) };
+      self.accumulatedFirstMoment[index] = {
+        originalName: `${variable.name}/m`,
+        variable: tf.tidy(() => tf.zerosLike(variable).variable(false)),
+      };
     }
     if (self.accumulatedSecondMoment[index] == null) {
-      self.accumulatedSecondMoment[index] = { originalName: `${variable.name}/v`, variable: tf.tidy(() => tf.zerosLike(variable).variable(false)) };
+      self.accumulatedSecondMoment[index] = {
+        originalName: `${variable.name}/v`,
+        variable: tf.tidy(() => tf.zerosLike(variable).variable(false)),
+      };
     }
     return { m: self.accumulatedFirstMoment[index].variable, v: self.accumulatedSecondMoment[index].variable };
   }

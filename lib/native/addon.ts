@@ -110,7 +110,14 @@ export function loadNative(): { addon?: NativeAddon; status: NativeStatus } {
   try {
     const addon = require(path) as NativeAddon;
     const info = addon.info();
-    cached = { addon, status: { available: true, reason: `${info.blas.split(" ").slice(0, 2).join(" ")}, ${info.threads} thread${info.threads === 1 ? "" : "s"}`, path } };
+    cached = {
+      addon,
+      status: {
+        available: true,
+        reason: `${info.blas.split(" ").slice(0, 2).join(" ")}, ${info.threads} thread${info.threads === 1 ? "" : "s"}`,
+        path,
+      },
+    };
   } catch (e) {
     cached = { status: { available: false, reason: `the native addon failed to load: ${(e as Error).message.split("\n")[0]}`, path } };
   }

@@ -16,8 +16,11 @@ import * as tf from "@tensorflow/tfjs";
 import type { CpuBackendLike, TensorInfo, WasmBackendLike } from "./views";
 import { NativeAddon } from "./addon";
 
-export type KernelFunc = (args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }) => tf.TensorInfo | tf.TensorInfo[];
-
+export type KernelFunc = (args: {
+  inputs: tf.NamedTensorInfoMap;
+  backend: unknown;
+  attrs?: tf.NamedAttrMap;
+}) => tf.TensorInfo | tf.TensorInfo[];
 
 /** How many times each native kernel ran rather than deferring (for tests; counting costs nothing). */
 export const nativeKernelRuns: Record<string, number> = {};
@@ -26,18 +29,30 @@ export const nativeKernelRuns: Record<string, number> = {};
  * Runs `compute` on float32 views of `inputs` into a fresh output of `outShape`, on either backend.
  * On wasm the output is allocated first: allocation may grow the heap and detach earlier views.
  */
-export function runFloat(kernelName: string, backendName: "wasm" | "cpu", backend: unknown, inputs: TensorInfo[], outShape: number[],
-  compute: (views: Float32Array[], out: Float32Array) => void): tf.TensorInfo {
+export function runFloat(
+  kernelName: string,
+  backendName: "wasm" | "cpu",
+  backend: unknown,
+  inputs: TensorInfo[],
+  outShape: number[],
+  compute: (views: Float32Array[], out: Float32Array) => void,
+): tf.TensorInfo {
   nativeKernelRuns[kernelName] = (nativeKernelRuns[kernelName] ?? 0) + 1;
   if (backendName === "wasm") {
     const wasm = backend as WasmBackendLike;
     const out = wasm.makeOutput(outShape, "float32");
-    compute(inputs.map((t) => wasm.typedArrayFromHeap(t)), wasm.typedArrayFromHeap(out));
+    compute(
+      inputs.map((t) => wasm.typedArrayFromHeap(t)),
+      wasm.typedArrayFromHeap(out),
+    );
     return out as unknown as tf.TensorInfo;
   }
   const cpu = backend as CpuBackendLike;
   const values = new Float32Array(outShape.reduce((a, b) => a * b, 1));
-  compute(inputs.map((t) => cpu.data.get(t.dataId).values), values);
+  compute(
+    inputs.map((t) => cpu.data.get(t.dataId).values),
+    values,
+  );
   return cpu.makeTensorInfo(outShape, "float32", values) as unknown as tf.TensorInfo;
 }
 
@@ -50,26 +65,72 @@ type Pad = Parameters<typeof tf.backend_util.computeConv2DInfo>[4];
 type Rounding = Parameters<typeof tf.backend_util.computeConv2DInfo>[5];
 
 function convGeometry(c: Conv2DInfo): number[] {
-  return [c.batchSize, c.inHeight, c.inWidth, c.inChannels, c.outHeight, c.outWidth, c.outChannels, c.filterHeight, c.filterWidth,
-    c.strideHeight, c.strideWidth, c.dilationHeight, c.dilationWidth, c.padInfo.top, c.padInfo.left];
+  return [
+    c.batchSize,
+    c.inHeight,
+    c.inWidth,
+    c.inChannels,
+    c.outHeight,
+    c.outWidth,
+    c.outChannels,
+    c.filterHeight,
+    c.filterWidth,
+    c.strideHeight,
+    c.strideWidth,
+    c.dilationHeight,
+    c.dilationWidth,
+    c.padInfo.top,
+    c.padInfo.left,
+  ];
 }
 
-function convInfo(xShape: number[], filterShape: number[], attrs: tf.NamedAttrMap | undefined, dilations: number | [number, number]): Conv2DInfo | undefined {
-  const info = tf.backend_util.computeConv2DInfo(xShape as [number, number, number, number], filterShape as [number, number, number, number],
-    attrs?.strides as [number, number], dilations, attrs?.pad as Pad, attrs?.dimRoundingMode as Rounding, false, "channelsLast");
+function convInfo(
+  xShape: number[],
+  filterShape: number[],
+  attrs: tf.NamedAttrMap | undefined,
+  dilations: number | [number, number],
+): Conv2DInfo | undefined {
+  const info = tf.backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    attrs?.strides as [number, number],
+    dilations,
+    attrs?.pad as Pad,
+    attrs?.dimRoundingMode as Rounding,
+    false,
+    "channelsLast",
+  );
   // Negative pads (possible only with odd explicit pads) or an empty output: tfjs's own kernel.
   if (info.padInfo.top < 0 || info.padInfo.left < 0 || info.outHeight <= 0 || info.outWidth <= 0) return undefined;
   return info;
 }
 
 function poolGeometry(c: Conv2DInfo): number[] {
-  return [c.batchSize, c.inHeight, c.inWidth, c.inChannels, c.outHeight, c.outWidth, c.filterHeight, c.filterWidth, c.strideHeight,
-    c.strideWidth, c.padInfo.top, c.padInfo.left];
+  return [
+    c.batchSize,
+    c.inHeight,
+    c.inWidth,
+    c.inChannels,
+    c.outHeight,
+    c.outWidth,
+    c.filterHeight,
+    c.filterWidth,
+    c.strideHeight,
+    c.strideWidth,
+    c.padInfo.top,
+    c.padInfo.left,
+  ];
 }
 
 function poolInfo(xShape: number[], attrs: tf.NamedAttrMap | undefined): Conv2DInfo | undefined {
-  const info = tf.backend_util.computePool2DInfo(xShape as [number, number, number, number], attrs?.filterSize as [number, number],
-    attrs?.strides as [number, number], 1, attrs?.pad as Pad, attrs?.dimRoundingMode as Rounding);
+  const info = tf.backend_util.computePool2DInfo(
+    xShape as [number, number, number, number],
+    attrs?.filterSize as [number, number],
+    attrs?.strides as [number, number],
+    1,
+    attrs?.pad as Pad,
+    attrs?.dimRoundingMode as Rounding,
+  );
   if (info.padInfo.top < 0 || info.padInfo.left < 0 || info.outHeight <= 0 || info.outWidth <= 0) return undefined;
   return info;
 }
@@ -83,7 +144,9 @@ export function convPoolKernels(backendName: "wasm" | "cpu", addon: NativeAddon)
       if (!isFloat(x, filter) || !isNhwc(args.attrs)) return fallback(args);
       const info = convInfo(x.shape, filter.shape, args.attrs, (args.attrs?.dilations as number | [number, number] | undefined) ?? 1);
       if (!info) return fallback(args);
-      return runFloat("Conv2D", backendName, args.backend, [x, filter], info.outShape, ([xv, fv], out) => addon.conv2d(0, xv, fv, out, convGeometry(info)));
+      return runFloat("Conv2D", backendName, args.backend, [x, filter], info.outShape, ([xv, fv], out) =>
+        addon.conv2d(0, xv, fv, out, convGeometry(info)),
+      );
     },
     Conv2DBackpropInput: (fallback) => (args) => {
       const dy = args.inputs.dy as unknown as TensorInfo;
@@ -92,7 +155,9 @@ export function convPoolKernels(backendName: "wasm" | "cpu", addon: NativeAddon)
       if (!isFloat(dy, filter) || !isNhwc(args.attrs) || inputShape.some((d) => d <= 0)) return fallback(args);
       const info = convInfo(inputShape, filter.shape, args.attrs, 1);
       if (!info || info.outShape.join() !== dy.shape.join()) return fallback(args);
-      return runFloat("Conv2DBackpropInput", backendName, args.backend, [dy, filter], [...inputShape], ([dv, fv], out) => addon.conv2d(1, dv, fv, out, convGeometry(info)));
+      return runFloat("Conv2DBackpropInput", backendName, args.backend, [dy, filter], [...inputShape], ([dv, fv], out) =>
+        addon.conv2d(1, dv, fv, out, convGeometry(info)),
+      );
     },
     Conv2DBackpropFilter: (fallback) => (args) => {
       const x = args.inputs.x as unknown as TensorInfo;
@@ -101,33 +166,43 @@ export function convPoolKernels(backendName: "wasm" | "cpu", addon: NativeAddon)
       if (!isFloat(x, dy) || !isNhwc(args.attrs) || filterShape.some((d) => d <= 0)) return fallback(args);
       const info = convInfo(x.shape, filterShape, args.attrs, 1);
       if (!info || info.outShape.join() !== dy.shape.join()) return fallback(args);
-      return runFloat("Conv2DBackpropFilter", backendName, args.backend, [x, dy], [...filterShape], ([xv, dv], out) => addon.conv2d(2, xv, dv, out, convGeometry(info)));
+      return runFloat("Conv2DBackpropFilter", backendName, args.backend, [x, dy], [...filterShape], ([xv, dv], out) =>
+        addon.conv2d(2, xv, dv, out, convGeometry(info)),
+      );
     },
     MaxPool: (fallback) => (args) => {
       const x = args.inputs.x as unknown as TensorInfo;
       const info = isFloat(x) ? poolInfo(x.shape, args.attrs) : undefined;
       if (!info) return fallback(args);
-      return runFloat("MaxPool", backendName, args.backend, [x], info.outShape, ([xv], out) => addon.pool(0, xv, NO_ARRAY, out, poolGeometry(info)));
+      return runFloat("MaxPool", backendName, args.backend, [x], info.outShape, ([xv], out) =>
+        addon.pool(0, xv, NO_ARRAY, out, poolGeometry(info)),
+      );
     },
     AvgPool: (fallback) => (args) => {
       const x = args.inputs.x as unknown as TensorInfo;
       const info = isFloat(x) ? poolInfo(x.shape, args.attrs) : undefined;
       if (!info) return fallback(args);
-      return runFloat("AvgPool", backendName, args.backend, [x], info.outShape, ([xv], out) => addon.pool(1, xv, NO_ARRAY, out, poolGeometry(info)));
+      return runFloat("AvgPool", backendName, args.backend, [x], info.outShape, ([xv], out) =>
+        addon.pool(1, xv, NO_ARRAY, out, poolGeometry(info)),
+      );
     },
     MaxPoolGrad: (fallback) => (args) => {
       const dy = args.inputs.dy as unknown as TensorInfo;
       const x = args.inputs.input as unknown as TensorInfo;
       const info = isFloat(dy, x) ? poolInfo(x.shape, args.attrs) : undefined;
       if (!info || info.outShape.join() !== dy.shape.join()) return fallback(args);
-      return runFloat("MaxPoolGrad", backendName, args.backend, [x, dy], x.shape, ([xv, dv], out) => addon.pool(2, xv, dv, out, poolGeometry(info)));
+      return runFloat("MaxPoolGrad", backendName, args.backend, [x, dy], x.shape, ([xv, dv], out) =>
+        addon.pool(2, xv, dv, out, poolGeometry(info)),
+      );
     },
     AvgPoolGrad: (fallback) => (args) => {
       const dy = args.inputs.dy as unknown as TensorInfo;
       const x = args.inputs.input as unknown as TensorInfo;
       const info = isFloat(dy, x) ? poolInfo(x.shape, args.attrs) : undefined;
       if (!info || info.outShape.join() !== dy.shape.join()) return fallback(args);
-      return runFloat("AvgPoolGrad", backendName, args.backend, [dy], x.shape, ([dv], out) => addon.pool(3, dv, NO_ARRAY, out, poolGeometry(info)));
+      return runFloat("AvgPoolGrad", backendName, args.backend, [dy], x.shape, ([dv], out) =>
+        addon.pool(3, dv, NO_ARRAY, out, poolGeometry(info)),
+      );
     },
   };
 }

@@ -14,7 +14,6 @@ import { loadNative, NativeAddon } from "./addon";
 import { convPoolKernels, KernelFunc } from "./convKernels";
 import { nativeThreads } from "./threads";
 
-
 const SUPPORTED = ["wasm", "cpu"] as const;
 type SupportedBackend = (typeof SUPPORTED)[number];
 
@@ -55,7 +54,17 @@ function plan(a: TensorInfo, b: TensorInfo, transA: boolean, transB: boolean): P
   else return undefined;
   const batch = Math.max(batchA, batchB);
   if (batch * m * n === 0 || k === 0) return undefined;
-  return { transA, transB, batch, m, n, k, strideA: batchA === 1 ? 0 : m * k, strideB: batchB === 1 ? 0 : k * n, outShape: [...outer, m, n] };
+  return {
+    transA,
+    transB,
+    batch,
+    m,
+    n,
+    k,
+    strideA: batchA === 1 ? 0 : m * k,
+    strideB: batchB === 1 ? 0 : k * n,
+    outShape: [...outer, m, n],
+  };
 }
 
 function nativeKernel(backendName: SupportedBackend, addon: NativeAddon, fallback: KernelFunc): KernelFunc {

@@ -49,11 +49,10 @@ export function readView(backendName: string, backend: HeapBackend, t: tf.Tensor
   return values instanceof Float32Array ? values : undefined;
 }
 
-
 /** A read-only view of an int32 tensor's values. */
 export function readInt32View(backendName: string, backend: HeapBackend, t: tf.Tensor): Int32Array | undefined {
   if (t.dtype !== "int32") return undefined;
-  if (backendName === "wasm") return (backend.typedArrayFromHeap!(t) as unknown) as Int32Array;
+  if (backendName === "wasm") return backend.typedArrayFromHeap!(t) as unknown as Int32Array;
   const values = (backend.data?.get(t.dataId) as { values?: unknown } | undefined)?.values;
   return values instanceof Int32Array ? values : undefined;
 }

@@ -52,9 +52,28 @@ function conv2DBackpropFilter({ inputs, backend, attrs }: KernelArgs): tf.Tensor
   const dataFormat = (attrs.dataFormat as string | undefined) ?? "NHWC";
   if (dataFormat !== "NHWC") throw new MtlError("Conv2DBackpropFilter (mtlkit, wasm)", `only NHWC is supported, got ${dataFormat}.`);
   const info = tf.backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number], filterShape, attrs.strides as [number, number], 1,
-    attrs.pad as "same" | "valid" | number, attrs.dimRoundingMode as "floor" | "round" | "ceil" | undefined, false, "channelsLast");
-  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, strideHeight, strideWidth, filterHeight, filterWidth } = info;
+    x.shape as [number, number, number, number],
+    filterShape,
+    attrs.strides as [number, number],
+    1,
+    attrs.pad as "same" | "valid" | number,
+    attrs.dimRoundingMode as "floor" | "round" | "ceil" | undefined,
+    false,
+    "channelsLast",
+  );
+  const {
+    batchSize,
+    inHeight,
+    inWidth,
+    inChannels,
+    outHeight,
+    outWidth,
+    outChannels,
+    strideHeight,
+    strideWidth,
+    filterHeight,
+    filterWidth,
+  } = info;
   const top = info.padInfo.top;
   const left = info.padInfo.left;
   const rows = batchSize * outHeight * outWidth;
@@ -85,7 +104,11 @@ function conv2DBackpropFilter({ inputs, backend, attrs }: KernelArgs): tf.Tensor
   }
   const matMul = tf.getKernel("BatchMatMul", "wasm")!.kernelFunc;
   const dy3: tf.TensorInfo = { dataId: dy.dataId, shape: [1, rows, outChannels], dtype: dy.dtype };
-  const product = matMul({ inputs: { a: patches, b: dy3 }, backend: backend as never, attrs: { transposeA: true, transposeB: false } }) as tf.TensorInfo;
+  const product = matMul({
+    inputs: { a: patches, b: dy3 },
+    backend: backend as never,
+    attrs: { transposeA: true, transposeB: false },
+  }) as tf.TensorInfo;
   backend.disposeData(patches.dataId);
   return { dataId: product.dataId, shape: filterShape, dtype: "float32" };
 }

@@ -22,8 +22,13 @@ interface WasmBackendLike {
 type KernelArgs = { inputs: Record<string, TensorInfo>; backend: WasmBackendLike; attrs: Record<string, unknown> };
 
 /** out = x[begin : begin + size], one contiguous run per index of the axes before the innermost partial one. */
-export function sliceInto(x: ArrayLike<number> & { subarray(a: number, b: number): ArrayLike<number> }, shape: number[], begin: number[], size: number[],
-  out: { set(a: ArrayLike<number>, offset: number): void }): void {
+export function sliceInto(
+  x: ArrayLike<number> & { subarray(a: number, b: number): ArrayLike<number> },
+  shape: number[],
+  begin: number[],
+  size: number[],
+  out: { set(a: ArrayLike<number>, offset: number): void },
+): void {
   const rank = shape.length;
   if (rank === 0) {
     out.set(x.subarray(0, 1), 0);

@@ -45,7 +45,8 @@ function selectVariables(model: MultiTaskModel, set: ParameterSet, biases = true
     const i = model.taskNames.indexOf(set.task);
     if (i < 0) throw new MtlError("regularizer", `task '${set.task}' is not one of the model's tasks (${model.taskNames.join(", ")}).`);
     named = model.taskVariables(i);
-  } else throw new MtlError("regularizer", `option 'on' must be "all", "shared", "tasks", { task } or a function; got ${JSON.stringify(set)}.`);
+  } else
+    throw new MtlError("regularizer", `option 'on' must be "all", "shared", "tasks", { task } or a function; got ${JSON.stringify(set)}.`);
   return named.filter(([n, v]) => biases || !(n.endsWith(".bias") || v.rank === 1)).map(([, v]) => v);
 }
 

@@ -34,7 +34,11 @@ export interface SoftSharingPenaltyOptions {
 const WHERE = "regularizers.softSharing";
 
 function checkLambda(value: unknown, what: string): asserts value is number {
-  check(typeof value === "number" && Number.isFinite(value) && value >= 0, WHERE, () => `${what} must be a finite number ≥ 0, got ${String(value)}.`);
+  check(
+    typeof value === "number" && Number.isFinite(value) && value >= 0,
+    WHERE,
+    () => `${what} must be a finite number ≥ 0, got ${String(value)}.`,
+  );
 }
 
 /**
@@ -45,7 +49,11 @@ export function softSharing(lambda: number | Record<number, number>, options: So
   checkKnownOptions(WHERE, options, ["form", "distance", "biases"]);
   const form = options.form ?? "center";
   const distance = options.distance ?? "l2";
-  check(form === "center" || form === "pairwise", WHERE, () => `option 'form' must be "center" or "pairwise", got ${JSON.stringify(form)}.`);
+  check(
+    form === "center" || form === "pairwise",
+    WHERE,
+    () => `option 'form' must be "center" or "pairwise", got ${JSON.stringify(form)}.`,
+  );
   check(distance === "l2" || distance === "l1", WHERE, () => `option 'distance' must be "l2" or "l1", got ${JSON.stringify(distance)}.`);
   const perLayer = typeof lambda === "object" && lambda !== null;
   if (perLayer) {
@@ -63,11 +71,19 @@ export function softSharing(lambda: number | Record<number, number>, options: So
     }
     if (perLayer) {
       for (const key of Object.keys(lambda)) {
-        check(model.tiedLayers.includes(Number(key)), WHERE, () => `λ is given for layer ${key}, which the model does not tie (tied layers: ${model.tiedLayers.join(", ") || "none"}).`);
+        check(
+          model.tiedLayers.includes(Number(key)),
+          WHERE,
+          () => `λ is given for layer ${key}, which the model does not tie (tied layers: ${model.tiedLayers.join(", ") || "none"}).`,
+        );
       }
     }
-    check(!(form === "pairwise" && model.center === "learned"), WHERE, () =>
-      "the pairwise form does not use the model's learned center θ_s, which would then never train; build the model with center: \"mean\" or use form: \"center\".");
+    check(
+      !(form === "pairwise" && model.center === "learned"),
+      WHERE,
+      () =>
+        'the pairwise form does not use the model\'s learned center θ_s, which would then never train; build the model with center: "mean" or use form: "center".',
+    );
   };
 
   return {

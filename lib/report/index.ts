@@ -185,9 +185,12 @@ export function reading(id: string, values: ReadingValues, markdown: string | ((
     return v;
   });
   const out: Reading = { id, values: JSON.parse(json) as ReadingValues, markdown: text };
-  return withDisplay(out, (r): MimeBundle => ({
-    "text/markdown": r.markdown,
-    "text/plain": r.markdown,
-    [READING_MIME]: { id: r.id, values: r.values },
-  }));
+  return withDisplay(
+    out,
+    (r): MimeBundle => ({
+      "text/markdown": r.markdown,
+      "text/plain": r.markdown,
+      [READING_MIME]: { id: r.id, values: r.values },
+    }),
+  );
 }

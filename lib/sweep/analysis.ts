@@ -42,7 +42,12 @@ export function groups(result: SweepResult, by?: string[]): RunGroup[] {
   const keys = by ?? result.varying;
   if (by) {
     const known = new Set(result.runs.flatMap((r) => Object.keys(r.config)));
-    for (const k of by) check(known.has(k), "sweep groups", () => `option 'by' names '${k}', which is not a setting of this sweep (${[...known].join(", ")}).`);
+    for (const k of by)
+      check(
+        known.has(k),
+        "sweep groups",
+        () => `option 'by' names '${k}', which is not a setting of this sweep (${[...known].join(", ")}).`,
+      );
   }
   const out = new Map<string, RunGroup>();
   for (const run of result.runs) {
@@ -50,10 +55,16 @@ export function groups(result: SweepResult, by?: string[]): RunGroup[] {
     const key = canonicalJson(grouped);
     const group = out.get(key);
     if (!group) {
-      out.set(key, { label: keys.length === 1 ? String(valueText(grouped[keys[0]])) : configLabel(grouped, keys), config: { ...run.config }, records: [], failed: 0 });
+      out.set(key, {
+        label: keys.length === 1 ? String(valueText(grouped[keys[0]])) : configLabel(grouped, keys),
+        config: { ...run.config },
+        records: [],
+        failed: 0,
+      });
     } else {
       // Keep the settings every run of the group shares.
-      for (const k of Object.keys(group.config)) if (canonicalJson(group.config[k]) !== canonicalJson(run.config[k] ?? null)) delete group.config[k];
+      for (const k of Object.keys(group.config))
+        if (canonicalJson(group.config[k]) !== canonicalJson(run.config[k] ?? null)) delete group.config[k];
     }
   }
   for (const r of result.records) {
@@ -75,8 +86,10 @@ export function metricTableOf(record: RunRecord, where = "sweep"): MetricTable {
   const table: MetricTable = {};
   for (const [k, v] of Object.entries(record.metrics ?? {})) {
     if (typeof v === "number") {
-      throw new MtlError(where,
-        `run ${record.label} returned flat metrics ('${k}' is a number); comparisons across tasks need a metric table per run: return mtl.evaluation.evaluate(...) or { task: { metric: value } }.`);
+      throw new MtlError(
+        where,
+        `run ${record.label} returned flat metrics ('${k}' is a number); comparisons across tasks need a metric table per run: return mtl.evaluation.evaluate(...) or { task: { metric: value } }.`,
+      );
     }
     table[k] = v;
   }
@@ -85,7 +98,11 @@ export function metricTableOf(record: RunRecord, where = "sweep"): MetricTable {
 
 /** Per group label, the metric tables of its runs (one per seed), e.g. for `mtl.viz.metricBars`. */
 export function metricTables(result: SweepResult, by?: string[]): Record<string, MetricTable[]> {
-  return Object.fromEntries(groups(result, by).filter((g) => g.records.length > 0).map((g) => [g.label, g.records.map((r) => metricTableOf(r))]));
+  return Object.fromEntries(
+    groups(result, by)
+      .filter((g) => g.records.length > 0)
+      .map((g) => [g.label, g.records.map((r) => metricTableOf(r))]),
+  );
 }
 
 /** Which group is the baseline: its label, or the settings it has, e.g. `{ method: "single-task" }`. */
@@ -114,12 +131,26 @@ const OPTIONS = ["baseline", "by", "metrics", "tasks", "higherIsBetter", "level"
 
 function pick(where: string, all: RunGroup[], selector: GroupSelector): RunGroup {
   const matches = all.filter((g) =>
-    typeof selector === "string" ? g.label === selector : Object.entries(selector).every(([k, v]) => canonicalJson(g.config[k] ?? null) === canonicalJson(v)),
+    typeof selector === "string"
+      ? g.label === selector
+      : Object.entries(selector).every(([k, v]) => canonicalJson(g.config[k] ?? null) === canonicalJson(v)),
   );
   const shown = typeof selector === "string" ? `'${selector}'` : JSON.stringify(selector);
-  check(matches.length > 0, where, () => `option 'baseline' ${shown} matches no group; the groups are ${all.map((g) => `'${g.label}'`).join(", ")}.`);
-  check(matches.length === 1, where, () => `option 'baseline' ${shown} matches ${matches.length} groups (${matches.map((g) => `'${g.label}'`).join(", ")}); name one.`);
-  check(matches[0].records.length > 0, where, () => `the baseline '${matches[0].label}' has no finished run (${matches[0].failed} failed).`);
+  check(
+    matches.length > 0,
+    where,
+    () => `option 'baseline' ${shown} matches no group; the groups are ${all.map((g) => `'${g.label}'`).join(", ")}.`,
+  );
+  check(
+    matches.length === 1,
+    where,
+    () => `option 'baseline' ${shown} matches ${matches.length} groups (${matches.map((g) => `'${g.label}'`).join(", ")}); name one.`,
+  );
+  check(
+    matches[0].records.length > 0,
+    where,
+    () => `the baseline '${matches[0].label}' has no finished run (${matches[0].failed} failed).`,
+  );
   return matches[0];
 }
 
@@ -127,9 +158,13 @@ function directionsFor(where: string, all: RunGroup[], options: SweepComparisonO
   if (options.higherIsBetter) return { higherIsBetter: options.higherIsBetter };
   if (options.tasks) return { tasks: options.tasks };
   const merged: Directions = {};
-  for (const g of all) for (const r of g.records) for (const [t, d] of Object.entries(r.directions ?? {})) merged[t] = { ...d, ...(merged[t] ?? {}) };
+  for (const g of all)
+    for (const r of g.records) for (const [t, d] of Object.entries(r.directions ?? {})) merged[t] = { ...d, ...(merged[t] ?? {}) };
   if (Object.keys(merged).length === 0) {
-    throw new MtlError(where, "cannot tell which metrics are better higher or lower: the runs returned plain metric tables; pass option 'tasks' or 'higherIsBetter' (or return mtl.evaluation.evaluate(...) from the run function).");
+    throw new MtlError(
+      where,
+      "cannot tell which metrics are better higher or lower: the runs returned plain metric tables; pass option 'tasks' or 'higherIsBetter' (or return mtl.evaluation.evaluate(...) from the run function).",
+    );
   }
   return { higherIsBetter: merged };
 }
@@ -175,7 +210,11 @@ export function deltaM(result: SweepResult, options: SweepComparisonOptions): Sw
   const rows: SweepDeltaMRow[] = [];
   for (const g of all) {
     if (g === base || g.records.length === 0) continue;
-    const detail = deltaMOverSeeds(g.records.map((r) => metricTableOf(r, where)), baseTables, { ...dirs, metrics: options.metrics, level });
+    const detail = deltaMOverSeeds(
+      g.records.map((r) => metricTableOf(r, where)),
+      baseTables,
+      { ...dirs, metrics: options.metrics, level },
+    );
     rows.push({ label: g.label, config: g.config, summary: detail.summary, perTask: detail.perTask, failed: g.failed, detail });
   }
   const out: SweepDeltaM = {
@@ -184,15 +223,17 @@ export function deltaM(result: SweepResult, options: SweepComparisonOptions): Sw
     rows,
     summaries: () => Object.fromEntries(rows.map((r) => [r.label, r.summary])),
     toDataFrame: () =>
-      toFrame(rows.map((r) => ({
-        label: r.label,
-        deltaM: r.summary.mean,
-        std: r.summary.std,
-        low: r.summary.interval?.low ?? NaN,
-        high: r.summary.interval?.high ?? NaN,
-        n: r.summary.n,
-        ...Object.fromEntries(Object.entries(r.perTask).map(([t, s]) => [t, s.mean])),
-      }))),
+      toFrame(
+        rows.map((r) => ({
+          label: r.label,
+          deltaM: r.summary.mean,
+          std: r.summary.std,
+          low: r.summary.interval?.low ?? NaN,
+          high: r.summary.interval?.high ?? NaN,
+          n: r.summary.n,
+          ...Object.fromEntries(Object.entries(r.perTask).map(([t, s]) => [t, s.mean])),
+        })),
+      ),
   };
   return withDisplay(out, deltaMBundle);
 }
@@ -208,13 +249,15 @@ function deltaMBundle(d: SweepDeltaM): MimeBundle {
     `${r.summary.n}${r.failed ? ` (+${r.failed} failed)` : ""}`,
     ...tasks.map((t) => `${signed(r.perTask[t].mean)} %`),
   ]);
-  return tablesBundle([{
-    title: `Δm% against '${d.baseline}' (${pct} % Student-t interval over seeds)`,
-    headers: ["configuration", "Δm", `${pct} % interval`, "std", "seeds", ...tasks],
-    rows,
-    numeric: [false, true, true, true, true, ...tasks.map(() => true)],
-    notes: ["Δm > 0: better than the baseline on average over tasks and metrics."],
-  }]);
+  return tablesBundle([
+    {
+      title: `Δm% against '${d.baseline}' (${pct} % Student-t interval over seeds)`,
+      headers: ["configuration", "Δm", `${pct} % interval`, "std", "seeds", ...tasks],
+      rows,
+      numeric: [false, true, true, true, true, ...tasks.map(() => true)],
+      notes: ["Δm > 0: better than the baseline on average over tasks and metrics."],
+    },
+  ]);
 }
 
 /**
@@ -243,7 +286,11 @@ export function negativeTransfer(result: SweepResult, options: SweepComparisonOp
   const reports: Record<string, NegativeTransferReport> = {};
   for (const g of all) {
     if (g === base || g.records.length === 0) continue;
-    reports[g.label] = transferReport(g.records.map((r) => metricTableOf(r, where)), baseTables, { ...dirs, metrics: options.metrics, level: options.level, margin: options.margin });
+    reports[g.label] = transferReport(
+      g.records.map((r) => metricTableOf(r, where)),
+      baseTables,
+      { ...dirs, metrics: options.metrics, level: options.level, margin: options.margin },
+    );
   }
   const rows = Object.entries(reports).flatMap(([label, rep]) => rep.rows.map((row) => ({ label, ...row })));
   const out: SweepTransfer = {
@@ -251,10 +298,19 @@ export function negativeTransfer(result: SweepResult, options: SweepComparisonOp
     reports,
     rows,
     toDataFrame: () =>
-      toFrame(rows.map((r) => ({
-        label: r.label, task: r.task, metric: r.metric, multiTask: r.multiTask.mean, baseline: r.singleTask.mean,
-        difference: r.difference, low: r.interval?.low ?? NaN, high: r.interval?.high ?? NaN, verdict: r.verdict,
-      }))),
+      toFrame(
+        rows.map((r) => ({
+          label: r.label,
+          task: r.task,
+          metric: r.metric,
+          multiTask: r.multiTask.mean,
+          baseline: r.singleTask.mean,
+          difference: r.difference,
+          low: r.interval?.low ?? NaN,
+          high: r.interval?.high ?? NaN,
+          verdict: r.verdict,
+        })),
+      ),
   };
   return withDisplay(out, transferBundle);
 }
@@ -270,11 +326,13 @@ function transferBundle(t: SweepTransfer): MimeBundle {
     r.interval ? `[${signed(r.interval.low)}, ${signed(r.interval.high)}]` : "–",
     r.verdict,
   ]);
-  return tablesBundle([{
-    title: `Against '${t.baseline}', task by task`,
-    headers: ["configuration", "task", "metric", "its runs", "baseline", "difference", "interval", "verdict"],
-    rows,
-    numeric: [false, false, false, true, true, true, true, false],
-    notes: ["difference > 0: the configuration is better; a verdict needs the whole interval beyond ±margin, else inconclusive."],
-  }]);
+  return tablesBundle([
+    {
+      title: `Against '${t.baseline}', task by task`,
+      headers: ["configuration", "task", "metric", "its runs", "baseline", "difference", "interval", "verdict"],
+      rows,
+      numeric: [false, false, false, true, true, true, true, false],
+      notes: ["difference > 0: the configuration is better; a verdict needs the whole interval beyond ±margin, else inconclusive."],
+    },
+  ]);
 }

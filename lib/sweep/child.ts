@@ -66,7 +66,12 @@ function mtlkitPathFor(modulePath: string): string {
   }
 }
 
-async function load(modulePath: string, exportName: string, backendOptions: import("../backend").UseBackendOptions, checkOnly: boolean): Promise<Loaded | LoadFailure> {
+async function load(
+  modulePath: string,
+  exportName: string,
+  backendOptions: import("../backend").UseBackendOptions,
+  checkOnly: boolean,
+): Promise<Loaded | LoadFailure> {
   if (!existsSync(modulePath)) return failure("missing", `the module ${modulePath} does not exist on this machine`);
   let mod: Record<string, unknown>;
   try {
@@ -79,9 +84,11 @@ async function load(modulePath: string, exportName: string, backendOptions: impo
   const fn = pick(exportName);
   if (fn === undefined) {
     const names = Object.keys(mod).filter((k) => k !== "__esModule");
-    return failure("not exported",
+    return failure(
+      "not exported",
       `the module ${modulePath} does not export '${exportName}' (it exports ${names.length ? names.map((n) => `'${n}'`).join(", ") : "nothing"}); ` +
-        `export the run function, e.g. \`export async function ${exportName}(config, context) { … }\` or \`exports.${exportName} = …\`.`);
+        `export the run function, e.g. \`export async function ${exportName}(config, context) { … }\` or \`exports.${exportName} = …\`.`,
+    );
   }
   if (typeof fn !== "function") return failure("not a function", `'${exportName}' of ${modulePath} is ${typeof fn}, not a function.`);
   const trainerOptions = pick("trainerOptions");
@@ -99,15 +106,27 @@ async function load(modulePath: string, exportName: string, backendOptions: impo
   } catch (e) {
     return failure("backend", `no backend for this worker: ${(e as Error).message}`);
   }
-  return { run: fn as RunFunction, trainerOptions: typeof trainerOptions === "function" ? (trainerOptions as RunFunction) : undefined, mtl, ...info };
+  return {
+    run: fn as RunFunction,
+    trainerOptions: typeof trainerOptions === "function" ? (trainerOptions as RunFunction) : undefined,
+    mtl,
+    ...info,
+  };
 }
 
 function context(l: Loaded, order: RunOrder) {
-  return { seed: order.seed, runId: order.id, label: order.label, backend: l.backend, worker: `${require("node:os").hostname()}:${process.pid}` };
+  return {
+    seed: order.seed,
+    runId: order.id,
+    label: order.label,
+    backend: l.backend,
+    worker: `${require("node:os").hostname()}:${process.pid}`,
+  };
 }
 
 function messageOf(e: unknown): string {
-  if (e instanceof Error) return e.name && !e.message.startsWith(e.name) && e.name !== "Error" && e.name !== "MtlError" ? `${e.name}: ${e.message}` : e.message;
+  if (e instanceof Error)
+    return e.name && !e.message.startsWith(e.name) && e.name !== "Error" && e.name !== "MtlError" ? `${e.name}: ${e.message}` : e.message;
   return String(e);
 }
 
@@ -119,7 +138,8 @@ async function validate(l: Loaded, runs: RunOrder[]): Promise<Array<{ id: string
   const failures: Array<{ id: string; message: string }> = [];
   if (!l.trainerOptions) return failures;
   // The check of the mtlkit copy the module trains with (its classes are the ones instanceof sees).
-  const checkOptions = l.mtl.sweep?.checkTrainerOptions ?? (require("./trainerCheck") as typeof import("./trainerCheck")).checkTrainerOptions;
+  const checkOptions =
+    l.mtl.sweep?.checkTrainerOptions ?? (require("./trainerCheck") as typeof import("./trainerCheck")).checkTrainerOptions;
   for (const order of runs) {
     // One set of options, or one per model for a run that trains several (e.g. single-task baselines).
     let all: Array<{ model?: { dispose?: () => void } }> = [];
@@ -130,7 +150,10 @@ async function validate(l: Loaded, runs: RunOrder[]): Promise<Array<{ id: string
         try {
           checkOptions(o as never);
         } catch (e) {
-          failures.push({ id: order.id, message: all.length === 1 ? messageOf(e) : `Trainer options ${i + 1} of ${all.length}: ${messageOf(e)}` });
+          failures.push({
+            id: order.id,
+            message: all.length === 1 ? messageOf(e) : `Trainer options ${i + 1} of ${all.length}: ${messageOf(e)}`,
+          });
           break;
         }
       }
@@ -181,7 +204,12 @@ async function handle(message: ToChild): Promise<void> {
       send({ type: "loaded", backend: loaded.backend, device: loaded.device, validates: loaded.trainerOptions !== undefined });
     }
   } else if (message.type === "validate") {
-    send({ type: "validated", failures: loaded ? await validate(loaded, message.runs) : message.runs.map((r) => ({ id: r.id, message: "the worker has no run function loaded" })) });
+    send({
+      type: "validated",
+      failures: loaded
+        ? await validate(loaded, message.runs)
+        : message.runs.map((r) => ({ id: r.id, message: "the worker has no run function loaded" })),
+    });
   } else if (message.type === "run") {
     if (!loaded) send({ type: "failed", id: message.run.id, message: "the worker has no run function loaded", seconds: 0, cpuSeconds: 0 });
     else await runOne(loaded, message.run);

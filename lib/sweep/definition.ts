@@ -97,19 +97,28 @@ const OPTIONS = ["run", "grid", "configs", "seeds", "timeLimitSeconds", "memoryM
 
 /** Checks a sweep definition and expands it into runs; every problem is an MtlError naming the option. */
 export function define(definition: SweepDefinition, options: DefineOptions = {}): Sweep {
-  check(definition !== null && typeof definition === "object" && !Array.isArray(definition), WHERE,
-    () => "expected an object { run, grid | configs, seeds }.");
+  check(
+    definition !== null && typeof definition === "object" && !Array.isArray(definition),
+    WHERE,
+    () => "expected an object { run, grid | configs, seeds }.",
+  );
   checkKnownOptions(WHERE, definition, OPTIONS);
   const root = resolve(options.root ?? process.cwd());
   const { modulePath, exportName } = resolveRunRef(definition.run, root);
   const configs = resolveConfigs(definition);
   const seeds = resolveSeeds(definition.seeds);
   const timeLimitSeconds = definition.timeLimitSeconds;
-  check(timeLimitSeconds === undefined || (typeof timeLimitSeconds === "number" && Number.isFinite(timeLimitSeconds) && timeLimitSeconds > 0), WHERE,
-    () => `option 'timeLimitSeconds' must be a positive number of seconds, got ${String(timeLimitSeconds)}.`);
+  check(
+    timeLimitSeconds === undefined || (typeof timeLimitSeconds === "number" && Number.isFinite(timeLimitSeconds) && timeLimitSeconds > 0),
+    WHERE,
+    () => `option 'timeLimitSeconds' must be a positive number of seconds, got ${String(timeLimitSeconds)}.`,
+  );
   const memoryMb = definition.memoryMb;
-  check(memoryMb === undefined || (Number.isInteger(memoryMb) && memoryMb >= 64), WHERE,
-    () => `option 'memoryMb' must be a whole number of MiB, at least 64, got ${String(memoryMb)}.`);
+  check(
+    memoryMb === undefined || (Number.isInteger(memoryMb) && memoryMb >= 64),
+    WHERE,
+    () => `option 'memoryMb' must be a whole number of MiB, at least 64, got ${String(memoryMb)}.`,
+  );
   const varying = varyingKeys(configs);
   const runs: RunSpec[] = [];
   for (const config of configs) {
@@ -123,7 +132,19 @@ export function define(definition: SweepDefinition, options: DefineOptions = {})
     configs: [...configs].sort((a, b) => (canonicalJson(a) < canonicalJson(b) ? -1 : 1)),
     seeds: [...seeds].sort((a, b) => a - b),
   };
-  return { modulePath, exportName, root, configs, seeds, runs, varying, identity: shortHash(canonicalJson(description), 32), description, timeLimitSeconds, memoryMb };
+  return {
+    modulePath,
+    exportName,
+    root,
+    configs,
+    seeds,
+    runs,
+    varying,
+    identity: shortHash(canonicalJson(description), 32),
+    description,
+    timeLimitSeconds,
+    memoryMb,
+  };
 }
 
 /** The id of the run of `config` with `seed`: a hash of both, the same in every process and on every machine. */
@@ -152,18 +173,28 @@ function resolveRunRef(value: unknown, root: string): { modulePath: string; expo
     const hash = value.lastIndexOf("#");
     ref = hash > 0 ? { module: value.slice(0, hash), export: value.slice(hash + 1) } : { module: value };
   } else {
-    check(value !== null && typeof value === "object", WHERE,
-      () => "option 'run' must name the run function's module: \"path/to/runs.js#run\" or { module, export }. A function itself cannot be sent to worker processes; export it from a module.");
+    check(
+      value !== null && typeof value === "object",
+      WHERE,
+      () =>
+        "option 'run' must name the run function's module: \"path/to/runs.js#run\" or { module, export }. A function itself cannot be sent to worker processes; export it from a module.",
+    );
     checkKnownOptions(`${WHERE} option 'run'`, value, ["module", "export"]);
     ref = value as RunFunctionRef;
   }
   check(typeof ref.module === "string" && ref.module.length > 0, WHERE, () => "option 'run.module' must be the path of a module.");
   const exportName = ref.export ?? "run";
-  check(typeof exportName === "string" && /^[A-Za-z_$][\w$]*$/.test(exportName), WHERE,
-    () => `option 'run.export' must be the name of an exported function, got ${JSON.stringify(ref.export)}.`);
+  check(
+    typeof exportName === "string" && /^[A-Za-z_$][\w$]*$/.test(exportName),
+    WHERE,
+    () => `option 'run.export' must be the name of an exported function, got ${JSON.stringify(ref.export)}.`,
+  );
   const modulePath = isAbsolute(ref.module) ? ref.module : resolve(root, ref.module);
-  check(existsSync(modulePath) && statSync(modulePath).isFile(), WHERE,
-    () => `the run function's module '${ref.module}' does not exist (looked for ${modulePath}).`);
+  check(
+    existsSync(modulePath) && statSync(modulePath).isFile(),
+    WHERE,
+    () => `the run function's module '${ref.module}' does not exist (looked for ${modulePath}).`,
+  );
   return { modulePath, exportName };
 }
 
@@ -173,13 +204,21 @@ function relativeModule(root: string, modulePath: string): string {
 
 function resolveConfigs(definition: SweepDefinition): Configuration[] {
   const { grid, configs } = definition;
-  check(grid !== undefined || configs !== undefined, WHERE, () => "give option 'grid' ({ setting: [values] }) or option 'configs' ([{ ... }, ...]).");
+  check(
+    grid !== undefined || configs !== undefined,
+    WHERE,
+    () => "give option 'grid' ({ setting: [values] }) or option 'configs' ([{ ... }, ...]).",
+  );
   check(grid === undefined || configs === undefined, WHERE, () => "give option 'grid' or option 'configs', not both.");
   let out: Configuration[];
   if (grid !== undefined) {
-    check(grid !== null && typeof grid === "object" && !Array.isArray(grid), WHERE, () => "option 'grid' must be an object { setting: [values] }.");
+    check(
+      grid !== null && typeof grid === "object" && !Array.isArray(grid),
+      WHERE,
+      () => "option 'grid' must be an object { setting: [values] }.",
+    );
     const keys = Object.keys(grid);
-    check(keys.length > 0, WHERE, () => "option 'grid' has no settings; give at least one, e.g. { method: [\"equal\", \"pcgrad\"] }.");
+    check(keys.length > 0, WHERE, () => 'option \'grid\' has no settings; give at least one, e.g. { method: ["equal", "pcgrad"] }.');
     for (const key of keys) {
       const values = grid[key];
       check(Array.isArray(values), WHERE, () => `grid setting '${key}' must be a list of values, got ${describe(values)}.`);
@@ -194,14 +233,22 @@ function resolveConfigs(definition: SweepDefinition): Configuration[] {
     check(Array.isArray(configs), WHERE, () => "option 'configs' must be a list of configuration objects.");
     check(configs.length > 0, WHERE, () => "option 'configs' is empty; give at least one configuration.");
     configs.forEach((c, i) => {
-      check(c !== null && typeof c === "object" && !Array.isArray(c), WHERE, () => `configuration ${i} must be an object, got ${describe(c)}.`);
+      check(
+        c !== null && typeof c === "object" && !Array.isArray(c),
+        WHERE,
+        () => `configuration ${i} must be an object, got ${describe(c)}.`,
+      );
       for (const [k, v] of Object.entries(c)) checkValue(v, `configuration ${i} setting '${k}'`);
     });
     const seen = new Map<string, number>();
     configs.forEach((c, i) => {
       const key = canonicalJson(c);
       const first = seen.get(key);
-      if (first !== undefined) throw new MtlError(WHERE, `configuration ${i} repeats configuration ${first}; each configuration must be distinct (seeds give the repeats).`);
+      if (first !== undefined)
+        throw new MtlError(
+          WHERE,
+          `configuration ${i} repeats configuration ${first}; each configuration must be distinct (seeds give the repeats).`,
+        );
       seen.set(key, i);
     });
     out = configs.map((c) => ({ ...c }));
@@ -223,8 +270,10 @@ function checkValue(v: unknown, what: string): void {
     for (const [k, x] of Object.entries(v as object)) checkValue(x, `${what}.${k}`);
     return;
   }
-  throw new MtlError(WHERE,
-    `${what} is ${describe(v)}; configurations carry plain values only (strings, numbers, booleans, lists, objects), since they travel as JSON to worker processes. Name the method (e.g. "pcgrad") and build it in the run function.`);
+  throw new MtlError(
+    WHERE,
+    `${what} is ${describe(v)}; configurations carry plain values only (strings, numbers, booleans, lists, objects), since they travel as JSON to worker processes. Name the method (e.g. "pcgrad") and build it in the run function.`,
+  );
 }
 
 function describe(v: unknown): string {
@@ -237,11 +286,23 @@ function describe(v: unknown): string {
 
 function resolveSeeds(value: unknown): number[] {
   if (typeof value === "number") {
-    check(Number.isInteger(value) && value > 0, WHERE, () => `option 'seeds' must be a positive count or a list of integers, got ${value}.`);
+    check(
+      Number.isInteger(value) && value > 0,
+      WHERE,
+      () => `option 'seeds' must be a positive count or a list of integers, got ${value}.`,
+    );
     return Array.from({ length: value }, (_, i) => i);
   }
-  check(Array.isArray(value) && value.length > 0, WHERE, () => `option 'seeds' must be a positive count or a non-empty list of integers, got ${JSON.stringify(value)}.`);
-  check(value.every((s) => Number.isSafeInteger(s)), WHERE, () => `option 'seeds' must list integers, got ${JSON.stringify(value)}.`);
+  check(
+    Array.isArray(value) && value.length > 0,
+    WHERE,
+    () => `option 'seeds' must be a positive count or a non-empty list of integers, got ${JSON.stringify(value)}.`,
+  );
+  check(
+    value.every((s) => Number.isSafeInteger(s)),
+    WHERE,
+    () => `option 'seeds' must list integers, got ${JSON.stringify(value)}.`,
+  );
   check(new Set(value).size === value.length, WHERE, () => "option 'seeds' repeats a seed; repeated runs would not be independent.");
   return [...(value as number[])];
 }

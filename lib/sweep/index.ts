@@ -15,12 +15,36 @@
  * A sweep stopped early throws `mtl.SweepInterrupted` (with the other errors, at the top level).
  * @module
  */
-export { define, runId, configLabel, Configuration, ConfigValue, RunFunctionRef, RunSpec, Sweep, SweepDefinition, SweepIdentity, DefineOptions } from "./definition";
+export {
+  define,
+  runId,
+  configLabel,
+  Configuration,
+  ConfigValue,
+  RunFunctionRef,
+  RunSpec,
+  Sweep,
+  SweepDefinition,
+  SweepIdentity,
+  DefineOptions,
+} from "./definition";
 export { run, SweepRunOptions } from "./run";
 export { SweepResult } from "./result";
 export { RunRecord, RunFailure, FailureKind, Metrics } from "./records";
 export { ResultsFile, describeDifferences } from "./resultsFile";
-export { groups, metricTables, metricTableOf, deltaM, negativeTransfer, RunGroup, GroupSelector, SweepComparisonOptions, SweepDeltaM, SweepDeltaMRow, SweepTransfer } from "./analysis";
+export {
+  groups,
+  metricTables,
+  metricTableOf,
+  deltaM,
+  negativeTransfer,
+  RunGroup,
+  GroupSelector,
+  SweepComparisonOptions,
+  SweepDeltaM,
+  SweepDeltaMRow,
+  SweepTransfer,
+} from "./analysis";
 export { parseQueueUrl, checkReachable, startQueueWorker, QueueAddress, RedisConnection, QueueWorker, QueueWorkerOptions } from "./queue";
 export { checkTrainerOptions } from "./trainerCheck";
 export { normalizeMetrics } from "./metrics";

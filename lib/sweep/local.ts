@@ -71,7 +71,11 @@ export class LocalPool {
  * MtlError naming the module when the run function cannot be loaded, and one listing every run
  * that fails the check, before any run starts. Returns whether the Trainer check applied.
  */
-export async function checkRuns(options: WorkerProcessOptions, orders: RunOrder[], configLabel: (order: RunOrder) => string): Promise<boolean> {
+export async function checkRuns(
+  options: WorkerProcessOptions,
+  orders: RunOrder[],
+  configLabel: (order: RunOrder) => string,
+): Promise<boolean> {
   const worker = new WorkerProcess({ ...options, checkOnly: true });
   try {
     await worker.ready; // a load failure is a WorkerLoadError, an MtlError naming the run function's module
@@ -81,8 +85,10 @@ export async function checkRuns(options: WorkerProcessOptions, orders: RunOrder[
       const byId = new Map(orders.map((o) => [o.id, o]));
       const lines = failures.slice(0, 20).map((f) => `  run ${configLabel(byId.get(f.id)!)}: ${f.message}`);
       if (failures.length > 20) lines.push(`  … and ${failures.length - 20} more`);
-      const error = new MtlError("sweep configurations",
-        `${failures.length} of ${orders.length} runs fail the Trainer's check of their options (trainerOptions in ${options.modulePath}); no run was started:\n${lines.join("\n")}`);
+      const error = new MtlError(
+        "sweep configurations",
+        `${failures.length} of ${orders.length} runs fail the Trainer's check of their options (trainerOptions in ${options.modulePath}); no run was started:\n${lines.join("\n")}`,
+      );
       (error as MtlError & { failures?: unknown }).failures = failures.map((f) => ({ ...f, label: byId.get(f.id)?.label }));
       throw error;
     }

@@ -20,7 +20,10 @@ import type { Metrics } from "./records";
 export function normalizeMetrics(value: unknown): { metrics: Metrics; directions?: Directions } {
   const where = "sweep run function";
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    throw new MtlError(where, `must return metrics: an evaluation (mtl.evaluation.evaluate), { task: { metric: value } } or { metric: value }; it returned ${value === null ? "null" : Array.isArray(value) ? "a list" : typeof value}.`);
+    throw new MtlError(
+      where,
+      `must return metrics: an evaluation (mtl.evaluation.evaluate), { task: { metric: value } } or { metric: value }; it returned ${value === null ? "null" : Array.isArray(value) ? "a list" : typeof value}.`,
+    );
   }
   const v = value as Record<string, unknown>;
   if (isEvaluation(v)) {
@@ -50,13 +53,19 @@ function checkMetrics(v: Record<string, unknown>): Metrics {
       const inner: Record<string, number> = {};
       for (const [metric, y] of Object.entries(x as Record<string, unknown>)) {
         if (typeof y !== "number" || !Number.isFinite(y)) {
-          throw new MtlError(where, `returned metric '${metric}' of task '${key}' = ${typeof y === "number" ? y : JSON.stringify(y)}; metrics must be finite numbers.`);
+          throw new MtlError(
+            where,
+            `returned metric '${metric}' of task '${key}' = ${typeof y === "number" ? y : JSON.stringify(y)}; metrics must be finite numbers.`,
+          );
         }
         inner[metric] = y;
       }
       out[key] = inner;
     } else {
-      throw new MtlError(where, `returned '${key}' = ${JSON.stringify(x)}; a metric must be a finite number, or a task's { metric: number }.`);
+      throw new MtlError(
+        where,
+        `returned '${key}' = ${JSON.stringify(x)}; a metric must be a finite number, or a task's { metric: number }.`,
+      );
     }
   }
   return out;

@@ -47,7 +47,8 @@ export function duration(seconds: number): string {
 export function describeProgress(s: SweepProgressState): string {
   const failed = s.failed > 0 ? ` (${s.failed} failed)` : "";
   const resumed = s.resumed > 0 ? `, ${s.resumed} from the results file` : "";
-  const left = s.done >= s.total ? "" : s.secondsLeft === undefined ? ", time left: after the first run" : `, about ${duration(s.secondsLeft)} left`;
+  const left =
+    s.done >= s.total ? "" : s.secondsLeft === undefined ? ", time left: after the first run" : `, about ${duration(s.secondsLeft)} left`;
   return `${s.done}/${s.total} done${failed}${resumed}, ${s.running} running · ${duration(s.elapsedSeconds)} elapsed${left} · ${s.where}`;
 }
 
@@ -85,7 +86,8 @@ export function createSweepProgress(enabled: boolean): SweepProgress {
     };
   }
   let last: SweepProgressState | undefined;
-  const draw = (s: SweepProgressState) => process.stderr.write(`\r\x1b[2K${bar(s.total ? s.done / s.total : 1, 20)} ${describeProgress(s)}`);
+  const draw = (s: SweepProgressState) =>
+    process.stderr.write(`\r\x1b[2K${bar(s.total ? s.done / s.total : 1, 20)} ${describeProgress(s)}`);
   const redraw = throttled(draw, PROGRESS_INTERVAL_MS);
   return {
     update(s, event) {

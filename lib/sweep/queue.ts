@@ -57,11 +57,18 @@ export function parseQueueUrl(url: string): QueueAddress {
   } catch {
     throw new MtlError(where, "is not a URL; write it as redis://host:port/name.");
   }
-  check(u.protocol === "redis:" || u.protocol === "rediss:", where, () => `must start with redis:// (or rediss:// for TLS), not ${u.protocol}//.`);
+  check(
+    u.protocol === "redis:" || u.protocol === "rediss:",
+    where,
+    () => `must start with redis:// (or rediss:// for TLS), not ${u.protocol}//.`,
+  );
   check(u.hostname.length > 0, where, () => "names no host; write it as redis://host:port/name.");
   const name = decodeURIComponent(u.pathname.replace(/^\/+/, ""));
-  check(name.length > 0 && !name.includes("/") && !name.includes(":"), where,
-    () => "needs a queue name as its path, without '/' or ':', e.g. redis://localhost:6379/mtl-sweeps.");
+  check(
+    name.length > 0 && !name.includes("/") && !name.includes(":"),
+    where,
+    () => "needs a queue name as its path, without '/' or ':', e.g. redis://localhost:6379/mtl-sweeps.",
+  );
   const port = u.port ? Number(u.port) : 6379;
   const connection: RedisConnection = { host: u.hostname.replace(/^\[|\]$/g, ""), port };
   if (u.username) connection.username = decodeURIComponent(u.username);
@@ -96,8 +103,10 @@ export async function checkReachable(address: QueueAddress, timeoutMs = 3000): P
       }),
     ]);
   } catch (e) {
-    throw new MtlError(`sweep queue '${address.url}'`,
-      `cannot reach the Redis server at ${address.server}: ${(e as Error).message}. Is redis-server running there, and reachable from this machine (bind address, firewall, password)?`);
+    throw new MtlError(
+      `sweep queue '${address.url}'`,
+      `cannot reach the Redis server at ${address.server}: ${(e as Error).message}. Is redis-server running there, and reachable from this machine (bind address, firewall, password)?`,
+    );
   } finally {
     if (timer) clearTimeout(timer);
     client.disconnect();
@@ -168,7 +177,10 @@ export async function runOnQueue(address: QueueAddress, sweep: Sweep, orders: Ru
         failures = 0;
       } catch (e) {
         if (++failures * pollMs > 20_000) {
-          throw new MtlError(`sweep queue '${address.url}'`, `lost the Redis server at ${address.server}: ${(e as Error).message}. Finished runs are in the results file; run the sweep again to collect the rest.`);
+          throw new MtlError(
+            `sweep queue '${address.url}'`,
+            `lost the Redis server at ${address.server}: ${(e as Error).message}. Finished runs are in the results file; run the sweep again to collect the rest.`,
+          );
         }
       }
       if (outstanding.size > 0) await new Promise((r) => setTimeout(r, pollMs));
@@ -246,7 +258,14 @@ export async function startQueueWorker(address: QueueAddress, options: QueueWork
         held?.process.kill();
         held = slots[slot] = {
           key,
-          process: new WorkerProcess({ modulePath, exportName: data.module.export, backend: options.backend, memoryMb: data.memoryMb, threads: options.threads, ownerPid: process.pid }),
+          process: new WorkerProcess({
+            modulePath,
+            exportName: data.module.export,
+            backend: options.backend,
+            memoryMb: data.memoryMb,
+            threads: options.threads,
+            ownerPid: process.pid,
+          }),
         };
       }
       log(`started ${data.run.label} (job ${job.id}, process ${held.process.pid})`);
@@ -259,7 +278,11 @@ export async function startQueueWorker(address: QueueAddress, options: QueueWork
   };
   // Only the options given: BullMQ takes an explicit undefined as a value, not as "the default".
   const tuning = Object.fromEntries(
-    Object.entries({ lockDuration: options.lockDuration, stalledInterval: options.stalledInterval, maxStalledCount: options.maxStalledCount }).filter(([, v]) => v !== undefined),
+    Object.entries({
+      lockDuration: options.lockDuration,
+      stalledInterval: options.stalledInterval,
+      maxStalledCount: options.maxStalledCount,
+    }).filter(([, v]) => v !== undefined),
   );
   const worker: BullWorker = new Worker(address.name, processor, {
     connection: { ...address.connection, maxRetriesPerRequest: null },
@@ -297,9 +320,14 @@ function locateModule(data: JobData, root: string | undefined): string {
 /** The record of a run from its outcome. */
 export function recordOf(order: RunOrder, outcome: RunOutcome): RunRecord {
   const base = {
-    run: order.id, label: order.label, config: order.config, seed: order.seed, seconds: outcome.seconds,
+    run: order.id,
+    label: order.label,
+    config: order.config,
+    seed: order.seed,
+    seconds: outcome.seconds,
     ...(outcome.cpuSeconds !== undefined ? { cpuSeconds: outcome.cpuSeconds } : {}),
-    worker: outcome.worker || hostname(), finishedAt: new Date().toISOString(),
+    worker: outcome.worker || hostname(),
+    finishedAt: new Date().toISOString(),
   };
   return outcome.status === "ok"
     ? { ...base, status: "ok", metrics: outcome.metrics, ...(outcome.directions ? { directions: outcome.directions } : {}) }

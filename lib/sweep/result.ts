@@ -74,7 +74,13 @@ export function resultRows(result: SweepResult): Array<Record<string, unknown>> 
   return result.records.map((r) => {
     const row: Record<string, unknown> = { run: r.run, label: r.label };
     for (const k of settings) row[k] = cellValue((r.config as Configuration)[k]);
-    Object.assign(row, { seed: r.seed, status: r.status, seconds: r.seconds, worker: r.worker, error: r.error ? `${r.error.kind}: ${r.error.message}` : "" });
+    Object.assign(row, {
+      seed: r.seed,
+      status: r.status,
+      seconds: r.seconds,
+      worker: r.worker,
+      error: r.error ? `${r.error.kind}: ${r.error.message}` : "",
+    });
     const m = flatMetrics(r);
     for (const k of metrics) row[k] = m[k] ?? NaN;
     return row;
@@ -107,7 +113,15 @@ function resultBundle(result: SweepResult): MimeBundle {
     (missing > 0 ? `, ${missing} not run` : "") +
     ` · ${result.ran} run now in ${duration(result.seconds)} on ${result.where}` +
     (result.resumed > 0 ? `, ${result.resumed} from the results file` : "");
-  const tables = [{ title, headers: ["configuration", "ok", "failed", "mean s / run"], rows, numeric: [false, true, true, true], notes: result.resultsFile ? [`Results file: ${result.resultsFile}`] : [] }];
+  const tables = [
+    {
+      title,
+      headers: ["configuration", "ok", "failed", "mean s / run"],
+      rows,
+      numeric: [false, true, true, true],
+      notes: result.resultsFile ? [`Results file: ${result.resultsFile}`] : [],
+    },
+  ];
   if (result.failed.length > 0) {
     tables.push({
       title: "Failed runs (they run again when the sweep is re-run)",

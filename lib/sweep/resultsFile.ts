@@ -9,7 +9,18 @@
  * by a crash mid-write is dropped (that run had not been recorded; it runs again); a damaged line
  * elsewhere is refused, naming the line.
  */
-import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  fsyncSync,
+  ftruncateSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  writeSync,
+} from "node:fs";
 import { dirname, resolve } from "node:path";
 import { check, MtlError } from "../errors";
 import { writeFileAtomic } from "../util/fsAtomic";
@@ -48,7 +59,13 @@ export class ResultsFile {
     const where = `sweep results file '${path}'`;
     if (!existsSync(file) || readFileSync(file).length === 0) {
       mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-      const header: Header = { format: FORMAT, version: VERSION, identity: sweep.identity, sweep: sweep.description, created: new Date().toISOString() };
+      const header: Header = {
+        format: FORMAT,
+        version: VERSION,
+        identity: sweep.identity,
+        sweep: sweep.description,
+        created: new Date().toISOString(),
+      };
       writeFileAtomic(file, `${JSON.stringify(header)}\n`, 0o644);
     }
     const fd = openSync(file, "r+");
@@ -100,20 +117,27 @@ function readRecords(where: string, fd: number, sweep: Sweep): RunRecord[] {
     fsyncSync(fd);
   }
   const lines = buffer.subarray(0, end).toString("utf8").split("\n").slice(0, -1);
-  if (lines.length === 0) throw new MtlError(where, "is not an mtlkit sweep results file (it has no header line); give another path or delete it.");
+  if (lines.length === 0)
+    throw new MtlError(where, "is not an mtlkit sweep results file (it has no header line); give another path or delete it.");
   let header: Header;
   try {
     header = JSON.parse(lines[0]) as Header;
   } catch {
     throw new MtlError(where, "is not an mtlkit sweep results file (its first line is not JSON); give another path or delete it.");
   }
-  check(header?.format === FORMAT, where, () => "is not an mtlkit sweep results file (its first line is not a sweep header); give another path or delete it.");
+  check(
+    header?.format === FORMAT,
+    where,
+    () => "is not an mtlkit sweep results file (its first line is not a sweep header); give another path or delete it.",
+  );
   check(header.version === VERSION, where, () => `has format version ${header.version}; this mtlkit reads version ${VERSION}.`);
   if (header.identity !== sweep.identity) {
     const differences = describeDifferences(header.sweep, sweep.description);
-    throw new MtlError(where,
+    throw new MtlError(
+      where,
       `was written by a different sweep: ${differences.join("; ") || "its identity differs"}. ` +
-        "Its results cannot be mixed with this sweep's: give this sweep another results file, or delete this one to start over.");
+        "Its results cannot be mixed with this sweep's: give this sweep another results file, or delete this one to start over.",
+    );
   }
   const records: RunRecord[] = [];
   for (let i = 1; i < lines.length; i++) {
@@ -124,8 +148,11 @@ function readRecords(where: string, fd: number, sweep: Sweep): RunRecord[] {
     } catch {
       throw new MtlError(where, `line ${i + 1} is not valid JSON (the file was edited or damaged); repair or delete that line.`);
     }
-    check(record !== null && typeof record.run === "string" && (record.status === "ok" || record.status === "failed"), where,
-      () => `line ${i + 1} is not a run record (it needs 'run' and 'status').`);
+    check(
+      record !== null && typeof record.run === "string" && (record.status === "ok" || record.status === "failed"),
+      where,
+      () => `line ${i + 1} is not a run record (it needs 'run' and 'status').`,
+    );
     records.push(record);
   }
   return records;
@@ -157,4 +184,3 @@ function listSeeds(seeds: number[]): string {
   const consecutive = seeds.every((s, i) => i === 0 || s === seeds[i - 1] + 1);
   return consecutive && seeds.length > 3 ? `${seeds[0]}..${seeds[seeds.length - 1]}` : `[${seeds.join(", ")}]`;
 }
-

@@ -63,8 +63,16 @@ export async function run(definition: SweepDefinition | Sweep, options: SweepRun
   const workers = options.workers ?? cores();
   check(Number.isInteger(workers) && workers > 0, where, () => `option 'workers' must be a positive integer, got ${options.workers}.`);
   const threads = options.threadsPerWorker ?? Math.max(1, Math.floor(cores() / workers));
-  check(Number.isInteger(threads) && threads > 0, where, () => `option 'threadsPerWorker' must be a positive integer, got ${options.threadsPerWorker}.`);
-  check(options.results === undefined || (typeof options.results === "string" && options.results.length > 0), where, () => "option 'results' must be a file path.");
+  check(
+    Number.isInteger(threads) && threads > 0,
+    where,
+    () => `option 'threadsPerWorker' must be a positive integer, got ${options.threadsPerWorker}.`,
+  );
+  check(
+    options.results === undefined || (typeof options.results === "string" && options.results.length > 0),
+    where,
+    () => "option 'results' must be a file path.",
+  );
   const address = options.queue !== undefined ? parseQueueUrl(options.queue) : undefined;
   if (address) await checkReachable(address);
   const backend: UseBackendOptions = options.backend ?? { webgpu: false };
@@ -79,7 +87,9 @@ export async function run(definition: SweepDefinition | Sweep, options: SweepRun
       return !rec || (rec.status === "failed" && rerunFailed);
     });
     const resumed = sweep.runs.length - pending.length;
-    const where_ = address ? `queue ${address.url}` : `${Math.min(workers, Math.max(pending.length, 1))} worker process${workers === 1 ? "" : "es"}`;
+    const where_ = address
+      ? `queue ${address.url}`
+      : `${Math.min(workers, Math.max(pending.length, 1))} worker process${workers === 1 ? "" : "es"}`;
     const finish = (ran: number) =>
       makeResult({
         identity: sweep.identity,
@@ -95,8 +105,17 @@ export async function run(definition: SweepDefinition | Sweep, options: SweepRun
     if (pending.length === 0) return finish(0);
 
     const orders: RunOrder[] = pending.map((r) => ({ id: r.id, label: r.label, config: r.config, seed: r.seed }));
-    const processOptions = { modulePath: sweep.modulePath, exportName: sweep.exportName, backend, memoryMb: sweep.memoryMb, threads, ownerPid: process.pid };
-    const pool = address ? undefined : new LocalPool({ ...processOptions, size: Math.min(workers, orders.length), timeLimitSeconds: sweep.timeLimitSeconds });
+    const processOptions = {
+      modulePath: sweep.modulePath,
+      exportName: sweep.exportName,
+      backend,
+      memoryMb: sweep.memoryMb,
+      threads,
+      ownerPid: process.pid,
+    };
+    const pool = address
+      ? undefined
+      : new LocalPool({ ...processOptions, size: Math.min(workers, orders.length), timeLimitSeconds: sweep.timeLimitSeconds });
 
     // Stop on the kernel's interrupt, the caller's signal, or (mtlkit sweep) a signal to the process.
     const generation = interruptGeneration();
@@ -147,7 +166,10 @@ export async function run(definition: SweepDefinition | Sweep, options: SweepRun
       records.set(rec.run, rec);
       ran++;
       running.delete(rec.run);
-      const what = rec.status === "ok" ? `ok      ${rec.label} (${rec.seconds.toFixed(1)} s)` : `failed  ${rec.label}: ${rec.error?.kind}: ${(rec.error?.message ?? "").split("\n")[0]}`;
+      const what =
+        rec.status === "ok"
+          ? `ok      ${rec.label} (${rec.seconds.toFixed(1)} s)`
+          : `failed  ${rec.label}: ${rec.error?.kind}: ${(rec.error?.message ?? "").split("\n")[0]}`;
       progress.update(state(), what);
     };
 

@@ -134,14 +134,24 @@ export class WorkerProcess {
   }
 
   private async load(): Promise<void> {
-    const reply = await this.request({ type: "load", modulePath: this.options.modulePath, exportName: this.options.exportName, backend: this.options.backend, checkOnly: this.options.checkOnly });
+    const reply = await this.request({
+      type: "load",
+      modulePath: this.options.modulePath,
+      exportName: this.options.exportName,
+      backend: this.options.backend,
+      checkOnly: this.options.checkOnly,
+    });
     if (reply?.type === "loaded") {
       this.info = { backend: reply.backend, device: reply.device, validates: reply.validates };
       return;
     }
     this.kill();
     if (reply?.type === "load-failed") throw new WorkerLoadError(reply.problem, this.options, reply.message);
-    throw new WorkerLoadError("exited", this.options, `the worker process exited while loading the run function (${this.exitDescription()})${this.outputTail()}`);
+    throw new WorkerLoadError(
+      "exited",
+      this.options,
+      `the worker process exited while loading the run function (${this.exitDescription()})${this.outputTail()}`,
+    );
   }
 
   /** Runs each run's Trainer options through the Trainer's check; the failures, by run id. */
@@ -149,7 +159,11 @@ export class WorkerProcess {
     await this.ready;
     const reply = await this.request({ type: "validate", runs });
     if (reply?.type === "validated") return reply.failures;
-    throw new WorkerLoadError("exited", this.options, `the worker process exited while checking the configurations (${this.exitDescription()})${this.outputTail()}`);
+    throw new WorkerLoadError(
+      "exited",
+      this.options,
+      `the worker process exited while checking the configurations (${this.exitDescription()})${this.outputTail()}`,
+    );
   }
 
   /** Runs one run; the outcome says how it ended. `timeLimitSeconds` stops (kills) a run that takes longer. */
@@ -166,14 +180,27 @@ export class WorkerProcess {
     const reply = await this.request({ type: "run", run: order });
     if (timer) clearTimeout(timer);
     if (reply?.type === "done" && reply.id === order.id) {
-      return { status: "ok", metrics: reply.metrics, directions: reply.directions, seconds: reply.seconds, cpuSeconds: reply.cpuSeconds, worker };
+      return {
+        status: "ok",
+        metrics: reply.metrics,
+        directions: reply.directions,
+        seconds: reply.seconds,
+        cpuSeconds: reply.cpuSeconds,
+        worker,
+      };
     }
     if (reply?.type === "failed" && reply.id === order.id) {
       return { status: "failed", kind: "error", message: reply.message, seconds: reply.seconds, cpuSeconds: reply.cpuSeconds, worker };
     }
     this.kill();
     if (this.killedFor === "time limit") {
-      return { status: "failed", kind: "time limit", message: `stopped after the time limit of ${timeLimitSeconds} s`, seconds: elapsed(), worker };
+      return {
+        status: "failed",
+        kind: "time limit",
+        message: `stopped after the time limit of ${timeLimitSeconds} s`,
+        seconds: elapsed(),
+        worker,
+      };
     }
     const oom = /heap out of memory|Allocation failed - JavaScript heap|Reached heap limit/i.test(this.output);
     if (oom) {
@@ -185,7 +212,13 @@ export class WorkerProcess {
         worker,
       };
     }
-    return { status: "failed", kind: "crash", message: `the worker process died during the run (${this.exitDescription()})${this.outputTail()}`, seconds: elapsed(), worker };
+    return {
+      status: "failed",
+      kind: "crash",
+      message: `the worker process died during the run (${this.exitDescription()})${this.outputTail()}`,
+      seconds: elapsed(),
+      worker,
+    };
   }
 
   private exitDescription(): string {

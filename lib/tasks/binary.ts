@@ -24,7 +24,11 @@ export function binary(name: string, options: BinaryOptions = {}): Task {
   checkTaskName("binary", name);
   checkKnownOptions(where, options, ["column", "labels"]);
   if (options.labels !== undefined) {
-    check(Array.isArray(options.labels) && options.labels.length === 2, where, () => "option 'labels' must be two names [negative, positive].");
+    check(
+      Array.isArray(options.labels) && options.labels.length === 2,
+      where,
+      () => "option 'labels' must be two names [negative, positive].",
+    );
     checkDistinctNames(where, "labels", "label", options.labels.map(String));
   }
   const column = options.column ?? name;

@@ -28,7 +28,12 @@ export interface BoundingBoxOptions {
  */
 export function iou(a: ArrayLike<number>, b: ArrayLike<number>, ai = 0, bi = 0): number {
   const area = (x0: number, y0: number, x1: number, y1: number) => Math.max(0, x1 - x0) * Math.max(0, y1 - y0);
-  const inter = area(Math.max(a[ai], b[bi]), Math.max(a[ai + 1], b[bi + 1]), Math.min(a[ai + 2], b[bi + 2]), Math.min(a[ai + 3], b[bi + 3]));
+  const inter = area(
+    Math.max(a[ai], b[bi]),
+    Math.max(a[ai + 1], b[bi + 1]),
+    Math.min(a[ai + 2], b[bi + 2]),
+    Math.min(a[ai + 3], b[bi + 3]),
+  );
   const union = area(a[ai], a[ai + 1], a[ai + 2], a[ai + 3]) + area(b[bi], b[bi + 1], b[bi + 2], b[bi + 3]) - inter;
   return union > 0 ? inter / union : 0;
 }
@@ -50,7 +55,10 @@ export function boundingBox(name: string, options: BoundingBoxOptions = {}): Tas
       const v = target.values;
       for (let r = 0; r < v.length / 4; r++) {
         if (v[4 * r] > v[4 * r + 2] || v[4 * r + 1] > v[4 * r + 3]) {
-          throw new MtlError(where, `box at row ${r} is [${Array.from(v.subarray(4 * r, 4 * r + 4))}]; corners must satisfy x0 ≤ x1 and y0 ≤ y1.`);
+          throw new MtlError(
+            where,
+            `box at row ${r} is [${Array.from(v.subarray(4 * r, 4 * r + 4))}]; corners must satisfy x0 ≤ x1 and y0 ≤ y1.`,
+          );
         }
       }
     },

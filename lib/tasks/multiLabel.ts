@@ -27,7 +27,11 @@ export function multiLabel(name: string, options: MultiLabelOptions): Task {
   check(options !== undefined, where, () => "option 'labels' is required (a count ≥ 1 or a list of label names).");
   const names = Array.isArray(options.labels) ? options.labels.map(String) : undefined;
   const width = Array.isArray(options.labels) ? options.labels.length : options.labels;
-  check(Number.isInteger(width) && width >= 1, where, () => `option 'labels' must give at least 1 label, got ${JSON.stringify(options.labels)}.`);
+  check(
+    Number.isInteger(width) && width >= 1,
+    where,
+    () => `option 'labels' must give at least 1 label, got ${JSON.stringify(options.labels)}.`,
+  );
   checkDistinctNames(where, "labels", "label", names);
   const columns = options.columns ?? names ?? Array.from({ length: width }, (_, i) => `${name}.${i}`);
   check(columns.length === width, where, () => `option 'columns' has ${columns.length} names for ${width} labels.`);

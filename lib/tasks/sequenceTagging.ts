@@ -39,7 +39,11 @@ export function sequenceTagging(name: string, options: SequenceTaggingOptions): 
   const T = options.length;
   check(Number.isInteger(T) && T > 0, where, () => `option 'length' must be a positive integer, got ${T}.`);
   const ignore = options.ignoreIndex ?? -1;
-  check(Number.isInteger(ignore) && (ignore < 0 || ignore >= k), where, () => `option 'ignoreIndex' (${ignore}) must lie outside the tag range [0, ${k - 1}].`);
+  check(
+    Number.isInteger(ignore) && (ignore < 0 || ignore >= k),
+    where,
+    () => `option 'ignoreIndex' (${ignore}) must lie outside the tag range [0, ${k - 1}].`,
+  );
 
   const real = (predicted: ArrayLike<number>, target: ArrayLike<number>) => {
     const p: number[] = [];
@@ -71,7 +75,10 @@ export function sequenceTagging(name: string, options: SequenceTaggingOptions): 
       const v = target.values;
       for (let i = 0; i < v.length; i++) {
         if (v[i] !== ignore && !(Number.isInteger(v[i]) && v[i] >= 0 && v[i] < k)) {
-          throw new MtlError(where, `tag ${v[i]} at row ${Math.floor(i / T)}, token ${i % T} is outside [0, ${k - 1}] and is not the ignore index ${ignore}.`);
+          throw new MtlError(
+            where,
+            `tag ${v[i]} at row ${Math.floor(i / T)}, token ${i % T} is outside [0, ${k - 1}] and is not the ignore index ${ignore}.`,
+          );
         }
       }
     },

@@ -77,7 +77,11 @@ export function checkDistinctNames(where: string, option: string, what: string, 
   const first = new Map<string, number>();
   names.forEach((n, i) => {
     const j = first.get(n);
-    if (j !== undefined) throw new MtlError(where, `option '${option}' names ${what} ${JSON.stringify(n)} twice (positions ${j} and ${i}); ${what} names must be distinct.`);
+    if (j !== undefined)
+      throw new MtlError(
+        where,
+        `option '${option}' names ${what} ${JSON.stringify(n)} twice (positions ${j} and ${i}); ${what} names must be distinct.`,
+      );
     first.set(n, i);
   });
 }
@@ -87,10 +91,7 @@ export function checkFiniteTargets(where: string, target: TargetArray, column: s
   const v = target.values;
   for (let i = 0; i < v.length; i++) {
     if (!Number.isFinite(v[i])) {
-      throw new MtlError(
-        where,
-        `target column '${column}' has a non-finite value (${v[i]}) at row ${Math.floor(i / target.width)}.`,
-      );
+      throw new MtlError(where, `target column '${column}' has a non-finite value (${v[i]}) at row ${Math.floor(i / target.width)}.`);
     }
   }
 }

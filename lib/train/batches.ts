@@ -46,12 +46,23 @@ export interface DatasetWalk {
 }
 
 /** The data as a list of datasets in task order (one shared dataset: a list of one), checked. */
-export function checkTrainingData(where: string, model: MultiTaskModel, tasks: Task[], data: TrainingData, what: string, sampler: TaskSampler | undefined, rule: UpdateRule, dataWhere = where): MultiTaskData[] {
+export function checkTrainingData(
+  where: string,
+  model: MultiTaskModel,
+  tasks: Task[],
+  data: TrainingData,
+  what: string,
+  sampler: TaskSampler | undefined,
+  rule: UpdateRule,
+  dataWhere = where,
+): MultiTaskData[] {
   if (!isPerTask(data)) {
     if (sampler) {
-      throw new MtlError(where,
+      throw new MtlError(
+        where,
         `option 'sampler' (${sampler.name}) draws one task per step from one dataset per task, but ${what} is one dataset for all tasks; ` +
-          "pass { [task]: dataset } (one dataset per task), or drop the sampler.");
+          "pass { [task]: dataset } (one dataset per task), or drop the sampler.",
+      );
     }
     checkModelData(where, model, tasks, data, what, dataWhere);
     checkLabelled(where, data, tasks, what);
@@ -59,12 +70,18 @@ export function checkTrainingData(where: string, model: MultiTaskModel, tasks: T
   }
   check(data !== null && typeof data === "object", where, () => `${what} must be a dataset, or one dataset per task name.`);
   for (const name of Object.keys(data)) {
-    check(tasks.some((t) => t.name === name), where, () => `${what} has a dataset for '${name}', which is not one of the tasks (${tasks.map((t) => t.name).join(", ")}).`);
+    check(
+      tasks.some((t) => t.name === name),
+      where,
+      () => `${what} has a dataset for '${name}', which is not one of the tasks (${tasks.map((t) => t.name).join(", ")}).`,
+    );
   }
   if (rule.kind === "aggregated" && rule.level === "rep") {
-    throw new MtlError(where,
+    throw new MtlError(
+      where,
       `option 'aggregator' (${rule.aggregator.name}) at level "rep" needs one representation z for all tasks, but ${what} is one dataset per task (each task's batch has its own z); ` +
-        'use level "param", or train on one dataset.');
+        'use level "param", or train on one dataset.',
+    );
   }
   return tasks.map((task) => {
     const d = data[task.name];
@@ -81,7 +98,12 @@ export function newWalk(rng: Rng, rows: number, shuffle: boolean): DatasetWalk {
 }
 
 /** The next `size` rows of a walk; a walk that runs out starts a new shuffled pass (counted in `passes`). */
-export function takeRows(walk: DatasetWalk, size: number, renew: () => DatasetWalk, onPass: () => void): { indices: Int32Array; walk: DatasetWalk } {
+export function takeRows(
+  walk: DatasetWalk,
+  size: number,
+  renew: () => DatasetWalk,
+  onPass: () => void,
+): { indices: Int32Array; walk: DatasetWalk } {
   const end = Math.min(walk.next + size, walk.rows);
   const indices = Int32Array.from(walk.order.slice(walk.next, end));
   walk.next = end;
@@ -96,7 +118,12 @@ export function takeRows(walk: DatasetWalk, size: number, renew: () => DatasetWa
 export function stepBatch(datasets: MultiTaskData[], tasks: Task[], perTask: boolean, picks: Array<Int32Array | undefined>): StepBatch {
   if (!perTask) {
     const { x, targets } = batchTensors(datasets[0], tasks, picks[0]!);
-    return withLabelMasks({ xs: [x], targets, part: tasks.map(() => 0) }, tasks.map(() => datasets[0]), tasks, tasks.map(() => picks[0]));
+    return withLabelMasks(
+      { xs: [x], targets, part: tasks.map(() => 0) },
+      tasks.map(() => datasets[0]),
+      tasks,
+      tasks.map(() => picks[0]),
+    );
   }
   const xs: tf.Tensor2D[] = [];
   const targets: Array<tf.Tensor | undefined> = [];
@@ -113,7 +140,12 @@ export function stepBatch(datasets: MultiTaskData[], tasks: Task[], perTask: boo
     xs.push(b.x);
     targets.push(b.targets[0]);
   });
-  return withLabelMasks({ xs, targets, part }, datasets, tasks, tasks.map((_, i) => picks[i]));
+  return withLabelMasks(
+    { xs, targets, part },
+    datasets,
+    tasks,
+    tasks.map((_, i) => picks[i]),
+  );
 }
 
 export function disposeBatch(batch: StepBatch): void {

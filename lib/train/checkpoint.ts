@@ -25,7 +25,15 @@ import { join } from "node:path";
 import { checkNamedInputs, describeInputs, NamedInput } from "../data/inputs";
 import { DamagedCheckpointError, MtlError } from "../errors";
 import { fsyncDir, temporaryPath, writeFileAtomic, writeFileSynced } from "../util/fsAtomic";
-import { adoptHistory, appendHistory, HISTORY_FILE_PATTERN, HistoryRef, pruneHistoryFiles, readHistory, ReadHistory } from "./checkpointHistory";
+import {
+  adoptHistory,
+  appendHistory,
+  HISTORY_FILE_PATTERN,
+  HistoryRef,
+  pruneHistoryFiles,
+  readHistory,
+  ReadHistory,
+} from "./checkpointHistory";
 import type { RunInfo } from "./history";
 import { isStateful } from "./stateful";
 import type { Trainer, TrainerState } from "./trainer";
@@ -163,7 +171,11 @@ export async function saveCheckpoint(trainer: Trainer, dir: string, keep = 3): P
     history: historyRef,
   };
   const manifestText = JSON.stringify(manifest, null, 1);
-  const contents: Record<(typeof FOLDER_FILES)[number], Uint8Array | string> = { "manifest.json": manifestText, "weights.bin": weightBytes, "state.json": stateText };
+  const contents: Record<(typeof FOLDER_FILES)[number], Uint8Array | string> = {
+    "manifest.json": manifestText,
+    "weights.bin": weightBytes,
+    "state.json": stateText,
+  };
   const sums = FOLDER_FILES.map((f) => `${sha256(contents[f])}  ${f}\n`).join("");
 
   const name = stepFolder(trainer.step);
@@ -233,7 +245,8 @@ export function listCheckpoints(dir: string): string[] {
 function pruneCheckpoints(dir: string, keep: number, newest: string): void {
   const all = listCheckpoints(dir);
   const superseded = all.filter((name) => name > newest);
-  if (superseded.length > 0) warn(`removed checkpoint${superseded.length > 1 ? "s" : ""} ${superseded.join(", ")} from ${dir}: ${newest} supersedes later steps.`);
+  if (superseded.length > 0)
+    warn(`removed checkpoint${superseded.length > 1 ? "s" : ""} ${superseded.join(", ")} from ${dir}: ${newest} supersedes later steps.`);
   const current = all.filter((name) => name <= newest);
   for (const name of [...superseded, ...current.slice(keep)]) {
     // Rename first: a removal cut short must not leave a half-deleted folder named like a checkpoint.
@@ -288,7 +301,8 @@ export function readCheckpoint(path: string): LoadedCheckpoint {
     } catch (e) {
       throw damaged(`${f} is missing or unreadable (${(e as Error).message}).`);
     }
-    if (sha256(bytes[f]!) !== expected[f]) throw damaged(`${f} does not match its checksum in ${CHECKSUMS} (corrupt, truncated or changed).`);
+    if (sha256(bytes[f]!) !== expected[f])
+      throw damaged(`${f} does not match its checksum in ${CHECKSUMS} (corrupt, truncated or changed).`);
   }
   let manifest: CheckpointManifest;
   let stored: StoredState;
@@ -300,9 +314,11 @@ export function readCheckpoint(path: string): LoadedCheckpoint {
   }
   if (manifest?.format !== CHECKPOINT_FORMAT) throw damaged(`not an mtlkit checkpoint (format ${JSON.stringify(manifest?.format)}).`);
   if (manifest.version !== CHECKPOINT_VERSION) {
-    throw damaged(manifest.version > CHECKPOINT_VERSION
-      ? `format version ${manifest.version} is newer than this mtlkit reads (${CHECKPOINT_VERSION}); upgrade mtlkit.`
-      : `format version ${manifest.version} was written by an older mtlkit and is no longer read.`);
+    throw damaged(
+      manifest.version > CHECKPOINT_VERSION
+        ? `format version ${manifest.version} is newer than this mtlkit reads (${CHECKPOINT_VERSION}); upgrade mtlkit.`
+        : `format version ${manifest.version} was written by an older mtlkit and is no longer read.`,
+    );
   }
   const weightBytes = bytes["weights.bin"]!;
   if (weightBytes.length % 4 !== 0) throw damaged(`weights.bin has ${weightBytes.length} bytes, not a whole number of float32 values.`);
@@ -335,7 +351,8 @@ function parseChecksums(text: string): Record<string, string> | string {
     out[m[2]] = m[1];
   }
   const names = Object.keys(out).sort();
-  if (lines.length !== FOLDER_FILES.length || names.join() !== [...FOLDER_FILES].sort().join()) return `it lists ${names.join(", ") || "nothing"}, not ${FOLDER_FILES.join(", ")}`;
+  if (lines.length !== FOLDER_FILES.length || names.join() !== [...FOLDER_FILES].sort().join())
+    return `it lists ${names.join(", ") || "nothing"}, not ${FOLDER_FILES.join(", ")}`;
   return out;
 }
 
@@ -359,24 +376,39 @@ const isObject = (x: unknown): x is Record<string, unknown> => typeof x === "obj
 function manifestProblem(m: CheckpointManifest, weightCount: number): string | undefined {
   if (!isCount(m.step) || !isCount(m.epoch)) return "step or epoch is not a count";
   const sig = m.signature;
-  if (!isObject(sig) || typeof sig.architecture !== "string" || !Array.isArray(sig.tasks) || !Array.isArray(sig.variables)) return "the model signature is incomplete";
-  if (!sig.tasks.every((t) => isObject(t) && typeof t.name === "string" && typeof t.kind === "string" && isCount(t.outputUnits))) return "a task in the signature is incomplete";
-  if (!sig.variables.every((v) => isObject(v) && typeof v.name === "string" && Array.isArray(v.shape) && v.shape.every(isCount))) return "a variable in the signature is incomplete";
-  if (sig.inputs !== undefined && inputsProblem(sig.inputs) !== undefined) return `the signature's named inputs are malformed (${inputsProblem(sig.inputs)})`;
+  if (!isObject(sig) || typeof sig.architecture !== "string" || !Array.isArray(sig.tasks) || !Array.isArray(sig.variables))
+    return "the model signature is incomplete";
+  if (!sig.tasks.every((t) => isObject(t) && typeof t.name === "string" && typeof t.kind === "string" && isCount(t.outputUnits)))
+    return "a task in the signature is incomplete";
+  if (!sig.variables.every((v) => isObject(v) && typeof v.name === "string" && Array.isArray(v.shape) && v.shape.every(isCount)))
+    return "a variable in the signature is incomplete";
+  if (sig.inputs !== undefined && inputsProblem(sig.inputs) !== undefined)
+    return `the signature's named inputs are malformed (${inputsProblem(sig.inputs)})`;
   const opt = m.optimizer;
-  if (!isObject(opt) || typeof opt.className !== "string" || !Array.isArray(opt.slots) || !isObject(opt.scalars)) return "the optimizer entry is incomplete";
-  for (const [key, v] of Object.entries(opt.scalars)) if (typeof v !== "number" || !Number.isFinite(v)) return `optimizer scalar '${key}' is not a finite number`;
+  if (!isObject(opt) || typeof opt.className !== "string" || !Array.isArray(opt.slots) || !isObject(opt.scalars))
+    return "the optimizer entry is incomplete";
+  for (const [key, v] of Object.entries(opt.scalars))
+    if (typeof v !== "number" || !Number.isFinite(v)) return `optimizer scalar '${key}' is not a finite number`;
   if (!Array.isArray(m.variables)) return "the variable list is missing";
   // The tensors must tile weights.bin exactly, in order: a changed offset or shape cannot pass.
   let next = 0;
   for (const e of [...m.variables, ...opt.slots]) {
-    if (!isObject(e) || typeof e.name !== "string" || !Array.isArray(e.shape) || !e.shape.every(isCount)) return "a tensor entry is incomplete";
+    if (!isObject(e) || typeof e.name !== "string" || !Array.isArray(e.shape) || !e.shape.every(isCount))
+      return "a tensor entry is incomplete";
     if (e.offset !== next) return `tensor '${e.name}' starts at offset ${e.offset}, expected ${next}`;
     next += e.shape.reduce((a: number, b: number) => a * b, 1);
   }
   if (next !== weightCount) return `the tensors hold ${next} values, weights.bin ${weightCount}`;
   const h = m.history;
-  if (!isObject(h) || typeof h.file !== "string" || !HISTORY_FILE_PATTERN.test(h.file) || !isCount(h.bytes) || !isCount(h.steps) || !isCount(h.epochs) || typeof h.sha256 !== "string") {
+  if (
+    !isObject(h) ||
+    typeof h.file !== "string" ||
+    !HISTORY_FILE_PATTERN.test(h.file) ||
+    !isCount(h.bytes) ||
+    !isCount(h.steps) ||
+    !isCount(h.epochs) ||
+    typeof h.sha256 !== "string"
+  ) {
     return "the history reference is incomplete";
   }
   return undefined;
@@ -384,7 +416,8 @@ function manifestProblem(m: CheckpointManifest, weightCount: number): string | u
 
 function stateProblem(s: StoredState, m: CheckpointManifest): string | undefined {
   if (!isObject(s)) return "state.json is not an object";
-  if (s.step !== m.step || s.epoch !== m.epoch) return `state.json is at step ${s.step} epoch ${s.epoch}, the manifest at step ${m.step} epoch ${m.epoch}`;
+  if (s.step !== m.step || s.epoch !== m.epoch)
+    return `state.json is at step ${s.step} epoch ${s.epoch}, the manifest at step ${m.step} epoch ${m.epoch}`;
   if (!isObject(s.components) || !isObject(s.history) || !Array.isArray(s.rng) || s.rng.length !== 4 || !s.rng.every(isCount)) {
     return "state.json lacks components, history or RNG state";
   }
@@ -432,11 +465,16 @@ export function findCheckpoint(dir: string): FoundCheckpoint {
       const found = readCheckpoint(path);
       const passed = skipped.filter((s) => !s.path.endsWith("latest"));
       if (passed.length > 0) {
-        warn(`skipped damaged checkpoint${passed.length > 1 ? "s" : ""} in ${dir}: ${passed.map((s) => `${s.path} (${withoutStop(s.problem)})`).join("; ")}. Loaded ${path} (step ${found.manifest.step}) instead.`);
+        warn(
+          `skipped damaged checkpoint${passed.length > 1 ? "s" : ""} in ${dir}: ${passed.map((s) => `${s.path} (${withoutStop(s.problem)})`).join("; ")}. Loaded ${path} (step ${found.manifest.step}) instead.`,
+        );
       }
       return { ...found, skipped };
     } catch (e) {
-      skipped.push({ path, problem: e instanceof DamagedCheckpointError ? e.problem : `unreadable (${(e as Error)?.message ?? String(e)})` });
+      skipped.push({
+        path,
+        problem: e instanceof DamagedCheckpointError ? e.problem : `unreadable (${(e as Error)?.message ?? String(e)})`,
+      });
     }
   }
   if (candidates.length === 0) throw new MtlError(where, "holds no checkpoint.");
@@ -446,10 +484,12 @@ export function findCheckpoint(dir: string): FoundCheckpoint {
 /** Lists how two signatures differ, in words; empty when they match. */
 export function signatureDifferences(saved: ModelSignature, current: ModelSignature): string[] {
   const diffs: string[] = [];
-  if (saved.architecture !== current.architecture) diffs.push(`architecture: checkpoint '${saved.architecture}', model '${current.architecture}'`);
+  if (saved.architecture !== current.architecture)
+    diffs.push(`architecture: checkpoint '${saved.architecture}', model '${current.architecture}'`);
   const savedTasks = saved.tasks.map((t) => `${t.name} (${t.kind}, ${t.outputUnits} outputs)`);
   const currentTasks = current.tasks.map((t) => `${t.name} (${t.kind}, ${t.outputUnits} outputs)`);
-  if (savedTasks.join("|") !== currentTasks.join("|")) diffs.push(`tasks: checkpoint [${savedTasks.join(", ")}], model [${currentTasks.join(", ")}]`);
+  if (savedTasks.join("|") !== currentTasks.join("|"))
+    diffs.push(`tasks: checkpoint [${savedTasks.join(", ")}], model [${currentTasks.join(", ")}]`);
   const savedInputs = saved.inputs ? describeInputs(saved.inputs) : "one unnamed input";
   const currentInputs = current.inputs ? describeInputs(current.inputs) : "one unnamed input";
   if (savedInputs !== currentInputs) diffs.push(`inputs: checkpoint ${savedInputs}, model ${currentInputs}`);
@@ -458,9 +498,11 @@ export function signatureDifferences(saved: ModelSignature, current: ModelSignat
   for (const [name, shape] of savedVars) {
     const mine = currentVars.get(name);
     if (!mine) diffs.push(`variable '${name}' [${shape}] is in the checkpoint but not in the model`);
-    else if (mine.join(",") !== shape.join(",")) diffs.push(`variable '${name}' has shape [${shape}] in the checkpoint and [${mine}] in the model`);
+    else if (mine.join(",") !== shape.join(","))
+      diffs.push(`variable '${name}' has shape [${shape}] in the checkpoint and [${mine}] in the model`);
   }
-  for (const [name, shape] of currentVars) if (!savedVars.has(name)) diffs.push(`variable '${name}' [${shape}] is in the model but not in the checkpoint`);
+  for (const [name, shape] of currentVars)
+    if (!savedVars.has(name)) diffs.push(`variable '${name}' [${shape}] is in the model but not in the checkpoint`);
   return diffs;
 }
 
@@ -476,9 +518,11 @@ export async function loadCheckpoint(trainer: Trainer, dir: string): Promise<Che
   if (diffs.length > 0) throw new MtlError(where, `it was saved from a different model or task set: ${diffs.join("; ")}.`);
   const optimizer = trainer.optimizer;
   const className = optimizer.getClassName();
-  if (manifest.optimizer.className !== className) throw new MtlError(where, `it was saved with optimizer ${manifest.optimizer.className}, the trainer uses ${className}.`);
+  if (manifest.optimizer.className !== className)
+    throw new MtlError(where, `it was saved with optimizer ${manifest.optimizer.className}, the trainer uses ${className}.`);
   for (const name of Object.keys(trainer.components)) {
-    if (!(name in ckpt.state.components)) throw new MtlError(where, `it has no state for the trainer's '${name}' (saved with a different weighting method or aggregator?).`);
+    if (!(name in ckpt.state.components))
+      throw new MtlError(where, `it has no state for the trainer's '${name}' (saved with a different weighting method or aggregator?).`);
   }
   const slice = (e: TensorEntry) => weights.subarray(e.offset, e.offset + e.shape.reduce((a, b) => a * b, 1));
   const byName = new Map(trainer.model.namedVariables());
@@ -486,7 +530,10 @@ export async function loadCheckpoint(trainer: Trainer, dir: string): Promise<Che
     const v = byName.get(e.name)!;
     tf.tidy(() => v.assign(tf.tensor(slice(e), e.shape, v.dtype)));
   }
-  await setOptimizerWeights(optimizer, manifest.optimizer.slots.map((e) => ({ name: e.name, tensor: tf.tensor(slice(e), e.shape) })));
+  await setOptimizerWeights(
+    optimizer,
+    manifest.optimizer.slots.map((e) => ({ name: e.name, tensor: tf.tensor(slice(e), e.shape) })),
+  );
   restoreOptimizerScalars(optimizer, manifest.optimizer.scalars);
   if (isStateful(optimizer) && manifest.optimizer.state !== undefined) optimizer.loadState(manifest.optimizer.state);
   trainer.restore(ckpt.state);

@@ -120,10 +120,12 @@ export function readHistory(dir: string, ref: HistoryRef, damaged: (problem: str
   } catch (e) {
     throw damaged(`history file ${ref.file} is missing or unreadable (${(e as Error).message}).`);
   }
-  if (data.length < ref.bytes) throw damaged(`history file ${ref.file} is truncated (${data.length} bytes, the checkpoint covers ${ref.bytes}).`);
+  if (data.length < ref.bytes)
+    throw damaged(`history file ${ref.file} is truncated (${data.length} bytes, the checkpoint covers ${ref.bytes}).`);
   const prefix = data.subarray(0, ref.bytes);
   const hash = createHash("sha256").update(prefix);
-  if (hash.copy().digest("hex") !== ref.sha256) throw damaged(`history file ${ref.file} does not match its checksum (corrupt) in the first ${ref.bytes} bytes.`);
+  if (hash.copy().digest("hex") !== ref.sha256)
+    throw damaged(`history file ${ref.file} does not match its checksum (corrupt) in the first ${ref.bytes} bytes.`);
   const steps: StepRecord[] = [];
   const epochs: EpochRecord[] = [];
   const lines = prefix.toString("utf8").split("\n");
@@ -143,7 +145,9 @@ export function readHistory(dir: string, ref: HistoryRef, damaged: (problem: str
     else throw damaged(`line ${i + 1} of history file ${ref.file} has unknown kind ${JSON.stringify(kind)}.`);
   });
   if (steps.length !== ref.steps || epochs.length !== ref.epochs) {
-    throw damaged(`history file ${ref.file} holds ${steps.length} step and ${epochs.length} epoch records where the checkpoint expects ${ref.steps} and ${ref.epochs}.`);
+    throw damaged(
+      `history file ${ref.file} holds ${steps.length} step and ${epochs.length} epoch records where the checkpoint expects ${ref.steps} and ${ref.epochs}.`,
+    );
   }
   return { steps, epochs, hash };
 }

@@ -77,7 +77,7 @@ export interface AutoCheckpointOptions {
 
 /** How the update is formed from a step's losses. */
 export type UpdateRule =
-  | { kind: "weighted"; weighting: Weighting; /** The weights when they depend on nothing (equal, static). */ constant?: number[] }
+  | { kind: "weighted"; weighting: Weighting /** The weights when they depend on nothing (equal, static). */; constant?: number[] }
   | { kind: "aggregated"; aggregator: Aggregator; level: Level };
 
 export interface TrainerConfig {
@@ -100,7 +100,27 @@ export interface TrainerConfig {
   checkpoint?: Required<Pick<AutoCheckpointOptions, "dir" | "keep">> & Pick<AutoCheckpointOptions, "everySteps" | "everyMinutes">;
 }
 
-const OPTIONS = ["model", "tasks", "optimizer", "weights", "weighting", "regularizers", "epochs", "batchSize", "seed", "shuffle", "callbacks", "progress", "onNonFinite", "clipNorm", "clipTaskNorm", "checkpoint", "aggregator", "level", "sampler"];
+const OPTIONS = [
+  "model",
+  "tasks",
+  "optimizer",
+  "weights",
+  "weighting",
+  "regularizers",
+  "epochs",
+  "batchSize",
+  "seed",
+  "shuffle",
+  "callbacks",
+  "progress",
+  "onNonFinite",
+  "clipNorm",
+  "clipTaskNorm",
+  "checkpoint",
+  "aggregator",
+  "level",
+  "sampler",
+];
 
 export function resolveTrainerOptions(options: TrainerOptions): TrainerConfig {
   const where = "Trainer";
@@ -111,16 +131,27 @@ export function resolveTrainerOptions(options: TrainerOptions): TrainerConfig {
   const taskNames = options.tasks.map((t) => t.name);
   const rule = resolveRule(options, taskNames);
   const regularizers = options.regularizers ?? [];
-  check(Array.isArray(regularizers) && regularizers.every((r) => r && typeof r.penalty === "function"), where,
-    () => "option 'regularizers' must be a list of mtl.regularizers values.");
+  check(
+    Array.isArray(regularizers) && regularizers.every((r) => r && typeof r.penalty === "function"),
+    where,
+    () => "option 'regularizers' must be a list of mtl.regularizers values.",
+  );
   for (const r of regularizers) r.validate?.(model);
   const epochs = options.epochs ?? 10;
   check(Number.isInteger(epochs) && epochs > 0, where, () => `option 'epochs' must be a positive integer, got ${options.epochs}.`);
   const batchSize = options.batchSize ?? 32;
-  check(Number.isInteger(batchSize) && batchSize > 0, where, () => `option 'batchSize' must be a positive integer, got ${options.batchSize}.`);
+  check(
+    Number.isInteger(batchSize) && batchSize > 0,
+    where,
+    () => `option 'batchSize' must be a positive integer, got ${options.batchSize}.`,
+  );
   for (const name of ["clipNorm", "clipTaskNorm"] as const) {
     const c = options[name];
-    check(c === undefined || (typeof c === "number" && Number.isFinite(c) && c > 0), where, () => `option '${name}' must be a positive number, got ${c}.`);
+    check(
+      c === undefined || (typeof c === "number" && Number.isFinite(c) && c > 0),
+      where,
+      () => `option '${name}' must be a positive number, got ${c}.`,
+    );
   }
   const onNonFinite = nonFinitePolicy(where, options.onNonFinite);
   const optimizer = options.optimizer ?? adam();
@@ -130,47 +161,110 @@ export function resolveTrainerOptions(options: TrainerOptions): TrainerConfig {
     const c = options.checkpoint;
     checkKnownOptions("Trainer option 'checkpoint'", c, ["dir", "everySteps", "everyMinutes", "keep"]);
     check(typeof c.dir === "string" && c.dir.length > 0, where, () => "option 'checkpoint.dir' must be a folder path.");
-    check(c.everySteps !== undefined || c.everyMinutes !== undefined, where, () => "option 'checkpoint' needs 'everySteps' or 'everyMinutes'.");
-    check(c.everySteps === undefined || (Number.isInteger(c.everySteps) && c.everySteps > 0), where, () => `option 'checkpoint.everySteps' must be a positive integer, got ${c.everySteps}.`);
-    check(c.everyMinutes === undefined || (Number.isFinite(c.everyMinutes) && c.everyMinutes > 0), where, () => `option 'checkpoint.everyMinutes' must be a positive number, got ${c.everyMinutes}.`);
-    check(c.keep === undefined || (Number.isInteger(c.keep) && c.keep > 0), where, () => `option 'checkpoint.keep' must be a positive integer, got ${c.keep}.`);
+    check(
+      c.everySteps !== undefined || c.everyMinutes !== undefined,
+      where,
+      () => "option 'checkpoint' needs 'everySteps' or 'everyMinutes'.",
+    );
+    check(
+      c.everySteps === undefined || (Number.isInteger(c.everySteps) && c.everySteps > 0),
+      where,
+      () => `option 'checkpoint.everySteps' must be a positive integer, got ${c.everySteps}.`,
+    );
+    check(
+      c.everyMinutes === undefined || (Number.isFinite(c.everyMinutes) && c.everyMinutes > 0),
+      where,
+      () => `option 'checkpoint.everyMinutes' must be a positive number, got ${c.everyMinutes}.`,
+    );
+    check(
+      c.keep === undefined || (Number.isInteger(c.keep) && c.keep > 0),
+      where,
+      () => `option 'checkpoint.keep' must be a positive integer, got ${c.keep}.`,
+    );
     checkpoint = { dir: c.dir, keep: c.keep ?? 3, everySteps: c.everySteps, everyMinutes: c.everyMinutes };
   }
   const sampler = options.sampler;
   if (sampler !== undefined) {
-    check(sampler !== null && typeof sampler === "object" && typeof sampler.next === "function" && typeof sampler.probabilities === "function", where,
-      () => "option 'sampler' must be a task sampler (mtl.data.roundRobin(...), proportional, temperature, annealed).");
+    check(
+      sampler !== null && typeof sampler === "object" && typeof sampler.next === "function" && typeof sampler.probabilities === "function",
+      where,
+      () => "option 'sampler' must be a task sampler (mtl.data.roundRobin(...), proportional, temperature, annealed).",
+    );
     const n = sampler.probabilities(0).length;
-    check(n === taskNames.length, where, () => `the sampler was built for ${n} tasks but there are ${taskNames.length}; build it from mtl.data.datasetSizes(datasets).`);
+    check(
+      n === taskNames.length,
+      where,
+      () => `the sampler was built for ${n} tasks but there are ${taskNames.length}; build it from mtl.data.datasetSizes(datasets).`,
+    );
     checkRuleWithSampler(rule, sampler);
   }
   return {
-    model, tasks: options.tasks, taskNames, optimizer, rule, regularizers, sampler, epochs, batchSize,
-    seed: checkSeed(where, options.seed), shuffle: options.shuffle !== false, callbacks: options.callbacks ?? {},
-    progress: options.progress ?? true, onNonFinite, clipNorm: options.clipNorm, clipTaskNorm: options.clipTaskNorm, checkpoint,
+    model,
+    tasks: options.tasks,
+    taskNames,
+    optimizer,
+    rule,
+    regularizers,
+    sampler,
+    epochs,
+    batchSize,
+    seed: checkSeed(where, options.seed),
+    shuffle: options.shuffle !== false,
+    callbacks: options.callbacks ?? {},
+    progress: options.progress ?? true,
+    onNonFinite,
+    clipNorm: options.clipNorm,
+    clipTaskNorm: options.clipTaskNorm,
+    checkpoint,
   };
 }
 
 function resolveRule(options: TrainerOptions, names: string[]): UpdateRule {
   const where = "Trainer";
-  check(options.weights === undefined || options.weighting === undefined, where,
-    () => "options 'weights' and 'weighting' cannot be used together; for fixed weights pass weighting: mtl.weighting.static([...]).");
+  check(
+    options.weights === undefined || options.weighting === undefined,
+    where,
+    () => "options 'weights' and 'weighting' cannot be used together; for fixed weights pass weighting: mtl.weighting.static([...]).",
+  );
   if (options.aggregator !== undefined) {
     const agg = options.aggregator;
-    check(agg && typeof agg.aggregate === "function" && Array.isArray(agg.levels), where, () => "option 'aggregator' must be a method from mtl.aggregators (e.g. mtl.aggregators.pcgrad()).");
-    check(options.weights === undefined && options.weighting === undefined, where,
-      () => `option 'aggregator' (${agg.name}) cannot be combined with '${options.weights !== undefined ? "weights" : "weighting"}': the aggregator forms the update from the per-task gradients.`);
+    check(
+      agg && typeof agg.aggregate === "function" && Array.isArray(agg.levels),
+      where,
+      () => "option 'aggregator' must be a method from mtl.aggregators (e.g. mtl.aggregators.pcgrad()).",
+    );
+    check(
+      options.weights === undefined && options.weighting === undefined,
+      where,
+      () =>
+        `option 'aggregator' (${agg.name}) cannot be combined with '${options.weights !== undefined ? "weights" : "weighting"}': the aggregator forms the update from the per-task gradients.`,
+    );
     const level = options.level ?? agg.levels[0];
-    check(level === "param" || level === "rep", where, () => `option 'level' must be "param" or "rep", got ${JSON.stringify(options.level)}.`);
-    check(agg.levels.includes(level), where, () => `${agg.name} is not defined at level "${level}"; it supports ${agg.levels.map((l) => `"${l}"`).join(" and ")}.`);
+    check(
+      level === "param" || level === "rep",
+      where,
+      () => `option 'level' must be "param" or "rep", got ${JSON.stringify(options.level)}.`,
+    );
+    check(
+      agg.levels.includes(level),
+      where,
+      () => `${agg.name} is not defined at level "${level}"; it supports ${agg.levels.map((l) => `"${l}"`).join(" and ")}.`,
+    );
     const shared = options.model.sharedVariables();
-    check(shared.length > 0, where,
-      () => `the aggregator ${agg.name} (level "${level}") combines the tasks' gradients on the shared part, but the model (${options.model.architecture}) has no shared parameters; use a weighting instead.`);
+    check(
+      shared.length > 0,
+      where,
+      () =>
+        `the aggregator ${agg.name} (level "${level}") combines the tasks' gradients on the shared part, but the model (${options.model.architecture}) has no shared parameters; use a weighting instead.`,
+    );
     return { kind: "aggregated", aggregator: agg, level };
   }
   check(options.level === undefined, where, () => "option 'level' only applies with an 'aggregator'.");
-  check(options.weighting === undefined || isWeighting(options.weighting), where,
-    () => "option 'weighting' must be a method from mtl.weighting (e.g. mtl.weighting.dwa()).");
+  check(
+    options.weighting === undefined || isWeighting(options.weighting),
+    where,
+    () => "option 'weighting' must be a method from mtl.weighting (e.g. mtl.weighting.dwa()).",
+  );
   const weighting = options.weighting ?? (options.weights !== undefined ? staticWeights(resolveWeights(names, options.weights)) : equal());
   weighting.bind({ tasks: options.tasks, model: options.model });
   return { kind: "weighted", weighting, constant: constantWeights(weighting) };
@@ -185,14 +279,18 @@ export function constantWeights(weighting: Weighting): number[] | undefined {
 /** A sampler trains one task per step: nothing to balance between tasks at that step. */
 function checkRuleWithSampler(rule: UpdateRule, sampler: TaskSampler): void {
   if (rule.kind === "aggregated") {
-    throw new MtlError("Trainer",
+    throw new MtlError(
+      "Trainer",
       `option 'aggregator' (${rule.aggregator.name}) cannot be used with option 'sampler' (${sampler.name}): the sampler trains one task per step, so there is one task gradient and nothing to aggregate. ` +
-        "Drop the sampler to train every task at each step on its own dataset, or drop the aggregator.");
+        "Drop the sampler to train every task at each step on its own dataset, or drop the aggregator.",
+    );
   }
   if (!rule.constant) {
-    throw new MtlError("Trainer",
+    throw new MtlError(
+      "Trainer",
       `option 'weighting' (${rule.weighting.name}) cannot be used with option 'sampler' (${sampler.name}): the method weighs every task's loss at each step, and the sampler trains one task per step. ` +
-        "Drop the sampler to train every task at each step on its own dataset, or use static 'weights'.");
+        "Drop the sampler to train every task at each step on its own dataset, or use static 'weights'.",
+    );
   }
 }
 
@@ -204,7 +302,8 @@ function resolveWeights(names: string[], weights: number[] | Record<string, numb
     list = weights;
   } else {
     check(weights !== null && typeof weights === "object", where, () => "must be an array or an object keyed by task name.");
-    for (const key of Object.keys(weights)) check(names.includes(key), where, () => `names task '${key}', which is not one of ${names.join(", ")}.`);
+    for (const key of Object.keys(weights))
+      check(names.includes(key), where, () => `names task '${key}', which is not one of ${names.join(", ")}.`);
     list = names.map((n) => weights[n] ?? 1);
   }
   list.forEach((w, i) => {

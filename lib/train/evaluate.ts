@@ -87,7 +87,12 @@ export function evaluate(model: MultiTaskModel, data: MultiTaskData, tasks: Task
 }
 
 /** evaluate with awaited reads (what a backend that reads only asynchronously, like WebGPU, needs). */
-export function evaluateAsync(model: MultiTaskModel, data: MultiTaskData, tasks: Task[], options: EvaluateOptions = {}): Promise<Evaluation> {
+export function evaluateAsync(
+  model: MultiTaskModel,
+  data: MultiTaskData,
+  tasks: Task[],
+  options: EvaluateOptions = {},
+): Promise<Evaluation> {
   return readsAsync(evaluationReads(model, data, tasks, checkEvaluate("evaluateAsync", model, data, tasks, options)));
 }
 
@@ -103,7 +108,13 @@ function checkEvaluate(where: string, model: MultiTaskModel, data: MultiTaskData
  * The evaluation as a computation that reads (for either driver). `only` evaluates a subset of the
  * tasks on `data` (the trainer's validation with one dataset per task); the data is not checked here.
  */
-export function* evaluationReads(model: MultiTaskModel, data: MultiTaskData, allTasks: Task[], batchSize: number, only?: number[]): Reads<Evaluation> {
+export function* evaluationReads(
+  model: MultiTaskModel,
+  data: MultiTaskData,
+  allTasks: Task[],
+  batchSize: number,
+  only?: number[],
+): Reads<Evaluation> {
   const chosen = only ?? allTasks.map((_, i) => i);
   const tasks = chosen.map((i) => allTasks[i]);
   const accumulators = tasks.map(accumulatorFor);
@@ -142,7 +153,8 @@ export function* evaluationReads(model: MultiTaskModel, data: MultiTaskData, all
       const target = sliceTarget(data, task, start, end);
       const pos = picks[j];
       if (!pos) accumulators[j].add(decoded, target.values, rows);
-      else if (pos.length > 0) accumulators[j].add(pickRows(decoded, pos, decoded.length / rows), pickTargetRows(target, pos).values, pos.length);
+      else if (pos.length > 0)
+        accumulators[j].add(pickRows(decoded, pos, decoded.length / rows), pickTargetRows(target, pos).values, pos.length);
     });
   }
 
@@ -158,9 +170,13 @@ export function* evaluationReads(model: MultiTaskModel, data: MultiTaskData, all
     reports[task.name] = report;
     table[task.name] = { ...report.metrics };
     rows.push({ task: task.name, metric: "loss", value: report.loss, higherIsBetter: false });
-    for (const s of task.metricSpecs) rows.push({ task: task.name, metric: s.name, value: report.metrics[s.name], higherIsBetter: s.higherIsBetter });
+    for (const s of task.metricSpecs)
+      rows.push({ task: task.name, metric: s.name, value: report.metrics[s.name], higherIsBetter: s.higherIsBetter });
   });
-  return withDisplay({ tasks: reports, rows, table, toDataFrame: () => toFrame(rows as unknown as Array<Record<string, unknown>>) }, evaluationBundle);
+  return withDisplay(
+    { tasks: reports, rows, table, toDataFrame: () => toFrame(rows as unknown as Array<Record<string, unknown>>) },
+    evaluationBundle,
+  );
 }
 
 /** The rows at `positions` of a row-major array with `width` values per row. */
@@ -187,14 +203,21 @@ function accumulatorFor(task: Task): Accumulator {
       return multiLabelAccumulator(task.outputUnits);
     case "regression":
       // Tasks built on regression with metrics of their own (boundingBox's IoU) are scored by the task.
-      return task.metricSpecs.every((m) => REGRESSION_METRICS.includes(m.name)) ? regressionAccumulator(task.targetWidth) : collectingAccumulator(task);
+      return task.metricSpecs.every((m) => REGRESSION_METRICS.includes(m.name))
+        ? regressionAccumulator(task.targetWidth)
+        : collectingAccumulator(task);
     default:
       return collectingAccumulator(task);
   }
 }
 
 /** `binarize`: targets and predictions are 0/1 values thresholded at 0.5, as binaryScores reads them. */
-function confusionAccumulator(k: number, labels: string[] | undefined, binarize: boolean, score: (c: number[][]) => Record<string, number>): Accumulator {
+function confusionAccumulator(
+  k: number,
+  labels: string[] | undefined,
+  binarize: boolean,
+  score: (c: number[][]) => Record<string, number>,
+): Accumulator {
   const confusion = Array.from({ length: k }, () => new Array<number>(k).fill(0));
   const cls = binarize ? (v: number) => (v >= 0.5 ? 1 : 0) : (v: number) => v;
   return {
@@ -258,8 +281,14 @@ function regressionAccumulator(width: number): Accumulator {
       const count = n.reduce((a, b) => a + b, 0);
       return {
         metrics: {
-          mse: safeDivide(sse.reduce((a, b) => a + b, 0), count),
-          mae: safeDivide(sae.reduce((a, b) => a + b, 0), count),
+          mse: safeDivide(
+            sse.reduce((a, b) => a + b, 0),
+            count,
+          ),
+          mae: safeDivide(
+            sae.reduce((a, b) => a + b, 0),
+            count,
+          ),
           r2: r2 / width,
         },
       };
@@ -293,7 +322,11 @@ export function evaluatePredictions(tasks: Task[], predictions: Record<string, A
   check(predictions !== null && typeof predictions === "object", where, () => "predictions must map task names to arrays.");
   validateForTasks(data, tasks);
   for (const key of Object.keys(predictions)) {
-    check(tasks.some((t) => t.name === key), where, () => `predictions for task '${key}', which is not one of ${tasks.map((t) => t.name).join(", ")}.`);
+    check(
+      tasks.some((t) => t.name === key),
+      where,
+      () => `predictions for task '${key}', which is not one of ${tasks.map((t) => t.name).join(", ")}.`,
+    );
   }
   const reports: Record<string, TaskReport> = {};
   const rows: EvaluationRow[] = [];
@@ -302,33 +335,48 @@ export function evaluatePredictions(tasks: Task[], predictions: Record<string, A
     const predicted = predictions[task.name];
     check(predicted !== undefined, where, () => `no predictions for task '${task.name}'.`);
     const target = data.targets[task.name];
-    check(predicted.length === target.values.length, where,
-      () => `task '${task.name}' has ${predicted.length} predicted values but ${target.values.length} target values (${data.rows} rows × ${target.width}).`);
+    check(
+      predicted.length === target.values.length,
+      where,
+      () =>
+        `task '${task.name}' has ${predicted.length} predicted values but ${target.values.length} target values (${data.rows} rows × ${target.width}).`,
+    );
     for (let i = 0; i < predicted.length; i++) {
-      check(Number.isFinite(predicted[i]), where, () => `the prediction of task '${task.name}' at position ${i} is ${predicted[i]}, not a finite number.`);
+      check(
+        Number.isFinite(predicted[i]),
+        where,
+        () => `the prediction of task '${task.name}' at position ${i} is ${predicted[i]}, not a finite number.`,
+      );
     }
     if (task.kind === "classification") {
       for (let i = 0; i < predicted.length; i++) {
-        check(Number.isInteger(predicted[i]) && predicted[i] >= 0 && predicted[i] < task.outputUnits, where,
-          () => `the prediction of task '${task.name}' at row ${i} is ${predicted[i]}, not a class index in [0, ${task.outputUnits - 1}].`);
+        check(
+          Number.isInteger(predicted[i]) && predicted[i] >= 0 && predicted[i] < task.outputUnits,
+          where,
+          () => `the prediction of task '${task.name}' at row ${i} is ${predicted[i]}, not a class index in [0, ${task.outputUnits - 1}].`,
+        );
       }
     }
     const acc = accumulatorFor(task);
     const mask = labelMask(data, task.name);
     const positions = mask ? Int32Array.from(Array.from(mask.keys()).filter((r) => mask[r] === 1)) : undefined;
     if (!positions) acc.add(predicted, target.values, data.rows);
-    else if (positions.length > 0) acc.add(pickRows(predicted, positions, target.width), pickTargetRows(target, positions).values, positions.length);
+    else if (positions.length > 0)
+      acc.add(pickRows(predicted, positions, target.width), pickTargetRows(target, positions).values, positions.length);
     const count = positions ? positions.length : data.rows;
     const done = count > 0 ? acc.finish() : { metrics: Object.fromEntries(task.metricSpecs.map((m) => [m.name, NaN])) };
     const higherIsBetter: Record<string, boolean> = {};
     for (const spec of task.metricSpecs) higherIsBetter[spec.name] = spec.higherIsBetter;
     reports[task.name] = { task: task.name, kind: task.kind, rows: data.rows, labelled: count, loss: NaN, higherIsBetter, ...done };
     table[task.name] = { ...done.metrics };
-    for (const spec of task.metricSpecs) rows.push({ task: task.name, metric: spec.name, value: done.metrics[spec.name], higherIsBetter: spec.higherIsBetter });
+    for (const spec of task.metricSpecs)
+      rows.push({ task: task.name, metric: spec.name, value: done.metrics[spec.name], higherIsBetter: spec.higherIsBetter });
   }
-  return withDisplay({ tasks: reports, rows, table, toDataFrame: () => toFrame(rows as unknown as Array<Record<string, unknown>>) }, evaluationBundle);
+  return withDisplay(
+    { tasks: reports, rows, table, toDataFrame: () => toFrame(rows as unknown as Array<Record<string, unknown>>) },
+    evaluationBundle,
+  );
 }
-
 
 /**
  * A trainer's per-task result with the display of the evaluations it came from (one, or one per

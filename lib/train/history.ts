@@ -54,7 +54,10 @@ export class History {
   readonly steps: StepRecord[] = [];
   readonly epochs: EpochRecord[] = [];
 
-  constructor(readonly taskNames: readonly string[], public run?: RunInfo) {}
+  constructor(
+    readonly taskNames: readonly string[],
+    public run?: RunInfo,
+  ) {}
 
   /** Jupyter: a summary table with the loss curves (lib/display/history.ts). */
   [Symbol.for("Jupyter.display")](): Record<string, unknown> {
@@ -63,7 +66,7 @@ export class History {
 
   [inspect.custom](): string {
     return String(historyBundle(this)["text/plain"]);
-    }
+  }
 
   /** Steps at which each task trained, by task name. */
   get stepsSeen(): Record<string, number> {

@@ -15,7 +15,12 @@ import type { StepBatch } from "./steps/types";
  * Applies the label masks of `datasets[i]` (task i's dataset) for the rows `picks[i]` to `batch`,
  * in place, and returns it. Targets it replaces are disposed.
  */
-export function withLabelMasks(batch: StepBatch, datasets: MultiTaskData[], tasks: Task[], picks: Array<ArrayLike<number> | undefined>): StepBatch {
+export function withLabelMasks(
+  batch: StepBatch,
+  datasets: MultiTaskData[],
+  tasks: Task[],
+  picks: Array<ArrayLike<number> | undefined>,
+): StepBatch {
   tasks.forEach((task, i) => {
     const indices = picks[i];
     const data = datasets[i];

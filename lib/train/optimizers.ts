@@ -30,6 +30,10 @@ export function adam(options: AdamOptions = {}): tf.AdamOptimizer {
 
 /** Plain SGD, or SGD with momentum, as tfjs's optimizers. */
 export function sgd(learningRate: number, momentum = 0): tf.Optimizer {
-  check(Number.isFinite(learningRate) && learningRate > 0, "optimizers.sgd", () => `learning rate must be a positive number, got ${learningRate}.`);
+  check(
+    Number.isFinite(learningRate) && learningRate > 0,
+    "optimizers.sgd",
+    () => `learning rate must be a positive number, got ${learningRate}.`,
+  );
   return momentum > 0 ? tf.train.momentum(learningRate, momentum) : tf.train.sgd(learningRate);
 }

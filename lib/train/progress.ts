@@ -37,7 +37,10 @@ export interface Progress {
 }
 
 function describe(state: ProgressState): string {
-  const fmt = (o: Record<string, number>) => Object.entries(o).map(([k, v]) => `${k} ${v.toPrecision(4)}`).join("  ");
+  const fmt = (o: Record<string, number>) =>
+    Object.entries(o)
+      .map(([k, v]) => `${k} ${v.toPrecision(4)}`)
+      .join("  ");
   const val = state.validation ? `  | val ${fmt(state.validation)}` : "";
   const rate = state.elapsedSeconds > 0 ? ` ${(state.step / state.elapsedSeconds).toFixed(1)} steps/s` : "";
   return `epoch ${state.epoch + 1}/${state.epochs}  step ${state.step}${rate}  | loss ${fmt(state.losses)}${val}`;
@@ -59,7 +62,11 @@ function bar(fraction: number, width = 30): string {
  * Calls `draw` at most once per `intervalMs`; `flush` draws the newest held-back state.
  * `now` is injectable for tests.
  */
-export function throttled<T>(draw: (value: T) => void, intervalMs: number, now: () => number = Date.now): { offer(value: T, force?: boolean): void; flush(): void } {
+export function throttled<T>(
+  draw: (value: T) => void,
+  intervalMs: number,
+  now: () => number = Date.now,
+): { offer(value: T, force?: boolean): void; flush(): void } {
   let last = -Infinity;
   let held: { value: T } | null = null;
   return {

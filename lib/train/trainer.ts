@@ -277,12 +277,19 @@ export class Trainer {
     // Label masks: a batch in which no task has a labelled row trains nothing; it is not applied.
     if (batch.part.every((p) => p < 0)) {
       const k = this.tasks.length;
-      return Promise.resolve(this.record(batch, { losses: new Array(k).fill(NaN), weights: new Array(k).fill(0), regularizers: this.regularizers.map(() => NaN), applied: false }, rows));
+      return Promise.resolve(
+        this.record(
+          batch,
+          { losses: new Array(k).fill(NaN), weights: new Array(k).fill(0), regularizers: this.regularizers.map(() => NaN), applied: false },
+          rows,
+        ),
+      );
     }
     // The fused native step reads nothing back through tfjs: its record is ready at once.
     const fused = rule.kind === "weighted" && rule.constant ? fusedMlpStep(input, rule.weighting) : undefined;
     if (fused) return Promise.resolve(this.record(batch, fused, rows));
-    const step = rule.kind === "aggregated" ? aggregatedStep(input, rule.aggregator, rule.level) : weightedStep(input, rule.weighting, rule.constant);
+    const step =
+      rule.kind === "aggregated" ? aggregatedStep(input, rule.aggregator, rule.level) : weightedStep(input, rule.weighting, rule.constant);
     return step.then((out) => this.record(batch, out, rows));
   }
 
@@ -317,7 +324,11 @@ export class Trainer {
    * history. `train` is one dataset with every task's targets, or one dataset per task name.
    */
   async fit(train: TrainingData, options: FitOptions = {}): Promise<History> {
-    check(!this.fitting, "Trainer.fit", () => "this trainer is already running a fit; await it (or call stop()) before starting another, or build a second Trainer.");
+    check(
+      !this.fitting,
+      "Trainer.fit",
+      () => "this trainer is already running a fit; await it (or call stop()) before starting another, or build a second Trainer.",
+    );
     this.fitting = true;
     try {
       return await this.fitOnce(train, options);
@@ -331,7 +342,16 @@ export class Trainer {
     checkKnownOptions(where, options, ["validation", "epochs", "steps", "signal"]);
     checkSignal(where, options.signal);
     const { sampler, rule } = this.config;
-    const datasets = checkTrainingData(where, this.model, this.tasks, train, "the training data", sampler, rule, "Trainer.fit (training data)");
+    const datasets = checkTrainingData(
+      where,
+      this.model,
+      this.tasks,
+      train,
+      "the training data",
+      sampler,
+      rule,
+      "Trainer.fit (training data)",
+    );
     const perTask = isPerTask(train);
     const validation = options.validation;
     if (validation !== undefined) {
@@ -341,7 +361,11 @@ export class Trainer {
     }
     if (options.steps !== undefined) checkPositiveInteger(where, "steps", options.steps);
     const epochs = options.epochs ?? (options.steps !== undefined ? Infinity : this.epochs);
-    check(epochs === Infinity || (Number.isInteger(epochs) && epochs > 0), where, () => `option 'epochs' must be a positive integer, got ${options.epochs}.`);
+    check(
+      epochs === Infinity || (Number.isInteger(epochs) && epochs > 0),
+      where,
+      () => `option 'epochs' must be a positive integer, got ${options.epochs}.`,
+    );
     const budget = options.steps ?? Infinity;
     const callbacks = this.config.callbacks;
     const progress = createProgress(this.config.progress);
@@ -360,7 +384,14 @@ export class Trainer {
     const fraction = (e: number, inEpoch: number) =>
       budget !== Infinity ? (this.globalStep - firstStep) / budget : (e + inEpoch / stepsPerEpoch) / epochs;
     // One dataset per task: each walks on across epochs (made on the first fit, or when the data changes).
-    if (perTask && (!this.walks || !sameSizes(this.walks.map((w) => w.rows), sizes))) {
+    if (
+      perTask &&
+      (!this.walks ||
+        !sameSizes(
+          this.walks.map((w) => w.rows),
+          sizes,
+        ))
+    ) {
       this.walks = sizes.map((n) => newWalk(this.rng, n, this.config.shuffle));
     }
     try {
@@ -394,7 +425,10 @@ export class Trainer {
           const verdict = callbacks.onStepEnd?.(record);
           if ((verdict instanceof Promise ? await verdict : verdict) === false) this.stopRequested = true;
           await this.autoCheckpoint();
-          progress.update(this.progressState(e + firstEpoch, firstEpoch + totalEpochs, stepsPerEpoch, record, start, fraction(e, b + 1)), false);
+          progress.update(
+            this.progressState(e + firstEpoch, firstEpoch + totalEpochs, stepsPerEpoch, record, start, fraction(e, b + 1)),
+            false,
+          );
           // Yield to the event loop now and then so a notebook can interrupt a long run.
           if (Date.now() - lastYield > 200) {
             await new Promise((resolve) => setImmediate(resolve));
@@ -437,10 +471,22 @@ export class Trainer {
     const walks = this.walks!;
     if (!perTask) {
       // One dataset: the epoch's walk ends with the epoch (the next epoch draws a new order).
-      return [takeRows(walks[0], this.batchSize, () => walks[0], () => {}).indices];
+      return [
+        takeRows(
+          walks[0],
+          this.batchSize,
+          () => walks[0],
+          () => {},
+        ).indices,
+      ];
     }
     const take = (i: number) => {
-      const { indices, walk } = takeRows(walks[i], this.batchSize, () => newWalk(this.rng, walks[i].rows, this.config.shuffle), () => this.passes[i]++);
+      const { indices, walk } = takeRows(
+        walks[i],
+        this.batchSize,
+        () => newWalk(this.rng, walks[i].rows, this.config.shuffle),
+        () => this.passes[i]++,
+      );
       walks[i] = walk;
       return indices;
     };
@@ -464,7 +510,14 @@ export class Trainer {
     }
   }
 
-  private progressState(epoch: number, epochs: number, stepsPerEpoch: number, record: StepRecord | undefined, start: number, fraction: number): ProgressState {
+  private progressState(
+    epoch: number,
+    epochs: number,
+    stepsPerEpoch: number,
+    record: StepRecord | undefined,
+    start: number,
+    fraction: number,
+  ): ProgressState {
     const losses: Record<string, number> = {};
     this.tasks.forEach((t, i) => (losses[t.name] = record?.losses[i] ?? NaN));
     return { epoch, epochs, step: this.globalStep, stepsPerEpoch, losses, elapsedSeconds: (Date.now() - start) / 1000, fraction };
@@ -474,9 +527,17 @@ export class Trainer {
     checkModelTasks(where, this.model, this.tasks);
     check(data !== null && typeof data === "object", where, () => `${what} must be a dataset, or one dataset per task name.`);
     for (const [name, d] of Object.entries(data)) {
-      check(this.tasks.some((t) => t.name === name), where, () => `${what} has a dataset for '${name}', which is not one of the tasks (${this.tasks.map((t) => t.name).join(", ")}).`);
+      check(
+        this.tasks.some((t) => t.name === name),
+        where,
+        () => `${what} has a dataset for '${name}', which is not one of the tasks (${this.tasks.map((t) => t.name).join(", ")}).`,
+      );
       checkDataWidth(where, this.model, d, `the validation dataset of task '${name}'`);
-      validateForTasks(d, this.tasks.filter((t) => t.name === name), where);
+      validateForTasks(
+        d,
+        this.tasks.filter((t) => t.name === name),
+        where,
+      );
     }
   }
 
@@ -544,7 +605,8 @@ export class Trainer {
     });
     const evaluations = await Promise.all(parts);
     for (const evaluation of evaluations) {
-      for (const [name, report] of Object.entries(evaluation.tasks)) result[name] = { loss: report.loss, metrics: report.metrics, labelled: report.labelled };
+      for (const [name, report] of Object.entries(evaluation.tasks))
+        result[name] = { loss: report.loss, metrics: report.metrics, labelled: report.labelled };
     }
     return withEvaluationsDisplay(result, evaluations);
   }
@@ -561,7 +623,8 @@ export class Trainer {
     const collect = (evaluation: Evaluation | undefined) => {
       if (!evaluation) return;
       seen.push(evaluation);
-      for (const [name, report] of Object.entries(evaluation.tasks)) result[name] = { loss: report.loss, metrics: report.metrics, labelled: report.labelled };
+      for (const [name, report] of Object.entries(evaluation.tasks))
+        result[name] = { loss: report.loss, metrics: report.metrics, labelled: report.labelled };
     };
     checkPositiveInteger(where, "batchSize", batchSize);
     if (!isPerTask(data)) {

@@ -22,18 +22,28 @@ export type NonFinitePolicy = "stop" | "skip";
 /** The `onNonFinite` option resolved once: "stop" by default, anything else but "skip" refused. */
 export function nonFinitePolicy(where: string, value: unknown): NonFinitePolicy {
   const policy = value ?? "stop";
-  check(policy === "stop" || policy === "skip", where, () => `option 'onNonFinite' must be "stop" or "skip", got ${JSON.stringify(value)}.`);
+  check(
+    policy === "stop" || policy === "skip",
+    where,
+    () => `option 'onNonFinite' must be "stop" or "skip", got ${JSON.stringify(value)}.`,
+  );
   return policy;
 }
 
 /** Refuses anything that is not an mtlkit model, and a model whose variables were disposed. */
 export function checkModelUsable(where: string, model: unknown): asserts model is MultiTaskModel {
   const m = model as MultiTaskModel;
-  check(m !== null && typeof m === "object" && typeof m.forward === "function" && Array.isArray(m.taskNames), where,
-    () => "option 'model' must be an mtlkit model (e.g. mtl.hardSharing({...})).");
+  check(
+    m !== null && typeof m === "object" && typeof m.forward === "function" && Array.isArray(m.taskNames),
+    where,
+    () => "option 'model' must be an mtlkit model (e.g. mtl.hardSharing({...})).",
+  );
   const disposed = m.namedVariables().find(([, v]) => v.isDisposed);
   if (disposed) {
-    throw new MtlError(where, `the model was disposed (its variable '${disposed[0]}' is gone); build a new model, or load one from a checkpoint, before training or evaluating.`);
+    throw new MtlError(
+      where,
+      `the model was disposed (its variable '${disposed[0]}' is gone); build a new model, or load one from a checkpoint, before training or evaluating.`,
+    );
   }
 }
 
@@ -46,7 +56,10 @@ function probeHeadWidths(where: string, model: MultiTaskModel): number[] {
   try {
     widths = tf.tidy(() => model.forward(tf.zeros([1, model.inputSize]) as tf.Tensor2D, false).map((o) => o.shape[o.shape.length - 1]));
   } catch (e) {
-    throw new MtlError(where, `the model (${model.architecture}, inputSize ${model.inputSize}) fails on one row of ${model.inputSize} zeros: ${(e as Error).message}`);
+    throw new MtlError(
+      where,
+      `the model (${model.architecture}, inputSize ${model.inputSize}) fails on one row of ${model.inputSize} zeros: ${(e as Error).message}`,
+    );
   }
   headWidths.set(model, widths);
   return widths;
@@ -55,8 +68,11 @@ function probeHeadWidths(where: string, model: MultiTaskModel): number[] {
 /** Model ↔ tasks: usable model, same tasks in the same order, each head as wide as its task needs. */
 export function checkModelTasks(where: string, model: MultiTaskModel, tasks: readonly Task[]): void {
   checkModelUsable(where, model);
-  check(Array.isArray(tasks) && tasks.length > 0 && tasks.every((t) => t && typeof t.name === "string"), where,
-    () => "option 'tasks' must list the model's tasks (made by mtl.tasks.*).");
+  check(
+    Array.isArray(tasks) && tasks.length > 0 && tasks.every((t) => t && typeof t.name === "string"),
+    where,
+    () => "option 'tasks' must list the model's tasks (made by mtl.tasks.*).",
+  );
   const names = tasks.map((t) => t.name);
   check(
     names.length === model.taskNames.length && names.every((n, i) => n === model.taskNames[i]),
@@ -67,9 +83,11 @@ export function checkModelTasks(where: string, model: MultiTaskModel, tasks: rea
   check(widths.length === tasks.length, where, () => `the model gives ${widths.length} outputs for ${tasks.length} tasks.`);
   tasks.forEach((task, i) => {
     if (widths[i] !== task.outputUnits) {
-      throw new MtlError(where,
+      throw new MtlError(
+        where,
         `the model's head for task '${task.name}' outputs ${widths[i]} units but ${task.kind}('${task.name}') needs ${task.outputUnits}${unitsMeaning(task)}; ` +
-          "build the model with these tasks (or pass the tasks the model was built with).");
+          "build the model with these tasks (or pass the tasks the model was built with).",
+      );
     }
   });
 }
@@ -86,7 +104,14 @@ function unitsMeaning(task: Task): string {
  * validation set"), `dataWhere` is where a malformed dataset or target is reported. Checks the
  * model and tasks first, then the dataset's form, rows and input width, then the targets.
  */
-export function checkModelData(where: string, model: MultiTaskModel, tasks: readonly Task[], data: MultiTaskData, what: string, dataWhere = where): void {
+export function checkModelData(
+  where: string,
+  model: MultiTaskModel,
+  tasks: readonly Task[],
+  data: MultiTaskData,
+  what: string,
+  dataWhere = where,
+): void {
   checkModelTasks(where, model, tasks);
   checkDataWidth(where, model, data, what, dataWhere);
   validateForTasks(data, [...tasks], dataWhere);
@@ -97,17 +122,37 @@ export function checkDataWidth(where: string, model: MultiTaskModel, data: Multi
   checkDataset(dataWhere, data);
   check(data.rows > 0, where, () => `${what} is empty (0 rows); it needs at least one row.`);
   checkInputsMatch(where, model.inputs, data.inputs, what, model.inputSize);
-  check(data.featureCount === model.inputSize, where,
-    () => `${what} has ${data.featureCount} features but the model takes ${model.inputSize} (its inputSize).`);
+  check(
+    data.featureCount === model.inputSize,
+    where,
+    () => `${what} has ${data.featureCount} features but the model takes ${model.inputSize} (its inputSize).`,
+  );
 }
 
 /** A batch handed to a step directly (Trainer.trainStep): the model's input width and one target per task. */
-export function checkBatch(where: string, model: MultiTaskModel, tasks: readonly Task[], x: tf.Tensor, targets: readonly tf.Tensor[]): void {
+export function checkBatch(
+  where: string,
+  model: MultiTaskModel,
+  tasks: readonly Task[],
+  x: tf.Tensor,
+  targets: readonly tf.Tensor[],
+): void {
   // Shapes by duck typing: a tensor from another copy of tfjs is not an instance of this one's class.
-  check(x !== null && typeof x === "object" && Array.isArray(x.shape) && x.shape.length === 2 && x.shape[1] === model.inputSize, where,
-    () => `the batch x must be [rows, ${model.inputSize}] (the model's inputSize), got [${x?.shape?.join(", ")}].`);
-  check(Array.isArray(targets) && targets.length === tasks.length, where,
-    () => `expected ${tasks.length} target tensors (one per task: ${tasks.map((t) => t.name).join(", ")}), got ${targets?.length}.`);
-  targets.forEach((t, i) => check(t !== null && typeof t === "object" && Array.isArray(t.shape) && t.shape[0] === x.shape[0], where,
-    () => `the targets of task '${tasks[i].name}' have ${t?.shape?.[0]} rows but x has ${x.shape[0]}.`));
+  check(
+    x !== null && typeof x === "object" && Array.isArray(x.shape) && x.shape.length === 2 && x.shape[1] === model.inputSize,
+    where,
+    () => `the batch x must be [rows, ${model.inputSize}] (the model's inputSize), got [${x?.shape?.join(", ")}].`,
+  );
+  check(
+    Array.isArray(targets) && targets.length === tasks.length,
+    where,
+    () => `expected ${tasks.length} target tensors (one per task: ${tasks.map((t) => t.name).join(", ")}), got ${targets?.length}.`,
+  );
+  targets.forEach((t, i) =>
+    check(
+      t !== null && typeof t === "object" && Array.isArray(t.shape) && t.shape[0] === x.shape[0],
+      where,
+      () => `the targets of task '${tasks[i].name}' have ${t?.shape?.[0]} rows but x has ${x.shape[0]}.`,
+    ),
+  );
 }

@@ -93,7 +93,10 @@ export function jupyterPath(setting: JupyterSetting = {}): string[] {
  * (`/usr/bin/python3` → `/usr`, `/venv/bin/python` → `/venv`); without one, the executable's own
  * prefix. With no executable, the active environment (`CONDA_PREFIX`, `VIRTUAL_ENV`), if any.
  */
-export function jupyterPythonPrefix(executable: string | undefined, env: Record<string, string | undefined> = process.env): string | undefined {
+export function jupyterPythonPrefix(
+  executable: string | undefined,
+  env: Record<string, string | undefined> = process.env,
+): string | undefined {
   if (!executable) return env.CONDA_PREFIX || env.VIRTUAL_ENV || undefined;
   let interpreter: string | undefined;
   try {

@@ -48,7 +48,12 @@ export function metricBars(
     };
   });
   const what = error === "std" ? "± std over seeds" : `± ${Math.round(level * 100)}% Student-t interval`;
-  return figure(data, { title: { text: options.title ?? `Test metrics (${what})` }, barmode: "group", xaxis: { title: { text: "task (metric)" } }, yaxis: { title: { text: "value" } } });
+  return figure(data, {
+    title: { text: options.title ?? `Test metrics (${what})` },
+    barmode: "group",
+    xaxis: { title: { text: "task (metric)" } },
+    yaxis: { title: { text: "value" } },
+  });
 }
 
 /** Δm% per method with its interval over seeds (bars above 0: better than the single-task baselines). */
@@ -56,13 +61,21 @@ export function deltaMBars(summaries: Record<string, Summary>, title = "Δm% aga
   const names = Object.keys(summaries);
   const s = names.map((n) => summaries[n]);
   return figure(
-    [{
-      type: "bar",
-      x: names,
-      y: s.map((v) => v.mean),
-      error_y: { type: "data", symmetric: false, array: s.map((v) => (v.interval ? v.interval.high - v.mean : 0)), arrayminus: s.map((v) => (v.interval ? v.mean - v.interval.low : 0)), visible: true },
-      marker: { color: s.map((v) => (v.mean >= 0 ? "#2ca02c" : "#d62728")) },
-    }],
+    [
+      {
+        type: "bar",
+        x: names,
+        y: s.map((v) => v.mean),
+        error_y: {
+          type: "data",
+          symmetric: false,
+          array: s.map((v) => (v.interval ? v.interval.high - v.mean : 0)),
+          arrayminus: s.map((v) => (v.interval ? v.mean - v.interval.low : 0)),
+          visible: true,
+        },
+        marker: { color: s.map((v) => (v.mean >= 0 ? "#2ca02c" : "#d62728")) },
+      },
+    ],
     { title: { text: title }, xaxis: { title: { text: "method" } }, yaxis: { title: { text: "Δm (%)" }, zeroline: true } },
   );
 }
@@ -81,9 +94,13 @@ export function paretoFront(points: ParetoPoint[], xHigherIsBetter: boolean, yHi
   const better = (a: number, b: number, higher: boolean) => (higher ? a > b : a < b);
   const atLeast = (a: number, b: number, higher: boolean) => (higher ? a >= b : a <= b);
   return points.flatMap((p, i) => {
-    const dominated = points.some((q, j) => j !== i &&
-      atLeast(q.x, p.x, xHigherIsBetter) && atLeast(q.y, p.y, yHigherIsBetter) &&
-      (better(q.x, p.x, xHigherIsBetter) || better(q.y, p.y, yHigherIsBetter)));
+    const dominated = points.some(
+      (q, j) =>
+        j !== i &&
+        atLeast(q.x, p.x, xHigherIsBetter) &&
+        atLeast(q.y, p.y, yHigherIsBetter) &&
+        (better(q.x, p.x, xHigherIsBetter) || better(q.y, p.y, yHigherIsBetter)),
+    );
     return dominated ? [] : [i];
   });
 }
@@ -107,7 +124,14 @@ export function paretoScatter(
     error_y: p.yError !== undefined ? { type: "data", array: [p.yError], visible: true } : undefined,
     marker: { size: 11, color: color(i), symbol: front.includes(i) ? "star" : "circle" },
   }));
-  data.push({ type: "scatter", mode: "lines", name: "Pareto front", x: front.map((i) => points[i].x), y: front.map((i) => points[i].y), line: { dash: "dot", color: "#555" } });
+  data.push({
+    type: "scatter",
+    mode: "lines",
+    name: "Pareto front",
+    x: front.map((i) => points[i].x),
+    y: front.map((i) => points[i].y),
+    line: { dash: "dot", color: "#555" },
+  });
   const arrow = (higher: boolean) => (higher ? "higher is better" : "lower is better");
   return figure(data, {
     title: { text: axes.title ?? "Two-task trade-off" },

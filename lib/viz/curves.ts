@@ -30,7 +30,15 @@ export function trainingCurves(history: History, options: CurveOptions = {}): Fi
   const data: Trace[] = [];
   const stepsPerEpoch = history.epochs.length ? Math.max(1, Math.round(history.steps.length / history.epochs.length)) : 1;
   history.taskNames.forEach((t, i) => {
-    data.push({ type: "scatter", mode: "lines", name: `${t} (train)`, x: steps, y: ema(history.lossCurve(t), options.smooth ?? 0), legendgroup: t, line: { color: color(i) } });
+    data.push({
+      type: "scatter",
+      mode: "lines",
+      name: `${t} (train)`,
+      x: steps,
+      y: ema(history.lossCurve(t), options.smooth ?? 0),
+      legendgroup: t,
+      line: { color: color(i) },
+    });
     const val = history.epochs.map((e) => e.validationLoss?.[t]);
     if (val.some((v) => v !== undefined)) {
       data.push({
@@ -54,8 +62,19 @@ export function trainingCurves(history: History, options: CurveOptions = {}): Fi
 /** The weight w_i of each task at every step. */
 export function weightCurves(history: History, options: CurveOptions = {}): Figure {
   const steps = history.steps.map((s) => s.step);
-  const data = history.taskNames.map((t, i) => ({ type: "scatter", mode: "lines", name: t, x: steps, y: ema(history.weightCurve(t), options.smooth ?? 0), line: { color: color(i) } }));
-  return figure(data, { title: { text: options.title ?? "Task weights" }, xaxis: { title: { text: "step" } }, yaxis: { title: { text: "weight" }, type: options.logY ? "log" : "linear" } });
+  const data = history.taskNames.map((t, i) => ({
+    type: "scatter",
+    mode: "lines",
+    name: t,
+    x: steps,
+    y: ema(history.weightCurve(t), options.smooth ?? 0),
+    line: { color: color(i) },
+  }));
+  return figure(data, {
+    title: { text: options.title ?? "Task weights" },
+    xaxis: { title: { text: "step" } },
+    yaxis: { title: { text: "weight" }, type: options.logY ? "log" : "linear" },
+  });
 }
 
 /** A validation metric of each task per epoch (tasks lacking it are skipped). */
@@ -63,10 +82,15 @@ export function metricCurves(history: History, metric: string, options: CurveOpt
   const data: Trace[] = [];
   history.taskNames.forEach((t, i) => {
     const y = history.metricCurve(t, metric);
-    if (y.some((v) => v !== undefined)) data.push({ type: "scatter", mode: "lines+markers", name: t, x: history.epochs.map((e) => e.epoch), y, line: { color: color(i) } });
+    if (y.some((v) => v !== undefined))
+      data.push({ type: "scatter", mode: "lines+markers", name: t, x: history.epochs.map((e) => e.epoch), y, line: { color: color(i) } });
   });
   check(data.length > 0, "metricCurves", () => `no task has validation metric '${metric}' (fit with { validation } to record metrics).`);
-  return figure(data, { title: { text: options.title ?? `Validation ${metric}` }, xaxis: { title: { text: "epoch" } }, yaxis: { title: { text: metric } } });
+  return figure(data, {
+    title: { text: options.title ?? `Validation ${metric}` },
+    xaxis: { title: { text: "epoch" } },
+    yaxis: { title: { text: metric } },
+  });
 }
 
 const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];

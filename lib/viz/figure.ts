@@ -186,5 +186,10 @@ export function describeFigure(data: Trace[], layout: Layout): string {
 }
 
 export function isFigure(x: unknown): x is Figure {
-  return typeof x === "object" && x !== null && Array.isArray((x as Figure).data) && typeof (x as Record<symbol, unknown>)[JUPYTER_DISPLAY] === "function";
+  return (
+    typeof x === "object" &&
+    x !== null &&
+    Array.isArray((x as Figure).data) &&
+    typeof (x as Record<symbol, unknown>)[JUPYTER_DISPLAY] === "function"
+  );
 }

@@ -21,7 +21,11 @@ export interface HeatmapOptions {
  */
 export function matrixHeatmap(matrix: number[][], names: string[], options: HeatmapOptions = {}): Figure {
   const k = names.length;
-  check(matrix.length === k && matrix.every((r) => r.length === k), "matrixHeatmap", () => `the matrix must be ${k} × ${k} (tasks ${names.join(", ")}).`);
+  check(
+    matrix.length === k && matrix.every((r) => r.length === k),
+    "matrixHeatmap",
+    () => `the matrix must be ${k} × ${k} (tasks ${names.join(", ")}).`,
+  );
   const text = cellTexts(matrix);
   const trace: Trace = {
     type: "heatmap",
@@ -81,14 +85,22 @@ export function heatmapSize(names: string[], valueChars: number, title = ""): { 
 }
 
 /** Mean gradient cosine between tasks (from a monitor, or a matrix with names): red = conflict. */
-export function cosineHeatmap(source: RelatednessMonitor | number[][], names?: string[], title = "Gradient cosine on θ_s (mean over training)"): Figure {
+export function cosineHeatmap(
+  source: RelatednessMonitor | number[][],
+  names?: string[],
+  title = "Gradient cosine on θ_s (mean over training)",
+): Figure {
   const [m, n] = source instanceof RelatednessMonitor ? [source.meanCosine(), source.taskNames] : [source, names!];
   check(n !== undefined, "cosineHeatmap", () => "pass the task names with a matrix.");
   return matrixHeatmap(m, n, { title, zmin: -1, zmax: 1, xTitle: "task j", yTitle: "task i" });
 }
 
 /** TAG's Z_{i→j}: row i is the task whose step is taken, column j the task whose loss changes. */
-export function affinityHeatmap(source: RelatednessMonitor | number[][], names?: string[], title = "TAG lookahead affinity Z(i → j)"): Figure {
+export function affinityHeatmap(
+  source: RelatednessMonitor | number[][],
+  names?: string[],
+  title = "TAG lookahead affinity Z(i → j)",
+): Figure {
   const [m, n] = source instanceof RelatednessMonitor ? [source.affinity(), source.taskNames] : [source, names!];
   check(n !== undefined, "affinityHeatmap", () => "pass the task names with a matrix.");
   const scale = Math.max(1e-12, ...m.flatMap((r, i) => r.filter((_, j) => j !== i).map(Math.abs)));
@@ -104,7 +116,14 @@ export function cosineEvolution(monitor: RelatednessMonitor, title = "Gradient c
   let c = 0;
   for (let i = 0; i < names.length; i++) {
     for (let j = i + 1; j < names.length; j++) {
-      data.push({ type: "scatter", mode: "lines+markers", name: `${names[i]} · ${names[j]}`, x: steps, y: monitor.snapshots.map((s) => s.cosine[i][j]), line: { color: color(c++) } });
+      data.push({
+        type: "scatter",
+        mode: "lines+markers",
+        name: `${names[i]} · ${names[j]}`,
+        x: steps,
+        y: monitor.snapshots.map((s) => s.cosine[i][j]),
+        line: { color: color(c++) },
+      });
     }
   }
   return figure(data, {

@@ -15,7 +15,12 @@ export function checkOptions(method: string, options: object | undefined, known:
 }
 
 /** A finite number option with an optional bound: `min` (inclusive) or `above` (exclusive). */
-export function numberOption(method: string, name: string, value: unknown, bound: { min?: number; above?: number; max?: number } = {}): number {
+export function numberOption(
+  method: string,
+  name: string,
+  value: unknown,
+  bound: { min?: number; above?: number; max?: number } = {},
+): number {
   const w = where(method);
   check(typeof value === "number" && Number.isFinite(value), w, () => `option '${name}' must be a finite number, got ${String(value)}.`);
   if (bound.min !== undefined) check(value >= bound.min, w, () => `option '${name}' must be ≥ ${bound.min}, got ${value}.`);
@@ -27,25 +32,35 @@ export function numberOption(method: string, name: string, value: unknown, bound
 /** A per-task list option: its length must be the number of tasks. */
 export function checkPerTask(method: string, name: string, values: readonly unknown[], setup: WeightingSetup): void {
   const names = setup.tasks.map((t) => t.name);
-  check(values.length === names.length, where(method),
-    () => `option '${name}' has ${values.length} values for ${names.length} tasks (${names.join(", ")}).`);
+  check(
+    values.length === names.length,
+    where(method),
+    () => `option '${name}' has ${values.length} values for ${names.length} tasks (${names.join(", ")}).`,
+  );
 }
 
 export function checkBound(method: string, k: number | undefined): number {
-  if (k === undefined) throw new MtlError(where(method), "the method is not bound to tasks yet; pass it to a Trainer (or call bind) first.");
+  if (k === undefined)
+    throw new MtlError(where(method), "the method is not bound to tasks yet; pass it to a Trainer (or call bind) first.");
   return k;
 }
 
 /** Checks that `state` was written by this method and returns it as a record. */
 export function readState(method: string, state: unknown): WeightingState {
-  check(state !== null && typeof state === "object" && (state as WeightingState).method === method, where(method),
-    () => `loadState got state of ${JSON.stringify((state as WeightingState | null)?.method ?? state)}, not of '${method}'.`);
+  check(
+    state !== null && typeof state === "object" && (state as WeightingState).method === method,
+    where(method),
+    () => `loadState got state of ${JSON.stringify((state as WeightingState | null)?.method ?? state)}, not of '${method}'.`,
+  );
   return state as WeightingState;
 }
 
 export function numberArray(method: string, field: string, value: unknown, length?: number): number[] {
-  check(Array.isArray(value) && value.every((v) => typeof v === "number") && (length === undefined || value.length === length), where(method),
-    () => `state field '${field}' must be ${length === undefined ? "a list of numbers" : `${length} numbers`}.`);
+  check(
+    Array.isArray(value) && value.every((v) => typeof v === "number") && (length === undefined || value.length === length),
+    where(method),
+    () => `state field '${field}' must be ${length === undefined ? "a list of numbers" : `${length} numbers`}.`,
+  );
   return [...(value as number[])];
 }
 
@@ -66,8 +81,11 @@ export function finiteOrNull(values: readonly number[]): Array<number | null> {
 
 /** The inverse of finiteOrNull: null becomes NaN (a task whose entry is not known yet). */
 export function numbersOrNaN(method: string, field: string, value: unknown, length?: number): number[] {
-  check(Array.isArray(value) && value.every((v) => v === null || typeof v === "number") && (length === undefined || value.length === length), where(method),
-    () => `state field '${field}' must be ${length === undefined ? "a list" : `${length} entries`} of numbers or null.`);
+  check(
+    Array.isArray(value) && value.every((v) => v === null || typeof v === "number") && (length === undefined || value.length === length),
+    where(method),
+    () => `state field '${field}' must be ${length === undefined ? "a list" : `${length} entries`} of numbers or null.`,
+  );
   return (value as Array<number | null>).map((v) => (v === null ? NaN : v));
 }
 
@@ -91,7 +109,14 @@ export interface AdamState {
 export class Adam64 {
   private s: AdamState;
 
-  constructor(size: number, readonly lr: number, readonly weightDecay = 0, readonly beta1 = 0.9, readonly beta2 = 0.999, readonly eps = 1e-8) {
+  constructor(
+    size: number,
+    readonly lr: number,
+    readonly weightDecay = 0,
+    readonly beta1 = 0.9,
+    readonly beta2 = 0.999,
+    readonly eps = 1e-8,
+  ) {
     this.s = { m: new Array(size).fill(0), v: new Array(size).fill(0), t: 0 };
   }
 

@@ -45,7 +45,9 @@ export function dtpWeight(kpi: number, gamma: number): number {
  * Dynamic Task Prioritization (Guo et al., ECCV 2018): w_i = −(1 − κ_i)^γ log κ_i from each task's KPI κ_i, so
  * the hardest tasks weigh most.
  */
-export function dtp(options: DtpOptions = {}): Weighting<Required<DtpOptions>> & { observe(kpis: readonly number[]): void; kpis(): number[] | undefined } {
+export function dtp(
+  options: DtpOptions = {},
+): Weighting<Required<DtpOptions>> & { observe(kpis: readonly number[]): void; kpis(): number[] | undefined } {
   const w = where("dtp");
   checkOptions("dtp", options, ["gamma", "alpha", "kpi", "metrics"]);
   const gammaOpt = options.gamma ?? 1;
@@ -71,13 +73,18 @@ export function dtp(options: DtpOptions = {}): Weighting<Required<DtpOptions>> &
     present.forEach((p, i) => {
       if (!p) return;
       const v = kpis[i];
-      if (!(typeof v === "number" && v >= 0 && v <= 1)) throw new MtlError(w, `metric '${metricNames[i]}' of task '${names[i]}' is ${v}; a KPI must lie in [0, 1] (option 'kpi').`);
+      if (!(typeof v === "number" && v >= 0 && v <= 1))
+        throw new MtlError(w, `metric '${metricNames[i]}' of task '${names[i]}' is ${v}; a KPI must lie in [0, 1] (option 'kpi').`);
     });
     smoothed = prior.map((s, i) => (!present[i] ? s : Number.isFinite(s) ? alpha * kpis[i] + (1 - alpha) * s : kpis[i]));
   }
 
   function observe(kpis: readonly number[]): void {
-    check(Array.isArray(kpis) && kpis.length === names.length, w, () => `observe needs ${names.length} KPIs (${names.join(", ")}), got ${JSON.stringify(kpis)}.`);
+    check(
+      Array.isArray(kpis) && kpis.length === names.length,
+      w,
+      () => `observe needs ${names.length} KPIs (${names.join(", ")}), got ${JSON.stringify(kpis)}.`,
+    );
     kpis.forEach((v, i) => {
       if (!(typeof v === "number" && v >= 0 && v <= 1)) {
         const what = source === "batch" ? `metric '${metricNames[i]}' of task '${names[i]}'` : `the KPI of task '${names[i]}'`;
@@ -89,7 +96,12 @@ export function dtp(options: DtpOptions = {}): Weighting<Required<DtpOptions>> &
 
   return {
     name: "dtp",
-    options: Object.freeze({ gamma: typeof gammaOpt === "number" ? gammaOpt : [...gammaOpt], alpha, kpi: source, metrics: options.metrics ?? "primary" }),
+    options: Object.freeze({
+      gamma: typeof gammaOpt === "number" ? gammaOpt : [...gammaOpt],
+      alpha,
+      kpi: source,
+      metrics: options.metrics ?? "primary",
+    }),
     bind(setup: WeightingSetup) {
       names = setup.tasks.map((t) => t.name);
       if (typeof gammaOpt !== "number") checkPerTask("dtp", "gamma", gammaOpt, setup);
@@ -100,9 +112,18 @@ export function dtp(options: DtpOptions = {}): Weighting<Required<DtpOptions>> &
       if (source === "batch") {
         setup.tasks.forEach((t, i) => {
           const spec = t.metricSpecs.find((s) => s.name === metricNames[i]);
-          check(spec !== undefined, w, () => `task '${t.name}' has no metric '${metricNames[i]}' (it has ${t.metricSpecs.map((s) => s.name).join(", ")}); set option 'metrics'.`);
-          check(spec.higherIsBetter, w,
-            () => `the KPI of task '${t.name}' must be a metric in [0, 1] where higher is better; '${metricNames[i]}' is not. Set option 'metrics' (e.g. "accuracy") or use kpi "manual".`);
+          check(
+            spec !== undefined,
+            w,
+            () =>
+              `task '${t.name}' has no metric '${metricNames[i]}' (it has ${t.metricSpecs.map((s) => s.name).join(", ")}); set option 'metrics'.`,
+          );
+          check(
+            spec.higherIsBetter,
+            w,
+            () =>
+              `the KPI of task '${t.name}' must be a metric in [0, 1] where higher is better; '${metricNames[i]}' is not. Set option 'metrics' (e.g. "accuracy") or use kpi "manual".`,
+          );
         });
       }
       smoothed = undefined;
@@ -111,7 +132,10 @@ export function dtp(options: DtpOptions = {}): Weighting<Required<DtpOptions>> &
       const k = checkBound("dtp", names.length || undefined);
       if (source === "batch") {
         const metrics = await context.batchMetrics();
-        observePresent(metrics.map((m, i) => m[metricNames[i]]), context.present);
+        observePresent(
+          metrics.map((m, i) => m[metricNames[i]]),
+          context.present,
+        );
       }
       return smoothed ? smoothed.map((s, i) => (Number.isFinite(s) ? dtpWeight(s, gammas[i]) : 1)) : new Array(k).fill(1);
     },

@@ -18,7 +18,19 @@
  * batch; an absent task's weight is 0), and the logit step uses the softmax over the present tasks'
  * logits with δ over them; an absent task's logit and Adam moments are held (docs/missing-labels.md).
  */
-import { Adam64, AdamState, checkBound, checkOptions, checkPerTask, numberArray, numberOption, presentIn, presentIndices, readState, softmax } from "./common";
+import {
+  Adam64,
+  AdamState,
+  checkBound,
+  checkOptions,
+  checkPerTask,
+  numberArray,
+  numberOption,
+  presentIn,
+  presentIndices,
+  readState,
+  softmax,
+} from "./common";
 import { AfterStepContext, WeighContext, Weighting, WeightingSetup } from "./types";
 
 /** Options of {@link famo}. */
@@ -42,7 +54,12 @@ export function famoWeights(logits: readonly number[], losses: readonly number[]
 }
 
 /** ∂/∂ξ of ⟨softmax(ξ), δ⟩ with δ the log-loss decrease: FAMO's logit gradient (before decay). */
-export function famoLogitGradient(logits: readonly number[], before: readonly number[], after: readonly number[], minLosses: readonly number[]): number[] {
+export function famoLogitGradient(
+  logits: readonly number[],
+  before: readonly number[],
+  after: readonly number[],
+  minLosses: readonly number[],
+): number[] {
   const z = softmax(logits);
   const delta = before.map((b, i) => Math.log(b - minLosses[i] + EPS) - Math.log(after[i] - minLosses[i] + EPS));
   const zd = z.reduce((s, zi, i) => s + zi * delta[i], 0);

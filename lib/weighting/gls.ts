@@ -19,7 +19,8 @@ export type GlsOptions = Record<string, never>;
 /** GLS's weights for given losses. */
 export function glsWeights(losses: readonly number[], taskNames?: readonly string[]): number[] {
   losses.forEach((l, i) => {
-    if (!(l > 0)) throw new MtlError(where("gls"), `the loss of task '${taskNames?.[i] ?? i}' is ${l}; the geometric mean needs every loss > 0.`);
+    if (!(l > 0))
+      throw new MtlError(where("gls"), `the loss of task '${taskNames?.[i] ?? i}' is ${l}; the geometric mean needs every loss > 0.`);
   });
   const k = losses.length;
   const geometric = Math.exp(losses.reduce((s, l) => s + Math.log(l), 0) / k);
@@ -41,7 +42,10 @@ export function gls(options: GlsOptions = {}): Weighting<GlsOptions> {
       if (idx.length === context.losses.length) return glsWeights(context.losses, names);
       const out = new Array<number>(context.losses.length).fill(0);
       if (idx.length === 0) return out;
-      const sub = glsWeights(idx.map((i) => context.losses[i]), idx.map((i) => names[i]));
+      const sub = glsWeights(
+        idx.map((i) => context.losses[i]),
+        idx.map((i) => names[i]),
+      );
       idx.forEach((i, j) => (out[i] = sub[j]));
       return out;
     },

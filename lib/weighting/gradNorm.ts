@@ -26,7 +26,20 @@
  * (Ḡ and the mean rate over them) and renormalised to the weight they had together before.
  */
 import { check } from "../errors";
-import { Adam64, AdamState, checkBound, checkOptions, finiteOrNull, numberArray, numberOption, numbersOrNaN, presentIn, presentIndices, readState, where } from "./common";
+import {
+  Adam64,
+  AdamState,
+  checkBound,
+  checkOptions,
+  finiteOrNull,
+  numberArray,
+  numberOption,
+  numbersOrNaN,
+  presentIn,
+  presentIndices,
+  readState,
+  where,
+} from "./common";
 import { GradientTarget, WeighContext, Weighting, WeightingSetup } from "./types";
 
 /** Options of {@link gradNorm}. */
@@ -55,7 +68,13 @@ export interface GradNormTerms {
 }
 
 /** GradNorm's quantities for one step, from the weights, the unweighted gradient norms and the losses. */
-export function gradNormTerms(weights: readonly number[], gradNorms: readonly number[], losses: readonly number[], initialLosses: readonly number[], alpha: number): GradNormTerms {
+export function gradNormTerms(
+  weights: readonly number[],
+  gradNorms: readonly number[],
+  losses: readonly number[],
+  initialLosses: readonly number[],
+  alpha: number,
+): GradNormTerms {
   const k = weights.length;
   const norms = weights.map((w, i) => w * gradNorms[i]);
   const meanNorm = norms.reduce((a, b) => a + b, 0) / k;
@@ -76,8 +95,11 @@ export function gradNorm(options: GradNormOptions = {}): Weighting<Required<Grad
   checkOptions("gradNorm", options, ["alpha", "target", "learningRate"]);
   const alpha = numberOption("gradNorm", "alpha", options.alpha ?? 1.5, { min: 0 });
   const target = options.target ?? "lastSharedLayer";
-  check(target === "lastSharedLayer" || target === "representation", where("gradNorm"),
-    () => `option 'target' must be "lastSharedLayer" or "representation", got ${JSON.stringify(target)}.`);
+  check(
+    target === "lastSharedLayer" || target === "representation",
+    where("gradNorm"),
+    () => `option 'target' must be "lastSharedLayer" or "representation", got ${JSON.stringify(target)}.`,
+  );
   const learningRate = numberOption("gradNorm", "learningRate", options.learningRate ?? 0.025, { above: 0 });
   let k: number | undefined;
   let weights: number[] = [];
@@ -92,7 +114,10 @@ export function gradNorm(options: GradNormOptions = {}): Weighting<Required<Grad
     bind(setup: WeightingSetup) {
       k = setup.tasks.length;
       taskNames = setup.tasks.map((t) => t.name);
-      lastKernel = setup.model.sharedVariables().filter(([name]) => name === "kernel" || name.endsWith(".kernel")).at(-1)?.[0];
+      lastKernel = setup.model
+        .sharedVariables()
+        .filter(([name]) => name === "kernel" || name.endsWith(".kernel"))
+        .at(-1)?.[0];
       weights = new Array(k).fill(1);
       initialLosses = undefined;
       adam = new Adam64(k, learningRate);
@@ -120,14 +145,21 @@ export function gradNorm(options: GradNormOptions = {}): Weighting<Required<Grad
       }
       // Some tasks are absent: balance the present ones among themselves; the absent keep their weight.
       const pick = (xs: readonly number[]) => idx.map((i) => xs[i]);
-      const sub = idx.length > 0 ? gradNormTerms(pick(used), pick(gradientNorms), pick(context.losses), pick(initialLosses), alpha) : undefined;
+      const sub =
+        idx.length > 0 ? gradNormTerms(pick(used), pick(gradientNorms), pick(context.losses), pick(initialLosses), alpha) : undefined;
       const spread = (values: number[] | undefined, fill: number) => {
         const out = new Array<number>(n).fill(fill);
         idx.forEach((i, j) => (out[i] = values![j]));
         return out;
       };
       if (!sub) return used;
-      last = { ...sub, norms: spread(sub.norms, NaN), rates: spread(sub.rates, NaN), targets: spread(sub.targets, NaN), gradient: spread(sub.gradient, 0) };
+      last = {
+        ...sub,
+        norms: spread(sub.norms, NaN),
+        rates: spread(sub.rates, NaN),
+        targets: spread(sub.targets, NaN),
+        gradient: spread(sub.gradient, 0),
+      };
       const stepped = adam!.step(used, last.gradient, present).map((w) => Math.max(w, 0));
       const before = idx.reduce((a, i) => a + used[i], 0);
       const after = idx.reduce((a, i) => a + stepped[i], 0);
@@ -136,7 +168,12 @@ export function gradNorm(options: GradNormOptions = {}): Weighting<Required<Grad
     },
     lastTerms: () => last,
     variables: () => [],
-    state: () => ({ method: "gradNorm", weights: [...weights], initialLosses: initialLosses ? finiteOrNull(initialLosses) : null, adam: adam?.getState() ?? null }),
+    state: () => ({
+      method: "gradNorm",
+      weights: [...weights],
+      initialLosses: initialLosses ? finiteOrNull(initialLosses) : null,
+      adam: adam?.getState() ?? null,
+    }),
     loadState(state: unknown) {
       const st = readState("gradNorm", state);
       const n = checkBound("gradNorm", k);
@@ -152,10 +189,20 @@ export function gradNorm(options: GradNormOptions = {}): Weighting<Required<Grad
  * on the layer is exactly 0. (A task whose loss is 0 in this batch, e.g. all its labels missing,
  * says nothing and is not counted.)
  */
-function checkShared(norms: number[], losses: readonly number[], taskNames: string[], kernel: string | undefined, present: readonly boolean[]): void {
+function checkShared(
+  norms: number[],
+  losses: readonly number[],
+  taskNames: string[],
+  kernel: string | undefined,
+  present: readonly boolean[],
+): void {
   const unused = taskNames.filter((_, i) => present[i] && norms[i] === 0 && losses[i] !== 0);
-  check(unused.length === 0 || unused.length === present.filter(Boolean).length, where("gradNorm"), () =>
-    `the last shared layer${kernel ? ` ('${kernel}')` : ""} is not used by task${unused.length > 1 ? "s" : ""} ${unused.map((t) => `'${t}'`).join(", ")} ` +
-    `(its gradient is zero), so GradNorm cannot balance ${unused.length > 1 ? "them" : "it"} there; in soft sharing that layer belongs to one task's tower. ` +
-    `Use option target: "representation".`);
+  check(
+    unused.length === 0 || unused.length === present.filter(Boolean).length,
+    where("gradNorm"),
+    () =>
+      `the last shared layer${kernel ? ` ('${kernel}')` : ""} is not used by task${unused.length > 1 ? "s" : ""} ${unused.map((t) => `'${t}'`).join(", ")} ` +
+      `(its gradient is zero), so GradNorm cannot balance ${unused.length > 1 ? "them" : "it"} there; in soft sharing that layer belongs to one task's tower. ` +
+      `Use option target: "representation".`,
+  );
 }

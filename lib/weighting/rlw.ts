@@ -24,7 +24,11 @@ export function rlw(options: RlwOptions = {}): Weighting<Required<RlwOptions>> {
   checkOptions("rlw", options, ["seed", "distribution"]);
   const seed = numberOption("rlw", "seed", options.seed ?? 0);
   const distribution = options.distribution ?? "normal";
-  check(distribution === "normal" || distribution === "uniform", where("rlw"), () => `option 'distribution' must be "normal" or "uniform", got ${JSON.stringify(distribution)}.`);
+  check(
+    distribution === "normal" || distribution === "uniform",
+    where("rlw"),
+    () => `option 'distribution' must be "normal" or "uniform", got ${JSON.stringify(distribution)}.`,
+  );
   const rng = new Rng(seed);
   let k: number | undefined;
   return {

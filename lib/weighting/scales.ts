@@ -29,7 +29,12 @@ export class LearnableScales {
   /** The separate learning rate, or undefined when the trainer's optimizer trains the scales. */
   readonly learningRate: number | undefined;
 
-  constructor(private readonly method: string, private readonly initial: number, learningRate: unknown, private readonly gradient: ScaleGradient) {
+  constructor(
+    private readonly method: string,
+    private readonly initial: number,
+    learningRate: unknown,
+    private readonly gradient: ScaleGradient,
+  ) {
     this.learningRate = learningRate === undefined ? undefined : numberOption(method, "learningRate", learningRate, { above: 0 });
   }
 
@@ -61,7 +66,11 @@ export class LearnableScales {
 
   /** The variable `parameterLoss` differentiates (default mode only). */
   tensor(): tf.Variable {
-    check(this.variable !== undefined, where(this.method), () => "the scales are not a trainer variable (option 'learningRate' is set) or the method is not bound yet.");
+    check(
+      this.variable !== undefined,
+      where(this.method),
+      () => "the scales are not a trainer variable (option 'learningRate' is set) or the method is not bound yet.",
+    );
     return this.variable;
   }
 

@@ -18,11 +18,18 @@ export interface StaticOptions {
 /** Fixed weights, in task order or by task name: the hand-tuned linear scalarisation (`mtl.weighting.static`). */
 export function staticWeights(weights: readonly number[] | Readonly<Record<string, number>>): Weighting<StaticOptions> {
   const w = where("static");
-  check(weights !== null && typeof weights === "object", w, () => `option 'weights' must be an array or an object keyed by task name, got ${String(weights)}.`);
+  check(
+    weights !== null && typeof weights === "object",
+    w,
+    () => `option 'weights' must be an array or an object keyed by task name, got ${String(weights)}.`,
+  );
   const entries = Array.isArray(weights) ? weights.map((v, i) => [String(i), v] as const) : Object.entries(weights);
   for (const [key, v] of entries) {
     if (typeof v !== "number" || !Number.isFinite(v) || v < 0) {
-      throw new MtlError(w, `option 'weights': the weight ${Array.isArray(weights) ? `at index ${key}` : `of task '${key}'`} must be a finite number ≥ 0, got ${v}.`);
+      throw new MtlError(
+        w,
+        `option 'weights': the weight ${Array.isArray(weights) ? `at index ${key}` : `of task '${key}'`} must be a finite number ≥ 0, got ${v}.`,
+      );
     }
   }
   let resolved: number[] | undefined;

@@ -21,7 +21,18 @@
  * task has a finite mean loss (docs/missing-labels.md).
  */
 import { check } from "../errors";
-import { checkBound, checkOptions, checkPerTask, numberArray, numberOption, presentIn, presentIndices, readState, softmax, where } from "./common";
+import {
+  checkBound,
+  checkOptions,
+  checkPerTask,
+  numberArray,
+  numberOption,
+  presentIn,
+  presentIndices,
+  readState,
+  softmax,
+  where,
+} from "./common";
 import { WeighContext, Weighting, WeightingSetup } from "./types";
 
 /** Options of {@link stch}. */
@@ -45,7 +56,9 @@ export function stchWeights(losses: readonly number[], nadir: readonly number[],
  * Smooth Tchebycheff scalarisation (Lin et al., ICML 2024): a smooth maximum (log-sum-exp) of the task
  * log-losses normalised by a nadir point, after a warm-up.
  */
-export function stch(options: StchOptions = {}): Weighting<StchOptions & { mu: number; warmupEpochs: number }> & { nadir(): number[] | undefined } {
+export function stch(
+  options: StchOptions = {},
+): Weighting<StchOptions & { mu: number; warmupEpochs: number }> & { nadir(): number[] | undefined } {
   checkOptions("stch", options, ["mu", "warmupEpochs", "nadir"]);
   const mu = numberOption("stch", "mu", options.mu ?? 1, { above: 0 });
   const warmupEpochs = numberOption("stch", "warmupEpochs", options.warmupEpochs ?? 4, { min: 0 });
@@ -68,13 +81,23 @@ export function stch(options: StchOptions = {}): Weighting<StchOptions & { mu: n
     weigh(context: WeighContext) {
       checkBound("stch", k);
       const idx = presentIndices(presentIn(context));
-      idx.forEach((i) => check(context.losses[i] > 0, where("stch"), () => `the loss of task '${names[i]}' is ${context.losses[i]}; STCH takes its log and needs every loss > 0.`));
+      idx.forEach((i) =>
+        check(
+          context.losses[i] > 0,
+          where("stch"),
+          () => `the loss of task '${names[i]}' is ${context.losses[i]}; STCH takes its log and needs every loss > 0.`,
+        ),
+      );
       const out = new Array<number>(context.losses.length).fill(0);
       if (!nadir) {
         idx.forEach((i) => (out[i] = 1 / context.losses[i]));
         return out;
       }
-      const sub = stchWeights(idx.map((i) => context.losses[i]), idx.map((i) => nadir![i]), mu);
+      const sub = stchWeights(
+        idx.map((i) => context.losses[i]),
+        idx.map((i) => nadir![i]),
+        mu,
+      );
       idx.forEach((i, j) => (out[i] = sub[j]));
       return out;
     },

@@ -49,15 +49,25 @@ const FORMS = ["regression", "classification"];
  * Uncertainty weighting (Kendall, Gal & Cipolla, CVPR 2018): learned task variances σ_i², weights 1/σ_i² (or
  * 1/(2σ_i²)) plus a log σ_i penalty.
  */
-export function uncertainty(options: UncertaintyOptions = {}): Weighting<UncertaintyOptions & { forms: UncertaintyOptions["forms"]; initialLogVariance: number }> & { logVariances(): number[] } {
+export function uncertainty(
+  options: UncertaintyOptions = {},
+): Weighting<UncertaintyOptions & { forms: UncertaintyOptions["forms"]; initialLogVariance: number }> & { logVariances(): number[] } {
   checkOptions("uncertainty", options, ["forms", "initialLogVariance", "learningRate"]);
   const forms = options.forms ?? "auto";
   const ok = forms === "auto" || FORMS.includes(forms as string) || (Array.isArray(forms) && forms.every((f) => FORMS.includes(f)));
-  check(ok, where("uncertainty"), () => `option 'forms' must be "auto", "regression", "classification" or a list of those per task, got ${JSON.stringify(forms)}.`);
+  check(
+    ok,
+    where("uncertainty"),
+    () => `option 'forms' must be "auto", "regression", "classification" or a list of those per task, got ${JSON.stringify(forms)}.`,
+  );
   const init = numberOption("uncertainty", "initialLogVariance", options.initialLogVariance ?? 0);
   let scale: number[] | undefined;
-  const s = new LearnableScales("uncertainty", init, options.learningRate, (sv, losses) => sv.map((si, i) => -scale![i] * Math.exp(-si) * losses[i] + 0.5));
-  const method: Weighting<UncertaintyOptions & { forms: UncertaintyOptions["forms"]; initialLogVariance: number }> & { logVariances(): number[] } = {
+  const s = new LearnableScales("uncertainty", init, options.learningRate, (sv, losses) =>
+    sv.map((si, i) => -scale![i] * Math.exp(-si) * losses[i] + 0.5),
+  );
+  const method: Weighting<UncertaintyOptions & { forms: UncertaintyOptions["forms"]; initialLogVariance: number }> & {
+    logVariances(): number[];
+  } = {
     name: "uncertainty",
     options: Object.freeze({
       forms: Array.isArray(forms) ? [...forms] : forms,
@@ -67,7 +77,8 @@ export function uncertainty(options: UncertaintyOptions = {}): Weighting<Uncerta
     bind(setup: WeightingSetup) {
       if (Array.isArray(forms)) checkPerTask("uncertainty", "forms", forms, setup);
       scale = setup.tasks.map((t, i) => {
-        const form = forms === "auto" ? (t.kind === "regression" ? "regression" : "classification") : Array.isArray(forms) ? forms[i] : forms;
+        const form =
+          forms === "auto" ? (t.kind === "regression" ? "regression" : "classification") : Array.isArray(forms) ? forms[i] : forms;
         return form === "regression" ? 0.5 : 1;
       });
       s.bind(setup.tasks.length);

@@ -37,7 +37,8 @@ export function gram(rows: number[][]): number[][] {
 export function expectClose(actual: number[], expected: number[], tol = 1e-5): void {
   expect(actual.length).toBe(expected.length);
   actual.forEach((v, i) => {
-    if (Math.abs(v - expected[i]) > tol) throw new Error(`entry ${i}: got ${v}, expected ${expected[i]} (±${tol}); actual [${actual}] expected [${expected}]`);
+    if (Math.abs(v - expected[i]) > tol)
+      throw new Error(`entry ${i}: got ${v}, expected ${expected[i]} (±${tol}); actual [${actual}] expected [${expected}]`);
   });
 }
 

@@ -25,9 +25,27 @@ describe("gradient geometry", () => {
 
   it("summarises pairs: mean cosine, conflict rate, median norm ratio", () => {
     const log = [
-      { norms: [1, 2], cosines: [[1, -0.5], [-0.5, 1]] },
-      { norms: [1, 4], cosines: [[1, 0.2], [0.2, 1]] },
-      { norms: [3, 1], cosines: [[1, -0.3], [-0.3, 1]] },
+      {
+        norms: [1, 2],
+        cosines: [
+          [1, -0.5],
+          [-0.5, 1],
+        ],
+      },
+      {
+        norms: [1, 4],
+        cosines: [
+          [1, 0.2],
+          [0.2, 1],
+        ],
+      },
+      {
+        norms: [3, 1],
+        cosines: [
+          [1, -0.3],
+          [-0.3, 1],
+        ],
+      },
     ];
     const s = A.summarizeGeometry(log, ["a", "b"]);
     expect(s.steps).toBe(3);
@@ -45,7 +63,10 @@ describe("gradient geometry", () => {
   });
 
   it("gives the inner method's update, weights and name, and logs one entry per call", async () => {
-    const rows = [[2, 0.3, -1], [-0.8, 0.5, 0.2]];
+    const rows = [
+      [2, 0.3, -1],
+      [-0.8, 0.5, 0.2],
+    ];
     for (const make of [() => A.upgrad(), () => A.pcgrad({ order: [0, 1] }), () => A.nashMtl()]) {
       const plain = make();
       const wrapped = A.monitored(make());
@@ -88,7 +109,15 @@ eachBackend(() => {
 
       const train = async (aggregator: mtl.aggregators.Aggregator) => {
         const model = mtl.hardSharing({ inputSize: 3, trunk: [6], tasks, seed: 9 });
-        const trainer = new mtl.Trainer({ model, tasks, aggregator, batchSize: 32, shuffle: false, progress: false, optimizer: mtl.optimizers.sgd(0.05) });
+        const trainer = new mtl.Trainer({
+          model,
+          tasks,
+          aggregator,
+          batchSize: 32,
+          shuffle: false,
+          progress: false,
+          optimizer: mtl.optimizers.sgd(0.05),
+        });
         await trainer.fit(data, { epochs: 2 });
         const before = tf.memory().numTensors;
         await trainer.fit(data, { epochs: 3 });
@@ -113,7 +142,10 @@ eachBackend(() => {
     it("carries the inner method's state through a checkpoint", () => {
       const inner = A.gradvac({ beta: 0.5 });
       const wrapped = A.monitored(inner);
-      run(wrapped, [[1, 0.2], [-0.5, 1]]);
+      run(wrapped, [
+        [1, 0.2],
+        [-0.5, 1],
+      ]);
       expect(wrapped.state!()).toEqual(inner.state!());
       const other = A.monitored(A.gradvac({ beta: 0.5 }));
       other.loadState!(wrapped.state!());

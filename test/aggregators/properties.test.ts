@@ -47,8 +47,22 @@ describe("linear algebra", () => {
     for (const J of samples(60, 2)) {
       const G = gram(J);
       const P = pinvPsd(G);
-      const GP = G.map((r) => P[0].map((_, j) => dot(r, P.map((p) => p[j]))));
-      const GPG = GP.map((r) => G[0].map((_, j) => dot(r, G.map((g) => g[j]))));
+      const GP = G.map((r) =>
+        P[0].map((_, j) =>
+          dot(
+            r,
+            P.map((p) => p[j]),
+          ),
+        ),
+      );
+      const GPG = GP.map((r) =>
+        G[0].map((_, j) =>
+          dot(
+            r,
+            G.map((g) => g[j]),
+          ),
+        ),
+      );
       G.forEach((row, i) => row.forEach((v, j) => expect(Math.abs(v - GPG[i][j])).toBeLessThan(1e-7 * scaleOf(G))));
     }
   });
@@ -157,7 +171,14 @@ describe("aggregator properties", () => {
     const rng = new mtl.Rng(14);
     const linear: Array<[string, (G: number[][]) => number[]]> = [
       ["mean", (G) => G.map(() => 1 / G.length)],
-      ["PCGrad", (G) => pcgradCoefficients(G, (i) => G.map((_, j) => j).filter((j) => j !== i)).reduce((s, c) => s.map((v, m) => v + c[m]), G.map(() => 0))],
+      [
+        "PCGrad",
+        (G) =>
+          pcgradCoefficients(G, (i) => G.map((_, j) => j).filter((j) => j !== i)).reduce(
+            (s, c) => s.map((v, m) => v + c[m]),
+            G.map(() => 0),
+          ),
+      ],
       ["MGDA", (G) => mgdaWeights(G)],
       ["CAGrad", (G) => cagradWeights(G, 0.5)],
       ["IMTL-G", imtlgWeights],
@@ -176,7 +197,8 @@ describe("aggregator properties", () => {
         const da = combine(Ja, f(Ga));
         const size = Math.max(1e-6 * a * Math.sqrt(scaleOf(G)), ...d.map(Math.abs));
         d.forEach((v, i) => {
-          if (Math.abs(v - da[i]) > 1e-6 * size) throw new Error(`${name}: A(aJ) ≠ aA(J) at entry ${i}: ${da[i]} vs ${v}; a = ${a}; J = ${JSON.stringify(J)}`);
+          if (Math.abs(v - da[i]) > 1e-6 * size)
+            throw new Error(`${name}: A(aJ) ≠ aA(J) at entry ${i}: ${da[i]} vs ${v}; a = ${a}; J = ${JSON.stringify(J)}`);
         });
       }
       const n = combine(J, nashMtlWeights(G));
@@ -191,7 +213,10 @@ describe("aggregator properties", () => {
       const G = gram(J);
       const k = G.length;
       const c = 0.5;
-      const g0 = combine(J, G.map(() => 1 / k));
+      const g0 = combine(
+        J,
+        G.map(() => 1 / k),
+      );
       const rho = c * Math.hypot(...g0);
       const F = (w: number[]) => {
         const gw = combine(J, w);
@@ -246,7 +271,12 @@ describe("aggregator properties", () => {
       if (w.every((v) => v === 0)) continue;
       const active = w.flatMap((v, i) => (v > 0 ? [i] : []));
       for (const i of active) expect(Math.abs(dot(G[i], w) * w[i] - 1)).toBeLessThan(1e-9);
-      expect(dot(w, G.map((r) => dot(r, w)))).toBeCloseTo(active.length, 8);
+      expect(
+        dot(
+          w,
+          G.map((r) => dot(r, w)),
+        ),
+      ).toBeCloseTo(active.length, 8);
       for (const alpha of [0.5, 2, 5]) {
         const f = fairgradWeights(G, alpha);
         if (f.every((v) => v === 0)) continue;
@@ -261,7 +291,16 @@ describe("aggregator properties", () => {
     for (const J of samples(90, 11).filter((r) => r.length <= r[0].length)) {
       const G = gram(J);
       const k = G.length;
-      const rows = G.map((_, i) => combine(J, alignedMtlWeights(G, "min", G.map((__, j) => (i === j ? 1 : 0)))));
+      const rows = G.map((_, i) =>
+        combine(
+          J,
+          alignedMtlWeights(
+            G,
+            "min",
+            G.map((__, j) => (i === j ? 1 : 0)),
+          ),
+        ),
+      );
       const H = gram(rows);
       const { values } = symmetricEigen(H);
       const kept = values.filter((l) => l > 1e-6 * values[0]);

@@ -62,63 +62,96 @@ async function updates(make: () => Aggregator, c: number): Promise<number[][]> {
   return out;
 }
 
-eachBackend((backend) => {
-  describe(`aggregators at any finite scale (${backend})`, () => {
-    it("MGDA on the issue's two examples", async () => {
-      const big = await run(A.mgda(), [[1e20, 0], [0, 1e20]]);
-      expect(relativeError(big, [5e19, 5e19])).toBeLessThan(1e-6);
-      const small = await run(A.mgda(), [[3e-23, 0], [0, 1e-22]]);
-      // min-norm point of 3e-23·e1 and 1e-22·e2: weights (100, 9)/109
-      expect(relativeError(small, [(3e-23 * 100) / 109, (1e-22 * 9) / 109])).toBeLessThan(1e-6);
-    });
+eachBackend(
+  (backend) => {
+    describe(`aggregators at any finite scale (${backend})`, () => {
+      it("MGDA on the issue's two examples", async () => {
+        const big = await run(A.mgda(), [
+          [1e20, 0],
+          [0, 1e20],
+        ]);
+        expect(relativeError(big, [5e19, 5e19])).toBeLessThan(1e-6);
+        const small = await run(A.mgda(), [
+          [3e-23, 0],
+          [0, 1e-22],
+        ]);
+        // min-norm point of 3e-23·e1 and 1e-22·e2: weights (100, 9)/109
+        expect(relativeError(small, [(3e-23 * 100) / 109, (1e-22 * 9) / 109])).toBeLessThan(1e-6);
+      });
 
-    for (const { name, make, degree } of CASES) {
-      it(`${name}: at 1e20 and 1e-20 equals the scale-1 result scaled back`, async () => {
-        const reference = await updates(make, 1);
+      for (const { name, make, degree } of CASES) {
+        it(`${name}: at 1e20 and 1e-20 equals the scale-1 result scaled back`, async () => {
+          const reference = await updates(make, 1);
+          for (const c of [1e20, 1e-20]) {
+            const got = await updates(make, c);
+            got.forEach((d, step) => {
+              const expected = reference[step].map((v) => v * Math.pow(c, degree));
+              expect(d.every(Number.isFinite), `step ${step} at ${c}: [${d}]`).toBe(true);
+              expect(relativeError(d, expected), `step ${step} at ${c}: [${d}] vs [${expected}]`).toBeLessThan(1e-5);
+            });
+          }
+        });
+      }
+
+      it("MoCo gives a finite update at 1e20 and 1e-20", async () => {
         for (const c of [1e20, 1e-20]) {
-          const got = await updates(make, c);
-          got.forEach((d, step) => {
-            const expected = reference[step].map((v) => v * Math.pow(c, degree));
-            expect(d.every(Number.isFinite), `step ${step} at ${c}: [${d}]`).toBe(true);
-            expect(relativeError(d, expected), `step ${step} at ${c}: [${d}] vs [${expected}]`).toBeLessThan(1e-5);
-          });
+          for (const d of await updates(() => A.moco(), c)) expect(d.every(Number.isFinite), `[${d}] at ${c}`).toBe(true);
         }
       });
-    }
 
-    it("MoCo gives a finite update at 1e20 and 1e-20", async () => {
-      for (const c of [1e20, 1e-20]) {
-        for (const d of await updates(() => A.moco(), c)) expect(d.every(Number.isFinite), `[${d}] at ${c}`).toBe(true);
-      }
-    });
+      it("gramianOf (read with await) is accurate from 1e-30 to 1e30, and unchanged in the ordinary range", async () => {
+        const rows = STEPS[0];
+        const J = tf.tensor2d(rows);
+        const base = await gramianOfAsync(J);
+        const direct = await numbersOf(() => tf.matMul(J, J, false, true));
+        expect(base.flat()).toEqual(direct);
+        for (const c of [1e30, 1e20, 1e-20, 1e-30]) {
+          const Jc = tf.tensor2d(scaled(rows, c));
+          const G = await gramianOfAsync(Jc);
+          const expected = base.flat().map((v) => v * c * c);
+          expect(relativeError(G.flat(), expected), `at ${c}`).toBeLessThan(1e-6);
+          Jc.dispose();
+        }
+        J.dispose();
+      });
 
-    it("gramianOf (read with await) is accurate from 1e-30 to 1e30, and unchanged in the ordinary range", async () => {
-      const rows = STEPS[0];
-      const J = tf.tensor2d(rows);
-      const base = await gramianOfAsync(J);
-      const direct = await numbersOf(() => tf.matMul(J, J, false, true));
-      expect(base.flat()).toEqual(direct);
-      for (const c of [1e30, 1e20, 1e-20, 1e-30]) {
-        const Jc = tf.tensor2d(scaled(rows, c));
-        const G = await gramianOfAsync(Jc);
-        const expected = base.flat().map((v) => v * c * c);
-        expect(relativeError(G.flat(), expected), `at ${c}`).toBeLessThan(1e-6);
-        Jc.dispose();
-      }
-      J.dispose();
-    });
+      it("still refuses a Jacobian or a Gramian that is not finite, naming the row", async () => {
+        await expect(
+          run(A.mgda(), [
+            [1, 2],
+            [NaN, 0],
+          ]),
+        ).rejects.toThrow(/row 1.*non-finite/);
+        await expect(
+          run(A.upgrad(), [
+            [Infinity, 0],
+            [0, 1],
+          ]),
+        ).rejects.toThrow(/row 0.*non-finite/);
+        await expect(
+          run(
+            A.nashMtl(),
+            [
+              [1e20, 0],
+              [0, -Infinity],
+            ],
+            { taskNames: ["a", "b"] },
+          ),
+        ).rejects.toThrow(/task 'b'.*non-finite/);
+        expect(() =>
+          A.mgda().weights([
+            [Infinity, 0],
+            [0, 1],
+          ]),
+        ).toThrow(/not finite/);
+      });
 
-    it("still refuses a Jacobian or a Gramian that is not finite, naming the row", async () => {
-      await expect(run(A.mgda(), [[1, 2], [NaN, 0]])).rejects.toThrow(/row 1.*non-finite/);
-      await expect(run(A.upgrad(), [[Infinity, 0], [0, 1]])).rejects.toThrow(/row 0.*non-finite/);
-      await expect(run(A.nashMtl(), [[1e20, 0], [0, -Infinity]], { taskNames: ["a", "b"] })).rejects.toThrow(/task 'b'.*non-finite/);
-      expect(() => A.mgda().weights([[Infinity, 0], [0, 1]])).toThrow(/not finite/);
+      it("leaks no tensor", async () => {
+        const before = tf.memory().numTensors;
+        for (const { make } of [...CASES, { make: () => A.moco({ normalize: "loss" }) }]) await updates(make, 1e20);
+        expect(tf.memory().numTensors).toBe(before);
+      });
     });
-
-    it("leaks no tensor", async () => {
-      const before = tf.memory().numTensors;
-      for (const { make } of [...CASES, { make: () => A.moco({ normalize: "loss" }) }]) await updates(make, 1e20);
-      expect(tf.memory().numTensors).toBe(before);
-    });
-  });
-}, { webgpu: true });
+  },
+  { webgpu: true },
+);

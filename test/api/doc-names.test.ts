@@ -11,10 +11,18 @@ import { apiEntries } from "../../scripts/api-report";
 const ROOT = path.resolve(__dirname, "..", "..");
 
 function sources(): Array<[string, string]> {
-  const files = ["README.md", "kernel/README.md", ...fs.readdirSync(path.join(ROOT, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)];
+  const files = [
+    "README.md",
+    "kernel/README.md",
+    ...fs
+      .readdirSync(path.join(ROOT, "docs"))
+      .filter((f) => f.endsWith(".md"))
+      .map((f) => `docs/${f}`),
+  ];
   const out: Array<[string, string]> = files.map((f) => [f, fs.readFileSync(path.join(ROOT, f), "utf8")]);
   for (const nb of fs.readdirSync(path.join(ROOT, "notebooks")).filter((f) => f.endsWith(".ipynb"))) {
-    const cells = (JSON.parse(fs.readFileSync(path.join(ROOT, "notebooks", nb), "utf8")) as { cells: Array<{ source: string | string[] }> }).cells;
+    const cells = (JSON.parse(fs.readFileSync(path.join(ROOT, "notebooks", nb), "utf8")) as { cells: Array<{ source: string | string[] }> })
+      .cells;
     out.push([`notebooks/${nb}`, cells.map((c) => (Array.isArray(c.source) ? c.source.join("") : c.source)).join("\n")]);
   }
   return out;

@@ -57,11 +57,16 @@ describe("the public API", () => {
         const file = path.join(dir, entry.name);
         if (entry.isDirectory()) walk(file);
         else if (file.endsWith(".ts") && !allowed.has(path.relative(ROOT, file))) {
-          fs.readFileSync(file, "utf8").split("\n").forEach((line, i) => {
-            if (/throw new (Type|Range)?Error\(|class \w+ extends Error\b/.test(line) && !/class (SkipStep|MtlError) extends Error/.test(line)) {
-              found.push(`${path.relative(ROOT, file)}:${i + 1}: ${line.trim()}`);
-            }
-          });
+          fs.readFileSync(file, "utf8")
+            .split("\n")
+            .forEach((line, i) => {
+              if (
+                /throw new (Type|Range)?Error\(|class \w+ extends Error\b/.test(line) &&
+                !/class (SkipStep|MtlError) extends Error/.test(line)
+              ) {
+                found.push(`${path.relative(ROOT, file)}:${i + 1}: ${line.trim()}`);
+              }
+            });
         }
       }
     };

@@ -55,42 +55,58 @@ function regs(model: mtl.MultiTaskModel): mtl.regularizers.Regularizer[] {
   return isTiedModel(model) ? [...r, mtl.regularizers.softSharing(1e-2)] : r;
 }
 
-eachBackend(() => {
-  describe.each(ARCHITECTURES)("$name", (arch) => {
-    it("gives one output per task of the task's width, and counts its parameters", () => {
-      const { tasks } = everyKind(8);
-      const model = arch.build(tasks);
-      const x = tf.randomNormal([7, 5], 0, 1, "float32", 1) as tf.Tensor2D;
-      const out = model.forward(x, false);
-      expect(out.map((o) => o.shape)).toEqual([[7, 3], [7, 1], [7, 3], [7, 1]]);
-      const z = model.encode(x, false);
-      expect(z.shape[0]).toBe(7);
-      const counts = model.parameterCounts();
-      expect(counts.shared).toBe(arch.shared);
-      expect(counts.total).toBe(arch.total);
-      expect(counts.total).toBe(model.namedVariables().reduce((s, [, v]) => s + v.size, 0));
-      expect(model.flopsPerExample()).toBeGreaterThan(2 * counts.total * 0.5);
-      tf.dispose([x, z, ...out]);
-      model.dispose();
-    });
+eachBackend(
+  () => {
+    describe.each(ARCHITECTURES)("$name", (arch) => {
+      it("gives one output per task of the task's width, and counts its parameters", () => {
+        const { tasks } = everyKind(8);
+        const model = arch.build(tasks);
+        const x = tf.randomNormal([7, 5], 0, 1, "float32", 1) as tf.Tensor2D;
+        const out = model.forward(x, false);
+        expect(out.map((o) => o.shape)).toEqual([
+          [7, 3],
+          [7, 1],
+          [7, 3],
+          [7, 1],
+        ]);
+        const z = model.encode(x, false);
+        expect(z.shape[0]).toBe(7);
+        const counts = model.parameterCounts();
+        expect(counts.shared).toBe(arch.shared);
+        expect(counts.total).toBe(arch.total);
+        expect(counts.total).toBe(model.namedVariables().reduce((s, [, v]) => s + v.size, 0));
+        expect(model.flopsPerExample()).toBeGreaterThan(2 * counts.total * 0.5);
+        tf.dispose([x, z, ...out]);
+        model.dispose();
+      });
 
-    it.each(TRAINING)("trains every task kind with $name, tensor count flat", async (training) => {
-      const { tasks, data } = everyKind(48);
-      const model = arch.build(tasks);
-      const trainer = new mtl.Trainer({ model, tasks, batchSize: 16, seed: 2, progress: false, optimizer: mtl.optimizers.adam({ learningRate: 0.01 }), ...training.options(model) });
-      await trainer.fit(data, { epochs: 1 });
-      const before = tf.memory().numTensors;
-      const history = await trainer.fit(data, { epochs: 3 });
-      expect(tf.memory().numTensors).toBe(before);
-      const steps = history.steps;
-      expect(steps.every((s) => s.applied && s.losses.every(Number.isFinite))).toBe(true);
-      expect(Object.keys(steps[0].regularizers)).toEqual(regs(model).map((r) => r.name));
-      const first = steps[0].losses.reduce((a, b) => a + b, 0);
-      const last = steps.at(-1)!.losses.reduce((a, b) => a + b, 0);
-      expect(last).toBeLessThan(first);
-      const evaluation = await trainer.evaluateAsync(data);
-      expect(Object.keys(evaluation)).toEqual(["cls", "bin", "tags", "reg"]);
-      model.dispose();
+      it.each(TRAINING)("trains every task kind with $name, tensor count flat", async (training) => {
+        const { tasks, data } = everyKind(48);
+        const model = arch.build(tasks);
+        const trainer = new mtl.Trainer({
+          model,
+          tasks,
+          batchSize: 16,
+          seed: 2,
+          progress: false,
+          optimizer: mtl.optimizers.adam({ learningRate: 0.01 }),
+          ...training.options(model),
+        });
+        await trainer.fit(data, { epochs: 1 });
+        const before = tf.memory().numTensors;
+        const history = await trainer.fit(data, { epochs: 3 });
+        expect(tf.memory().numTensors).toBe(before);
+        const steps = history.steps;
+        expect(steps.every((s) => s.applied && s.losses.every(Number.isFinite))).toBe(true);
+        expect(Object.keys(steps[0].regularizers)).toEqual(regs(model).map((r) => r.name));
+        const first = steps[0].losses.reduce((a, b) => a + b, 0);
+        const last = steps.at(-1)!.losses.reduce((a, b) => a + b, 0);
+        expect(last).toBeLessThan(first);
+        const evaluation = await trainer.evaluateAsync(data);
+        expect(Object.keys(evaluation)).toEqual(["cls", "bin", "tags", "reg"]);
+        model.dispose();
+      });
     });
-  });
-}, { webgpu: true });
+  },
+  { webgpu: true },
+);

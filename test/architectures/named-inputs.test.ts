@@ -33,7 +33,8 @@ function problem(rows = ROWS, seed = 1) {
   for (let r = 0; r < rows; r++) {
     const s = rng.int(2);
     side.push(s);
-    for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) image[r * 16 + i * 4 + j] = (j < 2) === (s === 0) ? 1 + 0.1 * rng.normal() : 0.1 * rng.normal();
+    for (let i = 0; i < 4; i++)
+      for (let j = 0; j < 4; j++) image[r * 16 + i * 4 + j] = j < 2 === (s === 0) ? 1 + 0.1 * rng.normal() : 0.1 * rng.normal();
     for (let t = 0; t < 4; t++) text[r * 4 + t] = 1 + rng.int(VOCAB - 1);
     flag.push(Array.from(text.subarray(r * 4, r * 4 + 4)).includes(5) ? 1 : 0);
     const row = [rng.normal(), rng.normal(), rng.normal()];
@@ -41,7 +42,11 @@ function problem(rows = ROWS, seed = 1) {
     y.push(row[0] - row[1]);
   }
   const tasks = [mtl.tasks.classification("side", { classes: 2 }), mtl.tasks.binary("flag"), mtl.tasks.regression("y")];
-  const inputs: Record<string, mtl.data.InputArray> = { image: { values: image, shape: [4, 4, 1] }, text: { values: text, shape: [4], kind: "tokens" }, table };
+  const inputs: Record<string, mtl.data.InputArray> = {
+    image: { values: image, shape: [4, 4, 1] },
+    text: { values: text, shape: [4], kind: "tokens" },
+    table,
+  };
   const targets = { side, flag, y };
   const data = mtl.fromArrays({ inputs, targets, tasks });
   return { data, tasks, inputs, targets };
@@ -56,11 +61,33 @@ function encoders(seed = 0): Record<string, mtl.EncoderSpec> {
 }
 
 type Built = mtl.NamedInputsModel<mtl.MultiTaskModel>;
-const ARCHITECTURES: Array<{ name: string; build: (data: mtl.MultiTaskData, tasks: mtl.Task[], seed?: number) => Built; carries: boolean }> = [
-  { name: "hardSharing", carries: false, build: (d, tasks, seed = 1) => mtl.hardSharing({ inputs: d.inputs!, encoders: encoders(seed), trunk: [12], tasks, seed }) },
-  { name: "mmoe", carries: true, build: (d, tasks, seed = 1) => mtl.mmoe({ inputs: d.inputs!, encoders: encoders(seed), experts: 2, expertLayers: [8], tasks, seed }) },
-  { name: "cgc", carries: true, build: (d, tasks, seed = 1) => mtl.cgc({ inputs: d.inputs!, encoders: encoders(seed), sharedExperts: 1, taskExperts: 1, expertLayers: [8], tasks, seed }) },
-  { name: "ple", carries: false, build: (d, tasks, seed = 1) => mtl.ple({ inputs: d.inputs!, encoders: encoders(seed), sharedExperts: 1, taskExperts: 1, expertLayers: [8], tasks, seed }) },
+const ARCHITECTURES: Array<{
+  name: string;
+  build: (data: mtl.MultiTaskData, tasks: mtl.Task[], seed?: number) => Built;
+  carries: boolean;
+}> = [
+  {
+    name: "hardSharing",
+    carries: false,
+    build: (d, tasks, seed = 1) => mtl.hardSharing({ inputs: d.inputs!, encoders: encoders(seed), trunk: [12], tasks, seed }),
+  },
+  {
+    name: "mmoe",
+    carries: true,
+    build: (d, tasks, seed = 1) => mtl.mmoe({ inputs: d.inputs!, encoders: encoders(seed), experts: 2, expertLayers: [8], tasks, seed }),
+  },
+  {
+    name: "cgc",
+    carries: true,
+    build: (d, tasks, seed = 1) =>
+      mtl.cgc({ inputs: d.inputs!, encoders: encoders(seed), sharedExperts: 1, taskExperts: 1, expertLayers: [8], tasks, seed }),
+  },
+  {
+    name: "ple",
+    carries: false,
+    build: (d, tasks, seed = 1) =>
+      mtl.ple({ inputs: d.inputs!, encoders: encoders(seed), sharedExperts: 1, taskExperts: 1, expertLayers: [8], tasks, seed }),
+  },
 ];
 
 const xOf = (d: mtl.MultiTaskData) => tf.tensor2d(d.features, [d.rows, d.featureCount]);
@@ -80,11 +107,14 @@ eachBackend(() => {
       tf.tidy(() => {
         const x = xOf(data);
         const u = model.fuse(x, false);
-        const byHand = tf.concat([
-          model.encoders[0].apply(tf.slice(x, [0, 0], [-1, 16]) as tf.Tensor2D, false),
-          model.encoders[1].apply(tf.slice(x, [0, 16], [-1, 4]) as tf.Tensor2D, false),
-          model.encoders[2].apply(tf.slice(x, [0, 20], [-1, 3]) as tf.Tensor2D, false),
-        ], 1);
+        const byHand = tf.concat(
+          [
+            model.encoders[0].apply(tf.slice(x, [0, 0], [-1, 16]) as tf.Tensor2D, false),
+            model.encoders[1].apply(tf.slice(x, [0, 16], [-1, 4]) as tf.Tensor2D, false),
+            model.encoders[2].apply(tf.slice(x, [0, 20], [-1, 3]) as tf.Tensor2D, false),
+          ],
+          1,
+        );
         expect(Array.from(u.dataSync())).toEqual(Array.from(byHand.dataSync()));
         // The outputs are the architecture's on u; z is its own z, or [u, its z] when its task paths read their input.
         expect(values(model.forward(x, false))).toEqual(values(model.inner.forward(u, false)));
@@ -144,7 +174,15 @@ eachBackend(() => {
         { aggregator: mtl.aggregators.upgrad(), level: "rep" as const },
       ]) {
         const model = arch.build(data, tasks);
-        const trainer = new mtl.Trainer({ model, tasks, batchSize: 32, seed: 2, optimizer: tf.train.adam(0.03), progress: false, ...options });
+        const trainer = new mtl.Trainer({
+          model,
+          tasks,
+          batchSize: 32,
+          seed: 2,
+          optimizer: tf.train.adam(0.03),
+          progress: false,
+          ...options,
+        });
         const first = trainer.evaluate(data);
         await trainer.fit(data, { steps: 1 });
         const before = tf.memory().numTensors;
@@ -166,7 +204,11 @@ eachBackend(() => {
       try {
         const { data, tasks } = problem(8);
         const model = ARCHITECTURES.find((a) => a.name === name)!.build(data, tasks, 5);
-        expect(model.inputSpec()).toEqual({ image: { shape: [4, 4, 1], dtype: "float32" }, text: { shape: [4], dtype: "int32" }, table: { shape: [3], dtype: "float32" } });
+        expect(model.inputSpec()).toEqual({
+          image: { shape: [4, 4, 1], dtype: "float32" },
+          text: { shape: [4], dtype: "int32" },
+          table: { shape: [3], dtype: "float32" },
+        });
         await model.save(join(dir, "model"));
         const before = tf.memory().numTensors;
         const loaded = (await mtl.loadModel(join(dir, "model"))) as unknown as mtl.NamedInputsModel;
@@ -180,7 +222,9 @@ eachBackend(() => {
         loaded.dispose();
         expect(tf.memory().numTensors).toBe(before);
         // The web page takes one input and says so.
-        await expect(mtl.deploy.exportWeb(join(dir, "model"), join(dir, "web"))).rejects.toThrow(/takes one input 'x'; this model takes image, text, table/);
+        await expect(mtl.deploy.exportWeb(join(dir, "model"), join(dir, "web"))).rejects.toThrow(
+          /takes one input 'x'; this model takes image, text, table/,
+        );
         model.dispose();
       } finally {
         rmSync(dir, { recursive: true, force: true });
@@ -191,9 +235,29 @@ eachBackend(() => {
   describe("named inputs across the trainer", () => {
     it("trains one dataset per task with a sampler (each dataset with the same inputs)", async () => {
       const { data, tasks } = problem(120);
-      const parts = { side: mtl.subset(data, Array.from({ length: 60 }, (_, i) => i)), flag: mtl.subset(data, Array.from({ length: 40 }, (_, i) => 60 + i)), y: mtl.subset(data, Array.from({ length: 20 }, (_, i) => 100 + i)) };
+      const parts = {
+        side: mtl.subset(
+          data,
+          Array.from({ length: 60 }, (_, i) => i),
+        ),
+        flag: mtl.subset(
+          data,
+          Array.from({ length: 40 }, (_, i) => 60 + i),
+        ),
+        y: mtl.subset(
+          data,
+          Array.from({ length: 20 }, (_, i) => 100 + i),
+        ),
+      };
       const model = ARCHITECTURES[1].build(data, tasks);
-      const trainer = new mtl.Trainer({ model, tasks, sampler: mtl.data.roundRobin(mtl.data.datasetSizes(parts)), batchSize: 10, seed: 1, progress: false });
+      const trainer = new mtl.Trainer({
+        model,
+        tasks,
+        sampler: mtl.data.roundRobin(mtl.data.datasetSizes(parts)),
+        batchSize: 10,
+        seed: 1,
+        progress: false,
+      });
       await trainer.fit(parts, { steps: 3 });
       expect(trainer.history.steps.map((s) => s.task)).toEqual(["side", "flag", "y"]);
       const before = tf.memory().numTensors;
@@ -202,7 +266,9 @@ eachBackend(() => {
       expect(tf.memory().numTensors).toBe(before);
       // A task's dataset with other inputs is refused before any step.
       const steps = trainer.history.steps.length;
-      await expect(trainer.fit({ ...parts, flag: mtl.data.selectInputs(parts.flag, ["image", "table"]) })).rejects.toThrow(/the model needs input 'text'.*which the dataset of task 'flag' lacks/);
+      await expect(trainer.fit({ ...parts, flag: mtl.data.selectInputs(parts.flag, ["image", "table"]) })).rejects.toThrow(
+        /the model needs input 'text'.*which the dataset of task 'flag' lacks/,
+      );
       expect(trainer.history.steps.length).toBe(steps);
       model.dispose();
     });
@@ -237,7 +303,9 @@ eachBackend(() => {
           tasks,
         });
         expect(other.namedVariables().map(([n, v]) => `${n}${v.shape}`)).toEqual(model.namedVariables().map(([n, v]) => `${n}${v.shape}`));
-        await expect(new mtl.Trainer({ model: other, tasks, progress: false }).load(dir)).rejects.toThrow(/inputs: checkpoint image \[4×4×1\].*model image \[2×8×1\]/);
+        await expect(new mtl.Trainer({ model: other, tasks, progress: false }).load(dir)).rejects.toThrow(
+          /inputs: checkpoint image \[4×4×1\].*model image \[2×8×1\]/,
+        );
         for (const m of [model, again, other]) m.dispose();
       } finally {
         rmSync(dir, { recursive: true, force: true });
@@ -254,12 +322,30 @@ describe("bad named inputs are MtlErrors naming the input, before training", () 
     const trainer = new mtl.Trainer({ model, tasks, progress: false });
     const extra = mtl.fromArrays({ inputs: { ...raw, audio: { values: new Float32Array(20 * 2), shape: [2] } }, targets: rawTargets });
     const cases: Array<[mtl.MultiTaskData, RegExp]> = [
-      [extra, /input 'audio' of the training data is not an input the model knows \(it takes image \[4×4×1\], text \[4\] tokens, table \[3\]\)/],
-      [mtl.data.selectInputs(data, ["image", "table"]), /the model needs input 'text' \(text \[4\] tokens\), which the training data lacks/],
-      [mtl.data.selectInputs(data, ["text", "image", "table"]), /holds its inputs in the order text, image, table but the model in the order image, text, table; reorder them with mtl.data.selectInputs/],
-      [{ ...data, inputs: [{ name: "image", shape: [2, 8, 1], kind: "numeric" }, ...data.inputs!.slice(1)] }, /input 'image' is image \[2×8×1\] in the training data but image \[4×4×1\] in the model/],
-      [{ ...data, inputs: [data.inputs![0], { name: "text", shape: [4], kind: "numeric" }, data.inputs![2]] }, /input 'text' is text \[4\] in the training data but text \[4\] tokens in the model/],
-      [{ ...data, inputs: undefined }, /the model takes named inputs \(image \[4×4×1\], text \[4\] tokens, table \[3\]\) but the training data has one unnamed feature matrix/],
+      [
+        extra,
+        /input 'audio' of the training data is not an input the model knows \(it takes image \[4×4×1\], text \[4\] tokens, table \[3\]\)/,
+      ],
+      [
+        mtl.data.selectInputs(data, ["image", "table"]),
+        /the model needs input 'text' \(text \[4\] tokens\), which the training data lacks/,
+      ],
+      [
+        mtl.data.selectInputs(data, ["text", "image", "table"]),
+        /holds its inputs in the order text, image, table but the model in the order image, text, table; reorder them with mtl.data.selectInputs/,
+      ],
+      [
+        { ...data, inputs: [{ name: "image", shape: [2, 8, 1], kind: "numeric" }, ...data.inputs!.slice(1)] },
+        /input 'image' is image \[2×8×1\] in the training data but image \[4×4×1\] in the model/,
+      ],
+      [
+        { ...data, inputs: [data.inputs![0], { name: "text", shape: [4], kind: "numeric" }, data.inputs![2]] },
+        /input 'text' is text \[4\] in the training data but text \[4\] tokens in the model/,
+      ],
+      [
+        { ...data, inputs: undefined },
+        /the model takes named inputs \(image \[4×4×1\], text \[4\] tokens, table \[3\]\) but the training data has one unnamed feature matrix/,
+      ],
     ];
     for (const [bad, message] of cases) {
       await expect(trainer.fit(bad, { steps: 1 })).rejects.toThrow(message);
@@ -270,29 +356,64 @@ describe("bad named inputs are MtlErrors naming the input, before training", () 
     expect(() => trainer.predict(mtl.data.selectInputs(data, ["image", "table"]))).toThrow(/needs input 'text'/);
     // A model with one unnamed input refuses named data, even of the right width.
     const plain = mtl.hardSharing({ inputSize: 23, trunk: [4], tasks });
-    await expect(new mtl.Trainer({ model: plain, tasks, progress: false }).fit(data, { steps: 1 })).rejects.toThrow(/the training data has named inputs .* but the model takes one unnamed input of 23 features/);
+    await expect(new mtl.Trainer({ model: plain, tasks, progress: false }).fit(data, { steps: 1 })).rejects.toThrow(
+      /the training data has named inputs .* but the model takes one unnamed input of 23 features/,
+    );
     plain.dispose();
     model.dispose();
   });
 
   it("refuses encoders that do not fit their input", () => {
     const inputs = data.inputs!;
-    const build = (enc: Record<string, mtl.EncoderSpec>, extra: Record<string, unknown> = {}) => () => mtl.hardSharing({ inputs, encoders: enc, trunk: [4], tasks, ...extra } as never);
+    const build =
+      (enc: Record<string, mtl.EncoderSpec>, extra: Record<string, unknown> = {}) =>
+      () =>
+        mtl.hardSharing({ inputs, encoders: enc, trunk: [4], tasks, ...extra } as never);
     const ok = encoders();
     expect(build({ ...ok, audio: [3] })).toThrow(/option 'encoders' names input 'audio', which is not one of the inputs/);
     expect(build({ image: ok.image, table: ok.table })).toThrow(/input 'text' \(text \[4\] tokens\) has no encoder/);
-    expect(build({ ...ok, text: [8] })).toThrow(/input 'text' holds token ids, which an MLP would read as magnitudes; encode it with mtl.layers.textEncoder\(\{ sequenceLength: 4/);
-    expect(build({ ...ok, table: mtl.layers.textEncoder({ sequenceLength: 3, vocabularySize: 4 }) })).toThrow(/input 'table' is numeric but its encoder is a text encoder/);
-    expect(build({ ...ok, image: mtl.layers.cnnEncoder({ height: 2, width: 8, filters: [4] }) })).toThrow(/the encoder of input 'image' is a CNN for 2×8×1 images but the input's rows are 4×4×1/);
-    expect(build({ ...ok, image: mtl.layers.cnnEncoder({ height: 5, width: 5 }) })).toThrow(/the encoder of input 'image' takes 25 values per row but the input has 16/);
+    expect(build({ ...ok, text: [8] })).toThrow(
+      /input 'text' holds token ids, which an MLP would read as magnitudes; encode it with mtl.layers.textEncoder\(\{ sequenceLength: 4/,
+    );
+    expect(build({ ...ok, table: mtl.layers.textEncoder({ sequenceLength: 3, vocabularySize: 4 }) })).toThrow(
+      /input 'table' is numeric but its encoder is a text encoder/,
+    );
+    expect(build({ ...ok, image: mtl.layers.cnnEncoder({ height: 2, width: 8, filters: [4] }) })).toThrow(
+      /the encoder of input 'image' is a CNN for 2×8×1 images but the input's rows are 4×4×1/,
+    );
+    expect(build({ ...ok, image: mtl.layers.cnnEncoder({ height: 5, width: 5 }) })).toThrow(
+      /the encoder of input 'image' takes 25 values per row but the input has 16/,
+    );
     const shared = mtl.layers.cnnEncoder({ height: 4, width: 4 });
-    expect(() => mtl.hardSharing({ inputs: [inputs[0], { ...inputs[0], name: "image2" }], encoders: { image: shared, image2: shared }, trunk: [4], tasks })).toThrow(/the same encoder object is given for two inputs/);
+    expect(() =>
+      mtl.hardSharing({
+        inputs: [inputs[0], { ...inputs[0], name: "image2" }],
+        encoders: { image: shared, image2: shared },
+        trunk: [4],
+        tasks,
+      }),
+    ).toThrow(/the same encoder object is given for two inputs/);
     expect(build(ok, { inputSize: 23 })).toThrow(/give either 'inputSize' \(one input\) or 'inputs' and 'encoders'/);
-    expect(() => mtl.mmoe({ inputs, experts: 2, expertLayers: [4], tasks } as never)).toThrow(/named inputs need both 'inputs' .* and 'encoders'/);
-    expect(() => mtl.ple({ inputs: [{ name: "a", shape: [0], kind: "numeric" }], encoders: { a: [] }, sharedExperts: 1, taskExperts: 1, expertLayers: [4], tasks })).toThrow(/input 'a' has shape \[0\]/);
+    expect(() => mtl.mmoe({ inputs, experts: 2, expertLayers: [4], tasks } as never)).toThrow(
+      /named inputs need both 'inputs' .* and 'encoders'/,
+    );
+    expect(() =>
+      mtl.ple({
+        inputs: [{ name: "a", shape: [0], kind: "numeric" }],
+        encoders: { a: [] },
+        sharedExperts: 1,
+        taskExperts: 1,
+        expertLayers: [4],
+        tasks,
+      }),
+    ).toThrow(/input 'a' has shape \[0\]/);
     // Soft sharing and cross-stitch say which architectures take named inputs.
-    expect(() => mtl.softSharing({ inputs, encoders: ok, towers: [4], tasks } as never)).toThrow(/softSharing: named inputs .* not supported here: soft sharing gives every task its own tower.*mtl.hardSharing, mtl.mmoe, mtl.cgc and mtl.ple/);
-    expect(() => mtl.crossStitch({ inputs, encoders: ok, towers: [4], tasks } as never)).toThrow(/crossStitch: named inputs .* not supported here/);
+    expect(() => mtl.softSharing({ inputs, encoders: ok, towers: [4], tasks } as never)).toThrow(
+      /softSharing: named inputs .* not supported here: soft sharing gives every task its own tower.*mtl.hardSharing, mtl.mmoe, mtl.cgc and mtl.ple/,
+    );
+    expect(() => mtl.crossStitch({ inputs, encoders: ok, towers: [4], tasks } as never)).toThrow(
+      /crossStitch: named inputs .* not supported here/,
+    );
   });
 
   it("forwardNamed refuses an unknown, missing or mis-shaped input and mismatched rows", () => {
@@ -303,10 +424,16 @@ describe("bad named inputs are MtlErrors naming the input, before training", () 
     const before = tf.memory().numTensors;
     expect(() => model.forwardNamed({ image, text, table, audio: table })).toThrow(/input 'audio' is not an input the model knows/);
     expect(() => model.forwardNamed({ image, table })).toThrow(/input 'text' \(text \[4\] tokens\) is missing/);
-    expect(() => model.forwardNamed({ image: tf.zeros([3, 4, 4]), text, table })).toThrow(/input 'image' has shape \[3,4,4\]; the model takes \[rows, 4, 4, 1\] \(or \[rows, 16\]\)/);
+    expect(() => model.forwardNamed({ image: tf.zeros([3, 4, 4]), text, table })).toThrow(
+      /input 'image' has shape \[3,4,4\]; the model takes \[rows, 4, 4, 1\] \(or \[rows, 16\]\)/,
+    );
     expect(() => model.forwardNamed({ image, text: tf.ones([2, 4]), table })).toThrow(/input 'text' has 2 rows but input 'image' has 3/);
     const out = model.forwardNamed({ image, text, table });
-    expect(out.map((o) => o.shape)).toEqual([[3, 2], [3, 1], [3, 1]]);
+    expect(out.map((o) => o.shape)).toEqual([
+      [3, 2],
+      [3, 1],
+      [3, 1],
+    ]);
     tf.dispose(out);
     expect(tf.memory().numTensors).toBe(before + 2); // the two refused tensors made inside the calls above
     model.dispose();
@@ -327,13 +454,32 @@ describe("the fused native MLP step declines named inputs", () => {
       enableNativeKernels();
       const tasks = [mtl.tasks.classification("c", { classes: 2 }), mtl.tasks.regression("r")];
       // Identity encoder: the model inside is exactly a fusable hard-sharing MLP on the same x.
-      const model = mtl.hardSharing({ inputs: [{ name: "table", shape: [5], kind: "numeric" }], encoders: { table: [] }, trunk: [4], tasks, seed: 2 });
+      const model = mtl.hardSharing({
+        inputs: [{ name: "table", shape: [5], kind: "numeric" }],
+        encoders: { table: [] },
+        trunk: [4],
+        tasks,
+        seed: 2,
+      });
       const x = tf.randomNormal([6, 5], 0, 1, "float32", 3) as tf.Tensor2D;
       const targets = [tf.tensor1d([0, 1, 0, 1, 1, 0], "int32"), tf.zeros([6, 1])];
       const batch = { xs: [x], targets, part: [0, 0] };
       const step = (m: mtl.MultiTaskModel) => {
         const trainer = new mtl.Trainer({ model: m, tasks, progress: false });
-        return fusedMlpStep({ model: m, tasks, optimizer: trainer.optimizer, regularizers: [], variables: m.namedVariables().map(([, v]) => v), batch, step: 0, epoch: 0, onNonFinite: "stop" }, trainer.weighting!);
+        return fusedMlpStep(
+          {
+            model: m,
+            tasks,
+            optimizer: trainer.optimizer,
+            regularizers: [],
+            variables: m.namedVariables().map(([, v]) => v),
+            batch,
+            step: 0,
+            epoch: 0,
+            onNonFinite: "stop",
+          },
+          trainer.weighting!,
+        );
       };
       expect(step(model.inner)?.applied).toBe(true);
       expect(step(model)).toBeUndefined();

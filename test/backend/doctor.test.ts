@@ -9,7 +9,9 @@ import { diagnose, doctor, DoctorReport, findKernelspecs } from "../../lib/docto
 import { resetAll } from "./fakeBackends";
 import { installedPackage } from "./machine";
 
-const hasVulkan = ["/usr/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib"].some((d) => fs.existsSync(path.join(d, "libvulkan.so.1")));
+const hasVulkan = ["/usr/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib"].some((d) =>
+  fs.existsSync(path.join(d, "libvulkan.so.1")),
+);
 const hasNvidia = fs.existsSync("/proc/driver/nvidia/version");
 
 describe("doctor on this machine", () => {
@@ -104,7 +106,13 @@ describe("diagnose", () => {
     backends: [
       { name: "wasm", package: "", available: true, gpu: false, reason: "WebAssembly with SIMD", works: true },
       { name: "cpu", package: "", available: true, gpu: false, reason: "plain JavaScript", works: true },
-      { name: "webgpu", package: "", available: false, gpu: false, reason: "no adapter: the Vulkan loader libvulkan.so.1 is not installed" },
+      {
+        name: "webgpu",
+        package: "",
+        available: false,
+        gpu: false,
+        reason: "no adapter: the Vulkan loader libvulkan.so.1 is not installed",
+      },
       { name: "tensorflow", package: "", available: false, gpu: false, reason: "@tensorflow/tfjs-node-gpu is not installed" },
     ],
     best: { backend: "wasm", device: "CPU (WebAssembly, SIMD, 1 thread)" },
@@ -117,7 +125,9 @@ describe("diagnose", () => {
     const r = base();
     r.gpu.nvidia = { driver: "580.159.03", gpus: ["NVIDIA H200, 143771 MiB"], note: "nvidia-smi" };
     const { verdict, todo } = diagnose(r);
-    expect(verdict).toBe("A GPU is here (NVIDIA H200, 143771 MiB) but no GPU backend loads: mtlkit runs on wasm (CPU (WebAssembly, SIMD, 1 thread)).");
+    expect(verdict).toBe(
+      "A GPU is here (NVIDIA H200, 143771 MiB) but no GPU backend loads: mtlkit runs on wasm (CPU (WebAssembly, SIMD, 1 thread)).",
+    );
     expect(todo[0]).toMatch(/apt-get install libvulkan1/);
     expect(todo[1]).toMatch(/tfjs-node-gpu@4\.22\.0 \(needs CUDA 11\.2 and cuDNN 8\.1/);
   });
@@ -159,7 +169,9 @@ describe.skipIf(!fs.existsSync(CLI))("`mtlkit doctor` (built CLI)", () => {
     expect(text).toMatch(/^mtlkit doctor\n {2}node {8}v\d+/);
     expect(text).toMatch(/^backends \(best first\)$/m);
     expect(text).toMatch(/^verdict: /m);
-    const json = JSON.parse(execFileSync(process.execPath, [CLI, "doctor", "--json"], { encoding: "utf8", timeout: 60_000 })) as DoctorReport;
+    const json = JSON.parse(
+      execFileSync(process.execPath, [CLI, "doctor", "--json"], { encoding: "utf8", timeout: 60_000 }),
+    ) as DoctorReport;
     expect(json.node.version).toBe(process.version);
     expect(json.backends.map((b) => b.name).sort()).toEqual(["cpu", "tensorflow", "wasm", "webgpu"]);
     expect(typeof json.verdict).toBe("string");
@@ -180,6 +192,8 @@ describe("diagnose and the native addon", () => {
       jupyter: { executable: "/usr/bin/jupyter", dataDirs: [], kernelspecs: [{ name: "mtlkit", dir: "/x", argv: [], ok: true }] },
     };
     const { todo } = diagnose(report as never);
-    expect(todo.join("\n")).toMatch(/build the native addon \(the native addon failed to build: cblas.h: No such file or directory\): install g\+\+, make and libopenblas-dev/);
+    expect(todo.join("\n")).toMatch(
+      /build the native addon \(the native addon failed to build: cblas.h: No such file or directory\): install g\+\+, make and libopenblas-dev/,
+    );
   });
 });

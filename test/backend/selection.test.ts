@@ -17,7 +17,10 @@ function candidate(name: BackendCandidate["name"], available: boolean, gpu: bool
 }
 
 /** Native TensorFlow "installed": package.json answers, the import registers a cpu-clone 'tensorflow'. */
-function fakeNative(pkg: "@tensorflow/tfjs-node-gpu" | "@tensorflow/tfjs-node", onImport: () => void = () => registerCpuClone("tensorflow")): void {
+function fakeNative(
+  pkg: "@tensorflow/tfjs-node-gpu" | "@tensorflow/tfjs-node",
+  onImport: () => void = () => registerCpuClone("tensorflow"),
+): void {
   fakeRequire((id, real) => {
     if (id === `${pkg}/package.json`) return { name: pkg, version: "4.22.0" };
     if (id === pkg) return onImport();
@@ -40,12 +43,13 @@ describe("rankBackends", () => {
   });
 
   it("ranks native TensorFlow on CUDA above WebGPU, and a software WebGPU adapter below wasm", () => {
-    expect(rankBackends([candidate("webgpu", true, true), candidate("tensorflow", true, true)]).map((c) => c.name)).toEqual(["tensorflow", "webgpu"]);
-    expect(rankBackends([candidate("cpu", true, false), candidate("webgpu", true, false), candidate("wasm", true, false)]).map((c) => c.name)).toEqual([
-      "wasm",
+    expect(rankBackends([candidate("webgpu", true, true), candidate("tensorflow", true, true)]).map((c) => c.name)).toEqual([
+      "tensorflow",
       "webgpu",
-      "cpu",
     ]);
+    expect(
+      rankBackends([candidate("cpu", true, false), candidate("webgpu", true, false), candidate("wasm", true, false)]).map((c) => c.name),
+    ).toEqual(["wasm", "webgpu", "cpu"]);
   });
 
   it("never ranks an unavailable GPU backend above an available CPU one", () => {
@@ -59,14 +63,20 @@ describe("tfjs's cpu banner", () => {
     const { spawnSync } = require("node:child_process") as typeof import("node:child_process");
     const lib = path.resolve(__dirname, "..", "..", "dist", "lib");
     const run = (setup: string) =>
-      spawnSync(process.execPath, ["-e", `const mtl = require(${JSON.stringify(lib)}); (async () => { ${setup} mtl.tf.tensor([1, 2]).add(1).dataSync(); })()`], {
-        encoding: "utf8",
-        env: { ...process.env, MTLKIT_BACKEND: "" },
-      });
+      spawnSync(
+        process.execPath,
+        ["-e", `const mtl = require(${JSON.stringify(lib)}); (async () => { ${setup} mtl.tf.tensor([1, 2]).add(1).dataSync(); })()`],
+        {
+          encoding: "utf8",
+          env: { ...process.env, MTLKIT_BACKEND: "" },
+        },
+      );
     const plain = run(`await mtl.tf.setBackend("cpu");`);
     expect(plain.stderr + plain.stdout).toContain("looks like you are running TensorFlow.js in Node.js");
     for (const prefer of ["cpu", "wasm"]) {
-      const quiet = run(`await mtl.useBestBackend({ prefer: "${prefer}", webgpu: false }); mtl.tf.engine().findBackend("cpu"); await mtl.tf.setBackend("cpu");`);
+      const quiet = run(
+        `await mtl.useBestBackend({ prefer: "${prefer}", webgpu: false }); mtl.tf.engine().findBackend("cpu"); await mtl.tf.setBackend("cpu");`,
+      );
       expect(quiet.status, quiet.stderr).toBe(0);
       expect(quiet.stderr + quiet.stdout).not.toContain("looks like you are running TensorFlow.js");
     }
@@ -118,7 +128,13 @@ describe("native TensorFlow (simulated)", () => {
     fakeNative("@tensorflow/tfjs-node-gpu");
     const info = await useBestBackend({ webgpu: false });
     expect(info.backend).toBe("tensorflow");
-    expect(info.candidates[0]).toMatchObject({ name: "tensorflow", available: true, gpu: true, package: "@tensorflow/tfjs-node-gpu", version: "4.22.0" });
+    expect(info.candidates[0]).toMatchObject({
+      name: "tensorflow",
+      available: true,
+      gpu: true,
+      package: "@tensorflow/tfjs-node-gpu",
+      version: "4.22.0",
+    });
     // It computes (with the cloned cpu kernels), so a trainer can run on it and records it.
     expect(Array.from(tf.matMul(tf.tensor2d([[1, 2]]), tf.tensor2d([[3], [4]])).dataSync())).toEqual([11]);
   });
@@ -196,7 +212,9 @@ describe("WebGPU (simulated through MTLKIT_DAWN_PATH)", () => {
     expect(info.syncReads).toBe(false);
     expect(info.candidates[0]).toMatchObject({ name: "webgpu", available: true, gpu: true });
     // navigator.gpu now serves tfjs-backend-webgpu; its nested feature list is flattened for Dawn.
-    const gpu = (globalThis as unknown as { navigator: { gpu: { requestAdapter(): Promise<{ requestDevice(d: object): Promise<unknown> }> } } }).navigator.gpu;
+    const gpu = (
+      globalThis as unknown as { navigator: { gpu: { requestAdapter(): Promise<{ requestDevice(d: object): Promise<unknown> }> } } }
+    ).navigator.gpu;
     const adapter = await gpu.requestAdapter();
     await adapter.requestDevice({ requiredFeatures: ["timestamp-query", ["bgra8unorm-storage"]] });
     const fake = require(FAKE_DAWN) as { requested: Array<{ requiredFeatures: unknown[] }> };
@@ -222,14 +240,27 @@ describe("WebGPU (simulated through MTLKIT_DAWN_PATH)", () => {
     expect(best.candidates.find((c) => c.name === "webgpu")).toMatchObject({ available: true, gpu: false });
     const forced = await useBestBackend({ prefer: "webgpu" });
     expect(forced.backend).toBe("webgpu");
-    expect(forced.device).toMatch(/^CPU \(WebGPU via Dawn: llvmpipe: Mesa 25\.0\.7 \(LLVM 15\.0\.6\) \(software adapter: runs on the CPU\)\)$/);
+    expect(forced.device).toMatch(
+      /^CPU \(WebGPU via Dawn: llvmpipe: Mesa 25\.0\.7 \(LLVM 15\.0\.6\) \(software adapter: runs on the CPU\)\)$/,
+    );
     expect(forced.adapter).toMatchObject({ vendor: "mesa", architecture: "software", software: true });
   });
 
   it("isSoftwareAdapter knows lavapipe, SwiftShader and WARP, and not a hardware GPU", () => {
-    const a = { vendor: "", architecture: "", device: "", description: "", isFallbackAdapter: false, features: [], maxBufferSize: 0, maxStorageBufferBindingSize: 0 };
+    const a = {
+      vendor: "",
+      architecture: "",
+      device: "",
+      description: "",
+      isFallbackAdapter: false,
+      features: [],
+      maxBufferSize: 0,
+      maxStorageBufferBindingSize: 0,
+    };
     expect(isSoftwareAdapter({ ...a, vendor: "nvidia", architecture: "hopper", description: "NVIDIA H200" })).toBe(false);
-    expect(isSoftwareAdapter({ ...a, vendor: "mesa", architecture: "rdna-3", description: "AMD Radeon RX 7900 XTX (RADV NAVI31)" })).toBe(false);
+    expect(isSoftwareAdapter({ ...a, vendor: "mesa", architecture: "rdna-3", description: "AMD Radeon RX 7900 XTX (RADV NAVI31)" })).toBe(
+      false,
+    );
     expect(isSoftwareAdapter({ ...a, isFallbackAdapter: true, description: "NVIDIA H200" })).toBe(true);
     expect(isSoftwareAdapter({ ...a, architecture: "software" })).toBe(true);
     expect(isSoftwareAdapter({ ...a, device: "llvmpipe-llvm-15" })).toBe(true);
@@ -281,9 +312,13 @@ describe("WebGPU (simulated through MTLKIT_DAWN_PATH)", () => {
   });
 
   it("syncReadError names the outermost synchronous call, or the op when none is on the stack", () => {
-    expect(syncReadError("at Tensor.dataSync (tf-core.js:1)\n at user (x.ts:3)").message).toMatch(/tensor\.dataSync\(\).*`await t\.data\(\)`/);
+    expect(syncReadError("at Tensor.dataSync (tf-core.js:1)\n at user (x.ts:3)").message).toMatch(
+      /tensor\.dataSync\(\).*`await t\.data\(\)`/,
+    );
     expect(syncReadError("at Variable.bufferSync (tf-core.js:1)").message).toMatch(/`await t\.buffer\(\)`/);
-    expect(syncReadError("at Engine.readSync (tf-core.js:1)\n at unique (tf-core.js:2)").message).toMatch(/an operation read a tensor synchronously/);
+    expect(syncReadError("at Engine.readSync (tf-core.js:1)\n at unique (tf-core.js:2)").message).toMatch(
+      /an operation read a tensor synchronously/,
+    );
   });
 
   it("webgpu: false skips the probe", async () => {
@@ -362,7 +397,9 @@ describe("the trainer records the backend and device", () => {
 });
 
 describe("no libvulkan here", () => {
-  const hasVulkan = ["/usr/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib"].some((d) => fs.existsSync(path.join(d, "libvulkan.so.1")));
+  const hasVulkan = ["/usr/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib"].some((d) =>
+    fs.existsSync(path.join(d, "libvulkan.so.1")),
+  );
   it.skipIf(hasVulkan)("the real probe answers 'no adapter' in under 5 s and names libvulkan", async () => {
     const { probeWebGpu } = await import("../../lib/backends/webgpu");
     const start = performance.now();

@@ -82,10 +82,14 @@ describe("probe helpers", () => {
   });
 
   it("explainNoAdapter tells a missing loader from a missing driver from an unusable one", () => {
-    expect(explainNoAdapter(["Couldn't load Vulkan: libvulkan.so.1: cannot open"])).toMatch(/Vulkan loader libvulkan\.so\.1 is not installed/);
+    expect(explainNoAdapter(["Couldn't load Vulkan: libvulkan.so.1: cannot open"])).toMatch(
+      /Vulkan loader libvulkan\.so\.1 is not installed/,
+    );
     expect(explainNoAdapter(["vkCreateInstance: Found no drivers!"])).toMatch(/finds no Vulkan driver/);
     if (process.platform === "linux") {
-      expect(explainNoAdapter(["Vulkan shaderUniform*ArrayDynamicIndexing required."])).toMatch(/lavapipe.*Dawn says: Vulkan shaderUniform/);
+      expect(explainNoAdapter(["Vulkan shaderUniform*ArrayDynamicIndexing required."])).toMatch(
+        /lavapipe.*Dawn says: Vulkan shaderUniform/,
+      );
     }
   });
 

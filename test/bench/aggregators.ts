@@ -21,12 +21,24 @@ import { median, medianRatio, timeInterleaved } from "./interleave";
 
 const A = mtl.aggregators;
 const METHODS: Array<[string, () => mtl.aggregators.Aggregator]> = [
-  ["mean", A.mean], ["sum", A.sum], ["PCGrad", () => A.pcgrad()], ["MGDA", () => A.mgda()], ["MGDA-UB", () => A.mgdaUB()],
-  ["CAGrad", () => A.cagrad()], ["IMTL-G", A.imtlg], ["GradVac", () => A.gradvac()], ["GradDrop", () => A.graddrop()],
-  ["Nash-MTL", () => A.nashMtl()], ["Aligned-MTL", () => A.alignedMtl()], ["UPGrad", A.upgrad], ["DualProj", A.dualproj],
-  ["ConFIG", A.config], ["MoCo", () => A.moco()], ["FairGrad", () => A.fairgrad()], ["DB-MTL", () => A.dbmtl()],
+  ["mean", A.mean],
+  ["sum", A.sum],
+  ["PCGrad", () => A.pcgrad()],
+  ["MGDA", () => A.mgda()],
+  ["MGDA-UB", () => A.mgdaUB()],
+  ["CAGrad", () => A.cagrad()],
+  ["IMTL-G", A.imtlg],
+  ["GradVac", () => A.gradvac()],
+  ["GradDrop", () => A.graddrop()],
+  ["Nash-MTL", () => A.nashMtl()],
+  ["Aligned-MTL", () => A.alignedMtl()],
+  ["UPGrad", A.upgrad],
+  ["DualProj", A.dualproj],
+  ["ConFIG", A.config],
+  ["MoCo", () => A.moco()],
+  ["FairGrad", () => A.fairgrad()],
+  ["DB-MTL", () => A.dbmtl()],
 ];
-
 
 interface Run {
   name: string;
@@ -47,11 +59,25 @@ async function main(): Promise<void> {
   const batch = 256;
   const tasks = [0, 1, 2, 3].map((i) => mtl.tasks.regression(`y${i}`));
   const rng = new mtl.Rng(1);
-  const x = tf.tensor2d(Float32Array.from({ length: batch * 256 }, () => rng.normal()), [batch, 256]);
-  const targets = tasks.map(() => tf.tensor2d(Float32Array.from({ length: batch }, () => rng.normal()), [batch, 1]));
+  const x = tf.tensor2d(
+    Float32Array.from({ length: batch * 256 }, () => rng.normal()),
+    [batch, 256],
+  );
+  const targets = tasks.map(() =>
+    tf.tensor2d(
+      Float32Array.from({ length: batch }, () => rng.normal()),
+      [batch, 1],
+    ),
+  );
   const make = (name: string, level: string, aggregator?: mtl.aggregators.Aggregator): Run => {
     const model = mtl.hardSharing({ inputSize: 256, trunk: [512, 512], tasks, seed: 2 });
-    const trainer = new mtl.Trainer({ model, tasks, progress: false, aggregator, level: aggregator ? (level as "param" | "rep") : undefined });
+    const trainer = new mtl.Trainer({
+      model,
+      tasks,
+      progress: false,
+      aggregator,
+      level: aggregator ? (level as "param" | "rep") : undefined,
+    });
     return { name, level, trainer, model, times: [], roundMeans: [] };
   };
   const runs: Run[] = [make("equal weighting", "-")];
@@ -65,11 +91,13 @@ async function main(): Promise<void> {
   for (const run of runs) for (let s = 0; s < 2; s++) await run.trainer.trainStep(x, targets); // warm-up: kernels, optimizer slots, state
   await timeInterleaved(runs, x, targets, rounds, perRound);
   const equal = runs[0];
-  console.log(`backend ${tf.getBackend()}, 4 regression tasks, trunk 256-512-512 ReLU, batch ${batch}, ${rounds} rounds × ${perRound} steps, interleaved`);
+  console.log(
+    `backend ${tf.getBackend()}, 4 regression tasks, trunk 256-512-512 ReLU, batch ${batch}, ${rounds} rounds × ${perRound} steps, interleaved`,
+  );
   console.log("| method | level | median ms/step | × equal (median of per-round ratios) |");
   console.log("|---|---|---:|---:|");
   for (const run of runs) {
-        console.log(`| ${run.name} | ${run.level} | ${median(run.times).toFixed(1)} | ${medianRatio(run, equal).toFixed(2)} |`);
+    console.log(`| ${run.name} | ${run.level} | ${median(run.times).toFixed(1)} | ${medianRatio(run, equal).toFixed(2)} |`);
   }
   for (const run of runs) run.model.dispose();
 }

@@ -13,7 +13,13 @@ export interface TimedRun {
   roundMeans: number[];
 }
 
-export async function timeInterleaved(runs: TimedRun[], x: tf.Tensor2D, targets: tf.Tensor[], rounds: number, perRound: number): Promise<void> {
+export async function timeInterleaved(
+  runs: TimedRun[],
+  x: tf.Tensor2D,
+  targets: tf.Tensor[],
+  rounds: number,
+  perRound: number,
+): Promise<void> {
   const tensors = tf.memory().numTensors;
   for (let round = 0; round < rounds; round++) {
     for (let j = 0; j < runs.length; j++) {

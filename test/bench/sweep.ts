@@ -89,13 +89,23 @@ async function main(): Promise<void> {
     speedUp: { median: median(ratios), min: Math.min(...ratios), max: Math.max(...ratios) },
     runsCriticalPathSpeedUp: { median: median(cpuRatios), min: Math.min(...cpuRatios), max: Math.max(...cpuRatios) },
   };
-  console.log(`sweep of 8 trainings (4 widths (64–160) × 2 seeds, ${epochs} epochs each), ${rounds} rounds, ${summary.cores} cores, load average ${summary.loadAverage.min.toFixed(1)}–${summary.loadAverage.max.toFixed(1)}`);
+  console.log(
+    `sweep of 8 trainings (4 widths (64–160) × 2 seeds, ${epochs} epochs each), ${rounds} rounds, ${summary.cores} cores, load average ${summary.loadAverage.min.toFixed(1)}–${summary.loadAverage.max.toFixed(1)}`,
+  );
   console.log("| workers | median wall s | median CPU s (all processes) | median CPU s of the runs, busiest worker |");
   console.log("|---:|---:|---:|---:|");
-  console.log(`| 1 | ${summary.oneWorker.wallSeconds.toFixed(2)} | ${summary.oneWorker.cpuSeconds.toFixed(2)} | ${median(one.map(busiest)).toFixed(2)} |`);
-  console.log(`| ${workers} | ${median(many.map((t) => t.wall)).toFixed(2)} | ${median(many.map((t) => t.cpu)).toFixed(2)} | ${median(many.map(busiest)).toFixed(2)} |`);
-  console.log(`wall-time speed-up 1 → ${workers} workers: ${summary.speedUp.median.toFixed(2)}× (per-round ratios ${ratios.map((x) => x.toFixed(2)).join(", ")})`);
-  console.log(`critical-path speed-up of the runs (CPU time of the busiest worker): ${summary.runsCriticalPathSpeedUp.median.toFixed(2)}× (per round ${cpuRatios.map((x) => x.toFixed(2)).join(", ")})`);
+  console.log(
+    `| 1 | ${summary.oneWorker.wallSeconds.toFixed(2)} | ${summary.oneWorker.cpuSeconds.toFixed(2)} | ${median(one.map(busiest)).toFixed(2)} |`,
+  );
+  console.log(
+    `| ${workers} | ${median(many.map((t) => t.wall)).toFixed(2)} | ${median(many.map((t) => t.cpu)).toFixed(2)} | ${median(many.map(busiest)).toFixed(2)} |`,
+  );
+  console.log(
+    `wall-time speed-up 1 → ${workers} workers: ${summary.speedUp.median.toFixed(2)}× (per-round ratios ${ratios.map((x) => x.toFixed(2)).join(", ")})`,
+  );
+  console.log(
+    `critical-path speed-up of the runs (CPU time of the busiest worker): ${summary.runsCriticalPathSpeedUp.median.toFixed(2)}× (per round ${cpuRatios.map((x) => x.toFixed(2)).join(", ")})`,
+  );
   if (json) writeFileAtomic(json, JSON.stringify(summary, null, 2), 0o644);
 }
 

@@ -24,7 +24,9 @@ function trainingData(): mtl.MultiTaskData {
 export async function run(config: { width: number; epochs: number }, context: { seed: number }): Promise<mtl.evaluation.Evaluation> {
   const ts = tasks();
   const model = mtl.hardSharing({ inputSize: 20, trunk: [config.width, config.width], tasks: ts, seed: context.seed });
-  await new mtl.Trainer({ model, tasks: ts, epochs: config.epochs, batchSize: 32, seed: context.seed, progress: false }).fit(trainingData());
+  await new mtl.Trainer({ model, tasks: ts, epochs: config.epochs, batchSize: 32, seed: context.seed, progress: false }).fit(
+    trainingData(),
+  );
   const evaluation = await mtl.evaluation.evaluateAsync(model, trainingData(), ts);
   model.dispose();
   return evaluation;

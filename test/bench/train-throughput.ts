@@ -68,11 +68,21 @@ const MODELS: ModelSpec[] = [
   { name: "mlp", label: "mlp 784-512-512 (10-class + regression)", input: 784, hidden: [512, 512], classes: 10, batch: 256 },
   { name: "generic", label: "generic path 256-512-512 (4 MSE heads)", input: 256, hidden: [512, 512], classes: 0, batch: 256 },
   {
-    name: "mmoe", label: "MMoE 4 experts 256→128, 2 towers 64", input: 256, hidden: [], classes: 0, batch: 256,
+    name: "mmoe",
+    label: "MMoE 4 experts 256→128, 2 towers 64",
+    input: 256,
+    hidden: [],
+    classes: 0,
+    batch: 256,
     flops: 4 * 2 * 256 * 128 + 2 * (2 * 256 * 4 + 2 * 4 * 128 + 2 * 128 * 64 + 2 * 64),
   },
   {
-    name: "cnn", label: "CNN conv16-pool-conv32-pool-dense128 28×28 (10-class + regression)", input: 784, hidden: [], classes: 10, batch: 64,
+    name: "cnn",
+    label: "CNN conv16-pool-conv32-pool-dense128 28×28 (10-class + regression)",
+    input: 784,
+    hidden: [],
+    classes: 10,
+    batch: 64,
     flops: 2 * 28 * 28 * 9 * 16 + 2 * 14 * 14 * 9 * 16 * 32 + 2 * 32 * 7 * 7 * 128 + 2 * 128 * 11,
   },
 ];
@@ -97,12 +107,16 @@ function parseOptions(argv: string[]): Options {
   const flags = new Map<string, string>();
   for (const arg of argv) {
     const m = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
-    if (!m) throw new Error(`train-throughput: unknown argument '${arg}' (flags: --rounds=N --backends=a,b --quick --no-torch --clock=wall|cpu --target-ms=N --json=PATH)`);
+    if (!m)
+      throw new Error(
+        `train-throughput: unknown argument '${arg}' (flags: --rounds=N --backends=a,b --quick --no-torch --clock=wall|cpu --target-ms=N --json=PATH)`,
+      );
     flags.set(m[1], m[2] ?? "true");
   }
   const known = ["rounds", "backends", "quick", "no-torch", "clock", "target-ms", "json"];
   const backendNames = ["tensorflow", "wasm", "cpu", "wasm+native", "cpu+native"];
-  for (const k of flags.keys()) if (!known.includes(k)) throw new Error(`train-throughput: unknown flag --${k} (known: ${known.map((f) => "--" + f).join(" ")})`);
+  for (const k of flags.keys())
+    if (!known.includes(k)) throw new Error(`train-throughput: unknown flag --${k} (known: ${known.map((f) => "--" + f).join(" ")})`);
   const env = process.env;
   const quick = flags.has("quick") || env.MTLKIT_BENCH_QUICK === "1";
   const rounds = Number(flags.get("rounds") ?? env.MTLKIT_BENCH_ROUNDS ?? (quick ? 3 : 7));
@@ -110,8 +124,14 @@ function parseOptions(argv: string[]): Options {
   const targetMs = Number(flags.get("target-ms") ?? (quick ? 150 : 400));
   if (!(targetMs > 0)) throw new Error(`train-throughput: --target-ms must be positive, got ${targetMs}`);
   const listed = flags.get("backends") ?? env.MTLKIT_BENCH_BACKENDS;
-  const backends = listed ? listed.split(",").map((s) => s.trim()).filter(Boolean) : defaultBackends();
-  for (const b of backends) if (!backendNames.includes(b)) throw new Error(`train-throughput: unknown backend '${b}' (${backendNames.join(", ")})`);
+  const backends = listed
+    ? listed
+        .split(",")
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : defaultBackends();
+  for (const b of backends)
+    if (!backendNames.includes(b)) throw new Error(`train-throughput: unknown backend '${b}' (${backendNames.join(", ")})`);
   const clock = flags.get("clock") ?? env.MTLKIT_BENCH_CLOCK ?? "wall";
   if (clock !== "wall" && clock !== "cpu") throw new Error(`train-throughput: --clock must be wall or cpu, got ${clock}`);
   return {
@@ -164,7 +184,14 @@ interface Summary {
 }
 
 function summarize(values: number[]): Summary {
-  return { median: quantile(values, 0.5), min: Math.min(...values), max: Math.max(...values), q1: quantile(values, 0.25), q3: quantile(values, 0.75), values };
+  return {
+    median: quantile(values, 0.5),
+    min: Math.min(...values),
+    max: Math.max(...values),
+    q1: quantile(values, 0.25),
+    q3: quantile(values, 0.75),
+    values,
+  };
 }
 
 function fmt(x: number): string {
@@ -195,7 +222,8 @@ class TorchChild {
     this.lines = createInterface({ input: this.child.stdout });
     this.lines.on("line", (line) => this.pending.shift()?.(line));
     this.child.on("exit", (code) => {
-      for (const resolve of this.pending.splice(0)) resolve(JSON.stringify({ error: `python exited with ${code}: ${this.stderr.slice(-500)}` }));
+      for (const resolve of this.pending.splice(0))
+        resolve(JSON.stringify({ error: `python exited with ${code}: ${this.stderr.slice(-500)}` }));
     });
   }
 
@@ -261,10 +289,21 @@ function buildMtl(spec: ModelSpec): MtlRun {
   const { tasks, model, extra = [] } = buildModel(spec);
   const trainer = new mtl.Trainer({ model, tasks, optimizer: mtl.optimizers.adam({ learningRate: 1e-3 }), progress: false });
   const rng = new mtl.Rng(2);
-  const x = tf.tensor2d(Float32Array.from({ length: spec.batch * spec.input }, () => rng.normal()), [spec.batch, spec.input]);
-  const targets = tasks.map((t) => t.outputUnits > 1 && t.name === "label"
-    ? tf.tensor1d(Int32Array.from({ length: spec.batch }, () => Math.floor(rng.uniform() * spec.classes)), "int32")
-    : tf.tensor2d(Float32Array.from({ length: spec.batch }, () => rng.normal()), [spec.batch, 1]));
+  const x = tf.tensor2d(
+    Float32Array.from({ length: spec.batch * spec.input }, () => rng.normal()),
+    [spec.batch, spec.input],
+  );
+  const targets = tasks.map((t) =>
+    t.outputUnits > 1 && t.name === "label"
+      ? tf.tensor1d(
+          Int32Array.from({ length: spec.batch }, () => Math.floor(rng.uniform() * spec.classes)),
+          "int32",
+        )
+      : tf.tensor2d(
+          Float32Array.from({ length: spec.batch }, () => rng.normal()),
+          [spec.batch, 1],
+        ),
+  );
   return { spec, trainer, x, targets, model, extra };
 }
 
@@ -274,7 +313,11 @@ function buildModel(spec: ModelSpec): { tasks: mtl.Task[]; model: mtl.MultiTaskM
   if (spec.name === "generic") {
     const tasks = regressions(4);
     const mlp = new Mlp("trunk", spec.input, spec.hidden, new mtl.Rng(1));
-    const trunk = { apply: (x: tf.Tensor2D) => mlp.apply(x), variables: mlp.namedVariables().map(([, v]) => v), outputSize: mlp.outputSize };
+    const trunk = {
+      apply: (x: tf.Tensor2D) => mlp.apply(x),
+      variables: mlp.namedVariables().map(([, v]) => v),
+      outputSize: mlp.outputSize,
+    };
     return { tasks, model: mtl.hardSharing({ inputSize: spec.input, trunk, tasks, seed: 1 }), extra: trunk.variables };
   }
   if (spec.name === "mmoe") {
@@ -364,7 +407,8 @@ async function benchBackend(backend: string, options: Options, torch?: TorchChil
   if (variant === "native") {
     const threads = Number(process.env.MTLKIT_BENCH_NATIVE_THREADS ?? 1);
     const status = mtl.backends.enableNativeKernels({ threads });
-    if (!status.enabled.includes(base as "wasm" | "cpu")) throw new Error(`train-throughput: ${backend}: the native kernels are not available (${status.reason})`);
+    if (!status.enabled.includes(base as "wasm" | "cpu"))
+      throw new Error(`train-throughput: ${backend}: the native kernels are not available (${status.reason})`);
     device = `${device} + native kernels (${status.reason})`;
   }
   try {
@@ -381,8 +425,14 @@ async function benchOn(backend: string, device: string, options: Options, torch?
 
   const operands = MATMULS.map(([m, k, n]) => {
     const rng = new mtl.Rng(m + k + n);
-    const a = tf.tensor2d(Float32Array.from({ length: m * k }, () => rng.normal()), [m, k]);
-    const b = tf.tensor2d(Float32Array.from({ length: k * n }, () => rng.normal()), [k, n]);
+    const a = tf.tensor2d(
+      Float32Array.from({ length: m * k }, () => rng.normal()),
+      [m, k],
+    );
+    const b = tf.tensor2d(
+      Float32Array.from({ length: k * n }, () => rng.normal()),
+      [k, n],
+    );
     return { m, k, n, a, b, flops: 2 * m * k * n };
   });
   const matmulReps = operands.map((o) => {
@@ -390,10 +440,12 @@ async function benchOn(backend: string, device: string, options: Options, torch?
     return repsFor(timeMatMul(o.a, o.b, 2), 2, options.targetMs / 2);
   });
   const torchMatmulReps = torch
-    ? await Promise.all(operands.map(async (o) => {
-        const { seconds } = await torch.ask<{ seconds: number }>({ op: "matmul", m: o.m, k: o.k, n: o.n, reps: 3 });
-        return repsFor(seconds, 3, options.targetMs / 2);
-      }))
+    ? await Promise.all(
+        operands.map(async (o) => {
+          const { seconds } = await torch.ask<{ seconds: number }>({ op: "matmul", m: o.m, k: o.k, n: o.n, reps: 3 });
+          return repsFor(seconds, 3, options.targetMs / 2);
+        }),
+      )
     : [];
 
   const runs = MODELS.map(buildMtl);
@@ -469,15 +521,20 @@ async function benchOn(backend: string, device: string, options: Options, torch?
       executedShares[j].push((executedFlops(run.spec) * rate) / 1e9 / ref);
       if (torchRate !== undefined) ratios[j].push(rate / torchRate);
     }
-    log(`[${backend}] round ${round + 1}/${options.rounds}: ` +
-      runs.map((r, j) => `${r.spec.name} ${fmt(samples[j][round])} samples/s (${(100 * shares[j][round]).toFixed(0)}% of matmul)`).join(", "));
+    log(
+      `[${backend}] round ${round + 1}/${options.rounds}: ` +
+        runs
+          .map((r, j) => `${r.spec.name} ${fmt(samples[j][round])} samples/s (${(100 * shares[j][round]).toFixed(0)}% of matmul)`)
+          .join(", "),
+    );
   }
 
   const leakedTensors = tf.memory().numTensors - tensorsAfterWarmup;
   runs.forEach(disposeMtl);
   for (const o of operands) tf.dispose([o.a, o.b]);
   const leftover = tf.memory().numTensors - tensorsBefore;
-  if (leakedTensors !== 0 || leftover !== 0) log(`[${backend}] warning: ${leakedTensors} tensors leaked during the rounds, ${leftover} left after disposal`);
+  if (leakedTensors !== 0 || leftover !== 0)
+    log(`[${backend}] warning: ${leakedTensors} tensors leaked during the rounds, ${leftover} left after disposal`);
 
   return {
     backend,
@@ -509,14 +566,20 @@ async function benchOn(backend: string, device: string, options: Options, torch?
 
 function report(results: BackendResult[], options: Options, torchInfo: string): string {
   const out: string[] = [];
-  out.push(`Training throughput, ${options.rounds} rounds${options.quick ? " (quick)" : ""}, ${options.clock === "cpu" ? "per CPU-second (process CPU time)" : "wall time"}; median (min–max) over rounds; ` +
-    `ratios taken per round. ${torchInfo}. Node ${process.version}, tfjs ${tf.version.tfjs}.`);
+  out.push(
+    `Training throughput, ${options.rounds} rounds${options.quick ? " (quick)" : ""}, ${options.clock === "cpu" ? "per CPU-second (process CPU time)" : "wall time"}; median (min–max) over rounds; ` +
+      `ratios taken per round. ${torchInfo}. Node ${process.version}, tfjs ${tf.version.tfjs}.`,
+  );
   out.push("");
-  out.push("| backend | model | batch | mtlkit samples/s | training GFLOP/s | share of matmul GFLOP/s | executed-FLOP share | PyTorch samples/s | mtlkit / PyTorch |");
+  out.push(
+    "| backend | model | batch | mtlkit samples/s | training GFLOP/s | share of matmul GFLOP/s | executed-FLOP share | PyTorch samples/s | mtlkit / PyTorch |",
+  );
   out.push("|---|---|---:|---:|---:|---:|---:|---:|---:|");
   for (const r of results) {
     for (const m of r.models) {
-      out.push(`| ${r.backend} | ${m.model} | ${m.batch} | ${cell(m.samplesPerSec)} | ${cell(m.trainGflops)} | ${cell(m.shareOfMatmul)} | ${cell(m.executedShareOfMatmul)} | ${cell(m.torchSamplesPerSec)} | ${cell(m.ratioToTorch)} |`);
+      out.push(
+        `| ${r.backend} | ${m.model} | ${m.batch} | ${cell(m.samplesPerSec)} | ${cell(m.trainGflops)} | ${cell(m.shareOfMatmul)} | ${cell(m.executedShareOfMatmul)} | ${cell(m.torchSamplesPerSec)} | ${cell(m.ratioToTorch)} |`,
+      );
     }
   }
   out.push("");
@@ -527,8 +590,12 @@ function report(results: BackendResult[], options: Options, torchInfo: string): 
     out.push(`| ${r.backend} | both (reference) | ${cell(r.matmulReference)} | |`);
   }
   out.push("");
-  out.push("Training GFLOP/s counts 3 × 2·in·out per dense layer and sample (forward, ∂x, ∂W), bias/activation/loss/optimizer not counted.");
-  out.push("Executed-FLOP share: the same against the matmul FLOPs really run (3× forward less the first layer's ∂x, which neither mtlkit nor PyTorch forms).");
+  out.push(
+    "Training GFLOP/s counts 3 × 2·in·out per dense layer and sample (forward, ∂x, ∂W), bias/activation/loss/optimizer not counted.",
+  );
+  out.push(
+    "Executed-FLOP share: the same against the matmul FLOPs really run (3× forward less the first layer's ∂x, which neither mtlkit nor PyTorch forms).",
+  );
   for (const r of results) out.push(`${r.backend}: ${r.device}.`);
   const wasm = results.find((r) => r.backend === "wasm");
   const mlp = wasm?.models.find((m) => m.model.startsWith("mlp"));
@@ -536,9 +603,11 @@ function report(results: BackendResult[], options: Options, torchInfo: string): 
     const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
     const share = mlp.shareOfMatmul;
     const executed = mlp.executedShareOfMatmul;
-    out.push(`Criterion (issue 2): wasm training on the 784-512-512 model reaches ${pct(share.median)} ` +
-      `(rounds ${pct(share.min)}–${pct(share.max)}; executed FLOPs: ${pct(executed.median)}, rounds ${pct(executed.min)}–${pct(executed.max)}) ` +
-      `of wasm's matmul GFLOP/s in the same run: ${share.median >= TARGET_SHARE ? "PASS" : "FAIL"} (needs ≥ ${100 * TARGET_SHARE}%).`);
+    out.push(
+      `Criterion (issue 2): wasm training on the 784-512-512 model reaches ${pct(share.median)} ` +
+        `(rounds ${pct(share.min)}–${pct(share.max)}; executed FLOPs: ${pct(executed.median)}, rounds ${pct(executed.min)}–${pct(executed.max)}) ` +
+        `of wasm's matmul GFLOP/s in the same run: ${share.median >= TARGET_SHARE ? "PASS" : "FAIL"} (needs ≥ ${100 * TARGET_SHARE}%).`,
+    );
   }
   return out.join("\n");
 }
@@ -576,6 +645,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((e) => {
-  console.error(e instanceof Error ? e.stack ?? e.message : e);
+  console.error(e instanceof Error ? (e.stack ?? e.message) : e);
   process.exit(1);
 });

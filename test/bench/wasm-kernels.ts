@@ -28,9 +28,33 @@ async function main(): Promise<void> {
     const table = tf.randomNormal([3000, 48]) as tf.Tensor2D;
     const ids = tf.randomUniform([64, 32], 0, 3000, "int32") as tf.Tensor2D;
     cases.length = 0;
-    cases.push(["conv filter grad 64×36×36×1 → 8", () => tf.tidy(() => tf.grad((f: tf.Tensor) => tf.sum(tf.conv2d(x1, f as tf.Tensor4D, 1, "same")))(f1).dataSync())]);
-    cases.push(["conv filter grad 64×18×18×8 → 16", () => tf.tidy(() => tf.grad((f: tf.Tensor) => tf.sum(tf.conv2d(x2, f as tf.Tensor4D, 1, "same")))(f2).dataSync())]);
-    cases.push(["embedding grad 64×32 ids, 3000×48", () => tf.tidy(() => tf.grad((e: tf.Tensor) => tf.sum(tf.gather(e, ids)))(table).dataSync())]);
+    cases.push([
+      "conv filter grad 64×36×36×1 → 8",
+      () =>
+        tf.tidy(() =>
+          tf
+            .grad((f: tf.Tensor) => tf.sum(tf.conv2d(x1, f as tf.Tensor4D, 1, "same")))(f1)
+            .dataSync(),
+        ),
+    ]);
+    cases.push([
+      "conv filter grad 64×18×18×8 → 16",
+      () =>
+        tf.tidy(() =>
+          tf
+            .grad((f: tf.Tensor) => tf.sum(tf.conv2d(x2, f as tf.Tensor4D, 1, "same")))(f2)
+            .dataSync(),
+        ),
+    ]);
+    cases.push([
+      "embedding grad 64×32 ids, 3000×48",
+      () =>
+        tf.tidy(() =>
+          tf
+            .grad((e: tf.Tensor) => tf.sum(tf.gather(e, ids)))(table)
+            .dataSync(),
+        ),
+    ]);
     for (const [name, fn] of cases) {
       fn();
       const times: number[] = [];
@@ -43,7 +67,8 @@ async function main(): Promise<void> {
     }
     tf.dispose([x1, f1, x2, f2, table, ids]);
   }
-  for (const [name, r] of Object.entries(results)) rows.push(`| ${name} | ${r.wasm.toFixed(1)} | ${r.cpu.toFixed(1)} | ${(r.cpu / r.wasm).toFixed(1)} |`);
+  for (const [name, r] of Object.entries(results))
+    rows.push(`| ${name} | ${r.wasm.toFixed(1)} | ${r.cpu.toFixed(1)} | ${(r.cpu / r.wasm).toFixed(1)} |`);
   console.log(rows.join("\n"));
 }
 

@@ -28,7 +28,6 @@ const METHODS: Array<[string, () => mtl.weighting.Weighting]> = [
   ["stch", () => W.stch({ nadir: [1, 1, 1, 1] })],
 ];
 
-
 async function main(): Promise<void> {
   const backend = process.argv[2] ?? "wasm";
   const rounds = Number(process.argv[3] ?? 10);
@@ -39,21 +38,37 @@ async function main(): Promise<void> {
   const batch = 256;
   const tasks = [0, 1, 2, 3].map((i) => mtl.tasks.regression(`y${i}`));
   const rng = new mtl.Rng(1);
-  const x = tf.tensor2d(Float32Array.from({ length: batch * inputSize }, () => rng.normal()), [batch, inputSize]);
-  const targets = tasks.map(() => tf.tensor2d(Float32Array.from({ length: batch }, () => rng.normal()), [batch, 1]));
+  const x = tf.tensor2d(
+    Float32Array.from({ length: batch * inputSize }, () => rng.normal()),
+    [batch, inputSize],
+  );
+  const targets = tasks.map(() =>
+    tf.tensor2d(
+      Float32Array.from({ length: batch }, () => rng.normal()),
+      [batch, 1],
+    ),
+  );
   const runs = METHODS.map(([name, make]) => {
     const model = mtl.hardSharing({ inputSize, trunk: [512, 512], tasks, seed: 3 });
-    const trainer = new mtl.Trainer({ model, tasks, weighting: make(), progress: false, optimizer: mtl.optimizers.adam({ learningRate: 1e-4 }) });
+    const trainer = new mtl.Trainer({
+      model,
+      tasks,
+      weighting: make(),
+      progress: false,
+      optimizer: mtl.optimizers.adam({ learningRate: 1e-4 }),
+    });
     return { name, trainer, times: [] as number[], roundMeans: [] as number[] };
   });
   for (const r of runs) for (let i = 0; i < 3; i++) await r.trainer.trainStep(x, targets); // warm-up
   await timeInterleaved(runs, x, targets, rounds, perRound);
   const equal = runs[0];
-  console.log(`backend ${tf.getBackend()}, 4 regression tasks, trunk 256-512-512 ReLU, batch ${batch}, ${rounds} rounds × ${perRound} steps, interleaved`);
+  console.log(
+    `backend ${tf.getBackend()}, 4 regression tasks, trunk 256-512-512 ReLU, batch ${batch}, ${rounds} rounds × ${perRound} steps, interleaved`,
+  );
   console.log("| method | median ms/step | × equal (median of per-round ratios) |");
   console.log("|---|---:|---:|");
   for (const run of runs) {
-        console.log(`| ${run.name} | ${median(run.times).toFixed(1)} | ${medianRatio(run, equal).toFixed(2)} |`);
+    console.log(`| ${run.name} | ${median(run.times).toFixed(1)} | ${medianRatio(run, equal).toFixed(2)} |`);
   }
 }
 

@@ -34,11 +34,20 @@ type Options = Partial<mtl.TrainerOptions>;
 /** Trains the same seeded problem with `options`, reads trapped or not; returns the history's losses and weights. */
 async function train(options: Options, trapped: boolean, perTask = false, architecture: "hard" | "mmoe" = "hard") {
   const { tasks, data } = problem(48, options.weighting?.name === "dtp");
-  const model = architecture === "hard"
-    ? mtl.hardSharing({ inputSize: 4, trunk: [8], tasks, seed: 3 })
-    : mtl.mmoe({ inputSize: 4, tasks, experts: 2, expertLayers: [6], seed: 3 });
+  const model =
+    architecture === "hard"
+      ? mtl.hardSharing({ inputSize: 4, trunk: [8], tasks, seed: 3 })
+      : mtl.mmoe({ inputSize: 4, tasks, experts: 2, expertLayers: [6], seed: 3 });
   const trainer = new mtl.Trainer({ model, tasks, batchSize: 16, epochs: 2, seed: 1, progress: false, ...options });
-  const train = perTask ? { c: data, r: mtl.subset(data, Int32Array.from({ length: 30 }, (_, i) => i)) } : data;
+  const train = perTask
+    ? {
+        c: data,
+        r: mtl.subset(
+          data,
+          Int32Array.from({ length: 30 }, (_, i) => i),
+        ),
+      }
+    : data;
   const restore = trapped ? trapSyncReads() : () => {};
   const before = tf.memory().numTensors;
   try {
@@ -82,7 +91,10 @@ describe("no synchronous read on the training path (cpu backend, sync reads trap
 
   const cases: Array<[string, () => Options, boolean?, ("hard" | "mmoe")?]> = [
     ["static weights", () => ({ weights: [1, 0.5] })],
-    ["static weights, regularizer, clipNorm and clipTaskNorm", () => ({ regularizers: [mtl.regularizers.l2(1e-3)], clipNorm: 1, clipTaskNorm: 0.5 })],
+    [
+      "static weights, regularizer, clipNorm and clipTaskNorm",
+      () => ({ regularizers: [mtl.regularizers.l2(1e-3)], clipNorm: 1, clipTaskNorm: 0.5 }),
+    ],
     ["uncertainty weighting", () => ({ weighting: mtl.weighting.uncertainty() })],
     ["GradNorm (gradient norms)", () => ({ weighting: mtl.weighting.gradNorm() })],
     ["DWA (epoch losses)", () => ({ weighting: mtl.weighting.dwa() })],
@@ -135,7 +147,15 @@ describe("no synchronous read on the training path (cpu backend, sync reads trap
     dirs.push(dir);
     const { tasks, data } = problem();
     const model = mtl.hardSharing({ inputSize: 4, trunk: [8], tasks, seed: 3 });
-    const options = { model, tasks, batchSize: 16, seed: 1, progress: false, weighting: mtl.weighting.uncertainty(), checkpoint: { dir, everySteps: 3 } };
+    const options = {
+      model,
+      tasks,
+      batchSize: 16,
+      seed: 1,
+      progress: false,
+      weighting: mtl.weighting.uncertainty(),
+      checkpoint: { dir, everySteps: 3 },
+    };
     let resumedLosses: number[][] = [];
     const restore = trapSyncReads();
     try {

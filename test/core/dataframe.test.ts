@@ -38,11 +38,17 @@ describe("fromDataFrame", () => {
 
   it("names the column, row and value of a bad label", () => {
     const bad = records.map((r, i) => (i === 1 ? { ...r, sex: "." } : r));
-    expect(() => mtl.fromDataFrame(bad, { features: ["island"], tasks, missing: "drop" })).toThrow(/binary\('sex'\).*"\." at row 1 of column 'sex' is neither of the labels/);
+    expect(() => mtl.fromDataFrame(bad, { features: ["island"], tasks, missing: "drop" })).toThrow(
+      /binary\('sex'\).*"\." at row 1 of column 'sex' is neither of the labels/,
+    );
     const unknownSpecies = records.map((r, i) => (i === 0 ? { ...r, species: "Emperor" } : r));
-    expect(() => mtl.fromDataFrame(unknownSpecies, { features: ["island"], tasks, missing: "drop" })).toThrow(/"Emperor" at row 0 of column 'species' is not one of the classes/);
+    expect(() => mtl.fromDataFrame(unknownSpecies, { features: ["island"], tasks, missing: "drop" })).toThrow(
+      /"Emperor" at row 0 of column 'species' is not one of the classes/,
+    );
     const textMass = records.map((r, i) => (i === 4 ? { ...r, mass: "heavy" } : r));
-    expect(() => mtl.fromDataFrame(textMass, { features: ["island"], tasks, missing: "drop" })).toThrow(/regression\('mass'\).*column 'mass' has "heavy" at row 4; a regression target must be numeric/);
+    expect(() => mtl.fromDataFrame(textMass, { features: ["island"], tasks, missing: "drop" })).toThrow(
+      /regression\('mass'\).*column 'mass' has "heavy" at row 4; a regression target must be numeric/,
+    );
   });
 
   it("refuses unknown columns and a target used as a feature", () => {

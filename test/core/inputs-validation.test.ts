@@ -45,20 +45,58 @@ async function refused(body: () => unknown, ...patterns: RegExp[]): Promise<mtl.
 type Case = [name: string, body: () => unknown, ...patterns: RegExp[]];
 
 const buildCases: Case[] = [
-  ["null in features names column and row", () => mtl.fromArrays({ x: [[1, 2], [3, null as never]], targets: { r: [0, 1] } }), /feature 'x1' is null at row 1/],
-  ["undefined in features names column and row", () => mtl.fromArrays({ x: [[1, undefined as never]], featureNames: ["a", "b"], targets: { r: [0] } }), /feature 'b' is undefined at row 0/],
-  ["a string in features names column and row", () => mtl.fromArrays({ x: [["1", 2] as never], targets: { r: [0] } }), /feature 'x0' is "1" at row 0/],
-  ["Trainer seed 'abc'", () => trainer(hard(), tasks3(), { seed: "abc" as never }), /Trainer/, /option 'seed' must be an integer, got "abc"/],
+  [
+    "null in features names column and row",
+    () =>
+      mtl.fromArrays({
+        x: [
+          [1, 2],
+          [3, null as never],
+        ],
+        targets: { r: [0, 1] },
+      }),
+    /feature 'x1' is null at row 1/,
+  ],
+  [
+    "undefined in features names column and row",
+    () => mtl.fromArrays({ x: [[1, undefined as never]], featureNames: ["a", "b"], targets: { r: [0] } }),
+    /feature 'b' is undefined at row 0/,
+  ],
+  [
+    "a string in features names column and row",
+    () => mtl.fromArrays({ x: [["1", 2] as never], targets: { r: [0] } }),
+    /feature 'x0' is "1" at row 0/,
+  ],
+  [
+    "Trainer seed 'abc'",
+    () => trainer(hard(), tasks3(), { seed: "abc" as never }),
+    /Trainer/,
+    /option 'seed' must be an integer, got "abc"/,
+  ],
   ["Trainer seed NaN", () => trainer(hard(), tasks3(), { seed: NaN }), /option 'seed' must be an integer, got NaN/],
   ["Trainer seed 1.5 (would collide with 1)", () => trainer(hard(), tasks3(), { seed: 1.5 }), /option 'seed' must be an integer, got 1.5/],
-  ["model seed 'abc'", () => mtl.hardSharing({ inputSize: 5, trunk: [4], tasks: tasks3(), seed: "abc" as never }), /seed' must be an integer, got "abc"/],
+  [
+    "model seed 'abc'",
+    () => mtl.hardSharing({ inputSize: 5, trunk: [4], tasks: tasks3(), seed: "abc" as never }),
+    /seed' must be an integer, got "abc"/,
+  ],
   ["split seed NaN", () => mtl.split(data(10), { seed: NaN }), /split/, /option 'seed'/],
   ["sampler seed 'x'", () => mtl.data.proportional({ a: 1, b: 2 }, { seed: "x" as never }), /proportional/, /option 'seed'/],
   ["Rng seed NaN", () => new mtl.Rng(NaN), /Rng/, /got NaN/],
-  ["duplicate class names", () => mtl.tasks.classification("c", { classes: ["cat", "dog", "cat"] }), /classification\('c'\)/, /class "cat" twice \(positions 0 and 2\)/],
+  [
+    "duplicate class names",
+    () => mtl.tasks.classification("c", { classes: ["cat", "dog", "cat"] }),
+    /classification\('c'\)/,
+    /class "cat" twice \(positions 0 and 2\)/,
+  ],
   ["duplicate multi-label names", () => mtl.tasks.multiLabel("m", { labels: ["a", "a"] }), /multiLabel\('m'\)/, /label "a" twice/],
   ["duplicate binary labels", () => mtl.tasks.binary("b", { labels: ["no", "no"] }), /binary\('b'\)/, /label "no" twice/],
-  ["duplicate tag names", () => mtl.tasks.sequenceTagging("s", { classes: ["N", "V", "N"], length: 4 }), /sequenceTagging\('s'\)/, /tag "N" twice/],
+  [
+    "duplicate tag names",
+    () => mtl.tasks.sequenceTagging("s", { classes: ["N", "V", "N"], length: 4 }),
+    /sequenceTagging\('s'\)/,
+    /tag "N" twice/,
+  ],
   ["tasks not in the model's order", () => trainer(hard(), [...tasks3()].reverse()), /must be the model's tasks in its order \(c, r\)/],
   [
     "Trainer task with 5 classes on a 3-class head",
@@ -94,7 +132,11 @@ describe("misused inputs are refused with an MtlError naming the culprit", () =>
           await refused(() => t.evaluate(wide), msg);
           await refused(() => t.predict(wide), msg);
           await refused(() => mtl.evaluation.evaluate(t.model, wide, t.tasks), msg);
-          await refused(() => t.trainStep(tf.zeros([2, 4]) as tf.Tensor2D, [tf.tensor1d([0, 1], "int32"), tf.zeros([2, 1])]), /\[rows, 5\]/, /got \[2, 4\]/);
+          await refused(
+            () => t.trainStep(tf.zeros([2, 4]) as tf.Tensor2D, [tf.tensor1d([0, 1], "int32"), tf.zeros([2, 1])]),
+            /\[rows, 5\]/,
+            /got \[2, 4\]/,
+          );
           expect(t.step).toBe(0);
           t.model.dispose();
         });
@@ -104,7 +146,10 @@ describe("misused inputs are refused with an MtlError naming the culprit", () =>
           const t = trainer();
           const empty = mtl.split(data(10), { train: 0.9, validation: 0, seed: 1 }).validation;
           expect(empty.rows).toBe(0);
-          await refused(() => t.fit(data(40), { validation: empty, epochs: 2 }), /the validation set \(option 'validation'\) is empty \(0 rows\)/);
+          await refused(
+            () => t.fit(data(40), { validation: empty, epochs: 2 }),
+            /the validation set \(option 'validation'\) is empty \(0 rows\)/,
+          );
           expect(t.step).toBe(0);
           expect(t.history.steps).toHaveLength(0);
           t.model.dispose();
@@ -167,7 +212,10 @@ describe("misused inputs are refused with an MtlError naming the culprit", () =>
           const d = data(16, 5, tasks);
           const datasets = { c: d, r: d };
           const options = { model, tasks, sampler: mtl.data.roundRobin({ c: 16, r: 16 }), batchSize: 4, progress: false };
-          await refused(() => new mtl.Trainer(options).fit({ c: data(8, 4), r: d }), /the dataset of task 'c' has 4 features but the model takes 5/);
+          await refused(
+            () => new mtl.Trainer(options).fit({ c: data(8, 4), r: d }),
+            /the dataset of task 'c' has 4 features but the model takes 5/,
+          );
           await refused(() => new mtl.Trainer({ ...options, seed: "abc" as never }), /Trainer/, /option 'seed'/);
           const m = new mtl.Trainer(options);
           const empty = mtl.split(d, { train: 0.9, validation: 0 }).validation;

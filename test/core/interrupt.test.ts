@@ -22,7 +22,14 @@ function toyData(rows = 64, seed = 1) {
 function newTrainer(onStepEnd?: (r: mtl.StepRecord) => void) {
   const { tasks, data } = toyData();
   const model = mtl.hardSharing({ inputSize: 3, trunk: [8], tasks, seed: 2 });
-  const trainer = new mtl.Trainer({ model, tasks, batchSize: 8, epochs: 1000, progress: false, callbacks: onStepEnd ? { onStepEnd } : undefined });
+  const trainer = new mtl.Trainer({
+    model,
+    tasks,
+    batchSize: 8,
+    epochs: 1000,
+    progress: false,
+    callbacks: onStepEnd ? { onStepEnd } : undefined,
+  });
   return { trainer, model, data };
 }
 
@@ -116,7 +123,13 @@ describe("Trainer.fit with one dataset per task and a task sampler", () => {
     const { tasks, data } = toyData(32);
     const model = mtl.hardSharing({ inputSize: 3, trunk: [8], tasks, seed: 3 });
     const datasets = { a: data, b: data };
-    const trainer = new mtl.Trainer({ model, tasks, sampler: mtl.data.roundRobin(mtl.data.datasetSizes(datasets)), batchSize: 8, progress: false });
+    const trainer = new mtl.Trainer({
+      model,
+      tasks,
+      sampler: mtl.data.roundRobin(mtl.data.datasetSizes(datasets)),
+      batchSize: 8,
+      progress: false,
+    });
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 250);
     const err = await trainer.fit(datasets, { steps: 1_000_000, signal: controller.signal }).catch((e: unknown) => e);

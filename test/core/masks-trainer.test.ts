@@ -50,69 +50,98 @@ const onCpu = () =>
     await setBackend("cpu");
   });
 
-eachBackend(() => describe("masked losses", () => {
-  it("a task's loss is the mean over its labelled rows: a masked run equals per-task datasets of those rows", async () => {
-    const mask = (i: number) => i % 5 !== 2 && i % 7 !== 0;
-    const { tasks, data } = problem(mask);
-    const labelled = Array.from({ length: N }, (_, i) => i).filter(mask);
-    const run = async (train: mtl.TrainingData) => {
+eachBackend(() =>
+  describe("masked losses", () => {
+    it("a task's loss is the mean over its labelled rows: a masked run equals per-task datasets of those rows", async () => {
+      const mask = (i: number) => i % 5 !== 2 && i % 7 !== 0;
+      const { tasks, data } = problem(mask);
+      const labelled = Array.from({ length: N }, (_, i) => i).filter(mask);
+      const run = async (train: mtl.TrainingData) => {
+        const m = model(tasks);
+        const trainer = new mtl.Trainer({
+          model: m,
+          tasks,
+          optimizer: mtl.optimizers.sgd(0.2),
+          batchSize: 64,
+          epochs: 6,
+          seed: 1,
+          progress: false,
+        });
+        await trainer.fit(train);
+        return { params: values(m), losses: trainer.history.steps.map((s) => s.losses) };
+      };
+      const masked = await run(data);
+      const perTask = await run({ c: data, r: mtl.subset(data, labelled) });
+      masked.params.forEach(([, v], i) => v.forEach((p, j) => expect(p).toBeCloseTo(perTask.params[i][1][j], 5)));
+      masked.losses.forEach((l, s) => l.forEach((v, t) => expect(v).toBeCloseTo(perTask.losses[s][t], 5)));
+    });
+
+    it("a batch without a task's label contributes nothing for it; a batch without any label is not applied", async () => {
+      const { tasks, data } = problem(laterHalf);
       const m = model(tasks);
-      const trainer = new mtl.Trainer({ model: m, tasks, optimizer: mtl.optimizers.sgd(0.2), batchSize: 64, epochs: 6, seed: 1, progress: false });
-      await trainer.fit(train);
-      return { params: values(m), losses: trainer.history.steps.map((s) => s.losses) };
-    };
-    const masked = await run(data);
-    const perTask = await run({ c: data, r: mtl.subset(data, labelled) });
-    masked.params.forEach(([, v], i) => v.forEach((p, j) => expect(p).toBeCloseTo(perTask.params[i][1][j], 5)));
-    masked.losses.forEach((l, s) => l.forEach((v, t) => expect(v).toBeCloseTo(perTask.losses[s][t], 5)));
-  });
+      const trainer = new mtl.Trainer({
+        model: m,
+        tasks,
+        optimizer: mtl.optimizers.sgd(0.1),
+        batchSize: 16,
+        shuffle: false,
+        seed: 1,
+        progress: false,
+      });
+      const head = () => m.taskVariables(1).map(([, v]) => Array.from(v.dataSync()));
+      const before = head();
+      await trainer.fit(data, { steps: 1 });
+      const [first] = trainer.history.steps;
+      expect(first.applied).toBe(true);
+      expect(first.losses[1]).toBeNaN();
+      expect(first.weights[1]).toBe(0);
+      expect(first.total).toBeCloseTo(first.losses[0], 6);
+      expect(head()).toEqual(before); // r's head had no gradient
+      await trainer.fit(data, { steps: 1 });
+      expect(head()).not.toEqual(before);
+      expect(Number.isFinite(trainer.history.steps[1].losses[1])).toBe(true);
+      // The epoch's mean training loss of r is over the steps that had its labels.
+      expect(trainer.history.epochs[0].trainLoss.r).toBeCloseTo(trainer.history.steps[1].losses[1], 6);
 
-  it("a batch without a task's label contributes nothing for it; a batch without any label is not applied", async () => {
-    const { tasks, data } = problem(laterHalf);
-    const m = model(tasks);
-    const trainer = new mtl.Trainer({ model: m, tasks, optimizer: mtl.optimizers.sgd(0.1), batchSize: 16, shuffle: false, seed: 1, progress: false });
-    const head = () => m.taskVariables(1).map(([, v]) => Array.from(v.dataSync()));
-    const before = head();
-    await trainer.fit(data, { steps: 1 });
-    const [first] = trainer.history.steps;
-    expect(first.applied).toBe(true);
-    expect(first.losses[1]).toBeNaN();
-    expect(first.weights[1]).toBe(0);
-    expect(first.total).toBeCloseTo(first.losses[0], 6);
-    expect(head()).toEqual(before); // r's head had no gradient
-    await trainer.fit(data, { steps: 1 });
-    expect(head()).not.toEqual(before);
-    expect(Number.isFinite(trainer.history.steps[1].losses[1])).toBe(true);
-    // The epoch's mean training loss of r is over the steps that had its labels.
-    expect(trainer.history.epochs[0].trainLoss.r).toBeCloseTo(trainer.history.steps[1].losses[1], 6);
+      // No task labelled in the first batch: the step is recorded, not applied, and changes nothing.
+      const none = problem(laterHalf, (i) => i >= 16);
+      const m2 = model(none.tasks);
+      const t2 = new mtl.Trainer({
+        model: m2,
+        tasks: none.tasks,
+        optimizer: mtl.optimizers.adam({ learningRate: 0.01 }),
+        batchSize: 16,
+        shuffle: false,
+        progress: false,
+      });
+      const all = values(m2);
+      await t2.fit(none.data, { steps: 1 });
+      expect(t2.history.steps[0].applied).toBe(false);
+      expect(t2.history.steps[0].losses.every(Number.isNaN)).toBe(true);
+      expect(values(m2)).toEqual(all);
+      m.dispose();
+      m2.dispose();
+    });
 
-    // No task labelled in the first batch: the step is recorded, not applied, and changes nothing.
-    const none = problem(laterHalf, (i) => i >= 16);
-    const m2 = model(none.tasks);
-    const t2 = new mtl.Trainer({ model: m2, tasks: none.tasks, optimizer: mtl.optimizers.adam({ learningRate: 0.01 }), batchSize: 16, shuffle: false, progress: false });
-    const all = values(m2);
-    await t2.fit(none.data, { steps: 1 });
-    expect(t2.history.steps[0].applied).toBe(false);
-    expect(t2.history.steps[0].losses.every(Number.isNaN)).toBe(true);
-    expect(values(m2)).toEqual(all);
-    m.dispose();
-    m2.dispose();
-  });
-
-  it("refuses, before training, a task with no labelled row, a wrong-length mask and a per-task dataset without its labels", async () => {
-    const { tasks, data } = problem(() => false);
-    const m = model(tasks);
-    const trainer = new mtl.Trainer({ model: m, tasks, progress: false });
-    const before = values(m);
-    await expect(trainer.fit(data)).rejects.toThrow(/regression\('r'\): the training data has no row labelled for this task \(all 32 rows are masked\)/);
-    await expect(trainer.fit({ c: data, r: data })).rejects.toThrow(/regression\('r'\): the dataset of task 'r' has no row labelled/);
-    const ok = problem(laterHalf).data;
-    await expect(trainer.fit({ ...ok, masks: { ...ok.masks, r: new Uint8Array(31) } })).rejects.toThrow(/the label mask of task 'r' has 31 entries but the dataset has 32 rows/);
-    expect(values(m)).toEqual(before);
-    expect(trainer.history.steps).toHaveLength(0);
-    m.dispose();
-  });
-}));
+    it("refuses, before training, a task with no labelled row, a wrong-length mask and a per-task dataset without its labels", async () => {
+      const { tasks, data } = problem(() => false);
+      const m = model(tasks);
+      const trainer = new mtl.Trainer({ model: m, tasks, progress: false });
+      const before = values(m);
+      await expect(trainer.fit(data)).rejects.toThrow(
+        /regression\('r'\): the training data has no row labelled for this task \(all 32 rows are masked\)/,
+      );
+      await expect(trainer.fit({ c: data, r: data })).rejects.toThrow(/regression\('r'\): the dataset of task 'r' has no row labelled/);
+      const ok = problem(laterHalf).data;
+      await expect(trainer.fit({ ...ok, masks: { ...ok.masks, r: new Uint8Array(31) } })).rejects.toThrow(
+        /the label mask of task 'r' has 31 entries but the dataset has 32 rows/,
+      );
+      expect(values(m)).toEqual(before);
+      expect(trainer.history.steps).toHaveLength(0);
+      m.dispose();
+    });
+  }),
+);
 
 describe("weightings with a task absent from a batch", () => {
   onCpu();
@@ -134,7 +163,17 @@ describe("weightings with a task absent from a batch", () => {
       const { tasks, data } = problem(laterHalf, () => true, name === "dtp");
       const m = model(tasks);
       const weighting = make();
-      const trainer = new mtl.Trainer({ model: m, tasks, weighting, optimizer: mtl.optimizers.sgd(0.05), batchSize: 16, shuffle: false, epochs: 4, seed: 1, progress: false });
+      const trainer = new mtl.Trainer({
+        model: m,
+        tasks,
+        weighting,
+        optimizer: mtl.optimizers.sgd(0.05),
+        batchSize: 16,
+        shuffle: false,
+        epochs: 4,
+        seed: 1,
+        progress: false,
+      });
       await trainer.fit(data);
       const steps = trainer.history.steps;
       expect(steps).toHaveLength(8);
@@ -157,8 +196,19 @@ describe("weightings with a task absent from a batch", () => {
     for (const weighting of [mtl.weighting.uncertainty(), mtl.weighting.imtlL()]) {
       const { tasks, data } = problem(laterHalf);
       const m = model(tasks);
-      const trainer = new mtl.Trainer({ model: m, tasks, weighting, optimizer: mtl.optimizers.sgd(0.1), batchSize: 16, shuffle: false, progress: false });
-      const read = () => (weighting.name === "uncertainty" ? (weighting as ReturnType<typeof mtl.weighting.uncertainty>).logVariances() : (weighting as ReturnType<typeof mtl.weighting.imtlL>).scales());
+      const trainer = new mtl.Trainer({
+        model: m,
+        tasks,
+        weighting,
+        optimizer: mtl.optimizers.sgd(0.1),
+        batchSize: 16,
+        shuffle: false,
+        progress: false,
+      });
+      const read = () =>
+        weighting.name === "uncertainty"
+          ? (weighting as ReturnType<typeof mtl.weighting.uncertainty>).logVariances()
+          : (weighting as ReturnType<typeof mtl.weighting.imtlL>).scales();
       await trainer.fit(data, { steps: 1 }); // r absent
       expect(read()[1]).toBe(0);
       expect(read()[0]).not.toBe(0);
@@ -175,7 +225,14 @@ describe("weightings with a task absent from a batch", () => {
     const weighting = mtl.weighting.gradNorm({ learningRate: 0.2 });
     const states: Array<{ weights: number[]; initialLosses: Array<number | null> | null }> = [];
     const trainer = new mtl.Trainer({
-      model: m, tasks, weighting, optimizer: mtl.optimizers.sgd(0.05), batchSize: 16, shuffle: false, epochs: 3, progress: false,
+      model: m,
+      tasks,
+      weighting,
+      optimizer: mtl.optimizers.sgd(0.05),
+      batchSize: 16,
+      shuffle: false,
+      epochs: 3,
+      progress: false,
       callbacks: { onStepEnd: () => void states.push(weighting.state() as never) },
     });
     await trainer.fit(data);
@@ -197,7 +254,11 @@ describe("weightings with a task absent from a batch", () => {
       return w;
     };
     const ctx = (losses: number[], present: boolean[], metrics?: Array<Record<string, number>>): mtl.weighting.WeighContext => ({
-      step: 0, epoch: 0, losses, present, lossTensor: tf.tensor1d(losses.map((l) => (Number.isFinite(l) ? l : 0))),
+      step: 0,
+      epoch: 0,
+      losses,
+      present,
+      lossTensor: tf.tensor1d(losses.map((l) => (Number.isFinite(l) ? l : 0))),
       gradientNorms: async () => losses.map(() => 1),
       batchMetrics: async () => metrics ?? [],
     });
@@ -206,7 +267,10 @@ describe("weightings with a task absent from a batch", () => {
     expect(dwa.state().epochLosses).toEqual([]);
     dwa.endEpoch!([1, 2]);
     dwa.endEpoch!([0.5, NaN]);
-    expect(dwa.state().epochLosses).toEqual([[1, 2], [0.5, 2]]);
+    expect(dwa.state().epochLosses).toEqual([
+      [1, 2],
+      [0.5, 2],
+    ]);
     expect(await dwa.weigh(ctx([1, 1], [true, true]))).toEqual(dwaWeights([1, 2], [0.5, 2], 1));
 
     const dtp = bind(mtl.weighting.dtp({ alpha: 0.5, metrics: "accuracy" }));
@@ -217,10 +281,12 @@ describe("weightings with a task absent from a batch", () => {
     expect(w).toEqual([dtpWeight(0.6, 1), dtpWeight(0.9, 1)]);
     expect(JSON.parse(JSON.stringify(bind(mtl.weighting.dtp()).state()))).toEqual({ method: "dtp", kpis: null });
 
-    expect(await bind(mtl.weighting.gls(), 3).weigh(ctx([2, NaN, 8], [true, false, true]))).toEqual([...(() => {
-      const g = glsWeights([2, 8]);
-      return [g[0], 0, g[1]];
-    })()]);
+    expect(await bind(mtl.weighting.gls(), 3).weigh(ctx([2, NaN, 8], [true, false, true]))).toEqual([
+      ...(() => {
+        const g = glsWeights([2, 8]);
+        return [g[0], 0, g[1]];
+      })(),
+    ]);
     const famo = bind(mtl.weighting.famo(), 3);
     const fw = await famo.weigh(ctx([1, NaN, 3], [true, false, true]));
     expect(fw[1]).toBe(0);
@@ -230,10 +296,12 @@ describe("weightings with a task absent from a batch", () => {
     expect(famo.logits()[0]).not.toBe(0);
     const stch = bind(mtl.weighting.stch({ nadir: [1, 1, 1] }), 3);
     const sw = await stch.weigh(ctx([1, NaN, 2], [true, false, true]));
-    expect(sw).toEqual([...(() => {
-      const s = stchWeights([1, 2], [1, 1], 1);
-      return [s[0], 0, s[1]];
-    })()]);
+    expect(sw).toEqual([
+      ...(() => {
+        const s = stchWeights([1, 2], [1, 1], 1);
+        return [s[0], 0, s[1]];
+      })(),
+    ]);
   });
 });
 
@@ -261,8 +329,18 @@ describe("aggregators with a task absent from a batch", () => {
     ["dbmtl", () => A.dbmtl(), ["param"]],
   ];
   it("lists every aggregator the library exports", () => {
-    const exported = Object.entries(A).filter(([, f]) => typeof f === "function" && !/Weights|Coefficients|gramianOf|combine|minNormPoint|dualConeWeights|monitored|geometryOf|summarizeGeometry/.test(f.name)).map(([n]) => n);
-    for (const name of exported) expect(all.some(([, make]) => make().name === (A as unknown as Record<string, () => mtl.aggregators.Aggregator>)[name]().name), name).toBe(true);
+    const exported = Object.entries(A)
+      .filter(
+        ([, f]) =>
+          typeof f === "function" &&
+          !/Weights|Coefficients|gramianOf|combine|minNormPoint|dualConeWeights|monitored|geometryOf|summarizeGeometry/.test(f.name),
+      )
+      .map(([n]) => n);
+    for (const name of exported)
+      expect(
+        all.some(([, make]) => make().name === (A as unknown as Record<string, () => mtl.aggregators.Aggregator>)[name]().name),
+        name,
+      ).toBe(true);
   });
 
   for (const [name, make, levels] of all) {
@@ -271,7 +349,18 @@ describe("aggregators with a task absent from a batch", () => {
         const { tasks, data } = problem(laterHalf);
         const m = model(tasks);
         const aggregator = make();
-        const trainer = new mtl.Trainer({ model: m, tasks, aggregator, level, optimizer: mtl.optimizers.sgd(0.05), batchSize: 16, shuffle: false, epochs: 3, seed: 1, progress: false });
+        const trainer = new mtl.Trainer({
+          model: m,
+          tasks,
+          aggregator,
+          level,
+          optimizer: mtl.optimizers.sgd(0.05),
+          batchSize: 16,
+          shuffle: false,
+          epochs: 3,
+          seed: 1,
+          progress: false,
+        });
         const head0 = m.taskVariables(1).map(([, v]) => Array.from(v.dataSync()));
         await trainer.fit(data, { steps: 1 });
         expect(m.taskVariables(1).map(([, v]) => Array.from(v.dataSync()))).toEqual(head0);
@@ -291,12 +380,26 @@ describe("aggregators with a task absent from a batch", () => {
     }
   }
 
-  for (const [name, make] of [["upgrad", () => A.upgrad()], ["gradvac (absent rows zero)", () => A.gradvac({ seed: 1 })]] as const) {
+  for (const [name, make] of [
+    ["upgrad", () => A.upgrad()],
+    ["gradvac (absent rows zero)", () => A.gradvac({ seed: 1 })],
+  ] as const) {
     it(`monitored(${name}): trains as the inner method does; absent tasks are NaN in the log and left out of the summary`, async () => {
       const { tasks, data } = problem(laterHalf);
       const run = async (aggregator: mtl.aggregators.Aggregator) => {
         const m = model(tasks);
-        const trainer = new mtl.Trainer({ model: m, tasks, aggregator, level: "param", optimizer: mtl.optimizers.sgd(0.05), batchSize: 16, shuffle: false, epochs: 2, seed: 1, progress: false });
+        const trainer = new mtl.Trainer({
+          model: m,
+          tasks,
+          aggregator,
+          level: "param",
+          optimizer: mtl.optimizers.sgd(0.05),
+          batchSize: 16,
+          shuffle: false,
+          epochs: 2,
+          seed: 1,
+          progress: false,
+        });
         await trainer.fit(data);
         const out = { params: values(m), weights: trainer.history.steps.map((s) => s.weights) };
         m.dispose();
@@ -318,16 +421,34 @@ describe("aggregators with a task absent from a batch", () => {
   it("MGDA and PCGrad: with one task present, the update is that task's gradient (not MGDA's zero from a zero row)", async () => {
     const { tasks, data } = problem(laterHalf);
     const reference = model(tasks);
-    const weighted = new mtl.Trainer({ model: reference, tasks, optimizer: mtl.optimizers.sgd(0.1), batchSize: 16, shuffle: false, progress: false });
+    const weighted = new mtl.Trainer({
+      model: reference,
+      tasks,
+      optimizer: mtl.optimizers.sgd(0.1),
+      batchSize: 16,
+      shuffle: false,
+      progress: false,
+    });
     const start = values(reference);
     await weighted.fit(data, { steps: 1 });
     expect(values(reference)).not.toEqual(start);
     for (const aggregator of [mtl.aggregators.mgda(), mtl.aggregators.pcgrad({ seed: 3 })]) {
       for (const level of ["param", "rep"] as const) {
         const m = model(tasks);
-        const trainer = new mtl.Trainer({ model: m, tasks, aggregator, level, optimizer: mtl.optimizers.sgd(0.1), batchSize: 16, shuffle: false, progress: false });
+        const trainer = new mtl.Trainer({
+          model: m,
+          tasks,
+          aggregator,
+          level,
+          optimizer: mtl.optimizers.sgd(0.1),
+          batchSize: 16,
+          shuffle: false,
+          progress: false,
+        });
         await trainer.fit(data, { steps: 1 });
-        values(m).forEach(([, v], i) => v.forEach((p, j) => expect(p, `${aggregator.name} ${level}`).toBeCloseTo(values(reference)[i][1][j], 6)));
+        values(m).forEach(([, v], i) =>
+          v.forEach((p, j) => expect(p, `${aggregator.name} ${level}`).toBeCloseTo(values(reference)[i][1][j], 6)),
+        );
         expect(trainer.history.steps[0].weights).toEqual([1, 0]);
         m.dispose();
       }
@@ -339,7 +460,16 @@ describe("aggregators with a task absent from a batch", () => {
     const { tasks, data } = problem(laterHalf);
     for (const aggregator of [mtl.aggregators.moco(), mtl.aggregators.dbmtl()]) {
       const m = model(tasks);
-      const trainer = new mtl.Trainer({ model: m, tasks, aggregator, level: "param", optimizer: mtl.optimizers.sgd(0.05), batchSize: 16, shuffle: false, progress: false });
+      const trainer = new mtl.Trainer({
+        model: m,
+        tasks,
+        aggregator,
+        level: "param",
+        optimizer: mtl.optimizers.sgd(0.05),
+        batchSize: 16,
+        shuffle: false,
+        progress: false,
+      });
       await trainer.fit(data, { steps: 2 });
       const key = aggregator.name === "MoCo" ? "y" : "buffer";
       const before = (await aggregator.stateAsync!())[key] as number[];
@@ -353,7 +483,16 @@ describe("aggregators with a task absent from a batch", () => {
     }
     const gradvac = mtl.aggregators.gradvac({ beta: 0.5, seed: 1 });
     const m = model(tasks);
-    const trainer = new mtl.Trainer({ model: m, tasks, aggregator: gradvac, level: "param", optimizer: mtl.optimizers.sgd(0.05), batchSize: 16, shuffle: false, progress: false });
+    const trainer = new mtl.Trainer({
+      model: m,
+      tasks,
+      aggregator: gradvac,
+      level: "param",
+      optimizer: mtl.optimizers.sgd(0.05),
+      batchSize: 16,
+      shuffle: false,
+      progress: false,
+    });
     await trainer.fit(data, { steps: 2 });
     const target = gradvac.state!().target;
     await trainer.fit(data, { steps: 1 });
@@ -373,7 +512,14 @@ describe("one path for every path: checkpoints, leaks, asynchronous reads", () =
   it("a run stopped and resumed from a checkpoint equals the uninterrupted run (GradNorm state with an unknown L_i(0))", async () => {
     const { tasks, data } = problem(laterHalf);
     const options = (m: mtl.MultiTaskModel): mtl.TrainerOptions => ({
-      model: m, tasks, weighting: mtl.weighting.gradNorm(), optimizer: mtl.optimizers.adam({ learningRate: 0.01 }), batchSize: 8, epochs: 3, seed: 5, progress: false,
+      model: m,
+      tasks,
+      weighting: mtl.weighting.gradNorm(),
+      optimizer: mtl.optimizers.adam({ learningRate: 0.01 }),
+      batchSize: 8,
+      epochs: 3,
+      seed: 5,
+      progress: false,
     });
     const straight = model(tasks);
     await new mtl.Trainer(options(straight)).fit(data, { steps: 12 });
@@ -391,7 +537,13 @@ describe("one path for every path: checkpoints, leaks, asynchronous reads", () =
 
   it("keeps the tensor count flat across masked steps of every rule and evaluation", async () => {
     const { tasks, data } = problem(laterHalf, (i) => i % 4 !== 1);
-    for (const extra of [{}, { weighting: mtl.weighting.uncertainty() }, { weighting: mtl.weighting.gradNorm() }, { aggregator: mtl.aggregators.mgda(), level: "rep" as const }, { aggregator: mtl.aggregators.dbmtl(), level: "param" as const }]) {
+    for (const extra of [
+      {},
+      { weighting: mtl.weighting.uncertainty() },
+      { weighting: mtl.weighting.gradNorm() },
+      { aggregator: mtl.aggregators.mgda(), level: "rep" as const },
+      { aggregator: mtl.aggregators.dbmtl(), level: "param" as const },
+    ]) {
       const m = model(tasks);
       const trainer = new mtl.Trainer({ model: m, tasks, batchSize: 16, shuffle: false, progress: false, ...extra });
       await trainer.fit(data, { steps: 2 });
@@ -407,10 +559,23 @@ describe("one path for every path: checkpoints, leaks, asynchronous reads", () =
 
   it("reads nothing synchronously on the masked training path (results equal a run with reads allowed)", async () => {
     const { tasks, data } = problem(laterHalf, (i) => i % 4 !== 1);
-    for (const extra of [{ weighting: mtl.weighting.uncertainty() }, { weighting: mtl.weighting.gradNorm() }, { aggregator: mtl.aggregators.upgrad(), level: "param" as const }, { aggregator: mtl.aggregators.moco(), level: "param" as const }]) {
+    for (const extra of [
+      { weighting: mtl.weighting.uncertainty() },
+      { weighting: mtl.weighting.gradNorm() },
+      { aggregator: mtl.aggregators.upgrad(), level: "param" as const },
+      { aggregator: mtl.aggregators.moco(), level: "param" as const },
+    ]) {
       const run = async (trapped: boolean) => {
         const m = model(tasks);
-        const fresh = { ...extra, ...(extra.weighting ? { weighting: extra.weighting.name === "uncertainty" ? mtl.weighting.uncertainty() : mtl.weighting.gradNorm() } : {}), ...(extra.aggregator ? { aggregator: extra.aggregator.name === "UPGrad" ? mtl.aggregators.upgrad() : mtl.aggregators.moco() } : {}) };
+        const fresh = {
+          ...extra,
+          ...(extra.weighting
+            ? { weighting: extra.weighting.name === "uncertainty" ? mtl.weighting.uncertainty() : mtl.weighting.gradNorm() }
+            : {}),
+          ...(extra.aggregator
+            ? { aggregator: extra.aggregator.name === "UPGrad" ? mtl.aggregators.upgrad() : mtl.aggregators.moco() }
+            : {}),
+        };
         const trainer = new mtl.Trainer({ model: m, tasks, batchSize: 16, epochs: 2, progress: false, ...fresh });
         const restore = trapped ? trapSyncReads() : () => {};
         try {
@@ -428,7 +593,8 @@ describe("one path for every path: checkpoints, leaks, asynchronous reads", () =
 });
 
 const native = loadNative().status.available;
-if (process.env.MTLKIT_REQUIRE_NATIVE === "1" && !native) throw new Error("MTLKIT_REQUIRE_NATIVE=1 but the native addon is not available here.");
+if (process.env.MTLKIT_REQUIRE_NATIVE === "1" && !native)
+  throw new Error("MTLKIT_REQUIRE_NATIVE=1 but the native addon is not available here.");
 
 describe.runIf(native)("the fused native step under masks", () => {
   afterAll(() => disableNativeKernels());
@@ -441,7 +607,15 @@ describe.runIf(native)("the fused native step under masks", () => {
     const run = async (generic: boolean) => {
       const m = model(tasks);
       // A zero-strength regularizer changes nothing numerically but keeps every step on the generic path.
-      const trainer = new mtl.Trainer({ model: m, tasks, batchSize: 8, epochs: 3, shuffle: false, progress: false, regularizers: generic ? [mtl.regularizers.l2(0)] : [] });
+      const trainer = new mtl.Trainer({
+        model: m,
+        tasks,
+        batchSize: 8,
+        epochs: 3,
+        shuffle: false,
+        progress: false,
+        regularizers: generic ? [mtl.regularizers.l2(0)] : [],
+      });
       await trainer.fit(data);
       const out = values(m);
       m.dispose();
@@ -456,9 +630,20 @@ describe.runIf(native)("the fused native step under masks", () => {
     const x = tf.ones([2, 3]) as tf.Tensor2D;
     const targets = [tf.tensor1d([0, 1], "int32"), tf.zeros([1, 1])];
     const rows = [undefined, tf.tensor1d([1], "int32") as tf.Tensor1D];
-    const input = { model: m, tasks, optimizer: trainer.optimizer, regularizers: [], variables: m.namedVariables().map(([, v]) => v), step: 0, epoch: 0, onNonFinite: "stop" as const };
+    const input = {
+      model: m,
+      tasks,
+      optimizer: trainer.optimizer,
+      regularizers: [],
+      variables: m.namedVariables().map(([, v]) => v),
+      step: 0,
+      epoch: 0,
+      onNonFinite: "stop" as const,
+    };
     expect(fusedMlpStep({ ...input, batch: { xs: [x], targets, part: [0, 0], rows } }, trainer.weighting!)).toBeUndefined();
-    expect(fusedMlpStep({ ...input, batch: { xs: [x], targets: [targets[0], undefined], part: [0, -1] } }, trainer.weighting!)).toBeUndefined();
+    expect(
+      fusedMlpStep({ ...input, batch: { xs: [x], targets: [targets[0], undefined], part: [0, -1] } }, trainer.weighting!),
+    ).toBeUndefined();
     tf.dispose([x, ...targets, rows[1]!]);
     m.dispose();
     await setBackend("cpu");

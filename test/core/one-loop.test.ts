@@ -41,9 +41,11 @@ eachBackend(() => {
       const { tasks, datasets, model } = setup();
       const sampler = mtl.data.roundRobin(mtl.data.datasetSizes(datasets));
       expect(() => new mtl.Trainer({ model, tasks, sampler, aggregator: mtl.aggregators.pcgrad() })).toThrow(
-        /Trainer: option 'aggregator' \(PCGrad\) cannot be used with option 'sampler' \(roundRobin\)/);
+        /Trainer: option 'aggregator' \(PCGrad\) cannot be used with option 'sampler' \(roundRobin\)/,
+      );
       expect(() => new mtl.Trainer({ model, tasks, sampler, weighting: mtl.weighting.dwa() })).toThrow(
-        /Trainer: option 'weighting' \(dwa\) cannot be used with option 'sampler' \(roundRobin\)/);
+        /Trainer: option 'weighting' \(dwa\) cannot be used with option 'sampler' \(roundRobin\)/,
+      );
       // Static weights go with a sampler.
       expect(new mtl.Trainer({ model, tasks, sampler, weights: { c: 2 }, progress: false }).weights).toEqual([2, 1]);
       model.dispose();
@@ -53,10 +55,16 @@ eachBackend(() => {
       const { tasks, datasets, single, model } = setup();
       const sampler = mtl.data.roundRobin(mtl.data.datasetSizes(datasets));
       const sampled = new mtl.Trainer({ model, tasks, sampler, progress: false });
-      await expect(sampled.fit(single)).rejects.toThrow(/Trainer\.fit: option 'sampler' \(roundRobin\) draws one task per step from one dataset per task, but the training data is one dataset/);
-      await expect(sampled.fit(datasets, { validation: { c: single, x: single } as never })).rejects.toThrow(/validation set .* has a dataset for 'x'/);
+      await expect(sampled.fit(single)).rejects.toThrow(
+        /Trainer\.fit: option 'sampler' \(roundRobin\) draws one task per step from one dataset per task, but the training data is one dataset/,
+      );
+      await expect(sampled.fit(datasets, { validation: { c: single, x: single } as never })).rejects.toThrow(
+        /validation set .* has a dataset for 'x'/,
+      );
       const rep = new mtl.Trainer({ model, tasks, aggregator: mtl.aggregators.mgda(), level: "rep", progress: false });
-      await expect(rep.fit(datasets)).rejects.toThrow(/option 'aggregator' \(MGDA\) at level "rep" needs one representation z for all tasks, but the training data is one dataset per task/);
+      await expect(rep.fit(datasets)).rejects.toThrow(
+        /option 'aggregator' \(MGDA\) at level "rep" needs one representation z for all tasks, but the training data is one dataset per task/,
+      );
       expect(sampled.history.steps.length + rep.history.steps.length).toBe(0);
       model.dispose();
     });
@@ -66,10 +74,18 @@ eachBackend(() => {
       const towers = mtl.softSharing({ inputSize: 3, tasks, towers: [4], seed: 1 });
       const shared = towers.sharedVariables().length;
       if (shared === 0) {
-        expect(() => new mtl.Trainer({ model: towers, tasks, aggregator: mtl.aggregators.pcgrad() })).toThrow(/aggregator PCGrad .* the model \(softSharing\) has no shared parameters/);
+        expect(() => new mtl.Trainer({ model: towers, tasks, aggregator: mtl.aggregators.pcgrad() })).toThrow(
+          /aggregator PCGrad .* the model \(softSharing\) has no shared parameters/,
+        );
       }
-      const fnTrunk = mtl.hardSharing({ inputSize: 3, trunk: { apply: (x: tf.Tensor2D) => tf.relu(x), variables: [], outputSize: 3 }, tasks });
-      expect(() => new mtl.Trainer({ model: fnTrunk, tasks, aggregator: mtl.aggregators.upgrad(), level: "rep" })).toThrow(/aggregator UPGrad \(level "rep"\) .* has no shared parameters/);
+      const fnTrunk = mtl.hardSharing({
+        inputSize: 3,
+        trunk: { apply: (x: tf.Tensor2D) => tf.relu(x), variables: [], outputSize: 3 },
+        tasks,
+      });
+      expect(() => new mtl.Trainer({ model: fnTrunk, tasks, aggregator: mtl.aggregators.upgrad(), level: "rep" })).toThrow(
+        /aggregator UPGrad \(level "rep"\) .* has no shared parameters/,
+      );
       towers.dispose();
       fnTrunk.dispose();
     });
@@ -80,8 +96,15 @@ eachBackend(() => {
       const { tasks, datasets, model } = setup();
       const seen: number[] = [];
       const trainer = new mtl.Trainer({
-        model, tasks, batchSize: 8, seed: 2, progress: false, weighting: mtl.weighting.gradNorm(), clipNorm: 1,
-        regularizers: [mtl.regularizers.l2(1e-3)], callbacks: { onStepEnd: (s) => void seen.push(s.step) },
+        model,
+        tasks,
+        batchSize: 8,
+        seed: 2,
+        progress: false,
+        weighting: mtl.weighting.gradNorm(),
+        clipNorm: 1,
+        regularizers: [mtl.regularizers.l2(1e-3)],
+        callbacks: { onStepEnd: (s) => void seen.push(s.step) },
       });
       await trainer.fit(datasets, { epochs: 1 });
       const before = tf.memory().numTensors;
@@ -90,7 +113,9 @@ eachBackend(() => {
       // An epoch is the longest dataset's batches (40 / 8); the shorter one wraps around on its own.
       expect(h.steps).toHaveLength(10);
       expect(seen).toEqual(h.steps.map((s) => s.step));
-      expect(h.steps.every((s) => s.losses.every(Number.isFinite) && s.gradNorm! > 0 && Object.keys(s.regularizers).length === 1)).toBe(true);
+      expect(h.steps.every((s) => s.losses.every(Number.isFinite) && s.gradNorm! > 0 && Object.keys(s.regularizers).length === 1)).toBe(
+        true,
+      );
       expect(h.examplesSeen).toEqual({ c: 80, r: 80 });
       expect(trainer.epochsCompleted).toEqual({ c: 2, r: 3 });
       expect(Object.keys(h.epochs[1].validationLoss!)).toEqual(["c", "r"]);
@@ -140,7 +165,11 @@ eachBackend(() => {
       const { tasks, single } = setup();
       // sqrt at 0 has an infinite derivative: finite outputs and losses, a NaN gradient.
       const w = tf.variable(tf.ones([8, 1]));
-      const head = { apply: (h: tf.Tensor2D) => tf.add(tf.matMul(h, w), tf.sqrt(tf.mul(tf.sum(h, 1, true), 0))) as tf.Tensor2D, variables: [w], outputSize: 1 };
+      const head = {
+        apply: (h: tf.Tensor2D) => tf.add(tf.matMul(h, w), tf.sqrt(tf.mul(tf.sum(h, 1, true), 0))) as tf.Tensor2D,
+        variables: [w],
+        outputSize: 1,
+      };
       const model = mtl.hardSharing({ inputSize: 3, trunk: [8], tasks, heads: { r: head }, seed: 1 });
       const params = () => model.namedVariables().map(([, v]) => Array.from(v.dataSync()));
       const before = params();

@@ -7,10 +7,13 @@ eachBackend(() => {
   describe("task losses", () => {
     it("classification is softmax cross-entropy, with PyTorch's class-weight normalisation", () => {
       const task = mtl.tasks.classification("c", { classes: 3 });
-      const logits = tf.tensor2d([[1, 2, 3], [0, 0, 0]]);
+      const logits = tf.tensor2d([
+        [1, 2, 3],
+        [0, 0, 0],
+      ]);
       const y = tf.tensor1d([2, 0], "int32");
       const lse = Math.log(Math.exp(1) + Math.exp(2) + Math.exp(3));
-      const expected = ((lse - 3) + Math.log(3)) / 2;
+      const expected = (lse - 3 + Math.log(3)) / 2;
       expect(task.loss(logits, y).dataSync()[0]).toBeCloseTo(expected, 5);
       const weighted = mtl.tasks.classification("c", { classes: 3, classWeights: [1, 1, 3] });
       expect(weighted.loss(logits, y).dataSync()[0]).toBeCloseTo((3 * (lse - 3) + Math.log(3)) / 4, 5);
@@ -52,8 +55,12 @@ describe("task options", () => {
 
   it("validate targets naming the row and column", () => {
     const task = mtl.tasks.classification("species", { classes: 3 });
-    expect(() => task.validateTargets({ values: Int32Array.from([0, 3]), width: 1 })).toThrow(/label 3 at row 1 of column 'species' is outside the class range \[0, 2\]/);
+    expect(() => task.validateTargets({ values: Int32Array.from([0, 3]), width: 1 })).toThrow(
+      /label 3 at row 1 of column 'species' is outside the class range \[0, 2\]/,
+    );
     expect(() => mtl.tasks.binary("b").validateTargets({ values: Float32Array.from([0, 0.5]), width: 1 })).toThrow(/row 1.*0 or 1/);
-    expect(() => mtl.tasks.regression("mass").validateTargets({ values: Float32Array.from([1, NaN]), width: 1 })).toThrow(/'mass'.*NaN.*row 1/);
+    expect(() => mtl.tasks.regression("mass").validateTargets({ values: Float32Array.from([1, NaN]), width: 1 })).toThrow(
+      /'mass'.*NaN.*row 1/,
+    );
   });
 });

@@ -18,20 +18,53 @@ describe("Brown corpus", () => {
 
   it("maps Brown tags to the universal tagset", () => {
     const cases: Record<string, string> = {
-      at: "DET", "np-tl": "NOUN", "nn-tl-hl": "NOUN", nns$: "NOUN", vbd: "VERB", bedz: "VERB", "md*": "VERB", "ppss+md": "PRON",
-      jjt: "ADJ", od: "ADJ", ql: "ADV", "*": "ADV", wrb: "ADV", "pp$": "DET", ppo: "PRON", wps: "PRON", cd: "NUM",
-      in: "ADP", cs: "CONJ", to: "PRT", rp: "PRT", "``": ".", "--": ".", "fw-nn": "X", uh: "X", ex: "DET",
+      at: "DET",
+      "np-tl": "NOUN",
+      "nn-tl-hl": "NOUN",
+      nns$: "NOUN",
+      vbd: "VERB",
+      bedz: "VERB",
+      "md*": "VERB",
+      "ppss+md": "PRON",
+      jjt: "ADJ",
+      od: "ADJ",
+      ql: "ADV",
+      "*": "ADV",
+      wrb: "ADV",
+      pp$: "DET",
+      ppo: "PRON",
+      wps: "PRON",
+      cd: "NUM",
+      in: "ADP",
+      cs: "CONJ",
+      to: "PRT",
+      rp: "PRT",
+      "``": ".",
+      "--": ".",
+      "fw-nn": "X",
+      uh: "X",
+      ex: "DET",
     };
     for (const [b, u] of Object.entries(cases)) expect([b, universalTag(b)]).toEqual([b, u]);
     // Nearly every corpus token maps to a real tag (X is rare: foreign words, interjections).
-    let x = 0, n = 0;
-    for (const p of brownCorpus().slice(0, 50)) for (const s of p.sentences) for (const t of s.tags) { n++; if (universalTag(t) === "X") x++; }
+    let x = 0,
+      n = 0;
+    for (const p of brownCorpus().slice(0, 50))
+      for (const s of p.sentences)
+        for (const t of s.tags) {
+          n++;
+          if (universalTag(t) === "X") x++;
+        }
     expect(x / n).toBeLessThan(0.01);
   });
 
   it("brownTagging: chunks of T tokens with three label sets, split by passage, vocabulary from train only", () => {
     const d = brownTagging({ length: 16, vocabularySize: 500, nextTokenClasses: 100, chunksPerPassage: 4, seed: 1 });
-    expect(d.tasks.map((t) => [t.name, t.kind, t.outputUnits])).toEqual([["genre", "classification", 15], ["pos", "sequenceTagging", 16 * 12], ["nextToken", "sequenceTagging", 16 * 100]]);
+    expect(d.tasks.map((t) => [t.name, t.kind, t.outputUnits])).toEqual([
+      ["genre", "classification", 15],
+      ["pos", "sequenceTagging", 16 * 12],
+      ["nextToken", "sequenceTagging", 16 * 100],
+    ]);
     const all = [...d.passages.train, ...d.passages.validation, ...d.passages.test];
     expect(new Set(all).size).toBe(500);
     expect(d.train.rows).toBe(d.passages.train.length * 4);
@@ -44,8 +77,10 @@ describe("Brown corpus", () => {
     let checked = 0;
     for (let t = 0; t < 15; t++) {
       const id = f[t + 1];
-      if (id < 99 && id > 1) { expect(next[t]).toBe(id); checked++; }
-      else if (id >= 99 || id === 1) expect(next[t]).toBe(99);
+      if (id < 99 && id > 1) {
+        expect(next[t]).toBe(id);
+        checked++;
+      } else if (id >= 99 || id === 1) expect(next[t]).toBe(99);
     }
     expect(checked).toBeGreaterThan(3);
     expect(d.vocabulary.slice(0, 4)).toEqual(["<pad>", "<unk>", "the", ","]);

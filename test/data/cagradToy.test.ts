@@ -27,7 +27,15 @@ describe("cagradToy", () => {
   it("its Jacobian matches central differences", () => {
     const toy = mtl.data.cagradToy({ scale: 0.1 });
     const h = 1e-6;
-    for (const [x1, x2] of [[-8.5, 7.5], [9, 9], [-7.5, -0.5], [9, -1], [2, 0.7], [-3, -8.3], [0.4, 0.05]]) {
+    for (const [x1, x2] of [
+      [-8.5, 7.5],
+      [9, 9],
+      [-7.5, -0.5],
+      [9, -1],
+      [2, 0.7],
+      [-3, -8.3],
+      [0.4, 0.05],
+    ]) {
       const J = toy.jacobian(x1, x2);
       for (let i = 0; i < 2; i++) {
         const d1 = (toy.losses(x1 + h, x2)[i] - toy.losses(x1 - h, x2)[i]) / (2 * h);
@@ -78,7 +86,14 @@ describe("cagradToy", () => {
     expect(gram.points).toHaveLength(4);
     expect(gram.finalLosses).toEqual(toy.losses(...gram.final));
     const inner = A.mean();
-    const tensorOnly: mtl.aggregators.Aggregator = { name: "mean (tensor)", levels: inner.levels, get lastWeights() { return inner.lastWeights; }, aggregate: (J, c) => inner.aggregate(J, c) };
+    const tensorOnly: mtl.aggregators.Aggregator = {
+      name: "mean (tensor)",
+      levels: inner.levels,
+      get lastWeights() {
+        return inner.lastWeights;
+      },
+      aggregate: (J, c) => inner.aggregate(J, c),
+    };
     const viaTensor = toy.trajectory(tensorOnly, start, { steps: 3, learningRate: 0.1 });
     expect(viaTensor.final[0]).toBeCloseTo(x[0], 5);
     expect(viaTensor.final[1]).toBeCloseTo(x[1], 5);

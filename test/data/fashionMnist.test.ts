@@ -38,7 +38,9 @@ describe("IDX files", () => {
     const bytes = encodeIdx({ shape: [10, 28, 28], data: new Uint8Array(7840) });
     const file = join(tmp, "short.gz");
     writeFileSync(file, gzipSync(bytes.subarray(0, 5000)));
-    expect(() => readIdx(file, 3)).toThrow(/short\.gz.*shape \[10, 28, 28\], i\.e\. 7840 values, but 4984 bytes follow.*truncated \(short read\)/);
+    expect(() => readIdx(file, 3)).toThrow(
+      /short\.gz.*shape \[10, 28, 28\], i\.e\. 7840 values, but 4984 bytes follow.*truncated \(short read\)/,
+    );
     const gzCut = join(tmp, "cut.gz");
     writeFileSync(gzCut, gzipSync(bytes).subarray(0, 40));
     expect(() => readIdx(gzCut, 3)).toThrow(/cut\.gz.*does not decompress/);
@@ -72,7 +74,10 @@ describe("Fashion-MNIST", () => {
   it("a missing folder says where it looked and how to provide the data", () => {
     const absent = join(tmp, "absent");
     expect(() => fashionMnist({ source: "full", dir: absent })).toThrow(
-      new RegExp(`train-images-idx3-ubyte.*were not found; looked in: ${absent}\\. .*'dir' option, set MTLKIT_DATA.*apt-get install dataset-fashion-mnist`));
+      new RegExp(
+        `train-images-idx3-ubyte.*were not found; looked in: ${absent}\\. .*'dir' option, set MTLKIT_DATA.*apt-get install dataset-fashion-mnist`,
+      ),
+    );
     expect(() => fashionMnist({ split: "valid" as never })).toThrow(/'split' must be "train" or "test"/);
   });
 
@@ -94,7 +99,10 @@ describe("Fashion-MNIST", () => {
     const dir = join(tmp, "fm");
     const sub = fashionMnist({ limit: 600 });
     const part = firstPerClass(sub, 5);
-    for (const [img, lab] of [["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"], ["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]]) {
+    for (const [img, lab] of [
+      ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"],
+      ["t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"],
+    ]) {
       writeIdx(join(dir, img), { shape: [part.count, 28, 28], data: part.images });
       writeIdx(join(dir, lab), { shape: [part.count], data: part.labels });
     }

@@ -3,17 +3,33 @@ import { gradNormToy, mmoeSynthetic } from "../../lib/data/generators";
 import { MtlError } from "../../lib/errors";
 
 function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let ab = 0, aa = 0, bb = 0;
-  for (let i = 0; i < a.length; i++) { ab += a[i] * b[i]; aa += a[i] * a[i]; bb += b[i] * b[i]; }
+  let ab = 0,
+    aa = 0,
+    bb = 0;
+  for (let i = 0; i < a.length; i++) {
+    ab += a[i] * b[i];
+    aa += a[i] * a[i];
+    bb += b[i] * b[i];
+  }
   return ab / Math.sqrt(aa * bb);
 }
 
 function pearson(a: ArrayLike<number>, b: ArrayLike<number>): number {
   const n = a.length;
-  let ma = 0, mb = 0;
-  for (let i = 0; i < n; i++) { ma += a[i] / n; mb += b[i] / n; }
-  let ab = 0, aa = 0, bb = 0;
-  for (let i = 0; i < n; i++) { ab += (a[i] - ma) * (b[i] - mb); aa += (a[i] - ma) ** 2; bb += (b[i] - mb) ** 2; }
+  let ma = 0,
+    mb = 0;
+  for (let i = 0; i < n; i++) {
+    ma += a[i] / n;
+    mb += b[i] / n;
+  }
+  let ab = 0,
+    aa = 0,
+    bb = 0;
+  for (let i = 0; i < n; i++) {
+    ab += (a[i] - ma) * (b[i] - mb);
+    aa += (a[i] - ma) ** 2;
+    bb += (b[i] - mb) ** 2;
+  }
   return ab / Math.sqrt(aa * bb);
 }
 
@@ -67,8 +83,14 @@ describe("gradNormToy", () => {
   it("has the paper's shapes and f_i = σ_i tanh(·), so |f_i| ≤ σ_i", () => {
     const g = gradNormToy({ rows: 30, seed: 2 });
     expect(g.data.featureCount).toBe(250);
-    expect(g.tasks.map((t) => [t.name, t.outputUnits])).toEqual([["task0", 100], ["task1", 100]]);
-    for (const [t, sigma] of [[0, 1], [1, 100]]) {
+    expect(g.tasks.map((t) => [t.name, t.outputUnits])).toEqual([
+      ["task0", 100],
+      ["task1", 100],
+    ]);
+    for (const [t, sigma] of [
+      [0, 1],
+      [1, 100],
+    ]) {
       const v = g.data.targets[`task${t}`].values;
       expect(v.length).toBe(30 * 100);
       const max = Array.from(v).reduce((m, x) => Math.max(m, Math.abs(x)), 0);

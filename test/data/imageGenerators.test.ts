@@ -10,7 +10,15 @@ function toySet(): ImageSet {
   const images = new Uint8Array(2 * 784);
   for (let i = 2; i < 10; i++) for (let j = 4; j < 12; j++) images[i * 28 + j] = 255; // item 0
   for (let i = 20; i < 28; i++) for (let j = 20; j < 28; j++) images[784 + i * 28 + j] = 128; // item 1
-  return { images, labels: Uint8Array.of(3, 7), count: 2, height: 28, width: 28, classNames: Array.from({ length: 10 }, (_, i) => `c${i}`), source: "toy" };
+  return {
+    images,
+    labels: Uint8Array.of(3, 7),
+    count: 2,
+    height: 28,
+    width: 28,
+    classNames: Array.from({ length: 10 }, (_, i) => `c${i}`),
+    source: "toy",
+  };
 }
 
 describe("image operations", () => {
@@ -45,10 +53,11 @@ describe("multiFashion", () => {
       expect(g.data.targets.right.values[r]).toBe(set.labels[b]);
       // Rebuild the canvas by hand and compare with the features.
       const canvas = new Float32Array(36 * 36);
-      for (let i = 0; i < 28; i++) for (let j = 0; j < 28; j++) {
-        canvas[i * 36 + j] = Math.max(canvas[i * 36 + j], set.images[a * 784 + i * 28 + j] / 255);
-        canvas[(i + 6) * 36 + j + 6] = Math.max(canvas[(i + 6) * 36 + j + 6], set.images[b * 784 + i * 28 + j] / 255);
-      }
+      for (let i = 0; i < 28; i++)
+        for (let j = 0; j < 28; j++) {
+          canvas[i * 36 + j] = Math.max(canvas[i * 36 + j], set.images[a * 784 + i * 28 + j] / 255);
+          canvas[(i + 6) * 36 + j + 6] = Math.max(canvas[(i + 6) * 36 + j + 6], set.images[b * 784 + i * 28 + j] / 255);
+        }
       const expected = resizeBilinear(canvas, 36, 36, 28, 28);
       const got = g.data.features.subarray(r * 784, r * 784 + 784);
       for (let k = 0; k < 784; k++) expect(got[k]).toBeCloseTo(expected[k], 6);

@@ -19,7 +19,7 @@ function arrays(n = 12) {
 }
 
 describe("label masks from arrays", () => {
-  it("turns NaN, null and undefined labels into a mask with missingLabels: \"mask\"; the placeholder is 0", () => {
+  it('turns NaN, null and undefined labels into a mask with missingLabels: "mask"; the placeholder is 0', () => {
     const { x, c, r } = arrays(6);
     const cs: Array<number | null> = [...c];
     cs[1] = null;
@@ -39,7 +39,9 @@ describe("label masks from arrays", () => {
     const { x, c, r } = arrays(4);
     const rs: Array<number | null> = [...r];
     rs[3] = null;
-    expect(() => mtl.fromArrays({ x, targets: { c, r: rs as number[] }, tasks: tasks() })).toThrow(/target of task 'r' at row 3 is null.*missingLabels: "mask"/);
+    expect(() => mtl.fromArrays({ x, targets: { c, r: rs as number[] }, tasks: tasks() })).toThrow(
+      /target of task 'r' at row 3 is null.*missingLabels: "mask"/,
+    );
     const nan = Float32Array.from(r);
     nan[0] = NaN;
     expect(() => mtl.fromArrays({ x, targets: { c, r: Array.from(nan) }, tasks: tasks() })).toThrow(/task 'r' at row 0 is NaN/);
@@ -57,21 +59,53 @@ describe("label masks from arrays", () => {
 
   it("refuses a mask of the wrong length, a mask entry that is not 0/1, and a mask for no task, naming the task", () => {
     const { x, c, r } = arrays(5);
-    expect(() => mtl.fromArrays({ x, targets: { c, r }, masks: { r: [1, 1, 0] }, tasks: tasks() })).toThrow(/fromArrays: the mask of task 'r' has 3 entries but 'x' has 5 rows/);
-    expect(() => mtl.fromArrays({ x, targets: { c, r }, masks: { r: [1, 1, 0, 2, 1] }, tasks: tasks() })).toThrow(/mask of task 'r' has 2 at row 3/);
-    expect(() => mtl.fromArrays({ x, targets: { c, r }, masks: { sex: [1, 1, 1, 1, 1] }, tasks: tasks() })).toThrow(/mask for 'sex', which has no targets/);
+    expect(() => mtl.fromArrays({ x, targets: { c, r }, masks: { r: [1, 1, 0] }, tasks: tasks() })).toThrow(
+      /fromArrays: the mask of task 'r' has 3 entries but 'x' has 5 rows/,
+    );
+    expect(() => mtl.fromArrays({ x, targets: { c, r }, masks: { r: [1, 1, 0, 2, 1] }, tasks: tasks() })).toThrow(
+      /mask of task 'r' has 2 at row 3/,
+    );
+    expect(() => mtl.fromArrays({ x, targets: { c, r }, masks: { sex: [1, 1, 1, 1, 1] }, tasks: tasks() })).toThrow(
+      /mask for 'sex', which has no targets/,
+    );
     // A dataset built by hand with a wrong-length mask is refused when it meets the tasks.
     const data = mtl.fromArrays({ x, targets: { c, r }, tasks: tasks() });
-    expect(() => validateForTasks({ ...data, masks: { r: new Uint8Array(4) } }, tasks())).toThrow(/the label mask of task 'r' has 4 entries but the dataset has 5 rows/);
+    expect(() => validateForTasks({ ...data, masks: { r: new Uint8Array(4) } }, tasks())).toThrow(
+      /the label mask of task 'r' has 4 entries but the dataset has 5 rows/,
+    );
   });
 
   it("masks a multi-output row whose values are all missing, and refuses a row with some missing", () => {
     const x = [[0], [1], [2]];
     const two = [mtl.tasks.regression("box", { outputs: 2 })];
-    const data = mtl.fromArrays({ x, targets: { box: [[1, 2], [null, null], [3, 4]] as unknown as number[][] }, tasks: two, missingLabels: "mask" });
+    const data = mtl.fromArrays({
+      x,
+      targets: {
+        box: [
+          [1, 2],
+          [null, null],
+          [3, 4],
+        ] as unknown as number[][],
+      },
+      tasks: two,
+      missingLabels: "mask",
+    });
     expect(Array.from(data.masks!.box)).toEqual([1, 0, 1]);
     expect(Array.from(data.targets.box.values)).toEqual([1, 2, 0, 0, 3, 4]);
-    expect(() => mtl.fromArrays({ x, targets: { box: [[1, 2], [NaN, 5], [3, 4]] }, tasks: two, missingLabels: "mask" })).toThrow(/row 1 of task 'box' has 1 of its 2 values missing/);
+    expect(() =>
+      mtl.fromArrays({
+        x,
+        targets: {
+          box: [
+            [1, 2],
+            [NaN, 5],
+            [3, 4],
+          ],
+        },
+        tasks: two,
+        missingLabels: "mask",
+      }),
+    ).toThrow(/row 1 of task 'box' has 1 of its 2 values missing/);
   });
 });
 
@@ -89,8 +123,12 @@ describe("label masks from tables", () => {
     mtl.tasks.regression("mass"),
   ];
 
-  it("masks the labels of the tasks given \"mask\" and drops what the features and other labels say", () => {
-    const data = mtl.fromDataFrame(records, { features: ["a", "b"], tasks: tableTasks(), missing: { features: "drop", labels: { sex: "mask", mass: "drop" } } });
+  it('masks the labels of the tasks given "mask" and drops what the features and other labels say', () => {
+    const data = mtl.fromDataFrame(records, {
+      features: ["a", "b"],
+      tasks: tableTasks(),
+      missing: { features: "drop", labels: { sex: "mask", mass: "drop" } },
+    });
     // Row 2 (feature a missing) and row 3 (mass missing, "drop") go; rows 1 and 4 stay without sex.
     expect(Array.from(data.sourceRows)).toEqual([0, 1, 4]);
     expect(Array.from(data.masks!.sex)).toEqual([1, 0, 0]);
@@ -99,7 +137,7 @@ describe("label masks from tables", () => {
     expect(mtl.data.labelledCounts(data)).toEqual({ species: 3, sex: 1, mass: 3 });
   });
 
-  it("masks every task's labels with labels: \"mask\" and imputes features", () => {
+  it('masks every task\'s labels with labels: "mask" and imputes features', () => {
     const data = mtl.fromDataFrame(records, { features: ["a", "b"], tasks: tableTasks(), missing: { features: "impute", labels: "mask" } });
     expect(data.rows).toBe(5);
     expect(Array.from(data.masks!.sex)).toEqual([1, 0, 1, 1, 0]);
@@ -110,13 +148,25 @@ describe("label masks from tables", () => {
   it("keeps the string forms as they were and refuses unknown policies and tasks", () => {
     expect(mtl.fromDataFrame(records, { features: ["a", "b"], tasks: tableTasks(), missing: "drop" }).rows).toBe(1);
     expect(mtl.fromDataFrame(records, { features: ["a", "b"], tasks: tableTasks(), missing: "impute" }).rows).toBe(2);
-    expect(() => mtl.fromDataFrame(records, { features: ["a", "b"], tasks: tableTasks() })).toThrow(/missing values in 'sex' \(2 rows\), 'a' \(1 rows\), 'mass' \(1 rows\).*missing: \{ labels: "mask" \}/);
+    expect(() => mtl.fromDataFrame(records, { features: ["a", "b"], tasks: tableTasks() })).toThrow(
+      /missing values in 'sex' \(2 rows\), 'a' \(1 rows\), 'mass' \(1 rows\).*missing: \{ labels: "mask" \}/,
+    );
     // Labels default to "refuse" in the object form: the features' policy does not reach them.
-    expect(() => mtl.fromDataFrame(records, { features: ["a", "b"], tasks: tableTasks(), missing: { features: "drop" } })).toThrow(/missing values in 'sex' \(2 rows\), 'mass' \(1 rows\)/);
-    expect(() => mtl.fromDataFrame(records, { features: ["a"], tasks: tableTasks(), missing: { labels: { weight: "mask" } } })).toThrow(/names task 'weight', which is not one of the tasks/);
-    expect(() => mtl.fromDataFrame(records, { features: ["a"], tasks: tableTasks(), missing: { labels: "impute" as never } })).toThrow(/option 'missing.labels' must be "refuse", "drop", "mask"/);
-    expect(() => mtl.fromDataFrame(records, { features: ["a"], tasks: tableTasks(), missing: "mask" as never })).toThrow(/option 'missing' must be "refuse", "drop", "impute" or \{ features, labels \}/);
-    expect(() => mtl.fromDataFrame(records, { features: ["a"], tasks: tableTasks(), missing: { features: "mask" as never } })).toThrow(/option 'missing.features' must be/);
+    expect(() => mtl.fromDataFrame(records, { features: ["a", "b"], tasks: tableTasks(), missing: { features: "drop" } })).toThrow(
+      /missing values in 'sex' \(2 rows\), 'mass' \(1 rows\)/,
+    );
+    expect(() => mtl.fromDataFrame(records, { features: ["a"], tasks: tableTasks(), missing: { labels: { weight: "mask" } } })).toThrow(
+      /names task 'weight', which is not one of the tasks/,
+    );
+    expect(() => mtl.fromDataFrame(records, { features: ["a"], tasks: tableTasks(), missing: { labels: "impute" as never } })).toThrow(
+      /option 'missing.labels' must be "refuse", "drop", "mask"/,
+    );
+    expect(() => mtl.fromDataFrame(records, { features: ["a"], tasks: tableTasks(), missing: "mask" as never })).toThrow(
+      /option 'missing' must be "refuse", "drop", "impute" or \{ features, labels \}/,
+    );
+    expect(() => mtl.fromDataFrame(records, { features: ["a"], tasks: tableTasks(), missing: { features: "mask" as never } })).toThrow(
+      /option 'missing.features' must be/,
+    );
   });
 });
 

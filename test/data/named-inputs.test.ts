@@ -11,10 +11,11 @@ const N = 6;
 /** image [2×2×2] (channel 0: r, channel 1: 10·r), text [3] tokens, table [2]. */
 function arrays() {
   const image = new Float32Array(N * 8);
-  for (let r = 0; r < N; r++) for (let p = 0; p < 4; p++) {
-    image[r * 8 + p * 2] = r + p;
-    image[r * 8 + p * 2 + 1] = 10 * (r + p);
-  }
+  for (let r = 0; r < N; r++)
+    for (let p = 0; p < 4; p++) {
+      image[r * 8 + p * 2] = r + p;
+      image[r * 8 + p * 2 + 1] = 10 * (r + p);
+    }
   const text = Int32Array.from({ length: N * 3 }, (_, i) => i % 5);
   const table = Array.from({ length: N }, (_, r) => [r, -2 * r + 1]);
   return { image, text, table };
@@ -51,7 +52,13 @@ describe("named inputs in a dataset", () => {
   });
 
   it("leaves single-input datasets as they were (no 'inputs')", () => {
-    const d = mtl.fromArrays({ x: [[1, 2], [3, 4]], targets: { y: [0, 1] } });
+    const d = mtl.fromArrays({
+      x: [
+        [1, 2],
+        [3, 4],
+      ],
+      targets: { y: [0, 1] },
+    });
     expect(d.inputs).toBeUndefined();
     expect(mtl.split(d, { seed: 1, train: 0.5, validation: 0 }).train.inputs).toBeUndefined();
   });
@@ -74,7 +81,9 @@ describe("named inputs in a dataset", () => {
     expect(s.featureCount).toBe(10);
     expect(Array.from(s.features.subarray(10, 20))).toEqual([...arrays().table[1], ...arrays().image.subarray(8, 16)]);
     expect(s.targets).toBe(d.targets);
-    expect(() => mtl.data.selectInputs(d, ["image", "audio"])).toThrow(/has no input 'audio'; it has image \[2×2×2\], text \[3\] tokens, table \[2\]/);
+    expect(() => mtl.data.selectInputs(d, ["image", "audio"])).toThrow(
+      /has no input 'audio'; it has image \[2×2×2\], text \[3\] tokens, table \[2\]/,
+    );
     expect(() => mtl.data.selectInputs(mtl.fromArrays({ x: [[1]], targets: {} }), ["x"])).toThrow(/no named inputs/);
   });
 
@@ -109,11 +118,20 @@ describe("named inputs in a dataset", () => {
     }
     expect(out.inputs).toEqual(d.inputs);
     // Fitted on the image and table only: refuses data with other inputs.
-    expect(() => st.apply(mtl.data.selectInputs(d, ["table", "text", "image"]))).toThrow(/standardize.*differ from those the standardizer was fitted on/);
+    expect(() => st.apply(mtl.data.selectInputs(d, ["table", "text", "image"]))).toThrow(
+      /standardize.*differ from those the standardizer was fitted on/,
+    );
   });
 
   it("per-feature standardisation of an unnamed input is as before", () => {
-    const d = mtl.fromArrays({ x: [[1, 10], [3, 10], [5, 10]], targets: {} });
+    const d = mtl.fromArrays({
+      x: [
+        [1, 10],
+        [3, 10],
+        [5, 10],
+      ],
+      targets: {},
+    });
     const st = mtl.fitStandardizer(d);
     expect(Array.from(st.mean)).toEqual([3, 10]);
     expect(st.std[0]).toBeCloseTo(Math.sqrt(8 / 3), 6);
@@ -123,11 +141,20 @@ describe("named inputs in a dataset", () => {
   it("refuses bad named inputs, naming the input", () => {
     const { image, text, table } = arrays();
     const targets = { y: Array.from({ length: N }, () => 0) };
-    const build = (inputs: Record<string, mtl.data.InputArray>, t: Record<string, number[]> = targets) => () => mtl.fromArrays({ inputs, targets: t });
-    expect(build({ image: { values: image, shape: [2, 2, 2] }, table: table.slice(0, 5) })).toThrow(/input 'table' has 5 rows but input 'image' has 6/);
-    expect(build({ image: { values: image, shape: [3, 3, 1] } })).toThrow(/input 'image' has 48 values, not a multiple of its row shape 3×3×1/);
+    const build =
+      (inputs: Record<string, mtl.data.InputArray>, t: Record<string, number[]> = targets) =>
+      () =>
+        mtl.fromArrays({ inputs, targets: t });
+    expect(build({ image: { values: image, shape: [2, 2, 2] }, table: table.slice(0, 5) })).toThrow(
+      /input 'table' has 5 rows but input 'image' has 6/,
+    );
+    expect(build({ image: { values: image, shape: [3, 3, 1] } })).toThrow(
+      /input 'image' has 48 values, not a multiple of its row shape 3×3×1/,
+    );
     expect(build({ image: { values: image, shape: [2, 0] } })).toThrow(/input 'image' has shape \[2,0\]/);
-    expect(build({ text: { values: Float32Array.from(text, (v) => v + 0.5), shape: [3], kind: "tokens" } })).toThrow(/input 'text' holds token ids but has 0.5 at row 0, position 0/);
+    expect(build({ text: { values: Float32Array.from(text, (v) => v + 0.5), shape: [3], kind: "tokens" } })).toThrow(
+      /input 'text' holds token ids but has 0.5 at row 0, position 0/,
+    );
     expect(build({ text: { values: text, shape: [3], kind: "words" as never } })).toThrow(/input 'text' has kind "words"/);
     const nan = image.slice();
     nan[8 + 3] = NaN;
@@ -173,8 +200,12 @@ describe("fromDataFrame with named inputs", () => {
   });
 
   it("refuses a column in two inputs and an empty input", () => {
-    expect(() => mtl.fromDataFrame(rows, { features: { a: ["age"], b: ["age", "income"] }, tasks })).toThrow(/column 'age' is in input 'a' and in input 'b'/);
-    expect(() => mtl.fromDataFrame(rows, { features: { a: [] }, tasks })).toThrow(/input 'a' of option 'features' must list at least one column/);
+    expect(() => mtl.fromDataFrame(rows, { features: { a: ["age"], b: ["age", "income"] }, tasks })).toThrow(
+      /column 'age' is in input 'a' and in input 'b'/,
+    );
+    expect(() => mtl.fromDataFrame(rows, { features: { a: [] }, tasks })).toThrow(
+      /input 'a' of option 'features' must list at least one column/,
+    );
     expect(() => mtl.fromDataFrame(rows, { features: { a: ["y"] }, tasks })).toThrow(/column 'y' is both a feature and a target/);
   });
 });

@@ -40,8 +40,12 @@ describe("task samplers", () => {
     const t2 = temperature(n, { T: 2, seed: 2 });
     t2.probabilities(0).forEach((p, i) => expect(p).toBeCloseTo([1000, 300, 50][i] ** 0.5 / z, 12));
     expectShares(counts(t2, 3, 0, 20000), t2.probabilities(0));
-    temperature(n, { T: 1 }).probabilities(0).forEach((p, i) => expect(p).toBeCloseTo(proportional(n).probabilities(0)[i], 12));
-    temperature(n, { T: 1e6 }).probabilities(0).forEach((p) => expect(p).toBeCloseTo(1 / 3, 4));
+    temperature(n, { T: 1 })
+      .probabilities(0)
+      .forEach((p, i) => expect(p).toBeCloseTo(proportional(n).probabilities(0)[i], 12));
+    temperature(n, { T: 1e6 })
+      .probabilities(0)
+      .forEach((p) => expect(p).toBeCloseTo(1 / 3, 4));
   });
 
   it("annealed: proportional at the start, ∝ n^0.2 at the end, and the draws follow the schedule", () => {
@@ -108,7 +112,15 @@ eachBackend((backend) => {
 
     it("proportional sampling gives steps in proportion to dataset size, and both tasks learn", async () => {
       const { datasets, model, tasks } = setup(900, 300);
-      const trainer = new Trainer({ model, tasks, sampler: proportional(sizes(datasets), { seed: 4 }), batchSize: 32, seed: 2, optimizer: tf.train.adam(0.01), progress: false });
+      const trainer = new Trainer({
+        model,
+        tasks,
+        sampler: proportional(sizes(datasets), { seed: 4 }),
+        batchSize: 32,
+        seed: 2,
+        optimizer: tf.train.adam(0.01),
+        progress: false,
+      });
       const first = trainer.evaluate(datasets);
       const h = await trainer.fit(datasets, { steps: 400, validation: datasets });
       expectShares([h.stepsSeen.y1, h.stepsSeen.y2], [0.75, 0.25]);

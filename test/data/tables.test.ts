@@ -13,7 +13,7 @@ function countBy<T>(rows: T[], key: (r: T) => unknown): Record<string, number> {
 }
 
 describe("vega-datasets tables against their known totals", () => {
-  it("penguins: 344 rows, 152 Adelie / 124 Gentoo / 68 Chinstrap, 11 missing sexes (\".\" included)", () => {
+  it('penguins: 344 rows, 152 Adelie / 124 Gentoo / 68 Chinstrap, 11 missing sexes ("." included)', () => {
     const t = penguins();
     expect(t.length).toBe(344);
     expect(countBy(t, (r) => r.Species)).toEqual({ Adelie: 152, Gentoo: 124, Chinstrap: 68 });
@@ -45,7 +45,9 @@ describe("missing values, train-only normalisation, class weights", () => {
   ];
 
   it("refuses by default, naming each column and its count", () => {
-    expect(() => fromDataFrame(penguins(), { features, tasks })).toThrow(/missing values in 'Beak Length \(mm\)' \(2 rows\), 'Flipper Length \(mm\)' \(2 rows\), 'Sex' \(11 rows\), 'Body Mass \(g\)' \(2 rows\)/);
+    expect(() => fromDataFrame(penguins(), { features, tasks })).toThrow(
+      /missing values in 'Beak Length \(mm\)' \(2 rows\), 'Flipper Length \(mm\)' \(2 rows\), 'Sex' \(11 rows\), 'Body Mass \(g\)' \(2 rows\)/,
+    );
   });
 
   it("drop removes the 11 incomplete rows", () => {
@@ -54,8 +56,11 @@ describe("missing values, train-only normalisation, class weights", () => {
 
   it("impute fills features from the given rows (median / most frequent) and drops rows with a missing target", () => {
     const table = [
-      { x: 1, c: "a", y: 0 }, { x: 3, c: "b", y: 1 }, { x: 100, c: "b", y: 0 },
-      { x: null, c: null, y: 1 }, { x: 2, c: "a", y: null },
+      { x: 1, c: "a", y: 0 },
+      { x: 3, c: "b", y: 1 },
+      { x: 100, c: "b", y: 0 },
+      { x: null, c: null, y: 1 },
+      { x: 2, c: "a", y: null },
     ];
     const t = [regression("y")];
     const all = fromDataFrame(table, { features: ["x", "c"], tasks: t, missing: "impute" });
@@ -64,8 +69,12 @@ describe("missing values, train-only normalisation, class weights", () => {
     const trainOnly = fromDataFrame(table, { features: ["x", "c"], tasks: t, missing: "impute", imputeFrom: [1, 2] });
     expect(trainOnly.imputed).toEqual({ x: { value: 51.5, count: 1 }, c: { value: "b", count: 1 } });
     expect(trainOnly.features[3 * trainOnly.featureCount]).toBe(51.5);
-    expect(() => fromDataFrame(table, { features: ["x"], tasks: t, missing: "impute", imputeFrom: [3] })).toThrow(/'x' has no value in the rows used for imputation/);
-    expect(() => fromDataFrame(table, { features: ["x"], tasks: t, missing: "fill" as never })).toThrow(/"refuse", "drop", "impute" or \{ features, labels \}/);
+    expect(() => fromDataFrame(table, { features: ["x"], tasks: t, missing: "impute", imputeFrom: [3] })).toThrow(
+      /'x' has no value in the rows used for imputation/,
+    );
+    expect(() => fromDataFrame(table, { features: ["x"], tasks: t, missing: "fill" as never })).toThrow(
+      /"refuse", "drop", "impute" or \{ features, labels \}/,
+    );
     const peng = fromDataFrame(penguins(), { features, tasks, missing: "impute" });
     expect(peng.rows).toBe(333); // 11 rows lack sex (2 of them also lack body mass)
   });
@@ -74,14 +83,21 @@ describe("missing values, train-only normalisation, class weights", () => {
     const data = fromDataFrame(penguins(), { features, tasks, missing: "drop" });
     const { train, test } = split(data, { seed: 1 });
     const s = fitStandardizer(train);
-    const mean = (d: typeof train, c: number) => { let m = 0; for (let r = 0; r < d.rows; r++) m += d.features[r * d.featureCount + c]; return m / d.rows; };
+    const mean = (d: typeof train, c: number) => {
+      let m = 0;
+      for (let r = 0; r < d.rows; r++) m += d.features[r * d.featureCount + c];
+      return m / d.rows;
+    };
     expect(mean(s.apply(train), 0)).toBeCloseTo(0, 4);
     expect(Math.abs(mean(s.apply(test), 0))).toBeGreaterThan(1e-3); // test statistics played no part
   });
 
   it("balanced class weights for Seattle's imbalanced weather: w_c = n / (k n_c)", () => {
     const classes = ["drizzle", "fog", "rain", "snow", "sun"];
-    const w = balancedClassWeights(seattleWeather().map((r) => r.weather as string), classes);
+    const w = balancedClassWeights(
+      seattleWeather().map((r) => r.weather as string),
+      classes,
+    );
     expect(w[3]).toBeCloseTo(1461 / (5 * 26), 10);
     expect(w[2]).toBeCloseTo(1461 / (5 * 641), 10);
     const task = classification("weather", { classes, classWeights: w });

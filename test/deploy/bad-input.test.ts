@@ -119,7 +119,10 @@ describe("loadModel refuses damaged or foreign files", () => {
     rewriteModelJson(unknown, (f) => (f.model.architecture = "transformer"));
     await expectLoadError(unknown, /unknown architecture 'transformer'/);
     const badTask = copy();
-    rewriteModelJson(badTask, (f) => ((f.model.options as { tasks: Array<{ $task: { factory: string } }> }).tasks[0].$task.factory = "ranking"));
+    rewriteModelJson(
+      badTask,
+      (f) => ((f.model.options as { tasks: Array<{ $task: { factory: string } }> }).tasks[0].$task.factory = "ranking"),
+    );
     await expectLoadError(badTask, /unknown task kind 'ranking'/);
   });
 });
@@ -127,7 +130,12 @@ describe("loadModel refuses damaged or foreign files", () => {
 describe("save refuses what it cannot describe, naming the option", () => {
   it("a user function trunk", async () => {
     const w = tf.variable(tf.randomNormal([4, 3])) as mtl.tf.Variable<mtl.tf.Rank.R2>;
-    const fn = mtl.hardSharing({ inputSize: 4, trunk: { apply: (x: mtl.tf.Tensor2D) => tf.matMul(x, w) as mtl.tf.Tensor2D, variables: [w as mtl.tf.Variable], outputSize: 3 }, tasks, seed: 1 });
+    const fn = mtl.hardSharing({
+      inputSize: 4,
+      trunk: { apply: (x: mtl.tf.Tensor2D) => tf.matMul(x, w) as mtl.tf.Tensor2D, variables: [w as mtl.tf.Variable], outputSize: 3 },
+      tasks,
+      seed: 1,
+    });
     await expect(fn.save(join(work, "fn"))).rejects.toThrow(/Error in save: option 'trunk' is a user function block/);
     expect(existsSync(join(work, "fn"))).toBe(false);
     // Its weights still travel by name.
@@ -156,8 +164,12 @@ describe("save refuses what it cannot describe, naming the option", () => {
     writeFileSync(join(folder, "thesis.tex"), "precious");
     await expect(model.save(folder)).rejects.toThrow(/holds other files \(thesis\.tex/);
     expect(readFileSync(join(folder, "thesis.tex"), "utf8")).toBe("precious");
-    await expect(model.save(join(work, "x1"), { featureNames: ["a"] })).rejects.toThrow(/option 'featureNames' must name the model's 4 features/);
-    await expect(model.save(join(work, "x2"), { standardizer: { mean: new Float32Array(3), std: new Float32Array(3) } })).rejects.toThrow(/fitted on 3 features; the model takes 4/);
+    await expect(model.save(join(work, "x1"), { featureNames: ["a"] })).rejects.toThrow(
+      /option 'featureNames' must name the model's 4 features/,
+    );
+    await expect(model.save(join(work, "x2"), { standardizer: { mean: new Float32Array(3), std: new Float32Array(3) } })).rejects.toThrow(
+      /fitted on 3 features; the model takes 4/,
+    );
   });
 });
 

@@ -6,7 +6,9 @@
 import { existsSync } from "node:fs";
 import type { Browser } from "puppeteer-core";
 
-const CANDIDATES = [process.env.MTLKIT_CHROMIUM, "/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"].filter((p): p is string => !!p);
+const CANDIDATES = [process.env.MTLKIT_CHROMIUM, "/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"].filter(
+  (p): p is string => !!p,
+);
 
 /** The Chromium executable here, if any. */
 export const chromiumPath: string | undefined = CANDIDATES.find((p) => existsSync(p));
@@ -23,5 +25,9 @@ export function haveChromium(): boolean {
 /** Starts headless Chromium (no sandbox: CI runs as root). */
 export async function launchChromium(): Promise<Browser> {
   const puppeteer = await import("puppeteer-core");
-  return puppeteer.launch({ executablePath: chromiumPath, headless: true, args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"] });
+  return puppeteer.launch({
+    executablePath: chromiumPath,
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+  });
 }

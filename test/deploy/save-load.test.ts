@@ -37,7 +37,9 @@ function check(entry: ZooEntry) {
     expect(loaded.constructor).toBe(model.constructor);
     expect(loaded.architecture).toBe(model.architecture);
     expect(loaded.taskNames).toEqual(model.taskNames);
-    expect(loaded.tasks.map((t) => [t.name, t.kind, t.outputUnits, t.labels, t.columns])).toEqual(tasks.map((t) => [t.name, t.kind, t.outputUnits, t.labels, t.columns]));
+    expect(loaded.tasks.map((t) => [t.name, t.kind, t.outputUnits, t.labels, t.columns])).toEqual(
+      tasks.map((t) => [t.name, t.kind, t.outputUnits, t.labels, t.columns]),
+    );
     expect(loaded.parameterCounts()).toEqual(model.parameterCounts());
     expect(await loaded.getWeights()).toEqual(await model.getWeights());
 
@@ -92,7 +94,9 @@ describe("saving and loading repeatedly", () => {
     const [, entry] = encoderZoo();
     const dir = join(work, "shards");
     await entry.model.save(dir, { shardBytes: 256 });
-    const shards = readdirSync(dir).filter((f) => f.endsWith(".bin")).sort();
+    const shards = readdirSync(dir)
+      .filter((f) => f.endsWith(".bin"))
+      .sort();
     expect(shards.length).toBeGreaterThan(2);
     expect(shards[0]).toMatch(/^group1-shard1of\d+\.bin$/);
     // TensorFlow.js's own manifest reader reads the weights as they are.

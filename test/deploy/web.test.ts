@@ -51,10 +51,15 @@ async function predictInPage(url: string, rows: number[][], screenshot?: string)
     await page.waitForFunction(() => document.body.dataset.state !== "loading", { timeout: 30_000 });
     const state = await page.evaluate(() => `${document.body.dataset.state}: ${document.getElementById("error")?.textContent}`);
     expect(state).toBe("ready: ");
-    const predictions = (await page.evaluate((r) => (window as unknown as { mtlkit: { predict(r: number[][]): Promise<unknown> } }).mtlkit.predict(r), rows)) as PageResult["predictions"];
+    const predictions = (await page.evaluate(
+      (r) => (window as unknown as { mtlkit: { predict(r: number[][]): Promise<unknown> } }).mtlkit.predict(r),
+      rows,
+    )) as PageResult["predictions"];
     const shown = await page.evaluate(() => {
       const out: Record<string, string[]> = {};
-      document.querySelectorAll<HTMLElement>("section.task").forEach((s) => (out[s.dataset.task!] = Array.from(s.querySelectorAll("td.prediction")).map((td) => td.textContent ?? "")));
+      document
+        .querySelectorAll<HTMLElement>("section.task")
+        .forEach((s) => (out[s.dataset.task!] = Array.from(s.querySelectorAll("td.prediction")).map((td) => td.textContent ?? "")));
       return out;
     });
     if (screenshot) await page.screenshot({ path: screenshot, fullPage: true });
@@ -65,8 +70,19 @@ async function predictInPage(url: string, rows: number[][], screenshot?: string)
 }
 
 /** Trains the entry for an epoch (so its weights are not the seeded ones the page could rebuild), saves and exports it. */
-async function exportEntry(entry: ZooEntry, options: mtl.deploy.SaveOptions = {}): Promise<{ modelDir: string; webDir: string; loaded: mtl.BaseModel }> {
-  const trainer = new mtl.Trainer({ model: entry.model, tasks: entry.tasks, epochs: 1, batchSize: 16, progress: false, seed: 3, optimizer: tf.train.adam(0.02) });
+async function exportEntry(
+  entry: ZooEntry,
+  options: mtl.deploy.SaveOptions = {},
+): Promise<{ modelDir: string; webDir: string; loaded: mtl.BaseModel }> {
+  const trainer = new mtl.Trainer({
+    model: entry.model,
+    tasks: entry.tasks,
+    epochs: 1,
+    batchSize: 16,
+    progress: false,
+    seed: 3,
+    optimizer: tf.train.adam(0.02),
+  });
   await trainer.fit(entry.data);
   trainer.optimizer.dispose();
   const modelDir = join(work, `${entry.name}-model`);
@@ -80,7 +96,10 @@ describe.skipIf(!run)("the exported page in headless Chromium predicts as Node d
   for (const entry of [...tabularZoo(), ...encoderZoo()]) {
     it(`${entry.name} (file://)`, async () => {
       const standardizer = entry.name === "hardSharing" ? mtl.fitStandardizer(entry.data) : undefined;
-      const { webDir, loaded } = await exportEntry(entry, { standardizer, featureNames: standardizer ? ["a", "b", "c", "d", "e"] : undefined });
+      const { webDir, loaded } = await exportEntry(entry, {
+        standardizer,
+        featureNames: standardizer ? ["a", "b", "c", "d", "e"] : undefined,
+      });
       const rows = entry.rows;
       const node = await mtl.deploy.predict(loaded, rows);
       const page = await predictInPage(pathToFileURL(join(webDir, "index.html")).href, rows);
@@ -153,7 +172,9 @@ describe("exportWeb writes a self-contained folder", () => {
     const index = await mtl.deploy.exportWeb(modelDir, join(work, "plain-web"));
     const dir = join(work, "plain-web");
     expect(index).toBe(join(dir, "index.html"));
-    expect(readFileSync(join(dir, "tf.min.js")).equals(readFileSync(join(root, "node_modules/@tensorflow/tfjs/dist/tf.min.js")))).toBe(true);
+    expect(readFileSync(join(dir, "tf.min.js")).equals(readFileSync(join(root, "node_modules/@tensorflow/tfjs/dist/tf.min.js")))).toBe(
+      true,
+    );
     const runtime = readFileSync(join(dir, "mtlkit-web.js"), "utf8");
     expect(runtime).not.toMatch(/require\("(node:)?(fs|path|crypto|os)"\)/);
     expect(readFileSync(join(dir, "model.js"), "utf8")).toMatch(/^window\.MTLKIT_MODEL = \{"file":\{"format":"mtlkit-model"/);
@@ -162,7 +183,9 @@ describe("exportWeb writes a self-contained folder", () => {
     expect(readFileSync(join(dir, "index.html"), "utf8")).toMatch(/<title>Second<\/title>/);
     writeFileSync(join(dir, "notes.txt"), "mine");
     await expect(mtl.deploy.exportWeb(modelDir, dir)).rejects.toThrow(/holds other files \(notes\.txt\)/);
-    await expect(mtl.deploy.exportWeb(modelDir, join(work, "w2"), { examples: [[1, 2, 3]] })).rejects.toThrow(/example row 0 must hold 2 finite numbers \(input 'x'\)/);
+    await expect(mtl.deploy.exportWeb(modelDir, join(work, "w2"), { examples: [[1, 2, 3]] })).rejects.toThrow(
+      /example row 0 must hold 2 finite numbers \(input 'x'\)/,
+    );
     model.dispose();
   });
 
@@ -173,9 +196,17 @@ describe("exportWeb writes a self-contained folder", () => {
     const modelDir = join(work, "cli-model");
     await model.save(modelDir);
     const rows = join(work, "rows.json");
-    writeFileSync(rows, JSON.stringify([[1, 2, 3], [0, 0, 0]]));
+    writeFileSync(
+      rows,
+      JSON.stringify([
+        [1, 2, 3],
+        [0, 0, 0],
+      ]),
+    );
     const out = join(work, "cli-web");
-    const ok = spawnSync(process.execPath, [cli, "export-web", modelDir, "--out", out, "--examples", rows, "--title", "Binary"], { encoding: "utf8" });
+    const ok = spawnSync(process.execPath, [cli, "export-web", modelDir, "--out", out, "--examples", rows, "--title", "Binary"], {
+      encoding: "utf8",
+    });
     expect(ok.status, ok.stderr).toBe(0);
     expect(ok.stdout).toMatch(/Wrote .*cli-web\/index\.html/);
     expect(readFileSync(join(out, "model.js"), "utf8")).toMatch(/"examples":\[\[1,2,3\],\[0,0,0\]\]/);

@@ -39,9 +39,22 @@ export function tabularZoo(): ZooEntry[] {
   add("hardSharing", (tasks) => mtl.hardSharing({ inputSize: 5, trunk: [8, 6], heads: [4], tasks, activation: "tanh", seed: 1 }), 1);
   add("softSharing", (tasks) => mtl.softSharing({ inputSize: 5, towers: [6, 4], tie: [0], tasks, seed: 2 }), 2);
   add("crossStitch", (tasks) => mtl.crossStitch({ inputSize: 5, towers: [6, 4], stitch: [0], alphaInit: 0.8, tasks, seed: 3 }), 3);
-  add("mmoe", (tasks) => mtl.mmoe({ inputSize: 5, experts: 3, expertLayers: [6], towers: [4], gates: { cls: { experts: [0, 2] } }, tasks, seed: 4 }), 4);
-  add("cgc", (tasks) => mtl.cgc({ inputSize: 5, sharedExperts: 2, taskExperts: { cls: 2, bin: 1, tags: 1, reg: 1 }, expertLayers: [6], tasks, seed: 5 }), 5);
-  add("ple", (tasks) => mtl.ple({ inputSize: 5, levels: 2, sharedExperts: 1, taskExperts: 1, expertLayers: [6], gateBias: true, tasks, seed: 6 }), 6);
+  add(
+    "mmoe",
+    (tasks) => mtl.mmoe({ inputSize: 5, experts: 3, expertLayers: [6], towers: [4], gates: { cls: { experts: [0, 2] } }, tasks, seed: 4 }),
+    4,
+  );
+  add(
+    "cgc",
+    (tasks) =>
+      mtl.cgc({ inputSize: 5, sharedExperts: 2, taskExperts: { cls: 2, bin: 1, tags: 1, reg: 1 }, expertLayers: [6], tasks, seed: 5 }),
+    5,
+  );
+  add(
+    "ple",
+    (tasks) => mtl.ple({ inputSize: 5, levels: 2, sharedExperts: 1, taskExperts: 1, expertLayers: [6], gateBias: true, tasks, seed: 6 }),
+    6,
+  );
   return entries;
 }
 
@@ -56,7 +69,12 @@ export function encoderZoo(): ZooEntry[] {
     targets: { shape: images.map((r) => (r[0] > 0.5 ? 1 : 0)), size: images.map((r) => r[10]) },
     tasks: imageTasks,
   });
-  const cnn = mtl.hardSharing({ inputSize: 64, trunk: mtl.layers.cnnEncoder({ height: 8, width: 8, filters: [4, 6], dense: [8], seed: 1 }), tasks: imageTasks, seed: 1 });
+  const cnn = mtl.hardSharing({
+    inputSize: 64,
+    trunk: mtl.layers.cnnEncoder({ height: 8, width: 8, filters: [4, 6], dense: [8], seed: 1 }),
+    tasks: imageTasks,
+    seed: 1,
+  });
 
   const T = 6;
   const V = 12;
@@ -64,7 +82,10 @@ export function encoderZoo(): ZooEntry[] {
     const len = 2 + rng.int(T - 1);
     return Array.from({ length: T }, (_, t) => (t < len ? 1 + rng.int(V - 1) : 0));
   });
-  const textTasks = [mtl.tasks.classification("has1", { classes: 2 }), mtl.tasks.sequenceTagging("parity", { classes: ["even", "odd"], length: T })];
+  const textTasks = [
+    mtl.tasks.classification("has1", { classes: 2 }),
+    mtl.tasks.sequenceTagging("parity", { classes: ["even", "odd"], length: T }),
+  ];
   const textData = mtl.fromArrays({
     x: tokens,
     targets: { has1: tokens.map((r) => (r.includes(1) ? 1 : 0)), parity: tokens.map((r) => r.map((tok) => (tok === 0 ? -1 : tok % 2))) },
@@ -72,7 +93,15 @@ export function encoderZoo(): ZooEntry[] {
   });
   const text = mtl.hardSharing({
     inputSize: T,
-    trunk: mtl.layers.textEncoder({ sequenceLength: T, vocabularySize: V, embeddingSize: 4, channels: [6], output: "both", causal: true, seed: 2 }),
+    trunk: mtl.layers.textEncoder({
+      sequenceLength: T,
+      vocabularySize: V,
+      embeddingSize: 4,
+      channels: [6],
+      output: "both",
+      causal: true,
+      seed: 2,
+    }),
     heads: {
       has1: mtl.layers.positionwiseHead({ width: 6, units: 2, name: "pooled" }),
       parity: mtl.layers.positionwiseHead({ width: 6, units: 2, positions: T, offset: 6, hidden: [3], name: "tags" }),

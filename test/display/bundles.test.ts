@@ -63,9 +63,14 @@ beforeAll(async () => {
 afterAll(() => {
   const page = process.env.MTLKIT_DISPLAY_PAGE;
   if (page) {
-    const body = shown.map(([k, b]) => `<h3>${k}</h3>\n${b["text/html"] as string}\n<pre>${escapeHtml(String(b["text/plain"]))}</pre>`).join("\n");
+    const body = shown
+      .map(([k, b]) => `<h3>${k}</h3>\n${b["text/html"] as string}\n<pre>${escapeHtml(String(b["text/plain"]))}</pre>`)
+      .join("\n");
     fs.mkdirSync(path.dirname(page), { recursive: true });
-    fs.writeFileSync(page, `<!doctype html><meta charset="utf-8"><body style="font-family:sans-serif;font-size:13px;max-width:1100px">\n${body}\n</body>`);
+    fs.writeFileSync(
+      page,
+      `<!doctype html><meta charset="utf-8"><body style="font-family:sans-serif;font-size:13px;max-width:1100px">\n${body}\n</body>`,
+    );
   }
   fs.rmSync(root, { recursive: true, force: true });
 });
@@ -77,7 +82,15 @@ describe("rich displays", () => {
     expect(b["text/plain"]).toMatch(new RegExp(`^Backend: ${info.backend} on `));
     for (const c of info.candidates) expect(b["text/html"]).toContain(`>${c.name}`);
     // The data is unchanged: JSON and keys see no display properties.
-    expect(Object.keys(info)).toEqual(["backend", "device", "candidates", "tfjsVersion", "native", "syncReads", ...("adapter" in info ? ["adapter"] : [])]);
+    expect(Object.keys(info)).toEqual([
+      "backend",
+      "device",
+      "candidates",
+      "tfjsVersion",
+      "native",
+      "syncReads",
+      ...("adapter" in info ? ["adapter"] : []),
+    ]);
     expect(JSON.parse(JSON.stringify(info)).backend).toBe(info.backend);
   });
 
@@ -131,9 +144,13 @@ describe("rich displays", () => {
     expect(db["text/plain"]).toContain(odd);
     expect(db["text/html"]).toContain("&lt;b&gt;&amp;&quot;x&quot;");
     expect(db["text/html"]).not.toContain("<b>&");
-    const s = deltaMOverSeeds([run(0.9, 0.5), run(0.92, 0.45), run(0.88, 0.42)], [run(0.8, 0.4), run(0.82, 0.41)], { higherIsBetter: dirs });
+    const s = deltaMOverSeeds([run(0.9, 0.5), run(0.92, 0.45), run(0.88, 0.42)], [run(0.8, 0.4), run(0.82, 0.41)], {
+      higherIsBetter: dirs,
+    });
     expect(checkKind("Δm over seeds", s)["text/plain"]).toMatch(/^Δm over 3 seeds: /);
-    const nt = negativeTransfer([run(0.9, 2), run(0.91, 2.1), run(0.92, 2.2)], [run(0.8, 1), run(0.81, 1.1), run(0.79, 1.2)], { higherIsBetter: dirs });
+    const nt = negativeTransfer([run(0.9, 2), run(0.91, 2.1), run(0.92, 2.2)], [run(0.8, 1), run(0.81, 1.1), run(0.79, 1.2)], {
+      higherIsBetter: dirs,
+    });
     const b = checkKind("negative transfer", nt);
     expect(b["text/plain"]).toMatch(/^Negative transfer: 1 helps, 1 hurts, 0 inconclusive/);
     expect(b["text/html"]).toMatch(/title="[^"<>]*"/);

@@ -56,7 +56,16 @@ eachBackend(() => {
 
     it("transfer vs joint: every strategy, same seeds, B's metrics", async () => {
       const { tasks, data } = problem();
-      const r = await compareTransfer({ source: tasks[0], target: tasks[1], build, train: data, test: data, seeds: [1, 2], epochs: 4, trainer });
+      const r = await compareTransfer({
+        source: tasks[0],
+        target: tasks[1],
+        build,
+        train: data,
+        test: data,
+        seeds: [1, 2],
+        epochs: 4,
+        trainer,
+      });
       expect(Object.keys(r.runs)).toEqual(["joint", "scratch", "fineTune", "frozen"]);
       for (const runs of Object.values(r.runs)) expect(runs).toHaveLength(2);
       expect(r.primaryMetric).toBe("accuracy");
@@ -64,8 +73,9 @@ eachBackend(() => {
       expect(r.summary.scratch.n).toBe(2);
       expect(r.summary.joint.mean).toBeGreaterThan(0.6);
       expect(r.toDataFrame().columns).toEqual(["strategy", "seed", "task", "metric", "value"]);
-      await expect(compareTransfer({ source: tasks[0], target: tasks[1], build, train: data, test: data, seeds: [1], epochs: 4, pretrainEpochs: 4 }))
-        .rejects.toThrow(/'pretrainEpochs' must be an integer in \[1, 3\]/);
+      await expect(
+        compareTransfer({ source: tasks[0], target: tasks[1], build, train: data, test: data, seeds: [1], epochs: 4, pretrainEpochs: 4 }),
+      ).rejects.toThrow(/'pretrainEpochs' must be an integer in \[1, 3\]/);
     });
 
     it("complexity: parameter counts, FLOPs, a timed step that leaves the model unchanged", async () => {

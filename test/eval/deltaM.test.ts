@@ -9,7 +9,11 @@ const dirs = { a: { accuracy: true }, b: { mse: false, mae: false } };
 describe("deltaM", () => {
   it("worked example where the multi-task model is better", () => {
     // a: accuracy 0.9 vs 0.8 → +12.5; b: mse 0.5 vs 0.4 → −25, mae 0.3 vs 0.4 → +25 → task b 0
-    const r = deltaM({ a: { accuracy: 0.9 }, b: { mse: 0.5, mae: 0.3 } }, { a: { accuracy: 0.8 }, b: { mse: 0.4, mae: 0.4 } }, { higherIsBetter: dirs });
+    const r = deltaM(
+      { a: { accuracy: 0.9 }, b: { mse: 0.5, mae: 0.3 } },
+      { a: { accuracy: 0.8 }, b: { mse: 0.4, mae: 0.4 } },
+      { higherIsBetter: dirs },
+    );
     expect(r.terms.a.accuracy).toBeCloseTo(12.5, 12);
     expect(r.terms.b.mse).toBeCloseTo(-25, 12);
     expect(r.terms.b.mae).toBeCloseTo(25, 12);
@@ -19,10 +23,14 @@ describe("deltaM", () => {
 
   it("worked example where it is worse, and the sign follows each metric's direction", () => {
     // a: accuracy 0.7 vs 0.8 → −12.5; b (mse only): 0.6 vs 0.4 → −50 → Δm = −31.25
-    const r = deltaM({ a: { accuracy: 0.7 }, b: { mse: 0.6, mae: 9 } }, { a: { accuracy: 0.8 }, b: { mse: 0.4, mae: 1 } }, {
-      higherIsBetter: dirs,
-      metrics: { b: ["mse"] },
-    });
+    const r = deltaM(
+      { a: { accuracy: 0.7 }, b: { mse: 0.6, mae: 9 } },
+      { a: { accuracy: 0.8 }, b: { mse: 0.4, mae: 1 } },
+      {
+        higherIsBetter: dirs,
+        metrics: { b: ["mse"] },
+      },
+    );
     expect(r.perTask.a).toBeCloseTo(-12.5, 12);
     expect(r.perTask.b).toBeCloseTo(-50, 12);
     expect(r.value).toBeCloseTo(-31.25, 12);
@@ -46,9 +54,15 @@ describe("deltaM", () => {
   it("refuses mismatched tasks and metrics and a zero baseline, naming them", () => {
     const m = { a: { accuracy: 0.9 }, b: { mse: 0.5, mae: 0.3 } };
     expect(() => deltaM(m, { a: { accuracy: 0.8 } }, { higherIsBetter: dirs })).toThrow(/baseline has no task 'b'/);
-    expect(() => deltaM({ a: { accuracy: 0.9 } }, { a: { accuracy: 0.8 }, c: { accuracy: 1 } }, { higherIsBetter: dirs })).toThrow(/baseline has task 'c'/);
-    expect(() => deltaM(m, { a: { accuracy: 0.8 }, b: { mse: 0.4 } }, { higherIsBetter: dirs })).toThrow(/baseline has no metric 'mae' for task 'b'/);
-    expect(() => deltaM(m, { a: { accuracy: 0 }, b: { mse: 0.4, mae: 0.4 } }, { higherIsBetter: dirs })).toThrow(/baseline's 'accuracy' of task 'a' is 0/);
+    expect(() => deltaM({ a: { accuracy: 0.9 } }, { a: { accuracy: 0.8 }, c: { accuracy: 1 } }, { higherIsBetter: dirs })).toThrow(
+      /baseline has task 'c'/,
+    );
+    expect(() => deltaM(m, { a: { accuracy: 0.8 }, b: { mse: 0.4 } }, { higherIsBetter: dirs })).toThrow(
+      /baseline has no metric 'mae' for task 'b'/,
+    );
+    expect(() => deltaM(m, { a: { accuracy: 0 }, b: { mse: 0.4, mae: 0.4 } }, { higherIsBetter: dirs })).toThrow(
+      /baseline's 'accuracy' of task 'a' is 0/,
+    );
     expect(() => deltaM(m, m)).toThrow(/pass option 'tasks'/);
     expect(() => deltaM(m, m, { higherIsBetter: dirs, metrics: { a: ["f1"] } })).toThrow(/task 'a' has no metric 'f1'/);
   });
@@ -99,10 +113,17 @@ describe("negative transfer verdicts", () => {
   it("reports per task from metric tables, with the primary metric by default", () => {
     const tasks = [mtl.tasks.classification("c", { classes: 2 }), mtl.tasks.regression("r")];
     const run = (acc: number, mse: number) => ({ c: { accuracy: acc, f1Macro: 0.5 }, r: { mse, mae: 1, r2: 0.1 } });
-    const report = negativeTransfer([run(0.9, 2), run(0.91, 2.1), run(0.92, 2.2)], [run(0.8, 1), run(0.81, 1.1), run(0.79, 1.2)], { tasks });
-    expect(report.rows.map((r) => [r.task, r.metric, r.verdict])).toEqual([["c", "accuracy", "helps"], ["r", "mse", "hurts"]]);
+    const report = negativeTransfer([run(0.9, 2), run(0.91, 2.1), run(0.92, 2.2)], [run(0.8, 1), run(0.81, 1.1), run(0.79, 1.2)], {
+      tasks,
+    });
+    expect(report.rows.map((r) => [r.task, r.metric, r.verdict])).toEqual([
+      ["c", "accuracy", "helps"],
+      ["r", "mse", "hurts"],
+    ]);
     expect(report.toDataFrame().columns).toContain("verdict");
-    expect(() => negativeTransfer([run(0.9, 2)], [{ c: { accuracy: 1 } } as never], { tasks })).toThrow(/single-task runs have no task 'r'/);
+    expect(() => negativeTransfer([run(0.9, 2)], [{ c: { accuracy: 1 } } as never], { tasks })).toThrow(
+      /single-task runs have no task 'r'/,
+    );
     expect(() => negativeTransfer([run(0.9, 2)], [run(0.9, 2)], { tasks, metrics: { r: ["nope"] } })).toThrow(/metric 'nope' of task 'r'/);
   });
 });

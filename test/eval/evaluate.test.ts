@@ -31,7 +31,11 @@ eachBackend(() => {
         const ev = evaluate(model, data, [cls], { batchSize });
         const r = ev.tasks.c;
         // rows: target, columns: predicted; class 'z' never occurs
-        expect(r.confusion).toEqual([[2, 1, 0], [1, 2, 0], [0, 0, 0]]);
+        expect(r.confusion).toEqual([
+          [2, 1, 0],
+          [1, 2, 0],
+          [0, 0, 0],
+        ]);
         expect(r.metrics.accuracy).toBeCloseTo(4 / 6, 12);
         expect(r.perClass!.precision).toEqual([2 / 3, 2 / 3, 0]);
         expect(r.perClass!.recall).toEqual([2 / 3, 2 / 3, 0]);
@@ -51,7 +55,11 @@ eachBackend(() => {
       const data = mtl.fromArrays({ x: target.map((_, i) => [i]), targets: { c: target }, tasks: [cls] });
       const model = fixedModel([cls], [target.map(() => oneHot(2, 3))]);
       const r = evaluate(model, data, [cls], { batchSize: 3 }).tasks.c;
-      expect(r.confusion).toEqual([[0, 0, 1], [0, 0, 1], [0, 0, 2]]);
+      expect(r.confusion).toEqual([
+        [0, 0, 1],
+        [0, 0, 1],
+        [0, 0, 2],
+      ]);
       expect(r.perClass!.precision).toEqual([0, 0, 0.5]);
       expect(r.perClass!.recall).toEqual([0, 0, 1]);
       expect(r.metrics.precisionMacro).toBeCloseTo(0.5 / 3, 12);
@@ -111,7 +119,11 @@ eachBackend(() => {
       const tasks = [mtl.tasks.classification("c", { classes: 3 }), mtl.tasks.regression("r")];
       const rng = new mtl.Rng(1);
       const x = Array.from({ length: 300 }, () => [rng.normal(), rng.normal()]);
-      const data = mtl.fromArrays({ x, targets: { c: x.map((r) => (r[0] > 0.5 ? 2 : r[0] > -0.5 ? 1 : 0)), r: x.map((r) => r[0] * r[1]) }, tasks });
+      const data = mtl.fromArrays({
+        x,
+        targets: { c: x.map((r) => (r[0] > 0.5 ? 2 : r[0] > -0.5 ? 1 : 0)), r: x.map((r) => r[0] * r[1]) },
+        tasks,
+      });
       const model = mtl.hardSharing({ inputSize: 2, trunk: [8], tasks, seed: 2 });
       evaluate(model, data, tasks, { batchSize: 64 });
       const before = tf.memory().numTensors;
@@ -145,13 +157,20 @@ describe("evaluatePredictions", () => {
     const reg = mtl.tasks.regression("r");
     const data = mtl.fromArrays({ x: [[0], [1], [2], [3]], targets: { c: [0, 1, 2, 2], r: [1, 2, 3, 4] }, tasks: [cls, reg] });
     const ev = mtl.evaluation.evaluatePredictions([cls, reg], { c: [2, 2, 2, 2], r: [1, 2, 3, 5] }, data);
-    expect(ev.tasks.c.confusion).toEqual([[0, 0, 1], [0, 0, 1], [0, 0, 2]]);
+    expect(ev.tasks.c.confusion).toEqual([
+      [0, 0, 1],
+      [0, 0, 1],
+      [0, 0, 2],
+    ]);
     expect(ev.tasks.c.metrics.precisionMacro).toBeCloseTo(0.5 / 3, 12);
     expect(ev.tasks.r.metrics.mse).toBeCloseTo(0.25, 12);
     expect(ev.tasks.r.metrics.r2).toBeCloseTo(1 - 1 / 5, 12);
-    expect(() => mtl.evaluation.evaluatePredictions([cls, reg], { c: [2, 2, 2], r: [1, 2, 3, 5] }, data))
-      .toThrow(/task 'c' has 3 predicted values but 4 target values/);
-    expect(() => mtl.evaluation.evaluatePredictions([cls, reg], { c: [2, 2, 2, 3], r: [1, 2, 3, 5] }, data)).toThrow(/row 3 is 3, not a class index in \[0, 2\]/);
+    expect(() => mtl.evaluation.evaluatePredictions([cls, reg], { c: [2, 2, 2], r: [1, 2, 3, 5] }, data)).toThrow(
+      /task 'c' has 3 predicted values but 4 target values/,
+    );
+    expect(() => mtl.evaluation.evaluatePredictions([cls, reg], { c: [2, 2, 2, 3], r: [1, 2, 3, 5] }, data)).toThrow(
+      /row 3 is 3, not a class index in \[0, 2\]/,
+    );
     expect(() => mtl.evaluation.evaluatePredictions([cls], { c: [0, 0, 0, 0], z: [1] }, data)).toThrow(/task 'z', which is not one of c/);
     expect(() => mtl.evaluation.evaluatePredictions([cls, reg], { c: [0, 0, 0, 0] }, data)).toThrow(/no predictions for task 'r'/);
   });
@@ -162,9 +181,26 @@ describe("evaluate and tasks with metrics of their own", () => {
     const mtl = await import("../../lib");
     const task = mtl.tasks.boundingBox("box");
     const model = mtl.hardSharing({ inputSize: 2, trunk: [3], tasks: [task], seed: 1 });
-    const data = mtl.fromArrays({ x: [[0, 1], [1, 0], [0.5, 0.5]], targets: { box: [[0, 0, 1, 1], [0.2, 0.2, 0.6, 0.9], [0, 0.5, 0.5, 1]] }, tasks: [task] });
+    const data = mtl.fromArrays({
+      x: [
+        [0, 1],
+        [1, 0],
+        [0.5, 0.5],
+      ],
+      targets: {
+        box: [
+          [0, 0, 1, 1],
+          [0.2, 0.2, 0.6, 0.9],
+          [0, 0.5, 0.5, 1],
+        ],
+      },
+      tasks: [task],
+    });
     const result = mtl.evaluation.evaluate(model, data, [task], { batchSize: 2 });
-    const direct = task.metrics(task.decode(new mtl.Trainer({ model, tasks: [task], progress: false }).predictRaw(data)[0], 3), data.targets.box.values);
+    const direct = task.metrics(
+      task.decode(new mtl.Trainer({ model, tasks: [task], progress: false }).predictRaw(data)[0], 3),
+      data.targets.box.values,
+    );
     expect(result.tasks.box.metrics.meanIoU).toBeCloseTo(direct.meanIoU, 10);
     expect(Object.keys(result.tasks.box.metrics)).toEqual(expect.arrayContaining(["mse", "mae", "r2", "meanIoU", "iou50"]));
     model.dispose();

@@ -17,11 +17,21 @@ function problem(rows = 64, seed = 1) {
   return { tasks, data };
 }
 
-const tensors = (data: mtl.MultiTaskData, tasks: mtl.Task[]) => batchTensors(data, tasks, Int32Array.from({ length: data.rows }, (_, i) => i));
+const tensors = (data: mtl.MultiTaskData, tasks: mtl.Task[]) =>
+  batchTensors(
+    data,
+    tasks,
+    Int32Array.from({ length: data.rows }, (_, i) => i),
+  );
 
 describe("cosineMatrix and suggestGroups", () => {
   it("cosines of hand vectors; a zero gradient has cosine 0", () => {
-    const c = cosineMatrix([[1, 0], [1, 1], [-2, 0], [0, 0]]);
+    const c = cosineMatrix([
+      [1, 0],
+      [1, 1],
+      [-2, 0],
+      [0, 0],
+    ]);
     expect(c[0][1]).toBeCloseTo(Math.SQRT1_2, 12);
     expect(c[0][2]).toBeCloseTo(-1, 12);
     expect(c[1][2]).toBeCloseTo(-Math.SQRT1_2, 12);
@@ -38,9 +48,15 @@ describe("cosineMatrix and suggestGroups", () => {
       [-0.3, -0.2, 0.2, 0],
     ];
     const best = suggestGroups(Z, names);
-    expect(best[0].groups).toEqual([["A", "B"], ["C", "D"]]);
+    expect(best[0].groups).toEqual([
+      ["A", "B"],
+      ["C", "D"],
+    ]);
     expect(best[0].score).toBeCloseTo(0.4 + 0.5 + 0.2 + 0.3, 12);
-    const alone = suggestGroups(Z.map((r) => r.map((v) => -Math.abs(v))), names);
+    const alone = suggestGroups(
+      Z.map((r) => r.map((v) => -Math.abs(v))),
+      names,
+    );
     expect(alone[0].groups).toEqual([["A"], ["B"], ["C"], ["D"]]);
     expect(alone[0].score).toBe(0);
     // one network for all: only one candidate
@@ -89,7 +105,15 @@ eachBackend(() => {
         // (For j = i the trainer also moves head i, which TAG's Z_{i→i} keeps fixed.)
         const copy = mtl.hardSharing({ inputSize: 3, trunk: [5], tasks, seed: 4 });
         const weights = tasks.map((_, t) => (t === i ? 1 : 0));
-        const trainer = new mtl.Trainer({ model: copy, tasks, weights, optimizer: mtl.optimizers.sgd(eta), batchSize: data.rows, shuffle: false, progress: false });
+        const trainer = new mtl.Trainer({
+          model: copy,
+          tasks,
+          weights,
+          optimizer: mtl.optimizers.sgd(eta),
+          batchSize: data.rows,
+          shuffle: false,
+          progress: false,
+        });
         await trainer.fit(data, { epochs: 1 });
         const L1 = trainer.evaluate(data);
         tasks.forEach((t, j) => {

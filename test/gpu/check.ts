@@ -61,9 +61,16 @@ function parse(argv: string[]): Options {
   const known = ["backends", "batches", "models", "target-ms", "json", "quick", "matmul", "budget-s"];
   for (const k of flags.keys()) if (!known.includes(k)) throw new Error(`gpu check: unknown flag --${k} (known: ${known.join(", ")})`);
   const quick = flags.has("quick");
-  const list = (s: string | undefined) => (s ? s.split(",").map((x) => x.trim()).filter(Boolean) : undefined);
+  const list = (s: string | undefined) =>
+    s
+      ? s
+          .split(",")
+          .map((x) => x.trim())
+          .filter(Boolean)
+      : undefined;
   const backends = list(flags.get("backends")) as BackendName[] | undefined;
-  for (const b of backends ?? []) if (!BACKEND_NAMES.includes(b)) throw new Error(`gpu check: unknown backend '${b}' (${BACKEND_NAMES.join(", ")})`);
+  for (const b of backends ?? [])
+    if (!BACKEND_NAMES.includes(b)) throw new Error(`gpu check: unknown backend '${b}' (${BACKEND_NAMES.join(", ")})`);
   const batches = (list(flags.get("batches")) ?? (quick ? ["16", "64"] : ["256", "1024", "4096"])).map(Number);
   for (const b of batches) if (!Number.isInteger(b) || b < 1) throw new Error(`gpu check: bad batch size ${b}`);
   const models = (list(flags.get("models")) ?? ["mlp", "cnn"]) as ModelName[];
@@ -71,7 +78,16 @@ function parse(argv: string[]): Options {
   const matmul = Number(flags.get("matmul") ?? (quick ? 512 : 4096));
   if (!Number.isInteger(matmul) || matmul < 0) throw new Error(`gpu check: bad matmul size ${flags.get("matmul")}`);
   const budgetS = Number(flags.get("budget-s") ?? 330);
-  return { backends, batches, models, targetMs: Number(flags.get("target-ms") ?? (quick ? 300 : 1500)), json: flags.get("json"), quick, matmul, budgetS };
+  return {
+    backends,
+    batches,
+    models,
+    targetMs: Number(flags.get("target-ms") ?? (quick ? 300 : 1500)),
+    json: flags.get("json"),
+    quick,
+    matmul,
+    budgetS,
+  };
 }
 
 const CLASSES = 10;
@@ -88,9 +104,18 @@ function makeTasks() {
 
 function batch(size: number, seed: number): { x: tf.Tensor2D; targets: tf.Tensor[] } {
   const rng = new Rng(seed);
-  const x = tf.tensor2d(Float32Array.from({ length: size * 784 }, () => rng.uniform()), [size, 784]);
-  const labels = tf.tensor1d(Int32Array.from({ length: size }, () => Math.floor(rng.uniform() * CLASSES)), "int32");
-  const values = tf.tensor2d(Float32Array.from({ length: size }, () => rng.normal()), [size, 1]);
+  const x = tf.tensor2d(
+    Float32Array.from({ length: size * 784 }, () => rng.uniform()),
+    [size, 784],
+  );
+  const labels = tf.tensor1d(
+    Int32Array.from({ length: size }, () => Math.floor(rng.uniform() * CLASSES)),
+    "int32",
+  );
+  const values = tf.tensor2d(
+    Float32Array.from({ length: size }, () => rng.normal()),
+    [size, 1],
+  );
   return { x, targets: [labels, values] };
 }
 
@@ -126,7 +151,11 @@ async function oneStepAsync(name: ModelName, size: number): Promise<StepResult> 
   const optimizer = tf.train.sgd(0.05);
   const { x, targets } = batch(size, 11);
   const before = await flatWeightsAsync(model);
-  const cost = optimizer.minimize(() => plainLoss(model, x, targets), true, model.namedVariables().map(([, v]) => v))!;
+  const cost = optimizer.minimize(
+    () => plainLoss(model, x, targets),
+    true,
+    model.namedVariables().map(([, v]) => v),
+  )!;
   const loss = (await cost.data())[0];
   const after = await flatWeightsAsync(model);
   for (let i = 0; i < after.length; i++) after[i] -= before[i];
@@ -149,7 +178,11 @@ async function warmUp(step: () => Promise<void>, targetMs: number): Promise<numb
   return 3;
 }
 
-async function throughputAsync(name: ModelName, size: number, targetMs: number): Promise<{ steps: number; seconds: number; leaked: number }> {
+async function throughputAsync(
+  name: ModelName,
+  size: number,
+  targetMs: number,
+): Promise<{ steps: number; seconds: number; leaked: number }> {
   const { model } = buildModel(name);
   const optimizer = tf.train.adam(1e-3);
   const vars = model.namedVariables().map(([, v]) => v);
@@ -311,7 +344,9 @@ async function main(): Promise<void> {
     const why = await trainerBlocked();
     if (why) {
       blocked.set(b, why);
-      console.log(`\n(${b}: mtlkit's Trainer cannot run here yet, so ${b} and wasm also take a plain-tfjs step with awaited reads: ${why})`);
+      console.log(
+        `\n(${b}: mtlkit's Trainer cannot run here yet, so ${b} and wasm also take a plain-tfjs step with awaited reads: ${why})`,
+      );
     }
   }
   const pathsOf = (b: BackendName): Path[] => {
@@ -342,7 +377,14 @@ async function main(): Promise<void> {
   console.log(
     table(
       ["backend", "path", "model", "loss rel.err", "update rel.err", "verdict"],
-      agreements.map((a) => [a.backend, a.path, a.model, a.lossRelError.toExponential(2), a.updateRelError.toExponential(2), a.pass ? "pass" : "FAIL"]),
+      agreements.map((a) => [
+        a.backend,
+        a.path,
+        a.model,
+        a.lossRelError.toExponential(2),
+        a.updateRelError.toExponential(2),
+        a.pass ? "pass" : "FAIL",
+      ]),
     ),
   );
 
@@ -352,27 +394,28 @@ async function main(): Promise<void> {
   const deadline = started + options.budgetS * 1000;
   for (const b of chosen) {
     const info = await useBestBackend({ prefer: b });
-    for (const path of pathsOf(b)) for (const m of options.models) {
-      for (const size of options.batches) {
-        if (performance.now() > deadline) {
-          skipped.push(`${b} ${path} ${m} batch ${size}`);
-          continue;
+    for (const path of pathsOf(b))
+      for (const m of options.models) {
+        for (const size of options.batches) {
+          if (performance.now() > deadline) {
+            skipped.push(`${b} ${path} ${m} batch ${size}`);
+            continue;
+          }
+          const t = path === "trainer" ? await throughput(m, size, options.targetMs) : await throughputAsync(m, size, options.targetMs);
+          results.push({
+            backend: b,
+            path,
+            device: info.device,
+            model: m,
+            batch: size,
+            steps: t.steps,
+            msPerStep: (1000 * t.seconds) / t.steps,
+            samplesPerSec: (size * t.steps) / t.seconds,
+            leakedTensors: t.leaked,
+          });
+          process.stderr.write(`  ${b} ${path} ${m} batch ${size}: ${Math.round((size * t.steps) / t.seconds)} samples/s\n`);
         }
-        const t = path === "trainer" ? await throughput(m, size, options.targetMs) : await throughputAsync(m, size, options.targetMs);
-        results.push({
-          backend: b,
-          path,
-          device: info.device,
-          model: m,
-          batch: size,
-          steps: t.steps,
-          msPerStep: (1000 * t.seconds) / t.steps,
-          samplesPerSec: (size * t.steps) / t.seconds,
-          leakedTensors: t.leaked,
-        });
-        process.stderr.write(`  ${b} ${path} ${m} batch ${size}: ${Math.round((size * t.steps) / t.seconds)} samples/s\n`);
       }
-    }
   }
   // Speed-ups are quoted against wasm's best path (with native kernels where built: the CPU
   // baseline mtlkit uses when there is no GPU).
@@ -380,13 +423,24 @@ async function main(): Promise<void> {
     const rates = results.filter((r) => r.backend === "wasm" && r.model === m && r.batch === size).map((r) => r.samplesPerSec);
     return rates.length ? Math.max(...rates) : undefined;
   };
-  console.log("\nTraining throughput (Adam, CE + MSE; trainer: one Trainer.trainStep per step; tfjs-async: optimizer.minimize + await loss; wasm with native kernels where built):");
+  console.log(
+    "\nTraining throughput (Adam, CE + MSE; trainer: one Trainer.trainStep per step; tfjs-async: optimizer.minimize + await loss; wasm with native kernels where built):",
+  );
   console.log(
     table(
       ["backend", "path", "model", "batch", "ms/step", "samples/s", "× best wasm", "leaks"],
       results.map((r) => {
         const base = baseRate(r.path, r.model, r.batch);
-        return [r.backend, r.path, r.model, String(r.batch), r.msPerStep.toFixed(1), r.samplesPerSec.toFixed(0), base ? (r.samplesPerSec / base).toFixed(1) : "–", String(r.leakedTensors)];
+        return [
+          r.backend,
+          r.path,
+          r.model,
+          String(r.batch),
+          r.msPerStep.toFixed(1),
+          r.samplesPerSec.toFixed(0),
+          base ? (r.samplesPerSec / base).toFixed(1) : "–",
+          String(r.leakedTensors),
+        ];
       }),
     ),
   );
@@ -400,11 +454,16 @@ async function main(): Promise<void> {
     const info = await useBestBackend({ prefer: "webgpu" });
     const r = await matmulGflops(options.matmul, options.targetMs);
     matmul = { backend: "webgpu", device: info.device, n: options.matmul, gflops: r.gflops, runs: r.runs };
-    console.log(`\nwebgpu matmul ${options.matmul}×${options.matmul} (float32): ${r.gflops.toFixed(1)} GFLOP/s over ${r.runs} runs (${info.device})`);
+    console.log(
+      `\nwebgpu matmul ${options.matmul}×${options.matmul} (float32): ${r.gflops.toFixed(1)} GFLOP/s over ${r.runs} runs (${info.device})`,
+    );
   }
   if (options.json) {
     const tmp = `${options.json}.tmp-${process.pid}`;
-    fs.writeFileSync(tmp, JSON.stringify({ doctor: report, agreements, results, matmul, trainerBlocked: Object.fromEntries(blocked), options }, null, 2));
+    fs.writeFileSync(
+      tmp,
+      JSON.stringify({ doctor: report, agreements, results, matmul, trainerBlocked: Object.fromEntries(blocked), options }, null, 2),
+    );
     fs.renameSync(tmp, options.json);
     console.log(`wrote ${options.json}`);
   }

@@ -24,7 +24,9 @@ export const CHROMIUM_PATH = process.env.MTLKIT_CHROMIUM ?? "/usr/bin/chromium";
 export function chromiumAvailable(): boolean {
   if (fs.existsSync(CHROMIUM_PATH)) return true;
   if (process.env.MTLKIT_REQUIRE_CHROMIUM === "1") {
-    throw new Error(`Chromium is required (MTLKIT_REQUIRE_CHROMIUM=1) but ${CHROMIUM_PATH} is missing (apt-get install chromium, or set MTLKIT_CHROMIUM)`);
+    throw new Error(
+      `Chromium is required (MTLKIT_REQUIRE_CHROMIUM=1) but ${CHROMIUM_PATH} is missing (apt-get install chromium, or set MTLKIT_CHROMIUM)`,
+    );
   }
   return false;
 }
@@ -81,15 +83,23 @@ const joinText = (v: unknown): string => (Array.isArray(v) ? v.join("") : typeof
 function markdownSources(nb: CheckedNotebook): MarkdownSource[] {
   const out: MarkdownSource[] = [];
   nb.cells.forEach((cell, i) => {
-    if (cell.cell_type === "markdown") out.push({ where: `cell ${i} (markdown)`, selector: `.cell.markdown[data-cell="${i}"]`, nth: 0, text: joinText(cell.source) });
+    if (cell.cell_type === "markdown")
+      out.push({ where: `cell ${i} (markdown)`, selector: `.cell.markdown[data-cell="${i}"]`, nth: 0, text: joinText(cell.source) });
     if (cell.cell_type !== "code") return;
     let nth = 0;
     for (const o of cell.outputs ?? []) {
       const data = o.data ?? {};
       // the export shows the richest format; Markdown only when nothing richer came with it
-      const richer = ["text/html", "application/vnd.plotly.v1+json", "image/svg+xml", "image/png", "image/jpeg", "image/gif"].some((m) => m in data);
+      const richer = ["text/html", "application/vnd.plotly.v1+json", "image/svg+xml", "image/png", "image/jpeg", "image/gif"].some(
+        (m) => m in data,
+      );
       if ("text/markdown" in data && !richer) {
-        out.push({ where: `cell ${i} (text/markdown output ${nth})`, selector: `.cell.code[data-cell="${i}"] .output.markdown`, nth, text: joinText(data["text/markdown"]) });
+        out.push({
+          where: `cell ${i} (text/markdown output ${nth})`,
+          selector: `.cell.code[data-cell="${i}"] .output.markdown`,
+          nth,
+          text: joinText(data["text/markdown"]),
+        });
         nth++;
       }
     }
@@ -199,12 +209,17 @@ function collectFacts(sources: Array<{ selector: string; nth: number }>): PageFa
     const clone = md.cloneNode(true) as Element;
     clone.querySelectorAll("pre, code, table, .katex").forEach((e) => e.remove());
     for (const line of (clone.textContent ?? "").split("\n")) {
-      if (/^\s*\|.*\|.*\|\s*$/.test(line) || /^\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)+\|?\s*$/.test(line)) pipeText.push(line.trim().slice(0, 80));
+      if (/^\s*\|.*\|.*\|\s*$/.test(line) || /^\s*\|?\s*:?-+:?\s*(\|\s*:?-+:?\s*)+\|?\s*$/.test(line))
+        pipeText.push(line.trim().slice(0, 80));
     }
   }
-  const katexErrors = Array.from(document.querySelectorAll(".katex-error")).map((e) => `${e.getAttribute("title") ?? ""}: ${e.textContent ?? ""}`.slice(0, 160));
+  const katexErrors = Array.from(document.querySelectorAll(".katex-error")).map((e) =>
+    `${e.getAttribute("title") ?? ""}: ${e.textContent ?? ""}`.slice(0, 160),
+  );
   const katex = document.querySelectorAll(".katex").length;
-  const katexFontsLoaded = Array.from(document.fonts as unknown as Iterable<FontFace>).some((f) => f.family.replace(/["']/g, "") === "KaTeX_Main" && f.status === "loaded");
+  const katexFontsLoaded = Array.from(document.fonts as unknown as Iterable<FontFace>).some(
+    (f) => f.family.replace(/["']/g, "") === "KaTeX_Main" && f.status === "loaded",
+  );
   type Gd = HTMLElement & { _fullLayout?: Record<string, unknown> & { _subplots?: { xaxis?: string[]; yaxis?: string[] } } };
   const figures = Array.from(document.querySelectorAll<Gd>(".mtlkit-plotly, .js-plotly-plot"))
     .filter((el, i, all) => all.indexOf(el) === i)
@@ -226,8 +241,9 @@ function collectFacts(sources: Array<{ selector: string; nth: number }>): PageFa
         if (!ax || ax.visible === false || ax.showticklabels === false) continue;
         const axisTitle = gd.querySelector(`.${id}title`);
         axes[id] = (axisTitle?.textContent ?? "").trim();
-        const labels = Array.from(gd.querySelectorAll<SVGTextElement>(`.${id}tick text, text.${id}tick`))
-          .filter((t) => (t.textContent ?? "").trim() !== "" && t.getBoundingClientRect().width > 0);
+        const labels = Array.from(gd.querySelectorAll<SVGTextElement>(`.${id}tick text, text.${id}tick`)).filter(
+          (t) => (t.textContent ?? "").trim() !== "" && t.getBoundingClientRect().width > 0,
+        );
         const rotation = (t: Element) => {
           const m = /rotate\((-?[\d.]+)/.exec(t.getAttribute("transform") ?? "");
           return m ? Number(m[1]) : 0;
@@ -260,10 +276,11 @@ function collectFacts(sources: Array<{ selector: string; nth: number }>): PageFa
         // the axis title must lie beyond the band its tick labels fill (left of a y axis' labels, below an x axis')
         const titleBox = axes[id] && boxes.length ? axisTitle!.getBoundingClientRect() : null;
         if (titleBox) {
-          const [lo, hi] = horizontal ? ["top", "bottom"] as const : ["left", "right"] as const;
+          const [lo, hi] = horizontal ? (["top", "bottom"] as const) : (["left", "right"] as const);
           const bandLo = Math.min(...boxes.map(({ box }) => box[lo]));
           const bandHi = Math.max(...boxes.map(({ box }) => box[hi]));
-          if (titleBox[lo] < bandHi - 1 && bandLo < titleBox[hi] - 1) overlaps.push(`axis ${id}: title "${axes[id]}" runs into the tick labels' band`);
+          if (titleBox[lo] < bandHi - 1 && bandLo < titleBox[hi] - 1)
+            overlaps.push(`axis ${id}: title "${axes[id]}" runs into the tick labels' band`);
         }
       }
       return { index, cell, drawn: true, title, axes, titleFits, overlaps };
@@ -313,7 +330,10 @@ export async function checkExportedHtml(htmlFile: string, options: HtmlCheckOpti
     // a figure that never draws is reported below, one by one
     await page
       .waitForFunction(
-        () => Array.from(document.querySelectorAll(".mtlkit-plotly")).every((el) => (el as { _fullLayout?: unknown })._fullLayout && el.querySelector("svg.main-svg")),
+        () =>
+          Array.from(document.querySelectorAll(".mtlkit-plotly")).every(
+            (el) => (el as { _fullLayout?: unknown })._fullLayout && el.querySelector("svg.main-svg"),
+          ),
         undefined,
         { timeout: options.timeoutMs ?? 90_000, polling: 200 },
       )
@@ -324,7 +344,10 @@ export async function checkExportedHtml(htmlFile: string, options: HtmlCheckOpti
       await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
       await new Promise((r) => setTimeout(r, 300));
     });
-    const facts = await page.evaluate(collectFacts, sources.map(({ selector, nth }) => ({ selector, nth })));
+    const facts = await page.evaluate(
+      collectFacts,
+      sources.map(({ selector, nth }) => ({ selector, nth })),
+    );
 
     for (const url of requests) problems.push(`page requested ${url} (the export must render offline)`);
     for (const e of pageErrors) problems.push(`script error on the page: ${e}`);
@@ -340,7 +363,8 @@ export async function checkExportedHtml(htmlFile: string, options: HtmlCheckOpti
       }
       if (!f.title) problems.push(`${where}: no title rendered`);
       else if (!f.titleFits) problems.push(`${where}: title "${f.title}" is cut off by the figure's edge`);
-      for (const [axis, title] of Object.entries(f.axes)) if (!title) problems.push(`${where}${f.title ? ` "${f.title}"` : ""}: axis ${axis} has no title`);
+      for (const [axis, title] of Object.entries(f.axes))
+        if (!title) problems.push(`${where}${f.title ? ` "${f.title}"` : ""}: axis ${axis} has no title`);
       for (const o of f.overlaps) problems.push(`${where}: ${o}`);
     }
     sources.forEach((src, i) => {
@@ -350,7 +374,8 @@ export async function checkExportedHtml(htmlFile: string, options: HtmlCheckOpti
         return;
       }
       const prose = proseOf(src.text);
-      if ((INLINE_MATH.test(prose) || DISPLAY_MATH.test(prose)) && seen.katex === 0) problems.push(`${src.where}: has math but no .katex element`);
+      if ((INLINE_MATH.test(prose) || DISPLAY_MATH.test(prose)) && seen.katex === 0)
+        problems.push(`${src.where}: has math but no .katex element`);
       if (TABLE_DELIMITER_ROW.test(prose) && seen.tables === 0) problems.push(`${src.where}: has a pipe table but no <table>`);
       let next = 0;
       for (const item of bulletItems(src.text)) {

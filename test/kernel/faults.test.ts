@@ -81,7 +81,11 @@ describe("kernel faults", () => {
 
   it("stops the notebook at a heap-exhausting cell without allow-errors, saying so", () => {
     const nb = path.join(work, "oom-stop.ipynb");
-    writeNotebook(nb, [{ source: "1" }, { source: "const h: string[][] = [];\nfor (;;) h.push(new Array(50_000).fill('x'));" }, { source: "2" }]);
+    writeNotebook(nb, [
+      { source: "1" },
+      { source: "const h: string[][] = [];\nfor (;;) h.push(new Array(50_000).fill('x'));" },
+      { source: "2" },
+    ]);
     const r = mtlkitRun([nb, "--out", path.join(work, "out-oom")]);
     expect(r.status).toBe(1);
     expect(r.stdout).toMatch(/oom-stop\.ipynb\s+2\s+[\d.]+\s+error/);
@@ -152,7 +156,10 @@ describe("kernel faults", () => {
     try {
       const header = (type: string) => newHeader(type, "fuzz-session");
       const json = (v: unknown) => Buffer.from(JSON.stringify(v));
-      const valid = encode({ identities: [], header: header("kernel_info_request"), parent_header: {}, metadata: {}, content: {}, buffers: [] }, signer);
+      const valid = encode(
+        { identities: [], header: header("kernel_info_request"), parent_header: {}, metadata: {}, content: {}, buffers: [] },
+        signer,
+      );
       const signed = (parts: Buffer[]) => [Buffer.from("<IDS|MSG>"), Buffer.from(signer.sign(parts)), ...parts];
       const junk: Buffer[][] = [
         [Buffer.from("no delimiter at all")],
@@ -190,21 +197,40 @@ describe("kernel faults", () => {
       for (const frames of junk.slice(0, 8)) await control.send(frames);
       expect(await stillAnswers()).toBe(true);
       // The log reaches us through the supervisor's stderr, possibly after the reply: wait for it.
-      const logged = [/invalid signature/, /malformed message: no <IDS\|MSG> delimiter/, /malformed message: truncated message/,
-        /malformed message: bad header frame/, /header lacks msg_type/, /unknown shell message frobnicate_request/];
+      const logged = [
+        /invalid signature/,
+        /malformed message: no <IDS\|MSG> delimiter/,
+        /malformed message: truncated message/,
+        /malformed message: bad header frame/,
+        /header lacks msg_type/,
+        /unknown shell message frobnicate_request/,
+      ];
       await waitUntil(() => logged.every((re) => re.test(client.stderr)), 10_000);
       for (const re of logged) expect(client.stderr).toMatch(re);
       // Then generated junk: random frames, and signed messages whose parts are random JSON
       // (known and unknown msg_types, contents of any shape).
       const anyJson = fc.jsonValue({ maxDepth: 3 });
-      const types = fc.constantFrom("execute_request", "complete_request", "inspect_request", "is_complete_request",
-        "history_request", "comm_info_request", "comm_open", "comm_msg", "kernel_info_request", "no_such_request");
+      const types = fc.constantFrom(
+        "execute_request",
+        "complete_request",
+        "inspect_request",
+        "is_complete_request",
+        "history_request",
+        "comm_info_request",
+        "comm_open",
+        "comm_msg",
+        "kernel_info_request",
+        "no_such_request",
+      );
       const generated = fc.sample(
         fc.oneof(
-          fc.array(fc.uint8Array({ maxLength: 64 }).map((a) => Buffer.from(a)), { maxLength: 8 }),
-          fc.tuple(types, anyJson, anyJson, anyJson).map(([type, parent, metadata, content]) =>
-            signed([json(header(type)), json(parent), json(metadata), json(content)]),
+          fc.array(
+            fc.uint8Array({ maxLength: 64 }).map((a) => Buffer.from(a)),
+            { maxLength: 8 },
           ),
+          fc
+            .tuple(types, anyJson, anyJson, anyJson)
+            .map(([type, parent, metadata, content]) => signed([json(header(type)), json(parent), json(metadata), json(content)])),
           fc.tuple(anyJson, anyJson).map(([h, c]) => signed([json(h), json({}), json({}), json(c)])),
         ),
         { numRuns: 300, seed: 20261128 },
@@ -259,7 +285,9 @@ describe("kernel faults", () => {
       }
       const perCell = (marks[1].heap - marks[0].heap) / 750;
       const mib = (b: number) => (b / 2 ** 20).toFixed(1);
-      console.log(`kernel heap after cell 250: ${mib(marks[0].heap)} MiB, after 1000: ${mib(marks[1].heap)} MiB (${(perCell / 1024).toFixed(2)} KiB/cell); tensors ${marks[0].tensors} → ${marks[1].tensors}`);
+      console.log(
+        `kernel heap after cell 250: ${mib(marks[0].heap)} MiB, after 1000: ${mib(marks[1].heap)} MiB (${(perCell / 1024).toFixed(2)} KiB/cell); tensors ${marks[0].tensors} → ${marks[1].tensors}`,
+      );
       expect(marks[1].tensors).toBe(marks[0].tensors);
       // Each cell produced 64 KiB; what stays is the TypeScript compiler's and V8's
       // record of each compiled cell and the source kept for tracebacks (~10 KiB
@@ -275,8 +303,13 @@ describe("kernel faults", () => {
     const b = new KernelClient(findKernelSpec("mtlkit"), work);
     await Promise.all([a.start(), b.start()]);
     try {
-      const ports = (k: KernelClient) =>
-        [k.connection.shell_port, k.connection.iopub_port, k.connection.stdin_port, k.connection.control_port, k.connection.hb_port];
+      const ports = (k: KernelClient) => [
+        k.connection.shell_port,
+        k.connection.iopub_port,
+        k.connection.stdin_port,
+        k.connection.control_port,
+        k.connection.hb_port,
+      ];
       expect(new Set([...ports(a), ...ports(b)]).size).toBe(10);
       await Promise.all([a.execute("let who = 'a'"), b.execute("let who = 'b'")]);
       const [ra, rb] = await Promise.all([a.execute("who"), b.execute("who")]);

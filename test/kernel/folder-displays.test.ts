@@ -40,13 +40,26 @@ it("a notebook shows mtlkit's results as HTML tables", () => {
     { source: "trainer.history" },
     { source: "model" },
     { source: "mtl.evaluation.deltaM({ a: { accuracy: 0.9 } }, { a: { accuracy: 0.8 } }, { higherIsBetter: { a: { accuracy: true } } })" },
-    { source: "const run = (v: number) => ({ a: { accuracy: v } });\nmtl.evaluation.negativeTransfer([run(0.9), run(0.91)], [run(0.8), run(0.82)], { higherIsBetter: { a: { accuracy: true } } })" },
-    { source: `await trainer.save(${JSON.stringify(path.join(work, "ckpt"))});\nmtl.listCheckpoints(${JSON.stringify(path.join(work, "ckpt"))})` },
+    {
+      source:
+        "const run = (v: number) => ({ a: { accuracy: v } });\nmtl.evaluation.negativeTransfer([run(0.9), run(0.91)], [run(0.8), run(0.82)], { higherIsBetter: { a: { accuracy: true } } })",
+    },
+    {
+      source: `await trainer.save(${JSON.stringify(path.join(work, "ckpt"))});\nmtl.listCheckpoints(${JSON.stringify(path.join(work, "ckpt"))})`,
+    },
   ]);
   const r = mtlkitRun(jupyterDir, work, [nb, "--out", path.join(work, "out")]);
   expect(r.status, r.stdout + r.stderr).toBe(0);
   const c = cells(path.join(work, "out", "displays.ipynb"));
-  const expected = ["Backend: ", "Evaluation of 2 tasks", "Training history: 4 steps, 2 epochs", "hardSharing model", "Δm = +12.5 %", "Negative transfer:", "1 checkpoint in "];
+  const expected = [
+    "Backend: ",
+    "Evaluation of 2 tasks",
+    "Training history: 4 steps, 2 epochs",
+    "hardSharing model",
+    "Δm = +12.5 %",
+    "Negative transfer:",
+    "1 checkpoint in ",
+  ];
   expected.forEach((title, i) => {
     const out = c[2 + i].outputs.find((o) => o.output_type === "execute_result");
     expect(out, `cell ${2 + i}: ${JSON.stringify(c[2 + i].outputs).slice(0, 500)}`).toBeDefined();

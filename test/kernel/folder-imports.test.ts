@@ -40,7 +40,9 @@ describe("the type-checker's view of mtlkit's installation", () => {
   it("shows mtlkit's packages (and mtlkit itself) under the root's node_modules, leaving @types and real folders alone", () => {
     const view = new MtlkitModulesView(os.tmpdir(), (p) => fs.existsSync(p));
     expect(view.isRoot("/node_modules")).toBe(true);
-    expect(view.toReal("/node_modules/@tensorflow/tfjs/package.json")).toBe(path.join(MTLKIT_ROOT, "node_modules", "@tensorflow", "tfjs", "package.json"));
+    expect(view.toReal("/node_modules/@tensorflow/tfjs/package.json")).toBe(
+      path.join(MTLKIT_ROOT, "node_modules", "@tensorflow", "tfjs", "package.json"),
+    );
     expect(view.toReal("/node_modules/danfojs-node")).toBe(path.join(MTLKIT_ROOT, "node_modules", "danfojs-node"));
     expect(view.toReal("/node_modules/mtlkit/package.json")).toBe(path.join(MTLKIT_ROOT, "package.json"));
     expect(view.toReal("/node_modules/@types/node/index.d.ts")).toBeNull();
@@ -104,7 +106,10 @@ describe("a notebook outside the package", () => {
     const work = freshFolder();
     const pkg = path.join(work, "node_modules", "danfojs-node");
     fs.mkdirSync(pkg, { recursive: true });
-    fs.writeFileSync(path.join(pkg, "package.json"), JSON.stringify({ name: "danfojs-node", version: "0.0.1", main: "index.js", types: "index.d.ts" }));
+    fs.writeFileSync(
+      path.join(pkg, "package.json"),
+      JSON.stringify({ name: "danfojs-node", version: "0.0.1", main: "index.js", types: "index.d.ts" }),
+    );
     fs.writeFileSync(path.join(pkg, "index.js"), "exports.marker = 'the local danfo';\n");
     fs.writeFileSync(path.join(pkg, "index.d.ts"), "export declare const marker: string;\n");
     const nb = path.join(work, "shadow.ipynb");

@@ -124,7 +124,10 @@ describe("Markdown, math and code as HTML", () => {
       "second bullet lazily wrapped without indentation",
       "third bullet with math",
     ]);
-    expect(bulletItems("1. see [the docs](https://x.y/z)\n\n```\n- not a bullet\n```\n* bee &amp; cat")).toEqual([["see", "the", "docs"], ["bee", "cat"]]);
+    expect(bulletItems("1. see [the docs](https://x.y/z)\n\n```\n- not a bullet\n```\n* bee &amp; cat")).toEqual([
+      ["see", "the", "docs"],
+      ["bee", "cat"],
+    ]);
   });
 });
 
@@ -148,10 +151,18 @@ describe.runIf(chromiumAvailable())("the export in headless Chromium", () => {
           "mtl.viz.figure([{ type: 'scatter', x: [0, 1, 2, 3], y: losses, name: 'loss' }, { type: 'scatter', x: [0, 1, 2, 3], y: [1, 2, 3, 4], xaxis: 'x2', yaxis: 'y2' }],\n" +
           "  { title: 'Training loss', xaxis: { title: 'step', domain: [0, 0.45] }, yaxis: { title: 'loss' }, xaxis2: { title: 'epoch', domain: [0.55, 1] }, yaxis2: { title: 'count', anchor: 'x2' } })",
       },
-      { source: `mtl.viz.matrixHeatmap(${JSON.stringify(labels.map((_, i) => labels.map((_, j) => (i === j ? 1 : -0.25))))}, ${JSON.stringify(labels)}, { title: 'Twelve tags', xTitle: 'predicted', yTitle: 'true' })` },
-      { source: "display(md`A reading: the ratio is $r = 2.5$.\\n\\n| task | share |\\n|---|---|\\n| a | 0.5 |\\n\\n- one reading that wraps\\n  to a second line\\n- another`)" },
+      {
+        source: `mtl.viz.matrixHeatmap(${JSON.stringify(labels.map((_, i) => labels.map((_, j) => (i === j ? 1 : -0.25))))}, ${JSON.stringify(labels)}, { title: 'Twelve tags', xTitle: 'predicted', yTitle: 'true' })`,
+      },
+      {
+        source:
+          "display(md`A reading: the ratio is $r = 2.5$.\\n\\n| task | share |\\n|---|---|\\n| a | 0.5 |\\n\\n- one reading that wraps\\n  to a second line\\n- another`)",
+      },
       { source: "display(latex`$$\\\\Delta m = \\\\frac{1}{T}\\\\sum_t \\\\delta_t$$`)" },
-      { source: "({ data: [{ type: 'bar', x: ['a', 'b'], y: [1, 2] }], layout: { title: 'Raw plotly object', xaxis: { title: 'task' }, yaxis: { title: 'value' } } })" },
+      {
+        source:
+          "({ data: [{ type: 'bar', x: ['a', 'b'], y: [1, 2] }], layout: { title: 'Raw plotly object', xaxis: { title: 'task' }, yaxis: { title: 'value' } } })",
+      },
     ]);
     const out = path.join(work, "out");
     const r = mtlkitRun(jupyterDir, work, [nb, "--out", out], 180_000);
@@ -170,16 +181,40 @@ describe.runIf(chromiumAvailable())("the export in headless Chromium", () => {
     // what the hand-written Markdown subset and plotly.js 3 made of the fixture
     const labels = Array.from({ length: 30 }, (_, i) => `a long category label ${i}`);
     const tags = ["ADJ", "ADV", "DET", "NOUN", "NUM", "PRON", "VERB", "CONJ", "PRT", "ADP", "X", "."].map((t) => `${t} (tag)`);
-    const heatmap = matrixHeatmap(tags.map(() => tags.map(() => 0)), tags, { title: "Rows", xTitle: "predicted" });
+    const heatmap = matrixHeatmap(
+      tags.map(() => tags.map(() => 0)),
+      tags,
+      { title: "Rows", xTitle: "predicted" },
+    );
     const page = [
       '<!DOCTYPE html><html><head><meta charset="utf-8"></head><body>',
       '<div class="cell markdown" data-cell="0"><p>The weighted loss is $L = \\sum_i w_i L_i$.</p>',
       "<p>| method | Δm (%) | |:--|--:| | equal | 1.5 |</p>",
       "<p>onto a second, indented line</p><ul><li>first bullet, which is long enough that its author wrapped it</li><li>second bullet, lazily wrapped</li></ul></div>",
       '<div class="cell code" data-cell="1"><div class="outputs">',
-      plotlyHtml({ data: [{ type: "scatter", x: [0, 1], y: [1, 0] }], layout: { title: "Training loss", xaxis: { title: "step" }, yaxis: { title: "loss" } } }, true),
-      plotlyHtml({ data: [{ type: "bar", x: labels, y: labels.map((_, i) => i) }], layout: { title: { text: "Crowded" }, width: 300, xaxis: { tickangle: 0, title: { text: "label" } }, yaxis: { title: { text: "n" } } } }, false),
-      plotlyHtml({ data: heatmap.data, layout: { ...heatmap.layout, yaxis: { ...(heatmap.layout.yaxis as object), title: { text: "true" } } } }, false),
+      plotlyHtml(
+        {
+          data: [{ type: "scatter", x: [0, 1], y: [1, 0] }],
+          layout: { title: "Training loss", xaxis: { title: "step" }, yaxis: { title: "loss" } },
+        },
+        true,
+      ),
+      plotlyHtml(
+        {
+          data: [{ type: "bar", x: labels, y: labels.map((_, i) => i) }],
+          layout: {
+            title: { text: "Crowded" },
+            width: 300,
+            xaxis: { tickangle: 0, title: { text: "label" } },
+            yaxis: { title: { text: "n" } },
+          },
+        },
+        false,
+      ),
+      plotlyHtml(
+        { data: heatmap.data, layout: { ...heatmap.layout, yaxis: { ...(heatmap.layout.yaxis as object), title: { text: "true" } } } },
+        false,
+      ),
       "</div></div></body></html>",
     ].join("\n");
     const file = path.join(work, "broken.html");
@@ -201,7 +236,9 @@ describe.runIf(chromiumAvailable())("the export in headless Chromium", () => {
     expect(problems).toMatch(/figure 0 \(cell 1\): no title rendered/);
     expect(problems).toMatch(/figure 0 \(cell 1\): axis x has no title/);
     expect(problems).toMatch(/figure 0 \(cell 1\): axis y has no title/);
-    expect(problems).toMatch(/figure 1 \(cell 1\): axis x: tick labels "a long category label \d+" and "a long category label \d+" overlap/);
+    expect(problems).toMatch(
+      /figure 1 \(cell 1\): axis x: tick labels "a long category label \d+" and "a long category label \d+" overlap/,
+    );
     // plotly.js keeps an axis title without a standoff inside the margin, over long labels (normalizeLayout sets one)
     expect(problems).toMatch(/figure 2 \(cell 1\): axis y: title "true" runs into the tick labels' band/);
     expect(problems).not.toMatch(/figure 2 .*(no title|has no title)/);

@@ -40,7 +40,10 @@ describe.runIf(run)("the Jupyter data path agrees with jupyter_core", () => {
   const pythonPrefix = jupyterPythonPrefix(fs.existsSync("/usr/bin/jupyter") ? "/usr/bin/jupyter" : undefined) ?? "/usr";
   const cases: Array<[string, Record<string, string | undefined>]> = [
     ["this machine's environment", {}],
-    ["JUPYTER_PATH with two entries (one with a trailing slash)", { JUPYTER_PATH: [path.join(tmp, "a"), `${path.join(tmp, "b")}/`].join(path.delimiter) }],
+    [
+      "JUPYTER_PATH with two entries (one with a trailing slash)",
+      { JUPYTER_PATH: [path.join(tmp, "a"), `${path.join(tmp, "b")}/`].join(path.delimiter) },
+    ],
     ["XDG_DATA_HOME (the user dir and Python's user base differ)", { XDG_DATA_HOME: path.join(tmp, "xdg") }],
     ["JUPYTER_DATA_DIR", { JUPYTER_DATA_DIR: path.join(tmp, "data") }],
     ["PYTHONUSERBASE", { PYTHONUSERBASE: path.join(tmp, "userbase") }],
@@ -99,12 +102,15 @@ describe("one Jupyter data path for every user of it", () => {
       "/usr/local/share/jupyter",
       "/usr/share/jupyter",
     ]);
-    expect(jupyterDataDir({ env: { APPDATA: "C:\\Users\\u\\AppData\\Roaming" }, platform: "win32", home: "C:\\Users\\u" })).toBe("C:\\Users\\u\\AppData\\Roaming\\jupyter");
-    expect(jupyterPath({ env: { APPDATA: "C:\\A", PROGRAMDATA: "C:\\PD", JUPYTER_PATH: "C:\\x\\;D:\\y" }, platform: "win32", home: "C:\\Users\\u" })).toEqual([
-      "C:\\x",
-      "D:\\y",
-      "C:\\A\\jupyter",
-      "C:\\PD\\jupyter",
-    ]);
+    expect(jupyterDataDir({ env: { APPDATA: "C:\\Users\\u\\AppData\\Roaming" }, platform: "win32", home: "C:\\Users\\u" })).toBe(
+      "C:\\Users\\u\\AppData\\Roaming\\jupyter",
+    );
+    expect(
+      jupyterPath({
+        env: { APPDATA: "C:\\A", PROGRAMDATA: "C:\\PD", JUPYTER_PATH: "C:\\x\\;D:\\y" },
+        platform: "win32",
+        home: "C:\\Users\\u",
+      }),
+    ).toEqual(["C:\\x", "D:\\y", "C:\\A\\jupyter", "C:\\PD\\jupyter"]);
   });
 });

@@ -16,7 +16,8 @@ interface Sent {
 
 function recordDisplays(): Sent[] {
   const sent: Sent[] = [];
-  (globalThis as Record<symbol, unknown>)[HOOK] = (bundle: Record<string, unknown>, options?: Sent["options"]) => void sent.push({ bundle, options });
+  (globalThis as Record<symbol, unknown>)[HOOK] = (bundle: Record<string, unknown>, options?: Sent["options"]) =>
+    void sent.push({ bundle, options });
   return sent;
 }
 
@@ -90,7 +91,11 @@ describe("throttled", () => {
   it("draws at most once per interval, keeps the newest held value and flushes it", () => {
     let now = 0;
     const drawn: number[] = [];
-    const t = throttled((v: number) => drawn.push(v), 100, () => now);
+    const t = throttled(
+      (v: number) => drawn.push(v),
+      100,
+      () => now,
+    );
     for (let i = 0; i < 1000; i++) {
       t.offer(i);
       now += 1; // 1000 offers over 1 s

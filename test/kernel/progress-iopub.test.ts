@@ -10,7 +10,14 @@ import { decode, JsonObject, Message, newHeader, replyTo, Signer } from "../../k
 
 const signer = new Signer("hmac-sha256", "test-key");
 const session = "iopub-test";
-const request: Message = { identities: [], header: newHeader("execute_request", "client"), parent_header: {}, metadata: {}, content: {}, buffers: [] };
+const request: Message = {
+  identities: [],
+  header: newHeader("execute_request", "client"),
+  parent_header: {},
+  metadata: {},
+  content: {},
+  buffers: [],
+};
 const open: Array<{ close(): void }> = [];
 
 afterEach(() => {
@@ -18,7 +25,8 @@ afterEach(() => {
 });
 
 const msg = (type: string, content: JsonObject) => replyTo(request, type, content, session, [Buffer.from(type)]);
-const update = (text: string) => msg("update_display_data", { data: { "text/plain": text }, metadata: {}, transient: { display_id: "progress" } });
+const update = (text: string) =>
+  msg("update_display_data", { data: { "text/plain": text }, metadata: {}, transient: { display_id: "progress" } });
 const display = (text: string) => msg("display_data", { data: { "text/plain": text }, metadata: {}, transient: {} });
 const stream = (text: string) => msg("stream", { name: "stdout", text });
 const status = (state: string) => msg("status", { execution_state: state });

@@ -31,7 +31,8 @@ afterAll(async () => {
   else process.env.JUPYTER_PATH = savedJupyterPath;
 });
 
-const plain = (m: Message | undefined) => String((m?.content as { data?: Record<string, unknown> } | undefined)?.data?.["text/plain"] ?? "");
+const plain = (m: Message | undefined) =>
+  String((m?.content as { data?: Record<string, unknown> } | undefined)?.data?.["text/plain"] ?? "");
 const parentId = (m: Message) => (m.parent_header as Header).msg_id;
 
 describe("IOPub under a flood", () => {
@@ -52,7 +53,12 @@ describe("IOPub under a flood", () => {
         try {
           for (;;) {
             const m = await next();
-            if (m.header.msg_type === "status" && parentId(m) === id && (m.content as { execution_state: string }).execution_state === "idle") break;
+            if (
+              m.header.msg_type === "status" &&
+              parentId(m) === id &&
+              (m.content as { execution_state: string }).execution_state === "idle"
+            )
+              break;
           }
           seen = true;
         } catch {
@@ -86,7 +92,10 @@ describe("IOPub under a flood", () => {
       expect(types.at(-1)).toBe("status");
       const result = got.find((m) => m.header.msg_type === "execute_result");
       expect(plain(result)).toBe("'flood done'");
-      const stream = got.filter((m) => m.header.msg_type === "stream").map((m) => (m.content as { text: string }).text).join("");
+      const stream = got
+        .filter((m) => m.header.msg_type === "stream")
+        .map((m) => (m.content as { text: string }).text)
+        .join("");
       expect(stream).toBe("printed after the flood\n");
       // The display's stale updates were coalesced while the client was behind: the newest survives.
       const updates = got.filter((m) => m.header.msg_type === "update_display_data");
@@ -140,7 +149,10 @@ describe("interrupting a fit", () => {
       { timeoutMs: 60_000 },
     );
     expect(more.reply.status, JSON.stringify(more.reply)).toBe("ok");
-    const [n2, contiguous] = JSON.parse(plain(more.messages.find((m) => m.header.msg_type === "execute_result")).slice(1, -1)) as [number, boolean];
+    const [n2, contiguous] = JSON.parse(plain(more.messages.find((m) => m.header.msg_type === "execute_result")).slice(1, -1)) as [
+      number,
+      boolean,
+    ];
     expect(n2).toBeGreaterThan(n0);
     expect(n2).toBeLessThanOrEqual(n0 + 20); // the rest of the interrupted epoch (20 steps per epoch)
     expect(contiguous).toBe(true);
@@ -177,7 +189,11 @@ describe("interrupting a fit", () => {
       "const m0 = trainer.history.steps.length;\nawait new Promise((r) => setTimeout(r, 1000));\nconst stopped = await background.then(() => 'finished', (e) => e.name);\nJSON.stringify([m0, trainer.history.steps.length, stopped])",
       { timeoutMs: 30_000 },
     );
-    const [m0, m1, stopped] = JSON.parse(plain(after.messages.find((m) => m.header.msg_type === "execute_result")).slice(1, -1)) as [number, number, string];
+    const [m0, m1, stopped] = JSON.parse(plain(after.messages.find((m) => m.header.msg_type === "execute_result")).slice(1, -1)) as [
+      number,
+      number,
+      string,
+    ];
     expect(m1).toBe(m0); // nothing trains in the background
     expect(stopped).toBe("TrainingInterrupted");
   }, 90_000);

@@ -46,10 +46,18 @@ interface FitReport {
 }
 
 /** Runs a program without blocking, so that the two clients below run side by side. */
-function run(file: string, args: string[], env: Record<string, string>, timeoutMs: number): Promise<{ status: number | null; stdout: string; stderr: string }> {
+function run(
+  file: string,
+  args: string[],
+  env: Record<string, string>,
+  timeoutMs: number,
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(file, args, { env: { ...process.env, ...env }, encoding: "utf8", timeout: timeoutMs, maxBuffer: 64 << 20 }, (err, stdout, stderr) =>
-      resolve({ status: err ? (typeof err.code === "number" ? err.code : null) : 0, stdout, stderr }),
+    execFile(
+      file,
+      args,
+      { env: { ...process.env, ...env }, encoding: "utf8", timeout: timeoutMs, maxBuffer: 64 << 20 },
+      (err, stdout, stderr) => resolve({ status: err ? (typeof err.code === "number" ? err.code : null) : 0, stdout, stderr }),
     );
   });
 }
@@ -102,9 +110,17 @@ describe.concurrent("a 10,000-step fit in a notebook", () => {
         "Counting(nb, timeout=140, iopub_timeout=15, raise_on_iopub_timeout=True, kernel_name='mtlkit', resources={'metadata': {'path': sys.argv[2]}}).execute()",
         "print(json.dumps({'counts': counts, 'cells': [c.outputs for c in nb.cells]}))",
       ].join("\n");
-      const r = await run(PYTHON, ["-c", script, nb, work], { JUPYTER_PATH: jupyterDir, MTLKIT_HISTORY_FILE: path.join(work, "h.jsonl") }, 150_000);
+      const r = await run(
+        PYTHON,
+        ["-c", script, nb, work],
+        { JUPYTER_PATH: jupyterDir, MTLKIT_HISTORY_FILE: path.join(work, "h.jsonl") },
+        150_000,
+      );
       expect(r.status, r.stderr.slice(-3000)).toBe(0);
-      const { counts, cells: outputs } = JSON.parse(r.stdout.trim().split("\n").pop()!) as { counts: Record<string, number>; cells: NbOutput[][] };
+      const { counts, cells: outputs } = JSON.parse(r.stdout.trim().split("\n").pop()!) as {
+        counts: Record<string, number>;
+        cells: NbOutput[][];
+      };
       expect(counts["status.idle"]).toBeGreaterThanOrEqual(3);
       expect(counts.execute_result).toBe(1);
       const progress = finalProgress(outputs[1]);

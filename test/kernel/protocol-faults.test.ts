@@ -73,7 +73,7 @@ async function resultOf(client: KernelClient, code: string, timeoutMs = 60_000):
   const r = await client.execute(code, { timeoutMs, graceMs: 5000 });
   if (r.reply.status !== "ok") throw new Error(`${code}: ${r.reply.status} ${r.reply.ename}: ${r.reply.evalue}`);
   const result = r.messages.find((m) => m.header.msg_type === "execute_result");
-  return ((result?.content as { data?: Record<string, string> })?.data?.["text/plain"]) ?? "";
+  return (result?.content as { data?: Record<string, string> })?.data?.["text/plain"] ?? "";
 }
 
 /** Whether a process exists and is not a zombie (a container's init may not reap them). */
@@ -166,7 +166,14 @@ describe("replayed messages", () => {
     try {
       await resultOf(client, "(globalThis as any).hits = 0");
       const exec = encode(
-        { identities: [], header: newHeader("execute_request", "replay"), parent_header: {}, metadata: {}, content: executeContent("(globalThis as any).hits++"), buffers: [] },
+        {
+          identities: [],
+          header: newHeader("execute_request", "replay"),
+          parent_header: {},
+          metadata: {},
+          content: executeContent("(globalThis as any).hits++"),
+          buffers: [],
+        },
         signer,
       );
       const counted = replies(shell, JSON.parse(exec[2].toString()).msg_id as string, 8000);
@@ -176,7 +183,10 @@ describe("replayed messages", () => {
       expect(await counted).toBe(1);
       expect(await resultOf(client, "(globalThis as any).hits")).toBe("1");
 
-      const info1 = encode({ identities: [], header: newHeader("kernel_info_request", "replay"), parent_header: {}, metadata: {}, content: {}, buffers: [] }, signer);
+      const info1 = encode(
+        { identities: [], header: newHeader("kernel_info_request", "replay"), parent_header: {}, metadata: {}, content: {}, buffers: [] },
+        signer,
+      );
       const counted2 = replies(control, JSON.parse(info1[2].toString()).msg_id as string, 4000);
       await control.send(info1);
       await sleep(300);
@@ -231,7 +241,9 @@ describe("stop_on_error and interrupts reach only the cells they should", () => 
         await client.interrupt();
         const next = request(client, "execute_request", executeContent("++m"));
         const [a, b] = await Promise.all([interrupted, next]);
-        outcomes.push(`${String(a.content.ename ?? a.content.status)}/${String(b.content.status)}${b.content.ename ? ` ${String(b.content.ename)}` : ""}`);
+        outcomes.push(
+          `${String(a.content.ename ?? a.content.status)}/${String(b.content.status)}${b.content.ename ? ` ${String(b.content.ename)}` : ""}`,
+        );
       }
       expect(outcomes.filter((o) => o !== "Interrupted/ok")).toEqual([]);
       expect(await resultOf(client, "m")).toBe("30");
@@ -321,7 +333,13 @@ describe("an abandoned kernel", () => {
     expect(await waitUntil(() => childrenOf(pids.kernel).some((c) => /sleep 600/.test(c.cmd)), 30_000)).toBe(true);
     launcher.kill("SIGKILL");
     const gone = await waitUntil(() => !alive(pids.supervisor) && !alive(pids.kernel) && groupMembers(pids.kernel).length === 0, 10_000);
-    if (!gone) for (const p of [pids.kernel, ...groupMembers(pids.kernel), pids.supervisor]) try { process.kill(p, "SIGKILL"); } catch { /* gone */ }
+    if (!gone)
+      for (const p of [pids.kernel, ...groupMembers(pids.kernel), pids.supervisor])
+        try {
+          process.kill(p, "SIGKILL");
+        } catch {
+          /* gone */
+        }
     expect(gone).toBe(true);
   }, 120_000);
 });

@@ -148,7 +148,9 @@ describe("where the executed notebooks go", () => {
     // The cell replaces the (checked, writable) output folder with a regular file.
     writeNotebook(nb, [
       { source: "console.log('precious output')" },
-      { source: `const fs = require("fs");\nfs.rmSync(${JSON.stringify(out)}, { recursive: true });\nfs.writeFileSync(${JSON.stringify(out)}, "in the way")` },
+      {
+        source: `const fs = require("fs");\nfs.rmSync(${JSON.stringify(out)}, { recursive: true });\nfs.writeFileSync(${JSON.stringify(out)}, "in the way")`,
+      },
     ]);
     const later = path.join(work, "later.ipynb");
     writeNotebook(later, [{ source: "'later ran'" }]);
@@ -206,15 +208,25 @@ describe("malformed notebooks", () => {
     const cellsOk = [{ cell_type: "code", metadata: {}, source: "1", outputs: [], execution_count: null }];
     const noSource = bad(
       "no-source.ipynb",
-      JSON.stringify({ nbformat: 4, nbformat_minor: 5, metadata: {}, cells: [...cellsOk, { cell_type: "code", metadata: {}, outputs: [] }] }),
+      JSON.stringify({
+        nbformat: 4,
+        nbformat_minor: 5,
+        metadata: {},
+        cells: [...cellsOk, { cell_type: "code", metadata: {}, outputs: [] }],
+      }),
     );
-    const nullCell = bad("null-cell.ipynb", JSON.stringify({ nbformat: 4, nbformat_minor: 5, metadata: {}, cells: [...cellsOk, ...cellsOk, null] }));
+    const nullCell = bad(
+      "null-cell.ipynb",
+      JSON.stringify({ nbformat: 4, nbformat_minor: 5, metadata: {}, cells: [...cellsOk, ...cellsOk, null] }),
+    );
     const good = path.join(work, "good.ipynb");
     writeNotebook(good, [{ source: "'good'" }]);
     const r = mtlkitRun([nullNb, noSource, nullCell, good, "--out", path.join(work, "out-bad")]);
     expect(r.status).toBe(1);
     expect(r.stdout).toContain(`null.ipynb: Error in notebook ${nullNb}: the file holds null, not a notebook object`);
-    expect(r.stdout).toContain(`no-source.ipynb: Error in notebook ${noSource}: cell 1 has no source (a string or a list of strings), found nothing`);
+    expect(r.stdout).toContain(
+      `no-source.ipynb: Error in notebook ${noSource}: cell 1 has no source (a string or a list of strings), found nothing`,
+    );
     expect(r.stdout).toContain(`null-cell.ipynb: Error in notebook ${nullCell}: cell 2 is null, not a cell object`);
     expect(r.stdout).toMatch(/good\.ipynb\s+1\s+[\d.]+\s+ok/);
     expect(r.stdout + r.stderr).not.toContain("Cannot read properties");

@@ -11,7 +11,14 @@ import { CELL_ID, ensureCellIds, Notebook, validateNotebook } from "../../kernel
 import { killProcessTree, listProcesses, processTree } from "../../kernel/runner/processTree";
 import { PYTHON, REPO, requireTool } from "./helpers";
 
-const code = (source: unknown, extra: Record<string, unknown> = {}) => ({ cell_type: "code", metadata: {}, source, outputs: [], execution_count: null, ...extra });
+const code = (source: unknown, extra: Record<string, unknown> = {}) => ({
+  cell_type: "code",
+  metadata: {},
+  source,
+  outputs: [],
+  execution_count: null,
+  ...extra,
+});
 const nb = (cells: unknown[], extra: Record<string, unknown> = {}) => ({ nbformat: 4, nbformat_minor: 5, metadata: {}, cells, ...extra });
 
 describe("validateNotebook", () => {
@@ -84,7 +91,10 @@ describe("the tutorials", () => {
     for (const f of files) {
       const book = validateNotebook(f, JSON.parse(fs.readFileSync(path.join(dir, f), "utf8")));
       const ids = book.cells.map((c) => c.id);
-      expect(ids.every((id) => typeof id === "string" && CELL_ID.test(id)), f).toBe(true);
+      expect(
+        ids.every((id) => typeof id === "string" && CELL_ID.test(id)),
+        f,
+      ).toBe(true);
       expect(new Set(ids).size, f).toBe(ids.length);
       expect(book.nbformat_minor, f).toBeGreaterThanOrEqual(5);
     }
@@ -93,7 +103,8 @@ describe("the tutorials", () => {
   it.runIf(requireTool("nbformat (python3)", fs.existsSync(PYTHON) && spawnSync(PYTHON, ["-c", "import nbformat"]).status === 0))(
     "validate with nbformat, warnings as errors",
     () => {
-      const script = "import sys, warnings, nbformat\nwarnings.simplefilter('error')\nfor f in sys.argv[1:]:\n    nbformat.validate(nbformat.read(f, as_version=nbformat.NO_CONVERT))\nprint('valid')";
+      const script =
+        "import sys, warnings, nbformat\nwarnings.simplefilter('error')\nfor f in sys.argv[1:]:\n    nbformat.validate(nbformat.read(f, as_version=nbformat.NO_CONVERT))\nprint('valid')";
       const r = spawnSync(PYTHON, ["-c", script, ...files.map((f) => path.join(dir, f))], { encoding: "utf8" });
       expect(r.stdout + r.stderr).toBe("valid\n");
     },

@@ -24,7 +24,7 @@ describe("mtlkit run", () => {
     writeNotebook(nb, [
       { source: "# A title\nSome *text*.", markdown: true },
       { source: "console.log('hello'); 1 + 1" },
-      { source: "display(html`<b id=\"bold\">bold</b>`)" },
+      { source: 'display(html`<b id="bold">bold</b>`)' },
       { source: "({ data: [{ type: 'bar', x: ['a', 'b'], y: [1, 3] }], layout: { title: { text: 'Bars' } } })" },
       { source: "import * as dfd from 'danfojs-node';\nnew dfd.DataFrame({ task: ['segmentation', 'depth'], loss: [0.5, 0.25] })" },
       { source: "function boom(): never {\n  throw new Error('expected failure');\n}\nboom()" },

@@ -103,8 +103,7 @@ describe("display", () => {
 
 describe("notebook outputs and HTML", () => {
   it("merges streams, applies update_display_data and clear_output", () => {
-    const m = (msg_type: string, content: Record<string, unknown>) =>
-      ({ header: { msg_type }, content }) as never;
+    const m = (msg_type: string, content: Record<string, unknown>) => ({ header: { msg_type }, content }) as never;
     const cell = { cell_type: "code" as const, source: "", metadata: {} };
     const c = new OutputCollector();
     const outs = c.collect(cell, [

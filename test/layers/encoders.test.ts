@@ -13,7 +13,11 @@ import { Trainer } from "../../lib/train/trainer";
 import { eachBackend, setBackend } from "../helpers/backends";
 
 /** Gradients of a scalar function of a freshly built block's variables, on one backend. */
-async function blockGradients(backend: "wasm" | "cpu", build: () => { apply: (x: tf.Tensor2D) => tf.Tensor2D; variables: tf.Variable[]; dispose(): void }, x: number[][]): Promise<number[][]> {
+async function blockGradients(
+  backend: "wasm" | "cpu",
+  build: () => { apply: (x: tf.Tensor2D) => tf.Tensor2D; variables: tf.Variable[]; dispose(): void },
+  x: number[][],
+): Promise<number[][]> {
   await setBackend(backend);
   const block = build();
   const out = tf.tidy(() => {
@@ -48,8 +52,13 @@ describe("encoders: every variable's gradient on wasm equals cpu's", () => {
   });
 
   it.each([false, true])("textEncoder (embedding, conv1d, masked max) causal=%s", async (causal) => {
-    const x = [[5, 3, 3, 9, 0, 0], [1, 2, 0, 0, 0, 0], [7, 7, 7, 7, 7, 7]];
-    const build = () => textEncoder({ sequenceLength: 6, vocabularySize: 10, embeddingSize: 4, channels: [5, 3], output: "both", causal, seed: 2 });
+    const x = [
+      [5, 3, 3, 9, 0, 0],
+      [1, 2, 0, 0, 0, 0],
+      [7, 7, 7, 7, 7, 7],
+    ];
+    const build = () =>
+      textEncoder({ sequenceLength: 6, vocabularySize: 10, embeddingSize: 4, channels: [5, 3], output: "both", causal, seed: 2 });
     const [w, c] = [await blockGradients("wasm", build, x), await blockGradients("cpu", build, x)];
     expectClose(w, c);
     // Tokens 4, 6 and 8 never occur: their embedding rows get no gradient.
@@ -60,9 +69,22 @@ describe("encoders: every variable's gradient on wasm equals cpu's", () => {
 describe("text encoder semantics", () => {
   it("padding does not change a sequence's vectors, and causal outputs never see later tokens", async () => {
     await setBackend("cpu");
-    const enc = textEncoder({ sequenceLength: 5, vocabularySize: 12, embeddingSize: 3, channels: [4], output: "tokens", causal: true, seed: 1 });
+    const enc = textEncoder({
+      sequenceLength: 5,
+      vocabularySize: 12,
+      embeddingSize: 3,
+      channels: [4],
+      output: "tokens",
+      causal: true,
+      seed: 1,
+    });
     const [a, b] = tf.tidy(() => {
-      const y = enc.apply(tf.tensor2d([[3, 4, 5, 6, 0], [3, 4, 5, 11, 2]]));
+      const y = enc.apply(
+        tf.tensor2d([
+          [3, 4, 5, 6, 0],
+          [3, 4, 5, 11, 2],
+        ]),
+      );
       return [Array.from(y.slice([0, 0], [1, 20]).dataSync()), Array.from(y.slice([1, 0], [1, 20]).dataSync())];
     });
     // Same first three tokens: the first three token vectors agree; the padded 5th is zero.
@@ -72,7 +94,13 @@ describe("text encoder semantics", () => {
   });
 
   it("masked pooling ignores padding", () => {
-    const h = tf.tensor3d([[[1, -5], [9, -7], [100, 100]]]);
+    const h = tf.tensor3d([
+      [
+        [1, -5],
+        [9, -7],
+        [100, 100],
+      ],
+    ]);
     const m = tf.tensor2d([[1, 1, 0]]);
     expect(Array.from(maskedMaxOverTime(h, m).dataSync())).toEqual([9, -5]);
     expect(Array.from(maskedMeanOverTime(h, m).dataSync())).toEqual([5, -6]);
@@ -97,70 +125,90 @@ describe("sequenceTagging task", () => {
   });
 });
 
-eachBackend((backend) => {
-  describe("hard sharing over mtlkit encoders trains", () => {
-    it(`a CNN trunk learns two image tasks on ${backend}`, async () => {
-      // Task a: is the bright blob in the left half; task b: in the top half.
-      const rng = new Rng(7);
-      const n = 128;
-      const x = new Float32Array(n * 64);
-      const a = new Int32Array(n);
-      const b = new Int32Array(n);
-      for (let r = 0; r < n; r++) {
-        const i = rng.int(7);
-        const j = rng.int(7);
-        for (const [di, dj] of [[0, 0], [0, 1], [1, 0], [1, 1]]) x[r * 64 + (i + di) * 8 + j + dj] = 1;
-        a[r] = j < 3 ? 1 : 0;
-        b[r] = i < 3 ? 1 : 0;
-      }
-      const tasks = [classification("a", { classes: 2 }), classification("b", { classes: 2 })];
-      const data = fromArrays({ x, featureCount: 64, targets: { a, b }, tasks });
-      const model = hardSharing({ inputSize: 64, trunk: cnnEncoder({ height: 8, width: 8, filters: [8], dense: [16], seed: 1 }), tasks, seed: 1 });
-      const trainer = new Trainer({ model, tasks, epochs: 15, batchSize: 32, progress: false, seed: 1 });
-      const history = await trainer.fit(data);
-      const first = history.epochs[0].trainLoss;
-      const last = history.epochs[history.epochs.length - 1].trainLoss;
-      expect(last.a).toBeLessThan(0.6 * first.a);
-      expect(last.b).toBeLessThan(0.6 * first.b);
-      const before = tf.memory().numTensors;
-      await trainer.fit(data, { epochs: 1 });
-      expect(tf.memory().numTensors).toBe(before);
-      model.dispose();
-    });
-
-    it(`a text trunk with a pooled head and a per-token tagging head on ${backend}`, async () => {
-      // Tag = whether the token id is even; class = whether the sequence contains token 1.
-      const rng = new Rng(3);
-      const n = 96, T = 6, V = 10;
-      const x: number[][] = [];
-      const tags = new Int32Array(n * T);
-      const has1 = new Int32Array(n);
-      for (let r = 0; r < n; r++) {
-        const len = 3 + rng.int(4);
-        const row = Array.from({ length: T }, (_, t) => (t < len ? 1 + rng.int(V - 1) : 0));
-        x.push(row);
-        row.forEach((tok, t) => (tags[r * T + t] = tok === 0 ? -1 : tok % 2));
-        has1[r] = row.includes(1) ? 1 : 0;
-      }
-      const tasks = [classification("has1", { classes: 2 }), sequenceTagging("parity", { classes: 2, length: T })];
-      const data = fromArrays({ x, targets: { has1, parity: Array.from({ length: n }, (_, r) => Array.from(tags.subarray(r * T, r * T + T))) }, tasks });
-      const enc = textEncoder({ sequenceLength: T, vocabularySize: V, embeddingSize: 8, channels: [16], output: "both", seed: 2 });
-      const model = hardSharing({
-        inputSize: T,
-        trunk: enc,
-        tasks,
-        heads: {
-          has1: positionwiseHead({ width: 16, units: 2, name: "genre" }),
-          parity: positionwiseHead({ width: 16, units: 2, positions: T, offset: 16, name: "tags" }),
-        },
-        seed: 2,
+eachBackend(
+  (backend) => {
+    describe("hard sharing over mtlkit encoders trains", () => {
+      it(`a CNN trunk learns two image tasks on ${backend}`, async () => {
+        // Task a: is the bright blob in the left half; task b: in the top half.
+        const rng = new Rng(7);
+        const n = 128;
+        const x = new Float32Array(n * 64);
+        const a = new Int32Array(n);
+        const b = new Int32Array(n);
+        for (let r = 0; r < n; r++) {
+          const i = rng.int(7);
+          const j = rng.int(7);
+          for (const [di, dj] of [
+            [0, 0],
+            [0, 1],
+            [1, 0],
+            [1, 1],
+          ])
+            x[r * 64 + (i + di) * 8 + j + dj] = 1;
+          a[r] = j < 3 ? 1 : 0;
+          b[r] = i < 3 ? 1 : 0;
+        }
+        const tasks = [classification("a", { classes: 2 }), classification("b", { classes: 2 })];
+        const data = fromArrays({ x, featureCount: 64, targets: { a, b }, tasks });
+        const model = hardSharing({
+          inputSize: 64,
+          trunk: cnnEncoder({ height: 8, width: 8, filters: [8], dense: [16], seed: 1 }),
+          tasks,
+          seed: 1,
+        });
+        const trainer = new Trainer({ model, tasks, epochs: 15, batchSize: 32, progress: false, seed: 1 });
+        const history = await trainer.fit(data);
+        const first = history.epochs[0].trainLoss;
+        const last = history.epochs[history.epochs.length - 1].trainLoss;
+        expect(last.a).toBeLessThan(0.6 * first.a);
+        expect(last.b).toBeLessThan(0.6 * first.b);
+        const before = tf.memory().numTensors;
+        await trainer.fit(data, { epochs: 1 });
+        expect(tf.memory().numTensors).toBe(before);
+        model.dispose();
       });
-      const trainer = new Trainer({ model, tasks, epochs: 25, batchSize: 32, progress: false, seed: 2, optimizer: tf.train.adam(0.01) });
-      await trainer.fit(data);
-      const ev = await trainer.evaluateAsync(data);
-      expect(ev.parity.metrics.accuracy).toBeGreaterThan(0.95);
-      expect(ev.has1.metrics.accuracy).toBeGreaterThan(0.85);
-      model.dispose();
+
+      it(`a text trunk with a pooled head and a per-token tagging head on ${backend}`, async () => {
+        // Tag = whether the token id is even; class = whether the sequence contains token 1.
+        const rng = new Rng(3);
+        const n = 96,
+          T = 6,
+          V = 10;
+        const x: number[][] = [];
+        const tags = new Int32Array(n * T);
+        const has1 = new Int32Array(n);
+        for (let r = 0; r < n; r++) {
+          const len = 3 + rng.int(4);
+          const row = Array.from({ length: T }, (_, t) => (t < len ? 1 + rng.int(V - 1) : 0));
+          x.push(row);
+          row.forEach((tok, t) => (tags[r * T + t] = tok === 0 ? -1 : tok % 2));
+          has1[r] = row.includes(1) ? 1 : 0;
+        }
+        const tasks = [classification("has1", { classes: 2 }), sequenceTagging("parity", { classes: 2, length: T })];
+        const data = fromArrays({
+          x,
+          targets: { has1, parity: Array.from({ length: n }, (_, r) => Array.from(tags.subarray(r * T, r * T + T))) },
+          tasks,
+        });
+        const enc = textEncoder({ sequenceLength: T, vocabularySize: V, embeddingSize: 8, channels: [16], output: "both", seed: 2 });
+        const model = hardSharing({
+          inputSize: T,
+          trunk: enc,
+          tasks,
+          heads: {
+            has1: positionwiseHead({ width: 16, units: 2, name: "genre" }),
+            parity: positionwiseHead({ width: 16, units: 2, positions: T, offset: 16, name: "tags" }),
+          },
+          seed: 2,
+        });
+        const trainer = new Trainer({ model, tasks, epochs: 25, batchSize: 32, progress: false, seed: 2, optimizer: tf.train.adam(0.01) });
+        await trainer.fit(data);
+        const ev = await trainer.evaluateAsync(data);
+        expect(ev.parity.metrics.accuracy).toBeGreaterThan(0.95);
+        expect(ev.has1.metrics.accuracy).toBeGreaterThan(0.85);
+        model.dispose();
+      });
     });
-  });
-}, { webgpu: true });
+  },
+  { webgpu: true },
+);

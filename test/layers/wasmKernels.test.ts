@@ -39,7 +39,10 @@ describe("wasm training kernels equal the cpu backend's", () => {
 
   it("the gradient of an embedding lookup (gather) with repeated tokens", async () => {
     const table = random([7, 4], 2);
-    const ids = [[1, 3, 1], [6, 0, 1]];
+    const ids = [
+      [1, 3, 1],
+      [6, 0, 1],
+    ];
     const up = random([2, 3, 4], 3);
     const f = () => {
       const E = tf.tensor2d(table, [7, 4]);
@@ -62,13 +65,22 @@ describe("wasm training kernels equal the cpu backend's", () => {
   ])("the gradients of conv2d w.r.t. filter and input: $name", async ({ x, f, strides, pad }) => {
     const xs = random(x, 4);
     const fs = random(f, 5);
-    const outShape = tf.tidy(() => tf.conv2d(tf.zeros(x as [number, number, number, number]) as tf.Tensor4D, tf.zeros(f as [number, number, number, number]) as tf.Tensor4D, strides, pad)).shape as number[];
+    const outShape = tf.tidy(() =>
+      tf.conv2d(
+        tf.zeros(x as [number, number, number, number]) as tf.Tensor4D,
+        tf.zeros(f as [number, number, number, number]) as tf.Tensor4D,
+        strides,
+        pad,
+      ),
+    ).shape as number[];
     const up = random(outShape, 6);
     const run = () => {
       const X = tf.tensor4d(xs, x as [number, number, number, number]);
       const F = tf.tensor4d(fs, f as [number, number, number, number]);
       const U = tf.tensor(up, outShape);
-      const [gx, gf] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, strides, pad), U)))([X, F]);
+      const [gx, gf] = tf.grads((a: tf.Tensor, b: tf.Tensor) =>
+        tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, strides, pad), U)),
+      )([X, F]);
       return [gx, gf];
     };
     const [w, c] = [await on("wasm", run), await on("cpu", run)];
@@ -80,11 +92,22 @@ describe("wasm training kernels equal the cpu backend's", () => {
     const E = tf.variable(tf.randomNormal([20, 8]));
     const F = tf.variable(tf.randomNormal([3, 3, 2, 4]));
     const x = tf.randomNormal([2, 6, 6, 2]) as tf.Tensor4D;
-    const ids = tf.tensor2d([[1, 2], [3, 1]], [2, 2], "int32");
-    const step = () => tf.tidy(() => {
-      const { grads } = tf.variableGrads(() => tf.add(tf.sum(tf.gather(E, ids)), tf.sum(tf.conv2d(x, F as tf.Tensor4D, 1, "same"))) as tf.Scalar, [E, F]);
-      return Object.values(grads).map((g) => g.sum().dataSync()[0]);
-    });
+    const ids = tf.tensor2d(
+      [
+        [1, 2],
+        [3, 1],
+      ],
+      [2, 2],
+      "int32",
+    );
+    const step = () =>
+      tf.tidy(() => {
+        const { grads } = tf.variableGrads(
+          () => tf.add(tf.sum(tf.gather(E, ids)), tf.sum(tf.conv2d(x, F as tf.Tensor4D, 1, "same"))) as tf.Scalar,
+          [E, F],
+        );
+        return Object.values(grads).map((g) => g.sum().dataSync()[0]);
+      });
     step();
     const before = tf.memory().numTensors;
     const dataBefore = tf.engine().backend.numDataIds(); // the im2col buffer lives only in the heap

@@ -8,11 +8,17 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { replaceWasmSlicing } from "../../lib/native/wasmSlice";
 import { setBackend } from "../helpers/backends";
 
-function random(shape: number[], dtype: "float32" | "int32" | "bool", seed: number): { values: number[]; shape: number[]; dtype: typeof dtype } {
+function random(
+  shape: number[],
+  dtype: "float32" | "int32" | "bool",
+  seed: number,
+): { values: number[]; shape: number[]; dtype: typeof dtype } {
   let s = seed;
-  const next = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const next = () => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648;
   const n = shape.reduce((a, b) => a * b, 1);
-  const values = Array.from({ length: n }, () => (dtype === "bool" ? (next() < 0.5 ? 1 : 0) : dtype === "int32" ? Math.floor(next() * 1000) - 500 : next() * 2 - 1));
+  const values = Array.from({ length: n }, () =>
+    dtype === "bool" ? (next() < 0.5 ? 1 : 0) : dtype === "int32" ? Math.floor(next() * 1000) - 500 : next() * 2 - 1,
+  );
   return { values, shape, dtype };
 }
 
@@ -39,15 +45,51 @@ describe("wasm slicing that copies only the slice", () => {
   it("slices every rank and dtype as the cpu backend does", async () => {
     const cases: Array<[number[], number[], number[]]> = [
       [[7], [2], [4]],
-      [[5, 9], [1, 3], [3, 4]],
-      [[5, 9], [0, 0], [5, 4]],
-      [[5, 9], [2, 0], [2, 9]],
-      [[3, 4, 5], [1, 1, 1], [2, 2, 3]],
-      [[3, 4, 5], [0, 2, 0], [3, 1, 5]],
-      [[2, 3, 4, 5], [1, 0, 2, 1], [1, 3, 2, 4]],
-      [[2, 3, 2, 3, 2], [0, 1, 0, 1, 1], [2, 2, 2, 2, 1]],
-      [[4, 6], [1, 2], [-1, -1]],
-      [[4, 6], [0, 0], [0, 6]],
+      [
+        [5, 9],
+        [1, 3],
+        [3, 4],
+      ],
+      [
+        [5, 9],
+        [0, 0],
+        [5, 4],
+      ],
+      [
+        [5, 9],
+        [2, 0],
+        [2, 9],
+      ],
+      [
+        [3, 4, 5],
+        [1, 1, 1],
+        [2, 2, 3],
+      ],
+      [
+        [3, 4, 5],
+        [0, 2, 0],
+        [3, 1, 5],
+      ],
+      [
+        [2, 3, 4, 5],
+        [1, 0, 2, 1],
+        [1, 3, 2, 4],
+      ],
+      [
+        [2, 3, 2, 3, 2],
+        [0, 1, 0, 1, 1],
+        [2, 2, 2, 2, 1],
+      ],
+      [
+        [4, 6],
+        [1, 2],
+        [-1, -1],
+      ],
+      [
+        [4, 6],
+        [0, 0],
+        [0, 6],
+      ],
     ];
     let seed = 1;
     for (const [shape, begin, size] of cases) {
@@ -75,7 +117,9 @@ describe("wasm slicing that copies only the slice", () => {
     const parts = [tf.randomNormal([64, 32]), tf.randomNormal([64, 32]), tf.randomNormal([64, 32])];
     const readSync = vi.spyOn(tf.backend(), "readSync");
     const before = tf.memory().numTensors;
-    const grads = tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.add(tf.sum(tf.square(tf.concat([a, b, c], 1))), tf.sum(tf.stack([a, b, c], 1))))(parts);
+    const grads = tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) =>
+      tf.add(tf.sum(tf.square(tf.concat([a, b, c], 1))), tf.sum(tf.stack([a, b, c], 1))),
+    )(parts);
     const split = tf.tidy(() => tf.split(tf.concat(parts, 1), 3, 1));
     expect(readSync).not.toHaveBeenCalled();
     readSync.mockRestore();
@@ -83,7 +127,9 @@ describe("wasm slicing that copies only the slice", () => {
     tf.dispose([...grads, ...split]);
     expect(tf.memory().numTensors).toBe(before);
     for (let i = 0; i < 3; i++) {
-      const again = tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.add(tf.sum(tf.square(tf.concat([a, b, c], 1))), tf.sum(tf.stack([a, b, c], 1))))(parts);
+      const again = tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) =>
+        tf.add(tf.sum(tf.square(tf.concat([a, b, c], 1))), tf.sum(tf.stack([a, b, c], 1))),
+      )(parts);
       const expected = tf.tidy(() => tf.add(tf.mul(parts[i], 2), 1));
       const pieces = tf.tidy(() => tf.split(tf.concat(parts, 1), 3, 1));
       expect(Array.from(again[i].dataSync())).toEqual(Array.from(expected.dataSync()));

@@ -45,7 +45,9 @@ describe("mtlkit's Adam", () => {
         const shapes = [[7, 5], [5], [300, 17]];
         const start = shapes.map((s, i) => tf.randomNormal(s, 0, 1, "float32", i + 1).dataSync() as Float32Array);
         const vars = shapes.map((s, i) => tf.variable(tf.tensor(start[i], s)));
-        const grads = Array.from({ length: 30 }, (_, step) => shapes.map((s, i) => tf.randomNormal(s, 0, step + 1, "float32", 100 * step + i).dataSync() as Float32Array));
+        const grads = Array.from({ length: 30 }, (_, step) =>
+          shapes.map((s, i) => tf.randomNormal(s, 0, step + 1, "float32", 100 * step + i).dataSync() as Float32Array),
+        );
         const opt = mtl.optimizers.adam({ learningRate: 0.01, beta2: 0.999 });
         for (const stepGrads of grads) {
           const g = Object.fromEntries(vars.map((v, i) => [v.name, tf.tensor(stepGrads[i], shapes[i])]));
@@ -53,7 +55,14 @@ describe("mtlkit's Adam", () => {
           tf.dispose(Object.values(g));
         }
         vars.forEach((v, i) => {
-          const expected = referenceAdam(start[i], grads.map((g) => g[i]), 0.01, 0.9, 0.999, 1e-8);
+          const expected = referenceAdam(
+            start[i],
+            grads.map((g) => g[i]),
+            0.01,
+            0.9,
+            0.999,
+            1e-8,
+          );
           expect(Array.from(v.dataSync())).toEqual(Array.from(expected));
         });
         expect(opt.iterations).toBe(30);
@@ -106,8 +115,17 @@ describe("mtlkit's Adam", () => {
 
     it(`a state saved by getWeights and restored by setWeights continues the same steps (${backend})`, async () => {
       disableNativeKernels();
-      const make = () => [tf.variable(tf.tensor2d([[1, -2], [3, 0.5]])), tf.variable(tf.tensor1d([0.1, -0.2]))];
-      const gradsAt = (t: number, vars: tf.Variable[]) => Object.fromEntries(vars.map((v, i) => [v.name, tf.fill(v.shape, Math.sin(t + i), "float32")]));
+      const make = () => [
+        tf.variable(
+          tf.tensor2d([
+            [1, -2],
+            [3, 0.5],
+          ]),
+        ),
+        tf.variable(tf.tensor1d([0.1, -0.2])),
+      ];
+      const gradsAt = (t: number, vars: tf.Variable[]) =>
+        Object.fromEntries(vars.map((v, i) => [v.name, tf.fill(v.shape, Math.sin(t + i), "float32")]));
       const straight = make();
       const opt = mtl.optimizers.adam({ learningRate: 0.05 });
       for (let t = 0; t < 12; t++) {

@@ -46,7 +46,9 @@ describe.runIf(status.available)("gemm argument checks", () => {
     // need nothing) and BLAS wrote 2^62 floats into a 4-element array.
     expect(() => gemm(false, false, 4, 2 ** 31 - 1, 2 ** 31 - 1, 0, f32(4), 0, f32(4), 0, f32(4))).toThrow(/gemm sizes overflow/);
     expect(() => gemm(false, false, 1, 2 ** 31 - 1, 1, 2 ** 31 - 1, f32(4), 0, f32(4), 0, f32(4))).toThrow(/do not fit/);
-    expect(() => gemm(false, false, 3, 1, 1, 1, f32(4), 2 ** 62, f32(4), 0, f32(4))).toThrow(/argument 'strideA' must be a whole number within ±2\^53/);
+    expect(() => gemm(false, false, 3, 1, 1, 1, f32(4), 2 ** 62, f32(4), 0, f32(4))).toThrow(
+      /argument 'strideA' must be a whole number within ±2\^53/,
+    );
     expect(() => gemm(false, false, 1, 2 ** 32 + 1, 1, 1, f32(4), 0, f32(4), 0, f32(4))).toThrow(
       /argument 'm' must be between 0 and 2147483647 \(got 4294967297\)/,
     );
@@ -100,7 +102,9 @@ describe.runIf(status.available && typeof raw?.mlpStep === "function")("mlpStep 
   });
 
   it("rejects an unknown loss code instead of running sigmoid cross-entropy", () => {
-    expect(() => step(spec({ loss: 3 }))).toThrow(/mlpStep head 0 has unknown loss code 3 \(0 softmax cross-entropy, 1 mean squared error, 2 sigmoid cross-entropy\)/);
+    expect(() => step(spec({ loss: 3 }))).toThrow(
+      /mlpStep head 0 has unknown loss code 3 \(0 softmax cross-entropy, 1 mean squared error, 2 sigmoid cross-entropy\)/,
+    );
     expect(() => step(spec({ loss: -1 }))).toThrow(RangeError);
   });
 

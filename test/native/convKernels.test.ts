@@ -40,7 +40,13 @@ function valueAndGrads(f: (x: tf.Tensor4D, w: tf.Tensor4D) => tf.Tensor4D, x: tf
   });
 }
 
-type ConvCase = [number[], number[], number | [number, number], "same" | "valid" | [[number, number], [number, number], [number, number], [number, number]], number | [number, number]];
+type ConvCase = [
+  number[],
+  number[],
+  number | [number, number],
+  "same" | "valid" | [[number, number], [number, number], [number, number], [number, number]],
+  number | [number, number],
+];
 
 const CONV_CASES: ConvCase[] = [
   [[1, 5, 7, 1], [3, 3, 1, 2], 1, "same", 1],
@@ -48,7 +54,18 @@ const CONV_CASES: ConvCase[] = [
   [[2, 11, 10, 2], [5, 3, 2, 3], [2, 3], "valid", 1],
   [[4, 7, 7, 1], [3, 3, 1, 1], 3, "same", 1],
   [[2, 6, 6, 4], [1, 1, 4, 3], 1, "valid", 1],
-  [[2, 8, 9, 3], [3, 3, 3, 2], 2, [[0, 0], [1, 2], [0, 1], [0, 0]], 1],
+  [
+    [2, 8, 9, 3],
+    [3, 3, 3, 2],
+    2,
+    [
+      [0, 0],
+      [1, 2],
+      [0, 1],
+      [0, 0],
+    ],
+    1,
+  ],
   [[5, 28, 28, 1], [3, 3, 1, 16], 1, "same", 1],
 ];
 
@@ -58,7 +75,13 @@ const DILATED: ConvCase[] = [
   [[1, 8, 8, 2], [3, 3, 2, 4], 1, "same", 2],
 ];
 
-type PoolCase = { shape: number[]; size: number | [number, number]; strides: number | [number, number]; pad: "same" | "valid" | number; rounding?: "floor" | "round" | "ceil" };
+type PoolCase = {
+  shape: number[];
+  size: number | [number, number];
+  strides: number | [number, number];
+  pad: "same" | "valid" | number;
+  rounding?: "floor" | "round" | "ceil";
+};
 
 const POOL_CASES: PoolCase[] = [
   { shape: [1, 5, 7, 1], size: 2, strides: 2, pad: "valid" },
@@ -86,7 +109,12 @@ describe.runIf(status.available)("native convolution and pooling kernels", () =>
         const actual = valueAndGrads(f, x, w);
         expect(tf.memory().numTensors - before).toBe(3); // the three results, nothing else
         expect(runs(...CONV) - calls, `native runs for ${xShape} * ${wShape}`).toBe(4); // forward twice (value, tape)
-        actual.forEach((t, i) => expect(maxRelativeError(t, expected[i]), `${["y", "dx", "dw"][i]} of ${xShape} * ${wShape}, ${strides}, ${JSON.stringify(pad)}`).toBeLessThan(1e-4));
+        actual.forEach((t, i) =>
+          expect(
+            maxRelativeError(t, expected[i]),
+            `${["y", "dx", "dw"][i]} of ${xShape} * ${wShape}, ${strides}, ${JSON.stringify(pad)}`,
+          ).toBeLessThan(1e-4),
+        );
         tf.dispose([x, w, ...expected, ...actual]);
       }
     });
@@ -108,7 +136,8 @@ describe.runIf(status.available)("native convolution and pooling kernels", () =>
     const pooled = (kind: "max" | "avg", c: PoolCase, x: tf.Tensor4D, native: boolean) => {
       if (native) enableNativeKernels();
       else disableNativeKernels();
-      const pool = (a: tf.Tensor4D) => (kind === "max" ? tf.maxPool(a, c.size, c.strides, c.pad, c.rounding) : tf.avgPool(a, c.size, c.strides, c.pad, c.rounding));
+      const pool = (a: tf.Tensor4D) =>
+        kind === "max" ? tf.maxPool(a, c.size, c.strides, c.pad, c.rounding) : tf.avgPool(a, c.size, c.strides, c.pad, c.rounding);
       return tf.tidy(() => {
         const y = pool(x);
         const dy = tf.randomNormal(y.shape, 0, 1, "float32", 6);
@@ -126,7 +155,9 @@ describe.runIf(status.available)("native convolution and pooling kernels", () =>
           const calls = runs(...POOL);
           const actual = pooled(kind, c, x, true);
           expect(runs(...POOL) - calls).toBe(3); // forward twice (value, tape), gradient once
-          actual.forEach((t, i) => expect(maxRelativeError(t, expected[i]), `${["y", "dx"][i]} of ${JSON.stringify(c)}`).toBeLessThan(1e-6));
+          actual.forEach((t, i) =>
+            expect(maxRelativeError(t, expected[i]), `${["y", "dx"][i]} of ${JSON.stringify(c)}`).toBeLessThan(1e-6),
+          );
           tf.dispose([x, ...expected, ...actual]);
         }
       });

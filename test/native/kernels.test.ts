@@ -66,7 +66,13 @@ describe.runIf(status.available)("native kernels", () => {
         const model = mtl.hardSharing({ inputSize: 20, trunk: [32, 16], tasks, seed: 3 });
         const trainer = new mtl.Trainer({ model, tasks, progress: false });
         const x = tf.randomNormal([16, 20], 0, 1, "float32", 4) as tf.Tensor2D;
-        const targets = [tf.tensor1d(Array.from({ length: 16 }, (_, i) => i % 4), "int32"), tf.randomNormal([16, 1], 0, 1, "float32", 5)];
+        const targets = [
+          tf.tensor1d(
+            Array.from({ length: 16 }, (_, i) => i % 4),
+            "int32",
+          ),
+          tf.randomNormal([16, 1], 0, 1, "float32", 5),
+        ];
         const losses: number[] = [];
         for (let i = 0; i < 5; i++) losses.push(...(await trainer.trainStep(x, targets)).losses);
         tf.dispose([x, ...targets]);

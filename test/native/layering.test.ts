@@ -11,7 +11,8 @@ it("lib/native imports only tfjs, Node, its own modules and lib/errors", () => {
   const upward: string[] = [];
   for (const file of fs.readdirSync(dir).filter((f) => f.endsWith(".ts"))) {
     const text = fs.readFileSync(path.join(dir, file), "utf8");
-    for (const m of text.matchAll(/(?:from|import|require\()\s*["'](\.\.\/[^"']*)["']/g)) if (m[1] !== "../errors") upward.push(`${file}: ${m[1]}`);
+    for (const m of text.matchAll(/(?:from|import|require\()\s*["'](\.\.\/[^"']*)["']/g))
+      if (m[1] !== "../errors") upward.push(`${file}: ${m[1]}`);
   }
   expect(upward).toEqual([]);
   const errors = fs.readFileSync(path.resolve(dir, "..", "errors.ts"), "utf8");

@@ -36,7 +36,16 @@ async function run(fused: boolean, options: Partial<mtl.TrainerOptions> = {}) {
   const model = mtl.hardSharing({ inputSize: 5, trunk: [16, 8], heads: { r: [6], c: [4] } as never, tasks, seed: 2 });
   // A zero-strength regularizer changes nothing numerically but keeps the step on the generic path.
   const regularizers = fused ? [] : [mtl.regularizers.l2(0)];
-  const trainer = new mtl.Trainer({ model, tasks, batchSize: 8, progress: false, weights: [1, 0.5, 2, 1], regularizers, seed: 1, ...options });
+  const trainer = new mtl.Trainer({
+    model,
+    tasks,
+    batchSize: 8,
+    progress: false,
+    weights: [1, 0.5, 2, 1],
+    regularizers,
+    seed: 1,
+    ...options,
+  });
   const x = tf.tensor2d(data.features, [data.rows, data.featureCount]);
   const targets = tasks.map((t) => t.targetTensor(data.targets[t.name], data.rows));
   const records: mtl.StepRecord[] = [];
@@ -71,7 +80,17 @@ describe.runIf(loadNative().status.available)("fused native MLP step", () => {
       const trainer = new mtl.Trainer({ model, tasks, progress: false });
       const x = tf.zeros([2, 5]) as tf.Tensor2D;
       const targets = [tf.tensor1d([0, 1], "int32"), tf.zeros([2, 2]), tf.zeros([2, 1]), tf.zeros([2, 2])];
-      const input = { model, tasks, optimizer: trainer.optimizer, regularizers: [], variables: model.namedVariables().map(([, v]) => v), batch: { xs: [x], targets, part: targets.map(() => 0) }, step: 0, epoch: 0, onNonFinite: "stop" as const };
+      const input = {
+        model,
+        tasks,
+        optimizer: trainer.optimizer,
+        regularizers: [],
+        variables: model.namedVariables().map(([, v]) => v),
+        batch: { xs: [x], targets, part: targets.map(() => 0) },
+        step: 0,
+        epoch: 0,
+        onNonFinite: "stop" as const,
+      };
       expect(fusedMlpStep(input, trainer.weighting!)).toBeUndefined(); // tanh is not fused
       const relu = mtl.hardSharing({ inputSize: 5, trunk: [4], tasks, seed: 2 });
       const reluTrainer = new mtl.Trainer({ model: relu, tasks, progress: false });
@@ -111,7 +130,17 @@ describe.runIf(loadNative().status.available)("fused step and other optimizers",
     const tasks = [mtl.tasks.regression("r")];
     const model = mtl.hardSharing({ inputSize: 2, trunk: [3], tasks, seed: 1 });
     const trainer = new mtl.Trainer({ model, tasks, optimizer: mtl.optimizers.sgd(0.1), progress: false });
-    await trainer.fit(mtl.fromArrays({ x: [[1, 2], [3, 4]], targets: { r: [1, 2] }, tasks }), { epochs: 2 });
+    await trainer.fit(
+      mtl.fromArrays({
+        x: [
+          [1, 2],
+          [3, 4],
+        ],
+        targets: { r: [1, 2] },
+        tasks,
+      }),
+      { epochs: 2 },
+    );
     expect(trainer.history.steps.every((s) => s.applied && Number.isFinite(s.losses[0]))).toBe(true);
     model.dispose();
   });

@@ -26,7 +26,9 @@ describe("notebook readings", () => {
       metadata: { kernelspec: { name: "mtlkit", display_name: "TypeScript (mtlkit)", language: "typescript" } },
       cells: [
         cell('import * as mtl from "mtlkit";\nconst c = mtl.report.compare([3, 3.1, 2.9], [1, 1.1, 0.9]);'),
-        cell(`mtl.report.reading("demo-verdict", { verdict: c.verdict, gap: c.difference }, (v) => \`gap **\${mtl.report.fmt(v.gap as number)}**\`)`),
+        cell(
+          `mtl.report.reading("demo-verdict", { verdict: c.verdict, gap: c.difference }, (v) => \`gap **\${mtl.report.fmt(v.gap as number)}**\`)`,
+        ),
       ],
     };
     const file = join(work, "demo.ipynb");

@@ -13,7 +13,9 @@ import { checkExportedHtml, chromiumAvailable } from "../helpers/htmlCheck";
 
 const root = join(__dirname, "..", "..");
 const cli = join(root, "dist", "kernel", "cli.js");
-const notebooks = readdirSync(join(root, "notebooks")).filter((f) => /^\d\d-.*\.ipynb$/.test(f)).sort();
+const notebooks = readdirSync(join(root, "notebooks"))
+  .filter((f) => /^\d\d-.*\.ipynb$/.test(f))
+  .sort();
 const work = mkdtempSync(join(tmpdir(), "mtlkit-tutorials-"));
 const env = { ...process.env, JUPYTER_PATH: join(work, "jupyter") };
 const chromium = chromiumAvailable();
@@ -22,7 +24,6 @@ beforeAll(() => {
   execFileSync(process.execPath, [cli, "kernel", "install", "--jupyter-dir", join(work, "jupyter")], { env, stdio: "ignore" });
 });
 afterAll(() => rmSync(work, { recursive: true, force: true }));
-
 
 describe("tutorial notebooks", () => {
   it("exist", () => expect(notebooks.length).toBeGreaterThan(0));
@@ -51,7 +52,8 @@ describe("tutorial notebooks", () => {
         claims(readingsOf(executed));
       }
       // the exported page renders in Chromium: math, tables, bullets, figure titles (test/helpers/htmlCheck.ts)
-      if (chromium) expect((await checkExportedHtml(join(out, name.replace(/\.ipynb$/, ".html")), { notebook: executed })).problems).toEqual([]);
+      if (chromium)
+        expect((await checkExportedHtml(join(out, name.replace(/\.ipynb$/, ".html")), { notebook: executed })).problems).toEqual([]);
     }, 900_000);
   }
 });

@@ -22,13 +22,24 @@ const EPS = 2 ** -24;
 
 function randomTensor(rng: mtl.Rng, shape: number[]): tf.Tensor {
   const size = shape.reduce((a, b) => a * b, 1);
-  return tf.tensor(Float32Array.from({ length: size }, () => rng.normal()), shape);
+  return tf.tensor(
+    Float32Array.from({ length: size }, () => rng.normal()),
+    shape,
+  );
 }
 
 /** Gradients of Σ (f(x, W, b) ⊙ U) w.r.t. x, W (and b), U a fixed random cotangent. */
-function gradsOf(f: (x: tf.Tensor2D, w: tf.Tensor2D, b?: tf.Tensor1D) => tf.Tensor2D, x: tf.Tensor2D, w: tf.Tensor2D, u: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor[] {
+function gradsOf(
+  f: (x: tf.Tensor2D, w: tf.Tensor2D, b?: tf.Tensor1D) => tf.Tensor2D,
+  x: tf.Tensor2D,
+  w: tf.Tensor2D,
+  u: tf.Tensor2D,
+  b?: tf.Tensor1D,
+): tf.Tensor[] {
   const inputs = b ? [x, w, b] : [x, w];
-  return tf.grads((...args: tf.Tensor[]) => tf.sum(tf.mul(f(args[0] as tf.Tensor2D, args[1] as tf.Tensor2D, args[2] as tf.Tensor1D | undefined), u)))(inputs);
+  return tf.grads((...args: tf.Tensor[]) =>
+    tf.sum(tf.mul(f(args[0] as tf.Tensor2D, args[1] as tf.Tensor2D, args[2] as tf.Tensor1D | undefined), u)),
+  )(inputs);
 }
 
 const autodiff = (x: tf.Tensor2D, w: tf.Tensor2D, b?: tf.Tensor1D) => {
@@ -47,78 +58,86 @@ async function roundingRatio(a: tf.Tensor, c: tf.Tensor, absProduct: tf.Tensor, 
 
 /** Shapes [m, k, n] from a seeded generator, with the edge sizes 1 among them. */
 function randomShapes(rng: mtl.Rng): Array<[number, number, number]> {
-  const shapes: Array<[number, number, number]> = [[1, 1, 1], [1, 7, 3], [5, 1, 4], [6, 3, 1]];
+  const shapes: Array<[number, number, number]> = [
+    [1, 1, 1],
+    [1, 7, 3],
+    [5, 1, 4],
+    [6, 3, 1],
+  ];
   for (let i = 0; i < 6; i++) shapes.push([1 + rng.int(70), 1 + rng.int(90), 1 + rng.int(60)]);
   shapes.push([64, 300, 96]);
   return shapes;
 }
 
-eachBackend((backend) => {
-  describe("linear: the fast gradient equals autodiff's", () => {
-    for (const withBias of [true, false]) {
-      it(`random shapes, ${withBias ? "with" : "without"} bias`, async () => {
-        const rng = new mtl.Rng(withBias ? 11 : 12);
-        const before = tf.memory().numTensors;
-        const read = async (t: tf.Tensor) => Array.from(await t.data());
-        for (const [m, k, n] of randomShapes(rng)) {
-          // Built in a tidy scope that keeps what it returns; read with await; freed together below.
-          const made = tf.tidy(() => {
-            const x = randomTensor(rng, [m, k]) as tf.Tensor2D;
-            const w = randomTensor(rng, [k, n]) as tf.Tensor2D;
-            const b = withBias ? (randomTensor(rng, [n]) as tf.Tensor1D) : undefined;
-            const u = randomTensor(rng, [m, n]) as tf.Tensor2D;
-            return {
-              forward: [linear(x, w, b), autodiff(x, w, b)],
-              fast: gradsOf(linear, x, w, u, b),
-              plain: gradsOf(autodiff, x, w, u, b),
-              // ∂x = U·Wᵀ sums over n; ∂W = xᵀ·U sums over m.
-              bounds: [tf.matMul(tf.abs(u), tf.abs(w), false, true), tf.matMul(tf.abs(x), tf.abs(u), true, false)],
-            };
-          });
-          const { forward, fast, plain, bounds } = made;
-          // The forward value is the same ops: identical.
-          expect(await read(forward[0])).toEqual(await read(forward[1]));
-          expect(fast.map((g) => g.shape)).toEqual(plain.map((g) => g.shape));
-          const where = `[${m},${k}]×[${k},${n}]`;
-          if (backend === "cpu") {
-            for (const [i, g] of fast.entries()) expect(await read(g), `${where} gradient ${i}`).toEqual(await read(plain[i]));
-          } else {
-            expect(await roundingRatio(fast[0], plain[0], bounds[0], n), `${where} ∂x`).toBeLessThanOrEqual(2);
-            expect(await roundingRatio(fast[1], plain[1], bounds[1], m), `${where} ∂W`).toBeLessThanOrEqual(2);
-            if (withBias) expect(await read(fast[2]), `${where} ∂b`).toEqual(await read(plain[2]));
+eachBackend(
+  (backend) => {
+    describe("linear: the fast gradient equals autodiff's", () => {
+      for (const withBias of [true, false]) {
+        it(`random shapes, ${withBias ? "with" : "without"} bias`, async () => {
+          const rng = new mtl.Rng(withBias ? 11 : 12);
+          const before = tf.memory().numTensors;
+          const read = async (t: tf.Tensor) => Array.from(await t.data());
+          for (const [m, k, n] of randomShapes(rng)) {
+            // Built in a tidy scope that keeps what it returns; read with await; freed together below.
+            const made = tf.tidy(() => {
+              const x = randomTensor(rng, [m, k]) as tf.Tensor2D;
+              const w = randomTensor(rng, [k, n]) as tf.Tensor2D;
+              const b = withBias ? (randomTensor(rng, [n]) as tf.Tensor1D) : undefined;
+              const u = randomTensor(rng, [m, n]) as tf.Tensor2D;
+              return {
+                forward: [linear(x, w, b), autodiff(x, w, b)],
+                fast: gradsOf(linear, x, w, u, b),
+                plain: gradsOf(autodiff, x, w, u, b),
+                // ∂x = U·Wᵀ sums over n; ∂W = xᵀ·U sums over m.
+                bounds: [tf.matMul(tf.abs(u), tf.abs(w), false, true), tf.matMul(tf.abs(x), tf.abs(u), true, false)],
+              };
+            });
+            const { forward, fast, plain, bounds } = made;
+            // The forward value is the same ops: identical.
+            expect(await read(forward[0])).toEqual(await read(forward[1]));
+            expect(fast.map((g) => g.shape)).toEqual(plain.map((g) => g.shape));
+            const where = `[${m},${k}]×[${k},${n}]`;
+            if (backend === "cpu") {
+              for (const [i, g] of fast.entries()) expect(await read(g), `${where} gradient ${i}`).toEqual(await read(plain[i]));
+            } else {
+              expect(await roundingRatio(fast[0], plain[0], bounds[0], n), `${where} ∂x`).toBeLessThanOrEqual(2);
+              expect(await roundingRatio(fast[1], plain[1], bounds[1], m), `${where} ∂W`).toBeLessThanOrEqual(2);
+              if (withBias) expect(await read(fast[2]), `${where} ∂b`).toEqual(await read(plain[2]));
+            }
+            tf.dispose([...forward, ...fast, ...plain, ...bounds]);
           }
-          tf.dispose([...forward, ...fast, ...plain, ...bounds]);
-        }
-        expect(tf.memory().numTensors).toBe(before);
-      });
-    }
+          expect(tf.memory().numTensors).toBe(before);
+        });
+      }
 
-    it("forms only the gradients the tape needs (no ∂x of a first layer), as autodiff does", () => {
-      const rng = new mtl.Rng(3);
-      const x = randomTensor(rng, [8, 5]) as tf.Tensor2D;
-      const w = tf.variable(randomTensor(rng, [5, 4]) as tf.Tensor2D);
-      const b = tf.variable(randomTensor(rng, [4]) as tf.Tensor1D);
-      const matmulOutputs = (f: () => tf.Scalar) => {
-        const shapes: number[][] = [];
-        const kernels = wrapBatchMatMul(backend, (_attrs, out) => shapes.push(out));
-        try {
-          tf.tidy(() => {
-            tf.variableGrads(f, [w, b]);
-          });
-        } finally {
-          kernels.restore();
-        }
-        return shapes;
-      };
-      const fast = matmulOutputs(() => tf.sum(linear(x, w, b)));
-      const plain = matmulOutputs(() => tf.sum(autodiff(x, w, b)));
-      // Forward [8,4] and ∂W [5,4]; never ∂x [8,5].
-      expect(fast.map((s) => s.join("x")).sort()).toEqual(["5x4", "8x4"]);
-      expect(fast.map((s) => s.join("x")).sort()).toEqual(plain.map((s) => s.join("x")).sort());
-      tf.dispose([x, w, b]);
+      it("forms only the gradients the tape needs (no ∂x of a first layer), as autodiff does", () => {
+        const rng = new mtl.Rng(3);
+        const x = randomTensor(rng, [8, 5]) as tf.Tensor2D;
+        const w = tf.variable(randomTensor(rng, [5, 4]) as tf.Tensor2D);
+        const b = tf.variable(randomTensor(rng, [4]) as tf.Tensor1D);
+        const matmulOutputs = (f: () => tf.Scalar) => {
+          const shapes: number[][] = [];
+          const kernels = wrapBatchMatMul(backend, (_attrs, out) => shapes.push(out));
+          try {
+            tf.tidy(() => {
+              tf.variableGrads(f, [w, b]);
+            });
+          } finally {
+            kernels.restore();
+          }
+          return shapes;
+        };
+        const fast = matmulOutputs(() => tf.sum(linear(x, w, b)));
+        const plain = matmulOutputs(() => tf.sum(autodiff(x, w, b)));
+        // Forward [8,4] and ∂W [5,4]; never ∂x [8,5].
+        expect(fast.map((s) => s.join("x")).sort()).toEqual(["5x4", "8x4"]);
+        expect(fast.map((s) => s.join("x")).sort()).toEqual(plain.map((s) => s.join("x")).sort());
+        tf.dispose([x, w, b]);
+      });
     });
-  });
-}, { webgpu: true });
+  },
+  { webgpu: true },
+);
 
 interface Wrapped {
   restore(): void;
@@ -128,7 +147,10 @@ interface Wrapped {
  * Replaces `backend`'s BatchMatMul with a wrapper that reports each call's attributes and output
  * shape (the shape without the batch dimension), then runs the original kernel.
  */
-function wrapBatchMatMul(backend: string, onCall: (attrs: { transposeA: boolean; transposeB: boolean }, outShape: number[]) => void): Wrapped {
+function wrapBatchMatMul(
+  backend: string,
+  onCall: (attrs: { transposeA: boolean; transposeB: boolean }, outShape: number[]) => void,
+): Wrapped {
   const original = tf.getKernel(tf.BatchMatMul, backend);
   if (!original) throw new Error(`no BatchMatMul kernel on ${backend}`);
   tf.unregisterKernel(tf.BatchMatMul, backend);

@@ -28,7 +28,11 @@ beforeAll(async () => {
   // 2 epochs of 2 steps, a checkpoint after every step, the last 3 kept: steps 2, 3, 4.
   const { trainer, data } = makeTrainer({ checkpoint: { dir: pristine, everySteps: 1, keep: 3 } });
   await trainer.fit(data, { epochs: 2 });
-  expect(readdirSync(pristine).filter((n) => n.startsWith("step-")).sort()).toEqual(STEPS.map((s) => `step-0000000${s}`));
+  expect(
+    readdirSync(pristine)
+      .filter((n) => n.startsWith("step-"))
+      .sort(),
+  ).toEqual(STEPS.map((s) => `step-0000000${s}`));
   historyFile = readdirSync(pristine).find((n) => n.startsWith("history-"));
   for (const step of STEPS) {
     // The reference for step k: the pristine folder with only the checkpoints up to k.
@@ -78,7 +82,10 @@ function expectLoaded(o: Outcome, step: number, damagedFolders: string[], what =
   expect(o.step, what).toBe(step);
   expect(o.digest, `${what}: loaded data differs from checkpoint step ${step}`).toBe(refs.get(step));
   for (const folder of damagedFolders) {
-    expect(o.warnings.some((w) => w.includes(join(o.dir, folder)) && /damaged/.test(w)), `${what}: no warning naming ${folder}: ${JSON.stringify(o.warnings)}`).toBe(true);
+    expect(
+      o.warnings.some((w) => w.includes(join(o.dir, folder)) && /damaged/.test(w)),
+      `${what}: no warning naming ${folder}: ${JSON.stringify(o.warnings)}`,
+    ).toBe(true);
   }
 }
 
@@ -145,7 +152,13 @@ describe("a single bit flipped (200 seeded flips per file)", () => {
         const o = await loadFlipped(historyFile!, at, bit);
         const survivor = survivorOfHistoryDamageAt(at);
         if (survivor === undefined) expectRefused(o, /history file .* does not match its checksum/, `history byte ${at}`);
-        else expectLoaded(o, survivor, STEPS.filter((s) => s > survivor).map((s) => `step-0000000${s}`), `history byte ${at}`);
+        else
+          expectLoaded(
+            o,
+            survivor,
+            STEPS.filter((s) => s > survivor).map((s) => `step-0000000${s}`),
+            `history byte ${at}`,
+          );
       }),
       { numRuns: 200, seed: 2000 },
     );
@@ -166,7 +179,12 @@ describe("other damage", () => {
   it("a truncated or missing file of the newest checkpoint: falls back", async () => {
     for (const file of readdirSync(join(pristine, NEWEST))) {
       const path = (dir: string) => join(dir, NEWEST, file);
-      expectLoaded(await loadDamaged((dir) => truncateSync(path(dir), Math.floor(readFileSync(path(dir)).length / 2))), 3, [NEWEST], `${file} truncated`);
+      expectLoaded(
+        await loadDamaged((dir) => truncateSync(path(dir), Math.floor(readFileSync(path(dir)).length / 2))),
+        3,
+        [NEWEST],
+        `${file} truncated`,
+      );
       expectLoaded(await loadDamaged((dir) => truncateSync(path(dir), 0)), 3, [NEWEST], `${file} emptied`);
       expectLoaded(await loadDamaged((dir) => rmSync(path(dir))), 3, [NEWEST], `${file} missing`);
     }
@@ -178,7 +196,13 @@ describe("other damage", () => {
       const o = await loadDamaged((dir) => truncateSync(join(dir, historyFile!), length));
       const survivor = survivorOfHistoryDamageAt(length);
       if (survivor === undefined) expectRefused(o, /history file .* is truncated/, `history cut to ${length}`);
-      else expectLoaded(o, survivor, STEPS.filter((s) => s > survivor).map((s) => `step-0000000${s}`), `history cut to ${length}`);
+      else
+        expectLoaded(
+          o,
+          survivor,
+          STEPS.filter((s) => s > survivor).map((s) => `step-0000000${s}`),
+          `history cut to ${length}`,
+        );
     }
     expectRefused(await loadDamaged((dir) => rmSync(join(dir, historyFile!))), /history file .* is missing/);
   });
@@ -206,7 +230,12 @@ describe("other damage", () => {
 
   it("a changed offset or optimizer scalar in the manifest: falls back", async () => {
     expectLoaded(await loadDamaged((dir) => editManifest(dir, (m) => (m.variables[1].offset += 1))), 3, [NEWEST], "offset + 1");
-    expectLoaded(await loadDamaged((dir) => editManifest(dir, (m) => (m.optimizer.scalars.accBeta1 *= 1.0001))), 3, [NEWEST], "accBeta1 changed");
+    expectLoaded(
+      await loadDamaged((dir) => editManifest(dir, (m) => (m.optimizer.scalars.accBeta1 *= 1.0001))),
+      3,
+      [NEWEST],
+      "accBeta1 changed",
+    );
     expectLoaded(await loadDamaged((dir) => editManifest(dir, (m) => (m.step = 5))), 3, [NEWEST], "step changed");
   });
 
@@ -223,7 +252,10 @@ describe("other damage", () => {
     const o = await loadDamaged((dir) => {
       for (const s of STEPS) flipBit(join(dir, `step-0000000${s}`, "weights.bin"), 5, 3);
     });
-    expectRefused(o, /holds no intact checkpoint: .*step-00000004: weights\.bin does not match its checksum.*step-00000003: weights\.bin.*step-00000002: weights\.bin/);
+    expectRefused(
+      o,
+      /holds no intact checkpoint: .*step-00000004: weights\.bin does not match its checksum.*step-00000003: weights\.bin.*step-00000002: weights\.bin/,
+    );
     expect(await digest(target.trainer)).toBe(before);
   });
 });

@@ -8,7 +8,15 @@ export function makeTrainer(extra: Partial<mtl.TrainerOptions> = {}) {
   const tasks = [mtl.tasks.regression("a"), mtl.tasks.classification("b", { classes: 2 })];
   const data = mtl.fromArrays({ x, targets: { a: x.map((r) => r[0] - r[1]), b: x.map((r) => (r[2] > 0 ? 1 : 0)) }, tasks });
   const model = mtl.hardSharing({ inputSize: 3, trunk: [4], tasks, seed: 1 });
-  const trainer = new mtl.Trainer({ model, tasks, batchSize: 4, seed: 2, progress: false, optimizer: mtl.optimizers.adam({ learningRate: 0.01 }), ...extra });
+  const trainer = new mtl.Trainer({
+    model,
+    tasks,
+    batchSize: 4,
+    seed: 2,
+    progress: false,
+    optimizer: mtl.optimizers.adam({ learningRate: 0.01 }),
+    ...extra,
+  });
   return { trainer, data, model };
 }
 
@@ -22,7 +30,8 @@ export async function digest(trainer: mtl.Trainer): Promise<string> {
     h.update(bytesOf(await s.tensor.data()));
     if (!(s.tensor instanceof mtl.tf.Variable)) s.tensor.dispose();
   }
-  for (const [key, v] of Object.entries(trainer.optimizer)) if (v instanceof mtl.tf.Variable && v.rank === 0) h.update(key).update(String((await v.data())[0]));
+  for (const [key, v] of Object.entries(trainer.optimizer))
+    if (v instanceof mtl.tf.Variable && v.rank === 0) h.update(key).update(String((await v.data())[0]));
   // history.run describes the process that trains now (backend, start time), not the checkpoint.
   const { history, ...state } = trainer.snapshot();
   h.update(JSON.stringify({ ...state, steps: history.steps, epochs: history.epochs }));

@@ -14,7 +14,12 @@ const root = mkdtempSync(join(tmpdir(), "mtlkit-ckpt-res-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 function batch() {
-  const x = mtl.tf.tensor2d([[1, 2, 3], [4, -5, 6], [0.5, 0, -1], [2, 2, 2]]);
+  const x = mtl.tf.tensor2d([
+    [1, 2, 3],
+    [4, -5, 6],
+    [0.5, 0, -1],
+    [2, 2, 2],
+  ]);
   const targets = [mtl.tf.tensor2d([[1], [2], [0], [-1]]), mtl.tf.tensor1d([0, 1, 1, 0], "int32")];
   return { x, targets, dispose: () => mtl.tf.dispose([x, ...targets]) };
 }

@@ -16,7 +16,10 @@ const root = mkdtempSync(join(tmpdir(), "mtlkit-ckpt-"));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 function child(mode: string, backend: string, dir: string, steps: number): number[][] {
-  const out = execFileSync(process.execPath, [CHILD, mode, backend, dir, String(steps)], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+  const out = execFileSync(process.execPath, [CHILD, mode, backend, dir, String(steps)], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "ignore"],
+  });
   return JSON.parse(out.trim().split("\n").pop()!);
 }
 
@@ -81,7 +84,10 @@ describe("checkpoint files", () => {
   it("are owner-only, keep the last K, and fall back past a corrupt one", async () => {
     const dir = join(root, "files");
     const trainer = make([4]);
-    const x = mtl.tf.tensor2d([[1, 2, 3], [4, 5, 6]]);
+    const x = mtl.tf.tensor2d([
+      [1, 2, 3],
+      [4, 5, 6],
+    ]);
     const targets = [mtl.tf.tensor2d([[1], [2]]), mtl.tf.tensor1d([0, 1], "int32")];
     for (let i = 0; i < 4; i++) {
       await trainer.trainStep(x, targets);
@@ -104,8 +110,12 @@ describe("checkpoint files", () => {
   it("refuse a different architecture or task set, saying what differs", async () => {
     const dir = join(root, "mismatch");
     await make([4]).save(dir);
-    await expect(make([5]).load(dir)).rejects.toThrow(/variable 'trunk.0.kernel' has shape \[3,4\] in the checkpoint and \[3,5\] in the model/);
-    await expect(make([4], ["a", "c"]).load(dir)).rejects.toThrow(/tasks: checkpoint \[a \(regression, 1 outputs\), b \(classification, 2 outputs\)\], model \[a .*c \(classification/);
+    await expect(make([5]).load(dir)).rejects.toThrow(
+      /variable 'trunk.0.kernel' has shape \[3,4\] in the checkpoint and \[3,5\] in the model/,
+    );
+    await expect(make([4], ["a", "c"]).load(dir)).rejects.toThrow(
+      /tasks: checkpoint \[a \(regression, 1 outputs\), b \(classification, 2 outputs\)\], model \[a .*c \(classification/,
+    );
     await expect(make([4]).load(join(root, "nowhere"))).rejects.toThrow(/does not exist/);
   });
 });

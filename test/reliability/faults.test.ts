@@ -7,7 +7,11 @@ import { eachBackend } from "../helpers/backends";
 function setup() {
   const tasks = [mtl.tasks.regression("a"), mtl.tasks.regression("b")];
   const model = mtl.hardSharing({ inputSize: 2, trunk: [4], tasks, seed: 1 });
-  const x = tf.tensor2d([[1, 2], [3, -1], [0.5, 0.5]]);
+  const x = tf.tensor2d([
+    [1, 2],
+    [3, -1],
+    [0.5, 0.5],
+  ]);
   const targets = [tf.tensor2d([[1], [2], [3]]), tf.tensor2d([[100], [-200], [300]])];
   return { tasks, model, x, targets };
 }
@@ -18,10 +22,16 @@ eachBackend(() => {
       const { tasks, model, x, targets } = setup();
       // A head whose gradient is NaN while its output is finite: d/dy sqrt(|y|·0) at 0 is infinite.
       const w = tf.variable(tf.ones([4, 1]));
-      const sqrtHead = { apply: (h: tf.Tensor2D) => tf.add(tf.matMul(h, w), tf.sqrt(tf.mul(tf.sum(h, 1, true), 0))) as tf.Tensor2D, variables: [w], outputSize: 1 };
+      const sqrtHead = {
+        apply: (h: tf.Tensor2D) => tf.add(tf.matMul(h, w), tf.sqrt(tf.mul(tf.sum(h, 1, true), 0))) as tf.Tensor2D,
+        variables: [w],
+        outputSize: 1,
+      };
       const bad = mtl.hardSharing({ inputSize: 2, trunk: [4], tasks, heads: { b: sqrtHead }, seed: 1 });
       const trainer = new mtl.Trainer({ model: bad, tasks, progress: false });
-      await expect(trainer.trainStep(x, targets)).rejects.toThrow(/gradient of task 'b' with respect to '(trunk\.0\.(kernel|bias)|head\.b\.0)' is NaN at step 0 although the losses are finite/);
+      await expect(trainer.trainStep(x, targets)).rejects.toThrow(
+        /gradient of task 'b' with respect to '(trunk\.0\.(kernel|bias)|head\.b\.0)' is NaN at step 0 although the losses are finite/,
+      );
       const skipping = new mtl.Trainer({ model: bad, tasks, progress: false, onNonFinite: "skip" });
       expect((await skipping.trainStep(x, targets)).applied).toBe(false);
       // The skipped step leaves the weighting's state as it was (RLW draws its weights from its RNG).
@@ -38,7 +48,8 @@ eachBackend(() => {
 
     it("clipNorm caps the global update norm, clipTaskNorm each task's gradient", async () => {
       const { tasks, model, x, targets } = setup();
-      const sgd = (c: Partial<mtl.TrainerOptions>) => new mtl.Trainer({ model, tasks, progress: false, optimizer: mtl.optimizers.sgd(1), ...c });
+      const sgd = (c: Partial<mtl.TrainerOptions>) =>
+        new mtl.Trainer({ model, tasks, progress: false, optimizer: mtl.optimizers.sgd(1), ...c });
       const snapshot = () => model.namedVariables().map(([, v]) => Array.from(v.dataSync()));
       const restore = (values: number[][]) => model.namedVariables().forEach(([, v], i) => v.assign(tf.tensor(values[i], v.shape)));
       const start = snapshot();

@@ -37,11 +37,16 @@ describe("fuzzed bad input", () => {
   it("fromArrays: works or throws an MtlError naming the culprit (and then features are finite)", () => {
     // biome-ignore lint/nursery/noFloatingPromises: fc.assert of a synchronous property returns nothing.
     fc.assert(
-      fc.property(matrix, fc.dictionary(fc.constantFrom("c", "b", "m", "r", "zz"), matrix, { maxKeys: 4 }), fc.subarray([0, 1, 2, 3]), (x, targets, which) => {
-        const tasks = which.map((i) => taskSpecs[i]());
-        const data = workOrExplain(() => mtl.fromArrays({ x: x as never, targets: targets as never, tasks }));
-        if (data) expect(Array.from(data.features).every(Number.isFinite)).toBe(true);
-      }),
+      fc.property(
+        matrix,
+        fc.dictionary(fc.constantFrom("c", "b", "m", "r", "zz"), matrix, { maxKeys: 4 }),
+        fc.subarray([0, 1, 2, 3]),
+        (x, targets, which) => {
+          const tasks = which.map((i) => taskSpecs[i]());
+          const data = workOrExplain(() => mtl.fromArrays({ x: x as never, targets: targets as never, tasks }));
+          if (data) expect(Array.from(data.features).every(Number.isFinite)).toBe(true);
+        },
+      ),
       { numRuns: 400 },
     );
   });
@@ -59,17 +64,30 @@ describe("fuzzed bad input", () => {
     const tasks = [mtl.tasks.regression("r"), mtl.tasks.classification("c", { classes: 2 })];
     // biome-ignore lint/nursery/noFloatingPromises: fc.assert of a synchronous property returns nothing.
     fc.assert(
-      fc.property(anyValue, fc.oneof(fc.array(anyValue, { maxLength: 3 }), anyValue), fc.oneof(fc.constantFrom("relu", "tanh"), anyValue), (inputSize, trunk, activation) => {
-        const model = workOrExplain(() => mtl.hardSharing({ inputSize, trunk, tasks, activation } as never));
-        model?.dispose();
-      }),
+      fc.property(
+        anyValue,
+        fc.oneof(fc.array(anyValue, { maxLength: 3 }), anyValue),
+        fc.oneof(fc.constantFrom("relu", "tanh"), anyValue),
+        (inputSize, trunk, activation) => {
+          const model = workOrExplain(() => mtl.hardSharing({ inputSize, trunk, tasks, activation } as never));
+          model?.dispose();
+        },
+      ),
       { numRuns: 300 },
     );
     const model = mtl.hardSharing({ inputSize: 2, trunk: [3], tasks });
     // biome-ignore lint/nursery/noFloatingPromises: fc.assert of a synchronous property returns nothing.
     fc.assert(
       fc.property(
-        fc.record({ epochs: anyValue, batchSize: anyValue, weights: fc.oneof(fc.array(anyValue, { maxLength: 3 }), fc.dictionary(fc.string({ maxLength: 2 }), anyValue), anyValue), seed: anyValue }, { requiredKeys: [] }),
+        fc.record(
+          {
+            epochs: anyValue,
+            batchSize: anyValue,
+            weights: fc.oneof(fc.array(anyValue, { maxLength: 3 }), fc.dictionary(fc.string({ maxLength: 2 }), anyValue), anyValue),
+            seed: anyValue,
+          },
+          { requiredKeys: [] },
+        ),
         (options) => {
           workOrExplain(() => new mtl.Trainer({ model, tasks, progress: false, ...(options as object) } as never));
         },
@@ -83,10 +101,14 @@ describe("fuzzed bad input", () => {
     const tasks = [mtl.tasks.classification("c", { classes: ["x", "y"] }), mtl.tasks.regression("r")];
     // biome-ignore lint/nursery/noFloatingPromises: fc.assert of a synchronous property returns nothing.
     fc.assert(
-      fc.property(fc.array(fc.record({ f: anyValue, g: anyValue, c: anyValue, r: anyValue }, { requiredKeys: [] }), { maxLength: 6 }), fc.constantFrom("refuse", "drop", "x", null), (records, missing) => {
-        const data = workOrExplain(() => mtl.fromDataFrame(records, { features: ["f", "g"], tasks, missing } as never));
-        if (data) expect(Array.from(data.features).every(Number.isFinite)).toBe(true);
-      }),
+      fc.property(
+        fc.array(fc.record({ f: anyValue, g: anyValue, c: anyValue, r: anyValue }, { requiredKeys: [] }), { maxLength: 6 }),
+        fc.constantFrom("refuse", "drop", "x", null),
+        (records, missing) => {
+          const data = workOrExplain(() => mtl.fromDataFrame(records, { features: ["f", "g"], tasks, missing } as never));
+          if (data) expect(Array.from(data.features).every(Number.isFinite)).toBe(true);
+        },
+      ),
       { numRuns: 400 },
     );
     const model = mtl.hardSharing({ inputSize: 2, trunk: [3], tasks });
@@ -107,7 +129,10 @@ describe("fuzzed bad input", () => {
   it("training on extreme but valid data gives finite losses or a NonFiniteLossError", async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.tuple(fc.double({ min: -1e6, max: 1e6, noNaN: true }), fc.double({ min: -1e6, max: 1e6, noNaN: true })), { minLength: 1, maxLength: 20 }),
+        fc.array(fc.tuple(fc.double({ min: -1e6, max: 1e6, noNaN: true }), fc.double({ min: -1e6, max: 1e6, noNaN: true })), {
+          minLength: 1,
+          maxLength: 20,
+        }),
         fc.double({ min: -1e15, max: 1e15, noNaN: true }),
         fc.integer({ min: 1, max: 8 }),
         async (x, scale, batchSize) => {
@@ -150,7 +175,10 @@ describe("more cases found by fuzzing", () => {
 describe("a finite loss whose gradient's squares overflow float32 (found by fuzzing)", () => {
   it("trains: the gradient norm is computed without overflow and every loss stays finite", async () => {
     const tasks = [mtl.tasks.regression("r"), mtl.tasks.binary("b")];
-    const x = [[135.42288970947268, 0], [0, 0]];
+    const x = [
+      [135.42288970947268, 0],
+      [0, 0],
+    ];
     const data = mtl.fromArrays({ x, targets: { r: x.map((p) => p[0] * 999999886569755), b: [1, 0] }, tasks });
     const model = mtl.hardSharing({ inputSize: 2, trunk: [4], tasks, seed: 1 });
     const trainer = new mtl.Trainer({ model, tasks, batchSize: 1, epochs: 2, progress: false });

@@ -43,9 +43,19 @@ const overflowingGradient: Scenario = {
   trunk: [2],
   setup: (model) => {
     const vars = Object.fromEntries(model.namedVariables());
-    vars["trunk.0.kernel"].assign(tf.tensor2d([[1e-20, 0], [0, 1e-20]]));
+    vars["trunk.0.kernel"].assign(
+      tf.tensor2d([
+        [1e-20, 0],
+        [0, 1e-20],
+      ]),
+    );
     vars["trunk.0.bias"].assign(tf.zeros([2]));
-    vars["head.c.0.kernel"].assign(tf.tensor2d([[1e19, 0], [0, 0]]));
+    vars["head.c.0.kernel"].assign(
+      tf.tensor2d([
+        [1e19, 0],
+        [0, 0],
+      ]),
+    );
     vars["head.c.0.bias"].assign(tf.zeros([2]));
   },
 };
@@ -79,7 +89,8 @@ async function outcome(scenario: Scenario, fused: boolean, onNonFinite: "stop" |
 function expectSameNumbers(a: number[], b: number[], tolerance: number) {
   expect(a.length).toBe(b.length);
   a.forEach((v, i) => {
-    if (!Number.isFinite(v) || !Number.isFinite(b[i])) expect(v).toBe(b[i]); // NaN, ±Infinity alike
+    if (!Number.isFinite(v) || !Number.isFinite(b[i]))
+      expect(v).toBe(b[i]); // NaN, ±Infinity alike
     else expect(Math.abs(v - b[i])).toBeLessThanOrEqual(tolerance * Math.max(1, Math.abs(v)));
   });
 }
@@ -92,7 +103,17 @@ describe.runIf(loadNative().status.available)("fused native step refuses exactly
       const { model, trainer, data, tasks } = train(hugeTarget, true, "stop");
       const x = tf.tensor2d(data.features.subarray(0, 4 * 4), [4, 4]);
       const targets = tasks.map((t) => t.targetTensor({ values: data.targets[t.name].values.subarray(0, 4), width: 1 }, 4));
-      const input = { model, tasks, optimizer: trainer.optimizer, regularizers: [], variables: model.namedVariables().map(([, v]) => v), batch: { xs: [x], targets, part: targets.map(() => 0) }, step: 0, epoch: 0, onNonFinite: "stop" as const };
+      const input = {
+        model,
+        tasks,
+        optimizer: trainer.optimizer,
+        regularizers: [],
+        variables: model.namedVariables().map(([, v]) => v),
+        batch: { xs: [x], targets, part: targets.map(() => 0) },
+        step: 0,
+        epoch: 0,
+        onNonFinite: "stop" as const,
+      };
       expect(fusedMlpStep(input, trainer.weighting!)?.applied).toBe(true);
       tf.dispose([x, ...targets]);
       trainer.optimizer.dispose();
@@ -107,7 +128,17 @@ describe.runIf(loadNative().status.available)("fused native step refuses exactly
       const trainer = new mtl.Trainer({ model, tasks: built, progress: false });
       const x = tf.ones([2, 2]) as tf.Tensor2D;
       const targets = [tf.tensor1d([4, 3], "int32")]; // class indices 3 and 4 lie outside the 3-wide head
-      const input = { model, tasks: wider, optimizer: trainer.optimizer, regularizers: [], variables: model.namedVariables().map(([, v]) => v), batch: { xs: [x], targets, part: targets.map(() => 0) }, step: 0, epoch: 0, onNonFinite: "stop" as const };
+      const input = {
+        model,
+        tasks: wider,
+        optimizer: trainer.optimizer,
+        regularizers: [],
+        variables: model.namedVariables().map(([, v]) => v),
+        batch: { xs: [x], targets, part: targets.map(() => 0) },
+        step: 0,
+        epoch: 0,
+        onNonFinite: "stop" as const,
+      };
       const before = model.namedVariables().map(([, v]) => Array.from(v.dataSync()));
       expect(() => fusedMlpStep(input, trainer.weighting!)).toThrow(/head for task 'c' outputs 3 units but classification\('c'\) needs 5/);
       expect(model.namedVariables().map(([, v]) => Array.from(v.dataSync()))).toEqual(before);

@@ -6,9 +6,9 @@ import { bounds, compare, fmt, fmtSummary, rank, reading, READING_MIME, verdictP
 const JUPYTER_DISPLAY = Symbol.for("Jupyter.display");
 
 describe("report.compare", () => {
-  const low = [0.80, 0.81, 0.82, 0.81, 0.80];
-  const high = [0.90, 0.91, 0.89, 0.90, 0.92];
-  const wide = [0.70, 0.95, 0.85, 0.78, 0.92];
+  const low = [0.8, 0.81, 0.82, 0.81, 0.8];
+  const high = [0.9, 0.91, 0.89, 0.9, 0.92];
+  const wide = [0.7, 0.95, 0.85, 0.78, 0.92];
 
   it("calls separated intervals better or worse, in the metric's direction", () => {
     expect(compare(high, low).verdict).toBe("better");
@@ -78,7 +78,11 @@ describe("report.reading", () => {
     const bundle = (r as unknown as Record<symbol, () => Record<string, unknown>>)[JUPYTER_DISPLAY]();
     expect(bundle["text/markdown"]).toBe("ratio **25.5**");
     expect(bundle[READING_MIME]).toEqual({ id: "03-balance", values: { ratio: 25.5, method: "equal" } });
-    expect(JSON.parse(JSON.stringify(r))).toEqual({ id: "03-balance", values: { ratio: 25.5, method: "equal" }, markdown: "ratio **25.5**" });
+    expect(JSON.parse(JSON.stringify(r))).toEqual({
+      id: "03-balance",
+      values: { ratio: 25.5, method: "equal" },
+      markdown: "ratio **25.5**",
+    });
   });
 
   it("refuses ids that tests could not name and values JSON cannot hold", () => {

@@ -67,7 +67,10 @@ describe("mtlkit sweep", () => {
 
   it("exits 1 when runs failed, and on a bad definition, naming it", () => {
     const failing = definitionFile("failing", { run: runsModule, grid: { fail: ["throw"] }, seeds: 1 });
-    const r = spawnSync(process.execPath, [cli, "sweep", failing, "--results", join(work, "f.jsonl")], { encoding: "utf8", timeout: 60_000 });
+    const r = spawnSync(process.execPath, [cli, "sweep", failing, "--results", join(work, "f.jsonl")], {
+      encoding: "utf8",
+      timeout: 60_000,
+    });
     expect(r.status).toBe(1);
     expect(r.stdout).toMatch(/1 failed/);
     const missing = definitionFile("missing", { run: `${runsModule}#nope`, grid: { a: [1] }, seeds: 1 });

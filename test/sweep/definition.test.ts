@@ -9,7 +9,10 @@ describe("sweep definitions", () => {
   it("expand a grid into every configuration × seed, in order", () => {
     const s = S.define({ run: `${runsModule}#run`, grid: { method: ["a", "b"], lr: [0.1, 0.01] }, seeds: 3 });
     expect(s.configs).toEqual([
-      { method: "a", lr: 0.1 }, { method: "a", lr: 0.01 }, { method: "b", lr: 0.1 }, { method: "b", lr: 0.01 },
+      { method: "a", lr: 0.1 },
+      { method: "a", lr: 0.01 },
+      { method: "b", lr: 0.1 },
+      { method: "b", lr: 0.01 },
     ]);
     expect(s.seeds).toEqual([0, 1, 2]);
     expect(s.runs).toHaveLength(12);
@@ -30,7 +33,14 @@ describe("sweep definitions", () => {
   });
 
   it("keep settings that do not vary out of the labels", () => {
-    const s = S.define({ run: runsModule, configs: [{ m: "a", epochs: 5 }, { m: "b", epochs: 5 }], seeds: [7] });
+    const s = S.define({
+      run: runsModule,
+      configs: [
+        { m: "a", epochs: 5 },
+        { m: "b", epochs: 5 },
+      ],
+      seeds: [7],
+    });
     expect(s.varying).toEqual(["m"]);
     expect(s.runs.map((r) => r.label)).toEqual(["m=a seed=7", "m=b seed=7"]);
   });
@@ -71,7 +81,11 @@ describe("sweep definitions", () => {
 
   it("parse queue URLs and refuse malformed ones", () => {
     const q = S.parseQueueUrl("redis://user:secret@example.org:7000/mtl-sweeps");
-    expect(q).toMatchObject({ name: "mtl-sweeps", server: "example.org:7000", connection: { host: "example.org", port: 7000, username: "user", password: "secret" } });
+    expect(q).toMatchObject({
+      name: "mtl-sweeps",
+      server: "example.org:7000",
+      connection: { host: "example.org", port: 7000, username: "user", password: "secret" },
+    });
     expect(q.url).not.toContain("secret");
     expect(S.parseQueueUrl("redis://localhost/x").connection.port).toBe(6379);
     expect(() => S.parseQueueUrl("http://localhost:6379/x")).toThrowError(/must start with redis:\/\//);

@@ -37,7 +37,14 @@ export async function waitUntil(condition: () => boolean, timeoutMs: number): Pr
 }
 
 /** The records in a results file (lines after the header); none while the file does not exist. */
-export function recordsIn(file: string): Array<{ run: string; status: string; worker: string; label: string; error?: { kind: string; message: string } }> {
+export function recordsIn(
+  file: string,
+): Array<{ run: string; status: string; worker: string; label: string; error?: { kind: string; message: string } }> {
   if (!existsSync(file)) return [];
-  return readFileSync(file, "utf8").trim().split("\n").slice(1).filter(Boolean).map((l) => JSON.parse(l));
+  return readFileSync(file, "utf8")
+    .trim()
+    .split("\n")
+    .slice(1)
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
 }

@@ -66,22 +66,33 @@ describe("a local sweep", () => {
     const again = await S.run(definition, { workers: 1, results: file, ...quiet });
     expect(again.ran).toBe(1);
     expect(recordsIn(file)).toHaveLength(2);
-    appendFileSync(file, "not json\n{\"run\":\"x\",\"status\":\"ok\"}\n");
+    appendFileSync(file, 'not json\n{"run":"x","status":"ok"}\n');
     await expect(S.run(definition, { results: file, ...quiet })).rejects.toThrowError(/line 4 is not valid JSON/);
   }, 60_000);
 
   it("records a crash, an exhausted heap and a time limit as failed runs, and goes on", async () => {
     const result = await S.run(
-      { run: runsModule, configs: [{ fail: "exit" }, { fail: "oom" }, { fail: "hang" }, { fail: "nan" }, { fail: null }], seeds: [0, 1], timeLimitSeconds: 4, memoryMb: 96 },
+      {
+        run: runsModule,
+        configs: [{ fail: "exit" }, { fail: "oom" }, { fail: "hang" }, { fail: "nan" }, { fail: null }],
+        seeds: [0, 1],
+        timeLimitSeconds: 4,
+        memoryMb: 96,
+      },
       { workers: 2, ...quiet },
     );
     const kinds = Object.fromEntries(result.records.map((r) => [r.label, r.error?.kind ?? r.status]));
     expect(kinds).toEqual({
-      "fail=exit seed=0": "crash", "fail=exit seed=1": "crash",
-      "fail=oom seed=0": "out of memory", "fail=oom seed=1": "out of memory",
-      "fail=hang seed=0": "time limit", "fail=hang seed=1": "time limit",
-      "fail=nan seed=0": "error", "fail=nan seed=1": "error",
-      "fail=null seed=0": "ok", "fail=null seed=1": "ok",
+      "fail=exit seed=0": "crash",
+      "fail=exit seed=1": "crash",
+      "fail=oom seed=0": "out of memory",
+      "fail=oom seed=1": "out of memory",
+      "fail=hang seed=0": "time limit",
+      "fail=hang seed=1": "time limit",
+      "fail=nan seed=0": "error",
+      "fail=nan seed=1": "error",
+      "fail=null seed=0": "ok",
+      "fail=null seed=1": "ok",
     });
     const byKind = (k: string) => result.failed.find((r) => r.error?.kind === k)!.error!.message;
     expect(byKind("crash")).toMatch(/died during the run \(exit code 3\)/);
@@ -130,7 +141,8 @@ describe("a local sweep", () => {
   it("shows its progress in one notebook display, updated in place and ending on the final state", async () => {
     const hook = Symbol.for("mtlkit.display");
     const shown: Array<{ bundle: Record<string, unknown>; options?: { displayId?: string; update?: boolean } }> = [];
-    (globalThis as Record<symbol, unknown>)[hook] = (bundle: Record<string, unknown>, options?: { displayId?: string; update?: boolean }) => shown.push({ bundle, options });
+    (globalThis as Record<symbol, unknown>)[hook] = (bundle: Record<string, unknown>, options?: { displayId?: string; update?: boolean }) =>
+      shown.push({ bundle, options });
     try {
       await S.run({ run: runsModule, grid: { bonus: [0, 0.1] }, seeds: 2 }, { workers: 2 });
     } finally {
@@ -150,19 +162,31 @@ describe("a sweep refuses, before any run starts", () => {
     await expect(S.run({ run: `${runsModule}#missing`, grid: { a: [1] }, seeds: 1 }, quiet)).rejects.toThrowError(
       /does not export 'missing' \(it exports 'metricsOf', 'run', 'slow', 'notAFunction'\)/,
     );
-    await expect(S.run({ run: `${runsModule}#notAFunction`, grid: { a: [1] }, seeds: 1 }, quiet)).rejects.toThrowError(/'notAFunction' of .* is number, not a function/);
+    await expect(S.run({ run: `${runsModule}#notAFunction`, grid: { a: [1] }, seeds: 1 }, quiet)).rejects.toThrowError(
+      /'notAFunction' of .* is number, not a function/,
+    );
     expect(workerProcessesOf(process.pid)).toEqual([]);
   }, 60_000);
 
   it("configurations that fail the Trainer's check, each run named", async () => {
     const file = join(work, "invalid.jsonl");
-    const error = await S.run({ run: trainModule, grid: { method: ["equal", "pcgrad"], epochs: [1, 0] }, seeds: 2 }, { workers: 2, results: file, ...quiet }).catch((e) => e);
+    const error = await S.run(
+      { run: trainModule, grid: { method: ["equal", "pcgrad"], epochs: [1, 0] }, seeds: 2 },
+      { workers: 2, results: file, ...quiet },
+    ).catch((e) => e);
     expect(error).toBeInstanceOf(mtl.MtlError);
     expect(error.message).toMatch(/4 of 8 runs fail the Trainer's check of their options .*; no run was started/);
-    expect(error.message).toMatch(/run method=equal epochs=0 seed=0: Error in Trainer: option 'epochs' must be a positive integer, got 0\./);
+    expect(error.message).toMatch(
+      /run method=equal epochs=0 seed=0: Error in Trainer: option 'epochs' must be a positive integer, got 0\./,
+    );
     expect(error.message).toMatch(/run method=pcgrad epochs=0 seed=1: Error in Trainer/);
     expect(error.message).not.toMatch(/epochs=1/);
-    expect(error.failures.map((f: { label: string }) => f.label)).toEqual(["method=equal epochs=0 seed=0", "method=equal epochs=0 seed=1", "method=pcgrad epochs=0 seed=0", "method=pcgrad epochs=0 seed=1"]);
+    expect(error.failures.map((f: { label: string }) => f.label)).toEqual([
+      "method=equal epochs=0 seed=0",
+      "method=equal epochs=0 seed=1",
+      "method=pcgrad epochs=0 seed=0",
+      "method=pcgrad epochs=0 seed=1",
+    ]);
     expect(recordsIn(file)).toEqual([]);
     expect(workerProcessesOf(process.pid)).toEqual([]);
   }, 60_000);
@@ -176,11 +200,13 @@ describe("a sweep refuses, before any run starts", () => {
     await expect(S.run({ run: runsModule, grid: { bonus: [0, 0.2] }, seeds: 2 }, { results: file, ...quiet })).rejects.toThrowError(
       /the configurations differ \(the file has 2, this sweep 2; only in this sweep: \{"bonus":0.2\}; only in the file: \{"bonus":0.1\}\)/,
     );
-    await expect(S.run({ run: `${runsModule}#slow`, grid: { bonus: [0, 0.1] }, seeds: 2 }, { results: file, ...quiet })).rejects.toThrowError(
-      /the run function differs \(the file's: .*runs\.js#run, this sweep's: .*runs\.js#slow\)/,
-    );
+    await expect(
+      S.run({ run: `${runsModule}#slow`, grid: { bonus: [0, 0.1] }, seeds: 2 }, { results: file, ...quiet }),
+    ).rejects.toThrowError(/the run function differs \(the file's: .*runs\.js#run, this sweep's: .*runs\.js#slow\)/);
     writeFileSync(join(work, "notes.txt"), "hello\n");
-    await expect(S.run({ run: runsModule, grid: { bonus: [0] }, seeds: 1 }, { results: join(work, "notes.txt"), ...quiet })).rejects.toThrowError(/is not an mtlkit sweep results file/);
+    await expect(
+      S.run({ run: runsModule, grid: { bonus: [0] }, seeds: 1 }, { results: join(work, "notes.txt"), ...quiet }),
+    ).rejects.toThrowError(/is not an mtlkit sweep results file/);
   }, 60_000);
 
   it("bad options", async () => {
@@ -192,7 +218,10 @@ describe("a sweep refuses, before any run starts", () => {
 
 describe("a sweep of real trainings", () => {
   it("trains each configuration per seed, records the evaluation's metrics and directions, and feeds Δm", async () => {
-    const result = await S.run({ run: trainModule, grid: { method: ["equal", "uncertainty"], epochs: [2] }, seeds: 2 }, { workers: 2, ...quiet });
+    const result = await S.run(
+      { run: trainModule, grid: { method: ["equal", "uncertainty"], epochs: [2] }, seeds: 2 },
+      { workers: 2, ...quiet },
+    );
     expect(result.ok).toHaveLength(4);
     const r = result.ok[0];
     expect(Object.keys(r.metrics!)).toEqual(["c", "r"]);

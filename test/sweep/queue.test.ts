@@ -21,7 +21,8 @@ function redisServer(): string | undefined {
   const r = spawnSync("sh", ["-c", "command -v redis-server"], { encoding: "utf8" });
   const path = r.stdout.trim();
   if (path) return path;
-  if (process.env.MTLKIT_REQUIRE_REDIS === "1") throw new Error("redis-server is required (MTLKIT_REQUIRE_REDIS=1) but is not installed (Debian: apt-get install redis-server)");
+  if (process.env.MTLKIT_REQUIRE_REDIS === "1")
+    throw new Error("redis-server is required (MTLKIT_REQUIRE_REDIS=1) but is not installed (Debian: apt-get install redis-server)");
   return undefined;
 }
 
@@ -47,13 +48,19 @@ function track(child: ChildProcess): ChildProcess {
 }
 
 function exited(child: ChildProcess): Promise<number | null> {
-  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve(child.exitCode) : new Promise((r) => child.once("exit", (code) => r(code)));
+  return child.exitCode !== null || child.signalCode !== null
+    ? Promise.resolve(child.exitCode)
+    : new Promise((r) => child.once("exit", (code) => r(code)));
 }
 
 /** An `mtlkit worker` process; `lines` collects its output. */
 function startWorker(url: string): { child: ChildProcess; lines: string[] } {
   const lines: string[] = [];
-  const child = track(spawn(process.execPath, [cli, "worker", "--queue", url, "--workers", "1", "--lock-duration", "1000", "--stalled-interval", "500"], { stdio: ["ignore", "pipe", "pipe"] }));
+  const child = track(
+    spawn(process.execPath, [cli, "worker", "--queue", url, "--workers", "1", "--lock-duration", "1000", "--stalled-interval", "500"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    }),
+  );
   const collect = (chunk: Buffer) => lines.push(...chunk.toString("utf8").split("\n").filter(Boolean));
   child.stdout!.on("data", collect);
   child.stderr!.on("data", collect);
@@ -88,10 +95,20 @@ describe.skipIf(!server)("a sweep on a BullMQ queue (redis-server on loopback)",
   beforeAll(async () => {
     for (let attempt = 0; attempt < 5 && !redis; attempt++) {
       port = await freePort();
-      const child = track(spawn(server!, ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", work], { stdio: "ignore" }));
+      const child = track(
+        spawn(server!, ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", work], {
+          stdio: "ignore",
+        }),
+      );
       const address = S.parseQueueUrl(`redis://127.0.0.1:${port}/ping`);
       for (let i = 0; i < 40 && child.exitCode === null && !redis; i++) {
-        if (await S.checkReachable(address, 500).then(() => true, () => false)) redis = child;
+        if (
+          await S.checkReachable(address, 500).then(
+            () => true,
+            () => false,
+          )
+        )
+          redis = child;
         else await new Promise((r) => setTimeout(r, 250));
       }
     }
@@ -149,7 +166,11 @@ describe.skipIf(!server)("a sweep on a BullMQ queue (redis-server on loopback)",
     const url = `redis://127.0.0.1:${port}/sweep-fail`;
     const w = startWorker(url);
     const result = await S.run({ run: runsModule, grid: { fail: [null, "throw", "exit"] }, seeds: 1 }, { queue: url, progress: false });
-    expect(result.records.map((r) => [r.label, r.error?.kind ?? r.status])).toEqual([["fail=null seed=0", "ok"], ["fail=throw seed=0", "error"], ["fail=exit seed=0", "crash"]]);
+    expect(result.records.map((r) => [r.label, r.error?.kind ?? r.status])).toEqual([
+      ["fail=null seed=0", "ok"],
+      ["fail=throw seed=0", "error"],
+      ["fail=exit seed=0", "crash"],
+    ]);
     expect(result.failed[0].error!.message).toBe("failing on purpose (seed 0)");
     expect(w.lines.filter((l) => l.includes("started fail=throw")).length).toBe(1);
     w.child.kill("SIGTERM");

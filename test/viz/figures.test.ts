@@ -8,9 +8,30 @@ const DISPLAY = Symbol.for("Jupyter.display");
 
 function history(): History {
   const h = new History(["a", "b"]);
-  for (let s = 0; s < 6; s++) h.steps.push({ epoch: Math.floor(s / 3), step: s, losses: [1 / (s + 1), 2 / (s + 1)], weights: [1, 0.5 + s / 10], regularizers: {}, total: 0, applied: true });
-  h.epochs.push({ epoch: 0, trainLoss: { a: 1, b: 2 }, validationLoss: { a: 0.9, b: 1.8 }, validationMetrics: { a: { mse: 0.9 }, b: { mse: 1.8 } }, seconds: 1 });
-  h.epochs.push({ epoch: 1, trainLoss: { a: 0.5, b: 1 }, validationLoss: { a: 0.4, b: 0.9 }, validationMetrics: { a: { mse: 0.4 }, b: { mse: 0.9 } }, seconds: 1 });
+  for (let s = 0; s < 6; s++)
+    h.steps.push({
+      epoch: Math.floor(s / 3),
+      step: s,
+      losses: [1 / (s + 1), 2 / (s + 1)],
+      weights: [1, 0.5 + s / 10],
+      regularizers: {},
+      total: 0,
+      applied: true,
+    });
+  h.epochs.push({
+    epoch: 0,
+    trainLoss: { a: 1, b: 2 },
+    validationLoss: { a: 0.9, b: 1.8 },
+    validationMetrics: { a: { mse: 0.9 }, b: { mse: 1.8 } },
+    seconds: 1,
+  });
+  h.epochs.push({
+    epoch: 1,
+    trainLoss: { a: 0.5, b: 1 },
+    validationLoss: { a: 0.4, b: 0.9 },
+    validationMetrics: { a: { mse: 0.4 }, b: { mse: 0.9 } },
+    seconds: 1,
+  });
   return h;
 }
 
@@ -104,7 +125,11 @@ describe("viz", () => {
     expect(big.tickAngle).toBe(-45); // 15-character labels do not fit a 56 px cell
     const long = mtl.viz.heatmapSize(["a", "b"], 5, "A long title that needs more than four hundred and twenty pixels of width");
     expect(long.width).toBeGreaterThan(600);
-    const fig = mtl.viz.matrixHeatmap(names.map(() => names.map(() => 0.5)), names, { title: "T" });
+    const fig = mtl.viz.matrixHeatmap(
+      names.map(() => names.map(() => 0.5)),
+      names,
+      { title: "T" },
+    );
     expect([fig.layout.width, fig.layout.height]).toEqual([big.width, big.height]);
     expect((fig.layout.xaxis as { tickangle: number }).tickangle).toBe(-45);
   });
@@ -123,11 +148,34 @@ describe("viz", () => {
   });
 
   it("heatmaps and the cosine evolution", () => {
-    const fig = mtl.viz.affinityHeatmap([[0.1, -0.2], [0.05, 0.3]], ["a", "b"]);
-    expect(fig.data[0].z).toEqual([[0.1, -0.2], [0.05, 0.3]]);
+    const fig = mtl.viz.affinityHeatmap(
+      [
+        [0.1, -0.2],
+        [0.05, 0.3],
+      ],
+      ["a", "b"],
+    );
+    expect(fig.data[0].z).toEqual([
+      [0.1, -0.2],
+      [0.05, 0.3],
+    ]);
     expect(fig.data[0].zmax).toBeCloseTo(0.2, 12); // scaled by the largest off-diagonal |Z|
-    expect(fig.data[0].text).toEqual([["0.10", "-0.20"], ["0.05", "0.30"]]);
-    expect(mtl.viz.affinityHeatmap([[4e-4, -1.2e-5], [0, 3e-4]], ["a", "b"]).data[0].text).toEqual([["4.0e-4", "-1.2e-5"], ["0", "3.0e-4"]]);
+    expect(fig.data[0].text).toEqual([
+      ["0.10", "-0.20"],
+      ["0.05", "0.30"],
+    ]);
+    expect(
+      mtl.viz.affinityHeatmap(
+        [
+          [4e-4, -1.2e-5],
+          [0, 3e-4],
+        ],
+        ["a", "b"],
+      ).data[0].text,
+    ).toEqual([
+      ["4.0e-4", "-1.2e-5"],
+      ["0", "3.0e-4"],
+    ]);
     expect(() => mtl.viz.cosineHeatmap([[1]], ["a", "b"])).toThrow(/2 × 2/);
   });
 

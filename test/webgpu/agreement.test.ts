@@ -96,7 +96,10 @@ async function train(problem: Problem): Promise<{ losses: number[][]; leaked: nu
     const targets = tasks.map((t, i) => t.targetTensor({ values: b.targets[i], width: 1 }, b.rows));
     const taskLoss = (i: number) => tasks[i].loss(model.forward(x, true)[i], targets[i]);
     if (!problem.pcgrad) {
-      const { value, grads } = tf.variableGrads(() => tf.addN(tasks.map((_, i) => taskLoss(i))) as tf.Scalar, model.namedVariables().map(([, v]) => v));
+      const { value, grads } = tf.variableGrads(
+        () => tf.addN(tasks.map((_, i) => taskLoss(i))) as tf.Scalar,
+        model.namedVariables().map(([, v]) => v),
+      );
       optimizer.applyGradients(grads);
       tf.dispose([value, ...Object.values(grads)]);
       const perTask = tf.tidy(() => tf.stack(tasks.map((_, i) => taskLoss(i))));
@@ -106,7 +109,9 @@ async function train(problem: Problem): Promise<{ losses: number[][]; leaked: nu
       // Per-task gradients: row i of the Jacobian is ∂L_i/∂θ_s; PCGrad's weights come from the
       // Gramian read with await; the task-specific parameters follow their own loss.
       const perTask = tasks.map((_, i) => tf.variableGrads(() => taskLoss(i), [...shared, ...own[i]]));
-      const jacobian = tf.tidy(() => tf.stack(perTask.map((g) => tf.concat(shared.map((v) => g.grads[v.name].reshape([-1])))))) as tf.Tensor2D;
+      const jacobian = tf.tidy(() =>
+        tf.stack(perTask.map((g) => tf.concat(shared.map((v) => g.grads[v.name].reshape([-1]))))),
+      ) as tf.Tensor2D;
       const gramian = tf.tidy(() => tf.matMul(jacobian, jacobian, false, true));
       const weights = aggregator.weights((await gramian.array()) as number[][]);
       const update = tf.tidy(() => tf.matMul(tf.tensor2d([weights]), jacobian).reshape([-1]));

@@ -15,19 +15,43 @@ const MODELS: Array<{ name: string; inputSize: number; tokens?: number; build():
   { name: "hardSharing", inputSize: 12, build: () => mtl.hardSharing({ inputSize: 12, trunk: [16, 8], tasks: tasks(), seed: 1 }) },
   { name: "softSharing", inputSize: 12, build: () => mtl.softSharing({ inputSize: 12, towers: [8], tasks: tasks(), seed: 2 }) },
   { name: "crossStitch", inputSize: 12, build: () => mtl.crossStitch({ inputSize: 12, towers: [8, 6], tasks: tasks(), seed: 3 }) },
-  { name: "mmoe", inputSize: 12, build: () => mtl.mmoe({ inputSize: 12, tasks: tasks(), experts: 3, expertLayers: [8], towers: [4], seed: 4 }) },
-  { name: "cgc", inputSize: 12, build: () => mtl.cgc({ inputSize: 12, tasks: tasks(), sharedExperts: 1, taskExperts: 1, expertLayers: [8], seed: 5 }) },
-  { name: "ple", inputSize: 12, build: () => mtl.ple({ inputSize: 12, tasks: tasks(), levels: 2, sharedExperts: 1, taskExperts: 1, expertLayers: [8], seed: 6 }) },
+  {
+    name: "mmoe",
+    inputSize: 12,
+    build: () => mtl.mmoe({ inputSize: 12, tasks: tasks(), experts: 3, expertLayers: [8], towers: [4], seed: 4 }),
+  },
+  {
+    name: "cgc",
+    inputSize: 12,
+    build: () => mtl.cgc({ inputSize: 12, tasks: tasks(), sharedExperts: 1, taskExperts: 1, expertLayers: [8], seed: 5 }),
+  },
+  {
+    name: "ple",
+    inputSize: 12,
+    build: () => mtl.ple({ inputSize: 12, tasks: tasks(), levels: 2, sharedExperts: 1, taskExperts: 1, expertLayers: [8], seed: 6 }),
+  },
   {
     name: "hardSharing over cnnEncoder",
     inputSize: 36,
-    build: () => mtl.hardSharing({ inputSize: 36, trunk: mtl.layers.cnnEncoder({ height: 6, width: 6, filters: [4], dense: [8], seed: 7 }), tasks: tasks(), seed: 7 }),
+    build: () =>
+      mtl.hardSharing({
+        inputSize: 36,
+        trunk: mtl.layers.cnnEncoder({ height: 6, width: 6, filters: [4], dense: [8], seed: 7 }),
+        tasks: tasks(),
+        seed: 7,
+      }),
   },
   {
     name: "hardSharing over textEncoder",
     inputSize: 6,
     tokens: 10,
-    build: () => mtl.hardSharing({ inputSize: 6, trunk: mtl.layers.textEncoder({ sequenceLength: 6, vocabularySize: 10, embeddingSize: 4, channels: [8], seed: 8 }), tasks: tasks(), seed: 8 }),
+    build: () =>
+      mtl.hardSharing({
+        inputSize: 6,
+        trunk: mtl.layers.textEncoder({ sequenceLength: 6, vocabularySize: 10, embeddingSize: 4, channels: [8], seed: 8 }),
+        tasks: tasks(),
+        seed: 8,
+      }),
   },
 ];
 
@@ -47,7 +71,12 @@ async function outputsAndGradients(m: (typeof MODELS)[number]): Promise<number[]
   const before = tf.memory().numTensors;
   const vars = model.namedVariables().map(([, v]) => v);
   const { value, grads } = tf.variableGrads(() => tf.addN(model.forward(x, false).map((o) => tf.sum(tf.square(o)))) as tf.Scalar, vars);
-  const flat = tf.tidy(() => tf.concat([...model.forward(x, false).map((o) => o.reshape([-1])), ...vars.map((v) => (grads[v.name] ?? tf.zerosLike(v)).reshape([-1]))]));
+  const flat = tf.tidy(() =>
+    tf.concat([
+      ...model.forward(x, false).map((o) => o.reshape([-1])),
+      ...vars.map((v) => (grads[v.name] ?? tf.zerosLike(v)).reshape([-1])),
+    ]),
+  );
   const out = Array.from(await flat.data());
   tf.dispose([value, flat, ...Object.values(grads)]);
   expect(tf.memory().numTensors).toBe(before);

@@ -15,7 +15,13 @@ async function rateRatios(seed: number, weighting: mtl.weighting.Weighting): Pro
   const toy = mtl.data.gradNormToy({ seed, rows: 2000 });
   const model = mtl.hardSharing({ inputSize: 250, trunk: [100, 100, 100, 100], tasks: toy.tasks, seed: seed + 10 });
   const trainer = new mtl.Trainer({
-    model, tasks: toy.tasks, weighting, batchSize: 100, epochs: 10, progress: false, seed,
+    model,
+    tasks: toy.tasks,
+    weighting,
+    batchSize: 100,
+    epochs: 10,
+    progress: false,
+    seed,
     optimizer: mtl.optimizers.adam({ learningRate: 3e-4 }),
   });
   const h = await trainer.fit(toy.data);

@@ -15,7 +15,10 @@ export function bound<W extends mtl.weighting.Weighting>(method: W, tasks: numbe
 }
 
 /** A context with given losses (and, optionally, gradient norms or batch metrics). */
-export function context(losses: number[], extra: { norms?: number[]; metrics?: Array<Record<string, number>>; step?: number; epoch?: number } = {}): mtl.weighting.WeighContext {
+export function context(
+  losses: number[],
+  extra: { norms?: number[]; metrics?: Array<Record<string, number>>; step?: number; epoch?: number } = {},
+): mtl.weighting.WeighContext {
   return {
     step: extra.step ?? 0,
     epoch: extra.epoch ?? 0,

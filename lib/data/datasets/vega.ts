@@ -30,8 +30,10 @@ function vegaDataDir(): string {
     tried.push(data);
     if (existsSync(data)) return data;
   }
-  throw new MtlError("vega-datasets",
-    `the npm package 'vega-datasets' was not found (looked in ${tried.slice(0, 3).join(", ")}${tried.length > 3 ? ", …" : ""}); it is a dependency of mtlkit: npm install vega-datasets@3.2.1.`);
+  throw new MtlError(
+    "vega-datasets",
+    `the npm package 'vega-datasets' was not found (looked in ${tried.slice(0, 3).join(", ")}${tried.length > 3 ? ", …" : ""}); it is a dependency of mtlkit: npm install vega-datasets@3.2.1.`,
+  );
 }
 
 function readData(file: string): string {
@@ -84,7 +86,10 @@ export const SEATTLE_WEATHER_INFO: TableInfo = {
   license: "U.S. Government work (public domain)",
   rows: 1461,
   columns: ["date", "precipitation", "temp_max", "temp_min", "wind", "weather"],
-  tasks: ["weather (5 classes, imbalanced: rain 641, sun 640, fog 101, drizzle 53, snow 26)", "temp_max, temp_min, precipitation (regression)"],
+  tasks: [
+    "weather (5 classes, imbalanced: rain 641, sun 640, fog 101, drizzle 53, snow 26)",
+    "temp_max, temp_min, precipitation (regression)",
+  ],
 };
 
 /** Daily Seattle weather, 2012–2015 (1461 days). */
@@ -99,7 +104,11 @@ export const WEATHER_INFO: TableInfo = {
   license: "U.S. Government work (public domain)",
   rows: 2922,
   columns: ["location", "date", "precipitation", "temp_max", "temp_min", "wind", "weather"],
-  tasks: ["weather (5 classes)", "temp_max, temp_min, precipitation (regression)", "location as a second dataset (multi-dataset: one per city)"],
+  tasks: [
+    "weather (5 classes)",
+    "temp_max, temp_min, precipitation (regression)",
+    "location as a second dataset (multi-dataset: one per city)",
+  ],
 };
 
 /** Daily weather of Seattle and New York, 2012–2015 (2 × 1461 days). */

@@ -65,7 +65,13 @@ export interface CagradToy {
 }
 
 /** The five starting points of Nash-MTL's toy (CAGrad used the first, (−8.5, −5) and (9, 9)). */
-export const CAGRAD_TOY_STARTS: ReadonlyArray<readonly [number, number]> = [[-8.5, 7.5], [0, 0], [9, 9], [-7.5, -0.5], [9, -1]];
+export const CAGRAD_TOY_STARTS: ReadonlyArray<readonly [number, number]> = [
+  [-8.5, 7.5],
+  [0, 0],
+  [9, 9],
+  [-7.5, -0.5],
+  [9, -1],
+];
 
 const LOWER = 5e-6;
 
@@ -150,7 +156,11 @@ export function cagradToy(options: CagradToyOptions = {}): CagradToy {
     check(Number.isFinite(lr) && lr > 0, `${where}.trajectory`, () => `option 'learningRate' must be a positive number, got ${lr}.`);
     const every = opts.every ?? Math.max(1, Math.floor(steps / 500));
     checkPositiveInteger(`${where}.trajectory`, "every", every);
-    check(Array.isArray(start) && start.length === 2 && start.every(Number.isFinite), `${where}.trajectory`, () => `the start must be two finite numbers, got ${JSON.stringify(start)}.`);
+    check(
+      Array.isArray(start) && start.length === 2 && start.every(Number.isFinite),
+      `${where}.trajectory`,
+      () => `the start must be two finite numbers, got ${JSON.stringify(start)}.`,
+    );
     const weights = (aggregator as GramianAggregator).weights;
     // Gramian methods run in float64 on the 2 × 2 Gramian; any other aggregator gets the Jacobian as a tensor.
     const direction = (J: [[number, number], [number, number]]): number[] => {

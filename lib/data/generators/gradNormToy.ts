@@ -54,8 +54,11 @@ export function gradNormToy(options: GradNormToyOptions = {}): GradNormToy {
   checkPositiveInteger(where, "inputSize", n);
   checkPositiveInteger(where, "outputSize", k);
   const sigmas = options.sigmas ?? [1, 100];
-  check(Array.isArray(sigmas) && sigmas.length >= 1 && sigmas.every((s) => Number.isFinite(s) && s > 0), where,
-    () => `option 'sigmas' must be a non-empty list of positive numbers (one per task), got ${JSON.stringify(sigmas)}.`);
+  check(
+    Array.isArray(sigmas) && sigmas.length >= 1 && sigmas.every((s) => Number.isFinite(s) && s > 0),
+    where,
+    () => `option 'sigmas' must be a non-empty list of positive numbers (one per task), got ${JSON.stringify(sigmas)}.`,
+  );
   const bStd = options.bStd ?? 10;
   const epsilonStd = options.epsilonStd ?? 3.5;
   check(Number.isFinite(bStd) && bStd >= 0, where, () => `option 'bStd' must be ≥ 0, got ${bStd}.`);

@@ -27,7 +27,16 @@ export function resizeBilinear(src: Float32Array, H: number, W: number, h: numbe
 }
 
 /** Pastes an h×w image into a canvas at (top, left) by pixel-wise maximum (how overlaps combine). */
-export function pasteMax(canvas: Float32Array, canvasWidth: number, img: ArrayLike<number>, h: number, w: number, top: number, left: number, scale = 1): void {
+export function pasteMax(
+  canvas: Float32Array,
+  canvasWidth: number,
+  img: ArrayLike<number>,
+  h: number,
+  w: number,
+  top: number,
+  left: number,
+  scale = 1,
+): void {
   for (let i = 0; i < h; i++) {
     for (let j = 0; j < w; j++) {
       const k = (top + i) * canvasWidth + left + j;
@@ -39,7 +48,10 @@ export function pasteMax(canvas: Float32Array, canvasWidth: number, img: ArrayLi
 
 /** Tight box [x0, y0, x1, y1) of the pixels above `threshold`, or undefined for an empty image. */
 export function inkBox(img: ArrayLike<number>, h: number, w: number, threshold = 0): [number, number, number, number] | undefined {
-  let x0 = w, y0 = h, x1 = -1, y1 = -1;
+  let x0 = w,
+    y0 = h,
+    x1 = -1,
+    y1 = -1;
   for (let i = 0; i < h; i++) {
     for (let j = 0; j < w; j++) {
       if (img[i * w + j] > threshold) {

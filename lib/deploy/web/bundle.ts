@@ -45,7 +45,10 @@ export async function buildRuntimeBundle(): Promise<string> {
   try {
     esbuild = require("esbuild") as typeof import("esbuild");
   } catch (e) {
-    throw new MtlError("exportWeb", `esbuild, which bundles the page's script, could not be loaded (${(e as Error).message}); reinstall mtlkit's dependencies.`);
+    throw new MtlError(
+      "exportWeb",
+      `esbuild, which bundles the page's script, could not be loaded (${(e as Error).message}); reinstall mtlkit's dependencies.`,
+    );
   }
   const result = await esbuild.build({
     entryPoints: [entryPoint()],

@@ -74,7 +74,11 @@ function checkReplaceable(dir: string): void {
   if (!existsSync(dir)) return;
   check(statSync(dir).isDirectory(), "exportWeb", () => `'${dir}' exists and is not a folder.`);
   const foreign = readdirSync(dir).filter((f) => !(WEB_FILES as readonly string[]).includes(f));
-  check(foreign.length === 0, "exportWeb", () => `'${dir}' holds other files (${foreign.slice(0, 3).join(", ")}); choose a new or empty folder.`);
+  check(
+    foreign.length === 0,
+    "exportWeb",
+    () => `'${dir}' holds other files (${foreign.slice(0, 3).join(", ")}); choose a new or empty folder.`,
+  );
 }
 
 function tfjsBrowserBundle(): string {
@@ -91,13 +95,24 @@ export async function exportWeb(modelDir: string, outDir: string, options: Expor
   check(typeof outDir === "string" && outDir.length > 0, "exportWeb", () => "needs an output folder.");
   const { file, weights } = readModelFiles(modelDir);
   const field = file.model.inputs[SINGLE_INPUT];
-  check(field !== undefined, "exportWeb", () => `the page takes one input '${SINGLE_INPUT}'; this model takes ${Object.keys(file.model.inputs).join(", ")}.`);
+  check(
+    field !== undefined,
+    "exportWeb",
+    () => `the page takes one input '${SINGLE_INPUT}'; this model takes ${Object.keys(file.model.inputs).join(", ")}.`,
+  );
   const width = exampleSize(field);
-  const examples = options.examples ?? [field.standardize ? field.standardize.mean.map((m) => Number(m.toPrecision(6))) : new Array<number>(width).fill(0)];
+  const examples = options.examples ?? [
+    field.standardize ? field.standardize.mean.map((m) => Number(m.toPrecision(6))) : new Array<number>(width).fill(0),
+  ];
   check(Array.isArray(examples) && examples.length > 0, "exportWeb", () => "option 'examples' must list at least one row.");
   examples.forEach((row, r) =>
-    check(Array.isArray(row) && row.length === width && row.every((v) => typeof v === "number" && Number.isFinite(v)), "exportWeb",
-      () => `example row ${r} must hold ${width} finite numbers (input '${SINGLE_INPUT}'), got ${Array.isArray(row) ? row.length : typeof row} values.`));
+    check(
+      Array.isArray(row) && row.length === width && row.every((v) => typeof v === "number" && Number.isFinite(v)),
+      "exportWeb",
+      () =>
+        `example row ${r} must hold ${width} finite numbers (input '${SINGLE_INPUT}'), got ${Array.isArray(row) ? row.length : typeof row} values.`,
+    ),
+  );
   const title = options.title ?? `${file.model.architecture} model: ${file.model.tasks.join(", ")}`;
   check(typeof title === "string", "exportWeb", () => "option 'title' must be a string.");
 

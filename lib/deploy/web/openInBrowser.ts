@@ -48,18 +48,30 @@ export function findChromium(explicit?: string): string {
     return wanted;
   }
   const found = CANDIDATES.find((p) => existsSync(p));
-  if (!found) throw new MtlError("openInBrowser", `no Chromium found (looked at ${CANDIDATES.join(", ")}); install one (Debian: apt install chromium) or pass 'executablePath'.`);
+  if (!found)
+    throw new MtlError(
+      "openInBrowser",
+      `no Chromium found (looked at ${CANDIDATES.join(", ")}); install one (Debian: apt install chromium) or pass 'executablePath'.`,
+    );
   return found;
 }
 
 /** Opens the exported page `indexHtml` in headless Chromium and predicts `rows` there. */
 export async function openInBrowser(indexHtml: string, rows: number[][], options: OpenInBrowserOptions = {}): Promise<BrowserRun> {
   const path = resolve(indexHtml);
-  check(existsSync(path) && statSync(path).isFile(), "openInBrowser", () => `'${indexHtml}' is not a file; pass the index.html that exportWeb wrote.`);
+  check(
+    existsSync(path) && statSync(path).isFile(),
+    "openInBrowser",
+    () => `'${indexHtml}' is not a file; pass the index.html that exportWeb wrote.`,
+  );
   const executablePath = findChromium(options.executablePath);
   const puppeteer = await import("puppeteer-core");
   // No sandbox: Chromium refuses to start sandboxed as root (containers, CI).
-  const browser = await puppeteer.launch({ executablePath, headless: true, args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"] });
+  const browser = await puppeteer.launch({
+    executablePath,
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+  });
   try {
     const page = await browser.newPage();
     await page.setViewport({ width: options.width ?? 900, height: 600 });
@@ -71,8 +83,12 @@ export async function openInBrowser(indexHtml: string, rows: number[][], options
     const url = pathToFileURL(path).href + (options.query ? `?${options.query}` : "");
     await page.goto(url, { waitUntil: "load" });
     await page.waitForFunction(() => document.body.dataset.state !== "loading", { timeout: options.timeoutMs ?? 30_000 });
-    const state = await page.evaluate(() => ({ state: document.body.dataset.state, error: document.getElementById("error")?.textContent ?? "" }));
-    if (state.state !== "ready") throw new MtlError("openInBrowser", `the page could not load its model: ${state.error || pageErrors.join("; ") || "(no message)"}`);
+    const state = await page.evaluate(() => ({
+      state: document.body.dataset.state,
+      error: document.getElementById("error")?.textContent ?? "",
+    }));
+    if (state.state !== "ready")
+      throw new MtlError("openInBrowser", `the page could not load its model: ${state.error || pageErrors.join("; ") || "(no message)"}`);
     type PageWindow = { mtlkit: { predict(r: number[][]): Promise<Record<string, TaskPrediction>>; backend(): string } };
     const predictions = await page.evaluate((r) => (window as unknown as PageWindow).mtlkit.predict(r), rows);
     const backend = await page.evaluate(() => (window as unknown as PageWindow).mtlkit.backend());

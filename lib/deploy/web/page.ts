@@ -42,7 +42,8 @@ const softmax = (z: number[]): number[] => {
   return e.map((v) => v / s);
 };
 const sigmoid = (z: number): number => 1 / (1 + Math.exp(-z));
-const fmt = (x: number): string => (Math.abs(x) >= 1e4 || (x !== 0 && Math.abs(x) < 1e-3) ? x.toExponential(3) : x.toFixed(4).replace(/\.?0+$/, ""));
+const fmt = (x: number): string =>
+  Math.abs(x) >= 1e4 || (x !== 0 && Math.abs(x) < 1e-3) ? x.toExponential(3) : x.toFixed(4).replace(/\.?0+$/, "");
 
 /** A readable summary of one row's prediction for a task of the given kind. */
 export function describeRow(kind: string, p: TaskPrediction, row: number): { prediction: string; detail: string } {
@@ -51,7 +52,10 @@ export function describeRow(kind: string, p: TaskPrediction, row: number): { pre
   const name = (i: number) => p.labels?.[i] ?? String(i);
   if (kind === "classification") {
     const probs = softmax(out);
-    const top = probs.map((q, i) => [q, i] as const).sort((a, b) => b[0] - a[0]).slice(0, 3);
+    const top = probs
+      .map((q, i) => [q, i] as const)
+      .sort((a, b) => b[0] - a[0])
+      .slice(0, 3);
     return { prediction: name(pred as number), detail: top.map(([q, i]) => `${name(i)} ${fmt(q)}`).join(", ") };
   }
   if (kind === "binary") {
@@ -81,8 +85,12 @@ function parseRows(text: string, width: number): number[][] {
     .map((l) => l.trim())
     .filter((l) => l.length > 0 && !l.startsWith("#"))
     .map((line, r) => {
-      const cells = line.split(/[,\s;]+/).filter((c) => c.length > 0).map(Number);
-      if (cells.length !== width || cells.some((v) => !Number.isFinite(v))) throw new MtlError("the page's input rows", `row ${r + 1} must hold ${width} numbers, got "${line}".`);
+      const cells = line
+        .split(/[,\s;]+/)
+        .filter((c) => c.length > 0)
+        .map(Number);
+      if (cells.length !== width || cells.some((v) => !Number.isFinite(v)))
+        throw new MtlError("the page's input rows", `row ${r + 1} must hold ${width} numbers, got "${line}".`);
       return cells;
     });
 }
@@ -135,7 +143,8 @@ export function startPage(embedded: EmbeddedModel, loadEmbedded: (file: SavedMod
 
   const ready = (async () => {
     const wanted = new URLSearchParams(location.search).get("backend") ?? "cpu";
-    if (!(await tf.setBackend(wanted))) throw new MtlError("the page's ?backend=", `the tfjs backend '${wanted}' is not available in this browser.`);
+    if (!(await tf.setBackend(wanted)))
+      throw new MtlError("the page's ?backend=", `the tfjs backend '${wanted}' is not available in this browser.`);
     await tf.ready();
     model = loadEmbedded(embedded.file, embedded.weights);
     const tasks = model.tasks.map((t) => `${t.name} (${t.kind})`).join(", ");

@@ -60,13 +60,20 @@ export async function aggregatedStep(input: StepInput, aggregator: Aggregator, l
       const badRow = rowBad.findIndex((b) => b !== 0);
       if (badRow >= 0) {
         if (input.onNonFinite === "skip") throw new SkipStep();
-        throw new NonFiniteGradientError(taskNames[badRow], input.step, level === "param" ? "the shared parameters" : "the shared representation", NaN);
+        throw new NonFiniteGradientError(
+          taskNames[badRow],
+          input.step,
+          level === "param" ? "the shared parameters" : "the shared representation",
+          NaN,
+        );
       }
       if (input.clipTaskNorm !== undefined) ({ jacobian, heads } = await clipTasks(jacobian, heads, input.clipTaskNorm));
       const context = { taskNames, losses: lossValues, level, representation: z, rowsChecked: true };
       let direction: tf.Tensor1D;
       ({ direction, weights } = await aggregatePresent(aggregator, jacobian, context, present));
-      const sharedGrads = unrecorded(() => (level === "param" ? splitUpdate(direction, shared) : vjp(z, shared, tf.reshape(direction, z.shape))));
+      const sharedGrads = unrecorded(() =>
+        level === "param" ? splitUpdate(direction, shared) : vjp(z, shared, tf.reshape(direction, z.shape)),
+      );
       const grads: tf.NamedTensorMap = {};
       const add = (v: tf.Variable, g: tf.Tensor | undefined) => {
         if (!g) return;
@@ -100,7 +107,8 @@ async function aggregatePresent(
   context: AggregationContext & { taskNames: string[]; losses: number[] },
   present: boolean[],
 ): Promise<{ direction: tf.Tensor1D; weights: number[] }> {
-  const run = (J: tf.Tensor2D, c: AggregationContext) => (aggregator.aggregateAsync ? aggregator.aggregateAsync(J, c) : Promise.resolve(aggregator.aggregate(J, c)));
+  const run = (J: tf.Tensor2D, c: AggregationContext) =>
+    aggregator.aggregateAsync ? aggregator.aggregateAsync(J, c) : Promise.resolve(aggregator.aggregate(J, c));
   const k = present.length;
   const idx = present.flatMap((p, i) => (p ? [i] : []));
   if (idx.length === k) {
@@ -113,7 +121,12 @@ async function aggregatePresent(
   }
   // Slices, not tf.gather (whose cpu kernel reads its indices synchronously).
   const rows = tf.concat(idx.map((i) => tf.slice(jacobian, [i, 0], [1, -1]))) as tf.Tensor2D;
-  const direction = await run(rows, { ...context, taskNames: idx.map((i) => context.taskNames[i]), losses: idx.map((i) => context.losses[i]), present });
+  const direction = await run(rows, {
+    ...context,
+    taskNames: idx.map((i) => context.taskNames[i]),
+    losses: idx.map((i) => context.losses[i]),
+    present,
+  });
   const sub = aggregator.lastWeights ?? new Array(idx.length).fill(1);
   const weights = new Array<number>(k).fill(0);
   idx.forEach((i, j) => (weights[i] = sub[j]));
@@ -122,7 +135,11 @@ async function aggregatePresent(
 
 async function clipTasks(jacobian: tf.Tensor2D, heads: Array<Array<tf.Tensor | undefined>>, maxNorm: number) {
   // ||(row_i, head_i)||² for every task, read with one await.
-  const squares = tf.stack(heads.map((hs, i) => tf.addN([tf.sum(tf.square(tf.slice(jacobian, [i, 0], [1, -1]))), ...hs.flatMap((h) => (h ? [tf.sum(tf.square(h))] : []))])));
+  const squares = tf.stack(
+    heads.map((hs, i) =>
+      tf.addN([tf.sum(tf.square(tf.slice(jacobian, [i, 0], [1, -1]))), ...hs.flatMap((h) => (h ? [tf.sum(tf.square(h))] : []))]),
+    ),
+  );
   const [sq] = await readAll([squares]);
   const scales = Array.from(sq, (s) => {
     const norm = Math.sqrt(s);

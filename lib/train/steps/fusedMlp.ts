@@ -90,7 +90,10 @@ export function fusedMlpStep(input: StepInput, weighting: Weighting): StepOutput
   const all = [...trunk, ...heads.flatMap((h) => h!)];
   if (all.some((d) => !index.has(d.kernel) || !index.has(d.bias!))) return undefined;
   // Allocate every slot before taking any view: allocation may move the wasm heap.
-  const slots = all.map((d) => ({ kernel: optimizer.slotsAt(index.get(d.kernel)!, d.kernel), bias: optimizer.slotsAt(index.get(d.bias!)!, d.bias!) }));
+  const slots = all.map((d) => ({
+    kernel: optimizer.slotsAt(index.get(d.kernel)!, d.kernel),
+    bias: optimizer.slotsAt(index.get(d.bias!)!, d.bias!),
+  }));
   const adam = optimizer.updateConstants();
 
   const backend = tf.backend() as unknown as HeapBackend;
@@ -103,7 +106,11 @@ export function fusedMlpStep(input: StepInput, weighting: Weighting): StepOutput
   });
   if (layerViews.some((l) => l === undefined)) return undefined;
   const x = readView(backendName, backend, inputX);
-  const targets = tasks.map((t, i) => (t.fusedLoss === "softmaxCrossEntropy" ? readInt32View(backendName, backend, batch.targets[i]!) : readView(backendName, backend, batch.targets[i]!)));
+  const targets = tasks.map((t, i) =>
+    t.fusedLoss === "softmaxCrossEntropy"
+      ? readInt32View(backendName, backend, batch.targets[i]!)
+      : readView(backendName, backend, batch.targets[i]!),
+  );
   if (!x || targets.some((t) => t === undefined)) return undefined;
 
   let offset = trunk.length;

@@ -84,7 +84,9 @@ export function applyChecked(input: StepInput, grads: tf.NamedTensorMap, norm: n
 async function blameNonFinite(input: StepInput, grads: tf.NamedTensorMap, norm: number): Promise<NonFiniteGradientError> {
   const names = new Map(input.model.namedVariables().map(([name, v]) => [v.name, name]));
   const entries = Object.entries(grads);
-  const finite = await Promise.all(entries.map(([, g]) => readNumber(unrecorded(() => tf.tidy(() => tf.cast(tf.all(tf.isFinite(g)), "float32"))))));
+  const finite = await Promise.all(
+    entries.map(([, g]) => readNumber(unrecorded(() => tf.tidy(() => tf.cast(tf.all(tf.isFinite(g)), "float32"))))),
+  );
   const badIndex = finite.findIndex((f) => f !== 1);
   const bad = badIndex >= 0 ? entries[badIndex] : undefined;
   // No element is NaN or infinite: the norm itself overflows float32; blame the largest tensor.
@@ -115,7 +117,11 @@ async function blameNonFinite(input: StepInput, grads: tf.NamedTensorMap, norm: 
   // The value reported is the gradient's own (NaN if an element is NaN, else Infinity), not the
   // norm's: the scaled float32 norm turns an infinite element into NaN and the native one does not,
   // and the same gradient must give the same message on every path.
-  const value = bad ? ((await readNumber(unrecorded(() => tf.tidy(() => tf.cast(tf.any(tf.isNaN(bad[1])), "float32"))))) === 1 ? NaN : Infinity) : norm;
+  const value = bad
+    ? (await readNumber(unrecorded(() => tf.tidy(() => tf.cast(tf.any(tf.isNaN(bad[1])), "float32"))))) === 1
+      ? NaN
+      : Infinity
+    : norm;
   return new NonFiniteGradientError(task, input.step, bad ? tensor : `${tensor} (every element finite, the norm overflows float32)`, value);
 }
 
@@ -124,7 +130,12 @@ async function blameNonFinite(input: StepInput, grads: tf.NamedTensorMap, norm: 
  * summed, differentiating each L_i through the tape already recorded (no second forward pass).
  * Variables a task does not reach (other tasks' heads) get no contribution from it.
  */
-export async function clippedTaskGradients(losses: tf.Tensor1D, weights: number[], variables: tf.Variable[], maxNorm: number): Promise<tf.NamedTensorMap> {
+export async function clippedTaskGradients(
+  losses: tf.Tensor1D,
+  weights: number[],
+  variables: tf.Variable[],
+  maxNorm: number,
+): Promise<tf.NamedTensorMap> {
   // The products w_i·L_i are recorded (their gradients run through them); the backward passes are not.
   const terms = weights.map((w, i) => (w === 0 ? undefined : (tf.mul(w, tf.squeeze(tf.slice(losses, [i], [1]))) as tf.Scalar)));
   const perTask = terms.map((term) => (term ? unrecorded(() => tf.variableGrads(() => term, variables).grads) : undefined));

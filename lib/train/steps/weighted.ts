@@ -61,7 +61,10 @@ export async function weightedStep(input: StepInput, weighting: Weighting, const
         total = tf.mul(0, total);
       }
       if (weighting.parameterLoss) {
-        total = tf.add(total, weighting.parameterLoss(tf.tensor1d(lossValues.map((l, i) => (input.batch.part[i] < 0 ? 0 : l))), presentTasks(input.batch)));
+        total = tf.add(
+          total,
+          weighting.parameterLoss(tf.tensor1d(lossValues.map((l, i) => (input.batch.part[i] < 0 ? 0 : l))), presentTasks(input.batch)),
+        );
       }
       if (penalties) total = tf.add(total, tf.sum(penalties));
       const { grads } = unrecorded(() => tf.variableGrads(() => total, varList));
@@ -76,7 +79,6 @@ export async function weightedStep(input: StepInput, weighting: Weighting, const
   if (applied && weighting.afterStep) await weighting.afterStep(afterContext(input, lossValues));
   return { losses: lossValues, weights: [...weights], regularizers: regValues, applied, gradNorm };
 }
-
 
 /**
  * Weights that depend on nothing (equal, static): the forward and backward passes run in one go,
@@ -170,14 +172,15 @@ function weighContext(input: StepInput, weighting: Weighting, fwd: Forward, valu
  * head is replayed.
  */
 function representationNorms(input: StepInput, fwd: Forward): tf.Tensor1D {
-  return tf.tidy(() =>
-    tf.stack(
-      fwd.taskLosses.map((loss, i) => {
-        if (!loss) return tf.scalar(0);
-        const [g] = tf.grads(() => tf.add(loss, 0) as tf.Scalar)([fwd.zs[input.batch.part[i]]]);
-        return tf.norm(g);
-      }),
-    ) as tf.Tensor1D,
+  return tf.tidy(
+    () =>
+      tf.stack(
+        fwd.taskLosses.map((loss, i) => {
+          if (!loss) return tf.scalar(0);
+          const [g] = tf.grads(() => tf.add(loss, 0) as tf.Scalar)([fwd.zs[input.batch.part[i]]]);
+          return tf.norm(g);
+        }),
+      ) as tf.Tensor1D,
   );
 }
 
@@ -187,18 +190,22 @@ function lastLayerNorms(input: StepInput, fwd: Forward, method: string): tf.Tens
   const kernels = shared.filter(([name]) => name === "kernel" || name.endsWith(".kernel"));
   const chosen = kernels.length > 0 ? kernels[kernels.length - 1] : undefined;
   if (!chosen) {
-    throw new MtlError(`weighting.${method}`, `the model's shared variables (${shared.map(([n]) => n).join(", ") || "none"}) have no kernel; use option target: "representation".`);
+    throw new MtlError(
+      `weighting.${method}`,
+      `the model's shared variables (${shared.map(([n]) => n).join(", ") || "none"}) have no kernel; use option target: "representation".`,
+    );
   }
   const W = chosen[1];
-  return tf.tidy(() =>
-    tf.stack(
-      fwd.taskLosses.map((loss) => {
-        if (!loss) return tf.scalar(0);
-        const { grads } = tf.variableGrads(() => tf.add(loss, 0) as tf.Scalar, [W]);
-        const g = grads[W.name];
-        return g ? tf.norm(g) : tf.scalar(0);
-      }),
-    ) as tf.Tensor1D,
+  return tf.tidy(
+    () =>
+      tf.stack(
+        fwd.taskLosses.map((loss) => {
+          if (!loss) return tf.scalar(0);
+          const { grads } = tf.variableGrads(() => tf.add(loss, 0) as tf.Scalar, [W]);
+          const g = grads[W.name];
+          return g ? tf.norm(g) : tf.scalar(0);
+        }),
+      ) as tf.Tensor1D,
   );
 }
 

@@ -12,8 +12,14 @@ export default function claims(readings: Readings): void {
   expect(d.train + d.validation + d.test).toBe(d.rows);
 
   const r = readings.get<{
-    sharedTrunk: number; singleTrunks: number; testBirds: number; sexLabelledTest: number;
-    verdicts: Record<string, string>; speciesLoss: number; sexLoss: number; massLoss: number;
+    sharedTrunk: number;
+    singleTrunks: number;
+    testBirds: number;
+    sexLabelledTest: number;
+    verdicts: Record<string, string>;
+    speciesLoss: number;
+    sexLoss: number;
+    massLoss: number;
   }>("01-reading");
   expect(r.singleTrunks).toBe(3 * r.sharedTrunk); // "a third of the trunk parameters"
   expect(r.testBirds).toBe(d.test);

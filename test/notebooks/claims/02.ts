@@ -6,7 +6,10 @@
 import { expect } from "vitest";
 import type { Readings } from "../readings";
 
-interface Rise { d: number; se: number }
+interface Rise {
+  d: number;
+  se: number;
+}
 
 export default (r: Readings) => {
   const lambda = r.get<{ distanceMeans: number[]; distanceFalls: boolean }>("02-lambda");

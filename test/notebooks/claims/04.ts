@@ -21,7 +21,9 @@ export default (r: Readings) => {
 
   // MultiFashion: the narrow trunk's gradients conflict on most steps, more often than the wide trunk's.
   type Geo = { cosine: number[]; conflict: number[]; ratio: number[] };
-  const conflict = r.get<{ geometry: Record<string, Record<string, Geo>>; narrowVsWideConflict: Verdict; narrowVsWideCosine: Verdict }>("04-conflict");
+  const conflict = r.get<{ geometry: Record<string, Record<string, Geo>>; narrowVsWideConflict: Verdict; narrowVsWideCosine: Verdict }>(
+    "04-conflict",
+  );
   const narrow = conflict.geometry.narrow["equal weighting"];
   expect(narrow.conflict.length).toBeGreaterThanOrEqual(5);
   expect(narrow.conflict.reduce((a, b) => a + b, 0) / narrow.conflict.length).toBeGreaterThan(0.5);

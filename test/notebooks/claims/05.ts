@@ -6,8 +6,15 @@
 import { expect } from "vitest";
 import type { Readings } from "../readings";
 
-interface Row { p: number; deltaM: { mean: number; low: number; high: number } }
-interface Signal { p: number; meanCosine: number; lateCosine: number }
+interface Row {
+  p: number;
+  deltaM: { mean: number; low: number; high: number };
+}
+interface Signal {
+  p: number;
+  meanCosine: number;
+  lateCosine: number;
+}
 
 export default (r: Readings) => {
   const { rows, seeds } = r.get<{ rows: Row[]; seeds: number }>("05-transfer");

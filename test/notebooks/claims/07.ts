@@ -6,7 +6,10 @@
 import { expect } from "vitest";
 import type { Readings } from "../readings";
 
-interface Target { target: string; vsScratch: Record<string, string> }
+interface Target {
+  target: string;
+  vsScratch: Record<string, string>;
+}
 
 export default (r: Readings) => {
   expect(r.get<{ targetCorrelation: number }>("07-relatedness").targetCorrelation).toBeGreaterThan(0.5);

@@ -6,8 +6,17 @@
 import { expect } from "vitest";
 import type { Readings } from "../readings";
 
-interface Agreement { backend: string; maxLossGap: number; thetaDistance: number; sameTestMetrics: boolean }
-interface Speed { backend: string; ratio: number; separate: boolean }
+interface Agreement {
+  backend: string;
+  maxLossGap: number;
+  thetaDistance: number;
+  sameTestMetrics: boolean;
+}
+interface Speed {
+  backend: string;
+  ratio: number;
+  separate: boolean;
+}
 
 export default (r: Readings) => {
   const b = r.get<{ backends: string[]; agreement: Agreement[]; speed: Speed[]; nativeOverWasm: Speed | null }>("10-backends");

@@ -17,7 +17,15 @@ export default function claims(readings: Readings): void {
   expect(fineTune.epochs).toBe(10);
   expect(Number.isFinite(fineTune.firstTrainLoss) && Number.isFinite(fineTune.lastTrainLoss)).toBe(true);
 
-  const browser = readings.get<{ rows: number; tasks: number; maxDifference: number; tolerance: number; sameDecisions: boolean; pageErrors: number; backend: string }>("13-browser");
+  const browser = readings.get<{
+    rows: number;
+    tasks: number;
+    maxDifference: number;
+    tolerance: number;
+    sameDecisions: boolean;
+    pageErrors: number;
+    backend: string;
+  }>("13-browser");
   expect(browser.rows).toBe(roundTrip.rows);
   expect(browser.tasks).toBe(3);
   expect(browser.tolerance).toBe(1e-5);

@@ -17,13 +17,23 @@ export default function claims(readings: Readings): void {
   const resume = readings.get<{ ran: number; resumed: number; records: number }>("14-resume");
   expect(resume).toEqual({ ran: 0, resumed: sweep.runs, records: sweep.runs });
 
-  const speed = readings.get<{ speedUp: number; criticalSpeedUp: number; oneWorkerCriticalCpu: number; twoWorkerCriticalCpu: number; maxDifference: number }>("14-speed-up");
+  const speed = readings.get<{
+    speedUp: number;
+    criticalSpeedUp: number;
+    oneWorkerCriticalCpu: number;
+    twoWorkerCriticalCpu: number;
+    maxDifference: number;
+  }>("14-speed-up");
   expect(speed.maxDifference).toBeLessThanOrEqual(1e-6);
   expect(speed.criticalSpeedUp).toBeCloseTo(speed.oneWorkerCriticalCpu / speed.twoWorkerCriticalCpu, 10);
   expect(speed.criticalSpeedUp).toBeGreaterThan(1.3);
   expect(speed.speedUp).toBeGreaterThan(0);
 
-  const dm = readings.get<{ methods: Array<{ method: string; mean: number; low: number; high: number; n: number; verdict: string }>; best: string; tiedWithBest: string[] }>("14-deltam");
+  const dm = readings.get<{
+    methods: Array<{ method: string; mean: number; low: number; high: number; n: number; verdict: string }>;
+    best: string;
+    tiedWithBest: string[];
+  }>("14-deltam");
   expect(dm.methods.map((m) => m.method)).toEqual(["equal", "uncertainty", "dwa", "pcgrad"]);
   for (const m of dm.methods) {
     expect(m.n).toBe(sweep.seeds);
