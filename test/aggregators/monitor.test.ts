@@ -139,10 +139,10 @@ eachBackend(() => {
       expect(s.pairs[0].names).toEqual(["a", "b"]);
     });
 
-    it("carries the inner method's state through a checkpoint", () => {
+    it("carries the inner method's state through a checkpoint", async () => {
       const inner = A.gradvac({ beta: 0.5 });
       const wrapped = A.monitored(inner);
-      run(wrapped, [
+      await run(wrapped, [
         [1, 0.2],
         [-0.5, 1],
       ]);

@@ -59,7 +59,10 @@ describe("cagradToy", () => {
     const x1 = front.map((p) => p.x[0]);
     expect(Math.min(...x1)).toBeLessThan(-6.5);
     expect(Math.max(...x1)).toBeGreaterThan(6.5);
-    for (const p of front) expect(p.x[1]).toBeGreaterThan(-8.8), expect(p.x[1]).toBeLessThan(-7.9);
+    for (const p of front) {
+      expect(p.x[1]).toBeGreaterThan(-8.8);
+      expect(p.x[1]).toBeLessThan(-7.9);
+    }
     const scaled = mtl.data.cagradToy({ scale: 0.1 }).paretoFront({ resolution: 401 });
     expect(scaled.map((p) => p.x)).toEqual(front.map((p) => p.x));
   });
