@@ -95,7 +95,7 @@ describe("a notebook outside the package", () => {
       const reply = await client.complete(code, code.length);
       expect(reply.status).toBe("ok");
       const matches = reply.matches as string[];
-      expect(matches).toEqual(expect.arrayContaining(["tf", "useBestBackend", "backendInfo"]));
+      expect(matches).toEqual(expect.arrayContaining(["tf", "useBestBackend", "backends", "Trainer"]));
       expect(reply.cursor_start).toBe(code.length);
     } finally {
       await client.shutdown();
