@@ -4,8 +4,6 @@
  * exactly the problems mtlkit found, and anything else is a bug or an error of a library below it.
  * @module
  */
-import type { SweepResult } from "./sweep/result";
-
 /**
  * mtlkit's error type. Every precondition mtlkit checks throws an `MtlError` whose message
  * names the culprit (task, column, row, option or shape) in the style of tfjs-core's own errors:
@@ -109,18 +107,31 @@ export class DamagedCheckpointError extends MtlError {
 }
 
 /**
+ * What {@link SweepInterrupted} needs of the sweep's result (`mtl.sweep.SweepResult` has it); written
+ * here so that lib/errors.ts, which lib/native imports, imports nothing itself.
+ */
+export interface RecordedSweep {
+  /** The runs that have results. */
+  readonly records: readonly unknown[];
+  /** Every run of the sweep. */
+  readonly runs: readonly unknown[];
+  /** The results file, when the sweep keeps one. */
+  readonly resultsFile?: string;
+}
+
+/**
  * A sweep (`mtl.sweep.run`) stopped before all its runs finished: a kernel interrupt, its `signal`, or
  * Ctrl-C in `mtlkit sweep`. The runs in flight are lost; `result` holds every run recorded so far (also
  * in the results file, when the sweep keeps one), and running the sweep again finishes the rest.
  */
-export class SweepInterrupted extends MtlError {
+export class SweepInterrupted<R extends RecordedSweep = RecordedSweep> extends MtlError {
   /**
-   * @param result what the sweep had recorded when it stopped
+   * @param result what the sweep had recorded when it stopped (a `mtl.sweep.SweepResult`)
    * @param reason what stopped it, e.g. "a kernel interrupt" or "its abort signal"
    * @param inFlight runs that were running and are not recorded
    */
   constructor(
-    readonly result: SweepResult,
+    readonly result: R,
     reason: string,
     inFlight: number,
   ) {

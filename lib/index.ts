@@ -35,6 +35,7 @@ export {
   TrainingInterrupted,
   DamagedCheckpointError,
   SweepInterrupted,
+  RecordedSweep,
 } from "./errors";
 export { Rng, RngState } from "./random";
 

@@ -46,11 +46,14 @@ export interface PairGeometry {
   medianNormRatio: number;
 }
 
+/** What {@link summarizeGeometry} gives: the pairs of tasks over the recorded steps. */
 export interface GradientSummary {
+  /** Steps recorded. */
   steps: number;
   pairs: PairGeometry[];
 }
 
+/** An aggregator that records each step's gradient geometry; made by {@link monitored}. */
 export interface MonitoredAggregator extends Aggregator {
   /** The wrapped method. */
   readonly inner: Aggregator;

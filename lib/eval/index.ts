@@ -54,7 +54,7 @@ export {
   suggestGroups,
   Grouping,
 } from "./relatedness";
-export { summarize, Summary, Interval } from "./stats";
+export { summarize, mean, std, Summary, Interval } from "./stats";
 export {
   trainSeeds,
   trainSingleTaskBaselines,

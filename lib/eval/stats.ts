@@ -5,6 +5,7 @@
  */
 import { check } from "../errors";
 
+/** The arithmetic mean of values (e.g. one metric over seeds); NaN for none. */
 export function mean(xs: readonly number[]): number {
   return xs.reduce((a, b) => a + b, 0) / xs.length;
 }

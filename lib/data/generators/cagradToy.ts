@@ -21,11 +21,13 @@ import { Aggregator, GramianAggregator } from "../../aggregators/types";
 import { check, checkKnownOptions, checkPositiveInteger } from "../../errors";
 import { Adam64 } from "../../weighting/common";
 
+/** Options of {@link cagradToy}. */
 export interface CagradToyOptions {
   /** s, the factor on the first loss (default 1, CAGrad's toy; Nash-MTL uses 0.1). */
   scale?: number;
 }
 
+/** Options of `CagradToy.paretoFront`: the grid the non-dominated points are searched on. */
 export interface ParetoFrontOptions {
   /** Grid points per axis (default 801). */
   resolution?: number;
@@ -33,6 +35,7 @@ export interface ParetoFrontOptions {
   range?: number;
 }
 
+/** Options of `CagradToy.trajectory`: the Adam run that follows an aggregator's updates. */
 export interface TrajectoryOptions {
   /** Adam steps (default 35000, Nash-MTL's). */
   steps?: number;
@@ -42,6 +45,7 @@ export interface TrajectoryOptions {
   every?: number;
 }
 
+/** One optimisation path of the toy, subsampled, with its losses. */
 export interface Trajectory {
   /** θ along the path (the start first, the final point last). */
   points: Array<[number, number]>;
@@ -52,7 +56,9 @@ export interface Trajectory {
   finalLosses: [number, number];
 }
 
+/** The toy problem: its two losses and Jacobian, its Pareto front, and aggregator trajectories. */
 export interface CagradToy {
+  /** s, the factor on the first loss. */
   scale: number;
   /** (L₁(θ), L₂(θ)). */
   losses(x1: number, x2: number): [number, number];
@@ -75,6 +81,16 @@ export const CAGRAD_TOY_STARTS: ReadonlyArray<readonly [number, number]> = [
 
 const LOWER = 5e-6;
 
+/**
+ * The two-objective toy of the CAGrad (Liu et al., NeurIPS 2021) and Nash-MTL (Navon et al., ICML 2022)
+ * papers: θ ∈ ℝ², two losses whose gradients conflict and differ in scale over most of the plane, the
+ * exact Jacobian, a Pareto front computed on a grid, and Adam trajectories for any aggregator.
+ *
+ * ```ts
+ * const toy = mtl.data.cagradToy({ scale: 0.1 });
+ * const path = toy.trajectory(mtl.aggregators.mgda(), mtl.data.CAGRAD_TOY_STARTS[0]);
+ * ```
+ */
 export function cagradToy(options: CagradToyOptions = {}): CagradToy {
   const where = "cagradToy";
   checkKnownOptions(where, options, ["scale"]);
