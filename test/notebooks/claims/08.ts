@@ -11,8 +11,18 @@ import { summarize } from "../../../lib/eval/stats";
 import type { Readings } from "../readings";
 
 type Verdict = "better" | "worse" | "indistinguishable";
-interface AgainstBaseline { mean: number; low: number; high: number; value: number; verdict: Verdict }
-interface Shared { model: string; verdict: Verdict; difference: number }
+interface AgainstBaseline {
+  mean: number;
+  low: number;
+  high: number;
+  value: number;
+  verdict: Verdict;
+}
+interface Shared {
+  model: string;
+  verdict: Verdict;
+  difference: number;
+}
 
 /** The verdict of seeds against a fixed value: better / worse only when the value lies outside the interval. */
 function againstBaseline(values: number[], value: number, higherIsBetter = true): Verdict {
@@ -32,13 +42,25 @@ function expectBaselineReading(a: AgainstBaseline, values: number[], higherIsBet
 }
 
 export default function claims(readings: Readings): void {
-  const base = readings.get<{ genreMajority: number; posMajority: number; posPerWord: number; nextTokenMajority: number; nextTokenUnigramLoss: number }>("08-baselines");
+  const base = readings.get<{
+    genreMajority: number;
+    posMajority: number;
+    posPerWord: number;
+    nextTokenMajority: number;
+    nextTokenUnigramLoss: number;
+  }>("08-baselines");
   expect(base.genreMajority).toBeGreaterThan(0.05);
   expect(base.genreMajority).toBeLessThan(0.3);
   expect(base.posPerWord).toBeGreaterThan(base.posMajority);
   expect(base.nextTokenUnigramLoss).toBeGreaterThan(0);
 
-  const genre = readings.get<{ seeds: number; genreOnly: number[]; vsMajority: AgainstBaseline; shared: Shared[]; sharedValues: Record<string, number[]> }>("08-genre");
+  const genre = readings.get<{
+    seeds: number;
+    genreOnly: number[];
+    vsMajority: AgainstBaseline;
+    shared: Shared[];
+    sharedValues: Record<string, number[]>;
+  }>("08-genre");
   expect(genre.seeds).toBeGreaterThanOrEqual(5);
   expect(genre.genreOnly).toHaveLength(genre.seeds);
   expect(genre.vsMajority.value).toBe(base.genreMajority);
@@ -47,7 +69,14 @@ export default function claims(readings: Readings): void {
   expect(genre.vsMajority.verdict).toBe("better");
   for (const s of genre.shared) expect(s.verdict).toBe(compare(genre.sharedValues[s.model], genre.genreOnly).verdict);
 
-  const pos = readings.get<{ seeds: number; posOnly: number[]; vsMajority: AgainstBaseline; vsPerWord: AgainstBaseline; shared: Shared[]; sharedValues: Record<string, number[]> }>("08-pos");
+  const pos = readings.get<{
+    seeds: number;
+    posOnly: number[];
+    vsMajority: AgainstBaseline;
+    vsPerWord: AgainstBaseline;
+    shared: Shared[];
+    sharedValues: Record<string, number[]>;
+  }>("08-pos");
   expect(pos.posOnly).toHaveLength(pos.seeds);
   expectBaselineReading(pos.vsMajority, pos.posOnly);
   expectBaselineReading(pos.vsPerWord, pos.posOnly);
@@ -66,13 +95,25 @@ export default function claims(readings: Readings): void {
     expect(share).toBeLessThanOrEqual(1);
   }
 
-  const confusion = readings.get<{ genresPredicted: number; genresFor80: number; top: string[]; withinDivision: number[]; chance: number[]; verdict: Verdict }>("08-confusion");
+  const confusion = readings.get<{
+    genresPredicted: number;
+    genresFor80: number;
+    top: string[];
+    withinDivision: number[];
+    chance: number[];
+    verdict: Verdict;
+  }>("08-confusion");
   expect(confusion.genresPredicted).toBeLessThanOrEqual(15);
   expect(confusion.genresFor80).toBeLessThanOrEqual(confusion.genresPredicted);
   expect(confusion.top).toHaveLength(confusion.genresFor80);
   expect(confusion.verdict).toBe(compare(confusion.withinDivision, confusion.chance).verdict);
 
-  const tags = readings.get<{ rows: Array<{ tag: string; single: number[]; shared: number[]; verdict: Verdict }>; better: string[]; worse: string[]; indistinguishable: string[] }>("08-tags");
+  const tags = readings.get<{
+    rows: Array<{ tag: string; single: number[]; shared: number[]; verdict: Verdict }>;
+    better: string[];
+    worse: string[];
+    indistinguishable: string[];
+  }>("08-tags");
   expect(tags.rows.length).toBeGreaterThanOrEqual(10);
   for (const row of tags.rows) {
     expect(row.verdict).toBe(compare(row.shared, row.single).verdict);
@@ -80,7 +121,13 @@ export default function claims(readings: Readings): void {
   }
   expect(tags.better.length + tags.worse.length + tags.indistinguishable.length).toBe(tags.rows.length);
 
-  const summary = readings.get<{ genreVsMajority: Verdict; posVsPerWord: Verdict; lmVsUnigram: Verdict; genreShared: Shared[]; posShared: Shared[] }>("08-summary");
+  const summary = readings.get<{
+    genreVsMajority: Verdict;
+    posVsPerWord: Verdict;
+    lmVsUnigram: Verdict;
+    genreShared: Shared[];
+    posShared: Shared[];
+  }>("08-summary");
   expect(summary.genreVsMajority).toBe(genre.vsMajority.verdict);
   expect(summary.posVsPerWord).toBe(pos.vsPerWord.verdict);
   expect(summary.lmVsUnigram).toBe(lm.lossVsUnigram.verdict);

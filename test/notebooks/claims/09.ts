@@ -10,7 +10,11 @@ import { compare } from "../../../lib/report";
 import type { Readings } from "../readings";
 
 type Verdict = "better" | "worse" | "indistinguishable";
-interface Versus { verdict: Verdict; a: number[]; b: number[] }
+interface Versus {
+  verdict: Verdict;
+  a: number[];
+  b: number[];
+}
 
 function expectConsistent(v: Versus, seeds: number): void {
   expect(v.a).toHaveLength(seeds);
@@ -20,12 +24,29 @@ function expectConsistent(v: Versus, seeds: number): void {
 
 export default function claims(readings: Readings): void {
   const box = readings.get<{
-    seeds: number; chosenWeight: number; chosen: string; iou: Record<string, number[]>; accuracy: Record<string, number[]>;
-    equalVsBoxOnly: Versus; uncertaintyVsEqual: Versus; chosenVsEqual: Versus; chosenVsBoxOnly: Versus;
-    chosenClassVsClassOnly: Versus; glsVsBoxOnly: Versus; glsClassVsClassOnly: Versus;
+    seeds: number;
+    chosenWeight: number;
+    chosen: string;
+    iou: Record<string, number[]>;
+    accuracy: Record<string, number[]>;
+    equalVsBoxOnly: Versus;
+    uncertaintyVsEqual: Versus;
+    chosenVsEqual: Versus;
+    chosenVsBoxOnly: Versus;
+    chosenClassVsClassOnly: Versus;
+    glsVsBoxOnly: Versus;
+    glsClassVsClassOnly: Versus;
   }>("09-box");
   expect(box.seeds).toBeGreaterThanOrEqual(5);
-  for (const key of ["equalVsBoxOnly", "uncertaintyVsEqual", "chosenVsEqual", "chosenVsBoxOnly", "chosenClassVsClassOnly", "glsVsBoxOnly", "glsClassVsClassOnly"] as const) {
+  for (const key of [
+    "equalVsBoxOnly",
+    "uncertaintyVsEqual",
+    "chosenVsEqual",
+    "chosenVsBoxOnly",
+    "chosenClassVsClassOnly",
+    "glsVsBoxOnly",
+    "glsClassVsClassOnly",
+  ] as const) {
     expectConsistent(box[key], box.seeds);
   }
   expect(box.chosenVsEqual.a).toEqual(box.iou[box.chosen]);
