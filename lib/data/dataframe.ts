@@ -57,7 +57,9 @@ export type LabelPolicy = "refuse" | "drop" | "mask";
 
 /** `missing` chosen apart for features and labels (labels: one policy, or one per task name). */
 export interface MissingOptions {
+  /** Missing feature values (default "refuse"). */
   features?: FeaturePolicy;
+  /** Missing labels: one policy for every task, or one per task name (default "refuse"). */
   labels?: LabelPolicy | Record<string, LabelPolicy>;
 }
 
