@@ -51,7 +51,16 @@ export {
   fitStandardizer,
   Standardizer,
 } from "./data/dataset";
-export { fromDataFrame, FromDataFrameOptions, TableDataset, DataFrameLike, Table, FeaturePolicy, LabelPolicy, MissingOptions } from "./data/dataframe";
+export {
+  fromDataFrame,
+  FromDataFrameOptions,
+  TableDataset,
+  DataFrameLike,
+  Table,
+  FeaturePolicy,
+  LabelPolicy,
+  MissingOptions,
+} from "./data/dataframe";
 
 // Tasks and models: the contracts every method relies on, and the architectures that build models.
 export type { Task } from "./tasks/task";
