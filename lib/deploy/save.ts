@@ -5,13 +5,13 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { resolve } from "node:path";
 import { join } from "node:path";
 import type { BaseModel } from "../architectures/types";
 import { check, MtlError } from "../errors";
 import type { Standardizer } from "../data/dataset";
-import { fsyncDir, temporaryPath, writeFileSynced } from "../util/fsAtomic";
+import { writeFolderAtomic } from "../util/fsAtomic";
 import { describeModel } from "./describe";
 import { CHECKSUMS_FILE, DEFAULT_SHARD_BYTES, MODEL_FILE, MODEL_FORMAT, MODEL_FORMAT_VERSION, SavedModelFile, shardName } from "./format";
 import { InputSpec, SINGLE_INPUT } from "./inputs";
@@ -127,25 +127,9 @@ export async function saveModel(model: BaseModel, dir: string, options: SaveOpti
   const json = `${JSON.stringify(file, null, 1)}\n`;
   const sums = [[MODEL_FILE, json] as const, ...Object.entries(files)].map(([name, b]) => `${sha256(b)}  ${name}\n`).join("");
 
-  mkdirSync(dirname(target), { recursive: true, mode: 0o700 });
-  const tmp = temporaryPath(target);
-  mkdirSync(tmp, { mode: 0o700 });
   try {
-    writeFileSynced(join(tmp, MODEL_FILE), json);
-    for (const [name, b] of Object.entries(files)) writeFileSynced(join(tmp, name), b);
-    writeFileSynced(join(tmp, CHECKSUMS_FILE), sums);
-    fsyncDir(tmp);
-    if (existsSync(target)) {
-      const old = temporaryPath(target);
-      renameSync(target, old);
-      renameSync(tmp, target);
-      rmSync(old, { recursive: true, force: true });
-    } else {
-      renameSync(tmp, target);
-    }
-    fsyncDir(dirname(target));
+    writeFolderAtomic(target, { [MODEL_FILE]: json, ...files, [CHECKSUMS_FILE]: sums });
   } catch (e) {
-    rmSync(tmp, { recursive: true, force: true });
     throw e instanceof MtlError ? e : new MtlError("save", `could not write '${target}': ${(e as Error).message}`);
   }
   return dir;

@@ -24,7 +24,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, s
 import { join } from "node:path";
 import { checkNamedInputs, describeInputs, NamedInput } from "../data/inputs";
 import { DamagedCheckpointError, MtlError } from "../errors";
-import { fsyncDir, temporaryPath, writeFileAtomic, writeFileSynced } from "../util/fsAtomic";
+import { temporaryPath, writeFileAtomic, writeFolderAtomic } from "../util/fsAtomic";
 import {
   adoptHistory,
   appendHistory,
@@ -180,21 +180,8 @@ export async function saveCheckpoint(trainer: Trainer, dir: string, keep = 3): P
 
   const name = stepFolder(trainer.step);
   const target = join(dir, name);
-  const tmp = temporaryPath(target);
-  mkdirSync(tmp, { mode: 0o700 });
-  for (const f of FOLDER_FILES) writeFileSynced(join(tmp, f), contents[f]);
-  writeFileSynced(join(tmp, CHECKSUMS), sums);
-  fsyncDir(tmp);
-  if (existsSync(target)) {
-    // Same step saved again: move the old one aside first so a valid copy always exists.
-    const old = temporaryPath(target);
-    renameSync(target, old);
-    renameSync(tmp, target);
-    rmSync(old, { recursive: true, force: true });
-  } else {
-    renameSync(tmp, target);
-  }
-  fsyncDir(dir);
+  // Same step saved again: the old folder is moved aside first, so a valid copy always exists.
+  writeFolderAtomic(target, { ...contents, [CHECKSUMS]: sums });
   writeFileAtomic(join(dir, "latest"), latestText(name));
   pruneCheckpoints(dir, keep, name);
   return target;

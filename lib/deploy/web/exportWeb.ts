@@ -14,10 +14,10 @@
  * The folder is written atomically (temporary folder, then rename), world-readable so a web
  * server can serve it.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { check, MtlError } from "../../errors";
-import { fsyncDir, temporaryPath, writeFileSynced } from "../../util/fsAtomic";
+import { writeFolderAtomic } from "../../util/fsAtomic";
 import { readModelFiles } from "../load";
 import { exampleSize, SINGLE_INPUT } from "../inputs";
 import { buildRuntimeBundle } from "./bundle";
@@ -127,23 +127,10 @@ export async function exportWeb(modelDir: string, outDir: string, options: Expor
 
   const target = resolve(outDir);
   checkReplaceable(target);
-  mkdirSync(dirname(target), { recursive: true });
-  const tmp = temporaryPath(target);
-  mkdirSync(tmp, { mode: 0o755 });
   try {
-    for (const [name, data] of Object.entries(contents)) writeFileSynced(join(tmp, name), data, 0o644);
-    fsyncDir(tmp);
-    if (existsSync(target)) {
-      const old = temporaryPath(target);
-      renameSync(target, old);
-      renameSync(tmp, target);
-      rmSync(old, { recursive: true, force: true });
-    } else {
-      renameSync(tmp, target);
-    }
-    fsyncDir(dirname(target));
+    // A web page is for others to read: world-readable, unlike mtlkit's private files.
+    writeFolderAtomic(target, contents, { folder: 0o755, file: 0o644 });
   } catch (e) {
-    rmSync(tmp, { recursive: true, force: true });
     throw e instanceof MtlError ? e : new MtlError("exportWeb", `could not write '${target}': ${(e as Error).message}`);
   }
   return join(target, "index.html");
