@@ -137,6 +137,17 @@ function poolInfo(xShape: number[], attrs: tf.NamedAttrMap | undefined): Conv2DI
 
 /** Kernel name → a native kernel that defers to `fallback` for what it does not handle. */
 export function convPoolKernels(backendName: "wasm" | "cpu", addon: NativeAddon): Record<string, (fallback: KernelFunc) => KernelFunc> {
+  // Max and average pooling differ only in the addon's mode (0: max, 1: average).
+  const poolForward =
+    (name: string, mode: 0 | 1, fallback: KernelFunc): KernelFunc =>
+    (args) => {
+      const x = args.inputs.x as unknown as TensorInfo;
+      const info = isFloat(x) ? poolInfo(x.shape, args.attrs) : undefined;
+      if (!info) return fallback(args);
+      return runFloat(name, backendName, args.backend, [x], info.outShape, ([xv], out) =>
+        addon.pool(mode, xv, NO_ARRAY, out, poolGeometry(info)),
+      );
+    };
   return {
     Conv2D: (fallback) => (args) => {
       const x = args.inputs.x as unknown as TensorInfo;
@@ -170,22 +181,8 @@ export function convPoolKernels(backendName: "wasm" | "cpu", addon: NativeAddon)
         addon.conv2d(2, xv, dv, out, convGeometry(info)),
       );
     },
-    MaxPool: (fallback) => (args) => {
-      const x = args.inputs.x as unknown as TensorInfo;
-      const info = isFloat(x) ? poolInfo(x.shape, args.attrs) : undefined;
-      if (!info) return fallback(args);
-      return runFloat("MaxPool", backendName, args.backend, [x], info.outShape, ([xv], out) =>
-        addon.pool(0, xv, NO_ARRAY, out, poolGeometry(info)),
-      );
-    },
-    AvgPool: (fallback) => (args) => {
-      const x = args.inputs.x as unknown as TensorInfo;
-      const info = isFloat(x) ? poolInfo(x.shape, args.attrs) : undefined;
-      if (!info) return fallback(args);
-      return runFloat("AvgPool", backendName, args.backend, [x], info.outShape, ([xv], out) =>
-        addon.pool(1, xv, NO_ARRAY, out, poolGeometry(info)),
-      );
-    },
+    MaxPool: (fallback) => poolForward("MaxPool", 0, fallback),
+    AvgPool: (fallback) => poolForward("AvgPool", 1, fallback),
     MaxPoolGrad: (fallback) => (args) => {
       const dy = args.inputs.dy as unknown as TensorInfo;
       const x = args.inputs.input as unknown as TensorInfo;
