@@ -12,7 +12,7 @@ import { pathToFileURL } from "node:url";
 import type { Browser, Page } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as mtl from "../../lib";
-import { haveChromium, launchChromium } from "./browser";
+import { haveChromium, launchChromium } from "../helpers/chromium";
 import { encoderZoo, maxOutputDifference, tabularZoo, ZooEntry } from "./zoo";
 
 const tf = mtl.tf;

@@ -1,6 +1,6 @@
 /**
  * Checks an exported notebook page (`mtlkit run`'s HTML) the way a reader sees it: opened from
- * disk in headless Chromium (driven by playwright-core), offline, after plotly has drawn.
+ * disk in headless Chromium (driven by puppeteer-core, ./chromium.ts), offline, after plotly has drawn.
  *
  * Whole page: no raw `$…$` / `$$` or pipe-table text in the rendered text outside code; no
  * KaTeX error; KaTeX's fonts loaded from the file itself; no request leaves the page's file.
@@ -11,25 +11,7 @@
  * math, `.katex` elements; with a pipe table, a `<table>`; every bullet in its own `<li>`, whole
  * (wrapped lines included) and in the source's order.
  */
-import * as fs from "fs";
-import { chromium } from "playwright-core";
-
-/** The Chromium binary the check drives: $MTLKIT_CHROMIUM, else Debian's /usr/bin/chromium. */
-export const CHROMIUM_PATH = process.env.MTLKIT_CHROMIUM ?? "/usr/bin/chromium";
-
-/**
- * Whether the Chromium tests can run here. With MTLKIT_REQUIRE_CHROMIUM=1 (CI) a missing
- * browser throws instead of letting the tests skip.
- */
-export function chromiumAvailable(): boolean {
-  if (fs.existsSync(CHROMIUM_PATH)) return true;
-  if (process.env.MTLKIT_REQUIRE_CHROMIUM === "1") {
-    throw new Error(
-      `Chromium is required (MTLKIT_REQUIRE_CHROMIUM=1) but ${CHROMIUM_PATH} is missing (apt-get install chromium, or set MTLKIT_CHROMIUM)`,
-    );
-  }
-  return false;
-}
+import { launchChromium } from "./chromium";
 
 /** The part of an nbformat 4 notebook the check reads. */
 export interface CheckedNotebook {
@@ -310,22 +292,24 @@ function collectFacts(sources: Array<{ selector: string; nth: number }>): PageFa
 /** Opens `htmlFile` in headless Chromium and checks it (see the module comment). */
 export async function checkExportedHtml(htmlFile: string, options: HtmlCheckOptions = {}): Promise<HtmlCheckReport> {
   const sources = options.notebook ? markdownSources(options.notebook) : [];
-  const browser = await chromium.launch({ executablePath: CHROMIUM_PATH, headless: true });
+  const browser = await launchChromium();
   const problems: string[] = [];
   try {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const page = await browser.newPage();
+    await page.setViewport({ width: 1280, height: 900 });
     // collectFacts is sent as source; the test transpiler may wrap its inner functions in
     // __name(fn, "name") (esbuild's keepNames), which the page does not define.
-    await page.addInitScript("globalThis.__name = globalThis.__name || ((f) => f);");
+    await page.evaluateOnNewDocument("globalThis.__name = globalThis.__name || ((f) => f);");
     const requests: string[] = [];
-    await page.route("**/*", (route) => {
-      const url = route.request().url();
-      if (url.startsWith("file:") || url.startsWith("data:") || url.startsWith("blob:")) return route.continue();
+    await page.setRequestInterception(true);
+    page.on("request", (request) => {
+      const url = request.url();
+      if (url.startsWith("file:") || url.startsWith("data:") || url.startsWith("blob:")) return void request.continue();
       requests.push(url);
-      return route.abort();
+      void request.abort();
     });
     const pageErrors: string[] = [];
-    page.on("pageerror", (e) => pageErrors.push(e.message));
+    page.on("pageerror", (e) => pageErrors.push(e instanceof Error ? e.message : String(e)));
     await page.goto(`file://${htmlFile}`, { waitUntil: "load", timeout: options.timeoutMs ?? 90_000 });
     // a figure that never draws is reported below, one by one
     await page
@@ -334,7 +318,6 @@ export async function checkExportedHtml(htmlFile: string, options: HtmlCheckOpti
           Array.from(document.querySelectorAll(".mtlkit-plotly")).every(
             (el) => (el as { _fullLayout?: unknown })._fullLayout && el.querySelector("svg.main-svg"),
           ),
-        undefined,
         { timeout: options.timeoutMs ?? 90_000, polling: 200 },
       )
       .catch(() => undefined);

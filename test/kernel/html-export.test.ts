@@ -14,7 +14,8 @@ import { katexCss } from "../../kernel/runner/katexAssets";
 import { latexToHtml, markdownToHtml } from "../../kernel/runner/markdown";
 import { notebookToHtml } from "../../kernel/runner/html";
 import { Notebook } from "../../kernel/runner/notebook";
-import { bulletItems, checkExportedHtml, chromiumAvailable } from "../helpers/htmlCheck";
+import { haveChromium } from "../helpers/chromium";
+import { bulletItems, checkExportedHtml } from "../helpers/htmlCheck";
 import { installKernelSpec, mtlkitRun, mtlkitWorkDir, writeNotebook } from "./helpers";
 
 const MARKDOWN = [
@@ -131,7 +132,7 @@ describe("Markdown, math and code as HTML", () => {
   });
 });
 
-describe.runIf(chromiumAvailable())("the export in headless Chromium", () => {
+describe.runIf(haveChromium())("the export in headless Chromium", () => {
   let jupyterDir = "";
   let work = "";
   beforeAll(() => {

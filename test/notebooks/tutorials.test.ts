@@ -9,7 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Claims, claimsFileOf, ExecutedNotebook, readingsOf } from "./readings";
-import { checkExportedHtml, chromiumAvailable } from "../helpers/htmlCheck";
+import { haveChromium } from "../helpers/chromium";
+import { checkExportedHtml } from "../helpers/htmlCheck";
 
 const root = join(__dirname, "..", "..");
 const cli = join(root, "dist", "kernel", "cli.js");
@@ -18,7 +19,7 @@ const notebooks = readdirSync(join(root, "notebooks"))
   .sort();
 const work = mkdtempSync(join(tmpdir(), "mtlkit-tutorials-"));
 const env = { ...process.env, JUPYTER_PATH: join(work, "jupyter") };
-const chromium = chromiumAvailable();
+const chromium = haveChromium();
 
 beforeAll(() => {
   execFileSync(process.execPath, [cli, "kernel", "install", "--jupyter-dir", join(work, "jupyter")], { env, stdio: "ignore" });

@@ -1,7 +1,8 @@
 /**
- * Headless Chromium for the web-export tests, through puppeteer-core and the system's Chromium
- * (Debian's `chromium`; MTLKIT_CHROMIUM names another). Without one the tests skip, except under
- * MTLKIT_REQUIRE_CHROMIUM=1 (CI), where they fail.
+ * Headless Chromium for the tests that look at pages (the web export, the notebook HTML check),
+ * through puppeteer-core (the driver mtlkit itself uses for `deploy.openInBrowser`) and the
+ * system's Chromium: Debian's `chromium`, or the one MTLKIT_CHROMIUM names. Without one the tests
+ * skip, except under MTLKIT_REQUIRE_CHROMIUM=1 (CI), where they fail.
  */
 import { existsSync } from "node:fs";
 import type { Browser } from "puppeteer-core";
@@ -18,7 +19,10 @@ export const REQUIRE_CHROMIUM = process.env.MTLKIT_REQUIRE_CHROMIUM === "1";
 /** Whether to run browser tests: yes with Chromium; an error without it when required. */
 export function haveChromium(): boolean {
   if (chromiumPath) return true;
-  if (REQUIRE_CHROMIUM) throw new Error(`MTLKIT_REQUIRE_CHROMIUM=1 but no Chromium was found (looked at ${CANDIDATES.join(", ")})`);
+  if (REQUIRE_CHROMIUM)
+    throw new Error(
+      `MTLKIT_REQUIRE_CHROMIUM=1 but no Chromium was found (looked at ${CANDIDATES.join(", ")}; apt-get install chromium, or set MTLKIT_CHROMIUM)`,
+    );
   return false;
 }
 
