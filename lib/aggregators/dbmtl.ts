@@ -92,7 +92,7 @@ export function dbmtl(opts?: DbMtlOptions): StatefulAggregator {
       buffer?.dispose();
       buffer = undefined;
       t = Number(s.t ?? 0);
-      if (s.buffer && s.shape) buffer = tf.variable(tf.tensor2d(s.buffer as number[], s.shape as [number, number]), false);
+      if (s.buffer && s.shape) buffer = tf.tidy(() => tf.variable(tf.tensor2d(s.buffer as number[], s.shape as [number, number]), false));
     },
     dispose() {
       buffer?.dispose();

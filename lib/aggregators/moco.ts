@@ -109,7 +109,7 @@ export function moco(opts?: MocoOptions): StatefulAggregator {
       Y = undefined;
       t = Number(s.t ?? 0);
       lambda = (s.lambda as number[] | null) ?? undefined;
-      if (s.y && s.shape) Y = tf.variable(tf.tensor2d(s.y as number[], s.shape as [number, number]), false);
+      if (s.y && s.shape) Y = tf.tidy(() => tf.variable(tf.tensor2d(s.y as number[], s.shape as [number, number]), false));
     },
     dispose() {
       Y?.dispose();
