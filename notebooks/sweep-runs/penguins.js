@@ -45,7 +45,7 @@ function rule(method, seed) {
     case "dwa":
       return { weighting: mtl.weighting.dwa({ temperature: 2 }) };
     case "pcgrad":
-      return { aggregator: mtl.aggregators.pcgrad({ seed }), level: "rep" };
+      return { aggregator: mtl.aggregators.pcgrad({ seed }), level: /** @type {const} */ ("rep") };
     default:
       throw new mtl.MtlError("penguins sweep", `unknown method '${method}'.`);
   }

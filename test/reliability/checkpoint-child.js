@@ -21,7 +21,7 @@ function setup(seed = 3) {
 
 async function main() {
   const [mode, backend, dir, stepsArg] = process.argv.slice(2);
-  await mtl.useBestBackend({ prefer: backend });
+  await mtl.useBestBackend({ prefer: /** @type {mtl.backends.BackendName} */ (backend) });
   const steps = Number(stepsArg ?? 10);
   const { data, options } = setup();
   const stopAfter = (n) => ({ onStepEnd: (r) => r.step + 1 < n });

@@ -7,7 +7,10 @@ const path = require("node:path");
 const mtl = require("../../dist/lib");
 
 async function main() {
-  const [steps = 20000, every = 1000, backend = "cpu"] = process.argv.slice(2).map((v, i) => (i < 2 ? Number(v) : v));
+  const args = process.argv.slice(2);
+  const steps = Number(args[0] ?? 20000);
+  const every = Number(args[1] ?? 1000);
+  const backend = /** @type {mtl.backends.BackendName} */ (args[2] ?? "cpu");
   await mtl.useBestBackend({ prefer: backend });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mtlkit-ckpt-measure-"));
   const rng = new mtl.Rng(1);
