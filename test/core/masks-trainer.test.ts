@@ -42,6 +42,9 @@ function problem(rMask: (i: number) => boolean, cMask: (i: number) => boolean = 
 
 const model = (tasks: mtl.Task[], seed = 4) => mtl.hardSharing({ inputSize: 3, trunk: [8], tasks, seed });
 const values = (m: mtl.MultiTaskModel) => m.namedVariables().map(([name, v]) => [name, Array.from(v.dataSync())] as const);
+/** `values` with awaited reads, for the blocks that also run on webgpu. */
+const valuesOf = (m: mtl.MultiTaskModel) =>
+  Promise.all(m.namedVariables().map(async ([name, v]) => [name, Array.from(await v.data())] as const));
 /** r is labelled on rows 16..31 only, and sparsely: with batches of 16 in order, step 0 has no r label. */
 const laterHalf = (i: number) => i >= 16 && i % 3 !== 0;
 
@@ -50,97 +53,99 @@ const onCpu = () =>
     await setBackend("cpu");
   });
 
-eachBackend(() =>
-  describe("masked losses", () => {
-    it("a task's loss is the mean over its labelled rows: a masked run equals per-task datasets of those rows", async () => {
-      const mask = (i: number) => i % 5 !== 2 && i % 7 !== 0;
-      const { tasks, data } = problem(mask);
-      const labelled = Array.from({ length: N }, (_, i) => i).filter(mask);
-      const run = async (train: mtl.TrainingData) => {
+eachBackend(
+  () =>
+    describe("masked losses", () => {
+      it("a task's loss is the mean over its labelled rows: a masked run equals per-task datasets of those rows", async () => {
+        const mask = (i: number) => i % 5 !== 2 && i % 7 !== 0;
+        const { tasks, data } = problem(mask);
+        const labelled = Array.from({ length: N }, (_, i) => i).filter(mask);
+        const run = async (train: mtl.TrainingData) => {
+          const m = model(tasks);
+          const trainer = new mtl.Trainer({
+            model: m,
+            tasks,
+            optimizer: mtl.optimizers.sgd(0.2),
+            batchSize: 64,
+            epochs: 6,
+            seed: 1,
+            progress: false,
+          });
+          await trainer.fit(train);
+          return { params: await valuesOf(m), losses: trainer.history.steps.map((s) => s.losses) };
+        };
+        const masked = await run(data);
+        const perTask = await run({ c: data, r: mtl.subset(data, labelled) });
+        masked.params.forEach(([, v], i) => v.forEach((p, j) => expect(p).toBeCloseTo(perTask.params[i][1][j], 5)));
+        masked.losses.forEach((l, s) => l.forEach((v, t) => expect(v).toBeCloseTo(perTask.losses[s][t], 5)));
+      });
+
+      it("a batch without a task's label contributes nothing for it; a batch without any label is not applied", async () => {
+        const { tasks, data } = problem(laterHalf);
         const m = model(tasks);
         const trainer = new mtl.Trainer({
           model: m,
           tasks,
-          optimizer: mtl.optimizers.sgd(0.2),
-          batchSize: 64,
-          epochs: 6,
+          optimizer: mtl.optimizers.sgd(0.1),
+          batchSize: 16,
+          shuffle: false,
           seed: 1,
           progress: false,
         });
-        await trainer.fit(train);
-        return { params: values(m), losses: trainer.history.steps.map((s) => s.losses) };
-      };
-      const masked = await run(data);
-      const perTask = await run({ c: data, r: mtl.subset(data, labelled) });
-      masked.params.forEach(([, v], i) => v.forEach((p, j) => expect(p).toBeCloseTo(perTask.params[i][1][j], 5)));
-      masked.losses.forEach((l, s) => l.forEach((v, t) => expect(v).toBeCloseTo(perTask.losses[s][t], 5)));
-    });
+        const head = () => Promise.all(m.taskVariables(1).map(async ([, v]) => Array.from(await v.data())));
+        const before = await head();
+        await trainer.fit(data, { steps: 1 });
+        const [first] = trainer.history.steps;
+        expect(first.applied).toBe(true);
+        expect(first.losses[1]).toBeNaN();
+        expect(first.weights[1]).toBe(0);
+        expect(first.total).toBeCloseTo(first.losses[0], 6);
+        expect(await head()).toEqual(before); // r's head had no gradient
+        await trainer.fit(data, { steps: 1 });
+        expect(await head()).not.toEqual(before);
+        expect(Number.isFinite(trainer.history.steps[1].losses[1])).toBe(true);
+        // The epoch's mean training loss of r is over the steps that had its labels.
+        expect(trainer.history.epochs[0].trainLoss.r).toBeCloseTo(trainer.history.steps[1].losses[1], 6);
 
-    it("a batch without a task's label contributes nothing for it; a batch without any label is not applied", async () => {
-      const { tasks, data } = problem(laterHalf);
-      const m = model(tasks);
-      const trainer = new mtl.Trainer({
-        model: m,
-        tasks,
-        optimizer: mtl.optimizers.sgd(0.1),
-        batchSize: 16,
-        shuffle: false,
-        seed: 1,
-        progress: false,
+        // No task labelled in the first batch: the step is recorded, not applied, and changes nothing.
+        const none = problem(laterHalf, (i) => i >= 16);
+        const m2 = model(none.tasks);
+        const t2 = new mtl.Trainer({
+          model: m2,
+          tasks: none.tasks,
+          optimizer: mtl.optimizers.adam({ learningRate: 0.01 }),
+          batchSize: 16,
+          shuffle: false,
+          progress: false,
+        });
+        const all = await valuesOf(m2);
+        await t2.fit(none.data, { steps: 1 });
+        expect(t2.history.steps[0].applied).toBe(false);
+        expect(t2.history.steps[0].losses.every(Number.isNaN)).toBe(true);
+        expect(await valuesOf(m2)).toEqual(all);
+        m.dispose();
+        m2.dispose();
       });
-      const head = () => m.taskVariables(1).map(([, v]) => Array.from(v.dataSync()));
-      const before = head();
-      await trainer.fit(data, { steps: 1 });
-      const [first] = trainer.history.steps;
-      expect(first.applied).toBe(true);
-      expect(first.losses[1]).toBeNaN();
-      expect(first.weights[1]).toBe(0);
-      expect(first.total).toBeCloseTo(first.losses[0], 6);
-      expect(head()).toEqual(before); // r's head had no gradient
-      await trainer.fit(data, { steps: 1 });
-      expect(head()).not.toEqual(before);
-      expect(Number.isFinite(trainer.history.steps[1].losses[1])).toBe(true);
-      // The epoch's mean training loss of r is over the steps that had its labels.
-      expect(trainer.history.epochs[0].trainLoss.r).toBeCloseTo(trainer.history.steps[1].losses[1], 6);
 
-      // No task labelled in the first batch: the step is recorded, not applied, and changes nothing.
-      const none = problem(laterHalf, (i) => i >= 16);
-      const m2 = model(none.tasks);
-      const t2 = new mtl.Trainer({
-        model: m2,
-        tasks: none.tasks,
-        optimizer: mtl.optimizers.adam({ learningRate: 0.01 }),
-        batchSize: 16,
-        shuffle: false,
-        progress: false,
+      it("refuses, before training, a task with no labelled row, a wrong-length mask and a per-task dataset without its labels", async () => {
+        const { tasks, data } = problem(() => false);
+        const m = model(tasks);
+        const trainer = new mtl.Trainer({ model: m, tasks, progress: false });
+        const before = await valuesOf(m);
+        await expect(trainer.fit(data)).rejects.toThrow(
+          /regression\('r'\): the training data has no row labelled for this task \(all 32 rows are masked\)/,
+        );
+        await expect(trainer.fit({ c: data, r: data })).rejects.toThrow(/regression\('r'\): the dataset of task 'r' has no row labelled/);
+        const ok = problem(laterHalf).data;
+        await expect(trainer.fit({ ...ok, masks: { ...ok.masks, r: new Uint8Array(31) } })).rejects.toThrow(
+          /the label mask of task 'r' has 31 entries but the dataset has 32 rows/,
+        );
+        expect(await valuesOf(m)).toEqual(before);
+        expect(trainer.history.steps).toHaveLength(0);
+        m.dispose();
       });
-      const all = values(m2);
-      await t2.fit(none.data, { steps: 1 });
-      expect(t2.history.steps[0].applied).toBe(false);
-      expect(t2.history.steps[0].losses.every(Number.isNaN)).toBe(true);
-      expect(values(m2)).toEqual(all);
-      m.dispose();
-      m2.dispose();
-    });
-
-    it("refuses, before training, a task with no labelled row, a wrong-length mask and a per-task dataset without its labels", async () => {
-      const { tasks, data } = problem(() => false);
-      const m = model(tasks);
-      const trainer = new mtl.Trainer({ model: m, tasks, progress: false });
-      const before = values(m);
-      await expect(trainer.fit(data)).rejects.toThrow(
-        /regression\('r'\): the training data has no row labelled for this task \(all 32 rows are masked\)/,
-      );
-      await expect(trainer.fit({ c: data, r: data })).rejects.toThrow(/regression\('r'\): the dataset of task 'r' has no row labelled/);
-      const ok = problem(laterHalf).data;
-      await expect(trainer.fit({ ...ok, masks: { ...ok.masks, r: new Uint8Array(31) } })).rejects.toThrow(
-        /the label mask of task 'r' has 31 entries but the dataset has 32 rows/,
-      );
-      expect(values(m)).toEqual(before);
-      expect(trainer.history.steps).toHaveLength(0);
-      m.dispose();
-    });
-  }),
+    }),
+  { webgpu: true },
 );
 
 describe("weightings with a task absent from a batch", () => {
