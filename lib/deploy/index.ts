@@ -13,7 +13,7 @@
  */
 export { readModelFiles, VerifiedModelFiles } from "./load";
 export { SaveOptions } from "./save";
-export { predict, TaskPrediction, InputRows } from "./predict";
+export { predict, TaskPrediction, InputRows, NamedInputRows } from "./predict";
 export { InputSpec, InputFieldSpec } from "./inputs";
 export { ModelDescription, Json } from "./describe";
 export { MODEL_FORMAT, MODEL_FORMAT_VERSION, SavedModelFile } from "./format";
