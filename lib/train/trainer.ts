@@ -35,7 +35,7 @@ import { Stateful } from "./stateful";
 import { aggregatedStep } from "./steps/aggregated";
 import { fusedMlpStep } from "./steps/fusedMlp";
 import { StepBatch, StepInput, StepOutput } from "./steps/types";
-import { DispatchedStep, dispatchConstantStep, isConstantStep, weightedStep } from "./steps/weighted";
+import { constantStep, DispatchedStep, dispatchConstantStep, isConstantStep, weightedStep } from "./steps/weighted";
 import { canGate } from "./gate";
 import { StepPipeline } from "./pipeline";
 import { checkBatch, checkDataWidth, checkModelData, checkModelTasks, checkModelUsable } from "./validate";
@@ -125,6 +125,8 @@ export class Trainer {
   private walks?: DatasetWalk[];
   private passes: number[];
   private lastCheckpointTime = Date.now();
+  /** Constant weights whose step runs in one go (no host read before the update): it can lag. */
+  private readonly constantOneGo: boolean;
 
   constructor(options: TrainerOptions) {
     const config = resolveTrainerOptions(options);
@@ -153,6 +155,7 @@ export class Trainer {
     }
     const sampler = config.sampler;
     if (sampler) this.components.sampler = { state: () => sampler.getState(), loadState: (s) => sampler.setState(s as { rng?: RngState }) };
+    this.constantOneGo = rule.kind === "weighted" && rule.constant !== undefined && isConstantStep(config, rule.weighting);
     this.rng = new Rng(config.seed);
     this.variables = this.model.namedVariables().map(([, v]) => v);
     this.passes = config.taskNames.map(() => 0);
@@ -285,7 +288,11 @@ export class Trainer {
     const fused = rule.kind === "weighted" && rule.constant ? fusedMlpStep(input, rule.weighting) : undefined;
     if (fused) return Promise.resolve(this.record(batch, fused, rows));
     const step =
-      rule.kind === "aggregated" ? aggregatedStep(input, rule.aggregator, rule.level) : weightedStep(input, rule.weighting, rule.constant);
+      rule.kind === "aggregated"
+        ? aggregatedStep(input, rule.aggregator, rule.level)
+        : this.constantOneGo
+          ? constantStep(input, rule.constant!)
+          : weightedStep(input, rule.weighting, rule.constant);
     return step.then((out) => this.record(batch, out, rows));
   }
 
@@ -311,14 +318,7 @@ export class Trainer {
 
   /** Whether this batch's step can be dispatched without a host read before its update (bounded lag). */
   private canLag(batch: StepBatch): boolean {
-    const rule = this.config.rule;
-    return (
-      rule.kind === "weighted" &&
-      rule.constant !== undefined &&
-      isConstantStep(this.config, rule.weighting) &&
-      !batch.part.every((p) => p < 0) &&
-      canGate(this.optimizer)
-    );
+    return this.constantOneGo && !batch.part.every((p) => p < 0) && canGate(this.optimizer);
   }
 
   /** Whether a checkpoint will be due once `steps` steps are done (the pipeline drains before it). */

@@ -94,7 +94,7 @@ export async function weightedStep(input: StepInput, weighting: Weighting, const
  * as one tf.variableGrads, and the losses, penalties and gradient norm come back with one awaited
  * read; the update is applied only if all are finite. No tape stays open across the await.
  */
-async function constantStep(input: StepInput, constant: number[]): Promise<StepOutput> {
+export async function constantStep(input: StepInput, constant: number[]): Promise<StepOutput> {
   const { model, tasks, regularizers } = input;
   const weights = constant.map((w, i) => (input.batch.part[i] < 0 ? 0 : w));
   let lossValues: number[] = new Array(tasks.length).fill(NaN);
