@@ -9,17 +9,20 @@
  *   node dist/test/bench/step-cpu.js TREE seed|generic plain|native [STEPS]
  * Alternate the trees' processes and quote the median of the per-pair ratios (README).
  */
-/* eslint-disable @typescript-eslint/no-explicit-any */
 import * as path from "node:path";
+
+/** A build loaded at run time, of whatever version: its API is not this tree's types. */
+// biome-ignore lint/suspicious/noExplicitAny: the loaded build's types are not this tree's
+type Loose = any;
 
 async function main(): Promise<void> {
   const [tree, name, variant, stepsArg] = process.argv.slice(2);
   if (!tree || (name !== "seed" && name !== "generic") || (variant !== "plain" && variant !== "native"))
     throw new Error("step-cpu: node step-cpu.js TREE seed|generic plain|native [STEPS]");
   const root = path.resolve(tree);
-  const mtl = require(`${root}/dist/lib/index.js`) as any;
-  const tf = require(`${root}/node_modules/@tensorflow/tfjs`) as any;
-  const { Mlp } = require(`${root}/dist/lib/layers/block.js`) as any;
+  const mtl = require(`${root}/dist/lib/index.js`) as Loose;
+  const tf = require(`${root}/node_modules/@tensorflow/tfjs`) as Loose;
+  const { Mlp } = require(`${root}/dist/lib/layers/block.js`) as Loose;
   await mtl.useBestBackend({ prefer: "wasm" });
   // Older builds export the native switches as mtl.native, newer ones as mtl.backends.
   const native = mtl.backends?.enableNativeKernels ? mtl.backends : mtl.native;
@@ -27,8 +30,8 @@ async function main(): Promise<void> {
   if (variant === "native") native.enableNativeKernels({ threads: 1 });
   const spec =
     name === "seed" ? { input: 20, hidden: [64], classes: 4, batch: 64 } : { input: 256, hidden: [512, 512], classes: 0, batch: 256 };
-  let tasks: any[];
-  let model: any;
+  let tasks: Loose[];
+  let model: Loose;
   if (name === "generic") {
     tasks = [0, 1, 2, 3].map((i) => mtl.tasks.regression(`value${i}`));
     const mlp = new Mlp("trunk", spec.input, spec.hidden, new mtl.Rng(1));

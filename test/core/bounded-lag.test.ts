@@ -218,6 +218,34 @@ eachBackend(
           optimizer.dispose();
         });
 
+        it("a fit with an onStepEnd callback runs at lag 0: the callback sees its step applied, nothing in flight", async () => {
+          const { tasks, data } = problem();
+          const model = mtl.hardSharing({ inputSize: 4, trunk: [8], tasks, seed: 3 });
+          const optimizer = optimizerOf("adam") as FusedAdamOptimizer;
+          let gatedCalls = 0;
+          const gated = optimizer.applyGradientsGated.bind(optimizer);
+          optimizer.applyGradientsGated = (...args) => {
+            gatedCalls++;
+            gated(...args);
+          };
+          const seen: number[] = [];
+          const trainer = new mtl.Trainer({
+            model,
+            tasks,
+            batchSize: 16,
+            seed: 1,
+            progress: false,
+            optimizer,
+            lag,
+            callbacks: { onStepEnd: (r) => void seen.push(optimizer.iterations - r.step) },
+          });
+          await trainer.fit(data, { epochs: 2 });
+          expect(gatedCalls).toBe(0);
+          expect(seen).toEqual([1, 1, 1, 1, 1, 1]); // step r.step is the (r.step + 1)-th update, and the last one
+          model.dispose();
+          optimizer.dispose();
+        });
+
         it("stop() and an abort signal mid-run: the steps in flight are finished and recorded", async () => {
           for (const how of ["stop", "abort"] as const) {
             const { tasks, data } = problem();
