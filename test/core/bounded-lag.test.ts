@@ -159,6 +159,60 @@ eachBackend(
           }
         });
 
+        it('a gradient beyond float32 with finite losses under "stop": the same NonFiniteGradientError, nothing applied', async () => {
+          const run = async (lagHere: number | undefined) => {
+            const tasks = [mtl.tasks.classification("c", { classes: 2 })];
+            const data = mtl.fromArrays({ x: Array.from({ length: 8 }, () => [1e20, 1e20]), targets: { c: new Array(8).fill(1) }, tasks });
+            const model = mtl.hardSharing({ inputSize: 2, trunk: [2], tasks, seed: 3 });
+            const vars = Object.fromEntries(model.namedVariables());
+            vars["trunk.0.kernel"].assign(
+              tf.tensor2d([
+                [1e-20, 0],
+                [0, 1e-20],
+              ]),
+            );
+            vars["trunk.0.bias"].assign(tf.zeros([2]));
+            vars["head.c.0.kernel"].assign(
+              tf.tensor2d([
+                [1e19, 0],
+                [0, 0],
+              ]),
+            );
+            vars["head.c.0.bias"].assign(tf.zeros([2]));
+            const trainer = new mtl.Trainer({
+              model,
+              tasks,
+              batchSize: 4,
+              seed: 1,
+              progress: false,
+              optimizer: optimizerOf("adam"),
+              lag: lagHere,
+            });
+            const result: Run = { trainer, model };
+            try {
+              await trainer.fit(data, { epochs: 1 });
+            } catch (e) {
+              result.error = e;
+            }
+            return result;
+          };
+          const base = await run(0);
+          const lagged = await run(lag);
+          expect(base.error).toBeInstanceOf(mtl.NonFiniteGradientError);
+          expect(lagged.error).toBeInstanceOf(mtl.NonFiniteGradientError);
+          expect((lagged.error as Error).message).toBe((base.error as Error).message);
+          expect(lagged.trainer.history.steps.length).toBe(0);
+          const [a, b] = [await stateOf(lagged), await stateOf(base)];
+          same(
+            { params: a.params, iterations: a.iterations, steps: a.steps },
+            { params: b.params, iterations: b.iterations, steps: b.steps },
+          );
+          // Lag 0 never reached the optimizer; the gated step made Adam's moments, still at their initial zeros.
+          expect(b.slots).toEqual([[0]]);
+          expect(a.slots.slice(1).every((slot) => slot.every((v) => v === 0))).toBe(true);
+          dispose(base, lagged);
+        });
+
         it('a NaN loss under "skip": recorded as not applied, the next step applied as at lag 0', async () => {
           for (const optimizerKind of ["adam", "tfjs-adam"] as const) {
             const base = await fitWith({ optimizerKind, nanRow: 30, onNonFinite: "skip", lag: 0 });
