@@ -124,6 +124,47 @@ export class FusedAdamOptimizer extends tf.AdamOptimizer {
     self.incrementIterations();
   }
 
+  /**
+   * The update gated on the device, for a step whose scalars are read later (the trainer's bounded
+   * lag): where the bool scalar `healthy` is false, neither a variable nor its moments change
+   * (`tf.where` keeps the old values, so a NaN gradient leaves no trace). The step count is a JS
+   * number counted here as if the step applied; the trainer takes it back when the step's read
+   * shows it did not. Earlier steps already counted but not yet confirmed (`unconfirmed` of them)
+   * may turn out skipped: `skipped` (an int32 scalar on the device) says how many did, and the step
+   * constants are taken for t = iterations + 1 − skipped from a table made on the host in float64,
+   * so they equal those of the same step run without lag.
+   */
+  applyGradientsGated(variableGradients: tf.NamedTensorMap, healthy: tf.Tensor, skipped?: tf.Tensor, unconfirmed = 0): void {
+    const self = this.internals();
+    tf.tidy(() => {
+      const scalars = this.gatedScalars(skipped, unconfirmed);
+      const healthy01 = tf.cast(healthy, "float32");
+      Object.keys(variableGradients).forEach((name, i) => {
+        const value = tf.engine().registeredVariables[name];
+        const { m, v } = this.slotsAt(i, value);
+        const gradient = variableGradients[name];
+        if (gradient == null) return;
+        this.updateWithOps(value, gradient, m, v, scalars, healthy01);
+      });
+    });
+    self.incrementIterations();
+  }
+
+  /** The step's scalars; with `skipped`, the two step-dependent ones are picked on the device. */
+  private gatedScalars(skipped: tf.Tensor | undefined, unconfirmed: number): OpScalars {
+    const scalars = this.opScalars(this.nextStep());
+    if (!skipped || unconfirmed === 0) return scalars;
+    const self = this.internals();
+    const candidates = Array.from({ length: unconfirmed + 1 }, (_, j) =>
+      adamStepConstants(this.iterations + 1 - j, self.learningRate, self.beta1, self.beta2),
+    );
+    const index = tf.cast(skipped, "int32");
+    const pick = (values: number[]) => tf.gather(tf.tensor1d(values, "float32"), index) as unknown as tf.Scalar;
+    scalars.sqrtBiasCorrection2 = pick(candidates.map((c) => c.sqrtBiasCorrection2));
+    scalars.negStepSize = pick(candidates.map((c) => c.negStepSize));
+    return scalars;
+  }
+
   private opScalars(c: AdamStepConstants): OpScalars {
     const { beta1, beta2, epsilon } = this.internals();
     const s = (x: number) => tf.scalar(x, "float32");
@@ -176,14 +217,26 @@ export class FusedAdamOptimizer extends tf.AdamOptimizer {
   }
 
   /** The same update in tfjs ops, float32 operations in the native kernel's order. */
-  private updateWithOps(value: tf.Variable, g: tf.Tensor, m: tf.Variable, v: tf.Variable, c: OpScalars): void {
+  /** `healthy`: a float32 scalar, 1 or 0; where 0, nothing changes (the gated update). */
+  private updateWithOps(value: tf.Variable, g: tf.Tensor, m: tf.Variable, v: tf.Variable, c: OpScalars, healthy?: tf.Tensor): void {
     tf.tidy(() => {
       const mNew = tf.add(tf.mul(m, c.beta1), tf.mul(g, c.oneMinusBeta1));
       const vNew = tf.add(tf.mul(v, c.beta2), tf.mul(tf.square(g), c.oneMinusBeta2));
       const denom = tf.add(tf.div(tf.sqrt(vNew), c.sqrtBiasCorrection2), c.epsilon);
+      const valueNew = tf.add(tf.mul(tf.div(mNew, denom), c.negStepSize), value);
+      if (healthy) {
+        // Gated: the old tensors are kept where the step is not healthy (computed before any assign).
+        // One full-shape condition for the three (a scalar one would be broadcast with Tile, which reads synchronously on cpu).
+        const mask = tf.less(tf.zerosLike(value), healthy);
+        const [mKept, vKept, valueKept] = [tf.where(mask, mNew, m), tf.where(mask, vNew, v), tf.where(mask, valueNew, value)];
+        m.assign(mKept);
+        v.assign(vKept);
+        value.assign(valueKept);
+        return;
+      }
       m.assign(mNew);
       v.assign(vNew);
-      value.assign(tf.add(tf.mul(tf.div(mNew, denom), c.negStepSize), value));
+      value.assign(valueNew);
     });
   }
 

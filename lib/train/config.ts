@@ -65,6 +65,22 @@ export interface TrainerOptions {
    * Without a sampler, per-task datasets train every task at each step, each on its own batch.
    */
   sampler?: TaskSampler;
+  /**
+   * Bounded lag: how many steps may be in flight before their scalars (losses, penalties, gradient
+   * norm) are read back, an integer ≥ 0. Default 1 on a backend whose reads are asynchronous
+   * (webgpu: the next step is dispatched while the previous one's scalars travel back), 0 on wasm,
+   * cpu and tensorflow (each step is read before the next; nothing is gained there). With lag ≥ 1 a
+   * step's update is gated on the device: it applies only where every loss and the gradient norm are
+   * finite (and, under onNonFinite "stop", the step before it applied too), so a non-finite step
+   * changes neither the parameters nor the optimizer's state, and the results, records and errors
+   * are those of lag 0. Only static or equal weights without `clipTaskNorm` lag; a weighting method
+   * or an aggregator reads its losses or gradients on the host, so those steps run at lag 0, as do an
+   * optimizer's first step (except mtlkit's Adam) and every step of a fit with an `onStepEnd`
+   * callback (it sees the trainer after its step, with nothing in flight). The steps in flight are
+   * finished and recorded, in order, before an epoch ends, validation, a checkpoint, a stop or
+   * interrupt, and the end of fit. docs/training.md#bounded-lag.
+   */
+  lag?: number;
 }
 
 /** Automatic checkpoints: where, how often (steps or minutes) and how many to keep. */
@@ -98,6 +114,8 @@ export interface TrainerConfig {
   clipNorm?: number;
   clipTaskNorm?: number;
   checkpoint?: Required<Pick<AutoCheckpointOptions, "dir" | "keep">> & Pick<AutoCheckpointOptions, "everySteps" | "everyMinutes">;
+  /** The `lag` option; undefined: chosen by the backend when fit runs. */
+  lag?: number;
 }
 
 const OPTIONS = [
@@ -120,6 +138,7 @@ const OPTIONS = [
   "aggregator",
   "level",
   "sampler",
+  "lag",
 ];
 
 export function resolveTrainerOptions(options: TrainerOptions): TrainerConfig {
@@ -154,6 +173,12 @@ export function resolveTrainerOptions(options: TrainerOptions): TrainerConfig {
     );
   }
   const onNonFinite = nonFinitePolicy(where, options.onNonFinite);
+  const lag = options.lag;
+  check(
+    lag === undefined || (typeof lag === "number" && Number.isInteger(lag) && lag >= 0),
+    where,
+    () => `option 'lag' must be an integer ≥ 0 (steps in flight before their scalars are read), got ${JSON.stringify(lag)}.`,
+  );
   const optimizer = options.optimizer ?? adam();
   check(optimizer instanceof tf.Optimizer, where, () => "option 'optimizer' must be a tf.Optimizer (e.g. mtl.optimizers.adam()).");
   let checkpoint: TrainerConfig["checkpoint"];
@@ -216,6 +241,7 @@ export function resolveTrainerOptions(options: TrainerOptions): TrainerConfig {
     clipNorm: options.clipNorm,
     clipTaskNorm: options.clipTaskNorm,
     checkpoint,
+    lag,
   };
 }
 

@@ -35,7 +35,9 @@ import { Stateful } from "./stateful";
 import { aggregatedStep } from "./steps/aggregated";
 import { fusedMlpStep } from "./steps/fusedMlp";
 import { StepBatch, StepInput, StepOutput } from "./steps/types";
-import { weightedStep } from "./steps/weighted";
+import { constantStep, DispatchedStep, dispatchConstantStep, isConstantStep, weightedStep } from "./steps/weighted";
+import { canGate } from "./gate";
+import { StepPipeline } from "./pipeline";
 import { checkBatch, checkDataWidth, checkModelData, checkModelTasks, checkModelUsable } from "./validate";
 
 export { TrainerOptions, AutoCheckpointOptions } from "./config";
@@ -123,6 +125,8 @@ export class Trainer {
   private walks?: DatasetWalk[];
   private passes: number[];
   private lastCheckpointTime = Date.now();
+  /** Constant weights whose step runs in one go (no host read before the update): it can lag. */
+  private readonly constantOneGo: boolean;
 
   constructor(options: TrainerOptions) {
     const config = resolveTrainerOptions(options);
@@ -151,6 +155,7 @@ export class Trainer {
     }
     const sampler = config.sampler;
     if (sampler) this.components.sampler = { state: () => sampler.getState(), loadState: (s) => sampler.setState(s as { rng?: RngState }) };
+    this.constantOneGo = rule.kind === "weighted" && rule.constant !== undefined && isConstantStep(config, rule.weighting);
     this.rng = new Rng(config.seed);
     this.variables = this.model.namedVariables().map(([, v]) => v);
     this.passes = config.taskNames.map(() => 0);
@@ -165,6 +170,14 @@ export class Trainer {
 
   get step(): number {
     return this.globalStep;
+  }
+
+  /**
+   * The steps `fit` lets be in flight before their scalars are read (the `lag` option, or its
+   * default for the backend running now: 1 where reads are asynchronous (webgpu), else 0).
+   */
+  get lag(): number {
+    return this.config.lag ?? (tf.getBackend() === "webgpu" ? 1 : 0);
   }
 
   get rngState(): RngState {
@@ -257,22 +270,8 @@ export class Trainer {
 
   /** The one step of every path: the update rule on a batch, recorded in the history. */
   private runStep(batch: StepBatch, rows?: number[]): Promise<StepRecord> {
-    // The cached variable list makes this check free per step; the full one names the variable.
-    if (this.variables.some((v) => v.isDisposed)) checkModelUsable("Trainer.trainStep", this.model);
     const config = this.config;
-    const input: StepInput = {
-      model: this.model,
-      tasks: this.tasks,
-      optimizer: this.optimizer,
-      regularizers: this.regularizers,
-      variables: this.variables,
-      batch,
-      step: this.globalStep,
-      epoch: this.epoch,
-      onNonFinite: config.onNonFinite,
-      clipNorm: config.clipNorm,
-      clipTaskNorm: config.clipTaskNorm,
-    };
+    const input = this.stepInput(batch, this.globalStep);
     const rule = config.rule;
     // Label masks: a batch in which no task has a labelled row trains nothing; it is not applied.
     if (batch.part.every((p) => p < 0)) {
@@ -289,8 +288,47 @@ export class Trainer {
     const fused = rule.kind === "weighted" && rule.constant ? fusedMlpStep(input, rule.weighting) : undefined;
     if (fused) return Promise.resolve(this.record(batch, fused, rows));
     const step =
-      rule.kind === "aggregated" ? aggregatedStep(input, rule.aggregator, rule.level) : weightedStep(input, rule.weighting, rule.constant);
+      rule.kind === "aggregated"
+        ? aggregatedStep(input, rule.aggregator, rule.level)
+        : this.constantOneGo
+          ? constantStep(input, rule.constant!)
+          : weightedStep(input, rule.weighting, rule.constant);
     return step.then((out) => this.record(batch, out, rows));
+  }
+
+  /** What a step works on; `step` is its global index. */
+  private stepInput(batch: StepBatch, step: number): StepInput {
+    // The cached variable list makes this check free per step; the full one names the variable.
+    if (this.variables.some((v) => v.isDisposed)) checkModelUsable("Trainer.trainStep", this.model);
+    const config = this.config;
+    return {
+      model: this.model,
+      tasks: this.tasks,
+      optimizer: this.optimizer,
+      regularizers: this.regularizers,
+      variables: this.variables,
+      batch,
+      step,
+      epoch: this.epoch,
+      onNonFinite: config.onNonFinite,
+      clipNorm: config.clipNorm,
+      clipTaskNorm: config.clipTaskNorm,
+    };
+  }
+
+  /** Whether this batch's step can be dispatched without a host read before its update (bounded lag). */
+  private canLag(batch: StepBatch): boolean {
+    return this.constantOneGo && !batch.part.every((p) => p < 0) && canGate(this.optimizer);
+  }
+
+  /** Whether a checkpoint will be due once `steps` steps are done (the pipeline drains before it). */
+  private checkpointDueAt(steps: number): boolean {
+    const c = this.config.checkpoint;
+    if (!c) return false;
+    return (
+      (c.everySteps !== undefined && steps % c.everySteps === 0) ||
+      (c.everyMinutes !== undefined && Date.now() - this.lastCheckpointTime >= c.everyMinutes * 60_000)
+    );
   }
 
   private record(batch: StepBatch, out: StepOutput, rows?: number[]): StepRecord {
@@ -394,6 +432,19 @@ export class Trainer {
     ) {
       this.walks = sizes.map((n) => newWalk(this.rng, n, this.config.shuffle));
     }
+    // Bounded lag (the `lag` option): steps in flight, read in order; none with an onStepEnd callback,
+    // which sees the trainer after its step with nothing in flight.
+    const lag = callbacks.onStepEnd ? 0 : this.lag;
+    const pipeline = lag > 0 ? new StepPipeline(this.optimizer) : undefined;
+    let finish!: (record: StepRecord, part: number[], b: number) => Promise<void>;
+    /** Reads the oldest step in flight, records it and finishes it (callbacks, checkpoint, progress). */
+    const settle = async () => {
+      const { entry, out } = await pipeline!.settle();
+      await finish(this.record(entry.batch, out, entry.rows), entry.batch.part, entry.index);
+    };
+    const drain = async () => {
+      while (pipeline && pipeline.size > 0) await settle();
+    };
     try {
       for (let e = 0; e < epochs && !this.stopRequested && this.globalStep - firstStep < budget; e++) {
         const epochStart = Date.now();
@@ -404,18 +455,9 @@ export class Trainer {
         }
         const cursor = this.cursor;
         if (cursor.next === 0) await callbacks.onEpochBegin?.(this.epoch);
-        for (let b = cursor.next; b < stepsPerEpoch && !this.stopRequested && this.globalStep - firstStep < budget; b++) {
-          interrupts.throwIfInterrupted(this.globalStep); // a step boundary: stop here when interrupted
-          const picks = this.pickRows(perTask);
-          const batch = stepBatch(datasets, this.tasks, perTask, picks);
-          let record: StepRecord;
-          try {
-            record = await this.runStep(batch, perTask ? picks.map((p) => p?.length ?? 0) : undefined);
-          } finally {
-            disposeBatch(batch);
-          }
+        finish = async (record, part, b) => {
           if (record.applied) {
-            batch.part.forEach((p, i) => {
+            part.forEach((p, i) => {
               if (p < 0) return;
               cursor.sums[i] += record.losses[i];
               cursor.counted[i]++;
@@ -424,7 +466,7 @@ export class Trainer {
           cursor.next = b + 1;
           const verdict = callbacks.onStepEnd?.(record);
           if ((verdict instanceof Promise ? await verdict : verdict) === false) this.stopRequested = true;
-          await this.autoCheckpoint();
+          if (!pipeline || pipeline.size === 0) await this.autoCheckpoint(); // only with nothing in flight
           progress.update(
             this.progressState(e + firstEpoch, firstEpoch + totalEpochs, stepsPerEpoch, record, start, fraction(e, b + 1)),
             false,
@@ -434,6 +476,52 @@ export class Trainer {
             await new Promise((resolve) => setImmediate(resolve));
             lastYield = Date.now();
           }
+        };
+        const inFlight = () => pipeline?.size ?? 0;
+        try {
+          for (let b = cursor.next; b < stepsPerEpoch && !this.stopRequested && this.globalStep + inFlight() - firstStep < budget; b++) {
+            // Before an interrupt or a checkpoint, the steps in flight are finished and recorded.
+            if (inFlight() > 0 && (interrupts.reason() !== null || this.checkpointDueAt(this.globalStep + inFlight()))) await drain();
+            if (this.stopRequested) break;
+            interrupts.throwIfInterrupted(this.globalStep); // a step boundary: stop here when interrupted
+            const step = this.globalStep + inFlight();
+            const picks = this.pickRows(perTask, step);
+            const batch = stepBatch(datasets, this.tasks, perTask, picks);
+            const rows = perTask ? picks.map((p) => p?.length ?? 0) : undefined;
+            if (pipeline && this.canLag(batch)) {
+              const rule = this.config.rule as { constant: number[] };
+              let dispatched: DispatchedStep;
+              try {
+                dispatched = dispatchConstantStep(this.stepInput(batch, step), rule.constant, pipeline.chain());
+              } catch (err) {
+                disposeBatch(batch);
+                throw err;
+              }
+              pipeline.push({ step: dispatched, batch, rows, index: b });
+              while (pipeline.size > lag) await settle();
+              continue;
+            }
+            if (pipeline) {
+              try {
+                await drain(); // this step reads on the host: nothing may be in flight before it
+              } catch (err) {
+                disposeBatch(batch);
+                throw err;
+              }
+            }
+            let record: StepRecord;
+            try {
+              record = await this.runStep(batch, rows);
+            } finally {
+              disposeBatch(batch);
+            }
+            await finish(record, batch.part, b);
+          }
+          await drain();
+        } catch (err) {
+          // An error outside a step's own read: the steps in flight are still finished and recorded.
+          if (pipeline && pipeline.size > 0) await drain().catch(() => pipeline.abandon());
+          throw err;
         }
         if (cursor.next < stepsPerEpoch) break; // stopped mid-epoch: the cursor waits for the next fit
         this.cursor = undefined;
@@ -467,7 +555,7 @@ export class Trainer {
   }
 
   /** The rows each task trains on at the next step (undefined: the task does not train). */
-  private pickRows(perTask: boolean): Array<Int32Array | undefined> {
+  private pickRows(perTask: boolean, step: number): Array<Int32Array | undefined> {
     const walks = this.walks!;
     if (!perTask) {
       // One dataset: the epoch's walk ends with the epoch (the next epoch draws a new order).
@@ -492,7 +580,7 @@ export class Trainer {
     };
     const sampler = this.config.sampler;
     if (sampler) {
-      const chosen = sampler.next(this.globalStep);
+      const chosen = sampler.next(step);
       return this.tasks.map((_, i) => (i === chosen ? take(i) : undefined));
     }
     return this.tasks.map((_, i) => take(i));

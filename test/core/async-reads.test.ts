@@ -105,6 +105,11 @@ describe("no synchronous read on the training path (cpu backend, sync reads trap
     ["GradDrop at rep level", () => ({ aggregator: mtl.aggregators.graddrop({ seed: 1 }), level: "rep" as const })],
     ["PCGrad, per-task datasets", () => ({ aggregator: mtl.aggregators.pcgrad({ order: [0, 1] }) }), true],
     ["task sampler, per-task datasets", () => ({ sampler: mtl.data.proportional({ c: 48, r: 30 }, { seed: 2 }) }), true],
+    [
+      "static weights with a bounded lag of 2 (steps in flight, update gated on the device)",
+      () => ({ weights: [1, 0.5], lag: 2, clipNorm: 1 }),
+    ],
+    ["task sampler with a bounded lag of 1", () => ({ sampler: mtl.data.proportional({ c: 48, r: 30 }, { seed: 2 }), lag: 1 }), true],
   ];
   for (const [name, options, perTask, architecture] of cases) {
     it(`${name}: trains with every read awaited, exactly as with reads allowed, no tensor left`, async () => {

@@ -291,11 +291,21 @@ interface Throughput {
   msPerStep: number;
   samplesPerSec: number;
   leakedTensors: number;
+  /**
+   * The bounded lag `Trainer.fit` uses on this backend (its `lag` default: 1 where reads are
+   * asynchronous, else 0); the timed loop itself calls trainStep, which reads every step (lag 0).
+   */
+  fitLag?: number;
 }
 
-async function throughput(name: ModelName, size: number, targetMs: number): Promise<{ steps: number; seconds: number; leaked: number }> {
+async function throughput(
+  name: ModelName,
+  size: number,
+  targetMs: number,
+): Promise<{ steps: number; seconds: number; leaked: number; fitLag?: number }> {
   const { model, taskList } = buildModel(name);
   const trainer = new Trainer({ model, tasks: taskList, optimizer: adam({ learningRate: 1e-3 }), progress: false });
+  const fitLag = trainer.lag;
   const { x, targets } = batch(size, 3);
   const minSteps = await warmUp(async () => void (await trainer.trainStep(x, targets)), targetMs);
   const tensors = tf.memory().numTensors;
@@ -311,7 +321,7 @@ async function throughput(name: ModelName, size: number, targetMs: number): Prom
   model.dispose();
   trainer.optimizer.dispose();
   tf.dispose([x, ...targets]);
-  return { steps, seconds, leaked };
+  return { steps, seconds, leaked, fitLag };
 }
 
 function table(header: string[], rows: string[][]): string {
@@ -412,6 +422,7 @@ async function main(): Promise<void> {
             msPerStep: (1000 * t.seconds) / t.steps,
             samplesPerSec: (size * t.steps) / t.seconds,
             leakedTensors: t.leaked,
+            fitLag: "fitLag" in t ? (t.fitLag as number) : undefined,
           });
           process.stderr.write(`  ${b} ${path} ${m} batch ${size}: ${Math.round((size * t.steps) / t.seconds)} samples/s\n`);
         }
@@ -428,7 +439,7 @@ async function main(): Promise<void> {
   );
   console.log(
     table(
-      ["backend", "path", "model", "batch", "ms/step", "samples/s", "× best wasm", "leaks"],
+      ["backend", "path", "model", "batch", "ms/step", "samples/s", "× best wasm", "leaks", "fit lag"],
       results.map((r) => {
         const base = baseRate(r.path, r.model, r.batch);
         return [
@@ -440,6 +451,7 @@ async function main(): Promise<void> {
           r.samplesPerSec.toFixed(0),
           base ? (r.samplesPerSec / base).toFixed(1) : "–",
           String(r.leakedTensors),
+          r.fitLag === undefined ? "–" : String(r.fitLag),
         ];
       }),
     ),

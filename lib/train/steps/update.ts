@@ -81,7 +81,7 @@ export function applyChecked(input: StepInput, grads: tf.NamedTensorMap, norm: n
 }
 
 /** Slow path, only after a failure: finds the variable and the task whose gradient is not finite. */
-async function blameNonFinite(input: StepInput, grads: tf.NamedTensorMap, norm: number): Promise<NonFiniteGradientError> {
+export async function blameNonFinite(input: StepInput, grads: tf.NamedTensorMap, norm: number): Promise<NonFiniteGradientError> {
   const names = new Map(input.model.namedVariables().map(([name, v]) => [v.name, name]));
   const entries = Object.entries(grads);
   const finite = await Promise.all(

@@ -17,11 +17,20 @@ import { AfterStepContext, GradientTarget, WeighContext, Weighting } from "../..
 import { nativeGlobalNorm } from "../../native/norm";
 import { readAll, recordAsync, scopeAsync, unrecorded } from "../tape";
 import { activeTasks, firstNonFinite, Forward, forward, presentTasks, SkipStep, StepInput, StepOutput } from "./types";
-import { addGradients, applyUpdate, applyChecked, clippedTaskGradients, globalNorm, refuseNonFinite } from "./update";
+import { applyGated } from "../gate";
+import {
+  addGradients,
+  applyUpdate,
+  applyChecked,
+  blameNonFinite,
+  clipByNorm,
+  clippedTaskGradients,
+  globalNorm,
+  refuseNonFinite,
+} from "./update";
 
 export async function weightedStep(input: StepInput, weighting: Weighting, constant?: number[]): Promise<StepOutput> {
-  const oneGo = constant && input.clipTaskNorm === undefined && weighting.variables().length === 0 && !weighting.afterStep;
-  if (oneGo) return constantStep(input, constant);
+  if (constant && isConstantStep(input, weighting)) return constantStep(input, constant);
   const { model, tasks, regularizers } = input;
   const k = tasks.length;
   const active = activeTasks(input.batch);
@@ -85,7 +94,7 @@ export async function weightedStep(input: StepInput, weighting: Weighting, const
  * as one tf.variableGrads, and the losses, penalties and gradient norm come back with one awaited
  * read; the update is applied only if all are finite. No tape stays open across the await.
  */
-async function constantStep(input: StepInput, constant: number[]): Promise<StepOutput> {
+export async function constantStep(input: StepInput, constant: number[]): Promise<StepOutput> {
   const { model, tasks, regularizers } = input;
   const weights = constant.map((w, i) => (input.batch.part[i] < 0 ? 0 : w));
   let lossValues: number[] = new Array(tasks.length).fill(NaN);
@@ -124,6 +133,143 @@ async function constantStep(input: StepInput, constant: number[]): Promise<StepO
     return { losses: lossValues, weights, regularizers: regValues, applied: false };
   }
   return { losses: lossValues, weights, regularizers: regValues, applied: true, gradNorm };
+}
+
+/**
+ * Whether a weighted step with constant weights runs in one go (no host read needed before its
+ * update): no per-task clipping, no method parameters, nothing after the step.
+ */
+export function isConstantStep(input: Pick<StepInput, "clipTaskNorm">, weighting: Weighting): boolean {
+  return input.clipTaskNorm === undefined && weighting.variables().length === 0 && !weighting.afterStep;
+}
+
+/** What a step dispatched with lag needs from the steps still in flight before it (../pipeline.ts). */
+export interface GateChain {
+  /** The last step in flight's own flag: under onNonFinite "stop" a step after a non-finite one is never applied. */
+  healthy?: tf.Tensor;
+  /** Under "skip": how many steps since the pipeline was last empty were not applied (float32 scalar, on the device). */
+  skippedTotal?: tf.Tensor;
+  /** How many of those the host has already read (and taken back from the optimizer's step count). */
+  resolvedSkipped: number;
+  /** Steps in flight, counted by the optimizer, not yet read. */
+  unconfirmed: number;
+}
+
+/** A constant-weight step dispatched with its update gated on the device; its scalars are read by `resolve`. */
+export interface DispatchedStep {
+  /** Bool scalar: the update was applied (kept until resolved: the next step's chain uses it). */
+  healthy: tf.Tensor;
+  /** Under "skip": the chain's skipped count including this step. */
+  skippedTotal?: tf.Tensor;
+  /**
+   * Reads the losses, penalties and norm (one awaited read each, issued together), frees the step's
+   * tensors and gives its output, or throws the error the same step throws without lag. The batch
+   * must still be alive (a non-finite gradient is traced back to its variable and task from it).
+   */
+  resolve(): Promise<StepOutput>;
+  /** Frees the step's tensors without reading them (a step abandoned after an earlier one stopped training). */
+  dispose(): void;
+}
+
+/** The forward and backward pass of a constant-weight step; losses and penalties are kept outside any scope. */
+function constantGradients(
+  input: StepInput,
+  weights: number[],
+): { grads: tf.NamedTensorMap; losses: tf.Tensor1D; penalties?: tf.Tensor1D } {
+  const { model, regularizers } = input;
+  let losses!: tf.Tensor1D;
+  let penalties: tf.Tensor1D | undefined;
+  const { grads } = tf.variableGrads(() => {
+    losses = tf.keep(forward(input).losses);
+    let total = tf.sum(tf.mul(losses, tf.tensor1d(weights))) as tf.Scalar;
+    if (regularizers.length > 0) {
+      penalties = tf.keep(tf.stack(regularizers.map((r) => r.penalty(model))) as tf.Tensor1D);
+      total = tf.add(total, tf.sum(penalties));
+    }
+    return total;
+  }, input.variables);
+  return { grads, losses, penalties };
+}
+
+/**
+ * The constant-weight step without a host read before its update (the trainer's bounded lag): the
+ * forward and backward passes, the global norm and `healthy` = every loss finite ∧ the norm finite
+ * (∧ the previous step in flight healthy, under "stop") on the device, clipping on the device
+ * (scale min(1, c/‖g‖)), and the update gated on `healthy` (../gate.ts). Nothing is read here: the
+ * returned step reads its scalars when the trainer awaits them, possibly after later steps were
+ * dispatched. Same results as `constantStep`: the same update where it applies, none where it
+ * does not, the same errors and records.
+ */
+export function dispatchConstantStep(input: StepInput, constant: number[], chain: GateChain): DispatchedStep {
+  const weights = constant.map((w, i) => (input.batch.part[i] < 0 ? 0 : w));
+  const stop = input.onNonFinite === "stop";
+  const kept = tf.tidy(() => {
+    const { grads, losses, penalties } = constantGradients(input, weights);
+    const native = nativeGlobalNorm(grads);
+    const norm = native === undefined ? globalNorm(grads) : tf.scalar(native);
+    let healthy = tf.logicalAnd(tf.all(tf.isFinite(losses)), tf.isFinite(norm));
+    if (stop && chain.healthy) healthy = tf.logicalAnd(healthy, chain.healthy);
+    let clipped = grads;
+    const c = input.clipNorm;
+    if (c !== undefined) {
+      if (native !== undefined) {
+        // The norm is known on the host here: clip exactly as the step without lag does.
+        if (Number.isFinite(native)) clipped = clipByNorm(grads, native, c);
+      } else {
+        const scale = tf.where(tf.greater(norm, c), tf.div(c, norm), tf.onesLike(norm));
+        clipped = {};
+        for (const [name, g] of Object.entries(grads)) clipped[name] = tf.mul(g, scale);
+      }
+    }
+    const ordered: Record<string, tf.Tensor | null> = {};
+    for (const v of input.variables) ordered[v.name] = clipped[v.name] ?? null;
+    const pending = chain.skippedTotal && chain.unconfirmed > 0 ? tf.sub(chain.skippedTotal, chain.resolvedSkipped) : undefined;
+    applyGated(input.optimizer, ordered as tf.NamedTensorMap, healthy, pending, chain.unconfirmed);
+    const skippedTotal = stop ? undefined : tf.add(chain.skippedTotal ?? tf.scalar(0), tf.sub(1, tf.cast(healthy, "float32")));
+    return { losses, penalties, norm, healthy, skippedTotal };
+  });
+  const own = (): tf.Tensor[] => [
+    kept.losses,
+    kept.norm,
+    kept.healthy,
+    ...(kept.penalties ? [kept.penalties] : []),
+    ...(kept.skippedTotal ? [kept.skippedTotal] : []),
+  ];
+  const dispose = () => tf.dispose(own());
+  return {
+    healthy: kept.healthy,
+    skippedTotal: kept.skippedTotal,
+    dispose,
+    async resolve(): Promise<StepOutput> {
+      let values: Array<Float32Array | Int32Array | Uint8Array>;
+      try {
+        values = await readAll([kept.losses, ...(kept.penalties ? [kept.penalties] : []), kept.norm]);
+      } finally {
+        dispose();
+      }
+      const lossValues = Array.from(values[0], (v, i) => (input.batch.part[i] < 0 ? NaN : v));
+      const regValues = kept.penalties ? Array.from(values[1]) : [];
+      const bad = firstNonFinite(lossValues, activeTasks(input.batch));
+      if (bad >= 0) {
+        if (stop) throw new NonFiniteLossError(input.tasks[bad].name, input.step, lossValues[bad]);
+        return { losses: lossValues, weights, regularizers: regValues, applied: false };
+      }
+      const gradNorm = values[values.length - 1][0];
+      if (!Number.isFinite(gradNorm)) {
+        if (!stop) return { losses: lossValues, weights, regularizers: regValues, applied: false };
+        // Under "stop" nothing after the previous step was applied: the parameters are the ones this
+        // step saw, so its gradient is formed again to name the variable and the task.
+        let error!: Error;
+        await scopeAsync(async () => {
+          const { grads, losses, penalties } = constantGradients(input, weights);
+          tf.dispose([losses, ...(penalties ? [penalties] : [])]);
+          error = await blameNonFinite(input, grads, gradNorm);
+        });
+        throw error;
+      }
+      return { losses: lossValues, weights, regularizers: regValues, applied: true, gradNorm };
+    },
+  };
 }
 
 async function readNumbers(t: tf.Tensor): Promise<number[]> {
