@@ -27,6 +27,11 @@ export interface AggregationContext {
   /** The trainer already checked the rows are finite. */
   rowsChecked?: boolean;
   /**
+   * G = J Jᵀ of exactly this Jacobian in float64, when the trainer already formed it (its finiteness
+   * check reads it); Gramian-based methods use it instead of forming it again.
+   */
+  gramian?: Matrix;
+  /**
    * Per task of the model, whether it has a loss at this step; given when a task is absent
    * (docs/missing-labels.md). A method with `absentTasks: "zero"` then gets every row (absent rows
    * zero); any other gets the present tasks' rows only, in task order.
@@ -182,6 +187,25 @@ export function* gramianReads(jacobian: tf.Tensor2D): Reads<Matrix> {
   return Array.from({ length: k }, (_, i) => Array.from(flat.subarray(i * k, (i + 1) * k), (v) => v * back));
 }
 
+/**
+ * G = J Jᵀ formed on J with each row i scaled by its own power of two 2⁻ᵉⁱ (2ᵉⁱ ≈ max_j |J_ij|) and
+ * scaled back in float64, as a computation that reads. Like `gramianReads`, no finite J overflows or
+ * underflows; and a non-finite entry in row i reaches only row and column i, so G_ii is finite
+ * exactly when row i is (the trainer's check reads it there).
+ */
+export function* rowScaledGramianReads(jacobian: tf.Tensor2D): Reads<Matrix> {
+  const k = jacobian.shape[0];
+  const flat = yield tf.tidy(() => {
+    const max = tf.max(tf.abs(jacobian), 1, true);
+    const e = tf.clipByValue(tf.floor(tf.div(tf.log(max), Math.LN2)), -126, 126);
+    const scale = tf.pow(tf.scalar(2), tf.neg(e));
+    const scaled = tf.mul(jacobian, scale) as tf.Tensor2D;
+    return tf.concat([tf.reshape(matMulFast(scaled, scaled, false, true), [k * k]), tf.reshape(scale, [k])]);
+  });
+  const s = flat.subarray(k * k);
+  return Array.from({ length: k }, (_, i) => Array.from(flat.subarray(i * k, (i + 1) * k), (v, j) => v / (s[i] * s[j])));
+}
+
 /** The Euclidean norm of each row of X [k, d], formed on X·2⁻ᵉ like `gramianOf` (no float32 overflow). */
 export function rowNorms(x: tf.Tensor2D): tf.Tensor1D {
   return tf.tidy(() => {
@@ -216,7 +240,7 @@ export function gramianAggregator(
   let last: number[] | undefined;
   function* work(jacobian: tf.Tensor2D, context?: AggregationContext): Reads<tf.Tensor1D> {
     yield* jacobianChecks(name, jacobian, context, extra.rowsNeeded?.());
-    const G = yield* gramianReads(jacobian);
+    const G = context?.gramian?.length === jacobian.shape[0] ? context.gramian : yield* gramianReads(jacobian);
     const w = aggregator.weights(G, { ...context, rowsChecked: true });
     last = w;
     return combine(jacobian, w);
