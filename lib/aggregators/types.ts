@@ -7,7 +7,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { check, MtlError } from "../errors";
-import { matMulFast } from "../ops/matmul";
+import { matMulFast, transposesExplicitly } from "../ops/matmul";
 import { Reads, readsAsync, readsSync } from "../util/reads";
 import { Matrix } from "./linalg/matrix";
 
@@ -214,9 +214,18 @@ export function rowNorms(x: tf.Tensor2D): tf.Tensor1D {
   });
 }
 
-/** d = Jᵀ w. */
+/**
+ * d = Jᵀ w. Where matmuls run on tfjs's own wasm or cpu kernels, as Σ_i w_i J_i over the rows:
+ * tfjs-wasm's matmul repacks the whole [k, d] operand for a one-row product (measured 6.3 ms
+ * against 1.9 for the rows on a [4, 400k] J); an sgemm (the native kernels) or a GPU takes the
+ * product as it is.
+ */
 export function combine(jacobian: tf.Tensor2D, weights: number[]): tf.Tensor1D {
-  return tf.tidy(() => tf.reshape(tf.matMul(tf.tensor2d(weights, [1, weights.length]), jacobian), [jacobian.shape[1]]) as tf.Tensor1D);
+  return tf.tidy(() => {
+    const k = weights.length;
+    if (k > 1 && transposesExplicitly()) return tf.addN(tf.unstack(jacobian).map((row, i) => tf.mul(row, weights[i]))) as tf.Tensor1D;
+    return tf.reshape(tf.matMul(tf.tensor2d(weights, [1, k]), jacobian), [jacobian.shape[1]]) as tf.Tensor1D;
+  });
 }
 
 export const BOTH_LEVELS: readonly Level[] = ["param", "rep"];
