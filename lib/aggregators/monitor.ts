@@ -125,7 +125,8 @@ export function monitored(inner: Aggregator): MonitoredAggregator {
   let taskNames: readonly string[] | undefined;
   function* record(jacobian: tf.Tensor2D, context?: AggregationContext): Reads<void> {
     const present = context?.present;
-    const geometry = geometryOf(yield* gramianReads(jacobian));
+    const given = context?.gramian;
+    const geometry = geometryOf(given?.length === jacobian.shape[0] ? given : yield* gramianReads(jacobian));
     if (!present || present.every(Boolean)) {
       if (context?.taskNames) taskNames = [...context.taskNames];
       log.push(geometry);

@@ -45,8 +45,17 @@ const TARGET_SHARE = 0.6;
 
 interface ModelSpec {
   name: "seed" | "mlp" | "generic" | "mmoe" | "cnn";
+  /** The row's key (--models): the model's name, or "generic-pcgrad" / "generic-mgda". */
+  id: string;
   /** What the table calls it. */
   label: string;
+  /** Gradient balancing on the generic model: mtlkit's aggregator at the "param" level. */
+  method?: "pcgrad" | "mgda";
+  /**
+   * The PyTorch runs measured beside it (torch_throughput.py's methods); the first is the one the
+   * "mtlkit / PyTorch" column divides by. Default ["ew"]: the same model, Σ L_i, one backward pass.
+   */
+  torch?: TorchMethod[];
   input: number;
   hidden: number[];
   classes: number;
@@ -55,20 +64,60 @@ interface ModelSpec {
   flops?: number;
 }
 
+type TorchMethod = "ew" | "libmtl-ew" | "libmtl-pcgrad" | "libmtl-mgda" | "plain-pcgrad" | "plain-mgda";
+
 /**
  * seed, mlp: hard sharing, classification + regression, mtlkit's fused native step where available.
  * generic: hard sharing 256-512-512 with 4 MSE heads, the trunk given as a function block, so the
  *   trainer takes its generic (tfjs ops) path, as for any model that is not mtlkit's plain MLP.
+ *   Equal weights (Σ L_i); PyTorch: the same, and LibMTL's EW written in plain PyTorch.
+ * generic-pcgrad, generic-mgda: the same model trained with mtlkit's PCGrad (default: a seeded
+ *   shuffle per task) and MGDA (default normalization "none", exact min-norm solver) on the shared
+ *   parameters ("param" level), against LibMTL's PCGrad and MGDA (mgda_gn "none", its default)
+ *   written in plain PyTorch from its published method, and the same maths in PyTorch with no LibMTL
+ *   bookkeeping ("plain"); see torch_throughput.py.
  * mmoe: 4 experts 256→128, 2 softmax gates and towers (128→64→1), 2 MSE tasks.
  * cnn: conv3×3 16 - maxpool 2 - conv3×3 32 - maxpool 2 - dense 128 on 28×28×1, a 10-class and a
  *   regression head.
  */
 const MODELS: ModelSpec[] = [
-  { name: "seed", label: "seed 20-64 (4-class + regression)", input: 20, hidden: [64], classes: 4, batch: 64 },
-  { name: "mlp", label: "mlp 784-512-512 (10-class + regression)", input: 784, hidden: [512, 512], classes: 10, batch: 256 },
-  { name: "generic", label: "generic path 256-512-512 (4 MSE heads)", input: 256, hidden: [512, 512], classes: 0, batch: 256 },
+  { name: "seed", id: "seed", label: "seed 20-64 (4-class + regression)", input: 20, hidden: [64], classes: 4, batch: 64 },
+  { name: "mlp", id: "mlp", label: "mlp 784-512-512 (10-class + regression)", input: 784, hidden: [512, 512], classes: 10, batch: 256 },
+  {
+    name: "generic",
+    id: "generic",
+    label: "generic path 256-512-512 (4 MSE heads)",
+    input: 256,
+    hidden: [512, 512],
+    classes: 0,
+    batch: 256,
+    torch: ["ew", "libmtl-ew"],
+  },
+  {
+    name: "generic",
+    id: "generic-pcgrad",
+    label: "generic path, PCGrad (param level)",
+    method: "pcgrad",
+    input: 256,
+    hidden: [512, 512],
+    classes: 0,
+    batch: 256,
+    torch: ["libmtl-pcgrad", "plain-pcgrad"],
+  },
+  {
+    name: "generic",
+    id: "generic-mgda",
+    label: "generic path, MGDA (param level, normalization none)",
+    method: "mgda",
+    input: 256,
+    hidden: [512, 512],
+    classes: 0,
+    batch: 256,
+    torch: ["libmtl-mgda", "plain-mgda"],
+  },
   {
     name: "mmoe",
+    id: "mmoe",
     label: "MMoE 4 experts 256→128, 2 towers 64",
     input: 256,
     hidden: [],
@@ -78,6 +127,7 @@ const MODELS: ModelSpec[] = [
   },
   {
     name: "cnn",
+    id: "cnn",
     label: "CNN conv16-pool-conv32-pool-dense128 28×28 (10-class + regression)",
     input: 784,
     hidden: [],
@@ -101,6 +151,8 @@ interface Options {
   targetMs: number;
   json?: string;
   python: string;
+  /** The rows to run (ids of MODELS). */
+  models: ModelSpec[];
 }
 
 function parseOptions(argv: string[]): Options {
@@ -109,11 +161,11 @@ function parseOptions(argv: string[]): Options {
     const m = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
     if (!m)
       throw new Error(
-        `train-throughput: unknown argument '${arg}' (flags: --rounds=N --backends=a,b --quick --no-torch --clock=wall|cpu --target-ms=N --json=PATH)`,
+        `train-throughput: unknown argument '${arg}' (flags: --rounds=N --backends=a,b --models=a,b --quick --no-torch --clock=wall|cpu --target-ms=N --json=PATH)`,
       );
     flags.set(m[1], m[2] ?? "true");
   }
-  const known = ["rounds", "backends", "quick", "no-torch", "clock", "target-ms", "json"];
+  const known = ["rounds", "backends", "models", "quick", "no-torch", "clock", "target-ms", "json"];
   const backendNames = ["tensorflow", "wasm", "cpu", "wasm+native", "cpu+native"];
   for (const k of flags.keys())
     if (!known.includes(k)) throw new Error(`train-throughput: unknown flag --${k} (known: ${known.map((f) => "--" + f).join(" ")})`);
@@ -132,6 +184,14 @@ function parseOptions(argv: string[]): Options {
     : defaultBackends();
   for (const b of backends)
     if (!backendNames.includes(b)) throw new Error(`train-throughput: unknown backend '${b}' (${backendNames.join(", ")})`);
+  const ids = (flags.get("models") ?? env.MTLKIT_BENCH_MODELS)
+    ?.split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const id of ids ?? [])
+    if (!MODELS.some((m) => m.id === id))
+      throw new Error(`train-throughput: unknown model '${id}' (${MODELS.map((m) => m.id).join(", ")})`);
+  const models = ids ? MODELS.filter((m) => ids.includes(m.id)) : MODELS;
   const clock = flags.get("clock") ?? env.MTLKIT_BENCH_CLOCK ?? "wall";
   if (clock !== "wall" && clock !== "cpu") throw new Error(`train-throughput: --clock must be wall or cpu, got ${clock}`);
   return {
@@ -143,6 +203,7 @@ function parseOptions(argv: string[]): Options {
     targetMs,
     json: flags.get("json"),
     python: env.MTLKIT_BENCH_PYTHON ?? "/usr/bin/python3",
+    models,
   };
 }
 
@@ -287,7 +348,19 @@ interface MtlRun {
 
 function buildMtl(spec: ModelSpec): MtlRun {
   const { tasks, model, extra = [] } = buildModel(spec);
-  const trainer = new mtl.Trainer({ model, tasks, optimizer: mtl.optimizers.adam({ learningRate: 1e-3 }), progress: false });
+  const balancing =
+    spec.method === "pcgrad"
+      ? { aggregator: mtl.aggregators.pcgrad(), level: "param" as const }
+      : spec.method === "mgda"
+        ? { aggregator: mtl.aggregators.mgda(), level: "param" as const }
+        : {};
+  const trainer = new mtl.Trainer({
+    model,
+    tasks,
+    optimizer: mtl.optimizers.adam({ learningRate: 1e-3 }),
+    progress: false,
+    ...balancing,
+  });
   const rng = new mtl.Rng(2);
   const x = tf.tensor2d(
     Float32Array.from({ length: spec.batch * spec.input }, () => rng.normal()),
@@ -379,6 +452,23 @@ interface ModelResult {
   ratioToTorch?: Summary;
   stepsPerRound: number;
   torchStepsPerRound?: number;
+  /** The row's id and gradient-balancing method, if any. */
+  id: string;
+  method?: "pcgrad" | "mgda";
+  /** Every PyTorch run beside it (the first is torchSamplesPerSec's). */
+  torch: TorchResult[];
+  /** mtlkit samples/s ÷ PyTorch's equal-weight generic step (the "ew" of the generic row), per round. */
+  ratioToTorchEw?: Summary;
+}
+
+interface TorchResult {
+  method: TorchMethod;
+  samplesPerSec: Summary;
+  /** mtlkit samples/s ÷ this run's, per round. */
+  ratio: Summary;
+  /** This run's samples/s ÷ PyTorch's equal-weight generic step, per round. */
+  ratioToTorchEw?: Summary;
+  stepsPerRound: number;
 }
 
 interface MatMulResult {
@@ -448,17 +538,20 @@ async function benchOn(backend: string, device: string, options: Options, torch?
       )
     : [];
 
-  const runs = MODELS.map(buildMtl);
+  const runs = options.models.map(buildMtl);
+  const torchMethods = runs.map((run): TorchMethod[] => (torch ? (run.spec.torch ?? ["ew"]) : []));
+  const torchId = (run: MtlRun, method: TorchMethod) => `${run.spec.id}/${method}`;
   const stepsPerRound: number[] = [];
-  const torchSteps: number[] = [];
-  for (const run of runs) {
+  const torchSteps: number[][] = runs.map(() => []);
+  for (const [j, run] of runs.entries()) {
     await timeMtlSteps(run, 2); // warm-up: kernels, optimizer slots
     stepsPerRound.push(repsFor(await timeMtlSteps(run, 2), 2, options.targetMs));
-    if (torch) {
-      await torch.ask({ op: "build", ...run.spec, seed: 0 });
-      await torch.ask({ op: "train", name: run.spec.name, steps: 2 });
-      const { seconds } = await torch.ask<{ seconds: number }>({ op: "train", name: run.spec.name, steps: 2 });
-      torchSteps.push(repsFor(seconds, 2, options.targetMs));
+    for (const method of torchMethods[j]) {
+      const id = torchId(run, method);
+      await torch!.ask({ op: "build", ...run.spec, id, method, seed: 0 });
+      await torch!.ask({ op: "train", id, name: run.spec.name, steps: 2 });
+      const { seconds } = await torch!.ask<{ seconds: number }>({ op: "train", id, name: run.spec.name, steps: 2 });
+      torchSteps[j].push(repsFor(seconds, 2, options.targetMs));
     }
   }
   const tensorsAfterWarmup = tf.memory().numTensors;
@@ -467,10 +560,10 @@ async function benchOn(backend: string, device: string, options: Options, torch?
   const torchMm: number[][] = operands.map(() => []);
   const reference: number[] = [];
   const samples: number[][] = runs.map(() => []);
-  const torchSamples: number[][] = runs.map(() => []);
+  /** [row][torch method][round] samples/s. */
+  const torchSamples: number[][][] = runs.map((_, j) => torchMethods[j].map(() => []));
   const shares: number[][] = runs.map(() => []);
   const executedShares: number[][] = runs.map(() => []);
-  const ratios: number[][] = runs.map(() => []);
 
   /** Both matmul shapes, plain tf.matMul: total FLOPs / total seconds (with PyTorch's when asked). */
   const measureReference = async (withTorch: boolean, torchFirst: boolean): Promise<number> => {
@@ -502,12 +595,12 @@ async function benchOn(backend: string, device: string, options: Options, torch?
     let refBefore = await measureReference(true, torchFirst);
     for (let j = 0; j < runs.length; j++) {
       const run = runs[j];
-      let torchRate: number | undefined;
       const measureTorch = async () => {
-        if (!torch) return;
-        const { seconds } = await torch.ask<{ seconds: number }>({ op: "train", name: run.spec.name, steps: torchSteps[j] });
-        torchRate = (torchSteps[j] * run.spec.batch) / seconds;
-        torchSamples[j].push(torchRate);
+        for (const [m, method] of torchMethods[j].entries()) {
+          const steps = torchSteps[j][m];
+          const { seconds } = await torch!.ask<{ seconds: number }>({ op: "train", id: torchId(run, method), name: run.spec.name, steps });
+          torchSamples[j][m].push((steps * run.spec.batch) / seconds);
+        }
       };
       if (torchFirst) await measureTorch();
       const seconds = await timeMtlSteps(run, stepsPerRound[j]);
@@ -519,12 +612,11 @@ async function benchOn(backend: string, device: string, options: Options, torch?
       samples[j].push(rate);
       shares[j].push((3 * forwardFlops(run.spec) * rate) / 1e9 / ref);
       executedShares[j].push((executedFlops(run.spec) * rate) / 1e9 / ref);
-      if (torchRate !== undefined) ratios[j].push(rate / torchRate);
     }
     log(
       `[${backend}] round ${round + 1}/${options.rounds}: ` +
         runs
-          .map((r, j) => `${r.spec.name} ${fmt(samples[j][round])} samples/s (${(100 * shares[j][round]).toFixed(0)}% of matmul)`)
+          .map((r, j) => `${r.spec.id} ${fmt(samples[j][round])} samples/s (${(100 * shares[j][round]).toFixed(0)}% of matmul)`)
           .join(", "),
     );
   }
@@ -536,6 +628,12 @@ async function benchOn(backend: string, device: string, options: Options, torch?
   if (leakedTensors !== 0 || leftover !== 0)
     log(`[${backend}] warning: ${leakedTensors} tensors leaked during the rounds, ${leftover} left after disposal`);
 
+  // PyTorch's equal-weight step on the generic model, per round: what the balancing rows are against.
+  const ewRow = runs.findIndex((r) => r.spec.id === "generic");
+  const ewAt = ewRow >= 0 ? torchMethods[ewRow].indexOf("ew") : -1;
+  const torchEw = ewAt >= 0 ? torchSamples[ewRow][ewAt] : undefined;
+  const perRound = (a: number[], b: number[]) => summarize(a.map((x, r) => x / b[r]));
+
   return {
     backend,
     device,
@@ -545,19 +643,32 @@ async function benchOn(backend: string, device: string, options: Options, torch?
       torchGflops: torch ? summarize(torchMm[i]) : undefined,
     })),
     matmulReference: summarize(reference),
-    models: runs.map((run, j) => ({
-      model: run.spec.label,
-      batch: run.spec.batch,
-      forwardFlops: forwardFlops(run.spec),
-      samplesPerSec: summarize(samples[j]),
-      trainGflops: summarize(samples[j].map((r) => (3 * forwardFlops(run.spec) * r) / 1e9)),
-      shareOfMatmul: summarize(shares[j]),
-      executedShareOfMatmul: summarize(executedShares[j]),
-      torchSamplesPerSec: torch ? summarize(torchSamples[j]) : undefined,
-      ratioToTorch: torch ? summarize(ratios[j]) : undefined,
-      stepsPerRound: stepsPerRound[j],
-      torchStepsPerRound: torch ? torchSteps[j] : undefined,
-    })),
+    models: runs.map((run, j) => {
+      const torchResults: TorchResult[] = torchMethods[j].map((method, m) => ({
+        method,
+        samplesPerSec: summarize(torchSamples[j][m]),
+        ratio: perRound(samples[j], torchSamples[j][m]),
+        ratioToTorchEw: run.spec.name === "generic" && torchEw ? perRound(torchSamples[j][m], torchEw) : undefined,
+        stepsPerRound: torchSteps[j][m],
+      }));
+      return {
+        model: run.spec.label,
+        id: run.spec.id,
+        method: run.spec.method,
+        batch: run.spec.batch,
+        forwardFlops: forwardFlops(run.spec),
+        samplesPerSec: summarize(samples[j]),
+        trainGflops: summarize(samples[j].map((r) => (3 * forwardFlops(run.spec) * r) / 1e9)),
+        shareOfMatmul: summarize(shares[j]),
+        executedShareOfMatmul: summarize(executedShares[j]),
+        torchSamplesPerSec: torchResults[0]?.samplesPerSec,
+        ratioToTorch: torchResults[0]?.ratio,
+        stepsPerRound: stepsPerRound[j],
+        torchStepsPerRound: torchResults[0]?.stepsPerRound,
+        torch: torchResults,
+        ratioToTorchEw: run.spec.name === "generic" && torchEw ? perRound(samples[j], torchEw) : undefined,
+      };
+    }),
     leakedTensors,
   };
 }
@@ -572,13 +683,34 @@ function report(results: BackendResult[], options: Options, torchInfo: string): 
   );
   out.push("");
   out.push(
-    "| backend | model | batch | mtlkit samples/s | training GFLOP/s | share of matmul GFLOP/s | executed-FLOP share | PyTorch samples/s | mtlkit / PyTorch |",
+    "| backend | model | batch | mtlkit samples/s | training GFLOP/s | share of matmul GFLOP/s | executed-FLOP share | PyTorch run | PyTorch samples/s | mtlkit / PyTorch |",
   );
-  out.push("|---|---|---:|---:|---:|---:|---:|---:|---:|");
+  out.push("|---|---|---:|---:|---:|---:|---:|---|---:|---:|");
   for (const r of results) {
     for (const m of r.models) {
       out.push(
-        `| ${r.backend} | ${m.model} | ${m.batch} | ${cell(m.samplesPerSec)} | ${cell(m.trainGflops)} | ${cell(m.shareOfMatmul)} | ${cell(m.executedShareOfMatmul)} | ${cell(m.torchSamplesPerSec)} | ${cell(m.ratioToTorch)} |`,
+        `| ${r.backend} | ${m.model} | ${m.batch} | ${cell(m.samplesPerSec)} | ${cell(m.trainGflops)} | ${cell(m.shareOfMatmul)} | ${cell(m.executedShareOfMatmul)} | ${m.torch[0]?.method ?? "–"} | ${cell(m.torchSamplesPerSec)} | ${cell(m.ratioToTorch)} |`,
+      );
+    }
+  }
+  const balancing = results.flatMap((r) => r.models.filter((m) => m.id.startsWith("generic")).map((m) => ({ r, m })));
+  if (balancing.some(({ m }) => m.torch.length > 0)) {
+    out.push("");
+    out.push(
+      "Gradient balancing on the generic model (256-512-512, 4 MSE heads, batch 256): samples/s, ratios per round. " +
+        "LibMTL: its EW, PCGrad and MGDA (mgda_gn none) in plain PyTorch; plain: the same maths without LibMTL's bookkeeping (EW: Σ L_i).",
+    );
+    out.push("");
+    out.push(
+      "| backend | method | mtlkit | LibMTL | plain PyTorch | mtlkit / LibMTL | mtlkit / plain | mtlkit / PyTorch EW | LibMTL / PyTorch EW |",
+    );
+    out.push("|---|---|---:|---:|---:|---:|---:|---:|---:|");
+    for (const { r, m } of balancing) {
+      const libmtl = m.torch.find((t) => t.method.startsWith("libmtl-"));
+      const plain = m.torch.find((t) => !t.method.startsWith("libmtl-"));
+      const name = m.method === "pcgrad" ? "PCGrad" : m.method === "mgda" ? "MGDA" : "EW";
+      out.push(
+        `| ${r.backend} | ${name} | ${cell(m.samplesPerSec)} | ${cell(libmtl?.samplesPerSec)} | ${cell(plain?.samplesPerSec)} | ${cell(libmtl?.ratio)} | ${cell(plain?.ratio)} | ${cell(m.ratioToTorchEw)} | ${cell(libmtl?.ratioToTorchEw)} |`,
       );
     }
   }

@@ -23,7 +23,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { Level } from "../../aggregators/types";
 import { NonFiniteLossError } from "../../errors";
-import { splitUpdate, taskGradients, vjp } from "../jacobian";
+import { checkedGramian, splitUpdate, suspendTape, taskGradients, vjp } from "../jacobian";
 import { readAll, recordAsync, unrecorded } from "../tape";
 import { Aggregator, AggregationContext } from "../../aggregators/types";
 import { activeTasks, firstNonFinite, forward, presentTasks, SkipStep, StepInput, StepOutput } from "./types";
@@ -55,9 +55,14 @@ export async function aggregatedStep(input: StepInput, aggregator: Aggregator, l
         throw new SkipStep();
       }
       const z = fwd.zs[0];
+      // The regularizers' total is differentiated below, so it is formed while the tape records.
+      const penaltyTotal = penalties ? tf.sum(penalties) : undefined;
       let { jacobian, heads } = unrecorded(() => taskGradients(level, fwd.taskLosses, shared, taskVars, z));
-      const [rowBad] = await readAll([tf.any(tf.logicalNot(tf.isFinite(jacobian)), 1)]);
-      const badRow = rowBad.findIndex((b) => b !== 0);
+      // One read: G = J Jᵀ, whose diagonal also says which rows are not finite.
+      const { gramian, badRow } = await checkedGramian(
+        jacobian,
+        present.map((p) => !p),
+      );
       if (badRow >= 0) {
         if (input.onNonFinite === "skip") throw new SkipStep();
         throw new NonFiniteGradientError(
@@ -67,10 +72,19 @@ export async function aggregatedStep(input: StepInput, aggregator: Aggregator, l
           NaN,
         );
       }
-      if (input.clipTaskNorm !== undefined) ({ jacobian, heads } = await clipTasks(jacobian, heads, input.clipTaskNorm));
-      const context = { taskNames, losses: lossValues, level, representation: z, rowsChecked: true };
+      const clipped = input.clipTaskNorm !== undefined;
+      if (clipped) ({ jacobian, heads } = await suspendTape(() => clipTasks(jacobian, heads, input.clipTaskNorm!)));
+      const context = {
+        taskNames,
+        losses: lossValues,
+        level,
+        representation: z,
+        rowsChecked: true,
+        // Clipping rescaled the rows: the methods form the Gramian of the clipped J themselves.
+        ...(clipped ? {} : { gramian }),
+      };
       let direction: tf.Tensor1D;
-      ({ direction, weights } = await aggregatePresent(aggregator, jacobian, context, present));
+      ({ direction, weights } = await suspendTape(() => aggregatePresent(aggregator, jacobian, context, present)));
       const sharedGrads = unrecorded(() =>
         level === "param" ? splitUpdate(direction, shared) : vjp(z, shared, tf.reshape(direction, z.shape)),
       );
@@ -81,9 +95,8 @@ export async function aggregatedStep(input: StepInput, aggregator: Aggregator, l
       };
       shared.forEach((v, j) => add(v, sharedGrads[j]));
       taskVars.forEach((vars, i) => vars.forEach((v, j) => add(v, heads[i][j])));
-      if (penalties) {
-        const total = tf.sum(penalties);
-        const regGrads = unrecorded(() => vjp(total, input.variables));
+      if (penaltyTotal) {
+        const regGrads = unrecorded(() => vjp(penaltyTotal, input.variables));
         input.variables.forEach((v, j) => add(v, regGrads[j]));
       }
       gradNorm = await applyUpdate(input, grads, input.variables);
@@ -121,8 +134,10 @@ async function aggregatePresent(
   }
   // Slices, not tf.gather (whose cpu kernel reads its indices synchronously).
   const rows = tf.concat(idx.map((i) => tf.slice(jacobian, [i, 0], [1, -1]))) as tf.Tensor2D;
+  const G = context.gramian;
   const direction = await run(rows, {
     ...context,
+    gramian: G ? idx.map((i) => idx.map((j) => G[i][j])) : undefined,
     taskNames: idx.map((i) => context.taskNames[i]),
     losses: idx.map((i) => context.losses[i]),
     present,
