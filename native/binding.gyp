@@ -5,7 +5,7 @@
   "targets": [
     {
       "target_name": "mtlkit_native",
-      "sources": ["src/mtlkit_native.cc", "src/mlp_step.cc", "src/conv_pool.cc"],
+      "sources": ["src/mtlkit_native.cc", "src/mlp_step.cc", "src/conv_pool.cc", "src/dense.cc"],
       "cflags_cc": ["-O3", "-std=c++17", "-ffp-contract=off", "-fno-fast-math", "<!@(pkg-config --cflags openblas 2>/dev/null || true)"],
       "libraries": ["<!@(pkg-config --libs openblas 2>/dev/null || echo -lopenblas)"],
       "ldflags": ["<!@(pkg-config --libs-only-L openblas 2>/dev/null | sed -e 's/-L/-Wl,-rpath,/g' || true)"],
