@@ -7,7 +7,8 @@
  *   anything else (prelu, leaky relu, another bias shape, another dtype) goes to tfjs's kernel.
  * - `Sum` over leading or trailing axes (a bias gradient is a sum over rows): one pass, accumulated
  *   in double in index order as tfjs's cpu kernel does (so it matches it bit for bit; tfjs-wasm's
- *   own transposes first and sums in float32). Other axis sets and dtypes go to tfjs's kernel.
+ *   own transposes first and sums in float32, and leaves the output of an empty input unwritten,
+ *   where this one gives zeros). Other axis sets and dtypes go to tfjs's kernel.
  * - `MtlkitDenseGrad` (mtlkit's own, no tfjs counterpart): from a dense layer's output gradient dy
  *   and, for relu, its output y, the pre-activation gradient dz = dy · step(y) (tfjs's relu
  *   gradient) and the bias gradient db = Σ_rows dz, in one pass: what tfjs forms with Cast, Step,
@@ -72,7 +73,8 @@ function sumPlan(shape: number[], axes: number[]): { outer: number; inner: numbe
   const r = sorted.length;
   if (r === 0 || rank === 0) return undefined;
   if (sorted.every((a, i) => a === i)) return { outer: size(shape.slice(0, r)), inner: size(shape.slice(r)), mode: 0 };
-  if (sorted.every((a, i) => a === rank - r + i)) return { outer: size(shape.slice(0, rank - r)), inner: size(shape.slice(rank - r)), mode: 1 };
+  if (sorted.every((a, i) => a === rank - r + i))
+    return { outer: size(shape.slice(0, rank - r)), inner: size(shape.slice(rank - r)), mode: 1 };
   return undefined;
 }
 
@@ -94,12 +96,13 @@ export function denseKernels(backendName: "wasm" | "cpu", addon: NativeAddon): R
     },
     Sum: (fallback) => (args) => {
       const x = args.inputs.x as unknown as TensorInfo;
-      if (x.dtype !== "float32" || size(x.shape) === 0) return fallback(args);
+      if (x.dtype !== "float32") return fallback(args);
       const axes = tf.util.parseAxisParam(args.attrs?.axis as number | number[], x.shape);
       const s = sumPlan(x.shape, axes);
-      if (!s) return fallback(args);
       const keep = Boolean(args.attrs?.keepDims);
       const outShape = x.shape.map((d, i) => (axes.includes(i) ? (keep ? 1 : -1) : d)).filter((d) => d >= 0);
+      // An empty input sums to zeros here (tfjs-wasm 4.22's own kernel leaves its output unwritten).
+      if (!s || size(outShape) === 0) return fallback(args);
       return runFloat("Sum", backendName, args.backend, [x], outShape, ([xv], out) => addon.reduceSum(xv, s.outer, s.inner, s.mode, out));
     },
   };
@@ -114,7 +117,12 @@ export function denseOwnKernels(backendName: "wasm" | "cpu", addon: NativeAddon)
       const activation = NATIVE_ACTIVATIONS[args.attrs?.activation as string];
       const withBias = Boolean(args.attrs?.bias);
       const rank = dy.shape.length;
-      if (activation === undefined || dy.dtype !== "float32" || rank < 1 || (activation === 1 && (!y || y.shape.join() !== dy.shape.join())))
+      if (
+        activation === undefined ||
+        dy.dtype !== "float32" ||
+        rank < 1 ||
+        (activation === 1 && (!y || y.shape.join() !== dy.shape.join()))
+      )
         throw new MtlError(DENSE_GRAD, "needs a float32 dy, activation 'linear' or 'relu' and, for relu, y of dy's shape.");
       const cols = dy.shape[rank - 1];
       const rows = size(dy.shape) / Math.max(cols, 1);

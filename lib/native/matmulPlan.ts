@@ -48,4 +48,3 @@ export function plan(a: TensorInfo, b: TensorInfo, transA: boolean, transB: bool
     outShape: [...outer, m, n],
   };
 }
-

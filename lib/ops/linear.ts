@@ -91,7 +91,13 @@ const eagerNoBias = tf.customGrad(((x: tf.Tensor2D, w: tf.Tensor2D, save: tf.Gra
 }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as LinearNoBias;
 
 /** The native fused layer: one `_FusedMatMul` forward, one `MtlkitDenseGrad` and two products backward. */
-function linearFused(engine: KernelFuncEngine, x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D | undefined, activation: LinearActivation): tf.Tensor2D {
+function linearFused(
+  engine: KernelFuncEngine,
+  x: tf.Tensor2D,
+  w: tf.Tensor2D,
+  b: tf.Tensor1D | undefined,
+  activation: LinearActivation,
+): tf.Tensor2D {
   const inputs: Record<string, tf.Tensor> = b ? { x, w, b } : { x, w };
   const relu = activation === "relu";
   return engine.runKernelFunc({
