@@ -39,6 +39,8 @@ export interface NativeAddon {
     bias: Float32Array | null,
     activation: 0 | 1,
   ): void;
+  /** c = act(c + bias) in place over rows × cols, bias (cols floats, or null) added to every row; activation 0 linear, 1 relu. */
+  biasActivation(c: Float32Array, rows: number, cols: number, bias: Float32Array | null, activation: 0 | 1): void;
   /**
    * From dy and y (rows × cols): dz = dy · step(y) for relu (activation 1; y and dz may be null for
    * 0, linear), and db[j] = Σ_rows dz (or dy) when db is not null.

@@ -24,10 +24,11 @@ import { matMulFast } from "./matmul";
 /** Activations `linear` fuses into the layer (others: apply them to its result). */
 export type LinearActivation = "linear" | "relu";
 
-type LazyGrads = Record<string, () => tf.Tensor>;
+/** A tape node's gradient per input, each formed only if the backward pass needs it. */
+export type LazyGrads = Record<string, () => tf.Tensor>;
 
 /** The part of tfjs-core's Engine used here (present in tfjs 4.x; typed private there). */
-interface KernelFuncEngine {
+export interface KernelFuncEngine {
   runKernelFunc(params: {
     forwardFunc: (backend: unknown, save: (tensors: tf.Tensor[]) => void) => tf.Tensor;
     backwardsFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => LazyGrads;
@@ -35,7 +36,8 @@ interface KernelFuncEngine {
   }): tf.Tensor;
 }
 
-function engineWithKernelFunc(): KernelFuncEngine | undefined {
+/** The engine, when it records custom tape nodes with lazy gradients (tfjs 4.x). */
+export function engineWithKernelFunc(): KernelFuncEngine | undefined {
   const engine = tf.engine() as unknown as Partial<KernelFuncEngine>;
   return typeof engine.runKernelFunc === "function" ? (engine as KernelFuncEngine) : undefined;
 }
@@ -136,8 +138,8 @@ function linearFused(
   }) as tf.Tensor2D;
 }
 
-/** True when the active backend runs mtlkit's native dense kernels. */
-function fusedDenseActive(): boolean {
+/** True when the active backend runs mtlkit's native dense kernels (lib/native/denseKernels). */
+export function fusedDenseActive(): boolean {
   return tf.getKernel(DENSE_GRAD, tf.getBackend()) !== undefined;
 }
 

@@ -204,6 +204,37 @@ napi_value FusedGemm(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// biasActivation(c, rows, cols, bias, activation): c = act(c + bias) in place, bias (cols floats, or
+// null) added to every row (dense.h's BiasActivation; a fused convolution's bias and activation).
+napi_value BiasActivationBinding(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  if (!Check(env, napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr), "bad call")) return nullptr;
+  if (argc != 5) {
+    TypeError(env, "biasActivation expects 5 arguments");
+    return nullptr;
+  }
+  int64_t rows, cols, size;
+  int activation = 0;
+  if (!GetDim(env, argv[1], &rows, "rows", 0) || !GetDim(env, argv[2], &cols, "cols", 0) || !GetActivation(env, argv[4], &activation)) {
+    return nullptr;
+  }
+  if (!MulChecked(rows, cols, &size)) {
+    RangeError(env, "biasActivation sizes overflow");
+    return nullptr;
+  }
+  float *c, *bias = nullptr;
+  size_t lengthC, lengthBias = 0;
+  if (!GetFloatArray(env, argv[0], &c, &lengthC, "c")) return nullptr;
+  if (!IsNullish(env, argv[3]) && !GetFloatArray(env, argv[3], &bias, &lengthBias, "bias")) return nullptr;
+  if (static_cast<int64_t>(lengthC) != size || (bias != nullptr && static_cast<int64_t>(lengthBias) != cols)) {
+    RangeError(env, "biasActivation arrays do not match rows × cols = " + std::to_string(rows) + " × " + std::to_string(cols) + " (bias: cols)");
+    return nullptr;
+  }
+  mtlkit::BiasActivation(c, rows, cols, bias, activation);
+  return nullptr;
+}
+
 // denseGrad(dy, y, rows, cols, activation, dz, db): dense.h's DenseGrad. y and dz may be null for
 // activation 0 (linear); db may be null (no bias).
 napi_value DenseGradBinding(napi_env env, napi_callback_info info) {
@@ -677,6 +708,7 @@ napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"gemm", nullptr, Gemm, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"fusedGemm", nullptr, FusedGemm, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"biasActivation", nullptr, BiasActivationBinding, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"denseGrad", nullptr, DenseGradBinding, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"reduceSum", nullptr, ReduceSumBinding, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"adam", nullptr, Adam, nullptr, nullptr, nullptr, napi_default, nullptr},

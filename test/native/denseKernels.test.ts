@@ -5,14 +5,17 @@
  * dy · step(x) and the bias gradient Σ_rows), and lib/ops/linear's fused layer against tfjs's
  * autodiff of relu(x·W + b): values to float32 rounding, odd shapes, transposes, batches, with and
  * without bias and activation; what they do not handle goes to tfjs's kernel. Without the kernels
- * (no addon, or turned off) the layer takes tfjs's ops.
+ * (no addon, or turned off) the layer takes tfjs's ops. Likewise `FusedConv2D` (convolution, bias
+ * and relu) against the backends' own, and mtlkit's Conv2d layer, fused, against tfjs's autodiff.
  */
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, describe, expect, it } from "vitest";
 import { disableNativeKernels, enableNativeKernels, loadNative } from "../../lib/native";
 import { nativeKernelRuns } from "../../lib/native/convKernels";
 import { DENSE_GRAD } from "../../lib/native/denseKernels";
+import { Conv2d } from "../../lib/layers/conv2d";
 import { linear } from "../../lib/ops/linear";
+import { Rng } from "../../lib/random";
 import { eachBackend } from "../helpers/backends";
 
 const { status } = loadNative();
@@ -256,6 +259,90 @@ describe.runIf(status.available)("native dense kernels", () => {
       tf.dispose([x, w, b, dx, dw, db]);
       enableNativeKernels();
       expect(tf.getKernel(DENSE_GRAD, backend)).toBeDefined();
+    });
+
+    it(`FusedConv2D equals ${backend}'s own: strides, padding, bias, relu; prelu goes to it`, () => {
+      const cases: Array<[number[], number[], number | [number, number], "same" | "valid"]> = [
+        [[1, 5, 7, 1], [3, 3, 1, 2], 1, "same"],
+        [[3, 9, 8, 3], [3, 2, 3, 4], [2, 1], "same"],
+        [[2, 11, 10, 2], [5, 3, 2, 3], [2, 3], "valid"],
+        [[4, 28, 28, 1], [3, 3, 1, 16], 1, "same"],
+      ];
+      let seed = 41;
+      for (const [xs, fs, strides, pad] of cases) {
+        const x = tf.randomNormal<tf.Rank.R4>(xs as [number, number, number, number], 0, 1, "float32", seed++) as tf.Tensor4D;
+        const filter = tf.randomNormal<tf.Rank.R4>(fs as [number, number, number, number], 0, 1, "float32", seed++) as tf.Tensor4D;
+        const bias = tf.randomNormal([fs[3]], 0, 1, "float32", seed++) as tf.Tensor1D;
+        for (const b of [undefined, bias]) {
+          for (const activation of ["linear", "relu"] as const) {
+            const what = `${xs} ${fs} ${strides} ${pad} bias ${b !== undefined} ${activation}`;
+            const r = ownThenNative("FusedConv2D", () => tf.fused.conv2d({ x, filter, strides, pad, bias: b, activation }));
+            expect(r.runs, what).toBe(1);
+            expect(r.native.shape, what).toEqual(r.own.shape);
+            expect(maxRelativeError(values(r.native), values(r.own)), what).toBeLessThan(1e-4);
+            tf.dispose([r.own, r.native]);
+          }
+        }
+        tf.dispose([x, filter, bias]);
+      }
+      const x = tf.randomNormal([2, 6, 6, 2], 0, 1, "float32", 51) as tf.Tensor4D;
+      const filter = tf.randomNormal([3, 3, 2, 3], 0, 1, "float32", 52) as tf.Tensor4D;
+      const alpha = tf.fill([3], 0.2) as tf.Tensor1D;
+      const r = ownThenNative("FusedConv2D", () =>
+        tf.fused.conv2d({ x, filter, strides: 1, pad: "same", activation: "prelu", preluActivationWeights: alpha }),
+      );
+      expect(r.runs).toBe(0);
+      expect(values(r.native)).toEqual(values(r.own));
+      tf.dispose([x, filter, alpha, r.own, r.native]);
+    });
+
+    it(`mtlkit's Conv2d layer, fused, has tfjs autodiff's value and gradients on ${backend}, and leaks nothing`, () => {
+      for (const [activation, strides, padding] of [
+        ["relu", 1, "same"],
+        ["linear", 2, "valid"],
+        ["relu", [2, 1], "valid"],
+      ] as const) {
+        const layer = new Conv2d("conv", 3, 5, new Rng(7), {
+          kernelSize: [3, 2],
+          strides: strides as number | [number, number],
+          padding,
+          activation,
+        });
+        tf.tidy(() => layer.bias.assign(tf.randomNormal([5], 0, 0.5, "float32", 3)));
+        const x = tf.randomNormal([3, 9, 8, 3], 0, 1, "float32", 61) as tf.Tensor4D;
+        const f = (xx: tf.Tensor4D, dy?: tf.Tensor) => {
+          const y = layer.apply(xx);
+          return dy ? tf.sum(tf.mul(y, dy)) : y;
+        };
+        disableNativeKernels();
+        const expectedY = f(x);
+        const dy = tf.randomNormal(expectedY.shape, 0, 1, "float32", 62);
+        const expected = tf.grads((xx: tf.Tensor, k: tf.Tensor, b: tf.Tensor) => {
+          void k;
+          void b;
+          return f(xx as tf.Tensor4D, dy) as tf.Scalar;
+        })([x, layer.filter, layer.bias]);
+        enableNativeKernels();
+        const before = tf.memory().numTensors;
+        const gradRuns = nativeKernelRuns[DENSE_GRAD] ?? 0;
+        const fusedRuns = nativeKernelRuns.FusedConv2D ?? 0;
+        const got = tf.grads((xx: tf.Tensor, k: tf.Tensor, b: tf.Tensor) => {
+          void k;
+          void b;
+          return f(xx as tf.Tensor4D, dy) as tf.Scalar;
+        })([x, layer.filter, layer.bias]);
+        expect(tf.memory().numTensors - before).toBe(got.length);
+        expect((nativeKernelRuns[DENSE_GRAD] ?? 0) - gradRuns).toBe(1);
+        expect((nativeKernelRuns.FusedConv2D ?? 0) - fusedRuns).toBe(1);
+        const y = f(x);
+        expect(maxRelativeError(values(y), values(expectedY))).toBeLessThan(1e-4);
+        got.forEach((g, i) => {
+          expect(g.shape).toEqual(expected[i].shape);
+          expect(maxRelativeError(values(g), values(expected[i])), `${activation} gradient ${i}`).toBeLessThan(1e-4);
+        });
+        tf.dispose([x, dy, expectedY, y, ...expected, ...got]);
+        layer.dispose();
+      }
     });
   });
 });
