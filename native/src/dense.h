@@ -22,4 +22,9 @@ void DenseGrad(const float* dy, const float* y, int64_t rows, int64_t cols, int 
 // inner one (out[i] = Σ_j x[i, j], mode 1); accumulated in double, in index order.
 void ReduceSum(const float* x, int64_t outer, int64_t inner, int mode, float* out);
 
+// Σ x[i]² in double precision (float32 squares cannot overflow a double), NaN or +∞ when any
+// element is. Eight interleaved partial sums (element i goes to sum i mod 8), added pairwise at the
+// end: the additions run in parallel instead of one long dependency chain.
+double SumOfSquares(const float* x, int64_t n);
+
 }  // namespace mtlkit

@@ -361,9 +361,7 @@ napi_value SumOfSquares(napi_env env, napi_callback_info info) {
     float* data;
     size_t n;
     if (!GetFloatArray(env, element, &data, &n, "arrays[i]")) return nullptr;
-    double partial = 0.0;
-    for (size_t i = 0; i < n; ++i) partial += static_cast<double>(data[i]) * static_cast<double>(data[i]);
-    total += partial;
+    total += mtlkit::SumOfSquares(data, static_cast<int64_t>(n));
   }
   napi_value result;
   if (!Check(env, napi_create_double(env, total, &result), "sumOfSquares: cannot return the result")) return nullptr;

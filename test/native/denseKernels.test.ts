@@ -45,6 +45,24 @@ function ownThenNative<T extends tf.Tensor | tf.Tensor[]>(kernel: string, f: () 
 
 const values = (t: tf.Tensor) => Array.from(t.dataSync());
 
+describe.runIf(status.available)("sumOfSquares (the gradient-norm check)", () => {
+  it("equals a sequential double sum for every length, and propagates NaN and ∞", () => {
+    const addon = status.available ? loadNative().addon! : undefined;
+    let seed = 5;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648 - 0.5;
+    for (const n of [0, 1, 7, 8, 9, 17, 1000, 100003]) {
+      const arrays = [Float32Array.from({ length: n }, next), Float32Array.from({ length: (n % 5) + 1 }, next)];
+      let expected = 0;
+      for (const a of arrays) for (const v of a) expected += v * v;
+      const got = addon!.sumOfSquares(arrays);
+      expect(Math.abs(got - expected) / Math.max(expected, 1e-30), `n ${n}`).toBeLessThan(1e-11); // both are double sums of ≤ 10⁵ terms; float32 ε is 6e-8
+    }
+    expect(addon!.sumOfSquares([new Float32Array([1, 2, 3, 4, 5, 6, 7, 8, Number.NaN])])).toBeNaN();
+    expect(addon!.sumOfSquares([new Float32Array([1, Number.NEGATIVE_INFINITY, 3])])).toBe(Number.POSITIVE_INFINITY);
+    expect(addon!.sumOfSquares([new Float32Array([3, 4]), new Float32Array(0)])).toBe(25);
+  });
+});
+
 describe.runIf(status.available)("native dense kernels", () => {
   afterAll(() => disableNativeKernels());
 
