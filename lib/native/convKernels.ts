@@ -16,6 +16,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { CpuBackendLike, TensorInfo, WasmBackendLike } from "./views";
 import { NativeAddon } from "./addon";
+import { NATIVE_ACTIVATIONS } from "./activations";
 
 export type KernelFunc = (args: {
   inputs: tf.NamedTensorInfoMap;
@@ -156,7 +157,7 @@ export function convPoolKernels(backendName: "wasm" | "cpu", addon: NativeAddon)
       const x = args.inputs.x as unknown as TensorInfo;
       const filter = args.inputs.filter as unknown as TensorInfo;
       const bias = args.inputs.bias as unknown as TensorInfo | undefined;
-      const activation = ({ linear: 0, relu: 1 } as Record<string, 0 | 1>)[(args.attrs?.activation as string | undefined) ?? "linear"];
+      const activation = NATIVE_ACTIVATIONS.get((args.attrs?.activation as string | undefined) ?? "linear");
       if (!isFloat(x, filter) || !isNhwc(args.attrs) || activation === undefined || args.inputs.preluActivationWeights)
         return fallback(args);
       const info = convInfo(x.shape, filter.shape, args.attrs, (args.attrs?.dilations as number | [number, number] | undefined) ?? 1);

@@ -21,13 +21,11 @@ import type { CpuBackendLike, TensorInfo, WasmBackendLike } from "./views";
 import { MtlError } from "../errors";
 import { NativeAddon } from "./addon";
 import { KernelFunc, nativeKernelRuns, runFloat } from "./convKernels";
+import { NATIVE_ACTIVATIONS } from "./activations";
 import { plan } from "./matmulPlan";
 
 /** mtlkit's kernel: inputs { dy, y? }, attrs { activation: "linear" | "relu", bias: boolean }; outputs [dz] (relu), [db] (bias), in that order. */
 export const DENSE_GRAD = "MtlkitDenseGrad";
-
-/** The activations the native dense kernels apply, by the addon's code. */
-export const NATIVE_ACTIVATIONS: Record<string, 0 | 1> = { linear: 0, relu: 1 };
 
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
@@ -85,7 +83,7 @@ export function denseKernels(backendName: "wasm" | "cpu", addon: NativeAddon): R
       const a = args.inputs.a as unknown as TensorInfo;
       const b = args.inputs.b as unknown as TensorInfo;
       const bias = args.inputs.bias as unknown as TensorInfo | undefined;
-      const activation = NATIVE_ACTIVATIONS[(args.attrs?.activation as string | undefined) ?? "linear"];
+      const activation = NATIVE_ACTIVATIONS.get((args.attrs?.activation as string | undefined) ?? "linear");
       const p = plan(a, b, Boolean(args.attrs?.transposeA), Boolean(args.attrs?.transposeB));
       if (!p || activation === undefined || args.inputs.preluActivationWeights || !biasFits(bias, p.n, p.outShape.length))
         return fallback(args);
@@ -114,7 +112,7 @@ export function denseOwnKernels(backendName: "wasm" | "cpu", addon: NativeAddon)
     [DENSE_GRAD]: (args) => {
       const dy = args.inputs.dy as unknown as TensorInfo;
       const y = args.inputs.y as unknown as TensorInfo | undefined;
-      const activation = NATIVE_ACTIVATIONS[args.attrs?.activation as string];
+      const activation = NATIVE_ACTIVATIONS.get(args.attrs?.activation as string);
       const withBias = Boolean(args.attrs?.bias);
       const rank = dy.shape.length;
       if (

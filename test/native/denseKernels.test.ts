@@ -210,6 +210,7 @@ describe.runIf(status.available)("native dense kernels", () => {
       const dy = tf.ones([2, 2]);
       expect(() => tf.engine().runKernel(DENSE_GRAD, { dy }, { activation: "relu", bias: true })).toThrow(/MtlkitDenseGrad/);
       expect(() => tf.engine().runKernel(DENSE_GRAD, { dy }, { activation: "tanh", bias: true })).toThrow(/MtlkitDenseGrad/);
+      expect(() => tf.engine().runKernel(DENSE_GRAD, { dy }, { activation: "toString", bias: true })).toThrow(/MtlkitDenseGrad/);
       dy.dispose();
     });
 
