@@ -45,6 +45,32 @@ function ownThenNative<T extends tf.Tensor | tf.Tensor[]>(kernel: string, f: () 
 
 const values = (t: tf.Tensor) => Array.from(t.dataSync());
 
+describe("the dense layer without native kernels", () => {
+  eachBackend((backend) => {
+    it(`without the native kernels the layer takes tfjs's ops on ${backend} (as without the addon)`, () => {
+      disableNativeKernels();
+      expect(tf.getKernel(DENSE_GRAD, backend)).toBeUndefined();
+      const x = tf.tensor2d([1, -2, 3, -4], [2, 2]);
+      const w = tf.tensor2d([1, 0, 0, 1], [2, 2]);
+      const b = tf.tensor1d([0.5, 0.5]);
+      const runs = nativeKernelRuns._FusedMatMul ?? 0;
+      const [dx, dw, db] = tf.grads((xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) =>
+        tf.sum(linear(xx as tf.Tensor2D, ww as tf.Tensor2D, bb as tf.Tensor1D, "relu")),
+      )([x, w, b]);
+      expect(values(linear(x, w, b, "relu"))).toEqual([1.5, 0, 3.5, 0]);
+      expect(values(dx)).toEqual([1, 0, 1, 0]);
+      expect(values(dw)).toEqual([4, 0, -6, 0]);
+      expect(values(db)).toEqual([2, 0]);
+      expect(nativeKernelRuns._FusedMatMul ?? 0).toBe(runs);
+      tf.dispose([x, w, b, dx, dw, db]);
+      // With the addon they come back; without it (MTLKIT_NATIVE=0, not built) nothing registers.
+      expect(enableNativeKernels().enabled.includes(backend as "wasm" | "cpu")).toBe(status.available);
+      expect(tf.getKernel(DENSE_GRAD, backend) !== undefined).toBe(status.available);
+      disableNativeKernels();
+    });
+  });
+});
+
 describe.runIf(status.available)("sumOfSquares (the gradient-norm check)", () => {
   it("equals a sequential double sum for every length, and propagates NaN and ∞", () => {
     const addon = status.available ? loadNative().addon! : undefined;
@@ -258,26 +284,6 @@ describe.runIf(status.available)("native dense kernels", () => {
         }
         tf.dispose([x, w, b, dy]);
       }
-    });
-
-    it(`without the native kernels the layer takes tfjs's ops on ${backend} (as without the addon)`, () => {
-      disableNativeKernels();
-      expect(tf.getKernel(DENSE_GRAD, backend)).toBeUndefined();
-      const x = tf.tensor2d([1, -2, 3, -4], [2, 2]);
-      const w = tf.tensor2d([1, 0, 0, 1], [2, 2]);
-      const b = tf.tensor1d([0.5, 0.5]);
-      const runs = nativeKernelRuns._FusedMatMul ?? 0;
-      const [dx, dw, db] = tf.grads((xx: tf.Tensor, ww: tf.Tensor, bb: tf.Tensor) =>
-        tf.sum(linear(xx as tf.Tensor2D, ww as tf.Tensor2D, bb as tf.Tensor1D, "relu")),
-      )([x, w, b]);
-      expect(values(linear(x, w, b, "relu"))).toEqual([1.5, 0, 3.5, 0]);
-      expect(values(dx)).toEqual([1, 0, 1, 0]);
-      expect(values(dw)).toEqual([4, 0, -6, 0]);
-      expect(values(db)).toEqual([2, 0]);
-      expect(nativeKernelRuns._FusedMatMul ?? 0).toBe(runs);
-      tf.dispose([x, w, b, dx, dw, db]);
-      enableNativeKernels();
-      expect(tf.getKernel(DENSE_GRAD, backend)).toBeDefined();
     });
 
     it(`FusedConv2D equals ${backend}'s own: strides, padding, bias, relu; prelu goes to it`, () => {
