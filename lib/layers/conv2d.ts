@@ -3,12 +3,19 @@
  * Its filter gradient (Conv2DBackpropFilter) is registered for wasm by ./wasmKernels (im2col and
  * one matrix product), so it trains on every backend. Glorot-uniform initialisation with
  * fan_in = kh·kw·cin and fan_out = kh·kw·cout (Keras' Conv2D default); bias 0.
+ *
+ * With a relu or linear activation and mtlkit's native kernels active (lib/native), the layer is one
+ * tape node: forward one FusedConv2D (convolution, bias and activation), backward one
+ * MtlkitDenseGrad (relu's gradient and the bias gradient, summed over batch and positions, in one
+ * pass) and the two convolution gradients, instead of tfjs's conv, add, relu and their gradients.
  */
 import * as tf from "@tensorflow/tfjs";
 import { check } from "../errors";
 import { Rng } from "../random";
 import { ownedVariable } from "./dense";
 import { activate, Activation, checkActivation } from "./activations";
+import { DENSE_GRAD } from "../native/denseKernels";
+import { engineWithKernelFunc, fusedDenseActive, KernelFuncEngine, LazyGrads } from "../ops/linear";
 import "../native/wasmKernels";
 
 /** Options of a {@link Conv2d} layer. */
@@ -64,7 +71,44 @@ export class Conv2d {
   /** x: [batch, height, width, inChannels]. */
   apply(x: tf.Tensor4D): tf.Tensor4D {
     check(x.shape[3] === this.inChannels, this.name, () => `expects ${this.inChannels} input channels, got shape [${x.shape}].`);
+    if ((this.activation === "relu" || this.activation === "linear") && fusedDenseActive()) {
+      const engine = engineWithKernelFunc();
+      if (engine) return this.applyFused(engine, x, this.activation);
+    }
     return activate(tf.add(tf.conv2d(x, this.filter, this.strides, this.padding), this.bias) as tf.Tensor4D, this.activation);
+  }
+
+  private applyFused(engine: KernelFuncEngine, x: tf.Tensor4D, activation: "relu" | "linear"): tf.Tensor4D {
+    const relu = activation === "relu";
+    const geometry = { strides: this.strides, pad: this.padding, dataFormat: "NHWC" };
+    return engine.runKernelFunc({
+      inputs: { x, filter: this.filter, bias: this.bias },
+      forwardFunc: (_backend, save) => {
+        const y = tf
+          .engine()
+          .runKernel(
+            "FusedConv2D",
+            { x, filter: this.filter, bias: this.bias },
+            { ...geometry, dilations: [1, 1], activation },
+          ) as tf.Tensor4D;
+        save(relu ? [x, this.filter, y] : [x, this.filter]);
+        return y;
+      },
+      backwardsFunc: (dy, saved) => {
+        const [sx, sf] = saved;
+        const out = tf.engine().runKernel(DENSE_GRAD, relu ? { dy, y: saved[2] } : { dy }, { activation, bias: true });
+        const list = Array.isArray(out) ? (out as tf.Tensor[]) : [out as tf.Tensor];
+        const dz = relu ? list[0] : dy;
+        const db = list[list.length - 1];
+        const grads: LazyGrads = {
+          x: () => tf.engine().runKernel("Conv2DBackpropInput", { dy: dz, filter: sf }, { ...geometry, inputShape: sx.shape }) as tf.Tensor,
+          filter: () =>
+            tf.engine().runKernel("Conv2DBackpropFilter", { x: sx, dy: dz }, { ...geometry, filterShape: sf.shape }) as tf.Tensor,
+          bias: () => db,
+        };
+        return grads;
+      },
+    }) as tf.Tensor4D;
   }
 
   /** Output height and width for an input of the given size. */

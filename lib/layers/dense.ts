@@ -77,6 +77,8 @@ export class Dense {
   }
 
   apply(x: tf.Tensor2D): tf.Tensor2D {
+    // relu and linear go into the layer's own op (one fused native kernel where available).
+    if (this.activation === "relu" || this.activation === "linear") return linear(x, this.kernel, this.bias, this.activation);
     return activate(linear(x, this.kernel, this.bias), this.activation);
   }
 

@@ -20,6 +20,42 @@ export interface NativeAddon {
     strideB: number,
     c: Float32Array,
   ): void;
+  /**
+   * gemm's product, then c = act(c + bias) with bias (n floats, or null) added to every row;
+   * activation 0 linear, 1 relu (native/src/dense.h).
+   */
+  fusedGemm(
+    transA: boolean,
+    transB: boolean,
+    batch: number,
+    m: number,
+    n: number,
+    k: number,
+    a: Float32Array,
+    strideA: number,
+    b: Float32Array,
+    strideB: number,
+    c: Float32Array,
+    bias: Float32Array | null,
+    activation: 0 | 1,
+  ): void;
+  /** c = act(c + bias) in place over rows × cols, bias (cols floats, or null) added to every row; activation 0 linear, 1 relu. */
+  biasActivation(c: Float32Array, rows: number, cols: number, bias: Float32Array | null, activation: 0 | 1): void;
+  /**
+   * From dy and y (rows × cols): dz = dy · step(y) for relu (activation 1; y and dz may be null for
+   * 0, linear), and db[j] = Σ_rows dz (or dy) when db is not null.
+   */
+  denseGrad(
+    dy: Float32Array,
+    y: Float32Array | null,
+    rows: number,
+    cols: number,
+    activation: 0 | 1,
+    dz: Float32Array | null,
+    db: Float32Array | null,
+  ): void;
+  /** Sums of x as outer × inner: over outer (mode 0, out holds inner floats) or inner (mode 1, outer floats); double accumulation. */
+  reduceSum(x: Float32Array, outer: number, inner: number, mode: 0 | 1, out: Float32Array): void;
   adam(
     value: Float32Array,
     gradient: Float32Array,

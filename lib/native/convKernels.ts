@@ -1,6 +1,7 @@
 /**
  * Native convolution and pooling kernels for tfjs's wasm and cpu backends (NHWC, float32):
- * Conv2D, Conv2DBackpropInput, Conv2DBackpropFilter (im2col + OpenBLAS sgemm), MaxPool, AvgPool,
+ * Conv2D, FusedConv2D (with a per-channel bias and a linear or relu activation), Conv2DBackpropInput,
+ * Conv2DBackpropFilter (im2col + OpenBLAS sgemm), MaxPool, AvgPool,
  * MaxPoolGrad and AvgPoolGrad (loops in C++), through the addon's `conv2d` and `pool`
  * (native/src/conv_pool.h). On wasm they read and write views of the WebAssembly heap, so nothing
  * is copied. Geometry comes from tfjs's own computeConv2DInfo / computePool2DInfo, so padding
@@ -15,6 +16,7 @@
 import * as tf from "@tensorflow/tfjs";
 import type { CpuBackendLike, TensorInfo, WasmBackendLike } from "./views";
 import { NativeAddon } from "./addon";
+import { NATIVE_ACTIVATIONS } from "./activations";
 
 export type KernelFunc = (args: {
   inputs: tf.NamedTensorInfoMap;
@@ -149,6 +151,31 @@ export function convPoolKernels(backendName: "wasm" | "cpu", addon: NativeAddon)
       );
     };
   return {
+    FusedConv2D: (fallback) => (args) => {
+      // The convolution, then its bias (one per output channel) and a linear or relu activation in
+      // one pass; prelu, leaky relu and other biases go to tfjs's kernel.
+      const x = args.inputs.x as unknown as TensorInfo;
+      const filter = args.inputs.filter as unknown as TensorInfo;
+      const bias = args.inputs.bias as unknown as TensorInfo | undefined;
+      const activation = NATIVE_ACTIVATIONS.get((args.attrs?.activation as string | undefined) ?? "linear");
+      if (!isFloat(x, filter) || !isNhwc(args.attrs) || activation === undefined || args.inputs.preluActivationWeights)
+        return fallback(args);
+      const info = convInfo(x.shape, filter.shape, args.attrs, (args.attrs?.dilations as number | [number, number] | undefined) ?? 1);
+      if (!info || (bias && (bias.dtype !== "float32" || bias.shape.length !== 1 || bias.shape[0] !== info.outChannels)))
+        return fallback(args);
+      const rows = info.batchSize * info.outHeight * info.outWidth;
+      return runFloat(
+        "FusedConv2D",
+        backendName,
+        args.backend,
+        bias ? [x, filter, bias] : [x, filter],
+        info.outShape,
+        ([xv, fv, bv], out) => {
+          addon.conv2d(0, xv, fv, out, convGeometry(info));
+          addon.biasActivation(out, rows, info.outChannels, bv ?? null, activation);
+        },
+      );
+    },
     Conv2D: (fallback) => (args) => {
       const x = args.inputs.x as unknown as TensorInfo;
       const filter = args.inputs.filter as unknown as TensorInfo;

@@ -3,7 +3,8 @@
  * BatchMatMul with one that calls OpenBLAS's sgemm through the addon — on the wasm backend directly
  * on views of the WebAssembly heap, so nothing is copied — and keeps the original kernel for what it
  * does not handle (broadcast batch dimensions other than 1); likewise the convolution and pooling
- * kernels and their gradients (./convKernels). Transpose flags cost
+ * kernels and their gradients (./convKernels); `_FusedMatMul`, `Sum` and mtlkit's own dense-layer
+ * gradient kernel (./denseKernels). Transpose flags cost
  * nothing here, so lib/ops/matmul.ts stops materialising transposes while these kernels are active.
  * Results equal the backends' own within float32 rounding (BLAS sums in a different order).
  */
@@ -12,60 +13,17 @@ import type { CpuBackendLike, TensorInfo, WasmBackendLike } from "./views";
 import "./wasmKernels"; // wasm's Conv2DBackpropFilter, kept as the native one's fallback
 import { loadNative, NativeAddon } from "./addon";
 import { convPoolKernels, KernelFunc } from "./convKernels";
+import { denseKernels, denseOwnKernels } from "./denseKernels";
 import { nativeThreads } from "./threads";
+import { plan } from "./matmulPlan";
 
 const SUPPORTED = ["wasm", "cpu"] as const;
 type SupportedBackend = (typeof SUPPORTED)[number];
 
 /** Per backend with native kernels on, the kernels they replaced (to put back). */
 const originals = new Map<SupportedBackend, tf.KernelConfig[]>();
-
-interface Plan {
-  transA: boolean;
-  transB: boolean;
-  batch: number;
-  m: number;
-  n: number;
-  k: number;
-  strideA: number;
-  strideB: number;
-  outShape: number[];
-}
-
-/** Shapes of a BatchMatMul the native kernel can run, or undefined to defer to the original. */
-function plan(a: TensorInfo, b: TensorInfo, transA: boolean, transB: boolean): Plan | undefined {
-  if (a.dtype !== "float32" || b.dtype !== "float32") return undefined;
-  const ra = a.shape.length;
-  const rb = b.shape.length;
-  if (ra < 2 || rb < 2) return undefined;
-  const m = transA ? a.shape[ra - 1] : a.shape[ra - 2];
-  const k = transA ? a.shape[ra - 2] : a.shape[ra - 1];
-  const kb = transB ? b.shape[rb - 1] : b.shape[rb - 2];
-  const n = transB ? b.shape[rb - 2] : b.shape[rb - 1];
-  if (k !== kb) return undefined; // let the original kernel raise tfjs's own error
-  const outerA = a.shape.slice(0, -2);
-  const outerB = b.shape.slice(0, -2);
-  const batchA = outerA.reduce((p, q) => p * q, 1);
-  const batchB = outerB.reduce((p, q) => p * q, 1);
-  let outer: number[];
-  if (batchA === batchB && outerA.join() === outerB.join()) outer = outerA;
-  else if (batchB === 1) outer = outerA.length >= outerB.length ? outerA : outerB;
-  else if (batchA === 1) outer = outerB.length >= outerA.length ? outerB : outerA;
-  else return undefined;
-  const batch = Math.max(batchA, batchB);
-  if (batch * m * n === 0 || k === 0) return undefined;
-  return {
-    transA,
-    transB,
-    batch,
-    m,
-    n,
-    k,
-    strideA: batchA === 1 ? 0 : m * k,
-    strideB: batchB === 1 ? 0 : k * n,
-    outShape: [...outer, m, n],
-  };
-}
+/** Per backend with native kernels on, mtlkit's own kernels it added (to remove). */
+const added = new Map<SupportedBackend, string[]>();
 
 function nativeKernel(backendName: SupportedBackend, addon: NativeAddon, fallback: KernelFunc): KernelFunc {
   return (args) => {
@@ -95,7 +53,7 @@ export interface NativeKernelsStatus {
   reason: string;
 }
 
-/** Replaces BatchMatMul, the convolutions and the poolings on the wasm and cpu backends with native ones, when the addon loads. */
+/** Replaces BatchMatMul, _FusedMatMul, Sum, the convolutions and the poolings on the wasm and cpu backends with native ones, when the addon loads. */
 export function enableNativeKernels(options: { threads?: number } = {}): NativeKernelsStatus {
   const { addon, status } = loadNative();
   if (!addon) return { enabled: [], reason: status.reason };
@@ -106,6 +64,7 @@ export function enableNativeKernels(options: { threads?: number } = {}): NativeK
     const factories: Record<string, (fallback: KernelFunc) => KernelFunc> = {
       [tf.BatchMatMul]: (fallback) => nativeKernel(backendName, addon, fallback),
       ...convPoolKernels(backendName, addon),
+      ...denseKernels(backendName, addon),
     };
     const replaced: tf.KernelConfig[] = [];
     for (const [kernelName, make] of Object.entries(factories)) {
@@ -116,6 +75,13 @@ export function enableNativeKernels(options: { threads?: number } = {}): NativeK
       tf.registerKernel({ kernelName, backendName, kernelFunc: make(original.kernelFunc as unknown as KernelFunc) as never });
     }
     originals.set(backendName, replaced);
+    const own: string[] = [];
+    for (const [kernelName, kernelFunc] of Object.entries(denseOwnKernels(backendName, addon))) {
+      if (tf.getKernel(kernelName, backendName)) tf.unregisterKernel(kernelName, backendName);
+      tf.registerKernel({ kernelName, backendName, kernelFunc: kernelFunc as never });
+      own.push(kernelName);
+    }
+    added.set(backendName, own);
   }
   return { enabled: [...originals.keys()], reason: status.reason.replace(/\d+ threads?/, `${threads} thread${threads === 1 ? "" : "s"}`) };
 }
@@ -129,6 +95,8 @@ export function disableNativeKernels(): void {
     }
   }
   originals.clear();
+  for (const [backendName, names] of added) for (const kernelName of names) tf.unregisterKernel(kernelName, backendName);
+  added.clear();
 }
 
 /** The addon, when native kernels are enabled for `backendName` (for mtlkit's fused optimizer). */

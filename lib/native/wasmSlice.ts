@@ -4,6 +4,12 @@
  * Unpack call it once per output, so splitting [batch, n·h] into n parts copied the input n times;
  * the gradients of concat and stack go through them (MMoE spent 40% of its step there). These read
  * views of the heap instead; values are bit-identical. Strings go to tfjs's own kernels.
+ *
+ * Identity (tf.clone, and the engine's copy of every tensor a gradient saves for the backward pass)
+ * copied its input on wasm; tensors are immutable, so here it shares the input's memory and counts a
+ * reference, as the cpu backend's Identity and wasm's own Reshape do (a generic training step made
+ * 37 such copies). Code that writes into a tensor's memory in place checks first that nothing shares
+ * it (lib/native/views.ts, exclusiveView).
  * Registered when the wasm backend is installed (it is optional), replacing tfjs's kernels.
  */
 import * as tf from "@tensorflow/tfjs";
@@ -17,6 +23,7 @@ interface TensorInfo {
 interface WasmBackendLike {
   makeOutput(shape: number[], dtype: tf.DataType): TensorInfo;
   typedArrayFromHeap(t: TensorInfo): Float32Array | Int32Array | Uint8Array;
+  incRef(dataId: object): void;
 }
 
 type KernelArgs = { inputs: Record<string, TensorInfo>; backend: WasmBackendLike; attrs: Record<string, unknown> };
@@ -110,16 +117,26 @@ function makeUnpack(original: tf.KernelFunc) {
   };
 }
 
+function makeIdentity(original: tf.KernelFunc) {
+  return (args: KernelArgs): TensorInfo => {
+    const { x } = args.inputs;
+    if (x.dtype === "string") return original(args as never) as TensorInfo;
+    args.backend.incRef(x.dataId);
+    return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
+  };
+}
+
 const REPLACEMENTS: Array<[string, (original: tf.KernelFunc) => (args: KernelArgs) => TensorInfo | TensorInfo[]]> = [
   ["Slice", makeSlice],
   ["SplitV", makeSplitV],
   ["Unpack", makeUnpack],
+  ["Identity", makeIdentity],
 ];
 
 let replaced = false;
 
 /**
- * Replaces tfjs-wasm's Slice, SplitV and Unpack (once; false while the wasm backend's package has not
+ * Replaces tfjs-wasm's Slice, SplitV, Unpack and Identity (once; false while the wasm backend's package has not
  * been loaded). It does not load that package itself: loading it registers the wasm backend, which
  * then outranks cpu as tfjs's default and needs an asynchronous start, so merely importing mtlkit
  * would break code that never chose a backend. The backend selection calls this when it loads wasm.

@@ -10,14 +10,25 @@
  * matmul time), so this records its tape node through the engine's `runKernelFunc`, the call
  * `tf.customGrad` itself is built on, with one lazy closure per input; where an engine lacks it,
  * `tf.customGrad` is the fallback.
+ *
+ * With an activation (`linear(x, W, b, "relu")` is relu(x·W + b)) and mtlkit's native dense kernels
+ * active on the backend (lib/native/denseKernels), the whole layer is one tape node of three
+ * kernels instead of about ten: forward, one `_FusedMatMul` (product, bias and relu in one pass);
+ * backward, one `MtlkitDenseGrad` (∂L/∂z = ∂L/∂y · step(y) and ∂L/∂b = Σ_rows ∂L/∂z in one pass),
+ * then the two products from ∂L/∂z. Elsewhere the activation is tfjs's op after the affine map.
  */
 import * as tf from "@tensorflow/tfjs";
+import { DENSE_GRAD } from "../native/denseKernels";
 import { matMulFast } from "./matmul";
 
-type LazyGrads = Record<string, () => tf.Tensor>;
+/** Activations `linear` fuses into the layer (others: apply them to its result). */
+export type LinearActivation = "linear" | "relu";
+
+/** A tape node's gradient per input, each formed only if the backward pass needs it. */
+export type LazyGrads = Record<string, () => tf.Tensor>;
 
 /** The part of tfjs-core's Engine used here (present in tfjs 4.x; typed private there). */
-interface KernelFuncEngine {
+export interface KernelFuncEngine {
   runKernelFunc(params: {
     forwardFunc: (backend: unknown, save: (tensors: tf.Tensor[]) => void) => tf.Tensor;
     backwardsFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => LazyGrads;
@@ -25,7 +36,8 @@ interface KernelFuncEngine {
   }): tf.Tensor;
 }
 
-function engineWithKernelFunc(): KernelFuncEngine | undefined {
+/** The engine, when it records custom tape nodes with lazy gradients (tfjs 4.x). */
+export function engineWithKernelFunc(): KernelFuncEngine | undefined {
   const engine = tf.engine() as unknown as Partial<KernelFuncEngine>;
   return typeof engine.runKernelFunc === "function" ? (engine as KernelFuncEngine) : undefined;
 }
@@ -80,9 +92,64 @@ const eagerNoBias = tf.customGrad(((x: tf.Tensor2D, w: tf.Tensor2D, save: tf.Gra
   return { value: forward(x, w), gradFunc };
 }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as LinearNoBias;
 
-/** `x·W (+ b)`: x is [batch, in], W is [in, out], b is [out]. */
-export function linear(x: tf.Tensor2D, w: tf.Tensor2D, b?: tf.Tensor1D): tf.Tensor2D {
+/** The native fused layer: one `_FusedMatMul` forward, one `MtlkitDenseGrad` and two products backward. */
+function linearFused(
+  engine: KernelFuncEngine,
+  x: tf.Tensor2D,
+  w: tf.Tensor2D,
+  b: tf.Tensor1D | undefined,
+  activation: LinearActivation,
+): tf.Tensor2D {
+  const inputs: Record<string, tf.Tensor> = b ? { x, w, b } : { x, w };
+  const relu = activation === "relu";
+  return engine.runKernelFunc({
+    inputs,
+    forwardFunc: (_backend, save) => {
+      const y = tf.engine().runKernel("_FusedMatMul", b ? { a: x, b: w, bias: b } : { a: x, b: w }, {
+        transposeA: false,
+        transposeB: false,
+        activation,
+      }) as tf.Tensor2D;
+      save(relu ? [x, w, y] : [x, w]);
+      return y;
+    },
+    backwardsFunc: (dy, saved) => {
+      let dz = dy as tf.Tensor2D;
+      let db: tf.Tensor | undefined;
+      if (relu || b) {
+        // Formed now, once, for all three gradients; the backward pass's scope disposes what goes unused.
+        const out = tf.engine().runKernel(DENSE_GRAD, relu ? { dy, y: saved[2] } : { dy }, { activation, bias: b !== undefined });
+        const list = Array.isArray(out) ? (out as tf.Tensor[]) : [out as tf.Tensor];
+        if (relu) dz = list[0] as tf.Tensor2D;
+        if (b) db = list[list.length - 1];
+      }
+      const sx = saved[0] as tf.Tensor2D;
+      const sw = saved[1] as tf.Tensor2D;
+      const grads: LazyGrads = {
+        x: () => matMulFast(dz, sw, false, true),
+        w: () => matMulFast(sx, dz, true, false),
+      };
+      if (db) {
+        const bias = db;
+        grads.b = () => bias;
+      }
+      return grads;
+    },
+  }) as tf.Tensor2D;
+}
+
+/** True when the active backend runs mtlkit's native dense kernels (lib/native/denseKernels). */
+export function fusedDenseActive(): boolean {
+  return tf.getKernel(DENSE_GRAD, tf.getBackend()) !== undefined;
+}
+
+/**
+ * `act(x·W (+ b))`: x is [batch, in], W is [in, out], b is [out]; activation "linear" (default: none)
+ * or "relu".
+ */
+export function linear(x: tf.Tensor2D, w: tf.Tensor2D, b?: tf.Tensor1D, activation: LinearActivation = "linear"): tf.Tensor2D {
   const engine = engineWithKernelFunc();
-  if (engine) return linearLazy(engine, x, w, b);
-  return b ? eagerWithBias(x, w, b) : eagerNoBias(x, w);
+  if (engine && fusedDenseActive()) return linearFused(engine, x, w, b, activation);
+  const y = engine ? linearLazy(engine, x, w, b) : b ? eagerWithBias(x, w, b) : eagerNoBias(x, w);
+  return activation === "relu" ? tf.relu(y) : y;
 }

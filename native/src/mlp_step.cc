@@ -1,5 +1,7 @@
 #include "mlp_step.h"
 
+#include "dense.h"
+
 #include <cblas.h>
 
 #include <algorithm>
@@ -92,11 +94,7 @@ double LossAndGradient(const Head& h, const std::vector<float>& z, int batch, in
   return total / n;
 }
 
-double SumSquares(const std::vector<float>& a) {
-  double s = 0;
-  for (float v : a) s += static_cast<double>(v) * v;
-  return s;
-}
+double SumSquares(const std::vector<float>& a) { return SumOfSquares(a.data(), static_cast<int64_t>(a.size())); }
 
 }  // namespace
 

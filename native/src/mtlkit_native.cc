@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "conv_pool.h"
+#include "dense.h"
 #include "mlp_step.h"
 
 namespace {
@@ -88,6 +89,60 @@ bool GetDim(napi_env env, napi_value value, int64_t* out, const char* name, int6
   return true;
 }
 
+// The arguments of a matrix product, checked: C[m×n] = op(A)·op(B) for each of `batch` items.
+struct GemmArgs {
+  bool transA, transB;
+  int64_t batch, m, n, k, strideA, strideB;
+  float *a, *b, *c;
+};
+
+// Reads and checks gemm's 11 arguments (argv[0..10]); false with a JavaScript error thrown.
+bool ParseGemm(napi_env env, napi_value* argv, GemmArgs* g) {
+  if (!GetBool(env, argv[0], &g->transA, "transA") || !GetBool(env, argv[1], &g->transB, "transB")) return false;
+  int64_t &batch = g->batch, &m = g->m, &n = g->n, &k = g->k, &strideA = g->strideA, &strideB = g->strideB;
+  // Strides are never negative: a negative one would read before the start of the array.
+  if (!GetDim(env, argv[2], &batch, "batch", 1) || !GetDim(env, argv[3], &m, "m", 0) || !GetDim(env, argv[4], &n, "n", 0) ||
+      !GetDim(env, argv[5], &k, "k", 0) || !GetInt(env, argv[7], &strideA, "strideA") || !GetInt(env, argv[9], &strideB, "strideB")) {
+    return false;
+  }
+  if (strideA < 0 || strideB < 0) {
+    return RangeError(env, "gemm strides must be 0 (broadcast) or positive (got strideA " + std::to_string(strideA) + ", strideB " +
+                               std::to_string(strideB) + ")");
+  }
+  size_t lengthA, lengthB, lengthC;
+  if (!GetFloatArray(env, argv[6], &g->a, &lengthA, "a") || !GetFloatArray(env, argv[8], &g->b, &lengthB, "b") ||
+      !GetFloatArray(env, argv[10], &g->c, &lengthC, "c")) {
+    return false;
+  }
+  // Bounds: every access must stay inside the arrays the caller passed; sizes are computed with
+  // checked arithmetic, so an overflow is an error rather than a small number that passes.
+  int64_t mk, kn, mn, spanA, spanB, needA, needB, needC;
+  if (!MulChecked(m, k, &mk) || !MulChecked(k, n, &kn) || !MulChecked(m, n, &mn) || !MulChecked(batch - 1, strideA, &spanA) ||
+      !MulChecked(batch - 1, strideB, &spanB) || !AddChecked(spanA, mk, &needA) || !AddChecked(spanB, kn, &needB) ||
+      !MulChecked(batch, mn, &needC)) {
+    return RangeError(env, "gemm sizes overflow (batch " + std::to_string(batch) + ", m " + std::to_string(m) + ", n " + std::to_string(n) +
+                               ", k " + std::to_string(k) + ", strideA " + std::to_string(strideA) + ", strideB " + std::to_string(strideB) + ")");
+  }
+  if (static_cast<uint64_t>(needA) > lengthA || static_cast<uint64_t>(needB) > lengthB || static_cast<uint64_t>(needC) > lengthC) {
+    return RangeError(env, "gemm operand shapes do not fit the arrays given (a needs " + std::to_string(needA) + " of " + std::to_string(lengthA) +
+                               ", b " + std::to_string(needB) + " of " + std::to_string(lengthB) + ", c " + std::to_string(needC) + " of " +
+                               std::to_string(lengthC) + ")");
+  }
+  return true;
+}
+
+void RunGemm(const GemmArgs& g) {
+  if (g.m * g.n == 0) return;
+  // BLAS wants leading dimensions of at least 1, even for an empty operand.
+  const int lda = static_cast<int>(std::max<int64_t>(1, g.transA ? g.m : g.k));
+  const int ldb = static_cast<int>(std::max<int64_t>(1, g.transB ? g.k : g.n));
+  for (int64_t i = 0; i < g.batch; ++i) {
+    cblas_sgemm(CblasRowMajor, g.transA ? CblasTrans : CblasNoTrans, g.transB ? CblasTrans : CblasNoTrans, static_cast<int>(g.m),
+                static_cast<int>(g.n), static_cast<int>(g.k), 1.0f, g.a + i * g.strideA, lda, g.b + i * g.strideB, ldb, 0.0f,
+                g.c + i * g.m * g.n, static_cast<int>(g.n));
+  }
+}
+
 // gemm(transA, transB, batch, m, n, k, a, strideA, b, strideB, c)
 // For each batch item: C[m×n] = op(A)·op(B), row-major; op(A) is m×k, op(B) is k×n.
 // strideA / strideB are 0 for an operand broadcast over the batch.
@@ -99,50 +154,150 @@ napi_value Gemm(napi_env env, napi_callback_info info) {
     napi_throw_error(env, nullptr, "mtlkit native: gemm expects 11 arguments");
     return nullptr;
   }
-  bool transA = false, transB = false;
-  if (!GetBool(env, argv[0], &transA, "transA") || !GetBool(env, argv[1], &transB, "transB")) return nullptr;
-  int64_t batch, m, n, k, strideA, strideB;
-  // Strides are never negative: a negative one would read before the start of the array.
-  if (!GetDim(env, argv[2], &batch, "batch", 1) || !GetDim(env, argv[3], &m, "m", 0) || !GetDim(env, argv[4], &n, "n", 0) ||
-      !GetDim(env, argv[5], &k, "k", 0) || !GetInt(env, argv[7], &strideA, "strideA") || !GetInt(env, argv[9], &strideB, "strideB")) {
+  GemmArgs g;
+  if (!ParseGemm(env, argv, &g)) return nullptr;
+  RunGemm(g);
+  return nullptr;
+}
+
+// True when `value` is null or undefined.
+bool IsNullish(napi_env env, napi_value value) {
+  napi_valuetype type;
+  return value == nullptr || napi_typeof(env, value, &type) != napi_ok || type == napi_null || type == napi_undefined;
+}
+
+// An activation code of dense.h (0 linear, 1 relu).
+bool GetActivation(napi_env env, napi_value value, int* out) {
+  int64_t a = 0;
+  if (!GetInt(env, value, &a, "activation")) return false;
+  if (a != mtlkit::kLinear && a != mtlkit::kRelu) return RangeError(env, "activation must be 0 (linear) or 1 (relu), got " + std::to_string(a));
+  *out = static_cast<int>(a);
+  return true;
+}
+
+// fusedGemm(transA, transB, batch, m, n, k, a, strideA, b, strideB, c, bias, activation): gemm's
+// product, then c = act(c + bias) with bias (n floats, or null) added to every row; activation as
+// in dense.h. tfjs's _FusedMatMul with a bias over the last axis.
+napi_value FusedGemm(napi_env env, napi_callback_info info) {
+  size_t argc = 13;
+  napi_value argv[13];
+  if (!Check(env, napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr), "bad call")) return nullptr;
+  if (argc != 13) {
+    TypeError(env, "fusedGemm expects 13 arguments");
     return nullptr;
   }
-  if (strideA < 0 || strideB < 0) {
-    RangeError(env, "gemm strides must be 0 (broadcast) or positive (got strideA " + std::to_string(strideA) + ", strideB " +
-                        std::to_string(strideB) + ")");
+  GemmArgs g;
+  if (!ParseGemm(env, argv, &g)) return nullptr;
+  float* bias = nullptr;
+  size_t biasLength = 0;
+  if (!IsNullish(env, argv[11])) {
+    if (!GetFloatArray(env, argv[11], &bias, &biasLength, "bias")) return nullptr;
+    if (static_cast<int64_t>(biasLength) != g.n) {
+      RangeError(env, "fusedGemm bias must hold n = " + std::to_string(g.n) + " floats (got " + std::to_string(biasLength) + ")");
+      return nullptr;
+    }
+  }
+  int activation = 0;
+  if (!GetActivation(env, argv[12], &activation)) return nullptr;
+  RunGemm(g);
+  mtlkit::BiasActivation(g.c, g.batch * g.m, g.n, bias, activation);
+  return nullptr;
+}
+
+// biasActivation(c, rows, cols, bias, activation): c = act(c + bias) in place, bias (cols floats, or
+// null) added to every row (dense.h's BiasActivation; a fused convolution's bias and activation).
+napi_value BiasActivationBinding(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  if (!Check(env, napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr), "bad call")) return nullptr;
+  if (argc != 5) {
+    TypeError(env, "biasActivation expects 5 arguments");
     return nullptr;
   }
-  float *a, *b, *c;
-  size_t lengthA, lengthB, lengthC;
-  if (!GetFloatArray(env, argv[6], &a, &lengthA, "a") || !GetFloatArray(env, argv[8], &b, &lengthB, "b") ||
-      !GetFloatArray(env, argv[10], &c, &lengthC, "c")) {
+  int64_t rows, cols, size;
+  int activation = 0;
+  if (!GetDim(env, argv[1], &rows, "rows", 0) || !GetDim(env, argv[2], &cols, "cols", 0) || !GetActivation(env, argv[4], &activation)) {
     return nullptr;
   }
-  // Bounds: every access must stay inside the arrays the caller passed; sizes are computed with
-  // checked arithmetic, so an overflow is an error rather than a small number that passes.
-  int64_t mk, kn, mn, spanA, spanB, needA, needB, needC;
-  if (!MulChecked(m, k, &mk) || !MulChecked(k, n, &kn) || !MulChecked(m, n, &mn) || !MulChecked(batch - 1, strideA, &spanA) ||
-      !MulChecked(batch - 1, strideB, &spanB) || !AddChecked(spanA, mk, &needA) || !AddChecked(spanB, kn, &needB) ||
-      !MulChecked(batch, mn, &needC)) {
-    RangeError(env, "gemm sizes overflow (batch " + std::to_string(batch) + ", m " + std::to_string(m) + ", n " + std::to_string(n) + ", k " +
-                        std::to_string(k) + ", strideA " + std::to_string(strideA) + ", strideB " + std::to_string(strideB) + ")");
+  if (!MulChecked(rows, cols, &size)) {
+    RangeError(env, "biasActivation sizes overflow");
     return nullptr;
   }
-  if (static_cast<uint64_t>(needA) > lengthA || static_cast<uint64_t>(needB) > lengthB || static_cast<uint64_t>(needC) > lengthC) {
-    RangeError(env, "gemm operand shapes do not fit the arrays given (a needs " + std::to_string(needA) + " of " + std::to_string(lengthA) +
-                        ", b " + std::to_string(needB) + " of " + std::to_string(lengthB) + ", c " + std::to_string(needC) + " of " +
-                        std::to_string(lengthC) + ")");
+  float *c, *bias = nullptr;
+  size_t lengthC, lengthBias = 0;
+  if (!GetFloatArray(env, argv[0], &c, &lengthC, "c")) return nullptr;
+  if (!IsNullish(env, argv[3]) && !GetFloatArray(env, argv[3], &bias, &lengthBias, "bias")) return nullptr;
+  if (static_cast<int64_t>(lengthC) != size || (bias != nullptr && static_cast<int64_t>(lengthBias) != cols)) {
+    RangeError(env, "biasActivation arrays do not match rows × cols = " + std::to_string(rows) + " × " + std::to_string(cols) + " (bias: cols)");
     return nullptr;
   }
-  if (mn == 0) return nullptr;
-  // BLAS wants leading dimensions of at least 1, even for an empty operand.
-  const int lda = static_cast<int>(std::max<int64_t>(1, transA ? m : k));
-  const int ldb = static_cast<int>(std::max<int64_t>(1, transB ? k : n));
-  for (int64_t i = 0; i < batch; ++i) {
-    cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans, static_cast<int>(m),
-                static_cast<int>(n), static_cast<int>(k), 1.0f, a + i * strideA, lda, b + i * strideB, ldb, 0.0f, c + i * m * n,
-                static_cast<int>(n));
+  mtlkit::BiasActivation(c, rows, cols, bias, activation);
+  return nullptr;
+}
+
+// denseGrad(dy, y, rows, cols, activation, dz, db): dense.h's DenseGrad. y and dz may be null for
+// activation 0 (linear); db may be null (no bias).
+napi_value DenseGradBinding(napi_env env, napi_callback_info info) {
+  size_t argc = 7;
+  napi_value argv[7];
+  if (!Check(env, napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr), "bad call")) return nullptr;
+  if (argc != 7) {
+    TypeError(env, "denseGrad expects 7 arguments");
+    return nullptr;
   }
+  int64_t rows, cols, size;
+  int activation = 0;
+  if (!GetDim(env, argv[2], &rows, "rows", 0) || !GetDim(env, argv[3], &cols, "cols", 0) || !GetActivation(env, argv[4], &activation)) {
+    return nullptr;
+  }
+  if (!MulChecked(rows, cols, &size)) {
+    RangeError(env, "denseGrad sizes overflow");
+    return nullptr;
+  }
+  float *dy, *y = nullptr, *dz = nullptr, *db = nullptr;
+  size_t lengthDy, lengthY = 0, lengthDz = 0, lengthDb = 0;
+  if (!GetFloatArray(env, argv[0], &dy, &lengthDy, "dy")) return nullptr;
+  const bool relu = activation == mtlkit::kRelu;
+  if (relu && (!GetFloatArray(env, argv[1], &y, &lengthY, "y") || !GetFloatArray(env, argv[5], &dz, &lengthDz, "dz"))) return nullptr;
+  if (!IsNullish(env, argv[6]) && !GetFloatArray(env, argv[6], &db, &lengthDb, "db")) return nullptr;
+  if (static_cast<int64_t>(lengthDy) != size || (relu && (static_cast<int64_t>(lengthY) != size || static_cast<int64_t>(lengthDz) != size)) ||
+      (db != nullptr && static_cast<int64_t>(lengthDb) != cols)) {
+    RangeError(env, "denseGrad arrays do not match rows × cols = " + std::to_string(rows) + " × " + std::to_string(cols) +
+                        " (dy, y, dz: rows·cols floats; db: cols)");
+    return nullptr;
+  }
+  mtlkit::DenseGrad(dy, y, rows, cols, activation, dz, db);
+  return nullptr;
+}
+
+// reduceSum(x, outer, inner, mode, out): dense.h's ReduceSum (mode 0: over the outer index, out
+// holds inner floats; mode 1: over the inner index, out holds outer floats).
+napi_value ReduceSumBinding(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  if (!Check(env, napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr), "bad call")) return nullptr;
+  if (argc != 5) {
+    TypeError(env, "reduceSum expects 5 arguments");
+    return nullptr;
+  }
+  int64_t outer, inner, mode, size;
+  if (!GetDim(env, argv[1], &outer, "outer", 0) || !GetDim(env, argv[2], &inner, "inner", 0) || !GetInt(env, argv[3], &mode, "mode")) return nullptr;
+  if (mode != 0 && mode != 1) {
+    RangeError(env, "reduceSum mode must be 0 (over outer) or 1 (over inner), got " + std::to_string(mode));
+    return nullptr;
+  }
+  if (!MulChecked(outer, inner, &size)) {
+    RangeError(env, "reduceSum sizes overflow");
+    return nullptr;
+  }
+  float *x, *out;
+  size_t lengthX, lengthOut;
+  if (!GetFloatArray(env, argv[0], &x, &lengthX, "x") || !GetFloatArray(env, argv[4], &out, &lengthOut, "out")) return nullptr;
+  if (static_cast<int64_t>(lengthX) != size || static_cast<int64_t>(lengthOut) != (mode == 0 ? inner : outer)) {
+    RangeError(env, "reduceSum arrays do not match outer × inner = " + std::to_string(outer) + " × " + std::to_string(inner));
+    return nullptr;
+  }
+  mtlkit::ReduceSum(x, outer, inner, static_cast<int>(mode), out);
   return nullptr;
 }
 
@@ -206,9 +361,7 @@ napi_value SumOfSquares(napi_env env, napi_callback_info info) {
     float* data;
     size_t n;
     if (!GetFloatArray(env, element, &data, &n, "arrays[i]")) return nullptr;
-    double partial = 0.0;
-    for (size_t i = 0; i < n; ++i) partial += static_cast<double>(data[i]) * static_cast<double>(data[i]);
-    total += partial;
+    total += mtlkit::SumOfSquares(data, static_cast<int64_t>(n));
   }
   napi_value result;
   if (!Check(env, napi_create_double(env, total, &result), "sumOfSquares: cannot return the result")) return nullptr;
@@ -552,6 +705,10 @@ napi_value Info(napi_env env, napi_callback_info) {
 napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"gemm", nullptr, Gemm, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"fusedGemm", nullptr, FusedGemm, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"biasActivation", nullptr, BiasActivationBinding, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"denseGrad", nullptr, DenseGradBinding, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"reduceSum", nullptr, ReduceSumBinding, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"adam", nullptr, Adam, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sumOfSquares", nullptr, SumOfSquares, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"mlpStep", nullptr, MlpStepBinding, nullptr, nullptr, nullptr, napi_default, nullptr},

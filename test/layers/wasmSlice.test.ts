@@ -1,7 +1,8 @@
 /**
  * wasm's Slice, SplitV and Unpack (lib/native/wasmSlice.ts) copy only the slice: the same values as the
  * cpu backend's kernels, bit for bit, for every rank, dtype and slice position, and no read of the
- * whole input out of the heap (tfjs-wasm's own Slice made one per output).
+ * whole input out of the heap (tfjs-wasm's own Slice made one per output). wasm's Identity shares its
+ * input's memory instead of copying it, and that memory lives until the last tensor on it goes.
  */
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
@@ -137,5 +138,34 @@ describe("wasm slicing that copies only the slice", () => {
       tf.dispose([...again, expected, ...pieces]);
     }
     tf.dispose(parts);
+  });
+
+  it("clones without copying: shared memory, freed with the last tensor, values and dtypes kept", async () => {
+    await setBackend("wasm");
+    const backend = tf.backend() as unknown as { refCount(dataId: object): number; numDataIds(): number };
+    for (const dtype of ["float32", "int32", "bool"] as const) {
+      const input = random([3, 5], dtype, 4);
+      const x = tf.tensor(input.values, input.shape, dtype);
+      const values = Array.from(x.dataSync());
+      const ids = backend.numDataIds();
+      const y = tf.clone(x);
+      expect(backend.numDataIds()).toBe(ids); // no new memory
+      expect(y.dataId).toBe(x.dataId);
+      expect(backend.refCount(x.dataId)).toBe(2);
+      x.dispose();
+      expect(y.dtype).toBe(dtype);
+      expect(y.shape).toEqual([3, 5]);
+      expect(Array.from(y.dataSync())).toEqual(values);
+      y.dispose();
+      expect(backend.numDataIds()).toBe(ids - 1);
+    }
+    // The engine saves tensors for the backward pass with Identity: gradients stay correct and
+    // nothing is left behind.
+    const before = tf.memory().numTensors;
+    const x = tf.tensor2d([1, -2, 3, -4], [2, 2]);
+    const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.relu(t), t)))(x);
+    expect(Array.from(g.dataSync())).toEqual([2, 0, 6, 0]);
+    tf.dispose([x, g]);
+    expect(tf.memory().numTensors).toBe(before);
   });
 });
