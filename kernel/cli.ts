@@ -4,6 +4,7 @@
  *   mtlkit kernel install   [--user | --sys-prefix | --prefix DIR | --jupyter-dir DIR] [--name NAME] [--heap-mb N]
  *   mtlkit kernel uninstall [--user | --sys-prefix | --prefix DIR | --jupyter-dir DIR] [--name NAME]
  *   mtlkit kernel start --connection-file FILE [--heap-mb N] [--no-supervisor]
+ *   mtlkit kernel snapshot   (build the kernel's start-up snapshot now: snapshot.ts)
  *   mtlkit run <notebook.ipynb | dir…> (--out DIR | --inplace) [--timeout S] [--grace S] [--allow-errors] [--kernel NAME]
  *   mtlkit doctor [--json]
  *   mtlkit export-web <modelDir> --out DIR [--title TEXT] [--examples ROWS.json]
@@ -18,6 +19,7 @@ const USAGE = `usage:
   mtlkit kernel install   [--user | --sys-prefix | --prefix DIR | --jupyter-dir DIR] [--name NAME] [--heap-mb N]
   mtlkit kernel uninstall [--user | --sys-prefix | --prefix DIR | --jupyter-dir DIR] [--name NAME]
   mtlkit kernel start --connection-file FILE [--heap-mb N] [--no-supervisor]
+  mtlkit kernel snapshot
   mtlkit run <notebook.ipynb | dir...> (--out DIR | --inplace) [--timeout SECONDS] [--grace SECONDS]
              [--allow-errors] [--kernel NAME]
   mtlkit doctor [--json]
@@ -96,6 +98,24 @@ async function main(argv: string[]): Promise<number> {
       }
       return -1; // keep running
     }
+    if (sub === "snapshot") {
+      // Build the start-up snapshot now (snapshot.ts); --lock: the lock file of a background build, removed at the end.
+      const p = parseArgs(args, ["lock", "record", "out"], []);
+      const lock = p.values.get("lock");
+      const record = p.values.get("record");
+      if (record) {
+        const { recordHere } = await import("./snapshot");
+        await recordHere(record, p.values.get("out") ?? "");
+        process.exit(0); // the compiler's file watchers would keep this process alive
+      }
+      try {
+        const { buildSnapshotHere } = await import("./snapshot");
+        console.log(`Built the kernel's start-up snapshot ${await buildSnapshotHere()}`);
+      } finally {
+        if (lock) (await import("fs")).rmSync(lock, { force: true });
+      }
+      return 0;
+    }
     if (sub === "install" || sub === "uninstall") {
       const p = parseArgs(args, ["prefix", "jupyter-dir", "name", "heap-mb"], ["user", "sys-prefix"]);
       if (p.positional.length) throw new UsageError(`unexpected argument ${p.positional[0]}`);
@@ -103,6 +123,10 @@ async function main(argv: string[]): Promise<number> {
       if (sub === "install") {
         const dir = install(location(p), name, { heapMb: heapOption(p) });
         console.log(`Installed kernelspec ${name} in ${dir}`);
+        // The start-up snapshot (snapshot.ts), so that the first kernel starts fast too; optional.
+        const { ensureSnapshot } = await import("./snapshot");
+        const blob = ensureSnapshot();
+        if (blob) console.log(`Kernel start-up snapshot: ${blob}`);
       } else {
         const dir = uninstall(location(p), name);
         console.log(dir ? `Removed kernelspec ${name} from ${dir}` : `No kernelspec ${name} was installed there`);

@@ -1,0 +1,93 @@
+/**
+ * The entry of the kernel's V8 start-up snapshot (snapshot.ts builds it):
+ *
+ *   MTLKIT_SNAPSHOT_SPEC=spec.json node --snapshot-blob OUT --build-snapshot snapshotEntry.js
+ *
+ * It loads the TypeScript compiler and parses and binds the built-in declarations the spec lists
+ * (lib.*.d.ts, @types/node: the text, options and file identity a real kernel recorded), so that a
+ * kernel started from the blob finds them in its heap instead of parsing them again. At run time the
+ * blob's main function runs the script named on the command line (the kernel's cli.js), as node would.
+ *
+ * Node runs this file alone: it may require Node's own modules only (no import/export either).
+ */
+
+interface SnapshotSpecFile {
+  fileName: string;
+  text: string;
+  size: number;
+  mtimeMs: number;
+  ctimeMs: number;
+  languageVersion: number;
+  impliedNodeFormat?: number;
+}
+
+interface SnapshotSpecJson {
+  format: number;
+  tsPath: string;
+  tsStat: string;
+  key: string;
+  options: Record<string, unknown>;
+  files: SnapshotSpecFile[];
+}
+
+(() => {
+  const fs = require("fs") as typeof import("fs");
+  const path = require("path") as typeof import("path");
+  const v8 = require("v8") as typeof import("v8");
+  const spec = JSON.parse(fs.readFileSync(process.env.MTLKIT_SNAPSHOT_SPEC as string, "utf8")) as SnapshotSpecJson;
+
+  // The compiler, as require() would load it (CommonJS wrapper, its real file name and folder).
+  const mod = { exports: {} as Record<string, unknown> };
+  const source = fs.readFileSync(spec.tsPath, "utf8");
+  const wrapper = new Function("exports", "require", "module", "__filename", "__dirname", source);
+  wrapper(mod.exports, require, mod, spec.tsPath, path.dirname(spec.tsPath));
+  const ts = mod.exports as unknown as typeof import("typescript") & {
+    getSetExternalModuleIndicator(o: object): (file: unknown) => void;
+    bindSourceFile(file: unknown, o: object): void;
+  };
+
+  const setExternalModuleIndicator = ts.getSetExternalModuleIndicator(spec.options);
+  const files = new Map<
+    string,
+    { sourceFile: unknown; size: number; mtimeMs: number; ctimeMs: number; languageVersion: number; impliedNodeFormat?: number }
+  >();
+  for (const f of spec.files) {
+    const sourceFile = ts.createSourceFile(f.fileName, f.text, {
+      languageVersion: f.languageVersion,
+      impliedNodeFormat: f.impliedNodeFormat as never,
+      setExternalModuleIndicator,
+    } as never);
+    ts.bindSourceFile(sourceFile, spec.options);
+    files.set(f.fileName, {
+      sourceFile,
+      size: f.size,
+      mtimeMs: f.mtimeMs,
+      ctimeMs: f.ctimeMs,
+      languageVersion: f.languageVersion,
+      impliedNodeFormat: f.impliedNodeFormat,
+    });
+  }
+  (globalThis as Record<symbol, unknown>)[Symbol.for("mtlkit.kernelSnapshot")] = {
+    format: spec.format,
+    ts,
+    tsPath: spec.tsPath,
+    tsStat: spec.tsStat,
+    key: spec.key,
+    files,
+  };
+
+  v8.startupSnapshot.setDeserializeMainFunction(() => {
+    // Like `node script.js args`: argv[1] is the script; children forked without the blob.
+    const Module = require("module") as typeof import("module");
+    const at = process.execArgv.findIndex((a) => a === "--snapshot-blob" || a.startsWith("--snapshot-blob="));
+    if (at >= 0) process.execArgv.splice(at, process.execArgv[at].includes("=") ? 1 : 2);
+    const script = process.argv[1];
+    if (!script) {
+      process.stderr.write("mtlkit kernel snapshot: no script to run\n");
+      process.exit(2);
+    }
+    const file = path.resolve(script);
+    process.argv[1] = file;
+    Module.createRequire(file)(file);
+  });
+})();
