@@ -19,7 +19,7 @@ const USAGE = `usage:
   mtlkit kernel install   [--user | --sys-prefix | --prefix DIR | --jupyter-dir DIR] [--name NAME] [--heap-mb N]
   mtlkit kernel uninstall [--user | --sys-prefix | --prefix DIR | --jupyter-dir DIR] [--name NAME]
   mtlkit kernel start --connection-file FILE [--heap-mb N] [--no-supervisor]
-  mtlkit kernel snapshot
+  mtlkit kernel snapshot [--heap-mb N]
   mtlkit run <notebook.ipynb | dir...> (--out DIR | --inplace) [--timeout SECONDS] [--grace SECONDS]
              [--allow-errors] [--kernel NAME]
   mtlkit doctor [--json]
@@ -99,21 +99,18 @@ async function main(argv: string[]): Promise<number> {
       return -1; // keep running
     }
     if (sub === "snapshot") {
-      // Build the start-up snapshot now (snapshot.ts); --lock: the lock file of a background build, removed at the end.
-      const p = parseArgs(args, ["lock", "record", "out"], []);
-      const lock = p.values.get("lock");
+      // Build the start-up snapshot now (snapshot.ts), or wait for another process building it.
+      const p = parseArgs(args, ["record", "out", "heap-mb"], []);
       const record = p.values.get("record");
       if (record) {
         const { recordHere } = await import("./snapshot");
         await recordHere(record, p.values.get("out") ?? "");
         process.exit(0); // the compiler's file watchers would keep this process alive
       }
-      try {
-        const { buildSnapshotHere } = await import("./snapshot");
-        console.log(`Built the kernel's start-up snapshot ${await buildSnapshotHere()}`);
-      } finally {
-        if (lock) (await import("fs")).rmSync(lock, { force: true });
-      }
+      const { buildSnapshotLocked } = await import("./snapshot");
+      const blob = await buildSnapshotLocked(heapOption(p));
+      if (!blob) throw new InstallError("no start-up snapshot: another process was building it and did not finish");
+      console.log(`Kernel start-up snapshot: ${blob}`);
       return 0;
     }
     if (sub === "install" || sub === "uninstall") {
@@ -125,7 +122,7 @@ async function main(argv: string[]): Promise<number> {
         console.log(`Installed kernelspec ${name} in ${dir}`);
         // The start-up snapshot (snapshot.ts), so that the first kernel starts fast too; optional.
         const { ensureSnapshot } = await import("./snapshot");
-        const blob = ensureSnapshot();
+        const blob = ensureSnapshot(heapOption(p));
         if (blob) console.log(`Kernel start-up snapshot: ${blob}`);
       } else {
         const dir = uninstall(location(p), name);

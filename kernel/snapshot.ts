@@ -6,7 +6,7 @@
  * SourceFiles instead of reading and parsing the files (`useSnapshotSourceFiles`).
  *
  * Correctness: the blob's name is keyed by Node (version, arch, binary), the compiler file
- * (path, size, mtime, ctime), the snapshot entry script and whether built-in docs are kept; a
+ * (path, size, mtime, ctime), the snapshot entry script's content and whether built-in docs are kept; a
  * manifest beside it lists every declaration file with its size, mtime and ctime, checked before
  * the blob is used; and inside the kernel each file is checked again, with the compiler options
  * that shape parsing and binding, before its SourceFile is taken: anything that differs is read
@@ -83,8 +83,16 @@ function keepDocs(env: NodeJS.ProcessEnv = process.env): boolean {
   return env.MTLKIT_KERNEL_DOCS === "1";
 }
 
-/** The blob for this Node, compiler, entry script and docs setting (whether or not it exists). */
-export function blobPath(env: NodeJS.ProcessEnv = process.env): string {
+/**
+ * The V8 flags a kernel runs with, which a blob must have been built with (V8 refuses a snapshot
+ * made under other flags): the supervisor's heap limit (--heap-mb) and NODE_OPTIONS.
+ */
+export function kernelNodeFlags(heapMb?: number): string[] {
+  return heapMb ? [`--max-old-space-size=${heapMb}`] : [];
+}
+
+/** The blob for this Node, compiler, entry script, docs setting and V8 flags (whether or not it exists). */
+export function blobPath(env: NodeJS.ProcessEnv = process.env, heapMb?: number): string {
   const tsPath = typescriptPath();
   const key = createHash("sha256")
     .update(
@@ -96,8 +104,10 @@ export function blobPath(env: NodeJS.ProcessEnv = process.env): string {
         statKey(process.execPath),
         tsPath,
         statKey(tsPath),
-        statKey(ENTRY),
+        createHash("sha256").update(fs.readFileSync(ENTRY)).digest("hex"),
         keepDocs(env) ? "docs" : "nodocs",
+        ...kernelNodeFlags(heapMb),
+        env.NODE_OPTIONS ?? "",
       ].join("\0"),
     )
     .digest("hex")
@@ -114,11 +124,11 @@ function manifestPath(blob: string): string {
  * The blob to start a kernel from, or null (none, stale, or snapshots off). Checks every file the
  * snapshot holds against the file system (a few ms).
  */
-export function usableBlob(env: NodeJS.ProcessEnv = process.env): { blob: string | null; reason: string } {
+export function usableBlob(env: NodeJS.ProcessEnv = process.env, heapMb?: number): { blob: string | null; reason: string } {
   if (!snapshotsEnabled(env)) return { blob: null, reason: "snapshots are off" };
   let blob: string;
   try {
-    blob = blobPath(env);
+    blob = blobPath(env, heapMb);
   } catch (e) {
     return { blob: null, reason: `no compiler: ${(e as Error).message}` };
   }
@@ -234,11 +244,12 @@ export function isBuiltinDeclarations(file: string, tsLibDir: string): boolean {
 }
 
 /**
- * Files worth keeping in a snapshot: those every program of a kernel reads whatever its cells do,
- * the built-in declarations and the type packages of an @types folder (included automatically).
+ * Files worth keeping in a snapshot: installed declarations (under a node_modules folder: the ES
+ * library's, Node's, the type packages of an @types folder and what they import), never a
+ * notebook's own code.
  */
-export function isSnapshotCandidate(file: string, tsLibDir: string): boolean {
-  return isBuiltinDeclarations(file, tsLibDir) || (file.endsWith(".d.ts") && /[\\/]node_modules[\\/]@types[\\/]/.test(file));
+export function isSnapshotCandidate(file: string): boolean {
+  return file.endsWith(".d.ts") && /[\\/]node_modules[\\/]/.test(file);
 }
 
 function createOptions(opts: TS.ScriptTarget | TS.CreateSourceFileOptions): { languageVersion: number; impliedNodeFormat?: number } {
@@ -255,7 +266,6 @@ function createOptions(opts: TS.ScriptTarget | TS.CreateSourceFileOptions): { la
 export function useSnapshotSourceFiles(
   ts: typeof TS,
   host: { createProgram: (...a: never[]) => unknown },
-  tsLibDir: string,
   snap: KernelSnapshot | null,
 ): void {
   const create = host.createProgram as unknown as (
@@ -313,7 +323,7 @@ export function useSnapshotSourceFiles(
       return sf ?? undefined;
     };
     const record = (fileName: string, opts: TS.ScriptTarget | TS.CreateSourceFileOptions, sf: TS.SourceFile | undefined) => {
-      if (!recorder || !sf || !isSnapshotCandidate(fileName, tsLibDir)) return sf;
+      if (!recorder || !sf || !isSnapshotCandidate(fileName)) return sf;
       recorder.options = options;
       recorder.files.set(fileName, { sourceFile: sf, ...createOptions(opts) });
       return sf;
@@ -396,15 +406,15 @@ export async function recordHere(folder: string, out: string): Promise<void> {
  * record the declaration files they read; then `node --build-snapshot` parses them into a blob,
  * written atomically with its manifest. Returns the blob's path.
  */
-export async function buildSnapshotHere(): Promise<string> {
-  const blob = blobPath();
+export async function buildSnapshotHere(heapMb?: number): Promise<string> {
+  const blob = blobPath(process.env, heapMb);
   const dir = path.dirname(blob);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "mtlkit-snapshot-"));
   const tmpSpec = path.join(work, "spec.json");
   const tmpBlob = path.join(dir, `.${path.basename(blob)}.${randomBytes(6).toString("hex")}.tmp`);
   const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const k of Object.keys(env)) if (k.startsWith("TSC_") || k === "NODE_OPTIONS") delete env[k];
+  for (const k of Object.keys(env)) if (k.startsWith("TSC_")) delete env[k];
   try {
     const { MTLKIT_ROOT } = await import("./resolution");
     const empty = path.join(work, "folder");
@@ -425,7 +435,7 @@ export async function buildSnapshotHere(): Promise<string> {
     if (!merged || merged.files.length === 0) throw new Error("the compiler read no declaration files");
     const tsPath = typescriptPath();
     fs.writeFileSync(tmpSpec, JSON.stringify({ format: SNAPSHOT_FORMAT, tsPath, tsStat: statKey(tsPath), ...merged }), { mode: 0o600 });
-    const r = spawnSync(process.execPath, ["--snapshot-blob", tmpBlob, "--build-snapshot", ENTRY], {
+    const r = spawnSync(process.execPath, [...kernelNodeFlags(heapMb), "--snapshot-blob", tmpBlob, "--build-snapshot", ENTRY], {
       env: { ...env, MTLKIT_SNAPSHOT_SPEC: tmpSpec },
       encoding: "utf8",
       cwd: work,
@@ -448,10 +458,14 @@ export async function buildSnapshotHere(): Promise<string> {
   }
 }
 
+function heapArgs(heapMb?: number): string[] {
+  return heapMb ? ["--heap-mb", String(heapMb)] : [];
+}
+
 /** Build the snapshot in a child process (`mtlkit kernel snapshot`) and wait; false if it failed. */
-export function buildSnapshotSync(timeoutMs = 120_000): boolean {
+export function buildSnapshotSync(heapMb?: number, timeoutMs = 120_000): boolean {
   const cli = path.join(__dirname, "cli.js");
-  const r = spawnSync(process.execPath, [cli, "kernel", "snapshot"], {
+  const r = spawnSync(process.execPath, [cli, "kernel", "snapshot", ...heapArgs(heapMb)], {
     stdio: ["ignore", "ignore", "pipe"],
     encoding: "utf8",
     timeout: timeoutMs,
@@ -461,44 +475,75 @@ export function buildSnapshotSync(timeoutMs = 120_000): boolean {
 }
 
 /** Make sure a valid snapshot exists (building one if not); never throws. */
-export function ensureSnapshot(): string | null {
+export function ensureSnapshot(heapMb?: number): string | null {
   try {
-    const u = usableBlob();
+    const u = usableBlob(process.env, heapMb);
     if (u.blob || !snapshotsEnabled()) return u.blob;
     debugLog(`${u.reason}: building one`);
-    buildSnapshotSync();
-    return usableBlob().blob;
+    buildSnapshotSync(heapMb);
+    return usableBlob(process.env, heapMb).blob;
   } catch (e) {
     debugLog(`no snapshot: ${(e as Error).message}`);
     return null;
   }
 }
 
+const LOCK_STALE_MS = 5 * 60_000;
+
+function lockPath(blob: string): string {
+  return `${blob}.lock`;
+}
+
+function lockHeld(lock: string): boolean {
+  try {
+    return Date.now() - fs.statSync(lock).mtimeMs < LOCK_STALE_MS;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Build the snapshot unless another process is building it (a lock file beside the blob, ignored
+ * after 5 min), in which case wait for that one (up to `waitMs`). Returns the usable blob or null.
+ */
+export async function buildSnapshotLocked(heapMb?: number, waitMs = 180_000): Promise<string | null> {
+  const blob = blobPath(process.env, heapMb);
+  fs.mkdirSync(path.dirname(blob), { recursive: true, mode: 0o700 });
+  const lock = lockPath(blob);
+  if (lockHeld(lock)) {
+    const end = Date.now() + waitMs;
+    while (lockHeld(lock) && Date.now() < end) await new Promise((r) => setTimeout(r, 200));
+    return usableBlob(process.env, heapMb).blob;
+  }
+  fs.rmSync(lock, { force: true });
+  try {
+    fs.writeFileSync(lock, String(process.pid), { flag: "wx" });
+  } catch {
+    return buildSnapshotLocked(heapMb, waitMs); // another process took it just now
+  }
+  try {
+    return await buildSnapshotHere(heapMb);
+  } finally {
+    fs.rmSync(lock, { force: true });
+  }
+}
+
 /**
  * Start building the snapshot in the background (a detached, low-priority `mtlkit kernel snapshot`),
- * unless another process is already building it (a lock file next to the blob, ignored after 5 min).
+ * unless another process is building it already.
  */
-export function buildSnapshotInBackground(): void {
+export function buildSnapshotInBackground(heapMb?: number): void {
   try {
-    const blob = blobPath();
-    fs.mkdirSync(path.dirname(blob), { recursive: true, mode: 0o700 });
-    const lock = `${blob}.lock`;
-    try {
-      if (Date.now() - fs.statSync(lock).mtimeMs < 5 * 60_000) return;
-      fs.rmSync(lock, { force: true });
-    } catch {
-      // no lock
-    }
-    fs.writeFileSync(lock, String(process.pid), { flag: "wx" });
+    if (lockHeld(lockPath(blobPath(process.env, heapMb)))) return;
     const cli = path.join(__dirname, "cli.js");
-    const child = spawn(process.execPath, [cli, "kernel", "snapshot", "--lock", lock], { stdio: "ignore", detached: true });
+    const child = spawn(process.execPath, [cli, "kernel", "snapshot", ...heapArgs(heapMb)], { stdio: "ignore", detached: true });
     try {
       if (child.pid) os.setPriority(child.pid, 15);
     } catch {
       // priority is a nicety
     }
     child.unref();
-    debugLog(`building ${blob} in the background (pid ${child.pid})`);
+    debugLog(`building the snapshot in the background (pid ${child.pid})`);
   } catch (e) {
     debugLog(`cannot build the snapshot in the background: ${(e as Error).message}`);
   }

@@ -11,7 +11,7 @@
  */
 import { ChildProcess, spawn } from "child_process";
 import * as path from "path";
-import { buildSnapshotInBackground, debugLog, discardBlob, snapshotsEnabled, usableBlob } from "./snapshot";
+import { buildSnapshotInBackground, debugLog, discardBlob, kernelNodeFlags, snapshotsEnabled, usableBlob } from "./snapshot";
 import { NOTICE_FD_ENV } from "./supervision";
 import type { CrashReport, FromKernel, SerializedMessage, ToKernel } from "./supervision";
 
@@ -86,13 +86,13 @@ export class Supervisor {
 
   private spawnKernel(crash: CrashReport | null): void {
     const cli = path.join(__dirname, "cli.js");
-    const nodeArgs = this.opts.heapMb ? [`--max-old-space-size=${this.opts.heapMb}`] : [];
+    const nodeArgs = kernelNodeFlags(this.opts.heapMb);
     if (this.blob === undefined) {
-      const { blob, reason } = usableBlob();
+      const { blob, reason } = usableBlob(process.env, this.opts.heapMb);
       debugLog(blob ? `starting the kernel from ${blob}` : `starting the kernel without a snapshot: ${reason}`);
       this.blob = blob;
       // None yet (or a stale one): build it for the next kernel, once this one has had time to start.
-      if (!blob && snapshotsEnabled()) setTimeout(() => buildSnapshotInBackground(), 10_000).unref();
+      if (!blob && snapshotsEnabled()) setTimeout(() => buildSnapshotInBackground(this.opts.heapMb), 10_000).unref();
     }
     if (this.blob) nodeArgs.push("--snapshot-blob", this.blob);
     this.helloSeen = false;

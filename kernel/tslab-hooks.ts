@@ -179,7 +179,7 @@ export function loadTslab(globalsDts: string): Tslab {
     const create = ts.createWatchCompilerHost as unknown as (...a: unknown[]) => { createProgram: (...a: never[]) => unknown };
     const host = create([...rootFiles, GLOBALS_FILE], { ...options, ...extra }, ...rest);
     // Built-in declarations parsed in the snapshot, when their files and options are unchanged.
-    useSnapshotSourceFiles(ts, host, libDir, snap);
+    useSnapshotSourceFiles(ts, host, snap);
     return host;
   }) as unknown as typeof ts.createWatchCompilerHost;
 
