@@ -55,9 +55,18 @@ interface ManifestFile {
   ctimeMs: number;
 }
 
+/** A line on stderr with MTLKIT_KERNEL_DEBUG=1 (fd 2 itself: never a cell's captured stderr). */
 export function debugLog(line: string): void {
-  if (process.env.MTLKIT_KERNEL_DEBUG === "1") process.stderr.write(`[mtlkit snapshot] ${line}\n`);
+  if (process.env.MTLKIT_KERNEL_DEBUG !== "1") return;
+  try {
+    fs.writeSync(2, `[mtlkit snapshot] ${line}\n`);
+  } catch {
+    // no stderr
+  }
 }
+
+/** How many declaration files this process's programs took from the snapshot, and how many it had to parse again. */
+export const snapshotStats = { taken: 0, stale: 0 };
 
 /**
  * Whether snapshots may be used: not when turned off, and not when TSC_* variables are set (the
@@ -166,6 +175,9 @@ export function snapshotFor(tsPath: string): KernelSnapshot | null {
     } catch {
       return `${tsPath} is gone`;
     }
+    // The compiler memoizes the working directory: one it learnt while the snapshot was built
+    // would be the builder's (a folder since removed), and every path would resolve from there.
+    if (snap.ts.sys.getCurrentDirectory() !== process.cwd()) return "its compiler kept the builder's working directory";
     return null;
   })();
   if (why) {
@@ -275,7 +287,6 @@ export function useSnapshotSourceFiles(
     ...rest: unknown[]
   ) => unknown;
   const hooked = new WeakSet<object>();
-  const stats = { taken: 0, parsed: 0 };
   let reported = false;
   (host as { createProgram: unknown }).createProgram = (
     roots: unknown,
@@ -292,7 +303,9 @@ export function useSnapshotSourceFiles(
     } finally {
       if (snap && !reported) {
         reported = true;
-        debugLog(`first program: ${stats.taken} declaration files from the snapshot, ${stats.parsed} parsed`);
+        debugLog(
+          `first program: ${snapshotStats.taken} declaration files from the snapshot, ${snapshotStats.stale} changed and parsed again`,
+        );
       }
     }
   };
@@ -316,9 +329,15 @@ export function useSnapshotSourceFiles(
           ok = false;
         }
       }
-      if (!ok) debugLog(`${fileName} changed since the snapshot: parsed again`);
+      if (!ok) {
+        snapshotStats.stale++;
+        debugLog(`${fileName} changed since the snapshot: parsed again`);
+      }
       const sf = ok ? entry.sourceFile : null;
-      if (sf) (sf as TS.SourceFile & { version?: string }).version ??= `snapshot:${entry.size}:${entry.mtimeMs}`;
+      if (sf) {
+        snapshotStats.taken++;
+        (sf as TS.SourceFile & { version?: string }).version ??= `snapshot:${entry.size}:${entry.mtimeMs}`;
+      }
       checked.set(fileName, sf);
       return sf ?? undefined;
     };
@@ -331,22 +350,14 @@ export function useSnapshotSourceFiles(
     const getSourceFile = ch.getSourceFile.bind(ch) as GetSourceFile;
     ch.getSourceFile = ((fileName, opts, ...rest) => {
       const sf = fromSnapshot(fileName, opts);
-      if (sf) {
-        stats.taken++;
-        return sf;
-      }
-      if (snap?.files.has(fileName)) stats.parsed++;
+      if (sf) return sf;
       return record(fileName, opts, getSourceFile(fileName, opts, ...rest));
     }) as GetSourceFile as TS.CompilerHost["getSourceFile"];
     const byPath = ch.getSourceFileByPath?.bind(ch) as GetSourceFileByPath | undefined;
     if (byPath) {
       ch.getSourceFileByPath = ((fileName, p, opts, ...rest) => {
         const sf = fromSnapshot(fileName, opts);
-        if (sf) {
-          stats.taken++;
-          return sf;
-        }
-        if (snap?.files.has(fileName)) stats.parsed++;
+        if (sf) return sf;
         return record(fileName, opts, byPath(fileName, p, opts, ...rest));
       }) as GetSourceFileByPath as TS.CompilerHost["getSourceFileByPath"];
     }
@@ -408,6 +419,23 @@ export async function recordHere(folder: string, out: string): Promise<void> {
  */
 export async function buildSnapshotHere(heapMb?: number): Promise<string> {
   const blob = blobPath(process.env, heapMb);
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), "mtlkit-snapshot-"));
+  try {
+    const empty = path.join(work, "folder");
+    fs.mkdirSync(empty);
+    const { MTLKIT_ROOT } = await import("./resolution");
+    await buildBlob([empty, MTLKIT_ROOT], blob, heapMb);
+    return blob;
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Record what kernels in `folders` read (each in a process of its own, as a kernel) and build a
+ * blob of it at `blob` (temporary name, then renamed), with its manifest beside it.
+ */
+export async function buildBlob(folders: string[], blob: string, heapMb?: number): Promise<void> {
   const dir = path.dirname(blob);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const work = fs.mkdtempSync(path.join(os.tmpdir(), "mtlkit-snapshot-"));
@@ -416,12 +444,9 @@ export async function buildSnapshotHere(heapMb?: number): Promise<string> {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const k of Object.keys(env)) if (k.startsWith("TSC_")) delete env[k];
   try {
-    const { MTLKIT_ROOT } = await import("./resolution");
-    const empty = path.join(work, "folder");
-    fs.mkdirSync(empty);
     const cli = path.join(__dirname, "cli.js");
     let merged: RecordedSpec | null = null;
-    for (const [i, folder] of [empty, MTLKIT_ROOT].entries()) {
+    for (const [i, folder] of folders.entries()) {
       const out = path.join(work, `record-${i}.json`);
       const r = spawnSync(process.execPath, [cli, "kernel", "snapshot", "--record", folder, "--out", out], { env, encoding: "utf8" });
       if (r.status !== 0) throw new Error(`recording in ${folder} failed: ${(r.stderr || String(r.signal)).trim().slice(-2000)}`);
@@ -452,7 +477,6 @@ export async function buildSnapshotHere(heapMb?: number): Promise<string> {
     fs.chmodSync(tmpBlob, 0o600);
     fs.renameSync(tmpBlob, blob);
     debugLog(`built ${blob} (${merged.files.length} declaration files)`);
-    return blob;
   } finally {
     for (const f of [tmpBlob, work]) fs.rmSync(f, { recursive: true, force: true });
   }

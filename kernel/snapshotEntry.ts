@@ -38,11 +38,7 @@ interface SnapshotSpecJson {
 
   // The compiler, as require() would load it (CommonJS wrapper, its real file name and folder).
   const mod = { exports: {} as Record<string, unknown> };
-  // As ASCII (the few other characters as \u escapes, valid in the strings, comments and
-  // identifiers where they occur): a one-byte source string, half the size in the blob.
-  const source = fs
-    .readFileSync(spec.tsPath, "utf8")
-    .replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  const source = fs.readFileSync(spec.tsPath, "utf8");
   const wrapper = new Function("exports", "require", "module", "__filename", "__dirname", `${source}\n//# sourceURL=${spec.tsPath}`);
   wrapper(mod.exports, require, mod, spec.tsPath, path.dirname(spec.tsPath));
   const ts = mod.exports as unknown as typeof import("typescript") & {
@@ -73,13 +69,33 @@ interface SnapshotSpecJson {
   }
   // Run the checker and the emitter once on a throwaway program of their own (not on the files
   // above), so that the snapshot holds their compiled code and the first cell does not compile it.
-  const warmName = path.join(path.dirname(spec.tsPath), "__mtlkit_warm__.ts");
+  // Its host is ours alone: the compiler's own (ts.sys) would memoize this process's working
+  // directory, which a kernel must not inherit (snapshot.ts checks that it did not).
+  const warmName = "/__mtlkit_warm__/cell.ts";
   const warmText =
-    "export const a: number = 1;\nexport async function f(x: string) { return [x, ...[1, 2]].map((y) => `${y}`); }\nclass C { m() { return a; } }\nf('x'); new C().m(); a;\n";
-  const warmOptions = { ...spec.options, noLib: true, types: [], typeRoots: [], paths: undefined };
-  const warmHost = ts.createCompilerHost(warmOptions as never);
-  warmHost.getSourceFile = (name, opts) => (name === warmName ? ts.createSourceFile(name, warmText, opts) : undefined);
-  warmHost.writeFile = () => {};
+    "export const a: number = 1;\nexport async function f(x: string) { return [x, ...[1, 2]].map((y) => String(y)); }\nclass C { m() { return a; } }\nf('x'); new C().m(); a;\n";
+  const warmOptions = {
+    ...spec.options,
+    noLib: true,
+    types: [],
+    typeRoots: [],
+    paths: undefined,
+    rootDir: undefined,
+    outDir: "/__mtlkit_warm__/out",
+  };
+  const warmHost: import("typescript").CompilerHost = {
+    getSourceFile: (name, opts) => (name === warmName ? ts.createSourceFile(name, warmText, opts) : undefined),
+    getDefaultLibFileName: () => "/__mtlkit_warm__/lib.d.ts",
+    writeFile: () => {},
+    getCurrentDirectory: () => "/__mtlkit_warm__",
+    getCanonicalFileName: (f) => f,
+    useCaseSensitiveFileNames: () => true,
+    getNewLine: () => "\n",
+    fileExists: (f) => f === warmName,
+    readFile: (f) => (f === warmName ? warmText : undefined),
+    directoryExists: () => false,
+    getDirectories: () => [],
+  };
   const warmProgram = ts.createProgram([warmName], warmOptions as never, warmHost);
   ts.getPreEmitDiagnostics(warmProgram);
   warmProgram.emit();
