@@ -4,7 +4,7 @@
  *   mtlkit kernel install   [--user | --sys-prefix | --prefix DIR | --jupyter-dir DIR] [--name NAME] [--heap-mb N]
  *   mtlkit kernel uninstall [--user | --sys-prefix | --prefix DIR | --jupyter-dir DIR] [--name NAME]
  *   mtlkit kernel start --connection-file FILE [--heap-mb N] [--no-supervisor]
- *   mtlkit kernel snapshot   (build the kernel's start-up snapshot now: snapshot.ts)
+ *   mtlkit kernel snapshot [--folder DIR] [--heap-mb N]   (build the kernel's start-up snapshot for DIR now: snapshot.ts)
  *   mtlkit run <notebook.ipynb | dir…> (--out DIR | --inplace) [--timeout S] [--grace S] [--allow-errors] [--kernel NAME]
  *   mtlkit doctor [--json]
  *   mtlkit export-web <modelDir> --out DIR [--title TEXT] [--examples ROWS.json]
@@ -19,7 +19,7 @@ const USAGE = `usage:
   mtlkit kernel install   [--user | --sys-prefix | --prefix DIR | --jupyter-dir DIR] [--name NAME] [--heap-mb N]
   mtlkit kernel uninstall [--user | --sys-prefix | --prefix DIR | --jupyter-dir DIR] [--name NAME]
   mtlkit kernel start --connection-file FILE [--heap-mb N] [--no-supervisor]
-  mtlkit kernel snapshot [--heap-mb N]
+  mtlkit kernel snapshot [--folder DIR] [--heap-mb N]
   mtlkit run <notebook.ipynb | dir...> (--out DIR | --inplace) [--timeout SECONDS] [--grace SECONDS]
              [--allow-errors] [--kernel NAME]
   mtlkit doctor [--json]
@@ -100,7 +100,7 @@ async function main(argv: string[]): Promise<number> {
     }
     if (sub === "snapshot") {
       // Build the start-up snapshot now (snapshot.ts), or wait for another process building it.
-      const p = parseArgs(args, ["record", "out", "heap-mb"], []);
+      const p = parseArgs(args, ["record", "out", "heap-mb", "folder"], []);
       const record = p.values.get("record");
       if (record) {
         const { recordHere } = await import("./snapshot");
@@ -108,7 +108,7 @@ async function main(argv: string[]): Promise<number> {
         process.exit(0); // the compiler's file watchers would keep this process alive
       }
       const { buildSnapshotLocked } = await import("./snapshot");
-      const blob = await buildSnapshotLocked(heapOption(p));
+      const blob = await buildSnapshotLocked(heapOption(p), p.values.get("folder") ?? process.cwd());
       if (!blob) throw new InstallError("no start-up snapshot: another process was building it and did not finish");
       console.log(`Kernel start-up snapshot: ${blob}`);
       return 0;
@@ -122,8 +122,12 @@ async function main(argv: string[]): Promise<number> {
         console.log(`Installed kernelspec ${name} in ${dir}`);
         // The start-up snapshot (snapshot.ts), so that the first kernel starts fast too; optional.
         const { ensureSnapshot } = await import("./snapshot");
-        const blob = ensureSnapshot(heapOption(p));
-        if (blob) console.log(`Kernel start-up snapshot: ${blob}`);
+        // For notebooks in mtlkit's package and in this folder (a blob per set of @types folders).
+        const { MTLKIT_ROOT } = await import("./resolution");
+        for (const folder of new Set([MTLKIT_ROOT, process.cwd()])) {
+          const blob = ensureSnapshot(heapOption(p), folder);
+          if (blob) console.log(`Kernel start-up snapshot: ${blob}`);
+        }
       } else {
         const dir = uninstall(location(p), name);
         console.log(dir ? `Removed kernelspec ${name} from ${dir}` : `No kernelspec ${name} was installed there`);

@@ -100,8 +100,25 @@ export function kernelNodeFlags(heapMb?: number): string[] {
   return heapMb ? [`--max-old-space-size=${heapMb}`] : [];
 }
 
-/** The blob for this Node, compiler, entry script, docs setting and V8 flags (whether or not it exists). */
-export function blobPath(env: NodeJS.ProcessEnv = process.env, heapMb?: number): string {
+/**
+ * The @types folders a kernel in `folder` sees (node_modules/@types there and in every folder above,
+ * as TypeScript's default type roots): the installed declarations its compiler reads depend on
+ * them, so a blob holds those of one such context.
+ */
+export function typesContext(folder: string): string[] {
+  const roots: string[] = [];
+  for (let d = path.resolve(folder); ; d = path.dirname(d)) {
+    const atTypes = path.join(d, "node_modules", "@types");
+    if (fs.existsSync(atTypes)) roots.push(atTypes);
+    if (path.dirname(d) === d) return roots;
+  }
+}
+
+/**
+ * The blob for this Node, compiler, entry script, docs setting, V8 flags and the @types context of
+ * `folder` (the kernel's working directory), whether or not it exists.
+ */
+export function blobPath(env: NodeJS.ProcessEnv = process.env, heapMb?: number, folder: string = process.cwd()): string {
   const tsPath = typescriptPath();
   const key = createHash("sha256")
     .update(
@@ -117,6 +134,7 @@ export function blobPath(env: NodeJS.ProcessEnv = process.env, heapMb?: number):
         keepDocs(env) ? "docs" : "nodocs",
         ...kernelNodeFlags(heapMb),
         env.NODE_OPTIONS ?? "",
+        ...typesContext(folder),
       ].join("\0"),
     )
     .digest("hex")
@@ -133,11 +151,15 @@ function manifestPath(blob: string): string {
  * The blob to start a kernel from, or null (none, stale, or snapshots off). Checks every file the
  * snapshot holds against the file system (a few ms).
  */
-export function usableBlob(env: NodeJS.ProcessEnv = process.env, heapMb?: number): { blob: string | null; reason: string } {
+export function usableBlob(
+  env: NodeJS.ProcessEnv = process.env,
+  heapMb?: number,
+  folder: string = process.cwd(),
+): { blob: string | null; reason: string } {
   if (!snapshotsEnabled(env)) return { blob: null, reason: "snapshots are off" };
   let blob: string;
   try {
-    blob = blobPath(env, heapMb);
+    blob = blobPath(env, heapMb, folder);
   } catch (e) {
     return { blob: null, reason: `no compiler: ${(e as Error).message}` };
   }
@@ -152,6 +174,35 @@ export function usableBlob(env: NodeJS.ProcessEnv = process.env, heapMb?: number
     return { blob: null, reason: `manifest unreadable or a file is gone: ${(e as Error).message}` };
   }
   return { blob, reason: "valid" };
+}
+
+/**
+ * Remove the other blobs in `dir` that can never be used again: a file their manifest lists is gone
+ * or changed (an upgraded @types/node, a rebuilt checkout). Blobs of other Node versions or
+ * compilers whose files are intact stay (another installation may use them).
+ */
+export function pruneStaleBlobs(dir: string, keep: string): void {
+  for (const name of fs.readdirSync(dir)) {
+    const blob = path.join(dir, name);
+    if (!/^kernel-[0-9a-f]{16}\.blob$/.test(name) || blob === keep) continue;
+    let stale = false;
+    try {
+      const manifest = JSON.parse(fs.readFileSync(manifestPath(blob), "utf8")) as { files: ManifestFile[] };
+      stale = manifest.files.some((f) => {
+        try {
+          return statKey(f.fileName) !== `${f.size}:${f.mtimeMs}:${f.ctimeMs}`;
+        } catch {
+          return true;
+        }
+      });
+    } catch {
+      stale = true; // no manifest: never usable
+    }
+    if (stale) {
+      debugLog(`removing ${blob}: it can no longer be used`);
+      discardBlob(blob);
+    }
+  }
 }
 
 /** Drop a blob that could not start a kernel (the next start builds a fresh one). */
@@ -342,7 +393,8 @@ export function useSnapshotSourceFiles(
       return sf ?? undefined;
     };
     const record = (fileName: string, opts: TS.ScriptTarget | TS.CreateSourceFileOptions, sf: TS.SourceFile | undefined) => {
-      if (!recorder || !sf || !isSnapshotCandidate(fileName)) return sf;
+      // (tslab's virtual files, such as the previous cells' declarations, do not exist on disk)
+      if (!recorder || !sf || !isSnapshotCandidate(fileName) || !fs.existsSync(fileName)) return sf;
       recorder.options = options;
       recorder.files.set(fileName, { sourceFile: sf, ...createOptions(opts) });
       return sf;
@@ -412,23 +464,14 @@ export async function recordHere(folder: string, out: string): Promise<void> {
 }
 
 /**
- * Build the snapshot for this installation now: kernels' compilers in an empty folder (Node's
- * types from mtlkit's installation) and in mtlkit's package (its notebooks: the package's @types)
- * record the declaration files they read; then `node --build-snapshot` parses them into a blob,
- * written atomically with its manifest. Returns the blob's path.
+ * Build the snapshot for kernels in `folder` now: a kernel's compiler there (in a process of its
+ * own) records the installed declarations it reads; then `node --build-snapshot` parses them into
+ * a blob, written atomically with its manifest. Returns the blob's path.
  */
-export async function buildSnapshotHere(heapMb?: number): Promise<string> {
-  const blob = blobPath(process.env, heapMb);
-  const work = fs.mkdtempSync(path.join(os.tmpdir(), "mtlkit-snapshot-"));
-  try {
-    const empty = path.join(work, "folder");
-    fs.mkdirSync(empty);
-    const { MTLKIT_ROOT } = await import("./resolution");
-    await buildBlob([empty, MTLKIT_ROOT], blob, heapMb);
-    return blob;
-  } finally {
-    fs.rmSync(work, { recursive: true, force: true });
-  }
+export async function buildSnapshotHere(heapMb?: number, folder: string = process.cwd()): Promise<string> {
+  const blob = blobPath(process.env, heapMb, folder);
+  await buildBlob([folder], blob, heapMb);
+  return blob;
 }
 
 /**
@@ -477,19 +520,20 @@ export async function buildBlob(folders: string[], blob: string, heapMb?: number
     fs.chmodSync(tmpBlob, 0o600);
     fs.renameSync(tmpBlob, blob);
     debugLog(`built ${blob} (${merged.files.length} declaration files)`);
+    pruneStaleBlobs(dir, blob);
   } finally {
     for (const f of [tmpBlob, work]) fs.rmSync(f, { recursive: true, force: true });
   }
 }
 
-function heapArgs(heapMb?: number): string[] {
-  return heapMb ? ["--heap-mb", String(heapMb)] : [];
+function snapshotArgs(heapMb: number | undefined, folder: string): string[] {
+  return [...(heapMb ? ["--heap-mb", String(heapMb)] : []), "--folder", path.resolve(folder)];
 }
 
 /** Build the snapshot in a child process (`mtlkit kernel snapshot`) and wait; false if it failed. */
-export function buildSnapshotSync(heapMb?: number, timeoutMs = 120_000): boolean {
+export function buildSnapshotSync(heapMb?: number, folder: string = process.cwd(), timeoutMs = 240_000): boolean {
   const cli = path.join(__dirname, "cli.js");
-  const r = spawnSync(process.execPath, [cli, "kernel", "snapshot", ...heapArgs(heapMb)], {
+  const r = spawnSync(process.execPath, [cli, "kernel", "snapshot", ...snapshotArgs(heapMb, folder)], {
     stdio: ["ignore", "ignore", "pipe"],
     encoding: "utf8",
     timeout: timeoutMs,
@@ -499,13 +543,13 @@ export function buildSnapshotSync(heapMb?: number, timeoutMs = 120_000): boolean
 }
 
 /** Make sure a valid snapshot exists (building one if not); never throws. */
-export function ensureSnapshot(heapMb?: number): string | null {
+export function ensureSnapshot(heapMb?: number, folder: string = process.cwd()): string | null {
   try {
-    const u = usableBlob(process.env, heapMb);
+    const u = usableBlob(process.env, heapMb, folder);
     if (u.blob || !snapshotsEnabled()) return u.blob;
     debugLog(`${u.reason}: building one`);
-    buildSnapshotSync(heapMb);
-    return usableBlob(process.env, heapMb).blob;
+    buildSnapshotSync(heapMb, folder);
+    return usableBlob(process.env, heapMb, folder).blob;
   } catch (e) {
     debugLog(`no snapshot: ${(e as Error).message}`);
     return null;
@@ -530,23 +574,23 @@ function lockHeld(lock: string): boolean {
  * Build the snapshot unless another process is building it (a lock file beside the blob, ignored
  * after 5 min), in which case wait for that one (up to `waitMs`). Returns the usable blob or null.
  */
-export async function buildSnapshotLocked(heapMb?: number, waitMs = 180_000): Promise<string | null> {
-  const blob = blobPath(process.env, heapMb);
+export async function buildSnapshotLocked(heapMb?: number, folder: string = process.cwd(), waitMs = 180_000): Promise<string | null> {
+  const blob = blobPath(process.env, heapMb, folder);
   fs.mkdirSync(path.dirname(blob), { recursive: true, mode: 0o700 });
   const lock = lockPath(blob);
   if (lockHeld(lock)) {
     const end = Date.now() + waitMs;
     while (lockHeld(lock) && Date.now() < end) await new Promise((r) => setTimeout(r, 200));
-    return usableBlob(process.env, heapMb).blob;
+    return usableBlob(process.env, heapMb, folder).blob;
   }
   fs.rmSync(lock, { force: true });
   try {
     fs.writeFileSync(lock, String(process.pid), { flag: "wx" });
   } catch {
-    return buildSnapshotLocked(heapMb, waitMs); // another process took it just now
+    return buildSnapshotLocked(heapMb, folder, waitMs); // another process took it just now
   }
   try {
-    return await buildSnapshotHere(heapMb);
+    return await buildSnapshotHere(heapMb, folder);
   } finally {
     fs.rmSync(lock, { force: true });
   }
@@ -556,11 +600,14 @@ export async function buildSnapshotLocked(heapMb?: number, waitMs = 180_000): Pr
  * Start building the snapshot in the background (a detached, low-priority `mtlkit kernel snapshot`),
  * unless another process is building it already.
  */
-export function buildSnapshotInBackground(heapMb?: number): void {
+export function buildSnapshotInBackground(heapMb?: number, folder: string = process.cwd()): void {
   try {
-    if (lockHeld(lockPath(blobPath(process.env, heapMb)))) return;
+    if (lockHeld(lockPath(blobPath(process.env, heapMb, folder)))) return;
     const cli = path.join(__dirname, "cli.js");
-    const child = spawn(process.execPath, [cli, "kernel", "snapshot", ...heapArgs(heapMb)], { stdio: "ignore", detached: true });
+    const child = spawn(process.execPath, [cli, "kernel", "snapshot", ...snapshotArgs(heapMb, folder)], {
+      stdio: "ignore",
+      detached: true,
+    });
     try {
       if (child.pid) os.setPriority(child.pid, 15);
     } catch {

@@ -288,7 +288,9 @@ export async function runNotebooks(args: string[], opts: RunOptions): Promise<bo
   for (const s of signals) process.on(s, onSignal);
   // mtlkit's kernel starts from its start-up snapshot (kernel/snapshot.ts): build it first if it is
   // missing, so that every notebook's kernel starts the same way, not depending on a background build.
-  if (opts.kernelName === undefined || opts.kernelName === DEFAULT_KERNEL_NAME) ensureSnapshot();
+  if (opts.kernelName === undefined || opts.kernelName === DEFAULT_KERNEL_NAME) {
+    for (const dir of new Set(files.map((f) => path.dirname(path.resolve(f))))) ensureSnapshot(undefined, dir);
+  }
   const runs: NotebookRun[] = [];
   try {
     for (const f of files) {

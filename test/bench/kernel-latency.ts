@@ -141,7 +141,7 @@ async function main(): Promise<void> {
   const rows = new Map<string, Row>();
   // mtlkit's start-up snapshot, as `mtlkit kernel install` builds it: every run then measures it.
   const { ensureSnapshot } = await import("../../kernel/snapshot");
-  const blob = ensureSnapshot();
+  const blob = ensureSnapshot(undefined, path.join(REPO, "notebooks"));
   console.error(blob ? `mtlkit start-up snapshot: ${blob}` : "note: no mtlkit start-up snapshot (off or failed)");
   const kernels = specs();
   const load0 = os.loadavg()[0];

@@ -90,15 +90,20 @@ describe("the kernel's start-up snapshot", () => {
   let cacheDir: string;
   let blob: string;
 
-  beforeAll(() => {
-    cacheDir = newDir("mtlkit-snapcache-");
-    const r = spawnSync(process.execPath, [CLI, "kernel", "snapshot"], {
+  /** `mtlkit kernel snapshot --folder DIR` into our cache folder; the blob's path. */
+  function snapshotFor(folder: string): string {
+    const r = spawnSync(process.execPath, [CLI, "kernel", "snapshot", "--folder", folder], {
       env: { ...process.env, MTLKIT_CACHE_DIR: cacheDir },
       encoding: "utf8",
       timeout: 240_000,
     });
     expect(r.status, r.stderr).toBe(0);
-    blob = /Kernel start-up snapshot: (\S+)/.exec(r.stdout)?.[1] ?? "";
+    return /Kernel start-up snapshot: (\S+)/.exec(r.stdout)?.[1] ?? "";
+  }
+
+  beforeAll(() => {
+    cacheDir = newDir("mtlkit-snapcache-");
+    blob = snapshotFor(REPO);
   }, 250_000);
 
   it("is written atomically with its manifest, and found valid for the next kernel", () => {
@@ -107,8 +112,20 @@ describe("the kernel's start-up snapshot", () => {
     expect(files.sort()).toEqual([path.basename(blob), path.basename(blob).replace(/\.blob$/, ".json")]);
     expect(fs.statSync(blob).mode & 0o777).toBe(0o600);
     const check = `const s = require(${JSON.stringify(SNAPSHOT_JS)}); console.log(JSON.stringify(s.usableBlob()));`;
-    const r = spawnSync(process.execPath, ["-e", check], { env: { ...process.env, MTLKIT_CACHE_DIR: cacheDir }, encoding: "utf8" });
+    const r = spawnSync(process.execPath, ["-e", check], {
+      cwd: REPO,
+      env: { ...process.env, MTLKIT_CACHE_DIR: cacheDir },
+      encoding: "utf8",
+    });
     expect(JSON.parse(r.stdout)).toEqual({ blob, reason: "valid" });
+    // A folder that sees other @types folders gets a blob of its own (none built for it yet).
+    const elsewhere = newDir("mtlkit-nb-");
+    const r2 = spawnSync(process.execPath, ["-e", check], {
+      cwd: elsewhere,
+      env: { ...process.env, MTLKIT_CACHE_DIR: cacheDir },
+      encoding: "utf8",
+    });
+    expect(JSON.parse(r2.stdout).blob).toBeNull();
     // Turned off, or under TSC_* variables the compiler would have read at load time: not used.
     const off = spawnSync(process.execPath, ["-e", check], {
       env: { ...process.env, MTLKIT_CACHE_DIR: cacheDir, MTLKIT_KERNEL_SNAPSHOT: "0" },
@@ -137,13 +154,13 @@ describe("the kernel's start-up snapshot", () => {
     fs.writeFileSync(path.join(other, path.basename(manifestFile)), JSON.stringify(manifest));
     const check = `console.log(JSON.stringify(require(${JSON.stringify(SNAPSHOT_JS)}).usableBlob()));`;
     const env = { ...process.env, MTLKIT_CACHE_DIR: other };
-    expect(JSON.parse(spawnSync(process.execPath, ["-e", check], { env, encoding: "utf8" }).stdout).blob).toBe(
+    expect(JSON.parse(spawnSync(process.execPath, ["-e", check], { cwd: REPO, env, encoding: "utf8" }).stdout).blob).toBe(
       path.join(other, path.basename(blob)),
     );
     // Same size, same mtime, other content: the ctime still tells.
     fs.writeFileSync(listed, "declare const a: string;\n");
     fs.utimesSync(listed, st.atime, st.mtime);
-    const after = JSON.parse(spawnSync(process.execPath, ["-e", check], { env, encoding: "utf8" }).stdout) as {
+    const after = JSON.parse(spawnSync(process.execPath, ["-e", check], { cwd: REPO, env, encoding: "utf8" }).stdout) as {
       blob: string | null;
       reason: string;
     };
@@ -155,7 +172,7 @@ describe("the kernel's start-up snapshot", () => {
     it(`gives a kernel in ${where} the same errors, completions and inspections as without it`, () => {
       const cwd = where === "mtlkit's package" ? workDir("snapshot-") : newDir("mtlkit-nb-");
       if (where === "mtlkit's package") dirs.push(cwd);
-      const fromSnapshot = probe(cwd, CELLS, blob);
+      const fromSnapshot = probe(cwd, CELLS, snapshotFor(cwd));
       const plain = probe(cwd, CELLS, null);
       expect(fromSnapshot.snapshot).toBe(true);
       expect(plain.snapshot).toBe(false);
