@@ -11,6 +11,7 @@
  *   mtlkit sweep DEFINITION [--workers N] [--results FILE] [--queue URL] …   (kernel/sweepCli.ts)
  *   mtlkit worker --queue URL [--workers N] …
  */
+import * as path from "path";
 import { EXPORT_WEB_USAGE, parseExportWebArgs } from "./exportWebCli";
 import { DEFAULT_KERNEL_NAME, install, InstallError, Location, uninstall } from "./install";
 import { SWEEP_USAGE } from "./sweepCli";
@@ -108,7 +109,7 @@ async function main(argv: string[]): Promise<number> {
         process.exit(0); // the compiler's file watchers would keep this process alive
       }
       const { buildSnapshotLocked } = await import("./snapshot");
-      const blob = await buildSnapshotLocked(heapOption(p), p.values.get("folder") ?? process.cwd());
+      const blob = await buildSnapshotLocked(heapOption(p), path.resolve(p.values.get("folder") ?? "."));
       if (!blob) throw new InstallError("no start-up snapshot: another process was building it and did not finish");
       console.log(`Kernel start-up snapshot: ${blob}`);
       return 0;

@@ -100,6 +100,10 @@ export function kernelNodeFlags(heapMb?: number): string[] {
   return heapMb ? [`--max-old-space-size=${heapMb}`] : [];
 }
 
+function entryHash(): string {
+  return createHash("sha256").update(fs.readFileSync(ENTRY)).digest("hex");
+}
+
 /**
  * The @types folders a kernel in `folder` sees (node_modules/@types there and in every folder above,
  * as TypeScript's default type roots): the installed declarations its compiler reads depend on
@@ -130,7 +134,7 @@ export function blobPath(env: NodeJS.ProcessEnv = process.env, heapMb?: number, 
         statKey(process.execPath),
         tsPath,
         statKey(tsPath),
-        createHash("sha256").update(fs.readFileSync(ENTRY)).digest("hex"),
+        entryHash(),
         keepDocs(env) ? "docs" : "nodocs",
         ...kernelNodeFlags(heapMb),
         env.NODE_OPTIONS ?? "",
@@ -187,8 +191,16 @@ export function pruneStaleBlobs(dir: string, keep: string): void {
     if (!/^kernel-[0-9a-f]{16}\.blob$/.test(name) || blob === keep) continue;
     let stale = false;
     try {
-      const manifest = JSON.parse(fs.readFileSync(manifestPath(blob), "utf8")) as { files: ManifestFile[] };
-      stale = manifest.files.some((f) => {
+      const manifest = JSON.parse(fs.readFileSync(manifestPath(blob), "utf8")) as {
+        files: ManifestFile[];
+        tsPath?: string;
+        tsStat?: string;
+        entry?: string;
+      };
+      // This installation's, from an older build of it or of its compiler: superseded.
+      const tsPath = typescriptPath();
+      if (manifest.tsPath === tsPath && (manifest.entry !== entryHash() || manifest.tsStat !== statKey(tsPath))) stale = true;
+      stale ||= manifest.files.some((f) => {
         try {
           return statKey(f.fileName) !== `${f.size}:${f.mtimeMs}:${f.ctimeMs}`;
         } catch {
@@ -489,7 +501,7 @@ export async function buildBlob(folders: string[], blob: string, heapMb?: number
   try {
     const cli = path.join(__dirname, "cli.js");
     let merged: RecordedSpec | null = null;
-    for (const [i, folder] of folders.entries()) {
+    for (const [i, folder] of folders.map((f) => path.resolve(f)).entries()) {
       const out = path.join(work, `record-${i}.json`);
       const r = spawnSync(process.execPath, [cli, "kernel", "snapshot", "--record", folder, "--out", out], { env, encoding: "utf8" });
       if (r.status !== 0) throw new Error(`recording in ${folder} failed: ${(r.stderr || String(r.signal)).trim().slice(-2000)}`);
@@ -512,6 +524,9 @@ export async function buildBlob(folders: string[], blob: string, heapMb?: number
       throw new Error(`node --build-snapshot failed (${r.status ?? r.signal}): ${(r.stderr || "").trim().slice(-2000)}`);
     const manifest = {
       format: SNAPSHOT_FORMAT,
+      tsPath,
+      tsStat: statKey(tsPath),
+      entry: entryHash(),
       files: merged.files.map(({ fileName, size, mtimeMs, ctimeMs }) => ({ fileName, size, mtimeMs, ctimeMs })),
     };
     const { writeFileAtomic } = await import("./fsutil");
