@@ -1,17 +1,19 @@
 /**
  * The kernel's V8 start-up snapshot: a heap image (node --build-snapshot) holding the TypeScript
- * compiler and the built-in declarations (lib.*.d.ts, @types/node, ~170 files) already parsed and
- * bound, which every kernel otherwise parses before its first cell. The supervisor starts the kernel
- * with `--snapshot-blob FILE` when a valid one exists; the kernel's compiler host then takes those
- * SourceFiles instead of reading and parsing the files (`useSnapshotSourceFiles`).
+ * compiler and the installed declarations a kernel reads (lib.*.d.ts, @types/node, the other
+ * packages of the node_modules/@types folders its folder sees and what they import) already parsed
+ * and bound, which every kernel otherwise parses before its first cell. The supervisor starts the
+ * kernel with `--snapshot-blob FILE` when a valid one exists; the kernel's compiler host then takes
+ * those SourceFiles instead of reading and parsing the files (`useSnapshotSourceFiles`).
  *
- * Correctness: the blob's name is keyed by Node (version, arch, binary), the compiler file
- * (path, size, mtime, ctime), the snapshot entry script's content and whether built-in docs are kept; a
- * manifest beside it lists every declaration file with its size, mtime and ctime, checked before
- * the blob is used; and inside the kernel each file is checked again, with the compiler options
- * that shape parsing and binding, before its SourceFile is taken: anything that differs is read
- * and parsed as usual. A blob that fails to start the kernel is dropped and the kernel restarted
- * without it. Blobs are written to a temporary name and renamed.
+ * Correctness: the blob's name is keyed by Node (version, arch, binary), the compiler file (path,
+ * size, mtime, ctime), the snapshot entry script's content, whether built-in docs are kept, the V8
+ * flags and the @types folders; a manifest beside it lists every declaration file with its size,
+ * mtime and ctime, checked before the blob is used; and inside the kernel each file is checked
+ * again (and every 2 s while in use), with the compiler options that shape parsing and binding,
+ * before its SourceFile is taken: anything that differs is read and parsed as usual. A blob that
+ * fails to start the kernel is dropped and the kernel restarted without it. Blobs are written to a
+ * temporary name and renamed.
  *
  * Built by `mtlkit kernel install`, by `mtlkit run` before its first kernel, by `mtlkit kernel
  * snapshot`, or in the background by a supervisor that found none. MTLKIT_KERNEL_SNAPSHOT=0 turns
@@ -27,6 +29,8 @@ import { cacheDir } from "./codeCache";
 
 export const SNAPSHOT_FORMAT = 1;
 const SNAPSHOT_SYMBOL = Symbol.for("mtlkit.kernelSnapshot");
+/** How long a kernel trusts a snapshot file's check before it looks at the file again. */
+const RECHECK_MS = 2000;
 const ENTRY = path.join(__dirname, "snapshotEntry.js");
 
 /** What the snapshot's heap holds (set by snapshotEntry.ts). */
@@ -376,32 +380,35 @@ export function useSnapshotSourceFiles(
   function hookCompilerHost(ch: TS.CompilerHost, options: TS.CompilerOptions): void {
     const useSnap = snap !== null && parseBindKey(ts, options) === snap.key;
     if (snap && !useSnap) debugLog("not using the snapshot's declarations: the compiler options differ");
-    const checked = new Map<string, TS.SourceFile | null>();
+    // Each file's verdict, with when it was made: a file the snapshot answers for is looked at again
+    // after RECHECK_MS, as the compiler's own file watchers would notice an edit mid-session.
+    const checked = new Map<string, { sf: TS.SourceFile | null; at: number }>();
+    const unchanged = (fileName: string, entry: SnapshotFile): boolean => {
+      try {
+        return statKey(fileName) === `${entry.size}:${entry.mtimeMs}:${entry.ctimeMs}`;
+      } catch {
+        return false;
+      }
+    };
     const fromSnapshot = (fileName: string, opts: TS.ScriptTarget | TS.CreateSourceFileOptions): TS.SourceFile | undefined => {
       if (!useSnap) return undefined;
       const entry = snap.files.get(fileName);
       if (!entry) return undefined;
+      const now = Date.now();
       const known = checked.get(fileName);
-      if (known !== undefined) return known ?? undefined;
+      if (known && (known.sf === null || now - known.at < RECHECK_MS)) return known.sf ?? undefined;
       const want = createOptions(opts);
-      let ok = want.languageVersion === entry.languageVersion && want.impliedNodeFormat === entry.impliedNodeFormat;
-      if (ok) {
-        try {
-          ok = statKey(fileName) === `${entry.size}:${entry.mtimeMs}:${entry.ctimeMs}`;
-        } catch {
-          ok = false;
-        }
-      }
+      const ok =
+        want.languageVersion === entry.languageVersion && want.impliedNodeFormat === entry.impliedNodeFormat && unchanged(fileName, entry);
       if (!ok) {
         snapshotStats.stale++;
         debugLog(`${fileName} changed since the snapshot: parsed again`);
+      } else if (!known) {
+        snapshotStats.taken++;
+        (entry.sourceFile as TS.SourceFile & { version?: string }).version ??= `snapshot:${entry.size}:${entry.mtimeMs}`;
       }
       const sf = ok ? entry.sourceFile : null;
-      if (sf) {
-        snapshotStats.taken++;
-        (sf as TS.SourceFile & { version?: string }).version ??= `snapshot:${entry.size}:${entry.mtimeMs}`;
-      }
-      checked.set(fileName, sf);
+      checked.set(fileName, { sf, at: now });
       return sf ?? undefined;
     };
     const record = (fileName: string, opts: TS.ScriptTarget | TS.CreateSourceFileOptions, sf: TS.SourceFile | undefined) => {

@@ -113,7 +113,13 @@ interface SnapshotSpecJson {
     files,
   };
 
+  // Node takes Error.stackTraceLimit out while the snapshot is built and puts it back at run time
+  // only if it is absent; the compiler's file checks (which save and restore it) left it defined as
+  // undefined, and errors would then carry no stack frames (cells' tracebacks no lines).
+  if (Error.stackTraceLimit === undefined) delete (Error as { stackTraceLimit?: number }).stackTraceLimit;
+
   v8.startupSnapshot.setDeserializeMainFunction(() => {
+    if (typeof Error.stackTraceLimit !== "number") Error.stackTraceLimit = 10; // V8's default
     // Like `node script.js args`: argv[1] is the script; children forked without the blob.
     const Module = require("module") as typeof import("module");
     const at = process.execArgv.findIndex((a) => a === "--snapshot-blob" || a.startsWith("--snapshot-blob="));

@@ -34,6 +34,18 @@ const e = new Engine(process.cwd());
 (async () => {
   const out = { outcomes: [], completions: [], inspections: [] };
   for (const c of cells) {
+    // Test steps between cells: rewrite a file keeping its size and mtime, or wait.
+    if (c.startsWith("//!write ")) {
+      const [file, text] = JSON.parse(c.slice(9));
+      const st = require("fs").statSync(file);
+      require("fs").writeFileSync(file, text);
+      require("fs").utimesSync(file, st.atime, st.mtime);
+      continue;
+    }
+    if (c.startsWith("//!sleep ")) {
+      await new Promise((r) => setTimeout(r, Number(c.slice(9))));
+      continue;
+    }
     const r = await e.execute(c, "Cell");
     out.outcomes.push(r.status === "ok" ? { status: "ok", value: r.hasValue ? String(r.value) : null } : { status: r.status, ename: r.ename, traceback: r.traceback });
   }
@@ -54,10 +66,15 @@ interface ProbeOut {
   snapshot: boolean;
 }
 
+let probeScript = "";
+
 function probe(cwd: string, cells: string[], blob: string | null): ProbeOut {
-  const dir = newDir("mtlkit-probe-");
-  const script = path.join(dir, "probe.js");
-  fs.writeFileSync(script, PROBE);
+  // One script for every run: its path shows in tracebacks, which are compared.
+  if (!probeScript) {
+    probeScript = path.join(newDir("mtlkit-probe-"), "probe.js");
+    fs.writeFileSync(probeScript, PROBE);
+  }
+  const script = probeScript;
   const args = blob ? ["--snapshot-blob", blob, script] : [script];
   const r = spawnSync(process.execPath, args, {
     cwd,
@@ -84,6 +101,8 @@ const CELLS = [
   "process.version.startsWith('v')",
   "Promise.allSettled([1]).then((r) => r.length)",
   "let u: URL = new URL('http://x'); u.host",
+  'function boom(n: number): number {\n  if (n > 1) throw new RangeError("too big");\n  return n;\n}',
+  "boom(1) + boom(2)",
 ];
 
 describe("the kernel's start-up snapshot", () => {
@@ -193,7 +212,11 @@ describe("the kernel's start-up snapshot", () => {
         { status: "ok", value: "true" },
         { status: "ok", value: "[object Promise]" },
         { status: "ok", value: "x" },
+        { status: "ok", value: null },
+        expect.objectContaining({ status: "error", ename: "RangeError" }),
       ]);
+      // A runtime error's traceback has its frames, at the cell's TypeScript lines.
+      expect(JSON.stringify(same.outcomes[8])).toMatch(/at (Proxy\.)?boom \(Cell:2:/);
       expect(same.completions[0]).toContain("max");
       expect(same.completions[1]).toContain("memoryUsage");
       expect(same.completions[2]).toContain("readFileSync");
@@ -225,6 +248,19 @@ describe("the kernel's start-up snapshot", () => {
     expect(after.stats.stale).toBe(1);
     expect(after.outcomes[0]).toEqual({ status: "ok", value: null });
     expect(after).toMatchObject({ outcomes: probe(folder, cell, null).outcomes });
+
+    // While a kernel runs: an edit is seen within the 2 s a snapshot file's check is trusted.
+    fs.writeFileSync(dts, "declare const fakeValue: number;\n");
+    const own2 = path.join(newDir("mtlkit-staleblob-"), "kernel-test.blob");
+    buildBlob([folder], own2);
+    const during = probe(
+      folder,
+      [...cell, `//!write ${JSON.stringify([dts, "declare const fakeValue: string;\n"])}`, "//!sleep 2500", ...cell],
+      own2,
+    );
+    expect(JSON.stringify(during.outcomes[0])).toContain("Type 'string' is not assignable to type 'number'");
+    expect(during.outcomes[1]).toEqual({ status: "ok", value: null });
+    expect(during.stats.stale).toBe(1);
   });
 
   it("starts the kernel from it, and a blob that cannot start one is dropped without a word", async () => {
