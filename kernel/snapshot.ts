@@ -229,6 +229,11 @@ export function discardBlob(blob: string): void {
 // ---------------------------------------------------------------------------------------------
 // In the kernel
 
+/** Whether this process started from a kernel snapshot (usable or not: snapshotFor decides). */
+export function startedFromSnapshot(): boolean {
+  return (globalThis as Record<symbol, unknown>)[SNAPSHOT_SYMBOL] !== undefined && snapshotsEnabled();
+}
+
 /** The snapshot this process started from, if any (and if usable for `tsPath`), else null. */
 export function snapshotFor(tsPath: string): KernelSnapshot | null {
   const snap = (globalThis as Record<symbol, unknown>)[SNAPSHOT_SYMBOL] as KernelSnapshot | undefined;
