@@ -187,6 +187,31 @@ describe("the kernel's start-up snapshot", () => {
     expect(after.reason).toContain("listed.d.ts changed");
   });
 
+  it("is keyed by what it depends on: V8 flags, built-in docs, @types folders; options that shape parsing", () => {
+    const snap = require(SNAPSHOT_JS) as typeof import("../../kernel/snapshot");
+    const env = { ...process.env, MTLKIT_CACHE_DIR: cacheDir };
+    const base = snap.blobPath(env, undefined, REPO);
+    expect(snap.blobPath(env, undefined, REPO)).toBe(base);
+    expect(snap.blobPath(env, 2048, REPO)).not.toBe(base);
+    expect(snap.blobPath({ ...env, NODE_OPTIONS: "--stack-trace-limit=50" }, undefined, REPO)).not.toBe(base);
+    expect(snap.blobPath({ ...env, MTLKIT_KERNEL_DOCS: "1" }, undefined, REPO)).not.toBe(base);
+    expect(snap.blobPath(env, undefined, newDir("mtlkit-nb-"))).not.toBe(base);
+    // The SourceFiles are reused only under the same parse/bind options; module resolution does not matter.
+    const ts = require(snap.typescriptPath()) as typeof import("typescript");
+    const options = { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext, strict: false };
+    const key = snap.parseBindKey(ts, options);
+    expect(snap.parseBindKey(ts, { ...options, paths: { x: ["y"] }, rootDir: "/elsewhere", typeRoots: ["/t"] })).toBe(key);
+    for (const change of [
+      { target: ts.ScriptTarget.ES2020 },
+      { alwaysStrict: true },
+      { jsx: ts.JsxEmit.ReactJSX },
+      { allowUnreachableCode: false },
+    ]) {
+      expect(snap.parseBindKey(ts, { ...options, ...change })).not.toBe(key);
+    }
+    expect(snap.parseBindKey(ts, options, true)).not.toBe(key);
+  });
+
   for (const where of ["a folder of its own", "mtlkit's package"]) {
     it(`gives a kernel in ${where} the same errors, completions and inspections as without it`, () => {
       const cwd = where === "mtlkit's package" ? workDir("snapshot-") : newDir("mtlkit-nb-");
