@@ -4,12 +4,14 @@
  *   mtlkit kernel install   [--user | --sys-prefix | --prefix DIR | --jupyter-dir DIR] [--name NAME] [--heap-mb N]
  *   mtlkit kernel uninstall [--user | --sys-prefix | --prefix DIR | --jupyter-dir DIR] [--name NAME]
  *   mtlkit kernel start --connection-file FILE [--heap-mb N] [--no-supervisor]
+ *   mtlkit kernel snapshot [--folder DIR] [--heap-mb N]   (build the kernel's start-up snapshot for DIR now: snapshot.ts)
  *   mtlkit run <notebook.ipynb | dir…> (--out DIR | --inplace) [--timeout S] [--grace S] [--allow-errors] [--kernel NAME]
  *   mtlkit doctor [--json]
  *   mtlkit export-web <modelDir> --out DIR [--title TEXT] [--examples ROWS.json]
  *   mtlkit sweep DEFINITION [--workers N] [--results FILE] [--queue URL] …   (kernel/sweepCli.ts)
  *   mtlkit worker --queue URL [--workers N] …
  */
+import * as path from "path";
 import { EXPORT_WEB_USAGE, parseExportWebArgs } from "./exportWebCli";
 import { DEFAULT_KERNEL_NAME, install, InstallError, Location, uninstall } from "./install";
 import { SWEEP_USAGE } from "./sweepCli";
@@ -18,6 +20,7 @@ const USAGE = `usage:
   mtlkit kernel install   [--user | --sys-prefix | --prefix DIR | --jupyter-dir DIR] [--name NAME] [--heap-mb N]
   mtlkit kernel uninstall [--user | --sys-prefix | --prefix DIR | --jupyter-dir DIR] [--name NAME]
   mtlkit kernel start --connection-file FILE [--heap-mb N] [--no-supervisor]
+  mtlkit kernel snapshot [--folder DIR] [--heap-mb N]
   mtlkit run <notebook.ipynb | dir...> (--out DIR | --inplace) [--timeout SECONDS] [--grace SECONDS]
              [--allow-errors] [--kernel NAME]
   mtlkit doctor [--json]
@@ -96,6 +99,21 @@ async function main(argv: string[]): Promise<number> {
       }
       return -1; // keep running
     }
+    if (sub === "snapshot") {
+      // Build the start-up snapshot now (snapshot.ts), or wait for another process building it.
+      const p = parseArgs(args, ["record", "out", "heap-mb", "folder"], []);
+      const record = p.values.get("record");
+      if (record) {
+        const { recordHere } = await import("./snapshot");
+        await recordHere(record, p.values.get("out") ?? "");
+        process.exit(0); // the compiler's file watchers would keep this process alive
+      }
+      const { buildSnapshotLocked } = await import("./snapshot");
+      const blob = await buildSnapshotLocked(heapOption(p), path.resolve(p.values.get("folder") ?? "."));
+      if (!blob) throw new InstallError("no start-up snapshot: another process was building it and did not finish");
+      console.log(`Kernel start-up snapshot: ${blob}`);
+      return 0;
+    }
     if (sub === "install" || sub === "uninstall") {
       const p = parseArgs(args, ["prefix", "jupyter-dir", "name", "heap-mb"], ["user", "sys-prefix"]);
       if (p.positional.length) throw new UsageError(`unexpected argument ${p.positional[0]}`);
@@ -103,6 +121,14 @@ async function main(argv: string[]): Promise<number> {
       if (sub === "install") {
         const dir = install(location(p), name, { heapMb: heapOption(p) });
         console.log(`Installed kernelspec ${name} in ${dir}`);
+        // The start-up snapshot (snapshot.ts), so that the first kernel starts fast too; optional.
+        const { ensureSnapshot } = await import("./snapshot");
+        // For notebooks in mtlkit's package and in this folder (a blob per set of @types folders).
+        const { MTLKIT_ROOT } = await import("./resolution");
+        for (const folder of new Set([MTLKIT_ROOT, process.cwd()])) {
+          const blob = ensureSnapshot(heapOption(p), folder);
+          if (blob) console.log(`Kernel start-up snapshot: ${blob}`);
+        }
       } else {
         const dir = uninstall(location(p), name);
         console.log(dir ? `Removed kernelspec ${name} from ${dir}` : `No kernelspec ${name} was installed there`);

@@ -11,6 +11,7 @@
  */
 import { ChildProcess, spawn } from "child_process";
 import * as path from "path";
+import { buildSnapshotInBackground, debugLog, discardBlob, kernelNodeFlags, snapshotsEnabled, usableBlob } from "./snapshot";
 import { NOTICE_FD_ENV } from "./supervision";
 import type { CrashReport, FromKernel, SerializedMessage, ToKernel } from "./supervision";
 
@@ -40,6 +41,11 @@ export class Supervisor {
   /** Handed to the next kernel once it says hello (its listener is in place by then). */
   private pendingReport: CrashReport | null = null;
   private stopping = false;
+  /** The start-up snapshot (snapshot.ts) the kernel runs from, once checked; null: none. */
+  private blob: string | null | undefined;
+  /** Whether the current kernel said hello (a kernel from a snapshot that dies before is restarted without it). */
+  private helloSeen = false;
+  private heldStderr: Buffer[] = [];
   private readonly log: (line: string) => void;
 
   constructor(
@@ -80,7 +86,17 @@ export class Supervisor {
 
   private spawnKernel(crash: CrashReport | null): void {
     const cli = path.join(__dirname, "cli.js");
-    const nodeArgs = this.opts.heapMb ? [`--max-old-space-size=${this.opts.heapMb}`] : [];
+    const nodeArgs = kernelNodeFlags(this.opts.heapMb);
+    if (this.blob === undefined) {
+      const { blob, reason } = usableBlob(process.env, this.opts.heapMb);
+      debugLog(blob ? `starting the kernel from ${blob}` : `starting the kernel without a snapshot: ${reason}`);
+      this.blob = blob;
+      // None yet (or a stale one): build it for the next kernel, once this one has had time to start.
+      if (!blob && snapshotsEnabled()) setTimeout(() => buildSnapshotInBackground(this.opts.heapMb), 10_000).unref();
+    }
+    if (this.blob) nodeArgs.push("--snapshot-blob", this.blob);
+    this.helloSeen = false;
+    this.heldStderr = [];
     const child = spawn(
       process.execPath,
       [...nodeArgs, cli, "kernel", "start", "--no-supervisor", "--connection-file", this.connectionFile],
@@ -103,7 +119,9 @@ export class Supervisor {
     this.unanswered = [];
     this.deliberateExit = null;
     child.stderr!.on("data", (d: Buffer) => {
-      process.stderr.write(d);
+      // From a snapshot, what the kernel says before its hello waits: if the snapshot fails, it is only logged.
+      if (this.blob && !this.helloSeen) this.heldStderr.push(d);
+      else process.stderr.write(d);
       this.stderrTail = (this.stderrTail + d.toString("utf8")).slice(-STDERR_TAIL);
     });
     child.on("message", (m: FromKernel) => this.onKernelMessage(m));
@@ -115,6 +133,8 @@ export class Supervisor {
   private onKernelMessage(m: FromKernel): void {
     switch (m.kind) {
       case "hello":
+        this.helloSeen = true;
+        for (const d of this.heldStderr.splice(0)) process.stderr.write(d);
         this.heapLimitBytes = m.heapLimitBytes;
         if (this.pendingReport) this.child?.send({ kind: "crash", report: this.pendingReport } satisfies ToKernel);
         this.pendingReport = null;
@@ -145,6 +165,15 @@ export class Supervisor {
     killGroup(child, null, this.log);
     if (this.deliberateExit !== null || this.stopping) {
       process.exit(this.deliberateExit ?? code ?? 0);
+    }
+    if (this.blob && !this.helloSeen) {
+      // A snapshot that cannot start the kernel (damaged, or wrong for this Node): drop it and start without.
+      const said = Buffer.concat(this.heldStderr.splice(0)).toString("utf8").trim().slice(-2000);
+      debugLog(`the kernel did not start from ${this.blob} (${signal ?? code}): discarding it. ${said}`);
+      discardBlob(this.blob);
+      this.blob = null;
+      this.spawnKernel(this.pendingReport);
+      return;
     }
     const report = this.crashReport(code, signal);
     this.log(`the kernel died: ${report.summary}`);

@@ -22,6 +22,7 @@ import * as path from "path";
 import type * as TS from "typescript";
 import { requireWithCodeCache } from "./codeCache";
 import { MtlkitModulesView, nodeTypesRoot } from "./resolution";
+import { installSnapshotCompiler, isBuiltinDeclarations as isBuiltin, snapshotFor, useSnapshotSourceFiles } from "./snapshot";
 import { compose, decodeMappings, LineMap, splitInlineMap } from "./sourcemap";
 
 export const GLOBALS_FILE = "/__mtlkit__/kernel-globals.d.ts";
@@ -91,8 +92,7 @@ export function findEnclosingPackage(dir: string): { name: string; root: string;
  * a large share of that parse.
  */
 function isBuiltinDeclarations(file: string, tsLibDir: string): boolean {
-  if (!file.endsWith(".d.ts")) return false;
-  return (file.startsWith(tsLibDir) && path.basename(file).startsWith("lib.")) || /[\\/]@types[\\/]node[\\/]/.test(file);
+  return isBuiltin(file, tsLibDir);
 }
 
 /**
@@ -134,7 +134,10 @@ export function loadTslab(globalsDts: string): Tslab {
   if (loaded) return loaded;
   const tslabMain = require.resolve("tslab/dist/converter.js");
   const tsPath = require.resolve("@tslab/typescript-for-tslab", { paths: [path.dirname(tslabMain)] });
-  const loadedTs = requireWithCodeCache(tsPath);
+  // From the start-up snapshot (snapshot.ts) when this process has a valid one, else with the code cache.
+  const snap = snapshotFor(tsPath);
+  if (snap) installSnapshotCompiler(snap);
+  const loadedTs = snap ? { exports: snap.ts, saveLater() {} } : requireWithCodeCache(tsPath);
   const ts = loadedTs.exports as typeof TS;
   const maps = new Map<string, LineMap>();
 
@@ -173,8 +176,11 @@ export function loadTslab(globalsDts: string): Tslab {
       const nodeRoot = nodeTypesRoot();
       if (nodeRoot) extra.typeRoots = [...typeRoots, nodeRoot];
     }
-    const create = ts.createWatchCompilerHost as unknown as (...a: unknown[]) => unknown;
-    return create([...rootFiles, GLOBALS_FILE], { ...options, ...extra }, ...rest);
+    const create = ts.createWatchCompilerHost as unknown as (...a: unknown[]) => { createProgram: (...a: never[]) => unknown };
+    const host = create([...rootFiles, GLOBALS_FILE], { ...options, ...extra }, ...rest);
+    // Built-in declarations parsed in the snapshot, when their files and options are unchanged.
+    useSnapshotSourceFiles(ts, host, snap);
+    return host;
   }) as unknown as typeof ts.createWatchCompilerHost;
 
   const transpileModule = (input: string, opts: TS.TranspileOptions): TS.TranspileOutput => {

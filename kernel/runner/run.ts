@@ -7,6 +7,7 @@ import { writeFileAtomic } from "../fsutil";
 import { DEFAULT_KERNEL_NAME } from "../install";
 import { CellTimeoutError, KernelClient, KernelDiedError } from "./client";
 import { notebookToHtml } from "./html";
+import { ensureSnapshot } from "../snapshot";
 import { findKernelSpec, FoundKernelSpec, ownKernelSpec } from "./kernelspec";
 import { ensureCellIds, Notebook, Output, OutputCollector, readNotebook, serializeNotebook, joinSource } from "./notebook";
 
@@ -285,6 +286,11 @@ export async function runNotebooks(args: string[], opts: RunOptions): Promise<bo
   };
   const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
   for (const s of signals) process.on(s, onSignal);
+  // mtlkit's kernel starts from its start-up snapshot (kernel/snapshot.ts): build it first if it is
+  // missing, so that every notebook's kernel starts the same way, not depending on a background build.
+  if (opts.kernelName === undefined || opts.kernelName === DEFAULT_KERNEL_NAME) {
+    for (const dir of new Set(files.map((f) => path.dirname(path.resolve(f))))) ensureSnapshot(undefined, dir);
+  }
   const runs: NotebookRun[] = [];
   try {
     for (const f of files) {
