@@ -95,24 +95,14 @@ export async function weightedStep(input: StepInput, weighting: Weighting, const
  * read; the update is applied only if all are finite. No tape stays open across the await.
  */
 export async function constantStep(input: StepInput, constant: number[]): Promise<StepOutput> {
-  const { model, tasks, regularizers } = input;
+  const { tasks } = input;
   const weights = constant.map((w, i) => (input.batch.part[i] < 0 ? 0 : w));
   let lossValues: number[] = new Array(tasks.length).fill(NaN);
   let regValues: number[] = [];
   let gradNorm: number | undefined;
   try {
     await scopeAsync(async () => {
-      let losses!: tf.Tensor1D;
-      let penalties: tf.Tensor1D | undefined;
-      const { grads } = tf.variableGrads(() => {
-        losses = tf.keep(forward(input).losses);
-        let total = tf.sum(tf.mul(losses, tf.tensor1d(weights))) as tf.Scalar;
-        if (regularizers.length > 0) {
-          penalties = tf.keep(tf.stack(regularizers.map((r) => r.penalty(model))) as tf.Tensor1D);
-          total = tf.add(total, tf.sum(penalties));
-        }
-        return total;
-      }, input.variables);
+      const { grads, losses, penalties } = constantGradients(input, weights);
       const native = nativeGlobalNorm(grads);
       const norm = native === undefined ? unrecorded(() => globalNorm(grads)) : undefined;
       const values = await readAll([losses, ...(penalties ? [penalties] : []), ...(norm ? [norm] : [])]);
