@@ -170,7 +170,9 @@ describe("interrupting a fit", () => {
     );
     expect(prepare.reply.status, JSON.stringify(prepare.reply)).toBe("ok");
     const started = Date.now();
-    const ev = await client.execute("trainer.evaluate(big, 8)", { timeoutMs: 1500, graceMs: 10_000 });
+    // Batches of one row: 200000 forward passes, seconds of work on any machine, so the interrupt
+    // lands while it runs (at 8 rows a batch the faster kernels finished it within the 1.5 s).
+    const ev = await client.execute("trainer.evaluate(big, 1)", { timeoutMs: 1500, graceMs: 10_000 });
     expect(ev.timedOut).toBe(true);
     expect(ev.reply.ename).toBe("Interrupted");
     expect(Date.now() - started).toBeLessThan(8000);
