@@ -21,7 +21,7 @@ import { labelledPositions, labelMask, pickTargetRows } from "../data/masks";
 import { check, checkKnownOptions } from "../errors";
 import { binaryScoresFromCounts, classificationScores, ClassScores, MultiLabelCounts, perClassScores, safeDivide } from "../tasks/metrics";
 import { Task } from "../tasks/task";
-import { Reads, readsAsync, readsSync } from "../util/reads";
+import { Reads, readsAsync, readsSyncScoped } from "../util/reads";
 import { toFrame } from "./history";
 import { selectRows } from "./maskedBatch";
 import { checkModelData } from "./validate";
@@ -83,7 +83,7 @@ interface Accumulator {
  * one tensor). Reads synchronously: on WebGPU use {@link evaluateAsync}.
  */
 export function evaluate(model: MultiTaskModel, data: MultiTaskData, tasks: Task[], options: EvaluateOptions = {}): Evaluation {
-  return readsSync(evaluationReads(model, data, tasks, checkEvaluate("evaluate", model, data, tasks, options)));
+  return readsSyncScoped(evaluationReads(model, data, tasks, checkEvaluate("evaluate", model, data, tasks, options)));
 }
 
 /** evaluate with awaited reads (what a backend that reads only asynchronously, like WebGPU, needs). */

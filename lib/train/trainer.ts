@@ -22,7 +22,7 @@ import { check, checkKnownOptions, checkPositiveInteger, MtlError } from "../err
 import { Rng, RngState } from "../random";
 import { Regularizer } from "../regularizers";
 import { Task } from "../tasks/task";
-import { Reads, readsAsync, readsSync } from "../util/reads";
+import { Reads, readsAsync, readsSyncScoped } from "../util/reads";
 import { Weighting } from "../weighting/types";
 import { checkTrainingData, DatasetWalk, disposeBatch, isPerTask, newWalk, stepBatch, takeRows, TrainingData } from "./batches";
 import { CheckpointManifest, loadCheckpoint, saveCheckpoint } from "./checkpoint";
@@ -636,7 +636,7 @@ export class Trainer {
 
   /** Raw outputs per task for every row of `data`, computed in batches without gradients. */
   predictRaw(data: MultiTaskData, batchSize = 1024): Float32Array[] {
-    return readsSync(this.predictionReads("Trainer.predict", data, batchSize));
+    return readsSyncScoped(this.predictionReads("Trainer.predict", data, batchSize));
   }
 
   /** predictRaw with awaited reads (WebGPU reads only asynchronously). */
@@ -687,7 +687,7 @@ export class Trainer {
    * its own). Reads synchronously; `evaluateAsync` is the same with awaited reads (WebGPU).
    */
   evaluate(data: TrainingData, batchSize = 1024): Record<string, TaskEvaluation> {
-    return this.evaluation("Trainer.evaluate", data, batchSize, (work) => readsSync(work));
+    return this.evaluation("Trainer.evaluate", data, batchSize, (work) => readsSyncScoped(work));
   }
 
   async evaluateAsync(data: TrainingData, batchSize = 1024): Promise<Record<string, TaskEvaluation>> {

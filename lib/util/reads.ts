@@ -28,6 +28,20 @@ export function readsSync<T>(work: Reads<T>): T {
   return next.value;
 }
 
+/**
+ * `readsSync` inside one tidy scope, for work whose tensors all end with it (evaluation, prediction).
+ * The kernel interrupts synchronous code by terminating it, so no `finally` runs: a tensor being
+ * read at that moment would be in no scope and leak. Here it is in this scope, which the kernel's
+ * engine repair closes (util/engineRecovery.ts), freeing it.
+ */
+export function readsSyncScoped<T>(work: Reads<T>): T {
+  let result!: T;
+  tf.tidy(() => {
+    result = readsSync(work);
+  });
+  return result;
+}
+
 export async function readsAsync<T>(work: Reads<T>): Promise<T> {
   let next = work.next();
   while (!next.done) {

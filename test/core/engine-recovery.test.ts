@@ -6,8 +6,15 @@ import * as tf from "@tensorflow/tfjs";
 import { describe, expect, it } from "vitest";
 import "../../lib";
 import { tfjsCellHook } from "../../lib/util/engineRecovery";
+import { Reads, readsSync, readsSyncScoped } from "../../lib/util/reads";
 
-type State = { scopeStack: unknown[]; gradientDepth: number; kernelDepth: number; activeTape: unknown };
+type State = {
+  scopeStack: unknown[];
+  gradientDepth: number;
+  kernelDepth: number;
+  activeTape: unknown;
+  activeScope?: { track: tf.Tensor[] };
+};
 const state = () => (tf.engine() as unknown as { state: State }).state;
 
 describe("tfjs engine repair after a terminated cell", () => {
@@ -40,5 +47,29 @@ describe("tfjs engine repair after a terminated cell", () => {
     const kept = tf.tidy(() => tf.add(before, 1));
     expect(Array.from(await kept.data())).toEqual([2, 2, 2]);
     tf.dispose([before, kept]);
+  });
+
+  it("evaluation and prediction read inside a scope the repair closes: the tensor being read when a run is terminated is freed", async () => {
+    await tf.setBackend("cpu");
+    // Whether the tensor being read is tracked by an open scope at the moment of the read (where V8
+    // may terminate an interrupted cell): only then does the repair free it.
+    const trackedWhileRead = (drive: (work: Reads<number>) => number) => {
+      let tracked = false;
+      function* work(): Reads<number> {
+        const t = tf.ones([4]);
+        const read = t.dataSync.bind(t);
+        t.dataSync = (() => {
+          tracked = state().activeScope?.track.includes(t) ?? false;
+          return read();
+        }) as typeof t.dataSync;
+        return (yield t).length;
+      }
+      const tensors = tf.memory().numTensors;
+      expect(drive(work())).toBe(4);
+      expect(tf.memory().numTensors).toBe(tensors);
+      return tracked;
+    };
+    expect(trackedWhileRead(readsSync)).toBe(false); // a terminated run would leak it
+    expect(trackedWhileRead(readsSyncScoped)).toBe(true);
   });
 });
