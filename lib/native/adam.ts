@@ -1,5 +1,5 @@
 /**
- * mtlkit's Adam: PyTorch's update, with an optional fused native kernel.
+ * mtlkit's Adam: PyTorch's update, fused into one host kernel per variable on wasm and cpu.
  *
  * tfjs's AdamOptimizer keeps β₁ᵗ and β₂ᵗ as float32 running products and forms 1 − βᵗ in float32
  * (1.3e-5 relative off at t = 1 for β₂ = 0.999), which moves a run away from PyTorch's by ~1e-5
@@ -11,17 +11,16 @@
  *   θ ← θ + (m / (sqrt(v) / sqrt(1 − β₂ᵗ) + ε)) · (−lr / (1 − β₁ᵗ))
  *
  * with the two step constants formed in float64 and every tensor operation in float32.
- * When mtlkit's native kernels are enabled for the backend (wasm or cpu), each variable and its two
- * moments are updated in place by one native call doing the same float32 operations in the same
- * order as the tfjs-op path (bit-identical on wasm); on any other backend (webgpu, tensorflow)
- * the tfjs-op path runs. Slots, getWeights/setWeights and the class name ("Adam") are tfjs's, so
+ * On the wasm and cpu backends each variable and its two moments are updated in place by one host
+ * kernel (./hostKernels.ts: the native addon's when enabled, else JavaScript) doing the same float32
+ * operations in the same order as the tfjs-op path (bit-identical); on any other backend (webgpu,
+ * tensorflow) and for the gated update the tfjs-op path runs. Slots, getWeights/setWeights and the class name ("Adam") are tfjs's, so
  * checkpoints of either kind load into the other. No tensor is read on the update path.
  * A variable whose memory is shared with another tensor is updated with tfjs ops.
  */
 import * as tf from "@tensorflow/tfjs";
-import { NativeAddon } from "./addon";
-import { nativeAddonFor } from "./kernels";
-import { exclusiveView, HeapBackend, readView } from "./views";
+import { HostKernels, hostKernelsFor } from "./hostKernels";
+import { writableView, HeapBackend, readView, wroteInPlace } from "./views";
 
 type NamedTensor = { name: string; tensor: tf.Tensor };
 
@@ -103,7 +102,7 @@ export class FusedAdamOptimizer extends tf.AdamOptimizer {
 
   override applyGradients(variableGradients: Parameters<tf.AdamOptimizer["applyGradients"]>[0]): void {
     const backendName = tf.getBackend();
-    const addon = nativeAddonFor(backendName);
+    const kernels = hostKernelsFor(backendName);
     const names = Array.isArray(variableGradients) ? variableGradients.map((v) => v.name) : Object.keys(variableGradients);
     const gradientOf = (name: string, i: number): tf.Tensor | undefined =>
       Array.isArray(variableGradients) ? variableGradients[i].tensor : (variableGradients as tf.NamedTensorMap)[name];
@@ -116,7 +115,7 @@ export class FusedAdamOptimizer extends tf.AdamOptimizer {
         const { m, v } = this.slotsAt(i, value);
         const gradient = gradientOf(name, i);
         if (gradient == null) return;
-        if (addon && this.updateNative(addon, backendName, value, gradient, m, v, constants)) return;
+        if (kernels && this.updateInPlace(kernels, backendName, value, gradient, m, v, constants)) return;
         scalars ??= this.opScalars(constants);
         this.updateWithOps(value, gradient, m, v, scalars);
       });
@@ -179,9 +178,9 @@ export class FusedAdamOptimizer extends tf.AdamOptimizer {
     };
   }
 
-  /** One native in-place update; false when a view cannot be taken (shared memory, other backend). */
-  private updateNative(
-    addon: NativeAddon,
+  /** One in-place update on host memory; false when a view cannot be taken (shared memory, not float32). */
+  private updateInPlace(
+    kernels: HostKernels,
     backendName: string,
     value: tf.Variable,
     g: tf.Tensor,
@@ -193,13 +192,13 @@ export class FusedAdamOptimizer extends tf.AdamOptimizer {
     const backend = tf.backend() as unknown as HeapBackend;
     // Views are taken last: nothing may allocate (and so move the wasm heap) before the call.
     const views = [
-      exclusiveView(backendName, backend, value),
+      writableView(backendName, backend, value),
       readView(backendName, backend, g),
-      exclusiveView(backendName, backend, m),
-      exclusiveView(backendName, backend, v),
+      writableView(backendName, backend, m),
+      writableView(backendName, backend, v),
     ];
     if (views.some((view) => view === undefined) || views[0]!.length !== views[1]!.length) return false;
-    addon.adam(
+    kernels.adam(
       views[0]!,
       views[1]!,
       views[2]!,
@@ -213,6 +212,7 @@ export class FusedAdamOptimizer extends tf.AdamOptimizer {
       self.epsilon,
       -self.learningRate,
     );
+    for (const t of [value, m, v]) wroteInPlace(backendName, backend, t);
     return true;
   }
 

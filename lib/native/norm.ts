@@ -1,12 +1,13 @@
-/** The global L2 norm of a gradient map in one native call (no tfjs kernels), when the addon serves this backend. */
+/** The global L2 norm of a gradient map in one host-kernel call (no tfjs kernels), on backends with host memory. */
 import * as tf from "@tensorflow/tfjs";
-import { nativeAddonFor } from "./kernels";
+import { hostKernelsFor } from "./hostKernels";
 import { HeapBackend, readView } from "./views";
 
-export function nativeGlobalNorm(grads: tf.NamedTensorMap): number | undefined {
+/** sqrt(Σ g²) accumulated in float64, or undefined where there is no host kernel (webgpu) or a gradient is not float32. */
+export function hostGlobalNorm(grads: tf.NamedTensorMap): number | undefined {
   const backendName = tf.getBackend();
-  const addon = nativeAddonFor(backendName);
-  if (!addon) return undefined;
+  const kernels = hostKernelsFor(backendName);
+  if (!kernels) return undefined;
   const backend = tf.backend() as unknown as HeapBackend;
   const views: Float32Array[] = [];
   for (const g of Object.values(grads)) {
@@ -14,5 +15,5 @@ export function nativeGlobalNorm(grads: tf.NamedTensorMap): number | undefined {
     if (!view) return undefined;
     views.push(view);
   }
-  return Math.sqrt(addon.sumOfSquares(views));
+  return Math.sqrt(kernels.sumOfSquares(views));
 }

@@ -25,20 +25,50 @@ export interface CpuBackendLike {
 }
 
 export interface HeapBackend {
-  dataIdMap?: { get(dataId: object): { refCount: number } | undefined };
+  dataIdMap?: { get(dataId: object): { refCount: number; id?: number; memoryOffset?: number } | undefined };
+  /** tfjs-wasm's bindings to its C++ tensor registry. */
+  wasm?: { tfjs?: { disposeData?(id: number): void; registerTensor?(id: number, size: number, memoryOffset: number): void } };
   typedArrayFromHeap?(t: tf.Tensor): Float32Array;
   data?: { get(dataId: object): { values: Float32Array; refCount: number } | undefined };
 }
 
-/** A Float32Array over the tensor's own memory (no copy), or undefined when it is shared or not float32. */
-export function exclusiveView(backendName: string, backend: HeapBackend, t: tf.Tensor): Float32Array | undefined {
+/**
+ * The memory to write a tensor's new values into, holding its current values: on wasm a view of its
+ * own memory on the heap (the backend's reads return copies, so no earlier read sees the write); on
+ * cpu a copy of its values installed as its memory, because the cpu backend hands out its arrays
+ * themselves (tf.tensor keeps the caller's array, and data()/dataSync() return the stored one), so
+ * writing into them would change arrays the user holds. Undefined when the tensor is shared with
+ * another, is not float32, or (wasm) the backend lacks what `wroteInPlace` needs. Take views last:
+ * any tfjs allocation may move the wasm heap. Call `wroteInPlace` after writing.
+ */
+export function writableView(backendName: string, backend: HeapBackend, t: tf.Tensor): Float32Array | undefined {
   if (t.dtype !== "float32") return undefined;
   if (backendName === "wasm") {
     const info = backend.dataIdMap?.get(t.dataId);
-    return info && info.refCount === 1 ? backend.typedArrayFromHeap!(t) : undefined;
+    const registry = backend.wasm?.tfjs;
+    const renewable = typeof registry?.disposeData === "function" && typeof registry.registerTensor === "function";
+    return info && info.refCount === 1 && renewable && typeof info.id === "number" ? backend.typedArrayFromHeap!(t) : undefined;
   }
   const data = backend.data?.get(t.dataId);
-  return data && data.refCount === 1 && data.values instanceof Float32Array ? data.values : undefined;
+  if (data?.refCount !== 1 || !(data.values instanceof Float32Array)) return undefined;
+  data.values = data.values.slice();
+  return data.values;
+}
+
+/**
+ * Says that `t`'s memory was written through `writableView`. tfjs-wasm caches XNNPACK operators that
+ * hold a packed copy of a matmul's or a convolution's weights, keyed by the weight tensor's id, and
+ * drops them only when that id is disposed: an in-place update would leave the next matmul with the
+ * old weights. So the id is disposed and registered again over the same memory (the backend's own
+ * bookkeeping for a tensor, without freeing it), which runs the cache's disposal callbacks. Nothing
+ * to do on cpu (its memory is a new array already).
+ */
+export function wroteInPlace(backendName: string, backend: HeapBackend, t: tf.Tensor): void {
+  if (backendName !== "wasm") return;
+  const info = backend.dataIdMap!.get(t.dataId)!;
+  const registry = backend.wasm!.tfjs!;
+  registry.disposeData!(info.id!);
+  registry.registerTensor!(info.id!, t.size, info.memoryOffset!);
 }
 
 /** A read-only view of a tensor's values (shared memory is fine for reading). */

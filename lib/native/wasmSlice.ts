@@ -9,7 +9,7 @@
  * copied its input on wasm; tensors are immutable, so here it shares the input's memory and counts a
  * reference, as the cpu backend's Identity and wasm's own Reshape do (a generic training step made
  * 37 such copies). Code that writes into a tensor's memory in place checks first that nothing shares
- * it (lib/native/views.ts, exclusiveView).
+ * it (lib/native/views.ts, writableView).
  * Registered when the wasm backend is installed (it is optional), replacing tfjs's kernels.
  */
 import * as tf from "@tensorflow/tfjs";

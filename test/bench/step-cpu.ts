@@ -4,9 +4,11 @@
  * synchronous or asynchronous), builds the bench's `seed` (20-64, class + regression) or `generic`
  * (256-512-512 function-block trunk, 4 MSE heads) model with Adam, takes 50 warm-up steps with
  * `trainStep` on one batch, then times `STEPS` steps in process CPU time (history cleared as it
- * goes). Prints one line: `TREE MODEL VARIANT: X ms/step cpu`.
+ * goes). Prints one line: `TREE MODEL VARIANT BACKEND: X ms/step cpu`.
  *
- *   node dist/test/bench/step-cpu.js TREE seed|generic plain|native [STEPS]
+ *   node dist/test/bench/step-cpu.js TREE seed|generic plain|native [STEPS] [wasm|cpu] [tfjs-adam]
+ * `tfjs-adam` turns off the JavaScript host kernels of trees that have them (lib/native/hostKernels.ts),
+ * so Adam and the gradient norm run as tfjs ops, as in trees before them.
  * Alternate the trees' processes and quote the median of the per-pair ratios (README).
  */
 import * as path from "node:path";
@@ -16,14 +18,31 @@ import * as path from "node:path";
 type Loose = any;
 
 async function main(): Promise<void> {
-  const [tree, name, variant, stepsArg] = process.argv.slice(2);
-  if (!tree || (name !== "seed" && name !== "generic") || (variant !== "plain" && variant !== "native"))
-    throw new Error("step-cpu: node step-cpu.js TREE seed|generic plain|native [STEPS]");
+  const [tree, name, variant, stepsArg, backendArg, adamArg] = process.argv.slice(2);
+  const backendName = backendArg ?? "wasm";
+  if (
+    !tree ||
+    (name !== "seed" && name !== "generic") ||
+    (variant !== "plain" && variant !== "native") ||
+    (backendName !== "wasm" && backendName !== "cpu") ||
+    (adamArg !== undefined && adamArg !== "tfjs-adam")
+  )
+    throw new Error("step-cpu: node step-cpu.js TREE seed|generic plain|native [STEPS] [wasm|cpu] [tfjs-adam]");
   const root = path.resolve(tree);
   const mtl = require(`${root}/dist/lib/index.js`) as Loose;
   const tf = require(`${root}/node_modules/@tensorflow/tfjs`) as Loose;
   const { Mlp } = require(`${root}/dist/lib/layers/block.js`) as Loose;
-  await mtl.useBestBackend({ prefer: "wasm" });
+  await mtl.useBestBackend({ prefer: backendName, webgpu: false });
+  if (tf.getBackend() !== backendName) throw new Error(`step-cpu: the ${backendName} backend did not start`);
+  if (adamArg === "tfjs-adam") {
+    const host = `${root}/dist/lib/native/hostKernels.js`;
+    try {
+      require.resolve(host);
+    } catch {
+      throw new Error(`step-cpu: ${tree} has no JavaScript host kernels to turn off`);
+    }
+    require(host).useJsHostKernels(false);
+  }
   // Older builds export the native switches as mtl.native, newer ones as mtl.backends.
   const native = mtl.backends?.enableNativeKernels ? mtl.backends : mtl.native;
   native.disableNativeKernels();
@@ -75,7 +94,9 @@ async function main(): Promise<void> {
     trainer.history.steps.length = 0;
   }
   const used = process.cpuUsage(t0);
-  console.log(`${tree} ${name} ${variant}: ${((used.user + used.system) / 1000 / steps).toFixed(4)} ms/step cpu`);
+  console.log(
+    `${tree} ${name} ${variant} ${backendName}${adamArg ? ` ${adamArg}` : ""}: ${((used.user + used.system) / 1000 / steps).toFixed(4)} ms/step cpu`,
+  );
 }
 
 main().catch((e) => {

@@ -2,12 +2,15 @@
  * mtlkit's Adam is torch.optim.Adam's update: bias corrections 1 − βᵗ in float64 from the step
  * count, step constants −lr/(1 − β₁ᵗ) and sqrt(1 − β₂ᵗ) in float64, every tensor operation in
  * float32. Checked bit for bit against a scalar float32 simulation of that formula (Math.fround
- * after each operation), on the tfjs-op path and on the fused native kernel, on every CPU backend.
+ * after each operation), on the tfjs-op path, the JavaScript host kernel and the fused native
+ * kernel, on every CPU backend.
  */
 import * as tf from "@tensorflow/tfjs";
 import { afterAll, describe, expect, it } from "vitest";
 import * as mtl from "../../lib";
 import { disableNativeKernels, enableNativeKernels, loadNative } from "../../lib/native";
+import { hostKernelsFor, useJsHostKernels } from "../../lib/native/hostKernels";
+import { writableView, HeapBackend } from "../../lib/native/views";
 import { eachBackend } from "../helpers/backends";
 
 const f = Math.fround;
@@ -31,20 +34,45 @@ function referenceAdam(value: Float32Array, grads: Float32Array[], lr: number, b
   return x;
 }
 
-const PATHS = loadNative().status.available ? (["tfjs ops", "native"] as const) : (["tfjs ops"] as const);
+/** A variable that owns its memory (one made from a live tensor shares it, and is updated with tfjs ops). */
+function ownVariable(initial: tf.Tensor): tf.Variable {
+  const v = tf.variable(initial);
+  initial.dispose();
+  return v;
+}
+
+/** Whether `v` is updated in place on this path: its memory is its own and a host kernel serves the backend. */
+function updatedInPlace(v: tf.Variable): boolean {
+  const backend = tf.backend() as unknown as HeapBackend;
+  return hostKernelsFor() !== undefined && writableView(tf.getBackend(), backend, v) !== undefined;
+}
+
+function maxAbsDifference(a: Float32Array, b: Float32Array): number {
+  return a.reduce((worst, x, i) => Math.max(worst, Math.abs(x - b[i])), 0);
+}
+
+const PATHS = loadNative().status.available ? (["tfjs ops", "javascript", "native"] as const) : (["tfjs ops", "javascript"] as const);
 
 describe("mtlkit's Adam", () => {
-  afterAll(() => disableNativeKernels());
+  afterAll(() => {
+    disableNativeKernels();
+    useJsHostKernels(true);
+  });
 
   eachBackend((backend) => {
     for (const path of PATHS) {
-      const setPath = () => (path === "native" ? enableNativeKernels() : disableNativeKernels());
+      const setPath = () => {
+        if (path === "native") enableNativeKernels();
+        else disableNativeKernels();
+        useJsHostKernels(path !== "tfjs ops");
+      };
 
       it(`equals PyTorch's update in float32, bit for bit, over 30 steps (${backend}, ${path})`, () => {
         setPath();
         const shapes = [[7, 5], [5], [300, 17]];
         const start = shapes.map((s, i) => tf.randomNormal(s, 0, 1, "float32", i + 1).dataSync() as Float32Array);
-        const vars = shapes.map((s, i) => tf.variable(tf.tensor(start[i], s)));
+        const vars = shapes.map((s, i) => ownVariable(tf.tensor(start[i], s)));
+        expect(vars.every(updatedInPlace)).toBe(path !== "tfjs ops");
         const grads = Array.from({ length: 30 }, (_, step) =>
           shapes.map((s, i) => tf.randomNormal(s, 0, step + 1, "float32", 100 * step + i).dataSync() as Float32Array),
         );
@@ -70,11 +98,46 @@ describe("mtlkit's Adam", () => {
         opt.dispose();
       });
 
+      it(`a matmul after the update sees the new weights, also where one before it cached them packed (${backend}, ${path})`, () => {
+        // tfjs-wasm caches XNNPACK operators holding packed weights by the weight tensor's id; an
+        // in-place update must drop them. The first matmul runs on the backend's own kernel.
+        disableNativeKernels();
+        const w = ownVariable(tf.randomNormal([6, 3], 0, 1, "float32", 7));
+        const x = tf.randomNormal([2, 6], 0, 1, "float32", 8);
+        tf.dispose(tf.matMul(x, w));
+        setPath();
+        const opt = mtl.optimizers.adam({ learningRate: 0.1 });
+        expect(updatedInPlace(w)).toBe(path !== "tfjs ops");
+        const g = tf.onesLike(w);
+        opt.applyGradients({ [w.name]: g } as never);
+        disableNativeKernels();
+        const after = tf.matMul(x, w);
+        const expected = tf.matMul(x, tf.add(w, 0)); // a fresh tensor: no cache entry
+        expect(maxAbsDifference(after.dataSync() as Float32Array, expected.dataSync() as Float32Array)).toBeLessThan(1e-6);
+        tf.dispose([w, x, g, after, expected]);
+        opt.dispose();
+      });
+
+      it(`leaves the arrays the user holds as they were: the tensor's source and an earlier read (${backend}, ${path})`, async () => {
+        setPath();
+        const source = new Float32Array([1, 2, 3, 4]);
+        const w = ownVariable(tf.tensor1d(source)); // on cpu the tensor keeps `source` as its memory
+        const read = await w.data(); // on cpu the stored array itself
+        const opt = mtl.optimizers.adam({ learningRate: 0.5 });
+        const g = tf.tensor1d([1, -1, 1, -1]);
+        opt.applyGradients({ [w.name]: g } as never);
+        expect(Array.from(source)).toEqual([1, 2, 3, 4]);
+        expect(Array.from(read)).toEqual([1, 2, 3, 4]);
+        Array.from(await w.data()).forEach((x, i) => expect(x).toBeCloseTo([0.5, 2.5, 2.5, 4.5][i], 6)); // θ − lr·sign(g)
+        tf.dispose([w, g]);
+        opt.dispose();
+      });
+
       it(`forms 1 − βᵗ in float64: the first step moves θ by −lr·sign(g) to float32 rounding (${backend}, ${path})`, () => {
         setPath();
         // With ε negligible the first step is exactly −lr·sign(g) in real arithmetic; tfjs's
         // float32 1 − β₂ (1.3e-5 relative off at t = 1) leaves θ 6.6e-6 away from it.
-        const v = tf.variable(tf.tensor1d([0]));
+        const v = ownVariable(tf.tensor1d([0]));
         const opt = mtl.optimizers.adam({ learningRate: 1, beta2: 0.999, epsilon: 1e-30 });
         const g = tf.tensor1d([3]);
         opt.applyGradients({ [v.name]: g } as never);
@@ -85,7 +148,7 @@ describe("mtlkit's Adam", () => {
 
       it(`reads no tensor synchronously, leaks nothing and keeps no float32 β powers (${backend}, ${path})`, () => {
         setPath();
-        const vars = [tf.variable(tf.ones([4, 3])), tf.variable(tf.zeros([3]))];
+        const vars = [ownVariable(tf.ones([4, 3])), ownVariable(tf.zeros([3]))];
         const opt = mtl.optimizers.adam({ learningRate: 0.1 });
         const step = () => {
           const g = Object.fromEntries(vars.map((v) => [v.name, tf.onesLike(v)]));
@@ -116,13 +179,13 @@ describe("mtlkit's Adam", () => {
     it(`a state saved by getWeights and restored by setWeights continues the same steps (${backend})`, async () => {
       disableNativeKernels();
       const make = () => [
-        tf.variable(
+        ownVariable(
           tf.tensor2d([
             [1, -2],
             [3, 0.5],
           ]),
         ),
-        tf.variable(tf.tensor1d([0.1, -0.2])),
+        ownVariable(tf.tensor1d([0.1, -0.2])),
       ];
       const gradsAt = (t: number, vars: tf.Variable[]) =>
         Object.fromEntries(vars.map((v, i) => [v.name, tf.fill(v.shape, Math.sin(t + i), "float32")]));

@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import * as mtl from "../../lib";
 import { disableNativeKernels, enableNativeKernels, loadNative, nativeMatMulActive } from "../../lib/native";
 import { transposesExplicitly } from "../../lib/ops/matmul";
+import { useJsHostKernels } from "../../lib/native/hostKernels";
 import { eachBackend } from "../helpers/backends";
 
 const { status } = loadNative();
@@ -107,22 +108,41 @@ describe.runIf(status.available)("useBestBackend and the native kernels", () => 
   });
 });
 
-describe.runIf(status.available)("native global gradient norm", () => {
-  afterAll(() => disableNativeKernels());
+describe("host global gradient norm", () => {
+  afterAll(() => {
+    disableNativeKernels();
+    useJsHostKernels(true);
+  });
 
   eachBackend(() => {
-    it("equals the tensor computation, and is not finite when an element is not", async () => {
-      const { nativeGlobalNorm } = await import("../../lib/native/norm");
+    it("equals the tensor computation on both host kernels (native and JavaScript bit for bit), and is not finite when an element is not", async () => {
+      const { hostGlobalNorm } = await import("../../lib/native/norm");
       const { globalNorm } = await import("../../lib/train/steps/update");
-      enableNativeKernels();
-      const grads = { a: tf.randomNormal([30, 7], 0, 3, "float32", 1), b: tf.randomNormal([7], 0, 1e19, "float32", 2) };
+      // 8·k + 5 elements: the eight accumulators and the tail.
+      const grads = {
+        a: tf.randomNormal([30, 7], 0, 3, "float32", 1),
+        b: tf.randomNormal([7], 0, 1e19, "float32", 2),
+        c: tf.randomNormal([5], 0, 1e-3, "float32", 3),
+      };
       const expected = globalNorm(grads).dataSync()[0];
-      expect(nativeGlobalNorm(grads)! / expected).toBeCloseTo(1, 5);
-      const bad = { a: grads.a, c: tf.tensor1d([1, NaN]) };
-      expect(nativeGlobalNorm(bad)).toBeNaN();
       disableNativeKernels();
-      expect(nativeGlobalNorm(grads)).toBeUndefined();
-      tf.dispose([grads.a, grads.b, bad.c]);
+      const js = hostGlobalNorm(grads)!;
+      expect(js / expected).toBeCloseTo(1, 5);
+      const exact = Math.sqrt(Object.values(grads).reduce((s, g) => s + Array.from(g.dataSync()).reduce((a, x) => a + x * x, 0), 0));
+      expect(js / exact).toBeCloseTo(1, 12);
+      if (status.available) {
+        enableNativeKernels();
+        expect(hostGlobalNorm(grads)).toBe(js);
+      }
+      const bad = { a: grads.a, d: tf.tensor1d([1, NaN]) };
+      expect(hostGlobalNorm(bad)).toBeNaN();
+      disableNativeKernels();
+      expect(hostGlobalNorm(bad)).toBeNaN();
+      expect(hostGlobalNorm({ e: tf.tensor1d([1, Infinity]) })).toBe(Infinity);
+      useJsHostKernels(false);
+      expect(hostGlobalNorm(grads)).toBeUndefined();
+      useJsHostKernels(true);
+      tf.dispose([grads.a, grads.b, grads.c, bad.d]);
     });
   });
 });

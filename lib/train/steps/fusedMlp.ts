@@ -18,7 +18,7 @@ import { Mlp } from "../../layers/block";
 import { Dense } from "../../layers/dense";
 import { FusedAdamOptimizer } from "../../native/adam";
 import { nativeAddonFor } from "../../native/kernels";
-import { exclusiveView, HeapBackend, readInt32View, readView } from "../../native/views";
+import { writableView, HeapBackend, readInt32View, readView, wroteInPlace } from "../../native/views";
 import { FusedLoss } from "../../tasks/task";
 import type { Weighting } from "../../weighting/types";
 import { checkModelTasks } from "../validate";
@@ -97,7 +97,7 @@ export function fusedMlpStep(input: StepInput, weighting: Weighting): StepOutput
   const adam = optimizer.updateConstants();
 
   const backend = tf.backend() as unknown as HeapBackend;
-  const own = (t: tf.Tensor) => exclusiveView(backendName, backend, t);
+  const own = (t: tf.Tensor) => writableView(backendName, backend, t);
   const layerViews = all.map((d, i): NativeLayer | undefined => {
     const views = [own(d.kernel), own(d.bias!), own(slots[i].kernel.m), own(slots[i].kernel.v), own(slots[i].bias.m), own(slots[i].bias.v)];
     if (views.some((v) => v === undefined)) return undefined;
@@ -130,6 +130,10 @@ export function fusedMlpStep(input: StepInput, weighting: Weighting): StepOutput
   // slots and step count are as before), so the generic step re-runs the batch and refuses or skips
   // it exactly as on any other model.
   if (!result.applied) return undefined;
+  for (const [i, d] of all.entries()) {
+    for (const t of [d.kernel, d.bias!, slots[i].kernel.m, slots[i].kernel.v, slots[i].bias.m, slots[i].bias.v])
+      wroteInPlace(backendName, backend, t);
+  }
   optimizer.finishNativeStep();
   return { losses: result.losses, weights, regularizers: [], applied: true, gradNorm: result.gradNorm };
 }

@@ -7,7 +7,7 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import { NonFiniteGradientError } from "../../errors";
-import { nativeGlobalNorm } from "../../native/norm";
+import { hostGlobalNorm } from "../../native/norm";
 import { unrecorded } from "../tape";
 import { forward, SkipStep, StepInput } from "./types";
 
@@ -53,7 +53,7 @@ export function clipByNorm(grads: tf.NamedTensorMap, norm: number, maxNorm: numb
  * step (another task's head under a task sampler).
  */
 export async function applyUpdate(input: StepInput, grads: tf.NamedTensorMap, order: readonly tf.Variable[]): Promise<number | undefined> {
-  const norm = nativeGlobalNorm(grads) ?? (await readNumber(unrecorded(() => globalNorm(grads))));
+  const norm = hostGlobalNorm(grads) ?? (await readNumber(unrecorded(() => globalNorm(grads))));
   if (!Number.isFinite(norm)) {
     if (input.onNonFinite === "skip") return undefined;
     throw await blameNonFinite(input, grads, norm);

@@ -14,7 +14,7 @@
 import * as tf from "@tensorflow/tfjs";
 import { MtlError, NonFiniteLossError } from "../../errors";
 import { AfterStepContext, GradientTarget, WeighContext, Weighting } from "../../weighting/types";
-import { nativeGlobalNorm } from "../../native/norm";
+import { hostGlobalNorm } from "../../native/norm";
 import { readAll, recordAsync, scopeAsync, unrecorded } from "../tape";
 import { activeTasks, firstNonFinite, Forward, forward, presentTasks, SkipStep, StepInput, StepOutput } from "./types";
 import { applyGated } from "../gate";
@@ -103,8 +103,8 @@ export async function constantStep(input: StepInput, constant: number[]): Promis
   try {
     await scopeAsync(async () => {
       const { grads, losses, penalties } = constantGradients(input, weights);
-      const native = nativeGlobalNorm(grads);
-      const norm = native === undefined ? unrecorded(() => globalNorm(grads)) : undefined;
+      const hostNorm = hostGlobalNorm(grads);
+      const norm = hostNorm === undefined ? unrecorded(() => globalNorm(grads)) : undefined;
       const values = await readAll([losses, ...(penalties ? [penalties] : []), ...(norm ? [norm] : [])]);
       tf.dispose([losses, ...(penalties ? [penalties] : [])]);
       lossValues = Array.from(values[0], (v, i) => (input.batch.part[i] < 0 ? NaN : v));
@@ -114,7 +114,7 @@ export async function constantStep(input: StepInput, constant: number[]): Promis
         if (input.onNonFinite === "stop") throw new NonFiniteLossError(tasks[bad].name, input.step, lossValues[bad]);
         throw new SkipStep();
       }
-      gradNorm = native ?? values[values.length - 1][0];
+      gradNorm = hostNorm ?? values[values.length - 1][0];
       if (!Number.isFinite(gradNorm)) await refuseNonFinite(input, grads, gradNorm);
       applyChecked(input, grads, gradNorm, input.variables);
     });
@@ -193,18 +193,19 @@ function constantGradients(
 export function dispatchConstantStep(input: StepInput, constant: number[], chain: GateChain): DispatchedStep {
   const weights = constant.map((w, i) => (input.batch.part[i] < 0 ? 0 : w));
   const stop = input.onNonFinite === "stop";
+  let hostNorm: number | undefined; // the norm as the step without lag has it, where a host kernel forms it
   const kept = tf.tidy(() => {
     const { grads, losses, penalties } = constantGradients(input, weights);
-    const native = nativeGlobalNorm(grads);
-    const norm = native === undefined ? globalNorm(grads) : tf.scalar(native);
+    hostNorm = hostGlobalNorm(grads);
+    const norm = hostNorm === undefined ? globalNorm(grads) : tf.scalar(hostNorm);
     let healthy = tf.logicalAnd(tf.all(tf.isFinite(losses)), tf.isFinite(norm));
     if (stop && chain.healthy) healthy = tf.logicalAnd(healthy, chain.healthy);
     let clipped = grads;
     const c = input.clipNorm;
     if (c !== undefined) {
-      if (native !== undefined) {
+      if (hostNorm !== undefined) {
         // The norm is known on the host here: clip exactly as the step without lag does.
-        if (Number.isFinite(native)) clipped = clipByNorm(grads, native, c);
+        if (Number.isFinite(hostNorm)) clipped = clipByNorm(grads, hostNorm, c);
       } else {
         const scale = tf.where(tf.greater(norm, c), tf.div(c, norm), tf.onesLike(norm));
         clipped = {};
@@ -244,7 +245,7 @@ export function dispatchConstantStep(input: StepInput, constant: number[], chain
         if (stop) throw new NonFiniteLossError(input.tasks[bad].name, input.step, lossValues[bad]);
         return { losses: lossValues, weights, regularizers: regValues, applied: false };
       }
-      const gradNorm = values[values.length - 1][0];
+      const gradNorm = hostNorm ?? values[values.length - 1][0];
       if (!Number.isFinite(gradNorm)) {
         if (!stop) return { losses: lossValues, weights, regularizers: regValues, applied: false };
         // Under "stop" nothing after the previous step was applied: the parameters are the ones this
