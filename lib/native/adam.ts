@@ -12,14 +12,15 @@
  *
  * with the two step constants formed in float64 and every tensor operation in float32.
  * On the wasm and cpu backends each variable and its two moments are updated in place by one host
- * kernel (./hostKernels.ts: the native addon's when enabled, else JavaScript) doing the same float32
- * operations in the same order as the tfjs-op path (bit-identical); on any other backend (webgpu,
- * tensorflow) and for the gated update the tfjs-op path runs. Slots, getWeights/setWeights and the class name ("Adam") are tfjs's, so
+ * kernel (./hostKernels.ts: the native addon's when enabled, else JavaScript, which on wasm serves
+ * variables of up to JS_ADAM_WASM_LIMIT elements) doing the same float32 operations in the same
+ * order as the tfjs-op path (bit-identical); on any other backend (webgpu, tensorflow), for larger
+ * variables on plain wasm and for the gated update the tfjs-op path runs. Slots, getWeights/setWeights and the class name ("Adam") are tfjs's, so
  * checkpoints of either kind load into the other. No tensor is read on the update path.
  * A variable whose memory is shared with another tensor is updated with tfjs ops.
  */
 import * as tf from "@tensorflow/tfjs";
-import { HostKernels, hostKernelsFor } from "./hostKernels";
+import { HostKernels, hostAdamFor } from "./hostKernels";
 import { writableView, HeapBackend, readView, wroteInPlace } from "./views";
 
 type NamedTensor = { name: string; tensor: tf.Tensor };
@@ -102,7 +103,6 @@ export class FusedAdamOptimizer extends tf.AdamOptimizer {
 
   override applyGradients(variableGradients: Parameters<tf.AdamOptimizer["applyGradients"]>[0]): void {
     const backendName = tf.getBackend();
-    const kernels = hostKernelsFor(backendName);
     const names = Array.isArray(variableGradients) ? variableGradients.map((v) => v.name) : Object.keys(variableGradients);
     const gradientOf = (name: string, i: number): tf.Tensor | undefined =>
       Array.isArray(variableGradients) ? variableGradients[i].tensor : (variableGradients as tf.NamedTensorMap)[name];
@@ -115,6 +115,7 @@ export class FusedAdamOptimizer extends tf.AdamOptimizer {
         const { m, v } = this.slotsAt(i, value);
         const gradient = gradientOf(name, i);
         if (gradient == null) return;
+        const kernels = hostAdamFor(backendName, value.size);
         if (kernels && this.updateInPlace(kernels, backendName, value, gradient, m, v, constants)) return;
         scalars ??= this.opScalars(constants);
         this.updateWithOps(value, gradient, m, v, scalars);

@@ -9,7 +9,7 @@ import * as tf from "@tensorflow/tfjs";
 import { afterAll, describe, expect, it } from "vitest";
 import * as mtl from "../../lib";
 import { disableNativeKernels, enableNativeKernels, loadNative } from "../../lib/native";
-import { hostKernelsFor, useJsHostKernels } from "../../lib/native/hostKernels";
+import { hostAdamFor, JS_ADAM_WASM_LIMIT, jsHostKernels, useJsHostKernels } from "../../lib/native/hostKernels";
 import { writableView, HeapBackend } from "../../lib/native/views";
 import { eachBackend } from "../helpers/backends";
 
@@ -44,7 +44,7 @@ function ownVariable(initial: tf.Tensor): tf.Variable {
 /** Whether `v` is updated in place on this path: its memory is its own and a host kernel serves the backend. */
 function updatedInPlace(v: tf.Variable): boolean {
   const backend = tf.backend() as unknown as HeapBackend;
-  return hostKernelsFor() !== undefined && writableView(tf.getBackend(), backend, v) !== undefined;
+  return hostAdamFor(tf.getBackend(), v.size) !== undefined && writableView(tf.getBackend(), backend, v) !== undefined;
 }
 
 function maxAbsDifference(a: Float32Array, b: Float32Array): number {
@@ -69,10 +69,12 @@ describe("mtlkit's Adam", () => {
 
       it(`equals PyTorch's update in float32, bit for bit, over 30 steps (${backend}, ${path})`, () => {
         setPath();
-        const shapes = [[7, 5], [5], [300, 17]];
+        // [100, 90]: above the JavaScript kernel's limit on wasm (the tfjs-op path takes it there).
+        const shapes = [[7, 5], [5], [300, 17], [100, 90]];
         const start = shapes.map((s, i) => tf.randomNormal(s, 0, 1, "float32", i + 1).dataSync() as Float32Array);
         const vars = shapes.map((s, i) => ownVariable(tf.tensor(start[i], s)));
-        expect(vars.every(updatedInPlace)).toBe(path !== "tfjs ops");
+        const large = (v: tf.Variable) => backend === "wasm" && path === "javascript" && v.size > JS_ADAM_WASM_LIMIT;
+        vars.forEach((v) => expect(updatedInPlace(v)).toBe(path !== "tfjs ops" && !large(v)));
         const grads = Array.from({ length: 30 }, (_, step) =>
           shapes.map((s, i) => tf.randomNormal(s, 0, step + 1, "float32", 100 * step + i).dataSync() as Float32Array),
         );
@@ -96,6 +98,17 @@ describe("mtlkit's Adam", () => {
         expect(opt.iterations).toBe(30);
         tf.dispose(vars);
         opt.dispose();
+      });
+
+      it(`takes the JavaScript kernel on plain wasm up to its limit, and on cpu at every size (${backend}, ${path})`, () => {
+        setPath();
+        const serves = (n: number) => hostAdamFor(backend, n);
+        if (path === "javascript") {
+          expect(serves(JS_ADAM_WASM_LIMIT)).toBe(jsHostKernels);
+          expect(serves(JS_ADAM_WASM_LIMIT + 1)).toBe(backend === "wasm" ? undefined : jsHostKernels);
+        } else if (path === "native") {
+          expect(serves(10 * JS_ADAM_WASM_LIMIT)).toBe(loadNative().addon);
+        } else expect(serves(1)).toBeUndefined();
       });
 
       it(`a matmul after the update sees the new weights, also where one before it cached them packed (${backend}, ${path})`, () => {
