@@ -213,7 +213,7 @@ export class FusedAdamOptimizer extends tf.AdamOptimizer {
       self.epsilon,
       -self.learningRate,
     );
-    for (const t of [value, m, v]) wroteInPlace(backendName, backend, t);
+    wroteInPlace(backendName, backend, value); // the moments are read by nothing but this update
     return true;
   }
 

@@ -73,6 +73,33 @@ describe.runIf(loadNative().status.available)("fused native MLP step", () => {
       }
     });
 
+    it("leaves no stale packed weights: a plain-wasm prediction after fused steps uses the new parameters", async () => {
+      // tfjs-wasm caches XNNPACK operators with packed copies of a matmul's weights by tensor id; the
+      // fused step writes the variables in place, so it must drop them (lib/native/views.ts).
+      const { tasks, data } = problem();
+      const model = mtl.hardSharing({ inputSize: 5, trunk: [16, 8], tasks, seed: 2 });
+      const x = tf.tensor2d(data.features, [data.rows, data.featureCount]);
+      const targets = tasks.map((t) => t.targetTensor(data.targets[t.name], data.rows));
+      disableNativeKernels();
+      tf.dispose(model.forward(x, false)); // the backend's own matmuls: on wasm they cache the kernels packed
+      enableNativeKernels();
+      const trainer = new mtl.Trainer({ model, tasks, progress: false });
+      for (let i = 0; i < 3; i++) {
+        const { kernelNames } = await tf.profile(() => trainer.trainStep(x, targets) as unknown as Promise<tf.TensorContainer>);
+        expect(kernelNames).not.toContain("BatchMatMul"); // the fused step: no tfjs matmul
+      }
+      disableNativeKernels();
+      const after = tf.tidy(() => model.forward(x, false).map((t) => Array.from(t.dataSync())));
+      // The same parameters in fresh tensors (no cache entry): what the model must now compute.
+      const copy = mtl.hardSharing({ inputSize: 5, trunk: [16, 8], tasks, seed: 9 });
+      copy.namedVariables().forEach(([, v], i) => tf.tidy(() => v.assign(tf.add(model.namedVariables()[i][1], 0))));
+      const expected = tf.tidy(() => copy.forward(x, false).map((t) => Array.from(t.dataSync())));
+      after.forEach((out, i) => out.forEach((v, j) => expect(Math.abs(v - expected[i][j])).toBeLessThan(1e-6)));
+      tf.dispose([x, ...targets]);
+      model.dispose();
+      copy.dispose();
+    });
+
     it("declines what it does not cover, so the generic step runs", async () => {
       enableNativeKernels();
       const { tasks } = problem();

@@ -130,10 +130,8 @@ export function fusedMlpStep(input: StepInput, weighting: Weighting): StepOutput
   // slots and step count are as before), so the generic step re-runs the batch and refuses or skips
   // it exactly as on any other model.
   if (!result.applied) return undefined;
-  for (const [i, d] of all.entries()) {
-    for (const t of [d.kernel, d.bias!, slots[i].kernel.m, slots[i].kernel.v, slots[i].bias.m, slots[i].bias.v])
-      wroteInPlace(backendName, backend, t);
-  }
+  // The moments are read by nothing but the update: only the variables need wasm's caches dropped.
+  for (const d of all) for (const t of [d.kernel, d.bias!]) wroteInPlace(backendName, backend, t);
   optimizer.finishNativeStep();
   return { losses: result.losses, weights, regularizers: [], applied: true, gradNorm: result.gradNorm };
 }
