@@ -12,31 +12,16 @@
  * for a device: on these backends a kernel's output is in memory when the kernel returns.
  */
 import * as tf from "@tensorflow/tfjs";
+import type { NativeAddon } from "./addon";
 import { nativeAddonFor } from "./kernels";
 
-/** The kernels' signatures (the native addon's, ./addon.ts). */
-export interface HostKernels {
-  /**
-   * One Adam update in place, PyTorch's form: the step constants −lr/(1 − β₁ᵗ) and sqrt(1 − β₂ᵗ)
-   * formed in float64 from the two bias corrections, every array operation in float32.
-   */
-  adam(
-    value: Float32Array,
-    gradient: Float32Array,
-    m: Float32Array,
-    v: Float32Array,
-    beta1: number,
-    beta2: number,
-    oneMinusBeta1: number,
-    oneMinusBeta2: number,
-    oneMinusAccBeta1: number,
-    oneMinusAccBeta2: number,
-    epsilon: number,
-    negLearningRate: number,
-  ): void;
-  /** Σ x² over all elements of all arrays, in float64 (NaN or ±Infinity when an element is). */
-  sumOfSquares(arrays: Float32Array[]): number;
-}
+/**
+ * The two kernels, as the native addon declares them (./addon.ts): `adam` is one Adam update in
+ * place, PyTorch's form (the step constants −lr/(1 − β₁ᵗ) and sqrt(1 − β₂ᵗ) formed in float64 from
+ * the two bias corrections, every array operation in float32); `sumOfSquares` is Σ x² over all
+ * elements of all arrays in float64 (NaN or ±Infinity when an element is).
+ */
+export type HostKernels = Pick<NativeAddon, "adam" | "sumOfSquares">;
 
 const f = Math.fround;
 
